@@ -1,0 +1,118 @@
+//! Findings: data problems listed with the record's key, never dropped silently (domain.md §5).
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Left out of the counts.
+    Error,
+    /// Counted; someone should look.
+    Warning,
+}
+
+/// Finding codes. Their text (snake_case) is part of the report JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FindingCode {
+    InvalidRecord,
+    NoReceptionDate,
+    FinishedWithoutFinishDate,
+    FinishedBeforeReceived,
+    UnknownChannel,
+    UnknownUnit,
+    DuplicateRecord,
+    UnknownField,
+    WithdrawnWithoutFinishDate,
+}
+
+impl FindingCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingCode::InvalidRecord => "invalid_record",
+            FindingCode::NoReceptionDate => "no_reception_date",
+            FindingCode::FinishedWithoutFinishDate => "finished_without_finish_date",
+            FindingCode::FinishedBeforeReceived => "finished_before_received",
+            FindingCode::UnknownChannel => "unknown_channel",
+            FindingCode::UnknownUnit => "unknown_unit",
+            FindingCode::DuplicateRecord => "duplicate_record",
+            FindingCode::UnknownField => "unknown_field",
+            FindingCode::WithdrawnWithoutFinishDate => "withdrawn_without_finish_date",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingCode::DuplicateRecord
+            | FindingCode::UnknownField
+            | FindingCode::WithdrawnWithoutFinishDate => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FindingCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One data problem about one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: FindingCode,
+    pub severity: Severity,
+    /// MaHoSo when it could be read, else `line:N` or `row:N`.
+    pub record: String,
+    /// The handling unit, when known: officials filter findings by unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// What is wrong and what to do about it, in one sentence.
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(
+        code: FindingCode,
+        record: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            code,
+            severity: code.severity(),
+            record: record.into(),
+            unit: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn with_unit(mut self, unit: impl Into<String>) -> Finding {
+        let unit = unit.into();
+        self.unit = (!unit.is_empty()).then_some(unit);
+        self
+    }
+}
+
+/// Report order: by code, then record (report-json.md).
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.code
+            .as_str()
+            .cmp(b.code.as_str())
+            .then_with(|| a.record.cmp(&b.record))
+    });
+}

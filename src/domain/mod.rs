@@ -1,0 +1,17 @@
+//! Domain types: what the reports are about, parsed and valid.
+//!
+//! Everything here is plain data plus the rules that belong to the data itself (what a period id
+//! means, which status code is which class). No IO, no clock. Wire shapes (DTOs) live in
+//! `sources/`; they become these types at the edge or become findings.
+
+pub mod dossier;
+pub mod finding;
+pub mod instant;
+pub mod period;
+pub mod unit;
+
+pub use dossier::{Channel, Dossier, ResultKind, Status, StatusClass};
+pub use finding::{Finding, FindingCode, Severity};
+pub use instant::{Day, Instant, InstantError};
+pub use period::{Period, PeriodError};
+pub use unit::{Unit, UnitTree, UnitTreeError};

@@ -1,0 +1,130 @@
+//! Biểu II.06: the aggregate of a unit's subtree (domain.md §6).
+//!
+//! Sums the II.06a rows of every unit in the subtree (the aggregating unit included), one section
+//! per kind of handling unit, field rows inside each section, a subtotal per section and a grand
+//! total. The grand total must equal the sum of the constituent II.06a totals; that is checked.
+
+use super::ii06a::{UnitReport, check, sum_rows};
+use super::{FormCode, IdentityViolation, Row, Values};
+use crate::domain::UnitTree;
+use crate::domain::unit::UnitId;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Section {
+    /// The kind of the handling units summed here.
+    pub kind: String,
+    pub rows: Vec<Row>,
+    pub subtotal: Values,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AggregateReport {
+    pub unit: String,
+    /// Sorted by kind.
+    pub sections: Vec<Section>,
+    pub total: Values,
+}
+
+impl AggregateReport {
+    /// Sections in the printed form's order: from the highest level of the tree down (the
+    /// shallowest unit of a kind decides its level), ties by kind.
+    pub fn sections_printed(&self, units: &UnitTree) -> Vec<&Section> {
+        let mut level: HashMap<&str, usize> = HashMap::new();
+        for id in units.ids() {
+            let d = units.depth(id);
+            level
+                .entry(units.get(id).kind.as_str())
+                .and_modify(|l| *l = (*l).min(d))
+                .or_insert(d);
+        }
+        let mut sections: Vec<&Section> = self.sections.iter().collect();
+        sections.sort_by_key(|s| {
+            (
+                level.get(s.kind.as_str()).copied().unwrap_or(usize::MAX),
+                s.kind.clone(),
+            )
+        });
+        sections
+    }
+}
+
+/// II.06 for every unit that has children, each summing its whole subtree.
+pub fn compute_all(
+    ii06a: &[UnitReport],
+    units: &UnitTree,
+) -> (Vec<AggregateReport>, Vec<IdentityViolation>) {
+    let by_unit: HashMap<&str, &UnitReport> = ii06a.iter().map(|r| (r.unit.as_str(), r)).collect();
+    let mut reports = Vec::new();
+    let mut violations = Vec::new();
+    let mut aggregators: Vec<UnitId> = units.ids().filter(|&u| units.has_children(u)).collect();
+    aggregators.sort_by(|&a, &b| units.get(a).code.cmp(&units.get(b).code));
+    for unit in aggregators {
+        let members = units
+            .subtree(unit)
+            .filter_map(|u| by_unit.get(units.get(u).code.as_str()).copied());
+        match aggregate(&units.get(unit).code, members, units) {
+            Ok(r) => reports.push(r),
+            Err(v) => violations.push(v),
+        }
+    }
+    (reports, violations)
+}
+
+/// Sums the given II.06a reports into one II.06 for `unit`.
+pub fn aggregate<'a>(
+    unit: &str,
+    members: impl IntoIterator<Item = &'a UnitReport>,
+    units: &UnitTree,
+) -> Result<AggregateReport, IdentityViolation> {
+    // kind → field code → (label, values)
+    let mut sections: BTreeMap<&str, BTreeMap<&str, (&str, Values)>> = BTreeMap::new();
+    let mut expected_total = Values::default();
+    for report in members {
+        let Some(id) = units.find(&report.unit) else {
+            continue;
+        };
+        expected_total.add(&report.total);
+        let section = sections.entry(units.get(id).kind.as_str()).or_default();
+        for row in &report.rows {
+            let cell = section
+                .entry(row.key.as_str())
+                .or_insert((row.label.as_str(), Values::default()));
+            cell.1.add(&row.values);
+        }
+    }
+    let mut report = AggregateReport {
+        unit: unit.to_owned(),
+        sections: Vec::new(),
+        total: Values::default(),
+    };
+    for (kind, rows) in sections {
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .map(|(key, (label, values))| Row {
+                key: key.to_owned(),
+                label: label.to_owned(),
+                values,
+            })
+            .collect();
+        let subtotal = sum_rows(&rows);
+        check(FormCode::Ii06, unit, &rows, &subtotal)?;
+        report.total.add(&subtotal);
+        report.sections.push(Section {
+            kind: kind.to_owned(),
+            rows,
+            subtotal,
+        });
+    }
+    check(FormCode::Ii06, unit, &[], &report.total)?;
+    if report.total != expected_total {
+        return Err(IdentityViolation {
+            form: FormCode::Ii06,
+            unit: unit.to_owned(),
+            row: "_total".to_owned(),
+            identity: "grand total = sum of the constituent II.06a totals",
+            values: format!("{} vs {}", report.total, expected_total),
+        });
+    }
+    Ok(report)
+}

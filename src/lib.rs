@@ -1,0 +1,13 @@
+//! baocao-sync pre-fills the administrative-procedure reports of Vietnamese provincial units.
+//!
+//! Data flows one way: [`sources`] read records and turn wire shapes into [`domain`] types,
+//! [`store`] keeps them, [`forms`] compute report figures (pure, no IO), and [`render`] writes
+//! them as files for people. See ARCHITECTURE.md for the map and the invariants.
+
+pub mod domain;
+pub mod forms;
+pub mod render;
+pub mod sources;
+pub mod store;
+pub mod synth;
+pub mod telemetry;

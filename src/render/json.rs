@@ -1,0 +1,65 @@
+//! The JSON of report-json.md.
+
+use super::{Document, RenderError, Reports};
+use crate::domain::Finding;
+use crate::domain::period::PeriodSummary;
+use crate::forms::ii06::AggregateReport;
+use crate::forms::ii06a::UnitReport;
+use serde::{Deserialize, Serialize};
+
+/// The document as JSON; also what tests read back.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JsonDocument<R> {
+    pub form: String,
+    pub period: PeriodSummary,
+    pub reports: Vec<R>,
+    pub findings: Vec<JsonFinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonFinding {
+    pub code: String,
+    pub severity: String,
+    pub record: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Out<'a, R: Serialize> {
+    form: &'static str,
+    period: PeriodSummary,
+    reports: &'a [R],
+    findings: &'a [Finding],
+}
+
+pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
+    let mut out = std::io::BufWriter::new(out);
+    let (form, period, findings) = (doc.form.as_str(), doc.period.summary(), doc.findings);
+    match doc.reports {
+        Reports::PerUnit(reports) => serde_json::to_writer_pretty(
+            &mut out,
+            &Out::<UnitReport> {
+                form,
+                period,
+                reports,
+                findings,
+            },
+        )?,
+        Reports::Aggregate(reports) => serde_json::to_writer_pretty(
+            &mut out,
+            &Out::<AggregateReport> {
+                form,
+                period,
+                reports,
+                findings,
+            },
+        )?,
+    }
+    use std::io::Write;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}

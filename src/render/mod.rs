@@ -1,0 +1,96 @@
+//! Render: computed reports as files for people and tools — JSON (report-json.md), CSV, and XLSX
+//! in the official layout of the circular.
+//!
+//! Rendering never computes a figure; it only lays out what `forms` produced.
+
+pub mod csv;
+pub mod json;
+pub mod xlsx;
+
+use crate::domain::{Finding, Period, UnitTree};
+use crate::forms::FormCode;
+use crate::forms::ii06::AggregateReport;
+use crate::forms::ii06a::UnitReport;
+use std::str::FromStr;
+
+/// The reports of one form for one period.
+#[derive(Debug, Clone, Copy)]
+pub enum Reports<'a> {
+    PerUnit(&'a [UnitReport]),
+    Aggregate(&'a [AggregateReport]),
+}
+
+/// Everything one output file shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Document<'a> {
+    pub form: FormCode,
+    pub period: &'a Period,
+    pub units: &'a UnitTree,
+    pub reports: Reports<'a>,
+    pub findings: &'a [Finding],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown output format `{0}`: use json, csv or xlsx")]
+pub struct UnknownOutputFormat(pub String);
+
+impl FromStr for OutputFormat {
+    type Err = UnknownOutputFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownOutputFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(OutputFormat::Json),
+            "csv" => Ok(OutputFormat::Csv),
+            "xlsx" => Ok(OutputFormat::Xlsx),
+            _ => Err(UnknownOutputFormat(s.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot write the report: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot encode the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot build the workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("cannot write CSV: {0}")]
+    Csv(#[from] ::csv::Error),
+}
+
+/// Writes `doc` in `format`.
+pub fn write(
+    doc: &Document<'_>,
+    format: OutputFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<(), RenderError> {
+    match format {
+        OutputFormat::Json => json::write(doc, out),
+        OutputFormat::Csv => csv::write(doc, out),
+        OutputFormat::Xlsx => {
+            let bytes = xlsx::to_bytes(doc)?;
+            out.write_all(&bytes)?;
+            Ok(())
+        }
+    }
+}
+
+/// Vietnamese name of a unit kind, for section headings. Kinds are configuration; unknown ones
+/// print as they are.
+pub fn kind_label_vi(kind: &str) -> &str {
+    match kind {
+        "province" => "UBND cấp tỉnh",
+        "department" => "Sở, ban, ngành cấp tỉnh",
+        "district" => "UBND cấp huyện",
+        "district-office" => "Cơ quan chuyên môn cấp huyện",
+        "commune" => "UBND cấp xã",
+        other => other,
+    }
+}

@@ -1,0 +1,327 @@
+//! Dossier exports: JSON arrays, NDJSON, CSV and XLSX files with DVCQG field names (report-json.md).
+//!
+//! Every reader streams: it hands each record to a callback as soon as it is read, so a million
+//! dossiers never sit in memory as text. A record that cannot be read becomes an `invalid_record`
+//! finding with its key, or its `line:N` / `row:N` position, and reading goes on. Only input that
+//! is unusable as a whole (no such file, a JSON array or CSV header that does not parse) is an error.
+
+mod csv;
+mod json;
+mod ndjson;
+pub mod wire;
+mod xlsx;
+
+use crate::domain::{Dossier, Finding, FindingCode};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+pub use wire::Interner;
+
+/// Export file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Json,
+    Ndjson,
+    Csv,
+    Xlsx,
+}
+
+impl InputFormat {
+    /// The format a file name's extension names.
+    pub fn from_path(path: &Path) -> Option<InputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        ext.parse().ok()
+    }
+}
+
+impl FromStr for InputFormat {
+    type Err = ReadError;
+    fn from_str(s: &str) -> Result<Self, ReadError> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(InputFormat::Json),
+            "ndjson" | "jsonl" => Ok(InputFormat::Ndjson),
+            "csv" => Ok(InputFormat::Csv),
+            "xlsx" => Ok(InputFormat::Xlsx),
+            other => Err(ReadError::UnknownFormat(other.to_owned())),
+        }
+    }
+}
+
+/// Where an export comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    /// `-` is standard input.
+    pub fn from_arg(arg: &str) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::File(PathBuf::from(arg))
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send>, ReadError> {
+        match self {
+            Input::Stdin => Ok(Box::new(std::io::stdin())),
+            Input::File(path) => std::fs::File::open(path)
+                .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                .map_err(|e| ReadError::open(path, e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Input::Stdin => "standard input".to_owned(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Input that cannot be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no such file: {0}")]
+    NotFound(String),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("unknown input format `{0}`: use json, ndjson, jsonl, csv or xlsx")]
+    UnknownFormat(String),
+    #[error("cannot tell the format of {0} from its extension: pass --input-format")]
+    FormatNeeded(String),
+    #[error("{input} is not a JSON array of dossier objects: {reason}")]
+    NotJsonArray { input: String, reason: String },
+    #[error("{input}: CSV header does not parse: {reason}")]
+    CsvHeader { input: String, reason: String },
+    #[error("{input} is not a readable XLSX workbook: {reason}")]
+    Xlsx { input: String, reason: String },
+}
+
+impl ReadError {
+    fn open(path: &Path, e: std::io::Error) -> ReadError {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadError::NotFound(path.display().to_string())
+        } else {
+            ReadError::Io {
+                path: path.display().to_string(),
+                source: e,
+            }
+        }
+    }
+
+    fn io(input: &Input, source: std::io::Error) -> ReadError {
+        ReadError::Io {
+            path: input.describe(),
+            source,
+        }
+    }
+}
+
+/// One record out of an export, with its text as a JSON object when the reader was asked to keep it.
+#[derive(Debug)]
+pub enum Item {
+    Dossier {
+        dossier: Dossier,
+        raw: Option<String>,
+    },
+    /// An `invalid_record` finding.
+    Invalid {
+        finding: Finding,
+        raw: Option<String>,
+    },
+}
+
+/// What readers share while reading one input.
+#[derive(Debug, Default)]
+pub(crate) struct ReadCtx {
+    pub strings: Interner,
+    /// Keep each record's text (for the store); the report path does not need it.
+    pub keep_raw: bool,
+}
+
+/// Where a record stands in its file, for findings about records without a key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Position {
+    Line(usize),
+    Row(usize),
+}
+
+impl Position {
+    fn label(self) -> String {
+        match self {
+            Position::Line(n) => format!("line:{n}"),
+            Position::Row(n) => format!("row:{n}"),
+        }
+    }
+}
+
+/// Turns a wire record into an item: the dossier, or an `invalid_record` finding named by its key
+/// when it has one, else by its position.
+pub(crate) fn to_item(wire: &wire::WireDossier<'_>, at: Position, ctx: &mut ReadCtx) -> Item {
+    let raw = ctx.keep_raw.then(|| wire.to_json());
+    match wire.parse(&mut ctx.strings) {
+        Ok(dossier) => Item::Dossier { dossier, raw },
+        Err(reason) => invalid(wire.key().map(str::to_owned), at, &reason, raw),
+    }
+}
+
+pub(crate) fn invalid(
+    key: Option<String>,
+    at: Position,
+    reason: &str,
+    raw: Option<String>,
+) -> Item {
+    let place = at.label();
+    let message = format!("{reason} ({place}); fix the record at the source and export again");
+    Item::Invalid {
+        finding: Finding::new(FindingCode::InvalidRecord, key.unwrap_or(place), message),
+        raw,
+    }
+}
+
+/// Reads every record of an export, in file order, handing each to `each`. With `keep_raw`, each
+/// item carries the record's fields as a JSON object.
+pub fn read_each(
+    input: &Input,
+    format: InputFormat,
+    keep_raw: bool,
+    mut each: impl FnMut(Item),
+) -> Result<(), ReadError> {
+    let reader = input.open()?;
+    let mut ctx = ReadCtx {
+        keep_raw,
+        ..ReadCtx::default()
+    };
+    match format {
+        InputFormat::Ndjson => {
+            ndjson::read(reader, &mut ctx, &mut each).map_err(|e| ReadError::io(input, e))
+        }
+        InputFormat::Json => {
+            json::read(reader, &mut ctx, &mut each).map_err(|reason| ReadError::NotJsonArray {
+                input: input.describe(),
+                reason,
+            })
+        }
+        InputFormat::Csv => csv::read(reader, &mut ctx, &mut each, || input.describe()),
+        InputFormat::Xlsx => xlsx::read(input, reader, &mut ctx, &mut each),
+    }
+}
+
+/// The format to read `input` with: the one given, else the file's extension.
+pub fn resolve_format(input: &Input, given: Option<InputFormat>) -> Result<InputFormat, ReadError> {
+    if let Some(f) = given {
+        return Ok(f);
+    }
+    match input {
+        Input::Stdin => Err(ReadError::FormatNeeded("standard input".into())),
+        Input::File(p) => InputFormat::from_path(p)
+            .ok_or_else(|| ReadError::FormatNeeded(p.display().to_string())),
+    }
+}
+
+/// The dossiers of one input, de-duplicated, with the findings about records that could not be
+/// read or were superseded.
+#[derive(Debug, Default)]
+pub struct DossierBatch {
+    /// In input order; a superseded duplicate's place is taken by the version that counts.
+    pub dossiers: Vec<Dossier>,
+    pub findings: Vec<Finding>,
+    /// Records read, readable or not.
+    pub records_read: usize,
+    index: KeyIndex,
+}
+
+impl DossierBatch {
+    /// Reads a whole export into a batch.
+    pub fn read(input: &Input, format: InputFormat) -> Result<DossierBatch, ReadError> {
+        let mut batch = DossierBatch::default();
+        read_each(input, format, false, |item| batch.push(item))?;
+        Ok(batch)
+    }
+
+    /// Adds one record. The same MaHoSo twice: the latest CapNhatLuc counts, the last one on a
+    /// tie, and a `duplicate_record` warning names the key.
+    pub fn push(&mut self, item: Item) {
+        self.records_read += 1;
+        let dossier = match item {
+            Item::Invalid { finding, .. } => return self.findings.push(finding),
+            Item::Dossier { dossier, .. } => dossier,
+        };
+        match self.index.find_or_insert(&dossier.key, &self.dossiers) {
+            None => self.dossiers.push(dossier),
+            Some(at) => {
+                let kept = &mut self.dossiers[at];
+                let message = if dossier.supersedes(kept) {
+                    let m = duplicate_message(&dossier, kept);
+                    *kept = dossier;
+                    m
+                } else {
+                    duplicate_message(kept, &dossier)
+                };
+                let unit = kept.unit_code.to_string();
+                self.findings.push(
+                    Finding::new(FindingCode::DuplicateRecord, kept.key.to_string(), message)
+                        .with_unit(unit),
+                );
+            }
+        }
+    }
+}
+
+fn duplicate_message(kept: &Dossier, dropped: &Dossier) -> String {
+    let at = |d: &Dossier| {
+        d.updated_at
+            .map(|i| i.to_compact_local())
+            .unwrap_or_else(|| "none".into())
+    };
+    format!(
+        "MaHoSo appears more than once; the version with CapNhatLuc {} counts, the one with {} is ignored",
+        at(kept),
+        at(dropped)
+    )
+}
+
+/// MaHoSo → position in the batch, keyed by a 64-bit hash so that a million keys are not stored
+/// twice; a (vanishingly rare) hash collision between different keys falls back to a map by text.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    hasher: RandomState,
+    by_hash: HashMap<u64, u32>,
+    collided: HashMap<Box<str>, u32>,
+}
+
+impl KeyIndex {
+    /// The position of a dossier with this key, or `None` after noting that the next position
+    /// (`dossiers.len()`) will hold it.
+    fn find_or_insert(&mut self, key: &str, dossiers: &[Dossier]) -> Option<usize> {
+        let next = dossiers.len() as u32;
+        let hash = self.hasher.hash_one(key);
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(next);
+                None
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let at = *o.get() as usize;
+                if &*dossiers[at].key == key {
+                    return Some(at);
+                }
+                match self.collided.entry(key.into()) {
+                    std::collections::hash_map::Entry::Occupied(c) => Some(*c.get() as usize),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(next);
+                        None
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! XLSX: the first sheet, DVCQG field names in the first row. Cells may be text or numbers (an
+//! integer-valued number means its digits) and an Excel date cell means that local instant. A row
+//! whose cell holds an Excel error is an `invalid_record` at `row:N` (the sheet's row number).
+//!
+//! Cells are read with calamine's streaming cell reader: the sheet is never held whole.
+
+use super::wire::{WireDossier, field_index, number_text};
+use super::{Input, Item, Position, ReadCtx, ReadError, invalid, to_item};
+use calamine::{DataRef, Reader, Xlsx};
+use std::borrow::Cow;
+use std::io::{BufReader, Cursor, Read, Seek};
+
+pub(super) fn read(
+    input: &Input,
+    reader: Box<dyn Read + Send>,
+    ctx: &mut ReadCtx,
+    each: &mut dyn FnMut(Item),
+) -> Result<(), ReadError> {
+    let fail = |reason: String| ReadError::Xlsx {
+        input: input.describe(),
+        reason,
+    };
+    match input {
+        Input::File(path) => {
+            let file = std::fs::File::open(path).map_err(|e| ReadError::open(path, e))?;
+            drop(reader);
+            read_workbook(BufReader::new(file), ctx, each).map_err(fail)
+        }
+        Input::Stdin => {
+            // A zip needs seeking: standard input is read whole first.
+            let mut bytes = Vec::new();
+            let mut reader = reader;
+            reader
+                .read_to_end(&mut bytes)
+                .map_err(|e| ReadError::io(input, e))?;
+            read_workbook(Cursor::new(bytes), ctx, each).map_err(fail)
+        }
+    }
+}
+
+fn read_workbook<R: Read + Seek>(
+    reader: R,
+    ctx: &mut ReadCtx,
+    each: &mut dyn FnMut(Item),
+) -> Result<(), String> {
+    let mut book = Xlsx::new(reader).map_err(|e| e.to_string())?;
+    let sheet = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or("the workbook has no sheet")?;
+    let mut cells = book
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| e.to_string())?;
+    let mut columns: Vec<Option<usize>> = Vec::new();
+    let mut header_row: Option<u32> = None;
+    let mut row = Row::default();
+    while let Some(cell) = cells.next_cell().map_err(|e| e.to_string())? {
+        let (r, c) = cell.get_position();
+        let header = *header_row.get_or_insert(r);
+        if r == header {
+            let c = c as usize;
+            if columns.len() <= c {
+                columns.resize(c + 1, None);
+            }
+            columns[c] = cell_text(cell.get_value())
+                .ok()
+                .flatten()
+                .and_then(|t| field_index(&t));
+            continue;
+        }
+        if row.number != Some(r) {
+            row.finish(ctx, each);
+            row.start(r, &columns)?;
+        }
+        row.cell(c as usize, cell.get_value(), &columns);
+    }
+    if header_row.is_none() {
+        return Err("the first sheet is empty".into());
+    }
+    row.finish(ctx, each);
+    Ok(())
+}
+
+#[derive(Default)]
+struct Row {
+    number: Option<u32>,
+    wire: WireDossier<'static>,
+    error: Option<String>,
+    any_value: bool,
+}
+
+impl Row {
+    fn start(&mut self, r: u32, columns: &[Option<usize>]) -> Result<(), String> {
+        if !columns.contains(&Some(0)) {
+            return Err("the header row has no MaHoSo column".into());
+        }
+        *self = Row {
+            number: Some(r),
+            ..Row::default()
+        };
+        Ok(())
+    }
+
+    fn cell(&mut self, c: usize, value: &DataRef<'_>, columns: &[Option<usize>]) {
+        let Some(Some(field)) = columns.get(c) else {
+            return;
+        };
+        match cell_text(value) {
+            Ok(text) => {
+                self.any_value |= text.is_some();
+                self.wire.set(*field, text.map(Cow::Owned));
+            }
+            Err(reason) => {
+                self.any_value = true;
+                self.error = Some(format!("{} {reason}", wire_name(*field)));
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut ReadCtx, each: &mut dyn FnMut(Item)) {
+        let Some(r) = self.number.take() else { return };
+        if !self.any_value {
+            return;
+        }
+        let at = Position::Row(r as usize + 1);
+        match self.error.take() {
+            Some(reason) => {
+                let raw = ctx.keep_raw.then(|| self.wire.to_json());
+                each(invalid(
+                    self.wire.key().map(str::to_owned),
+                    at,
+                    &reason,
+                    raw,
+                ))
+            }
+            None => each(to_item(&self.wire, at, ctx)),
+        }
+    }
+}
+
+fn wire_name(field: usize) -> &'static str {
+    super::wire::FIELD_NAMES[field]
+}
+
+/// A cell as text; `None` when empty; an error for Excel error cells.
+fn cell_text(value: &DataRef<'_>) -> Result<Option<String>, String> {
+    Ok(match value {
+        DataRef::Empty => None,
+        DataRef::String(s) => Some(s.clone()),
+        DataRef::SharedString(s) => Some((*s).to_owned()),
+        DataRef::Int(i) => Some(i.to_string()),
+        DataRef::Float(f) => Some(number_text(*f)),
+        DataRef::Bool(b) => Some(if *b { "1" } else { "0" }.to_owned()),
+        DataRef::DateTime(dt) if dt.is_datetime() => {
+            let local = dt
+                .as_datetime()
+                .ok_or("holds a date Excel cannot convert")?;
+            Some(local.format("%Y-%m-%d %H:%M:%S").to_string())
+        }
+        DataRef::DateTime(dt) => Some(number_text(dt.as_f64())),
+        // An ISO date-time cell without an offset is local time, like any Excel date.
+        DataRef::DateTimeIso(s) if s.len() == 19 && s.as_bytes()[10] == b'T' => {
+            Some(s.replacen('T', " ", 1))
+        }
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Some(s.clone()),
+        DataRef::Error(e) => return Err(format!("holds the Excel error {e}")),
+    }
+    .filter(|s| !s.is_empty()))
+}

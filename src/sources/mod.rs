@@ -1,0 +1,6 @@
+//! Sources: where records come from, and the edge where wire shapes become domain types.
+//!
+//! Wire types (DTOs) never leave this folder: readers hand out [`crate::domain::Dossier`]s, or
+//! [`crate::domain::Finding`]s for records that cannot be read.
+
+pub mod export;

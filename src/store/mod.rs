@@ -1,0 +1,101 @@
+//! Store: the only place that speaks SQL.
+//!
+//! A trait with one implementation per backend (SQLite now, the embedded default; PostgreSQL for
+//! production comes next), each with its own migrations folder and runtime queries, chosen by the
+//! URL scheme. Native pools rather than sqlx's `Any` driver: `Any` cannot carry the types we need
+//! on both backends and its queries cannot be checked; the cost is writing some queries twice.
+
+mod sqlite;
+
+use crate::domain::{Dossier, Finding};
+pub use sqlite::SqliteStore;
+use std::future::Future;
+
+/// The default embedded database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/baocao-sync.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("unsupported database URL `{0}`: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("the store holds a record it cannot read back ({0}); was the database edited by hand?")]
+    Corrupt(String),
+}
+
+/// A dossier to store, with the record as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingDossier<'a> {
+    pub dossier: &'a Dossier,
+    /// The record as received, a JSON object.
+    pub raw: &'a str,
+}
+
+/// A record that could not be read, named by its key.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    pub record_key: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub new: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl UpsertCounts {
+    pub fn add(&mut self, o: UpsertCounts) {
+        self.new += o.new;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
+}
+
+/// What the product keeps. Every method is one transaction.
+pub trait Store: Send + Sync {
+    /// Stores dossiers keyed by (source, MaHoSo): a new key is inserted; an existing one is
+    /// replaced when the incoming CapNhatLuc is later (an absent one is older than any), or equal
+    /// with a different record; otherwise nothing changes. Keys must be unique within one call.
+    fn upsert_dossiers(
+        &self,
+        source: &str,
+        records: &[IncomingDossier<'_>],
+    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
+
+    /// Remembers records that could not be read, replacing earlier rejects of the same key.
+    fn record_rejects(
+        &self,
+        source: &str,
+        rejects: &[Reject],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every stored dossier (of one source, or all), in the order they were first stored.
+    fn dossiers(
+        &self,
+        source: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Dossier>, StoreError>> + Send;
+
+    /// `invalid_record` findings for rejects no readable version has replaced.
+    fn rejects(
+        &self,
+        source: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Finding>, StoreError>> + Send;
+}
+
+/// Opens the store a URL names, creating and migrating it on first use.
+pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+    if url.starts_with("sqlite:") {
+        SqliteStore::open(url).await
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,226 @@
+//! Synthetic data sets: a unit tree and dossiers that look like a province's export, for the
+//! benchmark, demos and (later) the sandbox. Deterministic for a given seed.
+//!
+//! The generator uses its own SplitMix64 rather than a crate's RNG so that a seed gives the same
+//! data set across dependency upgrades: benchmark figures stay comparable over time.
+
+use crate::domain::Instant;
+use chrono::{Duration, NaiveDate};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub dossiers: usize,
+    pub units: usize,
+    pub seed: u64,
+    /// The data centres on this window (T..=D); about a fifth is carried over or later.
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec {
+            dossiers: 10_000,
+            units: 50,
+            seed: 1,
+            first_day: NaiveDate::from_ymd_opt(2023, 6, 15).expect("valid date"),
+            last_day: NaiveDate::from_ymd_opt(2023, 9, 14).expect("valid date"),
+        }
+    }
+}
+
+/// SplitMix64: small, fast, and stable forever.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(1000) < percent * 10
+    }
+}
+
+const FIELDS: [(&str, &str); 8] = [
+    ("G09-HT", "Hộ tịch (Bộ Tư pháp)"),
+    ("G09-CT", "Chứng thực (Bộ Tư pháp)"),
+    ("G09-CC", "Công chứng (Bộ Tư pháp)"),
+    (
+        "G08-DN",
+        "Thành lập và hoạt động doanh nghiệp (hộ kinh doanh) (Bộ Kế hoạch và Đầu tư)",
+    ),
+    (
+        "G08-HTX",
+        "Thành lập và hoạt động của hợp tác xã (Bộ Kế hoạch và Đầu tư)",
+    ),
+    ("G13-DD", "Đất đai (Bộ Tài nguyên và Môi trường)"),
+    ("G10-XD", "Hoạt động xây dựng (Bộ Xây dựng)"),
+    (
+        "G16-BTXH",
+        "Bảo trợ xã hội (Bộ Lao động - Thương binh và Xã hội)",
+    ),
+];
+
+/// A unit of the generated tree.
+#[derive(Debug, Clone)]
+pub struct SynthUnit {
+    pub code: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub parent: String,
+}
+
+/// A province with departments, districts and communes (the pre-2025 shape), `n` units in all.
+pub fn units(n: usize) -> Vec<SynthUnit> {
+    let n = n.max(2);
+    let mut out = vec![SynthUnit {
+        code: "000.00.00.H55".into(),
+        name: "UBND tỉnh".into(),
+        kind: "province",
+        parent: String::new(),
+    }];
+    let departments = ((n - 1) / 10).max(1);
+    let districts = ((n - 1 - departments) / 10).max(1);
+    for i in 0..departments.min(n - 1) {
+        out.push(SynthUnit {
+            code: format!("000.{:02}.00.H55", 10 + i),
+            name: format!("Sở {}", i + 1),
+            kind: "department",
+            parent: out[0].code.clone(),
+        });
+    }
+    for i in 0..districts {
+        if out.len() >= n {
+            break;
+        }
+        out.push(SynthUnit {
+            code: format!("000.00.{}.H55", 30 + i),
+            name: format!("UBND huyện {}", i + 1),
+            kind: "district",
+            parent: out[0].code.clone(),
+        });
+    }
+    let mut c = 0;
+    while out.len() < n {
+        let district = c % districts;
+        out.push(SynthUnit {
+            code: format!("000.00.{}{:03}.H55", 30 + district, 100 + c),
+            name: format!("UBND xã {}", c + 1),
+            kind: "commune",
+            parent: format!("000.00.{}.H55", 30 + district),
+        });
+        c += 1;
+    }
+    out
+}
+
+pub fn units_toml(units: &[SynthUnit]) -> String {
+    let mut s = String::new();
+    for u in units {
+        s.push_str(&format!(
+            "[[units]]\ncode = \"{}\"\nname = \"{}\"\nkind = \"{}\"\nparent = \"{}\"\n\n",
+            u.code, u.name, u.kind, u.parent
+        ));
+    }
+    s
+}
+
+/// Writes `units.toml` and `dossiers.ndjson` into `dir`.
+pub fn write_data_set(spec: &Spec, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tree = units(spec.units);
+    std::fs::write(dir.join("units.toml"), units_toml(&tree))?;
+    let file = std::fs::File::create(dir.join("dossiers.ndjson"))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    write_dossiers(spec, &tree, &mut out)?;
+    out.flush()
+}
+
+/// Writes `spec.dossiers` NDJSON lines. About 2 % carry the problems a real export has.
+pub fn write_dossiers(spec: &Spec, tree: &[SynthUnit], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut rng = Rng(spec.seed);
+    let span = (spec.last_day - spec.first_day).num_days() + 1;
+    let base = spec.first_day - Duration::days(span / 3);
+    let total_days = span + span / 3 + 10;
+    let local = |day: i64, secs: u64| -> String {
+        let t = (base + Duration::days(day))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            + Duration::seconds(secs as i64);
+        Instant::from_local(t).to_compact_local()
+    };
+    let mut line = String::with_capacity(1024);
+    for i in 0..spec.dossiers {
+        let unit = &tree[1 + rng.below(tree.len() as u64 - 1) as usize];
+        let (field_code, field_name) = FIELDS[rng.below(FIELDS.len() as u64) as usize];
+        let received_day = rng.below(total_days as u64) as i64;
+        let received_secs = 7 * 3600 + rng.below(10 * 3600);
+        let limit = 1 + rng.below(15) as i64;
+        let status = [2, 4, 5, 6, 7, 8, 9, 9, 9, 10, 10, 10, 10, 1, 3][rng.below(15) as usize];
+        let finish_day = received_day + rng.below(20) as i64;
+        let closed = matches!(status, 7 | 9 | 10);
+        let channel = if rng.chance(1) {
+            "4"
+        } else {
+            ["1", "2", "3", "2"][rng.below(4) as usize]
+        };
+        let unit_code = if rng.chance(1) {
+            "000.99.99.H55"
+        } else {
+            unit.code.as_str()
+        };
+        let received = if rng.chance(1) {
+            String::new()
+        } else {
+            local(received_day, received_secs)
+        };
+        let due = if rng.chance(5) {
+            String::new()
+        } else {
+            local(received_day + limit, received_secs)
+        };
+        let finished = if closed && !rng.chance(1) {
+            local(finish_day, received_secs + 3600)
+        } else {
+            String::new()
+        };
+        let supplement = if status == 5 {
+            local(received_day + 1, received_secs)
+        } else {
+            String::new()
+        };
+        let result = if closed && rng.chance(5) {
+            "Trả lại/Xin rút"
+        } else if closed {
+            "Kết quả"
+        } else {
+            ""
+        };
+        let updated = local(finish_day.max(received_day) + 1, received_secs);
+        line.clear();
+        use std::fmt::Write as _;
+        let _ = write!(
+            line,
+            "{{\"MaHoSo\":\"{code}-{i:07}\",\"MaTTHC\":\"1.00{p}\",\"TenTTHC\":\"Thủ tục {p}\",\"MaLinhVuc\":\"{field_code}\",\
+\"TenLinhVuc\":\"{field_name}\",\"MaDonViXuLy\":\"{unit_code}\",\"DonViXuLy\":\"{name}\",\"KenhThucHien\":\"{channel}\",\
+\"TrangThaiHoSo\":\"{status}\",\"NgayTiepNhan\":\"{received}\",\"NgayHenTra\":\"{due}\",\"NgayYeuCauBoSung\":\"{supplement}\",\
+\"NgayKetThucXuLy\":\"{finished}\",\"NgayTra\":\"\",\"LoaiKetQua\":\"{result}\",\"CapNhatLuc\":\"{updated}\",\"DaXoa\":\"{deleted}\"}}",
+            code = unit.code,
+            p = 1000 + rng.below(500),
+            name = unit.name,
+            deleted = if rng.chance(1) { "1" } else { "" },
+        );
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
