@@ -297,3 +297,213 @@ pub(super) fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! One case per rule of domain.md §5, each built from the rule's own words.
+    use super::*;
+    use crate::domain::{Instant, Status};
+
+    const UNITS: &str = "[[units]]\ncode=\"U\"\nname=\"Đơn vị\"\nkind=\"department\"\nparent=\"\"\n";
+
+    /// A dossier at unit U, online, status 4, received 1/7/2023, due 10/7/2023.
+    fn base() -> Dossier {
+        Dossier {
+            key: "K".into(),
+            procedure_code: "1.0".into(),
+            field_code: "F".into(),
+            field_name: "Lĩnh vực".into(),
+            unit_code: "U".into(),
+            channel: "2".into(),
+            status: Status::new(4).unwrap(),
+            received_at: at("20230701090000"),
+            due_at: at("20230710090000"),
+            supplement_requested_at: None,
+            finished_at: None,
+            returned_at: None,
+            updated_at: None,
+            result_kind: ResultKind::Other,
+            deleted: false,
+        }
+    }
+
+    fn at(s: &str) -> Option<Instant> {
+        Some(Instant::parse(s).unwrap())
+    }
+
+    fn placement(d: &Dossier) -> Placement {
+        let units = UnitTree::from_toml(UNITS).unwrap();
+        place(d, Window::from(&"2023-Q3".parse::<Period>().unwrap()), &units)
+    }
+
+    /// Columns 3..13 that are set, as column numbers.
+    fn columns(d: &Dossier) -> Vec<usize> {
+        match placement(d) {
+            Placement::Counted { columns, .. } => {
+                columns.iter().enumerate().filter(|(_, set)| **set).map(|(i, _)| i + 3).collect()
+            }
+            other => panic!("not counted: {other:?}"),
+        }
+    }
+
+    fn with(f: impl FnOnce(&mut Dossier)) -> Dossier {
+        let mut d = base();
+        f(&mut d);
+        d
+    }
+
+    #[test]
+    fn pending_online_within_time() {
+        assert_eq!(columns(&base()), [3, 4, 11, 13]);
+        let d = with(|d| d.due_at = at("20230914090000"));
+        assert_eq!(columns(&d), [3, 4, 11, 12], "due on D is within time");
+    }
+
+    #[test]
+    fn resolved_early_on_time_late_by_calendar_day() {
+        let early = with(|d| {
+            d.status = Status::new(9).unwrap();
+            d.finished_at = at("20230709235900");
+        });
+        assert_eq!(columns(&early), [3, 4, 7, 8]);
+        let same_day = with(|d| {
+            d.status = Status::new(10).unwrap();
+            d.finished_at = at("20230710235900");
+        });
+        assert_eq!(columns(&same_day), [3, 4, 7, 9], "later on the due day is on time");
+        let late = with(|d| {
+            d.status = Status::new(10).unwrap();
+            d.finished_at = at("20230711000100");
+        });
+        assert_eq!(columns(&late), [3, 4, 7, 10]);
+        let no_limit = with(|d| {
+            d.status = Status::new(10).unwrap();
+            d.due_at = None;
+            d.finished_at = at("20230901000000");
+        });
+        assert_eq!(columns(&no_limit), [3, 4, 7, 9]);
+    }
+
+    #[test]
+    fn withdrawn_dossiers_are_on_time_even_when_late() {
+        let stored_as_finished = with(|d| {
+            d.status = Status::new(10).unwrap();
+            d.finished_at = at("20230801000000");
+            d.result_kind = ResultKind::Withdrawal;
+        });
+        assert_eq!(columns(&stored_as_finished), [3, 4, 7, 9]);
+        let status7 = with(|d| {
+            d.status = Status::new(7).unwrap();
+            d.finished_at = at("20230705000000");
+        });
+        assert_eq!(columns(&status7), [3, 4, 7, 9]);
+    }
+
+    #[test]
+    fn status_7_without_finish_date_is_pending_with_a_warning() {
+        let d = with(|d| d.status = Status::new(7).unwrap());
+        match placement(&d) {
+            Placement::Counted { warning: Some((FindingCode::WithdrawnWithoutFinishDate, _)), columns, .. } => {
+                assert!(columns[11 - 3] && columns[13 - 3]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn finish_date_is_read_only_for_statuses_7_9_10() {
+        let d = with(|d| d.finished_at = at("20230705000000"));
+        assert_eq!(columns(&d), [3, 4, 11, 13], "status 4 with a KT is still pending");
+    }
+
+    #[test]
+    fn closed_after_d_was_pending_at_d() {
+        let d = with(|d| {
+            d.status = Status::new(10).unwrap();
+            d.finished_at = at("20230920000000");
+        });
+        assert_eq!(columns(&d), [3, 4, 11, 13]);
+    }
+
+    #[test]
+    fn closed_before_t_is_outside_and_carried_over_needs_no_channel() {
+        let closed = with(|d| {
+            d.received_at = at("20230601000000");
+            d.status = Status::new(9).unwrap();
+            d.finished_at = at("20230614235959");
+        });
+        assert_eq!(placement(&closed), Placement::Outside);
+        let carried = with(|d| {
+            d.received_at = at("20230601000000");
+            d.channel = "".into();
+            d.due_at = at("20230920000000");
+        });
+        assert_eq!(columns(&carried), [3, 6, 11, 12]);
+    }
+
+    #[test]
+    fn paused_at_d_is_within_time() {
+        for code in [6, 8] {
+            let d = with(|d| d.status = Status::new(code).unwrap());
+            assert_eq!(columns(&d), [3, 4, 11, 12], "status {code}");
+        }
+        let asked_before_d = with(|d| {
+            d.status = Status::new(5).unwrap();
+            d.supplement_requested_at = at("20230914230000");
+        });
+        assert_eq!(columns(&asked_before_d), [3, 4, 11, 12]);
+        let asked_after_d = with(|d| {
+            d.status = Status::new(5).unwrap();
+            d.supplement_requested_at = at("20230915000100");
+        });
+        assert_eq!(columns(&asked_after_d), [3, 4, 11, 13], "still in progress at D");
+        let never_asked = with(|d| d.status = Status::new(5).unwrap());
+        assert_eq!(columns(&never_asked), [3, 4, 11, 12]);
+    }
+
+    #[test]
+    fn findings_in_order_first_error_wins() {
+        let no_tn = with(|d| {
+            d.received_at = None;
+            d.channel = "9".into();
+        });
+        assert!(matches!(placement(&no_tn), Placement::Error(FindingCode::NoReceptionDate, _)));
+        let finished_no_kt = with(|d| {
+            d.status = Status::new(9).unwrap();
+            d.channel = "9".into();
+        });
+        assert!(matches!(placement(&finished_no_kt), Placement::Error(FindingCode::FinishedWithoutFinishDate, _)));
+        let before = with(|d| {
+            d.status = Status::new(7).unwrap();
+            d.finished_at = at("20230630000000");
+            d.unit_code = "ELSEWHERE".into();
+        });
+        assert!(matches!(placement(&before), Placement::Error(FindingCode::FinishedBeforeReceived, _)));
+        let channel_then_unit = with(|d| {
+            d.channel = "4".into();
+            d.unit_code = "ELSEWHERE".into();
+        });
+        assert!(matches!(placement(&channel_then_unit), Placement::Error(FindingCode::UnknownChannel, _)));
+        let unit = with(|d| d.unit_code = "ELSEWHERE".into());
+        assert!(matches!(placement(&unit), Placement::Error(FindingCode::UnknownUnit, _)));
+        // Received after D: not this period's business, whatever is wrong with it.
+        let later = with(|d| {
+            d.received_at = at("20230915000000");
+            d.status = Status::new(9).unwrap();
+        });
+        assert_eq!(placement(&later), Placement::Outside);
+    }
+
+    #[test]
+    fn excluded_and_deleted_are_outside() {
+        for code in [1, 3] {
+            let d = with(|d| {
+                d.status = Status::new(code).unwrap();
+                d.received_at = None;
+            });
+            assert_eq!(placement(&d), Placement::Outside);
+        }
+        let deleted = with(|d| d.deleted = true);
+        assert_eq!(placement(&deleted), Placement::Outside);
+    }
+}

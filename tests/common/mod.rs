@@ -1,0 +1,81 @@
+//! Shared helpers for the black-box tests: run the real binary, find the golden fixtures.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/ii06a-small").join(name)
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_baocao-sync"));
+    c.env("RUST_LOG", "warn").env_remove("BAOCAO_DATABASE_URL");
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+/// Runs `report` and parses its JSON, failing loudly on a non-zero exit.
+pub fn report_json(args: &[&str]) -> Value {
+    let mut full = vec!["report"];
+    full.extend_from_slice(args);
+    let out = run(&full);
+    assert!(
+        out.status.success(),
+        "report failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("report prints JSON")
+}
+
+fn all_zero(report: &Value) -> bool {
+    report["total"].as_object().is_some_and(|t| t.values().all(|v| v.as_u64() == Some(0)))
+}
+
+/// Reports by unit, all-zero ones left out (tools comparing reports ignore them).
+pub fn reports_by_unit(doc: &Value) -> Vec<(String, Value)> {
+    let mut v: Vec<(String, Value)> = doc["reports"]
+        .as_array()
+        .expect("reports array")
+        .iter()
+        .filter(|r| !all_zero(r))
+        .map(|r| (r["unit"].as_str().expect("unit").to_owned(), r.clone()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// (code, record) of the error findings, in document order.
+pub fn error_findings(doc: &Value) -> Vec<(String, String)> {
+    doc["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| (f["code"].as_str().unwrap().to_owned(), f["record"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Asserts that `got` has exactly the figures and error findings of `expected`: every unit, row,
+/// label, value, section, subtotal and total; warnings and all-zero reports are extra and allowed.
+pub fn assert_same_figures(expected: &Value, got: &Value) {
+    assert_eq!(expected["form"], got["form"]);
+    assert_eq!(expected["period"], got["period"]);
+    let (e, g) = (reports_by_unit(expected), reports_by_unit(got));
+    let units = |v: &[(String, Value)]| v.iter().map(|(u, _)| u.clone()).collect::<Vec<_>>();
+    assert_eq!(units(&e), units(&g), "the same units report");
+    for ((unit, er), (_, gr)) in e.iter().zip(&g) {
+        assert_eq!(er, gr, "report of unit {unit}");
+    }
+    let (mut ef, gf) = (error_findings(expected), error_findings(got));
+    let mut sorted = gf.clone();
+    sorted.sort();
+    assert_eq!(gf, sorted, "findings sorted by code, then record");
+    ef.sort();
+    assert_eq!(ef, gf, "error findings by record");
+}
