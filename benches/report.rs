@@ -33,12 +33,21 @@ fn measure(args: &[&str]) -> Measured {
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let wall = started.elapsed();
     assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "baocao-sync {args:?} failed");
-    Measured { wall, peak_rss_mb: usage.ru_maxrss as f64 / 1024.0 }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "baocao-sync {args:?} failed"
+    );
+    Measured {
+        wall,
+        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
+    }
 }
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -48,9 +57,16 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path();
     let t = Instant::now();
-    let spec = baocao_sync::synth::Spec { dossiers, units, seed: 42, ..Default::default() };
+    let spec = baocao_sync::synth::Spec {
+        dossiers,
+        units,
+        seed: 42,
+        ..Default::default()
+    };
     baocao_sync::synth::write_data_set(&spec, data).expect("generate");
-    let size = std::fs::metadata(data.join("dossiers.ndjson")).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(data.join("dossiers.ndjson"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     println!(
         "generated {dossiers} dossiers over {units} units ({:.0} MB NDJSON) in {:.1} s",
         size as f64 / 1e6,
@@ -60,18 +76,39 @@ fn main() {
     let (input, unit_file, out) = (p("dossiers.ndjson"), p("units.toml"), p("out.json"));
     let db = format!("sqlite://{}", p("bench.db"));
     let report = |form: &'static str, source: &[&str]| {
-        let mut a = vec!["report", "--units", &unit_file, "--period", "2023-Q3", "--form", form, "--out", &out];
+        let mut a = vec![
+            "report", "--units", &unit_file, "--period", "2023-Q3", "--form", form, "--out", &out,
+        ];
         a.extend_from_slice(source);
         measure(&a)
     };
 
     let rows = [
-        ("report II.06a from NDJSON", report("II.06a", &["--input", &input]), "≤ 3 s, ≤ 500 MB"),
-        ("import into SQLite", measure(&["import", "--input", &input, "--database-url", &db]), "≥ 100,000 dossiers/s"),
-        ("report II.06a from store", report("II.06a", &["--from-store", "--database-url", &db]), "≤ 5 s"),
-        ("report II.06 from NDJSON", report("II.06", &["--input", &input]), "(for the record)"),
+        (
+            "report II.06a from NDJSON",
+            report("II.06a", &["--input", &input]),
+            "≤ 3 s, ≤ 500 MB",
+        ),
+        (
+            "import into SQLite",
+            measure(&["import", "--input", &input, "--database-url", &db]),
+            "≥ 100,000 dossiers/s",
+        ),
+        (
+            "report II.06a from store",
+            report("II.06a", &["--from-store", "--database-url", &db]),
+            "≤ 5 s",
+        ),
+        (
+            "report II.06 from NDJSON",
+            report("II.06", &["--input", &input]),
+            "(for the record)",
+        ),
     ];
-    println!("{:<28} {:>9} {:>12} {:>16}  target", "run", "wall s", "peak RSS MB", "dossiers/s");
+    println!(
+        "{:<28} {:>9} {:>12} {:>16}  target",
+        "run", "wall s", "peak RSS MB", "dossiers/s"
+    );
     for (name, m, target) in rows {
         println!(
             "{name:<28} {:>9.2} {:>12.0} {:>16.0}  {target}",

@@ -92,7 +92,8 @@ fn json_array_csv_and_xlsx_give_the_same_figures() {
         let mut w = csv::Writer::from_writer(&mut bytes);
         w.write_record(FIELDS).unwrap();
         for r in &records {
-            w.write_record(FIELDS.iter().map(|f| text(r.get(*f)))).unwrap();
+            w.write_record(FIELDS.iter().map(|f| text(r.get(*f))))
+                .unwrap();
         }
         w.flush().unwrap();
     }
@@ -165,9 +166,15 @@ fn vietnamese_survives_csv_and_xlsx_output() {
     ]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("CSV is UTF-8");
-    assert!(text.starts_with('\u{feff}'), "CSV starts with a byte-order mark");
+    assert!(
+        text.starts_with('\u{feff}'),
+        "CSV starts with a byte-order mark"
+    );
     assert!(text.contains("Hộ tịch (Bộ Tư pháp)"));
-    assert!(text.lines().any(|l| l.starts_with("000.00.30.H55,,_total,Tổng số,22,8,10,4,13,6,2,5,9,5,4")));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("000.00.30.H55,,_total,Tổng số,22,8,10,4,13,6,2,5,9,5,4"))
+    );
 
     for form in ["II.06a", "II.06"] {
         let path = dir.path().join(format!("{form}.xlsx"));
@@ -186,15 +193,28 @@ fn vietnamese_survives_csv_and_xlsx_output() {
             "--out",
             path.to_str().unwrap(),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         use calamine::{Reader, Xlsx, open_workbook};
         let mut book: Xlsx<_> = open_workbook(&path).unwrap();
         let names = book.sheet_names();
         assert_eq!(names.last().map(String::as_str), Some("Phát hiện dữ liệu"));
         let first = book.worksheet_range(&names[0]).unwrap();
         let cells: Vec<String> = first.cells().map(|(_, _, v)| v.to_string()).collect();
-        assert!(cells.iter().any(|c| c == &format!("Biểu số {form}/VPCP/KSTT")), "{cells:?}");
-        assert!(cells.iter().any(|c| c.contains("Từ ngày 15/06/2023 đến ngày 14/09/2023")));
+        assert!(
+            cells
+                .iter()
+                .any(|c| c == &format!("Biểu số {form}/VPCP/KSTT")),
+            "{cells:?}"
+        );
+        assert!(
+            cells
+                .iter()
+                .any(|c| c.contains("Từ ngày 15/06/2023 đến ngày 14/09/2023"))
+        );
         assert!(cells.iter().any(|c| c == "(13)"));
         assert!(cells.iter().any(|c| c == "Hộ tịch (Bộ Tư pháp)"));
     }

@@ -3,7 +3,9 @@
 //! constituent II.06a totals, and every dossier is either outside the period by rule, an error
 //! finding with its key, or counted exactly once.
 
-use baocao_sync::domain::{Dossier, FindingCode, Instant, Period, ResultKind, Severity, Status, UnitTree};
+use baocao_sync::domain::{
+    Dossier, FindingCode, Instant, Period, ResultKind, Severity, Status, UnitTree,
+};
 use baocao_sync::forms::ii06a::{Placement, Window, place};
 use baocao_sync::forms::{self, FormCode, Values};
 use proptest::prelude::*;

@@ -24,8 +24,6 @@ CREATE TABLE dossiers (
     UNIQUE (source, record_key)
 );
 
-CREATE INDEX dossiers_unit ON dossiers (unit_code);
-
 -- Records that could not be read, by key, until a readable version of the same key arrives.
 CREATE TABLE rejected_records (
     source      TEXT NOT NULL,

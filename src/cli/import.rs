@@ -21,8 +21,9 @@ pub struct ImportArgs {
     database_url: String,
 }
 
-/// Dossiers per store call; a repeated key closes the batch early so each upsert sees unique keys.
-const BATCH: usize = 5_000;
+/// Dossiers per store call (one transaction); a repeated key closes the batch early so each upsert
+/// sees unique keys. Large transactions amortise SQLite's commit and checkpoint work.
+const BATCH: usize = 50_000;
 
 enum Batch {
     Dossiers(Vec<(baocao_sync::domain::Dossier, String)>),
@@ -34,7 +35,7 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let input = Input::from_arg(&a.input);
     let format = resolve_format(&input, a.input_format)?;
     let store = store::open(&a.database_url).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(1);
     // Reading and parsing is synchronous work: it runs on its own thread while batches are written.
     let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Finding>> {
         let mut unreadable = Vec::new();

@@ -304,7 +304,8 @@ mod tests {
     use super::*;
     use crate::domain::{Instant, Status};
 
-    const UNITS: &str = "[[units]]\ncode=\"U\"\nname=\"Đơn vị\"\nkind=\"department\"\nparent=\"\"\n";
+    const UNITS: &str =
+        "[[units]]\ncode=\"U\"\nname=\"Đơn vị\"\nkind=\"department\"\nparent=\"\"\n";
 
     /// A dossier at unit U, online, status 4, received 1/7/2023, due 10/7/2023.
     fn base() -> Dossier {
@@ -333,15 +334,22 @@ mod tests {
 
     fn placement(d: &Dossier) -> Placement {
         let units = UnitTree::from_toml(UNITS).unwrap();
-        place(d, Window::from(&"2023-Q3".parse::<Period>().unwrap()), &units)
+        place(
+            d,
+            Window::from(&"2023-Q3".parse::<Period>().unwrap()),
+            &units,
+        )
     }
 
     /// Columns 3..13 that are set, as column numbers.
     fn columns(d: &Dossier) -> Vec<usize> {
         match placement(d) {
-            Placement::Counted { columns, .. } => {
-                columns.iter().enumerate().filter(|(_, set)| **set).map(|(i, _)| i + 3).collect()
-            }
+            Placement::Counted { columns, .. } => columns
+                .iter()
+                .enumerate()
+                .filter(|(_, set)| **set)
+                .map(|(i, _)| i + 3)
+                .collect(),
             other => panic!("not counted: {other:?}"),
         }
     }
@@ -370,7 +378,11 @@ mod tests {
             d.status = Status::new(10).unwrap();
             d.finished_at = at("20230710235900");
         });
-        assert_eq!(columns(&same_day), [3, 4, 7, 9], "later on the due day is on time");
+        assert_eq!(
+            columns(&same_day),
+            [3, 4, 7, 9],
+            "later on the due day is on time"
+        );
         let late = with(|d| {
             d.status = Status::new(10).unwrap();
             d.finished_at = at("20230711000100");
@@ -403,7 +415,11 @@ mod tests {
     fn status_7_without_finish_date_is_pending_with_a_warning() {
         let d = with(|d| d.status = Status::new(7).unwrap());
         match placement(&d) {
-            Placement::Counted { warning: Some((FindingCode::WithdrawnWithoutFinishDate, _)), columns, .. } => {
+            Placement::Counted {
+                warning: Some((FindingCode::WithdrawnWithoutFinishDate, _)),
+                columns,
+                ..
+            } => {
                 assert!(columns[11 - 3] && columns[13 - 3]);
             }
             other => panic!("{other:?}"),
@@ -413,7 +429,11 @@ mod tests {
     #[test]
     fn finish_date_is_read_only_for_statuses_7_9_10() {
         let d = with(|d| d.finished_at = at("20230705000000"));
-        assert_eq!(columns(&d), [3, 4, 11, 13], "status 4 with a KT is still pending");
+        assert_eq!(
+            columns(&d),
+            [3, 4, 11, 13],
+            "status 4 with a KT is still pending"
+        );
     }
 
     #[test]
@@ -456,7 +476,11 @@ mod tests {
             d.status = Status::new(5).unwrap();
             d.supplement_requested_at = at("20230915000100");
         });
-        assert_eq!(columns(&asked_after_d), [3, 4, 11, 13], "still in progress at D");
+        assert_eq!(
+            columns(&asked_after_d),
+            [3, 4, 11, 13],
+            "still in progress at D"
+        );
         let never_asked = with(|d| d.status = Status::new(5).unwrap());
         assert_eq!(columns(&never_asked), [3, 4, 11, 12]);
     }
@@ -467,25 +491,40 @@ mod tests {
             d.received_at = None;
             d.channel = "9".into();
         });
-        assert!(matches!(placement(&no_tn), Placement::Error(FindingCode::NoReceptionDate, _)));
+        assert!(matches!(
+            placement(&no_tn),
+            Placement::Error(FindingCode::NoReceptionDate, _)
+        ));
         let finished_no_kt = with(|d| {
             d.status = Status::new(9).unwrap();
             d.channel = "9".into();
         });
-        assert!(matches!(placement(&finished_no_kt), Placement::Error(FindingCode::FinishedWithoutFinishDate, _)));
+        assert!(matches!(
+            placement(&finished_no_kt),
+            Placement::Error(FindingCode::FinishedWithoutFinishDate, _)
+        ));
         let before = with(|d| {
             d.status = Status::new(7).unwrap();
             d.finished_at = at("20230630000000");
             d.unit_code = "ELSEWHERE".into();
         });
-        assert!(matches!(placement(&before), Placement::Error(FindingCode::FinishedBeforeReceived, _)));
+        assert!(matches!(
+            placement(&before),
+            Placement::Error(FindingCode::FinishedBeforeReceived, _)
+        ));
         let channel_then_unit = with(|d| {
             d.channel = "4".into();
             d.unit_code = "ELSEWHERE".into();
         });
-        assert!(matches!(placement(&channel_then_unit), Placement::Error(FindingCode::UnknownChannel, _)));
+        assert!(matches!(
+            placement(&channel_then_unit),
+            Placement::Error(FindingCode::UnknownChannel, _)
+        ));
         let unit = with(|d| d.unit_code = "ELSEWHERE".into());
-        assert!(matches!(placement(&unit), Placement::Error(FindingCode::UnknownUnit, _)));
+        assert!(matches!(
+            placement(&unit),
+            Placement::Error(FindingCode::UnknownUnit, _)
+        ));
         // Received after D: not this period's business, whatever is wrong with it.
         let later = with(|d| {
             d.received_at = at("20230915000000");

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/ii06a-small").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/ii06a-small")
+        .join(name)
 }
 
 pub fn bin() -> Command {
@@ -34,7 +36,9 @@ pub fn report_json(args: &[&str]) -> Value {
 }
 
 fn all_zero(report: &Value) -> bool {
-    report["total"].as_object().is_some_and(|t| t.values().all(|v| v.as_u64() == Some(0)))
+    report["total"]
+        .as_object()
+        .is_some_and(|t| t.values().all(|v| v.as_u64() == Some(0)))
 }
 
 /// Reports by unit, all-zero ones left out (tools comparing reports ignore them).
@@ -57,7 +61,12 @@ pub fn error_findings(doc: &Value) -> Vec<(String, String)> {
         .expect("findings array")
         .iter()
         .filter(|f| f["severity"] == "error")
-        .map(|f| (f["code"].as_str().unwrap().to_owned(), f["record"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_owned(),
+                f["record"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 

@@ -166,7 +166,19 @@ impl Position {
 /// Turns a wire record into an item: the dossier, or an `invalid_record` finding named by its key
 /// when it has one, else by its position.
 pub(crate) fn to_item(wire: &wire::WireDossier<'_>, at: Position, ctx: &mut ReadCtx) -> Item {
-    let raw = ctx.keep_raw.then(|| wire.to_json());
+    to_item_with_raw(wire, at, ctx, None)
+}
+
+/// As [`to_item`], with the record's own text when the reader has it (an NDJSON line).
+pub(crate) fn to_item_with_raw(
+    wire: &wire::WireDossier<'_>,
+    at: Position,
+    ctx: &mut ReadCtx,
+    text: Option<&str>,
+) -> Item {
+    let raw = ctx
+        .keep_raw
+        .then(|| text.map_or_else(|| wire.to_json(), str::to_owned));
     match wire.parse(&mut ctx.strings) {
         Ok(dossier) => Item::Dossier { dossier, raw },
         Err(reason) => invalid(wire.key().map(str::to_owned), at, &reason, raw),
