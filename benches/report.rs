@@ -7,6 +7,7 @@
 //!   2. `import` into a fresh SQLite file (target ≥ 100,000 dossiers/s),
 //!   3. `report --form II.06a --from-store` (target ≤ 5 s),
 //!   4. `report --form II.06` from the NDJSON file (for the record).
+//!
 //! Not a test: it asserts nothing and never runs in CI.
 
 use std::path::Path;
@@ -18,7 +19,9 @@ struct Measured {
     peak_rss_mb: f64,
 }
 
-/// Runs the binary and reads the child's own peak RSS with wait4.
+/// Runs the binary and reads the child's own peak RSS with wait4 (which reaps it, so std's
+/// `wait` is not called).
+#[allow(clippy::zombie_processes)]
 fn measure(args: &[&str]) -> Measured {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_baocao-sync"))

@@ -54,7 +54,7 @@ impl Period {
         };
         let last_day = NaiveDate::from_ymd_opt(year, last_month, 14)?;
         // The 15th of the month `months` before the last month.
-        let zero_based = year * 12 + last_month as i32 - 1 - months as i32;
+        let zero_based = year * 12 + last_month as i32 - 1 - months;
         let first_day = NaiveDate::from_ymd_opt(
             zero_based.div_euclid(12),
             zero_based.rem_euclid(12) as u32 + 1,

@@ -154,7 +154,7 @@ pub fn place(d: &Dossier, w: Window, units: &UnitTree) -> Placement {
     let resolved = !withdrawn;
     let due = d.due_at.map(|i| i.local_day());
     let closed_in_period = closed_on.filter(|&k| w.first <= k && k <= w.last);
-    let pending_at_end = !closed_on.is_some_and(|k| k <= w.last);
+    let pending_at_end = closed_on.is_none_or(|k| k > w.last);
     let paused_at_end = match d.status.code() {
         6 | 8 => true,
         5 => d

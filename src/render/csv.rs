@@ -4,18 +4,17 @@
 use super::{Document, RenderError, Reports};
 use crate::forms::{COLUMNS, Row, Values};
 
-pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
-    out.write_all("\u{feff}".as_bytes())?;
-    let mut w = ::csv::Writer::from_writer(out);
-    let mut header = vec![
-        "unit".to_owned(),
-        "section".to_owned(),
-        "key".to_owned(),
-        "label".to_owned(),
-    ];
-    header.extend(COLUMNS.iter().map(|c| c.to_string()));
-    w.write_record(&header)?;
-    let mut line = |unit: &str, section: &str, key: &str, label: &str, values: &Values| {
+struct Lines<W: std::io::Write>(::csv::Writer<W>);
+
+impl<W: std::io::Write> Lines<W> {
+    fn line(
+        &mut self,
+        unit: &str,
+        section: &str,
+        key: &str,
+        label: &str,
+        values: &Values,
+    ) -> Result<(), RenderError> {
         let mut record = vec![
             unit.to_owned(),
             section.to_owned(),
@@ -23,36 +22,43 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
             label.to_owned(),
         ];
         record.extend(COLUMNS.iter().map(|&c| values.get(c).to_string()));
-        w.write_record(&record)
-    };
-    let rows =
-        |rows: &[Row],
-         unit: &str,
-         section: &str,
-         line: &mut dyn FnMut(&str, &str, &str, &str, &Values) -> Result<(), ::csv::Error>|
-         -> Result<(), ::csv::Error> {
-            for r in rows {
-                line(unit, section, &r.key, &r.label, &r.values)?;
-            }
-            Ok(())
-        };
+        Ok(self.0.write_record(&record)?)
+    }
+
+    fn rows(&mut self, unit: &str, section: &str, rows: &[Row]) -> Result<(), RenderError> {
+        rows.iter()
+            .try_for_each(|r| self.line(unit, section, &r.key, &r.label, &r.values))
+    }
+}
+
+pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut w = Lines(::csv::Writer::from_writer(out));
+    let mut header = vec![
+        "unit".to_owned(),
+        "section".to_owned(),
+        "key".to_owned(),
+        "label".to_owned(),
+    ];
+    header.extend(COLUMNS.iter().map(|c| c.to_string()));
+    w.0.write_record(&header)?;
     match doc.reports {
         Reports::PerUnit(reports) => {
             for r in reports {
-                rows(&r.rows, &r.unit, "", &mut line)?;
-                line(&r.unit, "", "_total", "Tổng số", &r.total)?;
+                w.rows(&r.unit, "", &r.rows)?;
+                w.line(&r.unit, "", "_total", "Tổng số", &r.total)?;
             }
         }
         Reports::Aggregate(reports) => {
             for r in reports {
                 for s in &r.sections {
-                    rows(&s.rows, &r.unit, &s.kind, &mut line)?;
-                    line(&r.unit, &s.kind, "_subtotal", "Cộng", &s.subtotal)?;
+                    w.rows(&r.unit, &s.kind, &s.rows)?;
+                    w.line(&r.unit, &s.kind, "_subtotal", "Cộng", &s.subtotal)?;
                 }
-                line(&r.unit, "", "_total", "Tổng số", &r.total)?;
+                w.line(&r.unit, "", "_total", "Tổng số", &r.total)?;
             }
         }
     }
-    w.flush()?;
+    w.0.flush()?;
     Ok(())
 }

@@ -10,6 +10,8 @@ use crate::forms::{COLUMNS, FormCode, Values};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 const LAST_COL: u16 = 12;
+/// Width of the field-name column, in characters.
+const LABEL_WIDTH: f64 = 50.0;
 /// Column 2 headers (cols 3–13) of the second header row.
 const SUB_HEADERS: [&str; 11] = [
     "Tổng số",
@@ -46,7 +48,11 @@ impl Styles {
         let base = Format::new()
             .set_font_name("Times New Roman")
             .set_font_size(12);
-        let boxed = base.clone().set_border(FormatBorder::Thin).set_text_wrap();
+        let boxed = base
+            .clone()
+            .set_border(FormatBorder::Thin)
+            .set_text_wrap()
+            .set_align(FormatAlign::VerticalCenter);
         Styles {
             bold: base.clone().set_bold(),
             italic: base.clone().set_italic(),
@@ -64,7 +70,7 @@ impl Styles {
                 .set_align(FormatAlign::Center)
                 .set_align(FormatAlign::VerticalCenter),
             number_row: boxed.clone().set_italic().set_align(FormatAlign::Center),
-            cell: boxed.clone().set_align(FormatAlign::VerticalCenter),
+            cell: boxed.clone(),
             cell_num: boxed.clone().set_align(FormatAlign::Center),
             total: boxed.clone().set_bold(),
             total_num: boxed.clone().set_bold().set_align(FormatAlign::Center),
@@ -125,7 +131,7 @@ fn header(
         .set_paper_size(9)
         .set_print_fit_to_pages(1, 0);
     ws.set_column_width(0, 6)?;
-    ws.set_column_width(1, 44)?;
+    ws.set_column_width(1, LABEL_WIDTH)?;
     for c in 2..=LAST_COL {
         ws.set_column_width(c, 11)?;
     }
@@ -221,6 +227,14 @@ fn values_row(
 ) -> Result<(), XlsxError> {
     ws.write_string_with_format(row, 0, number, num)?;
     ws.write_string_with_format(row, 1, label, text)?;
+    // Spreadsheet programs do not grow a row for wrapped text written by a library: size it here.
+    // Times New Roman fits about 1.2 characters per unit of column width.
+    let lines = (label.chars().count() as f64 / (LABEL_WIDTH * 1.2))
+        .ceil()
+        .max(1.0);
+    if lines > 1.0 {
+        ws.set_row_height(row, 16.0 * lines)?;
+    }
     for (i, col) in COLUMNS.iter().enumerate() {
         ws.write_number_with_format(row, 2 + i as u16, values.get(*col) as f64, num)?;
     }

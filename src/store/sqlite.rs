@@ -9,8 +9,8 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 
-/// Rows per multi-row INSERT: 19 bound values each stays far below SQLite's variable limit.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row INSERT: 17 bound values each, 25,500 in all, below SQLite's limit of 32,766.
+const ROWS_PER_STATEMENT: usize = 1_500;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -61,53 +61,26 @@ impl Store for SqliteStore {
         records: &[IncomingDossier<'_>],
     ) -> Result<UpsertCounts, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let any_rejects: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rejected_records WHERE source = $1)")
+                .bind(source)
+                .fetch_one(&mut *tx)
+                .await?;
         let mut counts = UpsertCounts::default();
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO dossiers (source, record_key, procedure_code, field_code, field_name, unit_code, \
-                 channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
-                 updated_at, result_withdrawal, deleted, raw) ",
-            );
-            q.push_values(chunk, |mut b, r| {
-                let d = r.dossier;
-                b.push_bind(source)
-                    .push_bind(&*d.key)
-                    .push_bind(&*d.procedure_code)
-                    .push_bind(&*d.field_code)
-                    .push_bind(&*d.field_name)
-                    .push_bind(&*d.unit_code)
-                    .push_bind(&*d.channel)
-                    .push_bind(i64::from(d.status.code()))
-                    .push_bind(secs(d.received_at))
-                    .push_bind(secs(d.due_at))
-                    .push_bind(secs(d.supplement_requested_at))
-                    .push_bind(secs(d.finished_at))
-                    .push_bind(secs(d.returned_at))
-                    .push_bind(secs(d.updated_at))
-                    .push_bind(d.result_kind == ResultKind::Withdrawal)
-                    .push_bind(d.deleted)
-                    .push_bind(r.raw);
-            });
-            q.push(
-                " ON CONFLICT (source, record_key) DO UPDATE SET \
-                 procedure_code = excluded.procedure_code, field_code = excluded.field_code, \
-                 field_name = excluded.field_name, unit_code = excluded.unit_code, channel = excluded.channel, \
-                 status = excluded.status, received_at = excluded.received_at, due_at = excluded.due_at, \
-                 supplement_requested_at = excluded.supplement_requested_at, finished_at = excluded.finished_at, \
-                 returned_at = excluded.returned_at, updated_at = excluded.updated_at, \
-                 result_withdrawal = excluded.result_withdrawal, deleted = excluded.deleted, raw = excluded.raw, \
-                 revision = dossiers.revision + 1 \
-                 WHERE COALESCE(excluded.updated_at, -9223372036854775808) > COALESCE(dossiers.updated_at, -9223372036854775808) \
-                    OR (COALESCE(excluded.updated_at, -9223372036854775808) = COALESCE(dossiers.updated_at, -9223372036854775808) \
-                        AND excluded.raw <> dossiers.raw) \
-",
-            );
+        let mut chunks = records.chunks(ROWS_PER_STATEMENT);
+        let mut next = chunks.next().map(|c| (c, upsert_statement(source, c)));
+        while let Some((chunk, mut statement)) = next.take() {
             // New rows get ids above the largest one (SQLite's rowid rule, and this transaction is
             // the only writer); an upsert's changes count inserted and updated rows alike.
             let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM dossiers")
                 .fetch_one(&mut *tx)
                 .await?;
-            let written = q.build().execute(&mut *tx).await?.rows_affected();
+            // Binding the next chunk's values is real work: do it while SQLite runs this one.
+            let (written, following) = tokio::join!(statement.build().execute(&mut *tx), async {
+                chunks.next().map(|c| (c, upsert_statement(source, c)))
+            });
+            next = following;
+            let written = written?.rows_affected();
             let new: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE id > $1")
                 .bind(max_id)
                 .fetch_one(&mut *tx)
@@ -118,16 +91,18 @@ impl Store for SqliteStore {
                 updated: written - new,
                 unchanged: chunk.len() as u64 - written,
             });
-            // A readable version replaces any earlier reject of the same key.
-            let mut clear: QueryBuilder<Sqlite> =
-                QueryBuilder::new("DELETE FROM rejected_records WHERE source = ");
-            clear.push_bind(source).push(" AND record_key IN (");
-            let mut keys = clear.separated(", ");
-            for r in chunk {
-                keys.push_bind(&*r.dossier.key);
+            if any_rejects {
+                // A readable version replaces any earlier reject of the same key.
+                let mut clear: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("DELETE FROM rejected_records WHERE source = ");
+                clear.push_bind(source).push(" AND record_key IN (");
+                let mut keys = clear.separated(", ");
+                for r in chunk {
+                    keys.push_bind(&*r.dossier.key);
+                }
+                clear.push(")");
+                clear.build().execute(&mut *tx).await?;
             }
-            clear.push(")");
-            clear.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(counts)
@@ -271,4 +246,49 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
         }
         d.deserialize_str(V(std::marker::PhantomData))
     }
+}
+
+/// The multi-row upsert of one chunk. An existing key is replaced only by a later CapNhatLuc (an
+/// absent one is older than any), or an equal one with a different record.
+fn upsert_statement(source: &str, records: &[IncomingDossier<'_>]) -> QueryBuilder<Sqlite> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO dossiers (source, record_key, procedure_code, field_code, field_name, unit_code, \
+                 channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
+                 updated_at, result_withdrawal, deleted, raw) ",
+    );
+    q.push_values(records, |mut b, r| {
+        let d = r.dossier;
+        b.push_bind(source)
+            .push_bind(&*d.key)
+            .push_bind(&*d.procedure_code)
+            .push_bind(&*d.field_code)
+            .push_bind(&*d.field_name)
+            .push_bind(&*d.unit_code)
+            .push_bind(&*d.channel)
+            .push_bind(i64::from(d.status.code()))
+            .push_bind(secs(d.received_at))
+            .push_bind(secs(d.due_at))
+            .push_bind(secs(d.supplement_requested_at))
+            .push_bind(secs(d.finished_at))
+            .push_bind(secs(d.returned_at))
+            .push_bind(secs(d.updated_at))
+            .push_bind(d.result_kind == ResultKind::Withdrawal)
+            .push_bind(d.deleted)
+            .push_bind(r.raw);
+    });
+    q.push(
+                " ON CONFLICT (source, record_key) DO UPDATE SET \
+                 procedure_code = excluded.procedure_code, field_code = excluded.field_code, \
+                 field_name = excluded.field_name, unit_code = excluded.unit_code, channel = excluded.channel, \
+                 status = excluded.status, received_at = excluded.received_at, due_at = excluded.due_at, \
+                 supplement_requested_at = excluded.supplement_requested_at, finished_at = excluded.finished_at, \
+                 returned_at = excluded.returned_at, updated_at = excluded.updated_at, \
+                 result_withdrawal = excluded.result_withdrawal, deleted = excluded.deleted, raw = excluded.raw, \
+                 revision = dossiers.revision + 1 \
+                 WHERE COALESCE(excluded.updated_at, -9223372036854775808) > COALESCE(dossiers.updated_at, -9223372036854775808) \
+                    OR (COALESCE(excluded.updated_at, -9223372036854775808) = COALESCE(dossiers.updated_at, -9223372036854775808) \
+                        AND excluded.raw <> dossiers.raw) \
+",
+            );
+    q
 }

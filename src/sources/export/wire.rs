@@ -254,6 +254,8 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 }
 
 /// A JSON value that should be a dossier object; anything else is kept as "not an object".
+// Lives on the stack for one record at a time; boxing it would cost an allocation per record.
+#[allow(clippy::large_enum_variant)]
 pub enum JsonRecord<'a> {
     Object(WireDossier<'a>),
     NotAnObject,
