@@ -135,23 +135,40 @@ impl Store for SqliteStore {
     /// dossier here); a page per row makes a million dossiers a thousand values.
     #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        use futures_util::TryStreamExt;
-        let mut pages = sqlx::query_scalar::<_, String>(
-            "SELECT json_group_array(json_array(record_key, procedure_code, field_code, field_name, unit_code, \
-             channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, updated_at, \
-             result_withdrawal, deleted) ORDER BY id) \
-             FROM dossiers WHERE $1 IS NULL OR source = $1 GROUP BY id / 1024 ORDER BY id / 1024",
-        )
-        .bind(source)
-        .fetch(&self.pool);
+        // Sized up front: growing a vector of a million dossiers by doubling peaks at 1.5 times it.
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE $1 IS NULL OR source = $1")
+                .bind(source)
+                .fetch_one(&self.pool)
+                .await?;
         let mut strings = Interner::default();
-        let mut out = Vec::new();
-        while let Some(page) = pages.try_next().await? {
-            let rows: Vec<PackedDossier> = serde_json::from_str(&page)
+        let mut out = Vec::with_capacity(count as usize);
+        let mut after = i64::MIN;
+        loop {
+            // Keyset pages along the rowid: no sort, no temporary table, constant memory.
+            let (page, last): (Option<String>, Option<i64>) = sqlx::query_as(
+                "SELECT json_group_array(json_array(id, record_key, procedure_code, field_code, field_name, unit_code, \
+                 channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
+                 updated_at, result_withdrawal, deleted)), MAX(id) \
+                 FROM (SELECT * FROM dossiers WHERE id > $1 AND ($2 IS NULL OR source = $2) ORDER BY id LIMIT 1024)",
+            )
+            .bind(after)
+            .bind(source)
+            .fetch_one(&self.pool)
+            .await?;
+            let (Some(page), Some(last)) = (page, last) else {
+                break;
+            };
+            let mut rows: Vec<PackedDossier> = serde_json::from_str(&page)
                 .map_err(|e| StoreError::Corrupt(format!("a page of dossiers: {e}")))?;
+            // SQL does not promise that an aggregate sees its subquery's order; check, sort if not.
+            if !rows.is_sorted_by_key(|r| r.id) {
+                rows.sort_by_key(|r| r.id);
+            }
             for r in rows {
                 out.push(r.into_dossier(&mut strings)?);
             }
+            after = last;
         }
         Ok(out)
     }
@@ -176,52 +193,59 @@ impl Store for SqliteStore {
 
 /// One dossier of a page, in the column order of the query above.
 #[derive(serde::Deserialize)]
-struct PackedDossier<'a>(
-    #[serde(borrow)] Text<'a>,
-    #[serde(borrow)] Text<'a>,
-    #[serde(borrow)] Text<'a>,
-    #[serde(borrow)] Text<'a>,
-    #[serde(borrow)] Text<'a>,
-    #[serde(borrow)] Text<'a>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    i64,
-);
+struct PackedDossier<'a> {
+    id: i64,
+    #[serde(borrow)]
+    key: Text<'a>,
+    #[serde(borrow)]
+    procedure_code: Text<'a>,
+    #[serde(borrow)]
+    field_code: Text<'a>,
+    #[serde(borrow)]
+    field_name: Text<'a>,
+    #[serde(borrow)]
+    unit_code: Text<'a>,
+    #[serde(borrow)]
+    channel: Text<'a>,
+    status: i64,
+    received_at: Option<i64>,
+    due_at: Option<i64>,
+    supplement_requested_at: Option<i64>,
+    finished_at: Option<i64>,
+    returned_at: Option<i64>,
+    updated_at: Option<i64>,
+    result_withdrawal: i64,
+    deleted: i64,
+}
 
 impl PackedDossier<'_> {
     fn into_dossier(self, strings: &mut Interner) -> Result<Dossier, StoreError> {
-        let status = u8::try_from(self.6)
+        let status = u8::try_from(self.status)
             .ok()
             .and_then(Status::new)
             .ok_or_else(|| {
-                StoreError::Corrupt(format!("dossier {} has status {}", self.0.0, self.6))
+                StoreError::Corrupt(format!("dossier {} has status {}", self.key.0, self.status))
             })?;
         Ok(Dossier {
-            key: self.0.0.into(),
-            procedure_code: strings.intern(&self.1.0),
-            field_code: strings.intern(&self.2.0),
-            field_name: strings.intern(&self.3.0),
-            unit_code: strings.intern(&self.4.0),
-            channel: strings.intern(&self.5.0),
+            key: self.key.0.into(),
+            procedure_code: strings.intern(&self.procedure_code.0),
+            field_code: strings.intern(&self.field_code.0),
+            field_name: strings.intern(&self.field_name.0),
+            unit_code: strings.intern(&self.unit_code.0),
+            channel: strings.intern(&self.channel.0),
             status,
-            received_at: self.7.map(Instant),
-            due_at: self.8.map(Instant),
-            supplement_requested_at: self.9.map(Instant),
-            finished_at: self.10.map(Instant),
-            returned_at: self.11.map(Instant),
-            updated_at: self.12.map(Instant),
-            result_kind: if self.13 != 0 {
+            received_at: self.received_at.map(Instant),
+            due_at: self.due_at.map(Instant),
+            supplement_requested_at: self.supplement_requested_at.map(Instant),
+            finished_at: self.finished_at.map(Instant),
+            returned_at: self.returned_at.map(Instant),
+            updated_at: self.updated_at.map(Instant),
+            result_kind: if self.result_withdrawal != 0 {
                 ResultKind::Withdrawal
             } else {
                 ResultKind::Other
             },
-            deleted: self.14 != 0,
+            deleted: self.deleted != 0,
         })
     }
 }
