@@ -1,4 +1,6 @@
-// Edited migrations must rebuild the binary that embeds them (sqlx::migrate!).
+// Edited migrations and form definitions must rebuild the binary that embeds them.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    // The shipped form definitions are compiled in (forms::definition::BUILTIN).
+    println!("cargo:rerun-if-changed=config/forms");
 }

@@ -7,7 +7,7 @@ use baocao_sync::domain::{
     Dossier, FindingCode, Instant, Period, ResultKind, Severity, Status, UnitTree,
 };
 use baocao_sync::forms::ii06a::{Placement, Window, place};
-use baocao_sync::forms::{self, FormCode, Values};
+use baocao_sync::forms::{self, FormCatalog, Values};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -106,29 +106,34 @@ proptest! {
         let ds = unique(ds);
         let units = tree();
         let period: Period = period.parse().unwrap();
-        let computed = forms::compute(FormCode::Ii06, &ds, Vec::new(), &units, &period);
+        let catalog = FormCatalog::builtin();
+        let regime = catalog.regime_for(&period).unwrap();
+        let ii06 = regime.form("II.06").unwrap();
+        let identities = &regime.form("II.06a").unwrap().identities;
+        prop_assert_eq!(identities.len(), 4);
+        let computed = forms::compute(regime, ii06, &ds, Vec::new(), &units, &period).unwrap();
         prop_assert!(computed.violations.is_empty(), "{:?}", computed.violations);
         for r in &computed.per_unit {
             for row in &r.rows {
-                prop_assert_eq!(row.values.broken_identity(), None);
+                prop_assert_eq!(row.values.broken_identity(identities), None);
             }
-            prop_assert_eq!(r.total.broken_identity(), None);
+            prop_assert_eq!(r.total.broken_identity(identities), None);
         }
         let by_unit: HashMap<&str, &Values> = computed.per_unit.iter().map(|r| (r.unit.as_str(), &r.total)).collect();
         for agg in &computed.aggregates {
             let id = units.find(&agg.unit).unwrap();
-            let mut expected = Values::default();
+            let mut expected = Values::zeros(&ii06.figure_columns());
             for member in units.subtree(id) {
                 if let Some(t) = by_unit.get(units.get(member).code.as_str()) {
                     expected.add(t);
                 }
             }
-            prop_assert_eq!(agg.total, expected);
-            let mut sections = Values::default();
+            prop_assert_eq!(&agg.total, &expected);
+            let mut sections = Values::zeros(&ii06.figure_columns());
             for s in &agg.sections {
                 sections.add(&s.subtotal);
             }
-            prop_assert_eq!(agg.total, sections);
+            prop_assert_eq!(&agg.total, &sections);
         }
     }
 
@@ -137,7 +142,9 @@ proptest! {
         let ds = unique(ds);
         let units = tree();
         let period: Period = "2023-Q3".parse().unwrap();
-        let computed = forms::compute(FormCode::Ii06a, &ds, Vec::new(), &units, &period);
+        let catalog = FormCatalog::builtin();
+        let regime = catalog.regime_for(&period).unwrap();
+        let computed = forms::compute(regime, regime.form("II.06a").unwrap(), &ds, Vec::new(), &units, &period).unwrap();
         let window = Window::from(&period);
         let mut counted = 0;
         let mut errors = Vec::new();

@@ -1,6 +1,6 @@
 use anyhow::{Context, bail};
 use baocao_sync::domain::{Period, Severity, UnitTree};
-use baocao_sync::forms::{self, FormCode};
+use baocao_sync::forms::{self, FormCatalog, Layout};
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
 use baocao_sync::sources::export::{DossierBatch, Input, InputFormat, resolve_format};
 use baocao_sync::store::{self, Store};
@@ -36,9 +36,13 @@ pub struct ReportArgs {
     /// Period id, e.g. 2023-Q3, 2023-M07, 2023-H1, 2023-9M, 2023-Y.
     #[arg(long)]
     period: String,
-    /// II.06a or II.06.
+    /// Form code: II.06a, II.06, II.05a, II.05, HL (satisfaction summary), II.01-ĐC (or II.01-DC).
     #[arg(long)]
     form: String,
+    /// Form definitions folder (<regime>/regime.toml and one TOML per form); the copy built into
+    /// the binary by default.
+    #[arg(long, env = "BAOCAO_FORMS_DIR")]
+    forms_dir: Option<PathBuf>,
     /// json, csv or xlsx.
     #[arg(long, default_value = "json")]
     format: String,
@@ -55,7 +59,12 @@ fn parse_input_format(s: &str) -> Result<InputFormat, String> {
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let period: Period = a.period.parse()?;
-    let form: FormCode = a.form.parse()?;
+    let catalog = match &a.forms_dir {
+        Some(dir) => FormCatalog::load(dir)?,
+        None => FormCatalog::builtin(),
+    };
+    let regime = catalog.regime_for(&period)?;
+    let def = regime.form(&a.form)?;
     let format: OutputFormat = a.format.parse()?;
     if format == OutputFormat::Xlsx && a.out.is_none() {
         bail!("--format xlsx needs --out FILE");
@@ -80,13 +89,14 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         let batch = DossierBatch::read(&input, format)?;
         (batch.dossiers, batch.findings, batch.records_read)
     };
-    let computed = forms::compute(form, &dossiers, input_findings, &units, &period);
-    let reports = match form {
-        FormCode::Ii06a => Reports::PerUnit(&computed.per_unit),
-        FormCode::Ii06 => Reports::Aggregate(&computed.aggregates),
+    let computed = forms::compute(regime, def, &dossiers, input_findings, &units, &period)?;
+    let reports = match def.layout {
+        Layout::Aggregate => Reports::Aggregate(&computed.aggregates),
+        _ => Reports::PerUnit(&computed.per_unit),
     };
     let doc = Document {
-        form,
+        form: def,
+        regime: &regime.info,
         period: &period,
         units: &units,
         reports,
@@ -117,7 +127,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         Reports::Aggregate(r) => r.len(),
     };
     tracing::info!(
-        form = %form,
+        form = %def.code,
         period = %period,
         records,
         reports = report_count,

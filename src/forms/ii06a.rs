@@ -5,8 +5,7 @@
 //! its own rule. Nothing derives one column from others, so the identities
 //! 3 = 4 + 5 + 6, 7 = 8 + 9 + 10, 11 = 12 + 13 and 3 = 7 + 11 are real checks of the rules.
 
-use super::{FormCode, IdentityViolation, Row, Values};
-use crate::domain::finding::sort_findings;
+use super::table::{FieldLabels, Tally};
 use crate::domain::unit::UnitId;
 use crate::domain::{
     Channel, Day, Dossier, Finding, FindingCode, Period, ResultKind, StatusClass, UnitTree,
@@ -14,30 +13,20 @@ use crate::domain::{
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// II.06a of one unit.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct UnitReport {
-    pub unit: String,
-    /// One row per field with at least one counted dossier, sorted by key.
-    pub rows: Vec<Row>,
-    pub total: Values,
-}
-
-/// II.06a for every unit with a counted dossier, and the findings about the input.
-#[derive(Debug, Clone, Default)]
-pub struct Ii06aResult {
-    /// Sorted by unit code.
-    pub reports: Vec<UnitReport>,
-    /// Sorted by code, then record.
-    pub findings: Vec<Finding>,
-    /// Reports withheld because an identity failed (a bug).
-    pub violations: Vec<IdentityViolation>,
-}
-
-/// Field names for row labels, looked up by field code.
-pub trait FieldLabels {
-    fn label(&self, field_code: &str) -> Option<String>;
-}
+/// The dossier metrics a form definition may name, in the order [`place`] decides them.
+pub const DOSSIER_METRICS: [&str; 11] = [
+    "received",
+    "received_online",
+    "received_in_person_or_post",
+    "carried_over",
+    "closed",
+    "closed_early",
+    "closed_on_time",
+    "closed_late",
+    "pending",
+    "pending_within_time",
+    "pending_overdue",
+];
 
 /// Without a catalogue: the first non-empty TenLinhVuc seen for the code, in input order, over
 /// every readable dossier (counted or not), else the code itself.
@@ -198,15 +187,10 @@ fn error(code: FindingCode, message: &str) -> Placement {
     Placement::Error(code, message.to_owned())
 }
 
-/// Computes II.06a for every unit of the tree that has a counted dossier.
-pub fn compute(
-    dossiers: &[Dossier],
-    units: &UnitTree,
-    period: &Period,
-    labels: &dyn FieldLabels,
-) -> Ii06aResult {
+/// Places every dossier: metric counts per (unit, field), and the findings, in input order.
+pub fn tally(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> (Tally, Vec<Finding>) {
     let window = Window::from(period);
-    let mut cells: HashMap<(UnitId, Arc<str>), Values> = HashMap::new();
+    let mut tally = Tally::default();
     let mut findings = Vec::new();
     for d in dossiers {
         match place(d, window, units) {
@@ -222,10 +206,7 @@ pub fn compute(
                 columns,
                 warning,
             } => {
-                cells
-                    .entry((unit, d.field_code.clone()))
-                    .or_default()
-                    .add_flags(&columns);
+                tally.add(unit, &d.field_code, &columns);
                 if let Some((code, message)) = warning {
                     findings.push(
                         Finding::new(code, d.key.to_string(), message)
@@ -235,67 +216,7 @@ pub fn compute(
             }
         }
     }
-    let mut by_unit: HashMap<UnitId, Vec<Row>> = HashMap::new();
-    for ((unit, field), values) in cells {
-        let label = labels.label(&field).unwrap_or_else(|| field.to_string());
-        by_unit.entry(unit).or_default().push(Row {
-            key: field.to_string(),
-            label,
-            values,
-        });
-    }
-    let mut result = Ii06aResult {
-        findings,
-        ..Ii06aResult::default()
-    };
-    for (unit, mut rows) in by_unit {
-        rows.sort_by(|a, b| a.key.cmp(&b.key));
-        let report = UnitReport {
-            unit: units.get(unit).code.clone(),
-            total: sum_rows(&rows),
-            rows,
-        };
-        match check(FormCode::Ii06a, &report.unit, &report.rows, &report.total) {
-            Ok(()) => result.reports.push(report),
-            Err(v) => result.violations.push(v),
-        }
-    }
-    result.reports.sort_by(|a, b| a.unit.cmp(&b.unit));
-    sort_findings(&mut result.findings);
-    result
-}
-
-pub(super) fn sum_rows(rows: &[Row]) -> Values {
-    let mut total = Values::default();
-    for r in rows {
-        total.add(&r.values);
-    }
-    total
-}
-
-/// Checks every row and the total of a report against the identities.
-pub(super) fn check(
-    form: FormCode,
-    unit: &str,
-    rows: &[Row],
-    total: &Values,
-) -> Result<(), IdentityViolation> {
-    let named = rows
-        .iter()
-        .map(|r| (r.key.as_str(), &r.values))
-        .chain(std::iter::once(("_total", total)));
-    for (row, values) in named {
-        if let Some(identity) = values.broken_identity() {
-            return Err(IdentityViolation {
-                form,
-                unit: unit.to_owned(),
-                row: row.to_owned(),
-                identity,
-                values: values.to_string(),
-            });
-        }
-    }
-    Ok(())
+    (tally, findings)
 }
 
 #[cfg(test)]

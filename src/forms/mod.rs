@@ -1,54 +1,20 @@
-//! Forms: pure computation from records, a period and the unit tree to report figures and findings.
+//! Forms: pure computation from records, a period, the unit tree and a form definition to report
+//! figures and findings.
 //!
-//! Architecture invariant: nothing in this module does IO or reads the clock. Everything it needs
-//! arrives as arguments, so the same input always gives the same report, and tests need no setup.
+//! Architecture invariant: nothing in this module does IO or reads the clock (definitions are
+//! parsed from text handed in; `FormCatalog::load` is the one door to files and lives at the edge of
+//! this module for that reason). Same input, same report; tests need no setup.
 
-pub mod ii06;
+pub mod aggregate;
+pub mod definition;
 pub mod ii06a;
+pub mod table;
 mod values;
 
-use std::fmt;
-use std::str::FromStr;
-pub use values::{COLUMNS, Values};
+pub use definition::{FormCatalog, FormDef, Layout, RecordKind, Regime};
+pub use values::{ColumnPlan, Values};
 
-/// The report forms the product computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FormCode {
-    /// Biểu II.06a: handling results at one unit.
-    Ii06a,
-    /// Biểu II.06: the aggregate of a unit's subtree.
-    Ii06,
-}
-
-impl FormCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FormCode::Ii06a => "II.06a",
-            FormCode::Ii06 => "II.06",
-        }
-    }
-}
-
-impl fmt::Display for FormCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown form `{0}`: expected II.06a or II.06")]
-pub struct UnknownForm(pub String);
-
-impl FromStr for FormCode {
-    type Err = UnknownForm;
-    fn from_str(s: &str) -> Result<Self, UnknownForm> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "II.06A" => Ok(FormCode::Ii06a),
-            "II.06" => Ok(FormCode::Ii06),
-            _ => Err(UnknownForm(s.to_owned())),
-        }
-    }
-}
+use crate::domain::{Dossier, Finding, Period, UnitTree};
 
 /// A computed report broke one of its form's identities: a bug in the product, never a data
 /// problem. The report is withheld; the others go on.
@@ -57,11 +23,26 @@ impl FromStr for FormCode {
     "{form} {unit}, row `{row}`: identity {identity} does not hold ({values}); this is a bug, please report it"
 )]
 pub struct IdentityViolation {
-    pub form: FormCode,
+    pub form: String,
     pub unit: String,
     pub row: String,
-    pub identity: &'static str,
+    pub identity: String,
     pub values: String,
+}
+
+/// A form cannot be computed as defined.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("form definition: {0}")]
+    Definition(String),
+    #[error("{form} counts {record:?} records; pass them with {flag}")]
+    MissingRecords {
+        form: String,
+        record: RecordKind,
+        flag: &'static str,
+    },
+    #[error("{0} is not a table: it has no figures of its own")]
+    NotATable(String),
 }
 
 /// One row of a report: a field (lĩnh vực) and its figures.
@@ -77,43 +58,74 @@ pub struct Row {
 /// The figures of one form for one period, with every finding about the input.
 #[derive(Debug, Clone, Default)]
 pub struct Computed {
-    /// II.06a per unit (also computed for II.06, which sums them).
-    pub per_unit: Vec<ii06a::UnitReport>,
-    /// II.06 per aggregating unit; empty for II.06a.
-    pub aggregates: Vec<ii06::AggregateReport>,
+    /// Per-unit reports (also computed for an aggregate, which sums them).
+    pub per_unit: Vec<table::UnitReport>,
+    /// Aggregate reports; empty for a per-unit form.
+    pub aggregates: Vec<aggregate::AggregateReport>,
     /// Findings from reading and from the rules, sorted by code then record.
-    pub findings: Vec<crate::domain::Finding>,
+    pub findings: Vec<Finding>,
     /// Reports withheld because an identity failed.
     pub violations: Vec<IdentityViolation>,
 }
 
-/// Computes `form` from de-duplicated dossiers. `input_findings` (unreadable or duplicate records)
-/// are merged into the result's findings.
+/// Computes a table form (per-unit or aggregate) of `regime` from de-duplicated dossiers.
+/// `input_findings` (unreadable or duplicate records) are merged into the result's findings.
 pub fn compute(
-    form: FormCode,
-    dossiers: &[crate::domain::Dossier],
-    input_findings: Vec<crate::domain::Finding>,
-    units: &crate::domain::UnitTree,
-    period: &crate::domain::Period,
-) -> Computed {
-    let labels = ii06a::FirstSeenLabels::from_dossiers(dossiers);
-    let per_unit = ii06a::compute(dossiers, units, period, &labels);
-    let mut findings = input_findings;
-    findings.extend(per_unit.findings);
-    crate::domain::finding::sort_findings(&mut findings);
-    let mut violations = per_unit.violations;
-    let aggregates = match form {
-        FormCode::Ii06a => Vec::new(),
-        FormCode::Ii06 => {
-            let (reports, v) = ii06::compute_all(&per_unit.reports, units);
-            violations.extend(v);
-            reports
+    regime: &Regime,
+    def: &FormDef,
+    dossiers: &[Dossier],
+    input_findings: Vec<Finding>,
+    units: &UnitTree,
+    period: &Period,
+) -> Result<Computed, FormError> {
+    let base = match def.layout {
+        Layout::PerUnit => def,
+        Layout::Aggregate => {
+            let of = def.of.as_deref().unwrap_or_default();
+            regime
+                .form(of)
+                .map_err(|e| FormError::Definition(e.to_string()))?
+        }
+        Layout::Satisfaction | Layout::Narrative => {
+            return Err(FormError::NotATable(def.code.clone()));
         }
     };
-    Computed {
-        per_unit: per_unit.reports,
+    let (tally, rule_findings, plan) = match base.record {
+        RecordKind::Dossier => {
+            let plan =
+                ColumnPlan::new(base, &ii06a::DOSSIER_METRICS).map_err(FormError::Definition)?;
+            let (tally, findings) = ii06a::tally(dossiers, units, period);
+            (tally, findings, plan)
+        }
+        record => {
+            let flag = if record == RecordKind::Rating {
+                "--ratings"
+            } else {
+                "--feedback"
+            };
+            return Err(FormError::MissingRecords {
+                form: def.code.clone(),
+                record,
+                flag,
+            });
+        }
+    };
+    let labels = ii06a::FirstSeenLabels::from_dossiers(dossiers);
+    let (per_unit, mut violations) = table::per_unit_reports(base, &plan, tally, units, &labels);
+    let mut findings = input_findings;
+    findings.extend(rule_findings);
+    crate::domain::finding::sort_findings(&mut findings);
+    let aggregates = if def.layout == Layout::Aggregate {
+        let (reports, v) = aggregate::compute_all(def, &plan.numbers(), &per_unit, units);
+        violations.extend(v);
+        reports
+    } else {
+        Vec::new()
+    };
+    Ok(Computed {
+        per_unit,
         aggregates,
         findings,
         violations,
-    }
+    })
 }

@@ -1,77 +1,69 @@
-//! The eleven numbered figures (columns 3–13) of an II.06a/II.06 row and the identities among them.
+//! The figures of one report row, by column number, and how a definition's columns are filled
+//! from a record kind's metric counts.
 
+use super::definition::{Fill, FormDef, Identity};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use std::fmt;
 
-/// Column numbers that carry figures.
-pub const COLUMNS: [usize; 11] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-
-/// Figures of columns 3 to 13, indexed by column number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Values([u64; 11]);
+/// Figures by column number, in the definition's column order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Values(Vec<(u32, u64)>);
 
 impl Values {
-    pub fn get(&self, column: usize) -> u64 {
-        self.0[column - 3]
+    pub fn zeros(columns: &[u32]) -> Values {
+        Values(columns.iter().map(|&c| (c, 0)).collect())
     }
 
-    pub fn set(&mut self, column: usize, value: u64) {
-        self.0[column - 3] = value;
+    pub fn get(&self, column: u32) -> u64 {
+        self.0
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map_or(0, |(_, v)| *v)
     }
 
-    /// Adds one dossier's 0/1 contributions.
-    pub fn add_flags(&mut self, flags: &[bool; 11]) {
-        for (v, &f) in self.0.iter_mut().zip(flags) {
-            *v += u64::from(f);
-        }
+    pub fn columns(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.0.iter().copied()
     }
 
+    /// Adds `other` column by column (columns `self` lacks are appended).
     pub fn add(&mut self, other: &Values) {
-        for (v, o) in self.0.iter_mut().zip(other.0) {
-            *v += o;
+        for &(col, v) in &other.0 {
+            match self.0.iter_mut().find(|(c, _)| *c == col) {
+                Some((_, mine)) => *mine += v,
+                None => self.0.push((col, v)),
+            }
         }
     }
 
     pub fn is_zero(&self) -> bool {
-        self.0.iter().all(|&v| v == 0)
+        self.0.iter().all(|(_, v)| *v == 0)
     }
 
-    /// The identities of domain.md §5: the first that fails, as text.
-    pub fn broken_identity(&self) -> Option<&'static str> {
-        let c = |n| self.get(n);
-        if c(3) != c(4) + c(5) + c(6) {
-            Some("3 = 4 + 5 + 6")
-        } else if c(7) != c(8) + c(9) + c(10) {
-            Some("7 = 8 + 9 + 10")
-        } else if c(11) != c(12) + c(13) {
-            Some("11 = 12 + 13")
-        } else if c(3) != c(7) + c(11) {
-            Some("3 = 7 + 11")
-        } else {
-            None
-        }
+    /// The first identity that does not hold.
+    pub fn broken_identity<'a>(&self, identities: &'a [Identity]) -> Option<&'a Identity> {
+        identities.iter().find(|i| !i.holds(|c| self.get(c)))
     }
 }
 
 impl fmt::Display for Values {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, col) in COLUMNS.iter().enumerate() {
+        for (i, (col, v)) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{col}: {}", self.get(*col))?;
+            write!(f, "{col}: {v}")?;
         }
         Ok(())
     }
 }
 
-/// `{"3": n, "4": n, …, "13": n}` in column order.
+/// `{"3": n, "4": n, …}` in column order.
 impl serde::Serialize for Values {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(COLUMNS.len()))?;
-        for col in COLUMNS {
-            map.serialize_entry(&col.to_string(), &self.get(col))?;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (col, v) in &self.0 {
+            map.serialize_entry(&col.to_string(), v)?;
         }
         map.end()
     }
@@ -83,19 +75,74 @@ impl<'de> serde::Deserialize<'de> for Values {
         impl<'de> Visitor<'de> for V {
             type Value = Values;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of column numbers 3..13 to counts")
+                f.write_str("an object of column numbers to counts")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Values, A::Error> {
-                let mut values = Values::default();
+                let mut values = Vec::new();
                 while let Some((k, v)) = map.next_entry::<String, u64>()? {
-                    match k.parse::<usize>() {
-                        Ok(col) if COLUMNS.contains(&col) => values.set(col, v),
-                        _ => return Err(serde::de::Error::custom(format!("unknown column `{k}`"))),
-                    }
+                    let col = k
+                        .parse()
+                        .map_err(|_| serde::de::Error::custom(format!("unknown column `{k}`")))?;
+                    values.push((col, v));
                 }
-                Ok(values)
+                values.sort_by_key(|(c, _)| *c);
+                Ok(Values(values))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A definition's figure columns resolved against a record kind's metrics, once per run.
+#[derive(Debug, Clone)]
+pub struct ColumnPlan {
+    columns: Vec<(u32, Source)>,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Metric(usize),
+    Sum(Vec<u32>),
+}
+
+impl ColumnPlan {
+    /// Fails with a readable reason when the definition names a metric the kind does not have.
+    pub fn new(def: &FormDef, metrics: &[&str]) -> Result<ColumnPlan, String> {
+        let mut columns = Vec::new();
+        for c in &def.columns {
+            let source = match &c.fill {
+                Fill::Metric(name) => {
+                    Source::Metric(metrics.iter().position(|m| m == name).ok_or_else(|| {
+                        format!(
+                            "{} column {}: unknown metric `{name}`; known: {}",
+                            def.code,
+                            c.number,
+                            metrics.join(", ")
+                        )
+                    })?)
+                }
+                Fill::Sum(cols) => Source::Sum(cols.clone()),
+                Fill::RowNumber | Fill::Label => continue,
+            };
+            columns.push((c.number, source));
+        }
+        Ok(ColumnPlan { columns })
+    }
+
+    pub fn numbers(&self) -> Vec<u32> {
+        self.columns.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// The row's figures from its metric counts. Sums see the columns before them.
+    pub fn values(&self, counts: &[u64]) -> Values {
+        let mut out = Values(Vec::with_capacity(self.columns.len()));
+        for (number, source) in &self.columns {
+            let v = match source {
+                Source::Metric(i) => counts[*i],
+                Source::Sum(cols) => cols.iter().map(|&c| out.get(c)).sum(),
+            };
+            out.0.push((*number, v));
+        }
+        out
     }
 }

@@ -2,9 +2,12 @@
 //! unit × row; section subtotals and report totals are lines of their own, marked by their key.
 
 use super::{Document, RenderError, Reports};
-use crate::forms::{COLUMNS, Row, Values};
+use crate::forms::{Row, Values};
 
-struct Lines<W: std::io::Write>(::csv::Writer<W>);
+struct Lines<W: std::io::Write> {
+    csv: ::csv::Writer<W>,
+    columns: Vec<u32>,
+}
 
 impl<W: std::io::Write> Lines<W> {
     fn line(
@@ -21,8 +24,8 @@ impl<W: std::io::Write> Lines<W> {
             key.to_owned(),
             label.to_owned(),
         ];
-        record.extend(COLUMNS.iter().map(|&c| values.get(c).to_string()));
-        Ok(self.0.write_record(&record)?)
+        record.extend(self.columns.iter().map(|&c| values.get(c).to_string()));
+        Ok(self.csv.write_record(&record)?)
     }
 
     fn rows(&mut self, unit: &str, section: &str, rows: &[Row]) -> Result<(), RenderError> {
@@ -33,15 +36,18 @@ impl<W: std::io::Write> Lines<W> {
 
 pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
     out.write_all("\u{feff}".as_bytes())?;
-    let mut w = Lines(::csv::Writer::from_writer(out));
+    let mut w = Lines {
+        csv: ::csv::Writer::from_writer(out),
+        columns: doc.figure_columns(),
+    };
     let mut header = vec![
         "unit".to_owned(),
         "section".to_owned(),
         "key".to_owned(),
         "label".to_owned(),
     ];
-    header.extend(COLUMNS.iter().map(|c| c.to_string()));
-    w.0.write_record(&header)?;
+    header.extend(w.columns.iter().map(|c| c.to_string()));
+    w.csv.write_record(&header)?;
     match doc.reports {
         Reports::PerUnit(reports) => {
             for r in reports {
@@ -59,6 +65,6 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
             }
         }
     }
-    w.0.flush()?;
+    w.csv.flush()?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 use super::{Document, RenderError, Reports};
 use crate::domain::Finding;
 use crate::domain::period::PeriodSummary;
-use crate::forms::ii06::AggregateReport;
-use crate::forms::ii06a::UnitReport;
+use crate::forms::aggregate::AggregateReport;
+use crate::forms::table::UnitReport;
 use serde::{Deserialize, Serialize};
 
 /// The document as JSON; also what tests read back.
@@ -29,7 +29,7 @@ pub struct JsonFinding {
 
 #[derive(Serialize)]
 struct Out<'a, R: Serialize> {
-    form: &'static str,
+    form: &'a str,
     period: PeriodSummary,
     reports: &'a [R],
     findings: &'a [Finding],
@@ -37,7 +37,7 @@ struct Out<'a, R: Serialize> {
 
 pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
     let mut out = std::io::BufWriter::new(out);
-    let (form, period, findings) = (doc.form.as_str(), doc.period.summary(), doc.findings);
+    let (form, period, findings) = (doc.form.code.as_str(), doc.period.summary(), doc.findings);
     match doc.reports {
         Reports::PerUnit(reports) => serde_json::to_writer_pretty(
             &mut out,

@@ -8,9 +8,10 @@ pub mod json;
 pub mod xlsx;
 
 use crate::domain::{Finding, Period, UnitTree};
-use crate::forms::FormCode;
-use crate::forms::ii06::AggregateReport;
-use crate::forms::ii06a::UnitReport;
+use crate::forms::FormDef;
+use crate::forms::aggregate::AggregateReport;
+use crate::forms::definition::RegimeInfo;
+use crate::forms::table::UnitReport;
 use std::str::FromStr;
 
 /// The reports of one form for one period.
@@ -23,7 +24,8 @@ pub enum Reports<'a> {
 /// Everything one output file shows.
 #[derive(Debug, Clone, Copy)]
 pub struct Document<'a> {
-    pub form: FormCode,
+    pub form: &'a FormDef,
+    pub regime: &'a RegimeInfo,
     pub period: &'a Period,
     pub units: &'a UnitTree,
     pub reports: Reports<'a>,
@@ -79,6 +81,13 @@ pub fn write(
             out.write_all(&bytes)?;
             Ok(())
         }
+    }
+}
+
+impl Document<'_> {
+    /// The figure columns, in the definition's order.
+    pub fn figure_columns(&self) -> Vec<u32> {
+        self.form.figure_columns()
     }
 }
 

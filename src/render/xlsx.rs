@@ -4,28 +4,14 @@
 //! subtotal), the signature block, and the findings on a sheet of their own.
 
 use super::{Document, RenderError, Reports, kind_label_vi};
-use crate::forms::ii06::AggregateReport;
-use crate::forms::ii06a::UnitReport;
-use crate::forms::{COLUMNS, FormCode, Values};
+use crate::forms::Values;
+use crate::forms::aggregate::AggregateReport;
+use crate::forms::definition::Fill;
+use crate::forms::table::UnitReport;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
-const LAST_COL: u16 = 12;
 /// Width of the field-name column, in characters.
 const LABEL_WIDTH: f64 = 50.0;
-/// Column 2 headers (cols 3–13) of the second header row.
-const SUB_HEADERS: [&str; 11] = [
-    "Tổng số",
-    "Trong kỳ: Trực tuyến",
-    "Trong kỳ: Trực tiếp, dịch vụ bưu chính",
-    "Từ kỳ trước",
-    "Tổng số",
-    "Trước hạn",
-    "Đúng hạn",
-    "Quá hạn",
-    "Tổng số",
-    "Trong hạn",
-    "Quá hạn",
-];
 
 struct Styles {
     bold: Format,
@@ -107,7 +93,12 @@ fn sheet_name(code: &str) -> String {
         .collect()
 }
 
-/// The header block and the two header rows; returns the first free row.
+/// The last column index of the sheet.
+fn last_col(doc: &Document<'_>) -> u16 {
+    doc.form.columns.len().saturating_sub(1) as u16
+}
+
+/// The header block and the two header rows, from the form definition; returns the first free row.
 fn header(
     ws: &mut Worksheet,
     doc: &Document<'_>,
@@ -115,6 +106,8 @@ fn header(
     s: &Styles,
 ) -> Result<u32, XlsxError> {
     let units = doc.units;
+    let form = doc.form;
+    let last = last_col(doc);
     let (unit_name, receiver) = match units.find(unit_code) {
         Some(id) => (
             units.get(id).name.clone(),
@@ -125,99 +118,101 @@ fn header(
         ),
         None => (unit_code.to_owned(), String::new()),
     };
-    let form = doc.form.as_str();
     ws.set_name(sheet_name(unit_code))?;
     ws.set_landscape()
         .set_paper_size(9)
         .set_print_fit_to_pages(1, 0);
-    ws.set_column_width(0, 6)?;
-    ws.set_column_width(1, LABEL_WIDTH)?;
-    for c in 2..=LAST_COL {
-        ws.set_column_width(c, 11)?;
+    for (i, c) in form.columns.iter().enumerate() {
+        let width = match c.fill {
+            Fill::RowNumber => 6.0,
+            Fill::Label => LABEL_WIDTH,
+            _ => 11.0,
+        };
+        ws.set_column_width(i as u16, width)?;
     }
-    ws.merge_range(0, 0, 0, 3, &format!("Biểu số {form}/VPCP/KSTT"), &s.bold)?;
-    ws.merge_range(
-        1,
-        0,
-        1,
-        3,
-        "Ban hành theo Thông tư số 01/2020/TT-VPCP ngày 21/10/2020",
-        &s.italic,
-    )?;
+    let right = last.saturating_sub(3).max(4);
+    ws.merge_range(0, 0, 0, 3, &form.number, &s.bold)?;
+    ws.merge_range(1, 0, 1, 3, &doc.regime.basis, &s.italic)?;
     ws.merge_range(
         0,
-        9,
+        right,
         0,
-        LAST_COL,
+        last,
         &format!("Đơn vị báo cáo: {unit_name}"),
         &s.bold,
     )?;
     ws.merge_range(
         1,
-        9,
+        right,
         1,
-        LAST_COL,
+        last,
         &format!("Đơn vị nhận báo cáo: {receiver}"),
         &s.bold,
     )?;
-    let scope = match doc.form {
-        FormCode::Ii06a => "TẠI CƠ QUAN, ĐƠN VỊ TRỰC TIẾP GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH",
-        FormCode::Ii06 => "THUỘC PHẠM VI QUẢN LÝ",
-    };
-    let title = format!(
-        "TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH {scope}\n{}",
-        unit_name.to_uppercase()
-    );
-    ws.merge_range(3, 0, 3, LAST_COL, &title, &s.title)?;
+    let title = format!("{}\n{}", form.title, unit_name.to_uppercase());
+    ws.merge_range(3, 0, 3, last, &title, &s.title)?;
     ws.set_row_height(3, 36)?;
     let period = format!(
         "Kỳ báo cáo: {} ({})",
         doc.period.label_vi(),
         doc.period.window_vi()
     );
-    ws.merge_range(4, 0, 4, LAST_COL, &period, &s.center)?;
+    ws.merge_range(4, 0, 4, last, &period, &s.center)?;
+    if form.provisional || doc.regime.provisional {
+        ws.merge_range(
+            5,
+            0,
+            5,
+            3,
+            "Mẫu tạm thời: chưa đối chiếu văn bản chính thức",
+            &s.italic,
+        )?;
+    }
     ws.merge_range(
         5,
-        9,
+        right,
         5,
-        LAST_COL,
-        "Đơn vị tính: Số hồ sơ TTHC",
+        last,
+        &format!("Đơn vị tính: {}", form.measure),
         &s.right_italic,
     )?;
 
     let (h1, h2, nums) = (6, 7, 8);
-    ws.merge_range(h1, 0, h2, 0, "STT", &s.header)?;
-    ws.merge_range(
-        h1,
-        1,
-        h2,
-        1,
-        "Lĩnh vực, công việc giải quyết theo cấp",
-        &s.header,
-    )?;
-    ws.merge_range(h1, 2, h1, 5, "Số hồ sơ nhận giải quyết", &s.header)?;
-    ws.merge_range(
-        h1,
-        6,
-        h1,
-        9,
-        "Kết quả giải quyết: Số hồ sơ đã giải quyết",
-        &s.header,
-    )?;
-    ws.merge_range(h1, 10, h1, LAST_COL, "Số hồ sơ đang giải quyết", &s.header)?;
-    for (i, text) in SUB_HEADERS.iter().enumerate() {
-        ws.write_string_with_format(h2, 2 + i as u16, *text, &s.header)?;
+    let position = |number: u32| {
+        form.columns
+            .iter()
+            .position(|c| c.number == number)
+            .map(|p| p as u16)
+    };
+    for (i, c) in form.columns.iter().enumerate() {
+        let col = i as u16;
+        if form.group_of(c.number).is_some() {
+            ws.write_string_with_format(h2, col, &c.header, &s.header)?;
+        } else {
+            ws.merge_range(h1, col, h2, col, &c.header, &s.header)?;
+        }
+        ws.write_string_with_format(nums, col, format!("({})", c.number), &s.number_row)?;
+    }
+    for g in &form.groups {
+        let cols: Vec<u16> = g.columns.iter().filter_map(|&n| position(n)).collect();
+        let (Some(&first), Some(&end)) = (cols.iter().min(), cols.iter().max()) else {
+            continue;
+        };
+        if first == end {
+            ws.write_string_with_format(h1, first, &g.header, &s.header)?;
+        } else {
+            ws.merge_range(h1, first, h1, end, &g.header, &s.header)?;
+        }
     }
     ws.set_row_height(h2, 48)?;
-    for c in 0..=LAST_COL {
-        ws.write_string_with_format(nums, c, format!("({})", c + 1), &s.number_row)?;
-    }
     ws.set_freeze_panes(nums + 1, 2)?;
     Ok(nums + 1)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn values_row(
     ws: &mut Worksheet,
+    doc: &Document<'_>,
     row: u32,
     number: &str,
     label: &str,
@@ -225,8 +220,16 @@ fn values_row(
     text: &Format,
     num: &Format,
 ) -> Result<(), XlsxError> {
-    ws.write_string_with_format(row, 0, number, num)?;
-    ws.write_string_with_format(row, 1, label, text)?;
+    for (i, c) in doc.form.columns.iter().enumerate() {
+        let col = i as u16;
+        match c.fill {
+            Fill::RowNumber => ws.write_string_with_format(row, col, number, num)?,
+            Fill::Label => ws.write_string_with_format(row, col, label, text)?,
+            Fill::Metric(_) | Fill::Sum(_) => {
+                ws.write_number_with_format(row, col, values.get(c.number) as f64, num)?
+            }
+        };
+    }
     // Spreadsheet programs do not grow a row for wrapped text written by a library: size it here.
     // Times New Roman fits about 1.2 characters per unit of column width.
     let lines = (label.chars().count() as f64 / (LABEL_WIDTH * 1.2))
@@ -235,22 +238,25 @@ fn values_row(
     if lines > 1.0 {
         ws.set_row_height(row, 16.0 * lines)?;
     }
-    for (i, col) in COLUMNS.iter().enumerate() {
-        ws.write_number_with_format(row, 2 + i as u16, values.get(*col) as f64, num)?;
-    }
     Ok(())
 }
 
-fn signatures(ws: &mut Worksheet, row: u32, s: &Styles) -> Result<(), XlsxError> {
-    let r = row + 1;
+fn signatures(
+    ws: &mut Worksheet,
+    doc: &Document<'_>,
+    row: u32,
+    s: &Styles,
+) -> Result<(), XlsxError> {
+    let (r, last) = (row + 1, last_col(doc));
+    let right = last.saturating_sub(4).max(4);
     ws.merge_range(r, 0, r, 3, "NGƯỜI LẬP BIỂU", &s.title)?;
     ws.merge_range(r + 1, 0, r + 1, 3, "(Ký, ghi rõ họ tên)", &s.center)?;
-    ws.merge_range(r, 8, r, LAST_COL, "THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ", &s.title)?;
+    ws.merge_range(r, right, r, last, "THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ", &s.title)?;
     ws.merge_range(
         r + 1,
-        8,
+        right,
         r + 1,
-        LAST_COL,
+        last,
         "(Ký, ghi rõ họ tên, đóng dấu)",
         &s.center,
     )?;
@@ -264,11 +270,21 @@ fn per_unit_sheet(
     s: &Styles,
 ) -> Result<(), XlsxError> {
     let mut row = header(ws, doc, &r.unit, s)?;
-    values_row(ws, row, "", "Tổng số", &r.total, &s.total, &s.total_num)?;
+    values_row(
+        ws,
+        doc,
+        row,
+        "",
+        "Tổng số",
+        &r.total,
+        &s.total,
+        &s.total_num,
+    )?;
     row += 1;
     for (i, field) in r.rows.iter().enumerate() {
         values_row(
             ws,
+            doc,
             row,
             &(i + 1).to_string(),
             &field.label,
@@ -278,7 +294,7 @@ fn per_unit_sheet(
         )?;
         row += 1;
     }
-    signatures(ws, row, s)
+    signatures(ws, doc, row, s)
 }
 
 fn aggregate_sheet(
@@ -289,17 +305,28 @@ fn aggregate_sheet(
 ) -> Result<(), XlsxError> {
     const ROMAN: [&str; 10] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"];
     let mut row = header(ws, doc, &r.unit, s)?;
-    values_row(ws, row, "", "Tổng số", &r.total, &s.total, &s.total_num)?;
+    values_row(
+        ws,
+        doc,
+        row,
+        "",
+        "Tổng số",
+        &r.total,
+        &s.total,
+        &s.total_num,
+    )?;
     row += 1;
     for (i, section) in r.sections_printed(doc.units).into_iter().enumerate() {
         let number = ROMAN
             .get(i)
             .map_or_else(|| (i + 1).to_string(), |n| (*n).to_owned());
+        let label = kind_label_vi(&section.kind);
         values_row(
             ws,
+            doc,
             row,
             &number,
-            kind_label_vi(&section.kind),
+            label,
             &section.subtotal,
             &s.section,
             &s.section_num,
@@ -308,6 +335,7 @@ fn aggregate_sheet(
         for (j, field) in section.rows.iter().enumerate() {
             values_row(
                 ws,
+                doc,
                 row,
                 &(j + 1).to_string(),
                 &field.label,
@@ -318,7 +346,7 @@ fn aggregate_sheet(
             row += 1;
         }
     }
-    signatures(ws, row, s)
+    signatures(ws, doc, row, s)
 }
 
 fn findings_sheet(ws: &mut Worksheet, doc: &Document<'_>, s: &Styles) -> Result<(), XlsxError> {

@@ -1,11 +1,12 @@
-//! Biểu II.06: the aggregate of a unit's subtree (domain.md §6).
+//! Aggregates (II.06 over II.06a, II.05 over II.05a): the sum of a unit's subtree (domain.md §6).
 //!
-//! Sums the II.06a rows of every unit in the subtree (the aggregating unit included), one section
-//! per kind of handling unit, field rows inside each section, a subtotal per section and a grand
-//! total. The grand total must equal the sum of the constituent II.06a totals; that is checked.
+//! Sums the per-unit rows of every unit in the subtree (the aggregating unit included), one section
+//! per kind of handling unit, rows inside each section, a subtotal per section and a grand total.
+//! The grand total must equal the sum of the constituent per-unit totals; that is checked.
 
-use super::ii06a::{UnitReport, check, sum_rows};
-use super::{FormCode, IdentityViolation, Row, Values};
+use super::definition::FormDef;
+use super::table::{UnitReport, check, sum_rows};
+use super::{IdentityViolation, Row, Values};
 use crate::domain::UnitTree;
 use crate::domain::unit::UnitId;
 use std::collections::{BTreeMap, HashMap};
@@ -49,12 +50,15 @@ impl AggregateReport {
     }
 }
 
-/// II.06 for every unit that has children, each summing its whole subtree.
+/// The aggregate of every unit that has children, each summing its whole subtree.
 pub fn compute_all(
-    ii06a: &[UnitReport],
+    def: &FormDef,
+    columns: &[u32],
+    per_unit: &[UnitReport],
     units: &UnitTree,
 ) -> (Vec<AggregateReport>, Vec<IdentityViolation>) {
-    let by_unit: HashMap<&str, &UnitReport> = ii06a.iter().map(|r| (r.unit.as_str(), r)).collect();
+    let by_unit: HashMap<&str, &UnitReport> =
+        per_unit.iter().map(|r| (r.unit.as_str(), r)).collect();
     let mut reports = Vec::new();
     let mut violations = Vec::new();
     let mut aggregators: Vec<UnitId> = units.ids().filter(|&u| units.has_children(u)).collect();
@@ -63,7 +67,7 @@ pub fn compute_all(
         let members = units
             .subtree(unit)
             .filter_map(|u| by_unit.get(units.get(u).code.as_str()).copied());
-        match aggregate(&units.get(unit).code, members, units) {
+        match aggregate(def, columns, &units.get(unit).code, members, units) {
             Ok(r) => reports.push(r),
             Err(v) => violations.push(v),
         }
@@ -71,34 +75,47 @@ pub fn compute_all(
     (reports, violations)
 }
 
-/// Sums the given II.06a reports into one II.06 for `unit`.
+/// Sums the given per-unit reports into one aggregate report for `unit`.
 pub fn aggregate<'a>(
+    def: &FormDef,
+    columns: &[u32],
     unit: &str,
     members: impl IntoIterator<Item = &'a UnitReport>,
     units: &UnitTree,
 ) -> Result<AggregateReport, IdentityViolation> {
-    // kind → field code → (label, values)
-    let mut sections: BTreeMap<&str, BTreeMap<&str, (&str, Values)>> = BTreeMap::new();
-    let mut expected_total = Values::default();
+    // kind → (subtotal, field code → (label, values))
+    type SectionSums<'r> = (Values, BTreeMap<&'r str, (&'r str, Values)>);
+    let mut sections: BTreeMap<&str, SectionSums> = BTreeMap::new();
+    let mut expected_total = Values::zeros(columns);
     for report in members {
         let Some(id) = units.find(&report.unit) else {
             continue;
         };
         expected_total.add(&report.total);
-        let section = sections.entry(units.get(id).kind.as_str()).or_default();
+        let (subtotal, rows) = sections
+            .entry(units.get(id).kind.as_str())
+            .or_insert_with(|| (Values::zeros(columns), BTreeMap::new()));
+        subtotal.add(&report.total);
         for row in &report.rows {
-            let cell = section
+            let cell = rows
                 .entry(row.key.as_str())
-                .or_insert((row.label.as_str(), Values::default()));
+                .or_insert((row.label.as_str(), Values::zeros(columns)));
             cell.1.add(&row.values);
         }
     }
+    let violation = |row: &str, identity: &str, values: String| IdentityViolation {
+        form: def.code.clone(),
+        unit: unit.to_owned(),
+        row: row.to_owned(),
+        identity: identity.to_owned(),
+        values,
+    };
     let mut report = AggregateReport {
         unit: unit.to_owned(),
         sections: Vec::new(),
-        total: Values::default(),
+        total: Values::zeros(columns),
     };
-    for (kind, rows) in sections {
+    for (kind, (subtotal, rows)) in sections {
         let rows: Vec<Row> = rows
             .into_iter()
             .map(|(key, (label, values))| Row {
@@ -107,8 +124,15 @@ pub fn aggregate<'a>(
                 values,
             })
             .collect();
-        let subtotal = sum_rows(&rows);
-        check(FormCode::Ii06, unit, &rows, &subtotal)?;
+        if !rows.is_empty() && sum_rows(&rows, columns) != subtotal {
+            let sum = sum_rows(&rows, columns);
+            return Err(violation(
+                kind,
+                "section subtotal = sum of its rows",
+                format!("{subtotal} vs {sum}"),
+            ));
+        }
+        check(def, unit, &rows, &subtotal)?;
         report.total.add(&subtotal);
         report.sections.push(Section {
             kind: kind.to_owned(),
@@ -116,15 +140,14 @@ pub fn aggregate<'a>(
             subtotal,
         });
     }
-    check(FormCode::Ii06, unit, &[], &report.total)?;
+    check(def, unit, &[], &report.total)?;
     if report.total != expected_total {
-        return Err(IdentityViolation {
-            form: FormCode::Ii06,
-            unit: unit.to_owned(),
-            row: "_total".to_owned(),
-            identity: "grand total = sum of the constituent II.06a totals",
-            values: format!("{} vs {}", report.total, expected_total),
-        });
+        let values = format!("{} vs {}", report.total, expected_total);
+        return Err(violation(
+            "_total",
+            "grand total = sum of the constituent per-unit totals",
+            values,
+        ));
     }
     Ok(report)
 }

@@ -1,0 +1,560 @@
+//! Form definitions as data (config/forms/<regime>/*.toml): code, title, columns and what fills
+//! each, header groups, row grouping and identities. Forms are looked up by (regime, code), and the
+//! regime by the period's last day. The rules that decide each metric stay in code
+//! (`ii06a::DOSSIER_METRICS`, `ii05a::FEEDBACK_METRICS`); which column shows which metric, the
+//! headers and the identities are the files'.
+
+use crate::domain::Period;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The shipped definitions, compiled in so the binary works without a config folder.
+const BUILTIN: &[(&str, &str, &str)] = &[
+    (
+        "TT01-2020",
+        "regime.toml",
+        include_str!("../../config/forms/TT01-2020/regime.toml"),
+    ),
+    (
+        "TT01-2020",
+        "II.06a.toml",
+        include_str!("../../config/forms/TT01-2020/II.06a.toml"),
+    ),
+    (
+        "TT01-2020",
+        "II.06.toml",
+        include_str!("../../config/forms/TT01-2020/II.06.toml"),
+    ),
+    (
+        "TT01-2020",
+        "II.05a.toml",
+        include_str!("../../config/forms/TT01-2020/II.05a.toml"),
+    ),
+    (
+        "TT01-2020",
+        "II.05.toml",
+        include_str!("../../config/forms/TT01-2020/II.05.toml"),
+    ),
+    (
+        "TT01-2020",
+        "HL.toml",
+        include_str!("../../config/forms/TT01-2020/HL.toml"),
+    ),
+    (
+        "TT01-2020",
+        "II.01-DC.toml",
+        include_str!("../../config/forms/TT01-2020/II.01-DC.toml"),
+    ),
+    (
+        "TT05-2025",
+        "regime.toml",
+        include_str!("../../config/forms/TT05-2025/regime.toml"),
+    ),
+    (
+        "TT05-2025",
+        "II.06a.toml",
+        include_str!("../../config/forms/TT05-2025/II.06a.toml"),
+    ),
+    (
+        "TT05-2025",
+        "II.06.toml",
+        include_str!("../../config/forms/TT05-2025/II.06.toml"),
+    ),
+    (
+        "TT05-2025",
+        "II.05a.toml",
+        include_str!("../../config/forms/TT05-2025/II.05a.toml"),
+    ),
+    (
+        "TT05-2025",
+        "II.05.toml",
+        include_str!("../../config/forms/TT05-2025/II.05.toml"),
+    ),
+    (
+        "TT05-2025",
+        "HL.toml",
+        include_str!("../../config/forms/TT05-2025/HL.toml"),
+    ),
+    (
+        "TT05-2025",
+        "II.01-DC.toml",
+        include_str!("../../config/forms/TT05-2025/II.01-DC.toml"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("cannot read form definitions in {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {reason}")]
+    Invalid { file: String, reason: String },
+    #[error(
+        "no regime covers {period} (last day {last_day}); check effective_from/effective_to in regime.toml"
+    )]
+    NoRegime { period: String, last_day: NaiveDate },
+    #[error("unknown form `{code}`: regime {regime} defines {known}")]
+    UnknownForm {
+        regime: String,
+        code: String,
+        known: String,
+    },
+}
+
+/// What kind of records a form counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordKind {
+    Dossier,
+    Rating,
+    Feedback,
+}
+
+/// How a form's reports are shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// One report per unit with counted records (II.06a, II.05a).
+    PerUnit,
+    /// One report per unit with children, summing the per-unit form `of` over its subtree.
+    Aggregate,
+    /// The satisfaction summary: counts and rates per unit and aggregated.
+    Satisfaction,
+    /// A written report drafted from the figures (II.01-ĐC).
+    Narrative,
+}
+
+/// How a per-unit report's rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowGrouping {
+    /// One row per field (lĩnh vực).
+    Field,
+    /// Only the total.
+    None,
+}
+
+/// What fills a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fill {
+    RowNumber,
+    Label,
+    /// A named metric of the record kind, counted by its own rule.
+    Metric(String),
+    /// The sum of other (figure) columns.
+    Sum(Vec<u32>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub number: u32,
+    pub header: String,
+    pub fill: Fill,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HeaderGroup {
+    pub header: String,
+    pub columns: Vec<u32>,
+}
+
+/// `lhs = a + b + …` or `lhs <= a + …`, over column numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub text: String,
+    pub lhs: u32,
+    pub at_most: bool,
+    pub rhs: Vec<u32>,
+}
+
+impl Identity {
+    pub fn parse(text: &str) -> Result<Identity, String> {
+        let (lhs, at_most, rhs) = if let Some((l, r)) = text.split_once("<=") {
+            (l, true, r)
+        } else if let Some((l, r)) = text.split_once('=') {
+            (l, false, r)
+        } else {
+            return Err(format!("identity `{text}` needs `=` or `<=`"));
+        };
+        let number = |s: &str| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("identity `{text}`: `{s}` is not a column"))
+        };
+        Ok(Identity {
+            text: text.trim().to_owned(),
+            lhs: number(lhs)?,
+            at_most,
+            rhs: rhs.split('+').map(number).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Whether the identity holds, given a column's figure.
+    pub fn holds(&self, get: impl Fn(u32) -> u64) -> bool {
+        let rhs: u64 = self.rhs.iter().map(|&c| get(c)).sum();
+        if self.at_most {
+            get(self.lhs) <= rhs
+        } else {
+            get(self.lhs) == rhs
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FormDef {
+    pub code: String,
+    /// "Biểu số II.06a/VPCP/KSTT".
+    pub number: String,
+    pub title: String,
+    pub record: RecordKind,
+    pub layout: Layout,
+    /// For an aggregate: the per-unit form it sums.
+    pub of: Option<String>,
+    pub rows: RowGrouping,
+    /// Unit of measure printed above the table ("Số hồ sơ TTHC").
+    pub measure: String,
+    pub groups: Vec<HeaderGroup>,
+    pub columns: Vec<Column>,
+    pub identities: Vec<Identity>,
+    /// The layout is not confirmed from the official text.
+    pub provisional: bool,
+}
+
+impl FormDef {
+    /// Column numbers that carry figures, in order.
+    pub fn figure_columns(&self) -> Vec<u32> {
+        self.columns
+            .iter()
+            .filter(|c| matches!(c.fill, Fill::Metric(_) | Fill::Sum(_)))
+            .map(|c| c.number)
+            .collect()
+    }
+
+    pub fn column(&self, number: u32) -> Option<&Column> {
+        self.columns.iter().find(|c| c.number == number)
+    }
+
+    /// The group a column's header sits under, if any.
+    pub fn group_of(&self, number: u32) -> Option<&HeaderGroup> {
+        self.groups.iter().find(|g| g.columns.contains(&number))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormFile {
+    code: String,
+    number: String,
+    title: String,
+    record: RecordKind,
+    layout: Layout,
+    #[serde(default)]
+    of: Option<String>,
+    rows: RowGrouping,
+    #[serde(default)]
+    measure: String,
+    #[serde(default)]
+    groups: Vec<HeaderGroup>,
+    #[serde(default)]
+    columns: Vec<ColumnFile>,
+    #[serde(default)]
+    identities: Vec<String>,
+    #[serde(default)]
+    provisional: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnFile {
+    number: u32,
+    header: String,
+    #[serde(default)]
+    fill: Option<String>,
+    #[serde(default)]
+    metric: Option<String>,
+    #[serde(default)]
+    sum: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegimeInfo {
+    pub id: String,
+    pub name: String,
+    /// The line under the form number, e.g. "Ban hành theo Thông tư số 01/2020/TT-VPCP ngày 21/10/2020".
+    pub basis: String,
+    #[serde(default)]
+    pub effective_from: Option<NaiveDate>,
+    #[serde(default)]
+    pub effective_to: Option<NaiveDate>,
+    #[serde(default)]
+    pub provisional: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Regime {
+    pub info: RegimeInfo,
+    pub forms: BTreeMap<String, FormDef>,
+}
+
+impl Regime {
+    pub fn form(&self, code: &str) -> Result<&FormDef, DefinitionError> {
+        let wanted = code.trim();
+        self.forms
+            .values()
+            .find(|f| {
+                f.code.eq_ignore_ascii_case(wanted)
+                    || ascii_code(&f.code).eq_ignore_ascii_case(wanted)
+            })
+            .ok_or_else(|| DefinitionError::UnknownForm {
+                regime: self.info.id.clone(),
+                code: code.to_owned(),
+                known: self
+                    .forms
+                    .values()
+                    .map(|f| f.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    fn covers(&self, day: NaiveDate) -> bool {
+        self.info.effective_from.is_none_or(|f| f <= day)
+            && self.info.effective_to.is_none_or(|t| day <= t)
+    }
+}
+
+/// "II.01-ĐC" may be typed "II.01-DC".
+fn ascii_code(code: &str) -> String {
+    code.replace('Đ', "D").replace('đ', "d")
+}
+
+/// Every regime's forms.
+#[derive(Debug, Clone)]
+pub struct FormCatalog {
+    pub regimes: Vec<Regime>,
+}
+
+impl FormCatalog {
+    /// The definitions shipped with the binary (a copy of config/forms at build time).
+    pub fn builtin() -> FormCatalog {
+        let mut by_dir: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+        for (dir, name, text) in BUILTIN {
+            by_dir
+                .entry(dir)
+                .or_default()
+                .push(((*name).to_owned(), (*text).to_owned()));
+        }
+        let regimes = by_dir
+            .into_iter()
+            .map(|(dir, files)| parse_regime(dir, files))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the shipped form definitions are valid (tested)");
+        FormCatalog { regimes }
+    }
+
+    /// Reads `dir/<regime>/regime.toml` and the form files beside it.
+    pub fn load(dir: &Path) -> Result<FormCatalog, DefinitionError> {
+        let io = |path: &Path, source| DefinitionError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut regimes = Vec::new();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| io(dir, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            if !path.join("regime.toml").is_file() {
+                continue;
+            }
+            let mut files = Vec::new();
+            let mut names: Vec<_> = std::fs::read_dir(&path)
+                .map_err(|e| io(&path, e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| io(&path, e))?;
+            names.sort_by_key(|e| e.file_name());
+            for f in names {
+                let p = f.path();
+                if p.extension().is_some_and(|e| e == "toml") {
+                    let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+                    files.push((f.file_name().to_string_lossy().into_owned(), text));
+                }
+            }
+            regimes.push(parse_regime(&path.display().to_string(), files)?);
+        }
+        if regimes.is_empty() {
+            return Err(DefinitionError::Invalid {
+                file: dir.display().to_string(),
+                reason: "no <regime>/regime.toml found".into(),
+            });
+        }
+        Ok(FormCatalog { regimes })
+    }
+
+    /// The regime in force on the period's last day.
+    pub fn regime_for(&self, period: &Period) -> Result<&Regime, DefinitionError> {
+        self.regimes
+            .iter()
+            .find(|r| r.covers(period.last_day))
+            .ok_or(DefinitionError::NoRegime {
+                period: period.id(),
+                last_day: period.last_day,
+            })
+    }
+}
+
+fn parse_regime(dir: &str, files: Vec<(String, String)>) -> Result<Regime, DefinitionError> {
+    let invalid = |file: &str, reason: String| DefinitionError::Invalid {
+        file: format!("{dir}/{file}"),
+        reason,
+    };
+    let mut info = None;
+    let mut forms = BTreeMap::new();
+    for (name, text) in &files {
+        if name == "regime.toml" {
+            info = Some(
+                toml::from_str::<RegimeInfo>(text)
+                    .map_err(|e| invalid(name, e.message().to_owned()))?,
+            );
+            continue;
+        }
+        let file: FormFile =
+            toml::from_str(text).map_err(|e| invalid(name, e.message().to_owned()))?;
+        let def = form_def(file).map_err(|reason| invalid(name, reason))?;
+        forms.insert(def.code.clone(), def);
+    }
+    let info = info.ok_or_else(|| invalid("regime.toml", "missing".into()))?;
+    for f in forms.values() {
+        if let Some(base) = &f.of
+            && !forms.contains_key(base)
+        {
+            return Err(invalid(
+                &f.code,
+                format!("aggregates `{base}`, which this regime does not define"),
+            ));
+        }
+    }
+    Ok(Regime { info, forms })
+}
+
+fn form_def(file: FormFile) -> Result<FormDef, String> {
+    let mut columns = Vec::with_capacity(file.columns.len());
+    for c in file.columns {
+        let fill = match (c.fill.as_deref(), c.metric, c.sum) {
+            (Some("row_number"), None, None) => Fill::RowNumber,
+            (Some("label"), None, None) => Fill::Label,
+            (None, Some(m), None) => Fill::Metric(m),
+            (None, None, Some(s)) => Fill::Sum(s),
+            _ => {
+                return Err(format!(
+                    "column {} needs exactly one of fill = \"row_number\" | \"label\", metric, sum",
+                    c.number
+                ));
+            }
+        };
+        columns.push(Column {
+            number: c.number,
+            header: c.header,
+            fill,
+        });
+    }
+    let identities = file
+        .identities
+        .iter()
+        .map(|t| Identity::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let def = FormDef {
+        code: file.code,
+        number: file.number,
+        title: file.title,
+        record: file.record,
+        layout: file.layout,
+        of: file.of,
+        rows: file.rows,
+        measure: file.measure,
+        groups: file.groups,
+        columns,
+        identities,
+        provisional: file.provisional,
+    };
+    let figures = def.figure_columns();
+    for i in &def.identities {
+        if let Some(c) = std::iter::once(&i.lhs)
+            .chain(&i.rhs)
+            .find(|c| !figures.contains(c))
+        {
+            return Err(format!(
+                "identity `{}` names column {c}, which carries no figure",
+                i.text
+            ));
+        }
+    }
+    if def.layout == Layout::Aggregate && def.of.is_none() {
+        return Err("an aggregate form needs `of`, the per-unit form it sums".into());
+    }
+    Ok(def)
+}
+
+impl fmt::Display for FormDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_definitions_load_and_regimes_follow_the_calendar() {
+        let catalog = FormCatalog::builtin();
+        let q3_2023: Period = "2023-Q3".parse().unwrap();
+        let q1_2026: Period = "2026-Q1".parse().unwrap();
+        assert_eq!(catalog.regime_for(&q3_2023).unwrap().info.id, "TT01/2020");
+        assert_eq!(catalog.regime_for(&q1_2026).unwrap().info.id, "TT05/2025");
+        let regime = catalog.regime_for(&q3_2023).unwrap();
+        let ii06a = regime.form("ii.06a").unwrap();
+        assert_eq!(ii06a.figure_columns(), (3..=13).collect::<Vec<_>>());
+        assert_eq!(ii06a.identities.len(), 4);
+        assert_eq!(regime.form("II.01-DC").unwrap().code, "II.01-ĐC");
+        assert!(regime.form("II.07").is_err());
+        assert!(regime.form("II.05a").unwrap().provisional);
+    }
+
+    #[test]
+    fn the_folder_matches_the_builtin_copy() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/forms");
+        let loaded = FormCatalog::load(&dir).unwrap();
+        let builtin = FormCatalog::builtin();
+        assert_eq!(
+            loaded.regimes.len(),
+            builtin.regimes.len(),
+            "every regime folder is listed in BUILTIN"
+        );
+        for (a, b) in loaded.regimes.iter().zip(&builtin.regimes) {
+            assert_eq!(
+                a.forms.keys().collect::<Vec<_>>(),
+                b.forms.keys().collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn identities_parse_and_check() {
+        let i = Identity::parse("3 = 4 + 5 + 6").unwrap();
+        assert!(i.holds(|c| if c == 3 { 6 } else { 2 }));
+        let le = Identity::parse("10 <= 8").unwrap();
+        assert!(le.holds(|c| if c == 10 { 1 } else { 2 }));
+        assert!(!le.holds(|c| if c == 10 { 3 } else { 2 }));
+        assert!(Identity::parse("3 4").is_err());
+        assert!(Identity::parse("3 = x").is_err());
+    }
+}
