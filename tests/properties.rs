@@ -92,6 +92,13 @@ prop_compose! {
     }
 }
 
+fn dossiers(ds: &[Dossier]) -> forms::Inputs<'_> {
+    forms::Inputs {
+        dossiers: Some(ds),
+        ..Default::default()
+    }
+}
+
 fn unique(mut ds: Vec<Dossier>) -> Vec<Dossier> {
     let mut seen = std::collections::HashSet::new();
     ds.retain(|d| seen.insert(d.key.clone()));
@@ -111,7 +118,7 @@ proptest! {
         let ii06 = regime.form("II.06").unwrap();
         let identities = &regime.form("II.06a").unwrap().identities;
         prop_assert_eq!(identities.len(), 4);
-        let computed = forms::compute(regime, ii06, &ds, Vec::new(), &units, &period).unwrap();
+        let computed = forms::compute(regime, ii06, dossiers(&ds), &units, &period).unwrap();
         prop_assert!(computed.violations.is_empty(), "{:?}", computed.violations);
         for r in &computed.per_unit {
             for row in &r.rows {
@@ -144,7 +151,7 @@ proptest! {
         let period: Period = "2023-Q3".parse().unwrap();
         let catalog = FormCatalog::builtin();
         let regime = catalog.regime_for(&period).unwrap();
-        let computed = forms::compute(regime, regime.form("II.06a").unwrap(), &ds, Vec::new(), &units, &period).unwrap();
+        let computed = forms::compute(regime, regime.form("II.06a").unwrap(), dossiers(&ds), &units, &period).unwrap();
         let window = Window::from(&period);
         let mut counted = 0;
         let mut errors = Vec::new();

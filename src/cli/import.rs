@@ -1,83 +1,172 @@
 use anyhow::Context;
-use baocao_sync::domain::Finding;
-use baocao_sync::sources::export::{Input, InputFormat, Item, read_each, resolve_format};
-use baocao_sync::store::{self, IncomingDossier, Reject, Store, UpsertCounts};
+use baocao_sync::domain::{Dossier, Feedback, Finding, Rating, RecordKind};
+use baocao_sync::sources::export::{FromWire, Input, InputFormat, Item, read_each, resolve_format};
+use baocao_sync::store::{
+    self, IncomingDossier, IncomingRaw, Reject, SqliteStore, Store, StoreError, UpsertCounts,
+};
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// Dossier export: .json array, .ndjson/.jsonl, .csv or .xlsx; `-` for standard input.
+    /// Export file: .json array, .ndjson/.jsonl, .csv or .xlsx; `-` for standard input.
     #[arg(long)]
     input: String,
+    /// What the file holds.
+    #[arg(long, value_enum, default_value = "dossiers")]
+    kind: Kind,
     /// Format of --input when its extension does not say.
     #[arg(long, value_parser = |s: &str| s.parse::<InputFormat>().map_err(|e| e.to_string()))]
     input_format: Option<InputFormat>,
-    /// The source these dossiers come from (the record key is source + MaHoSo).
+    /// The source these records come from (the record key is source + key).
     #[arg(long, default_value = "default")]
     source: String,
     #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
     database_url: String,
 }
 
-/// Dossiers per store call (one transaction); a repeated key closes the batch early so each upsert
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Kind {
+    Dossiers,
+    Ratings,
+    Feedback,
+}
+
+/// Records per store call (one transaction); a repeated key closes the batch early so each upsert
 /// sees unique keys. Large transactions amortise SQLite's commit and checkpoint work.
 const BATCH: usize = 50_000;
 
-enum Batch {
-    Dossiers(Vec<(baocao_sync::domain::Dossier, String)>),
+/// How each record kind is written to the store.
+trait Importable: FromWire {
+    const KIND: RecordKind;
+    fn store(
+        store: &SqliteStore,
+        source: &str,
+        batch: &[(Self, String)],
+    ) -> impl std::future::Future<Output = Result<UpsertCounts, StoreError>> + Send;
+}
+
+impl Importable for Dossier {
+    const KIND: RecordKind = RecordKind::Dossier;
+    async fn store(
+        store: &SqliteStore,
+        source: &str,
+        batch: &[(Self, String)],
+    ) -> Result<UpsertCounts, StoreError> {
+        let incoming: Vec<IncomingDossier> = batch
+            .iter()
+            .map(|(dossier, raw)| IncomingDossier { dossier, raw })
+            .collect();
+        store.upsert_dossiers(source, &incoming).await
+    }
+}
+
+impl Importable for Rating {
+    const KIND: RecordKind = RecordKind::Rating;
+    async fn store(
+        store: &SqliteStore,
+        source: &str,
+        batch: &[(Self, String)],
+    ) -> Result<UpsertCounts, StoreError> {
+        let incoming: Vec<IncomingRaw> = batch
+            .iter()
+            .map(|(r, raw)| IncomingRaw {
+                key: &r.key,
+                updated_at: r.updated_at,
+                raw,
+            })
+            .collect();
+        store
+            .upsert_raw(RecordKind::Rating, source, &incoming)
+            .await
+    }
+}
+
+impl Importable for Feedback {
+    const KIND: RecordKind = RecordKind::Feedback;
+    async fn store(
+        store: &SqliteStore,
+        source: &str,
+        batch: &[(Self, String)],
+    ) -> Result<UpsertCounts, StoreError> {
+        let incoming: Vec<IncomingRaw> = batch
+            .iter()
+            .map(|(f, raw)| IncomingRaw {
+                key: &f.key,
+                updated_at: f.updated_at,
+                raw,
+            })
+            .collect();
+        store
+            .upsert_raw(RecordKind::Feedback, source, &incoming)
+            .await
+    }
+}
+
+enum Batch<R> {
+    Records(Vec<(R, String)>),
     Rejects(Vec<Reject>),
 }
 
 pub async fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
+    match a.kind {
+        Kind::Dossiers => import::<Dossier>(a).await,
+        Kind::Ratings => import::<Rating>(a).await,
+        Kind::Feedback => import::<Feedback>(a).await,
+    }
+}
+
+async fn import<R: Importable>(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let input = Input::from_arg(&a.input);
     let format = resolve_format(&input, a.input_format)?;
     let store = store::open(&a.database_url).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(1);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch<R>>(1);
     // Reading and parsing is synchronous work: it runs on its own thread while batches are written.
     let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Finding>> {
         let mut unreadable = Vec::new();
         let mut batch = Vec::with_capacity(BATCH);
         let mut keys: HashSet<Box<str>> = HashSet::with_capacity(BATCH);
         let mut rejects = Vec::new();
-        let send = |b: Batch| {
+        let mut stopped = None;
+        let send = |b: Batch<R>| {
             tx.blocking_send(b)
                 .map_err(|_| anyhow::anyhow!("the store writer stopped"))
         };
-        read_each(&input, format, true, |item| {
-            let result = (|| -> anyhow::Result<()> {
-                match item {
-                    Item::Dossier { dossier, raw } => {
-                        if keys.contains(&dossier.key) || batch.len() >= BATCH {
-                            send(Batch::Dossiers(std::mem::take(&mut batch)))?;
-                            keys.clear();
+        read_each::<R>(&input, format, true, |item| {
+            if stopped.is_some() {
+                return;
+            }
+            match item {
+                Item::Record { record, raw } => {
+                    if keys.contains(record.key()) || batch.len() >= BATCH {
+                        if let Err(e) = send(Batch::Records(std::mem::take(&mut batch))) {
+                            stopped = Some(e);
+                            return;
                         }
-                        keys.insert(dossier.key.clone());
-                        batch.push((dossier, raw.unwrap_or_default()));
+                        keys.clear();
                     }
-                    Item::Invalid { finding, raw } => {
-                        if !finding.record.starts_with("line:")
-                            && !finding.record.starts_with("row:")
-                        {
-                            rejects.push(Reject {
-                                record_key: finding.record.clone(),
-                                reason: finding.message.clone(),
-                                raw: raw.unwrap_or_default(),
-                            });
-                        }
-                        unreadable.push(finding);
-                    }
+                    keys.insert(record.key().into());
+                    batch.push((record, raw.unwrap_or_default()));
                 }
-                Ok(())
-            })();
-            if let Err(e) = result {
-                tracing::error!(error = %e, "import stopped");
+                Item::Invalid { finding, raw } => {
+                    if !finding.record.starts_with("line:") && !finding.record.starts_with("row:") {
+                        rejects.push(Reject {
+                            record_key: finding.record.clone(),
+                            reason: finding.message.clone(),
+                            raw: raw.unwrap_or_default(),
+                        });
+                    }
+                    unreadable.push(finding);
+                }
             }
         })?;
+        if let Some(e) = stopped {
+            return Err(e);
+        }
         if !batch.is_empty() {
-            send(Batch::Dossiers(batch))?;
+            send(Batch::Records(batch))?;
         }
         // Rejects go last: a readable version earlier in the same file must not clear them.
         if !rejects.is_empty() {
@@ -90,19 +179,15 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut next_progress = 100_000u64;
     while let Some(batch) = rx.recv().await {
         match batch {
-            Batch::Dossiers(list) => {
-                let incoming: Vec<IncomingDossier> = list
-                    .iter()
-                    .map(|(dossier, raw)| IncomingDossier { dossier, raw })
-                    .collect();
-                counts.add(store.upsert_dossiers(&a.source, &incoming).await?);
+            Batch::Records(list) => {
+                counts.add(R::store(&store, &a.source, &list).await?);
                 seen += list.len() as u64;
                 if seen >= next_progress {
-                    tracing::info!(records = seen, "importing");
+                    tracing::info!(records = seen, kind = R::NAME, "importing");
                     next_progress += 100_000;
                 }
             }
-            Batch::Rejects(rejects) => store.record_rejects(&a.source, &rejects).await?,
+            Batch::Rejects(rejects) => store.record_rejects(R::KIND, &a.source, &rejects).await?,
         }
     }
     let unreadable = reader.await.context("the reader thread panicked")??;
@@ -117,6 +202,7 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         unreadable.len()
     );
     tracing::info!(
+        kind = R::NAME,
         source = %a.source,
         new = counts.new,
         updated = counts.updated,

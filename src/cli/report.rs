@@ -1,8 +1,12 @@
 use anyhow::{Context, bail};
-use baocao_sync::domain::{Period, Severity, UnitTree};
-use baocao_sync::forms::{self, FormCatalog, Layout};
+use baocao_sync::domain::{
+    Dossier, Feedback, Finding, Period, Rating, RecordKind, Severity, UnitTree,
+};
+use baocao_sync::forms::{self, FormCatalog, Inputs, Layout};
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
-use baocao_sync::sources::export::{DossierBatch, Input, InputFormat, resolve_format};
+use baocao_sync::sources::export::{
+    FromWire, Input, InputFormat, RecordBatch, parse_raw, resolve_format,
+};
 use baocao_sync::store::{self, Store};
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,22 +16,24 @@ use std::time::Instant;
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Dossier export: .json array, .ndjson/.jsonl, .csv or .xlsx; `-` for standard input.
-    #[arg(
-        long,
-        required_unless_present = "from_store",
-        conflicts_with = "from_store"
-    )]
+    #[arg(long, conflicts_with = "from_store")]
     input: Option<String>,
-    /// Format of --input when its extension does not say (required for standard input).
+    /// Ratings export (MaDanhGia, MaHoSo, MaDonVi, MucDo, KenhDanhGia, ThoiGianDanhGia, CapNhatLuc).
+    #[arg(long, conflicts_with = "from_store")]
+    ratings: Option<String>,
+    /// Feedback export (MaPAKN, MaDonVi, NgayTiepNhan, LoaiNoiDung, TrangThai, NgayXuLy, CongKhai, CapNhatLuc).
+    #[arg(long, conflicts_with = "from_store")]
+    feedback: Option<String>,
+    /// Format of an input whose extension does not say (required for standard input).
     #[arg(long, value_parser = parse_input_format)]
     input_format: Option<InputFormat>,
-    /// Read the dossiers imported into the store instead of a file.
+    /// Read the records imported into the store instead of files.
     #[arg(long)]
     from_store: bool,
     /// Database URL for --from-store.
     #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
     database_url: String,
-    /// Only this source's dossiers (--from-store); all sources by default.
+    /// Only this source's records (--from-store); all sources by default.
     #[arg(long)]
     source: Option<String>,
     /// Unit tree as TOML ([[units]] with code, name, kind, parent).
@@ -36,7 +42,7 @@ pub struct ReportArgs {
     /// Period id, e.g. 2023-Q3, 2023-M07, 2023-H1, 2023-9M, 2023-Y.
     #[arg(long)]
     period: String,
-    /// Form code: II.06a, II.06, II.05a, II.05, HL (satisfaction summary), II.01-ĐC (or II.01-DC).
+    /// Form code: II.06a, II.06, II.05a, II.05, HL (satisfaction summary).
     #[arg(long)]
     form: String,
     /// Form definitions folder (<regime>/regime.toml and one TOML per form); the copy built into
@@ -56,6 +62,85 @@ fn parse_input_format(s: &str) -> Result<InputFormat, String> {
         .map_err(|e: baocao_sync::sources::export::ReadError| e.to_string())
 }
 
+/// The records a report reads, de-duplicated, with the findings about unreadable ones.
+#[derive(Default)]
+struct Loaded {
+    dossiers: Option<Vec<Dossier>>,
+    ratings: Option<Vec<Rating>>,
+    feedback: Option<Vec<Feedback>>,
+    findings: Vec<Finding>,
+    records: usize,
+}
+
+impl Loaded {
+    fn take<R>(&mut self, batch: RecordBatch<R>) -> Vec<R> {
+        self.records += batch.records_read;
+        self.findings.extend(batch.findings);
+        batch.records
+    }
+}
+
+fn read_file<R: FromWire>(
+    arg: &str,
+    format: Option<InputFormat>,
+) -> anyhow::Result<RecordBatch<R>> {
+    let input = Input::from_arg(arg);
+    let format = resolve_format(&input, format)?;
+    Ok(RecordBatch::<R>::read(&input, format)?)
+}
+
+fn load_files(a: &ReportArgs) -> anyhow::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    if let Some(arg) = &a.input {
+        let batch = read_file::<Dossier>(arg, a.input_format)?;
+        loaded.dossiers = Some(loaded.take(batch));
+    }
+    if let Some(arg) = &a.ratings {
+        let batch = read_file::<Rating>(arg, a.input_format)?;
+        loaded.ratings = Some(loaded.take(batch));
+    }
+    if let Some(arg) = &a.feedback {
+        let batch = read_file::<Feedback>(arg, a.input_format)?;
+        loaded.feedback = Some(loaded.take(batch));
+    }
+    Ok(loaded)
+}
+
+async fn load_store(a: &ReportArgs) -> anyhow::Result<Loaded> {
+    let store = store::open(&a.database_url).await?;
+    let source = a.source.as_deref();
+    let mut loaded = Loaded::default();
+    let dossiers = store.dossiers(source).await?;
+    loaded.records += dossiers.len();
+    loaded.dossiers = Some(dossiers);
+    let ratings = parse_raw::<Rating>(
+        store
+            .raw_records(RecordKind::Rating, source)
+            .await?
+            .iter()
+            .map(String::as_str),
+    );
+    loaded.ratings = Some(loaded.take(ratings));
+    let feedback = parse_raw::<Feedback>(
+        store
+            .raw_records(RecordKind::Feedback, source)
+            .await?
+            .iter()
+            .map(String::as_str),
+    );
+    loaded.feedback = Some(loaded.take(feedback));
+    for kind in [
+        RecordKind::Dossier,
+        RecordKind::Rating,
+        RecordKind::Feedback,
+    ] {
+        let rejects = store.rejects(kind, source).await?;
+        loaded.records += rejects.len();
+        loaded.findings.extend(rejects);
+    }
+    Ok(loaded)
+}
+
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let period: Period = a.period.parse()?;
@@ -70,28 +155,23 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         bail!("--format xlsx needs --out FILE");
     }
     let units = UnitTree::load(&a.units)?;
-    let (dossiers, input_findings, records) = if a.from_store {
-        let rt = super::runtime()?;
-        rt.block_on(async {
-            let store = store::open(&a.database_url).await?;
-            let dossiers = store.dossiers(a.source.as_deref()).await?;
-            let rejects = store.rejects(a.source.as_deref()).await?;
-            let n = dossiers.len() + rejects.len();
-            anyhow::Ok((dossiers, rejects, n))
-        })?
+    let loaded = if a.from_store {
+        super::runtime()?.block_on(load_store(&a))?
     } else {
-        let input = Input::from_arg(
-            a.input
-                .as_deref()
-                .expect("clap requires --input without --from-store"),
-        );
-        let format = resolve_format(&input, a.input_format)?;
-        let batch = DossierBatch::read(&input, format)?;
-        (batch.dossiers, batch.findings, batch.records_read)
+        load_files(&a)?
     };
-    let computed = forms::compute(regime, def, &dossiers, input_findings, &units, &period)?;
+    let inputs = Inputs {
+        dossiers: loaded.dossiers.as_deref(),
+        ratings: loaded.ratings.as_deref(),
+        feedback: loaded.feedback.as_deref(),
+        findings: loaded.findings,
+    };
+    let computed = forms::compute(regime, def, inputs, &units, &period)?;
     let reports = match def.layout {
         Layout::Aggregate => Reports::Aggregate(&computed.aggregates),
+        Layout::Satisfaction => {
+            Reports::Satisfaction(&computed.satisfaction, &computed.satisfaction_aggregates)
+        }
         _ => Reports::PerUnit(&computed.per_unit),
     };
     let doc = Document {
@@ -122,15 +202,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    let report_count = match reports {
-        Reports::PerUnit(r) => r.len(),
-        Reports::Aggregate(r) => r.len(),
-    };
     tracing::info!(
         form = %def.code,
         period = %period,
-        records,
-        reports = report_count,
+        records = loaded.records,
+        reports = computed.per_unit.len().max(computed.satisfaction.len()),
         errors,
         warnings = computed.findings.len() - errors,
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),

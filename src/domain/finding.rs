@@ -23,6 +23,22 @@ pub enum FindingCode {
     DuplicateRecord,
     UnknownField,
     WithdrawnWithoutFinishDate,
+    /// A rating without ThoiGianDanhGia.
+    NoRatingDate,
+    /// KenhDanhGia other than tablet, phieu, truc-tuyen.
+    UnknownRatingChannel,
+    /// LoaiNoiDung other than quy-dinh, hanh-vi.
+    UnknownContentKind,
+    /// TrangThai other than dang-xu-ly, da-xu-ly.
+    UnknownFeedbackState,
+    /// TrangThai da-xu-ly without NgayXuLy.
+    ProcessedWithoutDate,
+    /// NgayXuLy before NgayTiepNhan.
+    ProcessedBeforeReceived,
+    /// Column 4: the online share moved far from the unit's previous period.
+    OnlineShareShift,
+    /// Column 4: online dossiers for a procedure the catalogue does not offer online.
+    ProcedureNotOnline,
 }
 
 impl FindingCode {
@@ -37,6 +53,14 @@ impl FindingCode {
             FindingCode::DuplicateRecord => "duplicate_record",
             FindingCode::UnknownField => "unknown_field",
             FindingCode::WithdrawnWithoutFinishDate => "withdrawn_without_finish_date",
+            FindingCode::NoRatingDate => "no_rating_date",
+            FindingCode::UnknownRatingChannel => "unknown_rating_channel",
+            FindingCode::UnknownContentKind => "unknown_content_kind",
+            FindingCode::UnknownFeedbackState => "unknown_feedback_state",
+            FindingCode::ProcessedWithoutDate => "processed_without_date",
+            FindingCode::ProcessedBeforeReceived => "processed_before_received",
+            FindingCode::OnlineShareShift => "online_share_shift",
+            FindingCode::ProcedureNotOnline => "procedure_not_online",
         }
     }
 
@@ -44,7 +68,9 @@ impl FindingCode {
         match self {
             FindingCode::DuplicateRecord
             | FindingCode::UnknownField
-            | FindingCode::WithdrawnWithoutFinishDate => Severity::Warning,
+            | FindingCode::WithdrawnWithoutFinishDate
+            | FindingCode::OnlineShareShift
+            | FindingCode::ProcedureNotOnline => Severity::Warning,
             _ => Severity::Error,
         }
     }

@@ -107,13 +107,7 @@ pub enum DefinitionError {
 }
 
 /// What kind of records a form counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RecordKind {
-    Dossier,
-    Rating,
-    Feedback,
-}
+pub use crate::domain::RecordKind;
 
 /// How a form's reports are shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -7,14 +7,17 @@
 
 pub mod aggregate;
 pub mod definition;
+pub mod ii05a;
 pub mod ii06a;
+pub mod satisfaction;
 pub mod table;
 mod values;
 
 pub use definition::{FormCatalog, FormDef, Layout, RecordKind, Regime};
 pub use values::{ColumnPlan, Values};
 
-use crate::domain::{Dossier, Finding, Period, UnitTree};
+use crate::domain::{Dossier, Feedback, Finding, Period, Rating, UnitTree};
+use std::collections::HashMap;
 
 /// A computed report broke one of its form's identities: a bug in the product, never a data
 /// problem. The report is withheld; the others go on.
@@ -35,10 +38,10 @@ pub struct IdentityViolation {
 pub enum FormError {
     #[error("form definition: {0}")]
     Definition(String),
-    #[error("{form} counts {record:?} records; pass them with {flag}")]
+    #[error("{form} needs {record} records; pass them with {flag} (or --from-store)")]
     MissingRecords {
         form: String,
-        record: RecordKind,
+        record: &'static str,
         flag: &'static str,
     },
     #[error("{0} is not a table: it has no figures of its own")]
@@ -55,6 +58,35 @@ pub struct Row {
     pub values: Values,
 }
 
+/// The records a computation may use; a form says which it needs.
+#[derive(Debug, Default)]
+pub struct Inputs<'a> {
+    pub dossiers: Option<&'a [Dossier]>,
+    pub ratings: Option<&'a [Rating]>,
+    pub feedback: Option<&'a [Feedback]>,
+    /// Findings from reading (unreadable or duplicate records), merged into the result's.
+    pub findings: Vec<Finding>,
+}
+
+impl<'a> Inputs<'a> {
+    fn need<T>(
+        form: &FormDef,
+        records: Option<&'a [T]>,
+        kind: RecordKind,
+    ) -> Result<&'a [T], FormError> {
+        let flag = match kind {
+            RecordKind::Dossier => "--input",
+            RecordKind::Rating => "--ratings",
+            RecordKind::Feedback => "--feedback",
+        };
+        records.ok_or(FormError::MissingRecords {
+            form: form.code.clone(),
+            record: kind.as_str(),
+            flag,
+        })
+    }
+}
+
 /// The figures of one form for one period, with every finding about the input.
 #[derive(Debug, Clone, Default)]
 pub struct Computed {
@@ -62,70 +94,101 @@ pub struct Computed {
     pub per_unit: Vec<table::UnitReport>,
     /// Aggregate reports; empty for a per-unit form.
     pub aggregates: Vec<aggregate::AggregateReport>,
+    /// The satisfaction summary per unit and per aggregating unit.
+    pub satisfaction: Vec<satisfaction::SatisfactionReport>,
+    pub satisfaction_aggregates: Vec<satisfaction::SatisfactionReport>,
     /// Findings from reading and from the rules, sorted by code then record.
     pub findings: Vec<Finding>,
     /// Reports withheld because an identity failed.
     pub violations: Vec<IdentityViolation>,
 }
 
-/// Computes a table form (per-unit or aggregate) of `regime` from de-duplicated dossiers.
-/// `input_findings` (unreadable or duplicate records) are merged into the result's findings.
+/// Computes a form of `regime` (a table or the satisfaction summary) for one period.
 pub fn compute(
     regime: &Regime,
     def: &FormDef,
-    dossiers: &[Dossier],
-    input_findings: Vec<Finding>,
+    inputs: Inputs<'_>,
     units: &UnitTree,
     period: &Period,
 ) -> Result<Computed, FormError> {
-    let base = match def.layout {
-        Layout::PerUnit => def,
-        Layout::Aggregate => {
-            let of = def.of.as_deref().unwrap_or_default();
-            regime
-                .form(of)
-                .map_err(|e| FormError::Definition(e.to_string()))?
-        }
-        Layout::Satisfaction | Layout::Narrative => {
-            return Err(FormError::NotATable(def.code.clone()));
-        }
-    };
-    let (tally, rule_findings, plan) = match base.record {
-        RecordKind::Dossier => {
-            let plan =
-                ColumnPlan::new(base, &ii06a::DOSSIER_METRICS).map_err(FormError::Definition)?;
-            let (tally, findings) = ii06a::tally(dossiers, units, period);
-            (tally, findings, plan)
-        }
-        record => {
-            let flag = if record == RecordKind::Rating {
-                "--ratings"
-            } else {
-                "--feedback"
+    let mut findings = inputs.findings;
+    let mut out = Computed::default();
+    match def.layout {
+        Layout::PerUnit | Layout::Aggregate => {
+            let base = match def.layout {
+                Layout::Aggregate => {
+                    let of = def.of.as_deref().unwrap_or_default();
+                    regime
+                        .form(of)
+                        .map_err(|e| FormError::Definition(e.to_string()))?
+                }
+                _ => def,
             };
-            return Err(FormError::MissingRecords {
-                form: def.code.clone(),
-                record,
-                flag,
-            });
+            let (tally, rule_findings, plan, labels): (_, _, _, Box<dyn table::FieldLabels>) =
+                match base.record {
+                    RecordKind::Dossier => {
+                        let dossiers = Inputs::need(def, inputs.dossiers, RecordKind::Dossier)?;
+                        let plan = ColumnPlan::new(base, &ii06a::DOSSIER_METRICS)
+                            .map_err(FormError::Definition)?;
+                        let (tally, f) = ii06a::tally(dossiers, units, period);
+                        (
+                            tally,
+                            f,
+                            plan,
+                            Box::new(ii06a::FirstSeenLabels::from_dossiers(dossiers)),
+                        )
+                    }
+                    RecordKind::Feedback => {
+                        let feedback = Inputs::need(def, inputs.feedback, RecordKind::Feedback)?;
+                        let plan = ColumnPlan::new(base, &ii05a::FEEDBACK_METRICS)
+                            .map_err(FormError::Definition)?;
+                        let (tally, f) = ii05a::tally(feedback, units, period);
+                        (tally, f, plan, Box::new(ii06a::FirstSeenLabels::default()))
+                    }
+                    RecordKind::Rating => return Err(FormError::NotATable(def.code.clone())),
+                };
+            findings.extend(rule_findings);
+            let (per_unit, violations) =
+                table::per_unit_reports(base, &plan, tally, units, labels.as_ref());
+            out.violations = violations;
+            if def.layout == Layout::Aggregate {
+                let (reports, v) = aggregate::compute_all(def, &plan.numbers(), &per_unit, units);
+                out.violations.extend(v);
+                out.aggregates = reports;
+            }
+            out.per_unit = per_unit;
         }
-    };
-    let labels = ii06a::FirstSeenLabels::from_dossiers(dossiers);
-    let (per_unit, mut violations) = table::per_unit_reports(base, &plan, tally, units, &labels);
-    let mut findings = input_findings;
-    findings.extend(rule_findings);
+        Layout::Satisfaction => {
+            let ratings = Inputs::need(def, inputs.ratings, RecordKind::Rating)?;
+            // Coverage compares with II.06a column 7 (dossiers resolved in the period), when given.
+            let resolved = inputs.dossiers.map(|dossiers| {
+                let (tally, f) = ii06a::tally(dossiers, units, period);
+                findings.extend(f);
+                resolved_by_unit(&tally, units)
+            });
+            let (per_unit, aggregates, f) =
+                satisfaction::compute(ratings, units, period, resolved.as_ref());
+            findings.extend(f);
+            out.satisfaction = per_unit;
+            out.satisfaction_aggregates = aggregates;
+        }
+        Layout::Narrative => return Err(FormError::NotATable(def.code.clone())),
+    }
     crate::domain::finding::sort_findings(&mut findings);
-    let aggregates = if def.layout == Layout::Aggregate {
-        let (reports, v) = aggregate::compute_all(def, &plan.numbers(), &per_unit, units);
-        violations.extend(v);
-        reports
-    } else {
-        Vec::new()
-    };
-    Ok(Computed {
-        per_unit,
-        aggregates,
-        findings,
-        violations,
-    })
+    out.findings = findings;
+    Ok(out)
+}
+
+/// Dossiers closed in the period (the `closed` metric, column 7 of II.06a) by unit code.
+fn resolved_by_unit(tally: &table::Tally, units: &UnitTree) -> HashMap<String, u64> {
+    let closed = ii06a::DOSSIER_METRICS
+        .iter()
+        .position(|m| *m == "closed")
+        .expect("closed is a dossier metric");
+    tally
+        .units()
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .filter_map(|u| Some((units.get(u).code.clone(), tally.unit_counts(u)?[closed])))
+        .collect()
 }

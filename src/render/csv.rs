@@ -2,6 +2,7 @@
 //! unit × row; section subtotals and report totals are lines of their own, marked by their key.
 
 use super::{Document, RenderError, Reports};
+use crate::forms::satisfaction::{CHANNELS, SatisfactionReport};
 use crate::forms::{Row, Values};
 
 struct Lines<W: std::io::Write> {
@@ -36,6 +37,9 @@ impl<W: std::io::Write> Lines<W> {
 
 pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
     out.write_all("\u{feff}".as_bytes())?;
+    if let Reports::Satisfaction(units, aggregates) = doc.reports {
+        return satisfaction(units, aggregates, out);
+    }
     let mut w = Lines {
         csv: ::csv::Writer::from_writer(out),
         columns: doc.figure_columns(),
@@ -64,7 +68,54 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
                 w.line(&r.unit, "", "_total", "Tổng số", &r.total)?;
             }
         }
+        Reports::Satisfaction(..) => unreachable!("handled above"),
     }
     w.csv.flush()?;
+    Ok(())
+}
+
+/// One line per unit (scope `unit`) and per aggregating unit (scope `subtree`).
+fn satisfaction(
+    units: &[SatisfactionReport],
+    aggregates: &[SatisfactionReport],
+    out: &mut dyn std::io::Write,
+) -> Result<(), RenderError> {
+    let mut csv = ::csv::Writer::from_writer(out);
+    csv.write_record([
+        "unit",
+        "scope",
+        "level_1",
+        "level_2",
+        "level_3",
+        "tablet",
+        "phieu",
+        "truc-tuyen",
+        "total",
+        "satisfaction_rate",
+        "resolved",
+        "coverage",
+    ])?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for (scope, list) in [("unit", units), ("subtree", aggregates)] {
+        for r in list {
+            let mut record = vec![r.unit.clone(), scope.to_owned()];
+            record.extend(
+                ["1", "2", "3"]
+                    .iter()
+                    .map(|l| r.levels.get(*l).copied().unwrap_or(0).to_string()),
+            );
+            record.extend(
+                CHANNELS
+                    .iter()
+                    .map(|c| r.channels.get(*c).copied().unwrap_or(0).to_string()),
+            );
+            record.push(r.total.to_string());
+            record.push(opt(r.satisfaction_rate.map(|v| format!("{v:.1}"))));
+            record.push(opt(r.resolved.map(|v| v.to_string())));
+            record.push(opt(r.coverage.map(|v| format!("{v:.1}"))));
+            csv.write_record(&record)?;
+        }
+    }
+    csv.flush()?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use super::{Document, RenderError, Reports};
 use crate::domain::Finding;
 use crate::domain::period::PeriodSummary;
 use crate::forms::aggregate::AggregateReport;
+use crate::forms::satisfaction::SatisfactionReport;
 use crate::forms::table::UnitReport;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,8 @@ struct Out<'a, R: Serialize> {
     form: &'a str,
     period: PeriodSummary,
     reports: &'a [R],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aggregates: Option<&'a [R]>,
     findings: &'a [Finding],
 }
 
@@ -39,24 +42,36 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
     let mut out = std::io::BufWriter::new(out);
     let (form, period, findings) = (doc.form.code.as_str(), doc.period.summary(), doc.findings);
     match doc.reports {
-        Reports::PerUnit(reports) => serde_json::to_writer_pretty(
-            &mut out,
-            &Out::<UnitReport> {
+        Reports::PerUnit(reports) => {
+            let document = Out::<UnitReport> {
                 form,
                 period,
                 reports,
+                aggregates: None,
                 findings,
-            },
-        )?,
-        Reports::Aggregate(reports) => serde_json::to_writer_pretty(
-            &mut out,
-            &Out::<AggregateReport> {
+            };
+            serde_json::to_writer_pretty(&mut out, &document)?
+        }
+        Reports::Aggregate(reports) => {
+            let document = Out::<AggregateReport> {
                 form,
                 period,
                 reports,
+                aggregates: None,
                 findings,
-            },
-        )?,
+            };
+            serde_json::to_writer_pretty(&mut out, &document)?
+        }
+        Reports::Satisfaction(reports, aggregates) => {
+            let document = Out::<SatisfactionReport> {
+                form,
+                period,
+                reports,
+                aggregates: Some(aggregates),
+                findings,
+            };
+            serde_json::to_writer_pretty(&mut out, &document)?
+        }
     }
     use std::io::Write;
     out.write_all(b"\n")?;

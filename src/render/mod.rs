@@ -11,6 +11,7 @@ use crate::domain::{Finding, Period, UnitTree};
 use crate::forms::FormDef;
 use crate::forms::aggregate::AggregateReport;
 use crate::forms::definition::RegimeInfo;
+use crate::forms::satisfaction::SatisfactionReport;
 use crate::forms::table::UnitReport;
 use std::str::FromStr;
 
@@ -19,6 +20,8 @@ use std::str::FromStr;
 pub enum Reports<'a> {
     PerUnit(&'a [UnitReport]),
     Aggregate(&'a [AggregateReport]),
+    /// Per unit, and per aggregating unit over its subtree.
+    Satisfaction(&'a [SatisfactionReport], &'a [SatisfactionReport]),
 }
 
 /// Everything one output file shows.

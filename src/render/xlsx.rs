@@ -7,6 +7,7 @@ use super::{Document, RenderError, Reports, kind_label_vi};
 use crate::forms::Values;
 use crate::forms::aggregate::AggregateReport;
 use crate::forms::definition::Fill;
+use crate::forms::satisfaction::{CHANNELS, SatisfactionReport};
 use crate::forms::table::UnitReport;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
@@ -79,6 +80,9 @@ pub fn to_bytes(doc: &Document<'_>) -> Result<Vec<u8>, RenderError> {
             for r in reports {
                 aggregate_sheet(book.add_worksheet(), doc, r, &styles)?;
             }
+        }
+        Reports::Satisfaction(units, aggregates) => {
+            satisfaction_sheet(book.add_worksheet(), doc, units, aggregates, &styles)?;
         }
     }
     findings_sheet(book.add_worksheet(), doc, &styles)?;
@@ -376,5 +380,97 @@ fn findings_sheet(ws: &mut Worksheet, doc: &Document<'_>, s: &Styles) -> Result<
         ws.write_string_with_format(row, 4, f.message.as_str(), &s.cell)?;
     }
     ws.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// The satisfaction summary: one table, units first, then each aggregating unit's subtree.
+fn satisfaction_sheet(
+    ws: &mut Worksheet,
+    doc: &Document<'_>,
+    units: &[SatisfactionReport],
+    aggregates: &[SatisfactionReport],
+    s: &Styles,
+) -> Result<(), XlsxError> {
+    const HEADERS: [&str; 12] = [
+        "STT",
+        "Cơ quan, đơn vị",
+        "Rất hài lòng",
+        "Hài lòng",
+        "Không hài lòng",
+        "Qua Tablet",
+        "Qua Phiếu",
+        "Trực tuyến",
+        "Tổng số lượt đánh giá",
+        "Tỷ lệ hài lòng (%)",
+        "Số hồ sơ đã giải quyết",
+        "Tỷ lệ hồ sơ được đánh giá (%)",
+    ];
+    ws.set_name("Hài lòng")?;
+    ws.set_column_width(1, LABEL_WIDTH)?;
+    ws.merge_range(0, 0, 0, 3, &doc.form.number, &s.bold)?;
+    ws.merge_range(2, 0, 2, 11, &doc.form.title, &s.title)?;
+    ws.set_row_height(2, 36)?;
+    let period = format!(
+        "Kỳ báo cáo: {} ({})",
+        doc.period.label_vi(),
+        doc.period.window_vi()
+    );
+    ws.merge_range(3, 0, 3, 11, &period, &s.center)?;
+    for (c, h) in HEADERS.iter().enumerate() {
+        ws.write_string_with_format(5, c as u16, *h, &s.header)?;
+        ws.write_string_with_format(6, c as u16, format!("({})", c + 1), &s.number_row)?;
+        if c >= 2 {
+            ws.set_column_width(c as u16, 12)?;
+        }
+    }
+    ws.set_row_height(5, 48)?;
+    let name = |code: &str| {
+        doc.units
+            .find(code)
+            .map_or_else(|| code.to_owned(), |id| doc.units.get(id).name.clone())
+    };
+    let mut row = 7;
+    let lists = [(units, false), (aggregates, true)];
+    for (list, subtree) in lists {
+        for (i, r) in list.iter().enumerate() {
+            let (text, num) = if subtree {
+                (&s.section, &s.section_num)
+            } else {
+                (&s.cell, &s.cell_num)
+            };
+            let label = if subtree {
+                format!("{} (toàn địa bàn)", name(&r.unit))
+            } else {
+                name(&r.unit)
+            };
+            ws.write_string_with_format(row, 0, (i + 1).to_string(), num)?;
+            ws.write_string_with_format(row, 1, label, text)?;
+            let mut counts: Vec<u64> = ["1", "2", "3"]
+                .iter()
+                .map(|l| r.levels.get(*l).copied().unwrap_or(0))
+                .collect();
+            counts.extend(
+                CHANNELS
+                    .iter()
+                    .map(|c| r.channels.get(*c).copied().unwrap_or(0)),
+            );
+            counts.push(r.total);
+            for (j, v) in counts.iter().enumerate() {
+                ws.write_number_with_format(row, 2 + j as u16, *v as f64, num)?;
+            }
+            let optional = [
+                r.satisfaction_rate,
+                r.resolved.map(|v| v as f64),
+                r.coverage,
+            ];
+            for (j, v) in optional.iter().enumerate() {
+                match v {
+                    Some(v) => ws.write_number_with_format(row, 9 + j as u16, *v, num)?,
+                    None => ws.write_string_with_format(row, 9 + j as u16, "", num)?,
+                };
+            }
+            row += 1;
+        }
+    }
     Ok(())
 }

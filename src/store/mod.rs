@@ -7,7 +7,7 @@
 
 mod sqlite;
 
-use crate::domain::{Dossier, Finding};
+use crate::domain::{Dossier, Finding, RecordKind};
 pub use sqlite::SqliteStore;
 use std::future::Future;
 
@@ -33,6 +33,14 @@ pub enum StoreError {
 pub struct IncomingDossier<'a> {
     pub dossier: &'a Dossier,
     /// The record as received, a JSON object.
+    pub raw: &'a str,
+}
+
+/// A rating or feedback record to store: its key, CapNhatLuc, and the record as received.
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingRaw<'a> {
+    pub key: &'a str,
+    pub updated_at: Option<crate::domain::Instant>,
     pub raw: &'a str,
 }
 
@@ -71,9 +79,25 @@ pub trait Store: Send + Sync {
         records: &[IncomingDossier<'_>],
     ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
 
+    /// Ratings or feedback, kept as received, with the same replacement rule as dossiers.
+    fn upsert_raw(
+        &self,
+        kind: RecordKind,
+        source: &str,
+        records: &[IncomingRaw<'_>],
+    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
+
+    /// Stored ratings or feedback as received (JSON objects), in the order first stored.
+    fn raw_records(
+        &self,
+        kind: RecordKind,
+        source: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Remembers records that could not be read, replacing earlier rejects of the same key.
     fn record_rejects(
         &self,
+        kind: RecordKind,
         source: &str,
         rejects: &[Reject],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -84,9 +108,10 @@ pub trait Store: Send + Sync {
         source: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Dossier>, StoreError>> + Send;
 
-    /// `invalid_record` findings for rejects no readable version has replaced.
+    /// `invalid_record` findings for rejects of `kind` no readable version has replaced.
     fn rejects(
         &self,
+        kind: RecordKind,
         source: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Finding>, StoreError>> + Send;
 }

@@ -1,7 +1,7 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
-use super::{IncomingDossier, Reject, Store, StoreError, UpsertCounts};
-use crate::domain::{Dossier, Finding, FindingCode, Instant, ResultKind, Status};
+use super::{IncomingDossier, IncomingRaw, Reject, Store, StoreError, UpsertCounts};
+use crate::domain::{Dossier, Finding, FindingCode, Instant, RecordKind, ResultKind, Status};
 use crate::sources::export::Interner;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -61,11 +61,12 @@ impl Store for SqliteStore {
         records: &[IncomingDossier<'_>],
     ) -> Result<UpsertCounts, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let any_rejects: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rejected_records WHERE source = $1)")
-                .bind(source)
-                .fetch_one(&mut *tx)
-                .await?;
+        let any_rejects: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = 'dossier' AND source = $1)",
+        )
+        .bind(source)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut counts = UpsertCounts::default();
         let mut chunks = records.chunks(ROWS_PER_STATEMENT);
         let mut next = chunks.next().map(|c| (c, upsert_statement(source, c)));
@@ -93,8 +94,9 @@ impl Store for SqliteStore {
             });
             if any_rejects {
                 // A readable version replaces any earlier reject of the same key.
-                let mut clear: QueryBuilder<Sqlite> =
-                    QueryBuilder::new("DELETE FROM rejected_records WHERE source = ");
+                let mut clear: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "DELETE FROM rejected_records WHERE kind = 'dossier' AND source = ",
+                );
                 clear.push_bind(source).push(" AND record_key IN (");
                 let mut keys = clear.separated(", ");
                 for r in chunk {
@@ -108,16 +110,104 @@ impl Store for SqliteStore {
         Ok(counts)
     }
 
-    #[tracing::instrument(name = "store.record_rejects", skip_all, fields(source, rejects = rejects.len()))]
-    async fn record_rejects(&self, source: &str, rejects: &[Reject]) -> Result<(), StoreError> {
+    #[tracing::instrument(name = "store.upsert_raw", skip_all, fields(kind = kind.as_str(), source, records = records.len()))]
+    async fn upsert_raw(
+        &self,
+        kind: RecordKind,
+        source: &str,
+        records: &[IncomingRaw<'_>],
+    ) -> Result<UpsertCounts, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut counts = UpsertCounts::default();
+        for r in records {
+            let query = match kind {
+                RecordKind::Rating => sqlx::query(
+                    "INSERT INTO ratings (source, record_key, updated_at, raw) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, raw = excluded.raw, \
+                     revision = ratings.revision + 1 \
+                     WHERE COALESCE(excluded.updated_at, -9223372036854775808) > COALESCE(ratings.updated_at, -9223372036854775808) \
+                        OR (COALESCE(excluded.updated_at, -9223372036854775808) = COALESCE(ratings.updated_at, -9223372036854775808) \
+                            AND excluded.raw <> ratings.raw) \
+                     RETURNING revision",
+                ),
+                RecordKind::Feedback => sqlx::query(
+                    "INSERT INTO feedback (source, record_key, updated_at, raw) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, raw = excluded.raw, \
+                     revision = feedback.revision + 1 \
+                     WHERE COALESCE(excluded.updated_at, -9223372036854775808) > COALESCE(feedback.updated_at, -9223372036854775808) \
+                        OR (COALESCE(excluded.updated_at, -9223372036854775808) = COALESCE(feedback.updated_at, -9223372036854775808) \
+                            AND excluded.raw <> feedback.raw) \
+                     RETURNING revision",
+                ),
+                RecordKind::Dossier => {
+                    return Err(StoreError::Corrupt(
+                        "dossiers are stored with upsert_dossiers".into(),
+                    ));
+                }
+            };
+            let revision: Option<i64> = query
+                .bind(source)
+                .bind(r.key)
+                .bind(r.updated_at.map(|i| i.0))
+                .bind(r.raw)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.get(0));
+            match revision {
+                None => counts.unchanged += 1,
+                Some(0) => counts.new += 1,
+                Some(_) => counts.updated += 1,
+            }
+            sqlx::query(
+                "DELETE FROM rejected_records WHERE kind = $1 AND source = $2 AND record_key = $3",
+            )
+            .bind(kind.as_str())
+            .bind(source)
+            .bind(r.key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    #[tracing::instrument(name = "store.raw_records", skip_all, fields(kind = kind.as_str(), source))]
+    async fn raw_records(
+        &self,
+        kind: RecordKind,
+        source: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let query = match kind {
+            RecordKind::Rating => sqlx::query_scalar(
+                "SELECT raw FROM ratings WHERE $1 IS NULL OR source = $1 ORDER BY id",
+            ),
+            RecordKind::Feedback => sqlx::query_scalar(
+                "SELECT raw FROM feedback WHERE $1 IS NULL OR source = $1 ORDER BY id",
+            ),
+            RecordKind::Dossier => sqlx::query_scalar(
+                "SELECT raw FROM dossiers WHERE $1 IS NULL OR source = $1 ORDER BY id",
+            ),
+        };
+        Ok(query.bind(source).fetch_all(&self.pool).await?)
+    }
+
+    #[tracing::instrument(name = "store.record_rejects", skip_all, fields(kind = kind.as_str(), source, rejects = rejects.len()))]
+    async fn record_rejects(
+        &self,
+        kind: RecordKind,
+        source: &str,
+        rejects: &[Reject],
+    ) -> Result<(), StoreError> {
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut tx = self.pool.begin().await?;
         for r in rejects {
             sqlx::query(
-                "INSERT INTO rejected_records (source, record_key, reason, raw, rejected_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (source, record_key) DO UPDATE SET reason = excluded.reason, raw = excluded.raw, \
+                "INSERT INTO rejected_records (kind, source, record_key, reason, raw, rejected_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (kind, source, record_key) DO UPDATE SET reason = excluded.reason, raw = excluded.raw, \
                  rejected_at = excluded.rejected_at",
             )
+            .bind(kind.as_str())
             .bind(source)
             .bind(&r.record_key)
             .bind(&r.reason)
@@ -173,11 +263,17 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    #[tracing::instrument(name = "store.rejects", skip_all, fields(source))]
-    async fn rejects(&self, source: Option<&str>) -> Result<Vec<Finding>, StoreError> {
+    #[tracing::instrument(name = "store.rejects", skip_all, fields(kind = kind.as_str(), source))]
+    async fn rejects(
+        &self,
+        kind: RecordKind,
+        source: Option<&str>,
+    ) -> Result<Vec<Finding>, StoreError> {
         let rows = sqlx::query(
-            "SELECT record_key, reason FROM rejected_records WHERE $1 IS NULL OR source = $1 ORDER BY record_key",
+            "SELECT record_key, reason FROM rejected_records WHERE kind = $1 AND ($2 IS NULL OR source = $2) \
+             ORDER BY record_key",
         )
+        .bind(kind.as_str())
         .bind(source)
         .fetch_all(&self.pool)
         .await?;

@@ -2,15 +2,15 @@
 //! tolerated. A row that is not UTF-8 or has the wrong number of cells is an `invalid_record` at
 //! `row:N`, N being the file line the row starts on (the header is line 1).
 
-use super::wire::{WireDossier, field_index};
+use super::wire::{FromWire, WireRecord};
 use super::{Item, Position, ReadCtx, ReadError, invalid, to_item};
 use std::borrow::Cow;
 use std::io::Read;
 
-pub(super) fn read(
+pub(super) fn read<R: FromWire>(
     reader: impl Read,
     ctx: &mut ReadCtx,
-    each: &mut dyn FnMut(Item),
+    each: &mut dyn FnMut(Item<R>),
     describe: impl Fn() -> String,
 ) -> Result<(), ReadError> {
     let header_error = |reason: String| ReadError::CsvHeader {
@@ -31,10 +31,10 @@ pub(super) fn read(
     for (i, h) in headers.iter().enumerate() {
         let name = std::str::from_utf8(h)
             .map_err(|_| header_error(format!("column {} is not UTF-8", i + 1)))?;
-        columns.push(field_index(name));
+        columns.push(WireRecord::index_of(R::FIELDS, name));
     }
     if !columns.contains(&Some(0)) {
-        return Err(header_error("there is no MaHoSo column".into()));
+        return Err(header_error(format!("there is no {} column", R::FIELDS[0])));
     }
     let mut record = ::csv::ByteRecord::new();
     loop {
@@ -46,7 +46,7 @@ pub(super) fn read(
                 if record.iter().all(<[u8]>::is_empty) {
                     continue;
                 }
-                let mut wire = WireDossier::default();
+                let mut wire = WireRecord::new(R::FIELDS);
                 let mut bad_utf8 = false;
                 for (cell, column) in record.iter().zip(&columns) {
                     let Some(i) = *column else { continue };
@@ -59,7 +59,7 @@ pub(super) fn read(
                     let key = wire.key().map(str::to_owned);
                     each(invalid(key, at, "the row is not valid UTF-8", None));
                 } else {
-                    each(to_item(&wire, at, ctx));
+                    each(to_item(&wire, at, ctx, None));
                 }
             }
             Err(e) => {

@@ -1,4 +1,5 @@
-//! Dossier exports: JSON arrays, NDJSON, CSV and XLSX files with DVCQG field names (report-json.md).
+//! Exports of dossiers, ratings and feedback: JSON arrays, NDJSON, CSV and XLSX files with DVCQG
+//! field names (report-json.md).
 //!
 //! Every reader streams: it hands each record to a callback as soon as it is read, so a million
 //! dossiers never sit in memory as text. A record that cannot be read becomes an `invalid_record`
@@ -17,6 +18,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+pub use wire::FromWire;
 pub use wire::Interner;
 
 /// Export file formats.
@@ -127,9 +129,9 @@ impl ReadError {
 
 /// One record out of an export, with its text as a JSON object when the reader was asked to keep it.
 #[derive(Debug)]
-pub enum Item {
-    Dossier {
-        dossier: Dossier,
+pub enum Item<R> {
+    Record {
+        record: R,
         raw: Option<String>,
     },
     /// An `invalid_record` finding.
@@ -163,34 +165,30 @@ impl Position {
     }
 }
 
-/// Turns a wire record into an item: the dossier, or an `invalid_record` finding named by its key
-/// when it has one, else by its position.
-pub(crate) fn to_item(wire: &wire::WireDossier<'_>, at: Position, ctx: &mut ReadCtx) -> Item {
-    to_item_with_raw(wire, at, ctx, None)
-}
-
-/// As [`to_item`], with the record's own text when the reader has it (an NDJSON line).
-pub(crate) fn to_item_with_raw(
-    wire: &wire::WireDossier<'_>,
+/// Turns a wire record into an item: the record, or an `invalid_record` finding named by its key
+/// when it has one, else by its position. `text` is the record's own text when the reader has it
+/// (an NDJSON line).
+pub(crate) fn to_item<R: FromWire>(
+    wire: &wire::WireRecord<'_>,
     at: Position,
     ctx: &mut ReadCtx,
     text: Option<&str>,
-) -> Item {
+) -> Item<R> {
     let raw = ctx
         .keep_raw
         .then(|| text.map_or_else(|| wire.to_json(), str::to_owned));
-    match wire.parse(&mut ctx.strings) {
-        Ok(dossier) => Item::Dossier { dossier, raw },
+    match R::parse(wire, &mut ctx.strings) {
+        Ok(record) => Item::Record { record, raw },
         Err(reason) => invalid(wire.key().map(str::to_owned), at, &reason, raw),
     }
 }
 
-pub(crate) fn invalid(
+pub(crate) fn invalid<R>(
     key: Option<String>,
     at: Position,
     reason: &str,
     raw: Option<String>,
-) -> Item {
+) -> Item<R> {
     let place = at.label();
     let message = format!("{reason} ({place}); fix the record at the source and export again");
     Item::Invalid {
@@ -201,11 +199,11 @@ pub(crate) fn invalid(
 
 /// Reads every record of an export, in file order, handing each to `each`. With `keep_raw`, each
 /// item carries the record's fields as a JSON object.
-pub fn read_each(
+pub fn read_each<R: FromWire>(
     input: &Input,
     format: InputFormat,
     keep_raw: bool,
-    mut each: impl FnMut(Item),
+    mut each: impl FnMut(Item<R>),
 ) -> Result<(), ReadError> {
     let reader = input.open()?;
     let mut ctx = ReadCtx {
@@ -227,6 +225,29 @@ pub fn read_each(
     }
 }
 
+/// Parses records kept as JSON text (the store's raw column), in order.
+pub fn parse_raw<'a, R: FromWire>(texts: impl IntoIterator<Item = &'a str>) -> RecordBatch<R> {
+    let mut ctx = ReadCtx::default();
+    let mut batch = RecordBatch::default();
+    for (i, text) in texts.into_iter().enumerate() {
+        let at = Position::Row(i + 1);
+        let item = match wire::json_record(text.as_bytes(), R::FIELDS) {
+            Ok(wire::JsonRecord::Object(w)) => to_item(&w, at, &mut ctx, None),
+            Ok(wire::JsonRecord::NotAnObject) => {
+                invalid(None, at, "the stored record is not an object", None)
+            }
+            Err(e) => invalid(
+                None,
+                at,
+                &format!("the stored record is not JSON ({e})"),
+                None,
+            ),
+        };
+        batch.push(item);
+    }
+    batch
+}
+
 /// The format to read `input` with: the one given, else the file's extension.
 pub fn resolve_format(input: &Input, given: Option<InputFormat>) -> Result<InputFormat, ReadError> {
     if let Some(f) = given {
@@ -239,69 +260,90 @@ pub fn resolve_format(input: &Input, given: Option<InputFormat>) -> Result<Input
     }
 }
 
-/// The dossiers of one input, de-duplicated, with the findings about records that could not be
+/// The records of one input, de-duplicated, with the findings about records that could not be
 /// read or were superseded.
-#[derive(Debug, Default)]
-pub struct DossierBatch {
+#[derive(Debug)]
+pub struct RecordBatch<R> {
     /// In input order; a superseded duplicate's place is taken by the version that counts.
-    pub dossiers: Vec<Dossier>,
+    pub records: Vec<R>,
     pub findings: Vec<Finding>,
     /// Records read, readable or not.
     pub records_read: usize,
     index: KeyIndex,
 }
 
-impl DossierBatch {
+/// The dossiers of one input.
+pub type DossierBatch = RecordBatch<Dossier>;
+
+impl<R> Default for RecordBatch<R> {
+    fn default() -> Self {
+        RecordBatch {
+            records: Vec::new(),
+            findings: Vec::new(),
+            records_read: 0,
+            index: KeyIndex::default(),
+        }
+    }
+}
+
+impl<R: FromWire> RecordBatch<R> {
     /// Reads a whole export into a batch.
-    pub fn read(input: &Input, format: InputFormat) -> Result<DossierBatch, ReadError> {
-        let mut batch = DossierBatch::default();
+    pub fn read(input: &Input, format: InputFormat) -> Result<RecordBatch<R>, ReadError> {
+        let mut batch = RecordBatch::default();
         read_each(input, format, false, |item| batch.push(item))?;
         Ok(batch)
     }
 
-    /// Adds one record. The same MaHoSo twice: the latest CapNhatLuc counts, the last one on a
-    /// tie, and a `duplicate_record` warning names the key.
-    pub fn push(&mut self, item: Item) {
+    /// Adds one record. The same key twice: the latest CapNhatLuc counts (an absent one is older
+    /// than any), the last one on a tie, and a `duplicate_record` warning names the key.
+    pub fn push(&mut self, item: Item<R>) {
         self.records_read += 1;
-        let dossier = match item {
+        let record = match item {
             Item::Invalid { finding, .. } => return self.findings.push(finding),
-            Item::Dossier { dossier, .. } => dossier,
+            Item::Record { record, .. } => record,
         };
-        match self.index.find_or_insert(&dossier.key, &self.dossiers) {
-            None => self.dossiers.push(dossier),
+        let next = self.records.len();
+        match self
+            .index
+            .find_or_insert(record.key(), next, |at| self.records[at].key())
+        {
+            None => self.records.push(record),
             Some(at) => {
-                let kept = &mut self.dossiers[at];
-                let message = if dossier.supersedes(kept) {
-                    let m = duplicate_message(&dossier, kept);
-                    *kept = dossier;
+                let kept = &mut self.records[at];
+                let message = if record.updated_at() >= kept.updated_at() {
+                    let m = duplicate_message::<R>(record.updated_at(), kept.updated_at());
+                    *kept = record;
                     m
                 } else {
-                    duplicate_message(kept, &dossier)
+                    duplicate_message::<R>(kept.updated_at(), record.updated_at())
                 };
-                let unit = kept.unit_code.to_string();
-                self.findings.push(
-                    Finding::new(FindingCode::DuplicateRecord, kept.key.to_string(), message)
-                        .with_unit(unit),
-                );
+                let finding =
+                    Finding::new(FindingCode::DuplicateRecord, kept.key().to_owned(), message)
+                        .with_unit(kept.unit_code().to_owned());
+                self.findings.push(finding);
             }
         }
     }
 }
 
-fn duplicate_message(kept: &Dossier, dropped: &Dossier) -> String {
-    let at = |d: &Dossier| {
-        d.updated_at
-            .map(|i| i.to_compact_local())
+fn duplicate_message<R: FromWire>(
+    kept: Option<crate::domain::Instant>,
+    dropped: Option<crate::domain::Instant>,
+) -> String {
+    let at = |i: Option<crate::domain::Instant>| {
+        i.map(|i| i.to_compact_local())
             .unwrap_or_else(|| "none".into())
     };
     format!(
-        "MaHoSo appears more than once; the version with CapNhatLuc {} counts, the one with {} is ignored",
+        "{} {} appears more than once; the version with CapNhatLuc {} counts, the one with {} is ignored",
+        R::NAME,
+        R::FIELDS[0],
         at(kept),
         at(dropped)
     )
 }
 
-/// MaHoSo → position in the batch, keyed by a 64-bit hash so that a million keys are not stored
+/// Key → position in the batch, keyed by a 64-bit hash so that a million keys are not stored
 /// twice; a (vanishingly rare) hash collision between different keys falls back to a map by text.
 #[derive(Debug, Default)]
 struct KeyIndex {
@@ -311,25 +353,29 @@ struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// The position of a dossier with this key, or `None` after noting that the next position
-    /// (`dossiers.len()`) will hold it.
-    fn find_or_insert(&mut self, key: &str, dossiers: &[Dossier]) -> Option<usize> {
-        let next = dossiers.len() as u32;
+    /// The position of a record with this key, or `None` after noting that `next` will hold it.
+    fn find_or_insert<'k>(
+        &mut self,
+        key: &str,
+        next: usize,
+        key_at: impl Fn(usize) -> &'k str,
+    ) -> Option<usize> {
+        use std::collections::hash_map::Entry;
         let hash = self.hasher.hash_one(key);
         match self.by_hash.entry(hash) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(next);
+            Entry::Vacant(v) => {
+                v.insert(next as u32);
                 None
             }
-            std::collections::hash_map::Entry::Occupied(o) => {
+            Entry::Occupied(o) => {
                 let at = *o.get() as usize;
-                if &*dossiers[at].key == key {
+                if key_at(at) == key {
                     return Some(at);
                 }
                 match self.collided.entry(key.into()) {
-                    std::collections::hash_map::Entry::Occupied(c) => Some(*c.get() as usize),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(next);
+                    Entry::Occupied(c) => Some(*c.get() as usize),
+                    Entry::Vacant(v) => {
+                        v.insert(next as u32);
                         None
                     }
                 }

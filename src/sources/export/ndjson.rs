@@ -1,12 +1,12 @@
-//! NDJSON / JSON Lines: one dossier object per line. Blank lines are skipped; a line that is not a
+//! NDJSON / JSON Lines: one record object per line. Blank lines are skipped; a line that is not a
 //! JSON object is an `invalid_record` at `line:N`.
 //!
 //! Parsing is the hot path of a million-dossier report, so blocks of whole lines are parsed on
 //! every core while one thread reads; results are handed on in file order, so "first seen" and
 //! "last one wins" mean what they say.
 
-use super::wire::JsonRecord;
-use super::{Item, Position, ReadCtx, invalid, to_item_with_raw};
+use super::wire::{FromWire, JsonRecord, json_record};
+use super::{Item, Position, ReadCtx, invalid, to_item};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -21,19 +21,19 @@ struct Block {
     bytes: Vec<u8>,
 }
 
-pub(super) fn read(
+pub(super) fn read<R: FromWire>(
     reader: impl Read + Send,
     ctx: &mut ReadCtx,
-    each: &mut dyn FnMut(Item),
+    each: &mut dyn FnMut(Item<R>),
 ) -> std::io::Result<()> {
     read_in_blocks(reader, BLOCK, ctx, each)
 }
 
-fn read_in_blocks(
+fn read_in_blocks<R: FromWire>(
     reader: impl Read + Send,
     block_size: usize,
     ctx: &mut ReadCtx,
-    each: &mut dyn FnMut(Item),
+    each: &mut dyn FnMut(Item<R>),
 ) -> std::io::Result<()> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -41,16 +41,16 @@ fn read_in_blocks(
     let keep_raw = ctx.keep_raw;
     std::thread::scope(|scope| {
         let (block_tx, block_rx) = sync_channel::<Block>(workers * 2);
-        let (item_tx, item_rx) = sync_channel::<(usize, Vec<Item>)>(workers * 2);
+        let (item_tx, item_rx) = sync_channel::<(usize, Vec<Item<R>>)>(workers * 2);
         let block_rx = Arc::new(Mutex::new(block_rx));
         for _ in 0..workers {
             let (rx, tx) = (Arc::clone(&block_rx), item_tx.clone());
-            scope.spawn(move || parse_blocks(&rx, &tx, keep_raw));
+            scope.spawn(move || parse_blocks::<R>(&rx, &tx, keep_raw));
         }
         drop(item_tx);
         let splitter = scope.spawn(move || split_blocks(reader, block_size, block_tx));
         // Hand items on in block order, whatever order the workers finish in.
-        let mut pending: BTreeMap<usize, Vec<Item>> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Vec<Item<R>>> = BTreeMap::new();
         let mut next = 0;
         for (index, items) in item_rx {
             pending.insert(index, items);
@@ -108,9 +108,9 @@ fn split_blocks(
     Ok(())
 }
 
-fn parse_blocks(
+fn parse_blocks<R: FromWire>(
     blocks: &Mutex<Receiver<Block>>,
-    out: &SyncSender<(usize, Vec<Item>)>,
+    out: &SyncSender<(usize, Vec<Item<R>>)>,
     keep_raw: bool,
 ) {
     let mut ctx = ReadCtx {
@@ -151,20 +151,22 @@ fn read_full(reader: &mut impl Read, mut out: &mut [u8]) -> std::io::Result<usiz
     Ok(total)
 }
 
-fn parse_line(line: &[u8], line_no: usize, ctx: &mut ReadCtx, each: &mut dyn FnMut(Item)) {
+fn parse_line<R: FromWire>(
+    line: &[u8],
+    line_no: usize,
+    ctx: &mut ReadCtx,
+    each: &mut dyn FnMut(Item<R>),
+) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
     let at = Position::Line(line_no);
-    match serde_json::from_slice::<JsonRecord>(line) {
+    match json_record(line, R::FIELDS) {
         // The line is the record as received; a line that parsed as JSON is UTF-8.
-        Ok(JsonRecord::Object(wire)) => each(to_item_with_raw(
-            &wire,
-            at,
-            ctx,
-            std::str::from_utf8(line).ok(),
-        )),
+        Ok(JsonRecord::Object(wire)) => {
+            each(to_item(&wire, at, ctx, std::str::from_utf8(line).ok()))
+        }
         Ok(JsonRecord::NotAnObject) => each(invalid(
             None,
             at,
@@ -183,6 +185,7 @@ fn parse_line(line: &[u8], line_no: usize, ctx: &mut ReadCtx, each: &mut dyn FnM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Dossier;
 
     /// Lines split across many small blocks keep their numbers and their order.
     #[test]
@@ -200,9 +203,9 @@ mod tests {
         let mut ctx = ReadCtx::default();
         let mut seen = Vec::new();
         // Blocks far smaller than a line, and a few lines long: both cuts are exercised.
-        read_in_blocks(text.as_bytes(), 17, &mut ctx, &mut |item| {
+        read_in_blocks(text.as_bytes(), 17, &mut ctx, &mut |item: Item<Dossier>| {
             seen.push(match item {
-                Item::Dossier { dossier, .. } => dossier.key.to_string(),
+                Item::Record { record, .. } => record.key.to_string(),
                 Item::Invalid { finding, .. } => finding.record,
             })
         })
@@ -219,9 +222,12 @@ mod tests {
             .collect();
         assert_eq!(seen, expected);
         let mut again = Vec::new();
-        read_in_blocks(text.as_bytes(), 300, &mut ReadCtx::default(), &mut |_| {
-            again.push(())
-        })
+        read_in_blocks(
+            text.as_bytes(),
+            300,
+            &mut ReadCtx::default(),
+            &mut |_: Item<Dossier>| again.push(()),
+        )
         .unwrap();
         assert_eq!(again.len(), expected.len());
     }

@@ -1,95 +1,82 @@
-//! The dossier wire record (DVCQG field names, every value possibly a string) and its parse into
-//! a domain [`Dossier`].
-//!
-//! One wire shape for every export format: NDJSON and JSON arrays deserialize into it (borrowing
-//! from the input where they can), CSV and XLSX rows fill it by header name.
+//! Wire records (DVCQG field names, every value possibly a string) and their parse into domain
+//! records. One wire shape for every export format: NDJSON and JSON arrays deserialize into it
+//! (borrowing from the input where they can), CSV and XLSX rows fill it by header name. Each record
+//! kind says which fields it has ([`FromWire::FIELDS`], the key first) and how it parses.
 
-use crate::domain::{Dossier, Instant, ResultKind, Status};
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use crate::domain::{Dossier, Feedback, Instant, Level, Rating, ResultKind, Status};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-/// The dossier fields of domain.md §1, in a fixed order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Field {
-    MaHoSo,
-    MaTTHC,
-    TenTTHC,
-    MaLinhVuc,
-    TenLinhVuc,
-    MaDonViXuLy,
-    DonViXuLy,
-    KenhThucHien,
-    TrangThaiHoSo,
-    NgayTiepNhan,
-    NgayHenTra,
-    NgayYeuCauBoSung,
-    NgayKetThucXuLy,
-    NgayTra,
-    LoaiKetQua,
-    CapNhatLuc,
-    DaXoa,
-}
-
-pub const FIELD_COUNT: usize = 17;
-
-/// Field names, by [`Field`] index: the JSON keys and the CSV/XLSX headers.
-pub const FIELD_NAMES: [&str; FIELD_COUNT] = [
-    "MaHoSo",
-    "MaTTHC",
-    "TenTTHC",
-    "MaLinhVuc",
-    "TenLinhVuc",
-    "MaDonViXuLy",
-    "DonViXuLy",
-    "KenhThucHien",
-    "TrangThaiHoSo",
-    "NgayTiepNhan",
-    "NgayHenTra",
-    "NgayYeuCauBoSung",
-    "NgayKetThucXuLy",
-    "NgayTra",
-    "LoaiKetQua",
-    "CapNhatLuc",
-    "DaXoa",
-];
-
-pub fn field_index(name: &str) -> Option<usize> {
-    let name = name.trim_start_matches('\u{feff}').trim();
-    FIELD_NAMES.iter().position(|n| *n == name)
+/// A record kind that can be read from an export.
+pub trait FromWire: Sized + Send + 'static {
+    /// Field names (JSON keys, CSV/XLSX headers); the first is the record key.
+    const FIELDS: &'static [&'static str];
+    /// What the kind is called in messages.
+    const NAME: &'static str;
+    fn parse(wire: &WireRecord<'_>, strings: &mut Interner) -> Result<Self, String>;
+    fn key(&self) -> &str;
+    /// CapNhatLuc: decides which of two versions of a key counts.
+    fn updated_at(&self) -> Option<Instant>;
+    /// The unit the record belongs to, for findings.
+    fn unit_code(&self) -> &str;
 }
 
 /// One record as it arrived. Values are text; absent and empty are the same thing.
-#[derive(Debug, Default, Clone)]
-pub struct WireDossier<'a> {
-    values: [Option<Cow<'a, str>>; FIELD_COUNT],
+#[derive(Debug, Clone)]
+pub struct WireRecord<'a> {
+    fields: &'static [&'static str],
+    values: Vec<Option<Cow<'a, str>>>,
     /// A known field whose value was an object or array: the record cannot be read.
     unreadable: Option<&'static str>,
 }
 
-impl<'a> WireDossier<'a> {
+impl<'a> WireRecord<'a> {
+    pub fn new(fields: &'static [&'static str]) -> WireRecord<'a> {
+        WireRecord {
+            fields,
+            values: vec![None; fields.len()],
+            unreadable: None,
+        }
+    }
+
+    /// The index of a field name (a CSV/XLSX header, BOM and white space ignored).
+    pub fn index_of(fields: &[&str], name: &str) -> Option<usize> {
+        let name = name.trim_start_matches('\u{feff}').trim();
+        fields.iter().position(|n| *n == name)
+    }
+
     pub fn set(&mut self, index: usize, value: Option<Cow<'a, str>>) {
         self.values[index] = value;
     }
 
     pub fn mark_unreadable(&mut self, index: usize) {
-        self.unreadable = Some(FIELD_NAMES[index]);
+        self.unreadable = Some(self.fields[index]);
     }
 
-    fn get(&self, f: Field) -> &str {
-        self.values[f as usize]
-            .as_deref()
+    /// A field's trimmed text, empty when absent.
+    pub fn get(&self, name: &str) -> &str {
+        Self::index_of(self.fields, name)
+            .and_then(|i| self.values[i].as_deref())
             .map(str::trim)
             .unwrap_or("")
+    }
+
+    fn at(&self, index: usize) -> &str {
+        self.values[index].as_deref().map(str::trim).unwrap_or("")
+    }
+
+    /// The record key (the first field), when present.
+    pub fn key(&self) -> Option<&str> {
+        Some(self.at(0)).filter(|k| !k.is_empty())
     }
 
     /// The fields that arrived, as a JSON object of text values: the record as stored.
     pub fn to_json(&self) -> String {
         let mut map = serde_json::Map::new();
-        for (name, value) in FIELD_NAMES.iter().zip(&self.values) {
+        for (name, value) in self.fields.iter().zip(&self.values) {
             if let Some(v) = value {
                 map.insert((*name).to_owned(), serde_json::Value::String(v.to_string()));
             }
@@ -97,20 +84,57 @@ impl<'a> WireDossier<'a> {
         serde_json::Value::Object(map).to_string()
     }
 
-    /// MaHoSo, when the record has one.
-    pub fn key(&self) -> Option<&str> {
-        Some(self.get(Field::MaHoSo)).filter(|k| !k.is_empty())
-    }
-
-    /// Parses into a domain dossier, or says why it cannot be read.
-    pub fn parse(&self, strings: &mut Interner) -> Result<Dossier, String> {
+    fn check_readable(&self) -> Result<&str, String> {
         if let Some(field) = self.unreadable {
             return Err(format!(
                 "{field} holds an object or array where text was expected"
             ));
         }
-        let key = self.key().ok_or("MaHoSo is missing")?;
-        let status_text = self.get(Field::TrangThaiHoSo);
+        self.key()
+            .ok_or_else(|| format!("{} is missing", self.fields[0]))
+    }
+
+    fn instant(&self, name: &str) -> Result<Option<Instant>, String> {
+        let text = self.get(name);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        Instant::parse(text)
+            .map(Some)
+            .map_err(|e| format!("{name}: {e}"))
+    }
+}
+
+/// A `1` (or JSON/Excel `true`, which arrives as `1`) flag.
+fn is_set(text: &str) -> bool {
+    text == "1" || text.eq_ignore_ascii_case("true")
+}
+
+impl FromWire for Dossier {
+    const FIELDS: &'static [&'static str] = &[
+        "MaHoSo",
+        "MaTTHC",
+        "TenTTHC",
+        "MaLinhVuc",
+        "TenLinhVuc",
+        "MaDonViXuLy",
+        "DonViXuLy",
+        "KenhThucHien",
+        "TrangThaiHoSo",
+        "NgayTiepNhan",
+        "NgayHenTra",
+        "NgayYeuCauBoSung",
+        "NgayKetThucXuLy",
+        "NgayTra",
+        "LoaiKetQua",
+        "CapNhatLuc",
+        "DaXoa",
+    ];
+    const NAME: &'static str = "dossier";
+
+    fn parse(w: &WireRecord<'_>, strings: &mut Interner) -> Result<Dossier, String> {
+        let key = w.check_readable()?;
+        let status_text = w.get("TrangThaiHoSo");
         let status = Status::parse(status_text).ok_or_else(|| {
             if status_text.is_empty() {
                 "TrangThaiHoSo is empty; expected a status code from 1 to 10".to_owned()
@@ -118,41 +142,117 @@ impl<'a> WireDossier<'a> {
                 format!("TrangThaiHoSo `{status_text}` is not a status code from 1 to 10")
             }
         })?;
-        let instant = |f: Field| -> Result<Option<Instant>, String> {
-            let text = self.get(f);
-            if text.is_empty() {
-                return Ok(None);
-            }
-            Instant::parse(text)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", FIELD_NAMES[f as usize]))
-        };
         Ok(Dossier {
             key: key.into(),
-            procedure_code: strings.intern(self.get(Field::MaTTHC)),
-            field_code: strings.intern(self.get(Field::MaLinhVuc)),
-            field_name: strings.intern(self.get(Field::TenLinhVuc)),
-            unit_code: strings.intern(self.get(Field::MaDonViXuLy)),
-            channel: strings.intern(self.get(Field::KenhThucHien)),
+            procedure_code: strings.intern(w.get("MaTTHC")),
+            field_code: strings.intern(w.get("MaLinhVuc")),
+            field_name: strings.intern(w.get("TenLinhVuc")),
+            unit_code: strings.intern(w.get("MaDonViXuLy")),
+            channel: strings.intern(w.get("KenhThucHien")),
             status,
-            received_at: instant(Field::NgayTiepNhan)?,
-            due_at: instant(Field::NgayHenTra)?,
-            supplement_requested_at: instant(Field::NgayYeuCauBoSung)?,
-            finished_at: instant(Field::NgayKetThucXuLy)?,
-            returned_at: instant(Field::NgayTra)?,
-            updated_at: instant(Field::CapNhatLuc)?,
-            result_kind: ResultKind::from_text(self.get(Field::LoaiKetQua)),
-            deleted: is_deleted_flag(self.get(Field::DaXoa)),
+            received_at: w.instant("NgayTiepNhan")?,
+            due_at: w.instant("NgayHenTra")?,
+            supplement_requested_at: w.instant("NgayYeuCauBoSung")?,
+            finished_at: w.instant("NgayKetThucXuLy")?,
+            returned_at: w.instant("NgayTra")?,
+            updated_at: w.instant("CapNhatLuc")?,
+            result_kind: ResultKind::from_text(w.get("LoaiKetQua")),
+            deleted: is_set(w.get("DaXoa")),
         })
+    }
+
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn updated_at(&self) -> Option<Instant> {
+        self.updated_at
+    }
+    fn unit_code(&self) -> &str {
+        &self.unit_code
     }
 }
 
-/// DaXoa: `1` when deleted at the source (a JSON or Excel `true` arrives here as `1`).
-fn is_deleted_flag(text: &str) -> bool {
-    text == "1" || text.eq_ignore_ascii_case("true")
+impl FromWire for Rating {
+    const FIELDS: &'static [&'static str] = &[
+        "MaDanhGia",
+        "MaHoSo",
+        "MaDonVi",
+        "MucDo",
+        "KenhDanhGia",
+        "ThoiGianDanhGia",
+        "CapNhatLuc",
+    ];
+    const NAME: &'static str = "rating";
+
+    fn parse(w: &WireRecord<'_>, strings: &mut Interner) -> Result<Rating, String> {
+        let key = w.check_readable()?;
+        let level_text = w.get("MucDo");
+        let level = Level::parse(level_text).ok_or_else(|| {
+            format!(
+                "MucDo `{level_text}` is not 1 (very satisfied), 2 (satisfied) or 3 (not satisfied)"
+            )
+        })?;
+        Ok(Rating {
+            key: key.into(),
+            dossier_key: w.get("MaHoSo").into(),
+            unit_code: strings.intern(w.get("MaDonVi")),
+            level,
+            channel: strings.intern(w.get("KenhDanhGia")),
+            rated_at: w.instant("ThoiGianDanhGia")?,
+            updated_at: w.instant("CapNhatLuc")?,
+        })
+    }
+
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn updated_at(&self) -> Option<Instant> {
+        self.updated_at
+    }
+    fn unit_code(&self) -> &str {
+        &self.unit_code
+    }
 }
 
-/// Shares the few distinct codes and names (fields, units, channels) among a million dossiers.
+impl FromWire for Feedback {
+    const FIELDS: &'static [&'static str] = &[
+        "MaPAKN",
+        "MaDonVi",
+        "NgayTiepNhan",
+        "LoaiNoiDung",
+        "TrangThai",
+        "NgayXuLy",
+        "CongKhai",
+        "CapNhatLuc",
+    ];
+    const NAME: &'static str = "feedback";
+
+    fn parse(w: &WireRecord<'_>, strings: &mut Interner) -> Result<Feedback, String> {
+        let key = w.check_readable()?;
+        Ok(Feedback {
+            key: key.into(),
+            unit_code: strings.intern(w.get("MaDonVi")),
+            received_at: w.instant("NgayTiepNhan")?,
+            content: strings.intern(w.get("LoaiNoiDung")),
+            state: strings.intern(w.get("TrangThai")),
+            processed_at: w.instant("NgayXuLy")?,
+            published: is_set(w.get("CongKhai")),
+            updated_at: w.instant("CapNhatLuc")?,
+        })
+    }
+
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn updated_at(&self) -> Option<Instant> {
+        self.updated_at
+    }
+    fn unit_code(&self) -> &str {
+        &self.unit_code
+    }
+}
+
+/// Shares the few distinct codes and names (fields, units, channels) among a million records.
 #[derive(Debug, Default)]
 pub struct Interner(HashSet<Arc<str>>);
 
@@ -253,78 +353,94 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// A JSON value that should be a dossier object; anything else is kept as "not an object".
+/// A JSON value that should be a record object; anything else is kept as "not an object".
 // Lives on the stack for one record at a time; boxing it would cost an allocation per record.
 #[allow(clippy::large_enum_variant)]
 pub enum JsonRecord<'a> {
-    Object(WireDossier<'a>),
+    Object(WireRecord<'a>),
     NotAnObject,
 }
 
-impl<'de> de::Deserialize<'de> for JsonRecord<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = JsonRecord<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a dossier object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut wire = WireDossier::default();
-                while let Some(Key(k)) = map.next_key()? {
-                    match FIELD_NAMES.iter().position(|n| *n == k) {
-                        Some(i) => match map.next_value::<Flex>()? {
-                            Flex::Text(v) => wire.set(i, v),
-                            Flex::Nested => wire.mark_unreadable(i),
-                        },
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+/// Deserializes one [`JsonRecord`] with the given field names.
+#[derive(Clone, Copy)]
+pub struct JsonRecordSeed(pub &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for JsonRecordSeed {
+    type Value = JsonRecord<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonRecordSeed {
+    type Value = JsonRecord<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut wire = WireRecord::new(self.0);
+        while let Some(Key(k)) = map.next_key()? {
+            match self.0.iter().position(|n| *n == k) {
+                Some(i) => match map.next_value::<Flex>()? {
+                    Flex::Text(v) => wire.set(i, v),
+                    Flex::Nested => wire.mark_unreadable(i),
+                },
+                None => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                Ok(JsonRecord::Object(wire))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(JsonRecord::NotAnObject)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(JsonRecord::NotAnObject)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(JsonRecord::NotAnObject)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(JsonRecord::NotAnObject)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(JsonRecord::NotAnObject)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(JsonRecord::NotAnObject)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(JsonRecord::NotAnObject)
             }
         }
-        d.deserialize_any(V)
+        Ok(JsonRecord::Object(wire))
     }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(JsonRecord::NotAnObject)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(JsonRecord::NotAnObject)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(JsonRecord::NotAnObject)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(JsonRecord::NotAnObject)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(JsonRecord::NotAnObject)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(JsonRecord::NotAnObject)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(JsonRecord::NotAnObject)
+    }
+}
+
+/// Parses one JSON text (an NDJSON line) as a record of `fields`.
+pub fn json_record<'a>(
+    text: &'a [u8],
+    fields: &'static [&'static str],
+) -> Result<JsonRecord<'a>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let record = JsonRecordSeed(fields).deserialize(&mut de)?;
+    de.end()?;
+    Ok(record)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<Dossier, String> {
-        match serde_json::from_str::<JsonRecord>(json).unwrap() {
-            JsonRecord::Object(w) => w.parse(&mut Interner::default()),
+    fn parse<R: FromWire>(json: &str) -> Result<R, String> {
+        match json_record(json.as_bytes(), R::FIELDS).unwrap() {
+            JsonRecord::Object(w) => R::parse(&w, &mut Interner::default()),
             JsonRecord::NotAnObject => Err("not an object".into()),
         }
     }
 
     #[test]
     fn numbers_and_nulls_are_text_and_absent() {
-        let d = parse(
+        let d: Dossier = parse(
             r#"{"MaHoSo": 123, "TrangThaiHoSo": 9.0, "KenhThucHien": 2, "NgayTiepNhan": 20230620083000,
                 "NgayHenTra": null, "NgayKetThucXuLy": "", "DaXoa": true, "Other": {"x": 1}}"#,
         )
@@ -341,28 +457,53 @@ mod tests {
     #[test]
     fn unreadable_records_say_why() {
         assert!(
-            parse(r#"{"TrangThaiHoSo": "2"}"#)
+            parse::<Dossier>(r#"{"TrangThaiHoSo": "2"}"#)
                 .unwrap_err()
                 .contains("MaHoSo")
         );
         assert!(
-            parse(r#"{"MaHoSo": "A", "TrangThaiHoSo": "11"}"#)
+            parse::<Dossier>(r#"{"MaHoSo": "A", "TrangThaiHoSo": "11"}"#)
                 .unwrap_err()
                 .contains("TrangThaiHoSo")
         );
         assert!(
-            parse(r#"{"MaHoSo": "A", "TrangThaiHoSo": ""}"#)
+            parse::<Dossier>(r#"{"MaHoSo": "A", "TrangThaiHoSo": ""}"#)
                 .unwrap_err()
                 .contains("empty")
         );
-        let e = parse(r#"{"MaHoSo": "A", "TrangThaiHoSo": "2", "NgayTiepNhan": "20/06/2023"}"#)
-            .unwrap_err();
+        let e = parse::<Dossier>(
+            r#"{"MaHoSo": "A", "TrangThaiHoSo": "2", "NgayTiepNhan": "20/06/2023"}"#,
+        )
+        .unwrap_err();
         assert!(e.contains("NgayTiepNhan"), "{e}");
+        let nested = parse::<Dossier>(r#"{"MaHoSo": "A", "TrangThaiHoSo": "2", "NgayTra": [1]}"#);
+        assert!(nested.unwrap_err().contains("NgayTra"));
         assert!(
-            parse(r#"{"MaHoSo": "A", "TrangThaiHoSo": "2", "NgayTra": [1]}"#)
+            parse::<Rating>(r#"{"MaDanhGia": "R", "MucDo": "4"}"#)
                 .unwrap_err()
-                .contains("NgayTra")
+                .contains("MucDo")
         );
+        assert!(
+            parse::<Feedback>(r#"{"MaDonVi": "U"}"#)
+                .unwrap_err()
+                .contains("MaPAKN")
+        );
+    }
+
+    #[test]
+    fn ratings_and_feedback_parse() {
+        let r: Rating = parse(
+            r#"{"MaDanhGia":"R1","MaHoSo":"D1","MaDonVi":"U","MucDo":2,"KenhDanhGia":"tablet","ThoiGianDanhGia":"20230701080000"}"#,
+        )
+        .unwrap();
+        assert!(r.level.is_satisfied());
+        assert_eq!(&*r.channel, "tablet");
+        let f: Feedback = parse(
+            r#"{"MaPAKN":"P1","MaDonVi":"U","NgayTiepNhan":"20230701080000","LoaiNoiDung":"hanh-vi","TrangThai":"da-xu-ly","NgayXuLy":"20230705080000","CongKhai":"1"}"#,
+        )
+        .unwrap();
+        assert!(f.published);
+        assert!(f.processed_at.is_some());
     }
 
     #[test]

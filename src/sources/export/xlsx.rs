@@ -4,17 +4,17 @@
 //!
 //! Cells are read with calamine's streaming cell reader: the sheet is never held whole.
 
-use super::wire::{WireDossier, field_index, number_text};
+use super::wire::{FromWire, WireRecord, number_text};
 use super::{Input, Item, Position, ReadCtx, ReadError, invalid, to_item};
 use calamine::{DataRef, Reader, Xlsx};
 use std::borrow::Cow;
 use std::io::{BufReader, Cursor, Read, Seek};
 
-pub(super) fn read(
+pub(super) fn read<R: FromWire>(
     input: &Input,
     reader: Box<dyn Read + Send>,
     ctx: &mut ReadCtx,
-    each: &mut dyn FnMut(Item),
+    each: &mut dyn FnMut(Item<R>),
 ) -> Result<(), ReadError> {
     let fail = |reason: String| ReadError::Xlsx {
         input: input.describe(),
@@ -38,10 +38,10 @@ pub(super) fn read(
     }
 }
 
-fn read_workbook<R: Read + Seek>(
-    reader: R,
+fn read_workbook<W: Read + Seek, R: FromWire>(
+    reader: W,
     ctx: &mut ReadCtx,
-    each: &mut dyn FnMut(Item),
+    each: &mut dyn FnMut(Item<R>),
 ) -> Result<(), String> {
     let mut book = Xlsx::new(reader).map_err(|e| e.to_string())?;
     let sheet = book
@@ -54,7 +54,7 @@ fn read_workbook<R: Read + Seek>(
         .map_err(|e| e.to_string())?;
     let mut columns: Vec<Option<usize>> = Vec::new();
     let mut header_row: Option<u32> = None;
-    let mut row = Row::default();
+    let mut row = Row::new(R::FIELDS);
     while let Some(cell) = cells.next_cell().map_err(|e| e.to_string())? {
         let (r, c) = cell.get_position();
         let header = *header_row.get_or_insert(r);
@@ -66,7 +66,7 @@ fn read_workbook<R: Read + Seek>(
             columns[c] = cell_text(cell.get_value())
                 .ok()
                 .flatten()
-                .and_then(|t| field_index(&t));
+                .and_then(|t| WireRecord::index_of(R::FIELDS, &t));
             continue;
         }
         if row.number != Some(r) {
@@ -82,22 +82,32 @@ fn read_workbook<R: Read + Seek>(
     Ok(())
 }
 
-#[derive(Default)]
 struct Row {
+    fields: &'static [&'static str],
     number: Option<u32>,
-    wire: WireDossier<'static>,
+    wire: WireRecord<'static>,
     error: Option<String>,
     any_value: bool,
 }
 
 impl Row {
+    fn new(fields: &'static [&'static str]) -> Row {
+        Row {
+            fields,
+            number: None,
+            wire: WireRecord::new(fields),
+            error: None,
+            any_value: false,
+        }
+    }
+
     fn start(&mut self, r: u32, columns: &[Option<usize>]) -> Result<(), String> {
         if !columns.contains(&Some(0)) {
-            return Err("the header row has no MaHoSo column".into());
+            return Err(format!("the header row has no {} column", self.fields[0]));
         }
         *self = Row {
             number: Some(r),
-            ..Row::default()
+            ..Row::new(self.fields)
         };
         Ok(())
     }
@@ -113,12 +123,12 @@ impl Row {
             }
             Err(reason) => {
                 self.any_value = true;
-                self.error = Some(format!("{} {reason}", wire_name(*field)));
+                self.error = Some(format!("{} {reason}", self.fields[*field]));
             }
         }
     }
 
-    fn finish(&mut self, ctx: &mut ReadCtx, each: &mut dyn FnMut(Item)) {
+    fn finish<R: FromWire>(&mut self, ctx: &mut ReadCtx, each: &mut dyn FnMut(Item<R>)) {
         let Some(r) = self.number.take() else { return };
         if !self.any_value {
             return;
@@ -134,13 +144,9 @@ impl Row {
                     raw,
                 ))
             }
-            None => each(to_item(&self.wire, at, ctx)),
+            None => each(to_item(&self.wire, at, ctx, None)),
         }
     }
-}
-
-fn wire_name(field: usize) -> &'static str {
-    super::wire::FIELD_NAMES[field]
 }
 
 /// A cell as text; `None` when empty; an error for Excel error cells.
