@@ -39,7 +39,6 @@ const BATCH: usize = 50_000;
 
 /// How each record kind is written to the store.
 trait Importable: FromWire {
-    const KIND: RecordKind;
     fn store(
         store: &SqliteStore,
         source: &str,
@@ -48,7 +47,6 @@ trait Importable: FromWire {
 }
 
 impl Importable for Dossier {
-    const KIND: RecordKind = RecordKind::Dossier;
     async fn store(
         store: &SqliteStore,
         source: &str,
@@ -63,7 +61,6 @@ impl Importable for Dossier {
 }
 
 impl Importable for Rating {
-    const KIND: RecordKind = RecordKind::Rating;
     async fn store(
         store: &SqliteStore,
         source: &str,
@@ -84,7 +81,6 @@ impl Importable for Rating {
 }
 
 impl Importable for Feedback {
-    const KIND: RecordKind = RecordKind::Feedback;
     async fn store(
         store: &SqliteStore,
         source: &str,

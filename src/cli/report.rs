@@ -62,21 +62,31 @@ fn parse_input_format(s: &str) -> Result<InputFormat, String> {
         .map_err(|e: baocao_sync::sources::export::ReadError| e.to_string())
 }
 
-/// The records a report reads, de-duplicated, with the findings about unreadable ones.
+/// The records a report reads, de-duplicated, with the findings about unreadable ones by kind.
 #[derive(Default)]
 struct Loaded {
     dossiers: Option<Vec<Dossier>>,
     ratings: Option<Vec<Rating>>,
     feedback: Option<Vec<Feedback>>,
-    findings: Vec<Finding>,
+    findings: Vec<(RecordKind, Finding)>,
     records: usize,
 }
 
 impl Loaded {
-    fn take<R>(&mut self, batch: RecordBatch<R>) -> Vec<R> {
+    fn take<R: FromWire>(&mut self, batch: RecordBatch<R>) -> Vec<R> {
         self.records += batch.records_read;
-        self.findings.extend(batch.findings);
+        self.findings
+            .extend(batch.findings.into_iter().map(|f| (R::KIND, f)));
         batch.records
+    }
+
+    /// The findings about the kinds of records a form reads.
+    fn findings_for(&mut self, kinds: &[RecordKind]) -> Vec<Finding> {
+        std::mem::take(&mut self.findings)
+            .into_iter()
+            .filter(|(k, _)| kinds.contains(k))
+            .map(|(_, f)| f)
+            .collect()
     }
 }
 
@@ -136,7 +146,9 @@ async fn load_store(a: &ReportArgs) -> anyhow::Result<Loaded> {
     ] {
         let rejects = store.rejects(kind, source).await?;
         loaded.records += rejects.len();
-        loaded.findings.extend(rejects);
+        loaded
+            .findings
+            .extend(rejects.into_iter().map(|f| (kind, f)));
     }
     Ok(loaded)
 }
@@ -155,16 +167,17 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         bail!("--format xlsx needs --out FILE");
     }
     let units = UnitTree::load(&a.units)?;
-    let loaded = if a.from_store {
+    let mut loaded = if a.from_store {
         super::runtime()?.block_on(load_store(&a))?
     } else {
         load_files(&a)?
     };
+    let findings = loaded.findings_for(&forms::record_kinds(regime, def));
     let inputs = Inputs {
         dossiers: loaded.dossiers.as_deref(),
         ratings: loaded.ratings.as_deref(),
         feedback: loaded.feedback.as_deref(),
-        findings: loaded.findings,
+        findings,
     };
     let computed = forms::compute(regime, def, inputs, &units, &period)?;
     let reports = match def.layout {

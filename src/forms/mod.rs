@@ -103,6 +103,24 @@ pub struct Computed {
     pub violations: Vec<IdentityViolation>,
 }
 
+/// The record kinds a form reads (and whose findings it lists).
+pub fn record_kinds(regime: &Regime, def: &FormDef) -> Vec<RecordKind> {
+    match def.layout {
+        Layout::PerUnit => vec![def.record],
+        Layout::Aggregate => {
+            let base = def.of.as_deref().and_then(|of| regime.form(of).ok());
+            vec![base.map_or(def.record, |b| b.record)]
+        }
+        // Coverage compares ratings with the dossiers resolved.
+        Layout::Satisfaction => vec![RecordKind::Rating, RecordKind::Dossier],
+        Layout::Narrative => vec![
+            RecordKind::Dossier,
+            RecordKind::Rating,
+            RecordKind::Feedback,
+        ],
+    }
+}
+
 /// Computes a form of `regime` (a table or the satisfaction summary) for one period.
 pub fn compute(
     regime: &Regime,

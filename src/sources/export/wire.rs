@@ -3,7 +3,7 @@
 //! (borrowing from the input where they can), CSV and XLSX rows fill it by header name. Each record
 //! kind says which fields it has ([`FromWire::FIELDS`], the key first) and how it parses.
 
-use crate::domain::{Dossier, Feedback, Instant, Level, Rating, ResultKind, Status};
+use crate::domain::{Dossier, Feedback, Instant, Level, Rating, RecordKind, ResultKind, Status};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -14,6 +14,7 @@ use std::sync::Arc;
 pub trait FromWire: Sized + Send + 'static {
     /// Field names (JSON keys, CSV/XLSX headers); the first is the record key.
     const FIELDS: &'static [&'static str];
+    const KIND: RecordKind;
     /// What the kind is called in messages.
     const NAME: &'static str;
     fn parse(wire: &WireRecord<'_>, strings: &mut Interner) -> Result<Self, String>;
@@ -130,6 +131,7 @@ impl FromWire for Dossier {
         "CapNhatLuc",
         "DaXoa",
     ];
+    const KIND: RecordKind = RecordKind::Dossier;
     const NAME: &'static str = "dossier";
 
     fn parse(w: &WireRecord<'_>, strings: &mut Interner) -> Result<Dossier, String> {
@@ -182,6 +184,7 @@ impl FromWire for Rating {
         "ThoiGianDanhGia",
         "CapNhatLuc",
     ];
+    const KIND: RecordKind = RecordKind::Rating;
     const NAME: &'static str = "rating";
 
     fn parse(w: &WireRecord<'_>, strings: &mut Interner) -> Result<Rating, String> {
@@ -225,6 +228,7 @@ impl FromWire for Feedback {
         "CongKhai",
         "CapNhatLuc",
     ];
+    const KIND: RecordKind = RecordKind::Feedback;
     const NAME: &'static str = "feedback";
 
     fn parse(w: &WireRecord<'_>, strings: &mut Interner) -> Result<Feedback, String> {
