@@ -3,4 +3,5 @@ fn main() {
     println!("cargo:rerun-if-changed=migrations");
     // The shipped form definitions are compiled in (forms::definition::BUILTIN).
     println!("cargo:rerun-if-changed=config/forms");
+    println!("cargo:rerun-if-changed=config/catalog");
 }

@@ -1,6 +1,7 @@
 //! Command-line interface. Each subcommand is a thin driver over the library; errors become one
 //! line on standard error (anyhow lives here, in the binary, and nowhere else).
 
+mod catalog;
 mod generate;
 mod import;
 mod report;
@@ -36,6 +37,9 @@ enum Command {
     Import(import::ImportArgs),
     /// Write a synthetic data set (units.toml, dossiers.ndjson) for benchmarks and demos.
     Generate(generate::GenerateArgs),
+    /// The field catalogue: import from the national procedure database.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -43,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(a),
         Command::Import(a) => runtime()?.block_on(import::run(a)),
         Command::Generate(a) => generate::run(a),
+        Command::Catalog(c) => catalog::run(c),
     }
 }
 

@@ -1,7 +1,9 @@
 use anyhow::{Context, bail};
+use baocao_sync::catalog::FieldCatalog;
 use baocao_sync::domain::{
     Dossier, Feedback, Finding, Period, Rating, RecordKind, Severity, UnitTree,
 };
+use baocao_sync::forms::checks::ChecksConfig;
 use baocao_sync::forms::{self, FormCatalog, Inputs, Layout};
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
 use baocao_sync::sources::export::{
@@ -49,6 +51,13 @@ pub struct ReportArgs {
     /// the binary by default.
     #[arg(long, env = "BAOCAO_FORMS_DIR")]
     forms_dir: Option<PathBuf>,
+    /// Field catalogue folder (fields.toml, procedures.toml, e.g. config/catalog): rows get the
+    /// published field names and unplaceable fields an `unknown_field` warning. None by default.
+    #[arg(long, env = "BAOCAO_CATALOG_DIR")]
+    catalog: Option<PathBuf>,
+    /// Column-4 check thresholds (TOML); the shipped config/checks.toml by default.
+    #[arg(long)]
+    checks: Option<PathBuf>,
     /// json, csv or xlsx.
     #[arg(long, default_value = "json")]
     format: String,
@@ -167,6 +176,15 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         bail!("--format xlsx needs --out FILE");
     }
     let units = UnitTree::load(&a.units)?;
+    let catalog = a.catalog.as_deref().map(FieldCatalog::load).transpose()?;
+    let checks = match &a.checks {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            ChecksConfig::from_toml(&text).map_err(anyhow::Error::msg)?
+        }
+        None => ChecksConfig::builtin(),
+    };
     let mut loaded = if a.from_store {
         super::runtime()?.block_on(load_store(&a))?
     } else {
@@ -178,6 +196,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         ratings: loaded.ratings.as_deref(),
         feedback: loaded.feedback.as_deref(),
         findings,
+        catalog: catalog.as_ref(),
+        checks: Some(&checks),
     };
     let computed = forms::compute(regime, def, inputs, &units, &period)?;
     let reports = match def.layout {

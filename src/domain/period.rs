@@ -75,6 +75,21 @@ impl Period {
         self
     }
 
+    /// The period of the same kind just before this one (Q3 → Q2, M01 → the previous M12, H1 →
+    /// the previous H2, 9M and Y → the previous year's), with the Decree's window.
+    pub fn previous(&self) -> Option<Period> {
+        let (year, kind) = match self.kind {
+            PeriodKind::Month(1) => (self.year - 1, PeriodKind::Month(12)),
+            PeriodKind::Month(m) => (self.year, PeriodKind::Month(m - 1)),
+            PeriodKind::Quarter(1) => (self.year - 1, PeriodKind::Quarter(4)),
+            PeriodKind::Quarter(q) => (self.year, PeriodKind::Quarter(q - 1)),
+            PeriodKind::Half(1) => (self.year - 1, PeriodKind::Half(2)),
+            PeriodKind::Half(_) => (self.year, PeriodKind::Half(1)),
+            PeriodKind::NineMonths | PeriodKind::Year => (self.year - 1, self.kind),
+        };
+        Period::standard(year, kind)
+    }
+
     /// The canonical id, e.g. `2023-Q3`, `2023-M07`.
     pub fn id(&self) -> String {
         self.to_string()
@@ -213,6 +228,16 @@ mod tests {
         ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn previous_periods() {
+        let prev = |id: &str| id.parse::<Period>().unwrap().previous().unwrap().id();
+        assert_eq!(prev("2023-Q3"), "2023-Q2");
+        assert_eq!(prev("2023-Q1"), "2022-Q4");
+        assert_eq!(prev("2024-M01"), "2023-M12");
+        assert_eq!(prev("2023-H1"), "2022-H2");
+        assert_eq!(prev("2023-9M"), "2022-9M");
     }
 
     #[test]

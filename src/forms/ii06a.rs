@@ -45,6 +45,30 @@ impl FirstSeenLabels {
     }
 }
 
+/// With a catalogue: the published name in force on the period's last day, found by code or by
+/// the source's name; a field the catalogue cannot place keeps its first-seen name.
+pub struct CatalogLabels<'a> {
+    pub catalog: &'a crate::catalog::FieldCatalog,
+    pub day: chrono::NaiveDate,
+    pub seen: FirstSeenLabels,
+}
+
+impl CatalogLabels<'_> {
+    /// The published name, if the catalogue knows the field.
+    pub fn published(&self, field_code: &str) -> Option<&str> {
+        let seen = self.seen.0.get(field_code).map(|s| &**s).unwrap_or("");
+        self.catalog.resolve(field_code, seen, self.day)
+    }
+}
+
+impl FieldLabels for CatalogLabels<'_> {
+    fn label(&self, field_code: &str) -> Option<String> {
+        self.published(field_code)
+            .map(str::to_owned)
+            .or_else(|| self.seen.label(field_code))
+    }
+}
+
 impl FieldLabels for FirstSeenLabels {
     fn label(&self, field_code: &str) -> Option<String> {
         self.0.get(field_code).map(|s| s.to_string())

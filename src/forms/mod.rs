@@ -6,6 +6,7 @@
 //! this module for that reason). Same input, same report; tests need no setup.
 
 pub mod aggregate;
+pub mod checks;
 pub mod definition;
 pub mod ii05a;
 pub mod ii06a;
@@ -66,6 +67,10 @@ pub struct Inputs<'a> {
     pub feedback: Option<&'a [Feedback]>,
     /// Findings from reading (unreadable or duplicate records), merged into the result's.
     pub findings: Vec<Finding>,
+    /// The field catalogue: published labels and `unknown_field` warnings when given.
+    pub catalog: Option<&'a crate::catalog::FieldCatalog>,
+    /// Column-4 checks of dossier forms, when given.
+    pub checks: Option<&'a checks::ChecksConfig>,
 }
 
 impl<'a> Inputs<'a> {
@@ -148,13 +153,30 @@ pub fn compute(
                         let dossiers = Inputs::need(def, inputs.dossiers, RecordKind::Dossier)?;
                         let plan = ColumnPlan::new(base, &ii06a::DOSSIER_METRICS)
                             .map_err(FormError::Definition)?;
-                        let (tally, f) = ii06a::tally(dossiers, units, period);
-                        (
-                            tally,
-                            f,
-                            plan,
-                            Box::new(ii06a::FirstSeenLabels::from_dossiers(dossiers)),
-                        )
+                        let (tally, mut f) = ii06a::tally(dossiers, units, period);
+                        if let Some(config) = inputs.checks {
+                            f.extend(checks::column4(
+                                dossiers,
+                                units,
+                                period,
+                                inputs.catalog,
+                                &config.column_4,
+                            ));
+                        }
+                        let seen = ii06a::FirstSeenLabels::from_dossiers(dossiers);
+                        let labels: Box<dyn table::FieldLabels> = match inputs.catalog {
+                            Some(catalog) => {
+                                let labels = ii06a::CatalogLabels {
+                                    catalog,
+                                    day: period.last_day,
+                                    seen,
+                                };
+                                f.extend(unknown_fields(&tally, dossiers, &labels));
+                                Box::new(labels)
+                            }
+                            None => Box::new(seen),
+                        };
+                        (tally, f, plan, labels)
                     }
                     RecordKind::Feedback => {
                         let feedback = Inputs::need(def, inputs.feedback, RecordKind::Feedback)?;
@@ -195,6 +217,37 @@ pub fn compute(
     crate::domain::finding::sort_findings(&mut findings);
     out.findings = findings;
     Ok(out)
+}
+
+/// One `unknown_field` warning per counted field the catalogue cannot place, named by the first
+/// dossier of that field.
+fn unknown_fields(
+    tally: &table::Tally,
+    dossiers: &[Dossier],
+    labels: &ii06a::CatalogLabels<'_>,
+) -> Vec<Finding> {
+    let counted: std::collections::HashSet<&str> = tally.row_keys().collect();
+    let mut reported = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for d in dossiers {
+        let code = &*d.field_code;
+        if counted.contains(code) && labels.published(code).is_none() && reported.insert(code) {
+            let message = format!(
+                "field `{code}` ({}) is not in the field catalogue; it is reported under the source's name. \
+                 Add it, or an alias, to config/catalog/fields.toml",
+                d.field_name
+            );
+            out.push(
+                Finding::new(
+                    crate::domain::FindingCode::UnknownField,
+                    d.key.to_string(),
+                    message,
+                )
+                .with_unit(d.unit_code.to_string()),
+            );
+        }
+    }
+    out
 }
 
 /// Dossiers closed in the period (the `closed` metric, column 7 of II.06a) by unit code.

@@ -41,6 +41,11 @@ impl Tally {
         }
     }
 
+    /// The row keys with something counted, in any unit.
+    pub fn row_keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.cells.keys().map(|(_, k)| &**k)
+    }
+
     /// The units with something counted.
     pub fn units(&self) -> impl Iterator<Item = UnitId> + '_ {
         self.cells.keys().map(|(u, _)| *u)

@@ -1,0 +1,114 @@
+//! Column-4 checks the 2023 letter asks for (domain.md §5 findings): warnings, never exclusions.
+//! - `online_share_shift`: a unit's online share moved far from its previous period;
+//! - `procedure_not_online`: online dossiers for a procedure the catalogue says is not online.
+
+use super::ii06a::{DOSSIER_METRICS, Placement, Window, place, tally};
+use crate::catalog::FieldCatalog;
+use crate::domain::{Dossier, Finding, FindingCode, Period, UnitTree};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksConfig {
+    pub column_4: Column4,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column4 {
+    pub online_share_shift_points: f64,
+    pub min_received: u64,
+}
+
+impl ChecksConfig {
+    pub fn from_toml(text: &str) -> Result<ChecksConfig, String> {
+        toml::from_str(text).map_err(|e| format!("checks: {}", e.message()))
+    }
+
+    /// The thresholds shipped in config/checks.toml.
+    pub fn builtin() -> ChecksConfig {
+        ChecksConfig::from_toml(include_str!("../../config/checks.toml"))
+            .expect("shipped checks are valid (tested)")
+    }
+}
+
+fn metric(name: &str) -> usize {
+    DOSSIER_METRICS
+        .iter()
+        .position(|m| *m == name)
+        .expect("a dossier metric")
+}
+
+/// Both column-4 checks for one period.
+pub fn column4(
+    dossiers: &[Dossier],
+    units: &UnitTree,
+    period: &Period,
+    catalog: Option<&FieldCatalog>,
+    config: &Column4,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let (online, counter) = (
+        metric("received_online"),
+        metric("received_in_person_or_post"),
+    );
+    let share = |counts: &[u64]| {
+        let received = counts[online] + counts[counter];
+        (
+            received,
+            if received == 0 {
+                0.0
+            } else {
+                100.0 * counts[online] as f64 / received as f64
+            },
+        )
+    };
+    if let Some(previous) = period.previous() {
+        let (now, _) = tally(dossiers, units, period);
+        let (before, _) = tally(dossiers, units, &previous);
+        let mut ids: Vec<usize> = now.units().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for unit in ids {
+            let (Some(a), Some(b)) = (now.unit_counts(unit), before.unit_counts(unit)) else {
+                continue;
+            };
+            let ((received_now, share_now), (received_before, share_before)) =
+                (share(&a), share(&b));
+            if received_now < config.min_received || received_before < config.min_received {
+                continue;
+            }
+            if (share_now - share_before).abs() >= config.online_share_shift_points {
+                let code = units.get(unit).code.clone();
+                let message = format!(
+                    "online share (column 4) is {share_now:.1} % in {period} against {share_before:.1} % in {previous}; \
+                     check the channel (KenhThucHien) of this period's dossiers before approving"
+                );
+                findings.push(
+                    Finding::new(FindingCode::OnlineShareShift, code.clone(), message)
+                        .with_unit(code),
+                );
+            }
+        }
+    }
+    if let Some(catalog) = catalog {
+        let window = Window::from(period);
+        for d in dossiers {
+            let Placement::Counted { columns, .. } = place(d, window, units) else {
+                continue;
+            };
+            if columns[online] && catalog.procedure_online(&d.procedure_code) == Some(false) {
+                let message = format!(
+                    "received online (column 4) but the catalogue says procedure {} is not offered online; \
+                     check KenhThucHien or the procedure list",
+                    d.procedure_code
+                );
+                findings.push(
+                    Finding::new(FindingCode::ProcedureNotOnline, d.key.to_string(), message)
+                        .with_unit(d.unit_code.to_string()),
+                );
+            }
+        }
+    }
+    findings
+}
