@@ -32,7 +32,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Compute a form from a dossier export (or the store) and print it as JSON, CSV or XLSX.
-    Report(report::ReportArgs),
+    Report(Box<report::ReportArgs>),
     /// Store the dossiers of an export in the database, keyed by MaHoSo.
     Import(import::ImportArgs),
     /// Write a synthetic data set (units.toml, dossiers.ndjson) for benchmarks and demos.
@@ -44,7 +44,7 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Report(a) => report::run(a),
+        Command::Report(a) => report::run(*a),
         Command::Import(a) => runtime()?.block_on(import::run(a)),
         Command::Generate(a) => generate::run(a),
         Command::Catalog(c) => catalog::run(c),
