@@ -4,4 +4,7 @@ fn main() {
     // The shipped form definitions are compiled in (forms::definition::BUILTIN).
     println!("cargo:rerun-if-changed=config/forms");
     println!("cargo:rerun-if-changed=config/catalog");
+    println!("cargo:rerun-if-changed=config/duties");
+    println!("cargo:rerun-if-changed=config/checks.toml");
+    println!("cargo:rerun-if-changed=config/units.example.toml");
 }

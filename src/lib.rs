@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod domain;
+pub mod duties;
 pub mod forms;
 pub mod render;
 pub mod sources;

@@ -4,6 +4,7 @@
 mod catalog;
 mod generate;
 mod import;
+mod plan;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Write a synthetic data set (units.toml, dossiers.ndjson) for benchmarks and demos.
     Generate(generate::GenerateArgs),
+    /// List what every unit must file for a period, where, and by when.
+    Plan(plan::PlanArgs),
     /// The field catalogue: import from the national procedure database.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(a) => runtime()?.block_on(import::run(a)),
         Command::Generate(a) => generate::run(a),
         Command::Catalog(c) => catalog::run(c),
+        Command::Plan(a) => plan::run(a),
     }
 }
 
