@@ -44,7 +44,8 @@ pub struct ReportArgs {
     /// Period id, e.g. 2023-Q3, 2023-M07, 2023-H1, 2023-9M, 2023-Y.
     #[arg(long)]
     period: String,
-    /// Form code: II.06a, II.06, II.05a, II.05, HL (satisfaction summary).
+    /// Form code: II.06a, II.06, II.05a, II.05, HL (satisfaction summary), II.01-ĐC (or II.01-DC,
+    /// the narrative: --format md or docx).
     #[arg(long)]
     form: String,
     /// Form definitions folder (<regime>/regime.toml and one TOML per form); the copy built into
@@ -58,7 +59,7 @@ pub struct ReportArgs {
     /// Column-4 check thresholds (TOML); the shipped config/checks.toml by default.
     #[arg(long)]
     checks: Option<PathBuf>,
-    /// json, csv or xlsx.
+    /// json, csv or xlsx; md or docx for II.01-ĐC.
     #[arg(long, default_value = "json")]
     format: String,
     /// Write here instead of standard output (required for xlsx).
@@ -172,8 +173,8 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let regime = catalog.regime_for(&period)?;
     let def = regime.form(&a.form)?;
     let format: OutputFormat = a.format.parse()?;
-    if format == OutputFormat::Xlsx && a.out.is_none() {
-        bail!("--format xlsx needs --out FILE");
+    if matches!(format, OutputFormat::Xlsx | OutputFormat::Docx) && a.out.is_none() {
+        bail!("--format {} needs --out FILE", a.format);
     }
     let units = UnitTree::load(&a.units)?;
     let catalog = a.catalog.as_deref().map(FieldCatalog::load).transpose()?;
@@ -199,13 +200,21 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         catalog: catalog.as_ref(),
         checks: Some(&checks),
     };
-    let computed = forms::compute(regime, def, inputs, &units, &period)?;
+    let (narratives, computed) = if def.layout == Layout::Narrative {
+        forms::narratives(regime, def, inputs, &units, &period)?
+    } else {
+        (
+            Vec::new(),
+            forms::compute(regime, def, inputs, &units, &period)?,
+        )
+    };
     let reports = match def.layout {
         Layout::Aggregate => Reports::Aggregate(&computed.aggregates),
         Layout::Satisfaction => {
             Reports::Satisfaction(&computed.satisfaction, &computed.satisfaction_aggregates)
         }
-        _ => Reports::PerUnit(&computed.per_unit),
+        Layout::Narrative => Reports::Narrative(&narratives),
+        Layout::PerUnit => Reports::PerUnit(&computed.per_unit),
     };
     let doc = Document {
         form: def,

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod definition;
 pub mod ii05a;
 pub mod ii06a;
+pub mod narrative;
 pub mod satisfaction;
 pub mod table;
 mod values;
@@ -262,4 +263,147 @@ fn resolved_by_unit(tally: &table::Tally, units: &UnitTree) -> HashMap<String, u
         .into_iter()
         .filter_map(|u| Some((units.get(u).code.clone(), tally.unit_counts(u)?[closed])))
         .collect()
+}
+
+/// II.01-ĐC for every unit with something to report: drafted from II.06a/II.06, II.05a/II.05 and
+/// the satisfaction summary of `regime`, each computed from the records that were given. An
+/// aggregating unit's narrative speaks for its subtree.
+pub fn narratives(
+    regime: &Regime,
+    def: &FormDef,
+    inputs: Inputs<'_>,
+    units: &UnitTree,
+    period: &Period,
+) -> Result<(Vec<narrative::Narrative>, Computed), FormError> {
+    let form = |code: &str| {
+        regime
+            .form(code)
+            .map_err(|e| FormError::Definition(e.to_string()))
+    };
+    let (had_ratings, had_feedback) = (inputs.ratings.is_some(), inputs.feedback.is_some());
+    let dossiers = match inputs.dossiers {
+        Some(d) => compute(
+            regime,
+            form("II.06")?,
+            Inputs {
+                dossiers: Some(d),
+                findings: inputs.findings,
+                catalog: inputs.catalog,
+                checks: inputs.checks,
+                ..Default::default()
+            },
+            units,
+            period,
+        )?,
+        None => Computed {
+            findings: inputs.findings,
+            ..Computed::default()
+        },
+    };
+    let feedback = match inputs.feedback {
+        Some(f) => Some(compute(
+            regime,
+            form("II.05")?,
+            Inputs {
+                feedback: Some(f),
+                ..Default::default()
+            },
+            units,
+            period,
+        )?),
+        None => None,
+    };
+    let satisfaction = match inputs.ratings {
+        Some(r) => Some(compute(
+            regime,
+            form("HL")?,
+            Inputs {
+                ratings: Some(r),
+                dossiers: inputs.dossiers,
+                ..Default::default()
+            },
+            units,
+            period,
+        )?),
+        None => None,
+    };
+    let mut all = dossiers;
+    for extra in feedback.iter().chain(&satisfaction) {
+        all.findings.extend(extra.findings.iter().cloned());
+        all.violations.extend(extra.violations.iter().cloned());
+    }
+    crate::domain::finding::sort_findings(&mut all.findings);
+    all.findings.dedup();
+
+    let mut out = Vec::new();
+    for id in units.subtree(units.root()) {
+        let unit = units.get(id);
+        let code = unit.code.as_str();
+        let aggregating = units.has_children(id);
+        let aggregate = all
+            .aggregates
+            .iter()
+            .find(|r| aggregating && r.unit == code);
+        let merged_rows: Vec<Row> = aggregate
+            .map(|r| merge_rows(r.sections.iter().flat_map(|s| &s.rows)))
+            .unwrap_or_default();
+        let dossier_facts = match aggregate {
+            Some(r) => Some((&r.total, merged_rows.iter().collect())),
+            None if aggregating => None,
+            None => all
+                .per_unit
+                .iter()
+                .find(|r| r.unit == code)
+                .map(|r| (&r.total, r.rows.iter().collect())),
+        };
+        let feedback_total = feedback.as_ref().and_then(|c| {
+            if aggregating {
+                c.aggregates
+                    .iter()
+                    .find(|r| r.unit == code)
+                    .map(|r| &r.total)
+            } else {
+                c.per_unit.iter().find(|r| r.unit == code).map(|r| &r.total)
+            }
+        });
+        let satisfaction_report = satisfaction.as_ref().and_then(|c| {
+            let list = if aggregating {
+                &c.satisfaction_aggregates
+            } else {
+                &c.satisfaction
+            };
+            list.iter().find(|r| r.unit == code)
+        });
+        let has_anything = dossier_facts.as_ref().is_some_and(|(t, _)| !t.is_zero())
+            || feedback_total.is_some_and(|t| !t.is_zero())
+            || satisfaction_report.is_some_and(|s| s.total > 0);
+        if !has_anything {
+            continue;
+        }
+        out.push(narrative::draft(&narrative::Facts {
+            unit: code,
+            unit_name: &unit.name,
+            title: &def.title,
+            period,
+            dossiers: dossier_facts,
+            feedback: feedback_total,
+            satisfaction: satisfaction_report,
+            errors: narrative::unit_errors(&all.findings, code),
+            had_ratings,
+            had_feedback,
+        }));
+    }
+    Ok((out, all))
+}
+
+/// Rows of several sections summed by field.
+fn merge_rows<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<Row> {
+    let mut merged: std::collections::BTreeMap<&str, Row> = std::collections::BTreeMap::new();
+    for r in rows {
+        merged
+            .entry(&r.key)
+            .and_modify(|m| m.values.add(&r.values))
+            .or_insert_with(|| r.clone());
+    }
+    merged.into_values().collect()
 }

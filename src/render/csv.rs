@@ -68,7 +68,9 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
                 w.line(&r.unit, "", "_total", "Tổng số", &r.total)?;
             }
         }
-        Reports::Satisfaction(..) => unreachable!("handled above"),
+        Reports::Satisfaction(..) | Reports::Narrative(_) => {
+            unreachable!("satisfaction is written above; render::write keeps narratives from csv")
+        }
     }
     w.csv.flush()?;
     Ok(())

@@ -4,6 +4,7 @@ use super::{Document, RenderError, Reports};
 use crate::domain::Finding;
 use crate::domain::period::PeriodSummary;
 use crate::forms::aggregate::AggregateReport;
+use crate::forms::narrative::Narrative;
 use crate::forms::satisfaction::SatisfactionReport;
 use crate::forms::table::UnitReport;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,16 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
         }
         Reports::Aggregate(reports) => {
             let document = Out::<AggregateReport> {
+                form,
+                period,
+                reports,
+                aggregates: None,
+                findings,
+            };
+            serde_json::to_writer_pretty(&mut out, &document)?
+        }
+        Reports::Narrative(reports) => {
+            let document = Out::<Narrative> {
                 form,
                 period,
                 reports,

@@ -5,12 +5,14 @@
 
 pub mod csv;
 pub mod json;
+pub mod narrative;
 pub mod xlsx;
 
 use crate::domain::{Finding, Period, UnitTree};
 use crate::forms::FormDef;
 use crate::forms::aggregate::AggregateReport;
 use crate::forms::definition::RegimeInfo;
+use crate::forms::narrative::Narrative;
 use crate::forms::satisfaction::SatisfactionReport;
 use crate::forms::table::UnitReport;
 use std::str::FromStr;
@@ -22,6 +24,8 @@ pub enum Reports<'a> {
     Aggregate(&'a [AggregateReport]),
     /// Per unit, and per aggregating unit over its subtree.
     Satisfaction(&'a [SatisfactionReport], &'a [SatisfactionReport]),
+    /// II.01-ĐC drafts.
+    Narrative(&'a [Narrative]),
 }
 
 /// Everything one output file shows.
@@ -40,10 +44,14 @@ pub enum OutputFormat {
     Json,
     Csv,
     Xlsx,
+    /// Narratives only.
+    Markdown,
+    /// Narratives only.
+    Docx,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format `{0}`: use json, csv or xlsx")]
+#[error("unknown output format `{0}`: use json, csv or xlsx (md or docx for II.01-ĐC)")]
 pub struct UnknownOutputFormat(pub String);
 
 impl FromStr for OutputFormat {
@@ -53,6 +61,8 @@ impl FromStr for OutputFormat {
             "json" => Ok(OutputFormat::Json),
             "csv" => Ok(OutputFormat::Csv),
             "xlsx" => Ok(OutputFormat::Xlsx),
+            "md" | "markdown" => Ok(OutputFormat::Markdown),
+            "docx" => Ok(OutputFormat::Docx),
             _ => Err(UnknownOutputFormat(s.to_owned())),
         }
     }
@@ -68,6 +78,12 @@ pub enum RenderError {
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("cannot write CSV: {0}")]
     Csv(#[from] ::csv::Error),
+    #[error("{form} cannot be written as {format}: {hint}")]
+    Unsupported {
+        form: String,
+        format: &'static str,
+        hint: &'static str,
+    },
 }
 
 /// Writes `doc` in `format`.
@@ -76,14 +92,25 @@ pub fn write(
     format: OutputFormat,
     out: &mut dyn std::io::Write,
 ) -> Result<(), RenderError> {
-    match format {
-        OutputFormat::Json => json::write(doc, out),
-        OutputFormat::Csv => csv::write(doc, out),
-        OutputFormat::Xlsx => {
-            let bytes = xlsx::to_bytes(doc)?;
-            out.write_all(&bytes)?;
-            Ok(())
+    let unsupported = |format, hint| RenderError::Unsupported {
+        form: doc.form.code.clone(),
+        format,
+        hint,
+    };
+    match (doc.reports, format) {
+        (_, OutputFormat::Json) => json::write(doc, out),
+        (Reports::Narrative(n), OutputFormat::Markdown) => narrative::markdown(n, out),
+        (Reports::Narrative(n), OutputFormat::Docx) => Ok(out.write_all(&narrative::docx(n)?)?),
+        (Reports::Narrative(_), OutputFormat::Csv) => {
+            Err(unsupported("csv", "use md, docx or json"))
         }
+        (Reports::Narrative(_), OutputFormat::Xlsx) => {
+            Err(unsupported("xlsx", "use md, docx or json"))
+        }
+        (_, OutputFormat::Markdown) => Err(unsupported("md", "use json, csv or xlsx")),
+        (_, OutputFormat::Docx) => Err(unsupported("docx", "use json, csv or xlsx")),
+        (_, OutputFormat::Csv) => csv::write(doc, out),
+        (_, OutputFormat::Xlsx) => Ok(out.write_all(&xlsx::to_bytes(doc)?)?),
     }
 }
 

@@ -84,6 +84,7 @@ pub fn to_bytes(doc: &Document<'_>) -> Result<Vec<u8>, RenderError> {
         Reports::Satisfaction(units, aggregates) => {
             satisfaction_sheet(book.add_worksheet(), doc, units, aggregates, &styles)?;
         }
+        Reports::Narrative(_) => unreachable!("render::write sends narratives to md or docx"),
     }
     findings_sheet(book.add_worksheet(), doc, &styles)?;
     Ok(book.save_to_buffer()?)

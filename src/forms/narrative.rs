@@ -1,0 +1,243 @@
+//! II.01-ĐC, the narrative outline (đề cương, domain.md §9): a Vietnamese written report per unit
+//! drafted from the computed forms, every figure taken from them, with clearly marked places for
+//! what only people can write. Pure: it builds a [`Narrative`] that `render` turns into Markdown or
+//! DOCX.
+
+use super::satisfaction::{CHANNELS, SatisfactionReport, percent};
+use super::{Row, Values};
+use crate::domain::{Finding, Period, Severity};
+use serde::Serialize;
+
+/// Text that officials must write; rendered highlighted.
+pub const PLACEHOLDER: &str = "[CẦN BỔ SUNG]";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Narrative {
+    pub unit: String,
+    pub unit_name: String,
+    pub title: String,
+    pub period: String,
+    pub sections: Vec<Section>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Section {
+    pub heading: String,
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    Paragraph {
+        text: String,
+    },
+    /// What only people can write: the prompt says what is expected.
+    Placeholder {
+        prompt: String,
+    },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
+}
+
+/// The figures one unit's narrative is drafted from (its own, or its subtree's when it aggregates).
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub unit: &'a str,
+    pub unit_name: &'a str,
+    pub title: &'a str,
+    pub period: &'a Period,
+    /// II.06a (or II.06 for an aggregating unit) total, and its field rows.
+    pub dossiers: Option<(&'a Values, Vec<&'a Row>)>,
+    /// II.05a (or II.05) total.
+    pub feedback: Option<&'a Values>,
+    pub satisfaction: Option<&'a SatisfactionReport>,
+    /// Error findings about this unit's records.
+    pub errors: Vec<&'a Finding>,
+    /// Whether dossiers, ratings and feedback were given at all (absent data is said so).
+    pub had_ratings: bool,
+    pub had_feedback: bool,
+}
+
+fn p(text: String) -> Block {
+    Block::Paragraph { text }
+}
+
+fn todo(prompt: &str) -> Block {
+    Block::Placeholder {
+        prompt: prompt.to_owned(),
+    }
+}
+
+fn share(part: u64, whole: u64) -> String {
+    percent(part, whole).map_or_else(|| "–".to_owned(), |v| format!("{v:.1}%").replace('.', ","))
+}
+
+/// Drafts the narrative of one unit.
+pub fn draft(f: &Facts<'_>) -> Narrative {
+    let mut sections = Vec::new();
+
+    let mut s1 = Vec::new();
+    match &f.dossiers {
+        Some((v, rows)) => {
+            let c = |n| v.get(n);
+            s1.push(p(format!(
+                "Tổng số hồ sơ nhận giải quyết trong kỳ: {} hồ sơ, trong đó: tiếp nhận mới trong kỳ {} hồ sơ \
+                 (trực tuyến {} hồ sơ, chiếm {}; trực tiếp và qua dịch vụ bưu chính {} hồ sơ); \
+                 từ kỳ trước chuyển sang {} hồ sơ.",
+                c(3),
+                c(4) + c(5),
+                c(4),
+                share(c(4), c(4) + c(5)),
+                c(5),
+                c(6)
+            )));
+            s1.push(p(format!(
+                "Số hồ sơ đã giải quyết: {} hồ sơ, trong đó trả trước hạn {} hồ sơ, đúng hạn {} hồ sơ, quá hạn {} hồ sơ; \
+                 tỷ lệ giải quyết trước và đúng hạn đạt {}.",
+                c(7),
+                c(8),
+                c(9),
+                c(10),
+                share(c(8) + c(9), c(7))
+            )));
+            s1.push(p(format!(
+                "Số hồ sơ đang giải quyết: {} hồ sơ, trong đó trong hạn {} hồ sơ, quá hạn {} hồ sơ.",
+                c(11),
+                c(12),
+                c(13)
+            )));
+            let overdue: Vec<Vec<String>> = rows
+                .iter()
+                .filter(|r| r.values.get(10) + r.values.get(13) > 0)
+                .map(|r| {
+                    vec![
+                        r.label.clone(),
+                        r.values.get(10).to_string(),
+                        r.values.get(13).to_string(),
+                    ]
+                })
+                .collect();
+            if overdue.is_empty() {
+                s1.push(p("Trong kỳ không có hồ sơ quá hạn.".to_owned()));
+            } else {
+                s1.push(p("Hồ sơ quá hạn theo lĩnh vực:".to_owned()));
+                s1.push(Block::Table {
+                    header: vec![
+                        "Lĩnh vực".into(),
+                        "Đã giải quyết quá hạn".into(),
+                        "Đang giải quyết quá hạn".into(),
+                    ],
+                    rows: overdue,
+                });
+                s1.push(todo("Nguyên nhân hồ sơ quá hạn và biện pháp khắc phục; việc xin lỗi tổ chức, cá nhân."));
+            }
+        }
+        None => s1.push(p("Chưa có dữ liệu hồ sơ cho kỳ này.".to_owned())),
+    }
+    if !f.errors.is_empty() {
+        s1.push(p(format!(
+            "Có {} hồ sơ chưa được tính vào số liệu do dữ liệu trên Hệ thống thông tin giải quyết TTHC chưa đầy đủ \
+             hoặc chưa đúng (xem danh sách phát hiện kèm theo); đề nghị rà soát, cập nhật trước khi duyệt báo cáo.",
+            f.errors.len()
+        )));
+    }
+    sections.push(Section {
+        heading: "I. TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH".into(),
+        blocks: s1,
+    });
+
+    let mut s2 = Vec::new();
+    match f.satisfaction {
+        Some(r) if r.total > 0 => {
+            let level = |l: &str| r.levels.get(l).copied().unwrap_or(0);
+            let channel = |c: &str| r.channels.get(c).copied().unwrap_or(0);
+            s2.push(p(format!(
+                "Tổng số lượt đánh giá: {} (rất hài lòng {}, hài lòng {}, không hài lòng {}); tỷ lệ hài lòng đạt {}.",
+                r.total,
+                level("1"),
+                level("2"),
+                level("3"),
+                share(level("1") + level("2"), r.total)
+            )));
+            let [tablet, paper, online] = CHANNELS.map(channel);
+            s2.push(p(format!(
+                "Theo hình thức: qua thiết bị Tablet {tablet}, qua Phiếu đánh giá tại quầy {paper}, \
+                 qua Hệ thống thông tin giải quyết TTHC tỉnh {online}."
+            )));
+            if let (Some(resolved), Some(_)) = (r.resolved, r.coverage) {
+                s2.push(p(format!(
+                    "Tỷ lệ hồ sơ đã giải quyết được đánh giá: {}.",
+                    share(r.total, resolved)
+                )));
+            }
+        }
+        _ if f.had_ratings => s2.push(p("Trong kỳ chưa có lượt đánh giá nào.".to_owned())),
+        _ => s2.push(p(
+            "Chưa có dữ liệu đánh giá mức độ hài lòng cho kỳ này.".to_owned()
+        )),
+    }
+    s2.push(todo(
+        "Đánh giá, nhận xét về kết quả đánh giá mức độ hài lòng.",
+    ));
+    sections.push(Section {
+        heading: "II. KẾT QUẢ ĐÁNH GIÁ MỨC ĐỘ HÀI LÒNG CỦA TỔ CHỨC, CÁ NHÂN".into(),
+        blocks: s2,
+    });
+
+    let mut s3 = Vec::new();
+    match f.feedback {
+        Some(v) => s3.push(p(format!(
+            "Tổng số phản ánh, kiến nghị: {} (từ kỳ trước {}, mới tiếp nhận {}), trong đó về quy định hành chính {}, \
+             về hành vi hành chính {}. Đã xử lý {} ({} đã công khai kết quả); đang xử lý {}.",
+            v.get(3),
+            v.get(4),
+            v.get(5),
+            v.get(6),
+            v.get(7),
+            v.get(8),
+            v.get(10),
+            v.get(9)
+        ))),
+        None if f.had_feedback => s3.push(p("Trong kỳ không có phản ánh, kiến nghị.".to_owned())),
+        None => s3.push(p("Chưa có dữ liệu phản ánh, kiến nghị cho kỳ này.".to_owned())),
+    }
+    sections.push(Section {
+        heading: "III. TIẾP NHẬN, XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ".into(),
+        blocks: s3,
+    });
+
+    sections.push(Section {
+        heading: "IV. KẾT QUẢ RÀ SOÁT, ĐÁNH GIÁ, TÁI CẤU TRÚC QUY TRÌNH ĐỂ CUNG CẤP DỊCH VỤ CÔNG TRỰC TUYẾN".into(),
+        blocks: vec![todo(
+            "Kết quả rà soát, đánh giá, tái cấu trúc quy trình TTHC để cung cấp dịch vụ công trực tuyến \
+             (số TTHC đã rà soát, đã tái cấu trúc, đề xuất cung cấp trực tuyến toàn trình/một phần).",
+        )],
+    });
+    sections.push(Section {
+        heading: "V. KHÓ KHĂN, VƯỚNG MẮC".into(),
+        blocks: vec![todo("Khó khăn, vướng mắc trong kiểm soát TTHC và thực hiện cơ chế một cửa, một cửa liên thông.")],
+    });
+    sections.push(Section {
+        heading: "VI. ĐỀ XUẤT, KIẾN NGHỊ".into(),
+        blocks: vec![todo("Đề xuất, kiến nghị với cấp có thẩm quyền.")],
+    });
+
+    Narrative {
+        unit: f.unit.to_owned(),
+        unit_name: f.unit_name.to_owned(),
+        title: f.title.to_owned(),
+        period: format!("{} ({})", f.period.label_vi(), f.period.window_vi()),
+        sections,
+    }
+}
+
+/// The error findings about one unit.
+pub fn unit_errors<'a>(findings: &'a [Finding], unit: &str) -> Vec<&'a Finding> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && f.unit.as_deref() == Some(unit))
+        .collect()
+}
