@@ -65,7 +65,8 @@ impl<'a> WireRecord<'a> {
             .unwrap_or("")
     }
 
-    fn at(&self, index: usize) -> &str {
+    /// A field's trimmed text by its index in `FIELDS` (the hot path: no name search).
+    pub fn at(&self, index: usize) -> &str {
         self.values[index].as_deref().map(str::trim).unwrap_or("")
     }
 
@@ -96,13 +97,17 @@ impl<'a> WireRecord<'a> {
     }
 
     fn instant(&self, name: &str) -> Result<Option<Instant>, String> {
-        let text = self.get(name);
+        Self::index_of(self.fields, name).map_or(Ok(None), |i| self.instant_at(i))
+    }
+
+    fn instant_at(&self, index: usize) -> Result<Option<Instant>, String> {
+        let text = self.at(index);
         if text.is_empty() {
             return Ok(None);
         }
         Instant::parse(text)
             .map(Some)
-            .map_err(|e| format!("{name}: {e}"))
+            .map_err(|e| format!("{}: {e}", self.fields[index]))
     }
 }
 
@@ -135,8 +140,23 @@ impl FromWire for Dossier {
     const NAME: &'static str = "dossier";
 
     fn parse(w: &WireRecord<'_>, strings: &mut Interner) -> Result<Dossier, String> {
+        // Indices into FIELDS: a million dossiers are parsed per report, so no name search here.
+        const MA_TTHC: usize = 1;
+        const MA_LINH_VUC: usize = 3;
+        const TEN_LINH_VUC: usize = 4;
+        const MA_DON_VI: usize = 5;
+        const KENH: usize = 7;
+        const TRANG_THAI: usize = 8;
+        const TIEP_NHAN: usize = 9;
+        const HEN_TRA: usize = 10;
+        const BO_SUNG: usize = 11;
+        const KET_THUC: usize = 12;
+        const TRA: usize = 13;
+        const LOAI_KET_QUA: usize = 14;
+        const CAP_NHAT: usize = 15;
+        const DA_XOA: usize = 16;
         let key = w.check_readable()?;
-        let status_text = w.get("TrangThaiHoSo");
+        let status_text = w.at(TRANG_THAI);
         let status = Status::parse(status_text).ok_or_else(|| {
             if status_text.is_empty() {
                 "TrangThaiHoSo is empty; expected a status code from 1 to 10".to_owned()
@@ -146,20 +166,20 @@ impl FromWire for Dossier {
         })?;
         Ok(Dossier {
             key: key.into(),
-            procedure_code: strings.intern(w.get("MaTTHC")),
-            field_code: strings.intern(w.get("MaLinhVuc")),
-            field_name: strings.intern(w.get("TenLinhVuc")),
-            unit_code: strings.intern(w.get("MaDonViXuLy")),
-            channel: strings.intern(w.get("KenhThucHien")),
+            procedure_code: strings.intern(w.at(MA_TTHC)),
+            field_code: strings.intern(w.at(MA_LINH_VUC)),
+            field_name: strings.intern(w.at(TEN_LINH_VUC)),
+            unit_code: strings.intern(w.at(MA_DON_VI)),
+            channel: strings.intern(w.at(KENH)),
             status,
-            received_at: w.instant("NgayTiepNhan")?,
-            due_at: w.instant("NgayHenTra")?,
-            supplement_requested_at: w.instant("NgayYeuCauBoSung")?,
-            finished_at: w.instant("NgayKetThucXuLy")?,
-            returned_at: w.instant("NgayTra")?,
-            updated_at: w.instant("CapNhatLuc")?,
-            result_kind: ResultKind::from_text(w.get("LoaiKetQua")),
-            deleted: is_set(w.get("DaXoa")),
+            received_at: w.instant_at(TIEP_NHAN)?,
+            due_at: w.instant_at(HEN_TRA)?,
+            supplement_requested_at: w.instant_at(BO_SUNG)?,
+            finished_at: w.instant_at(KET_THUC)?,
+            returned_at: w.instant_at(TRA)?,
+            updated_at: w.instant_at(CAP_NHAT)?,
+            result_kind: ResultKind::from_text(w.at(LOAI_KET_QUA)),
+            deleted: is_set(w.at(DA_XOA)),
         })
     }
 
@@ -434,6 +454,25 @@ pub fn json_record<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dossier_field_indices_match_the_names() {
+        for (i, name) in [
+            (1, "MaTTHC"),
+            (3, "MaLinhVuc"),
+            (4, "TenLinhVuc"),
+            (5, "MaDonViXuLy"),
+            (7, "KenhThucHien"),
+            (8, "TrangThaiHoSo"),
+            (9, "NgayTiepNhan"),
+            (13, "NgayTra"),
+            (14, "LoaiKetQua"),
+            (15, "CapNhatLuc"),
+            (16, "DaXoa"),
+        ] {
+            assert_eq!(Dossier::FIELDS[i], name);
+        }
+    }
 
     fn parse<R: FromWire>(json: &str) -> Result<R, String> {
         match json_record(json.as_bytes(), R::FIELDS).unwrap() {
