@@ -3,6 +3,7 @@
 //! - `procedure_not_online`: online dossiers for a procedure the catalogue says is not online.
 
 use super::ii06a::{DOSSIER_METRICS, Placement, Window, place, tally};
+use super::table::Tally;
 use crate::catalog::FieldCatalog;
 use crate::domain::{Dossier, Finding, FindingCode, Period, UnitTree};
 use serde::Deserialize;
@@ -39,9 +40,10 @@ fn metric(name: &str) -> usize {
         .expect("a dossier metric")
 }
 
-/// Both column-4 checks for one period.
+/// Both column-4 checks for one period; `now` is the period's own tally (already computed).
 pub fn column4(
     dossiers: &[Dossier],
+    now: &Tally,
     units: &UnitTree,
     period: &Period,
     catalog: Option<&FieldCatalog>,
@@ -64,7 +66,6 @@ pub fn column4(
         )
     };
     if let Some(previous) = period.previous() {
-        let (now, _) = tally(dossiers, units, period);
         let (before, _) = tally(dossiers, units, &previous);
         let mut ids: Vec<usize> = now.units().collect();
         ids.sort_unstable();

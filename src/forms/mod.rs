@@ -158,6 +158,7 @@ pub fn compute(
                         if let Some(config) = inputs.checks {
                             f.extend(checks::column4(
                                 dossiers,
+                                &tally,
                                 units,
                                 period,
                                 inputs.catalog,
