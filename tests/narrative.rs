@@ -5,14 +5,9 @@ mod common;
 
 use common::*;
 use std::io::Read;
-use std::path::PathBuf;
 
 fn small(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hl-pakn-small")
-        .join(name)
-        .display()
-        .to_string()
+    own_fixture("hl-pakn-small", name)
 }
 
 fn args<'a>(format: &'a str, extra: &[&'a str]) -> Vec<String> {

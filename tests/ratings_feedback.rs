@@ -5,14 +5,9 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn small(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hl-pakn-small")
-        .join(name)
-        .display()
-        .to_string()
+    own_fixture("hl-pakn-small", name)
 }
 
 fn expected(form: &str) -> Value {

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use baocao_sync::domain::{Dossier, Feedback, Finding, Rating, RecordKind};
+use baocao_sync::domain::{Dossier, Feedback, Finding, Rating};
 use baocao_sync::sources::export::{FromWire, Input, InputFormat, Item, read_each, resolve_format};
 use baocao_sync::store::{
     self, IncomingDossier, IncomingRaw, Reject, SqliteStore, Store, StoreError, UpsertCounts,
@@ -66,17 +66,7 @@ impl Importable for Rating {
         source: &str,
         batch: &[(Self, String)],
     ) -> Result<UpsertCounts, StoreError> {
-        let incoming: Vec<IncomingRaw> = batch
-            .iter()
-            .map(|(r, raw)| IncomingRaw {
-                key: &r.key,
-                updated_at: r.updated_at,
-                raw,
-            })
-            .collect();
-        store
-            .upsert_raw(RecordKind::Rating, source, &incoming)
-            .await
+        store_raw(store, source, batch).await
     }
 }
 
@@ -86,18 +76,25 @@ impl Importable for Feedback {
         source: &str,
         batch: &[(Self, String)],
     ) -> Result<UpsertCounts, StoreError> {
-        let incoming: Vec<IncomingRaw> = batch
-            .iter()
-            .map(|(f, raw)| IncomingRaw {
-                key: &f.key,
-                updated_at: f.updated_at,
-                raw,
-            })
-            .collect();
-        store
-            .upsert_raw(RecordKind::Feedback, source, &incoming)
-            .await
+        store_raw(store, source, batch).await
     }
+}
+
+/// Ratings and feedback are kept as received.
+async fn store_raw<R: FromWire>(
+    store: &SqliteStore,
+    source: &str,
+    batch: &[(R, String)],
+) -> Result<UpsertCounts, StoreError> {
+    let incoming: Vec<IncomingRaw> = batch
+        .iter()
+        .map(|(r, raw)| IncomingRaw {
+            key: r.key(),
+            updated_at: r.updated_at(),
+            raw,
+        })
+        .collect();
+    store.upsert_raw(R::KIND, source, &incoming).await
 }
 
 enum Batch<R> {

@@ -3,10 +3,6 @@
 use super::{Document, RenderError, Reports};
 use crate::domain::Finding;
 use crate::domain::period::PeriodSummary;
-use crate::forms::aggregate::AggregateReport;
-use crate::forms::narrative::Narrative;
-use crate::forms::satisfaction::SatisfactionReport;
-use crate::forms::table::UnitReport;
 use serde::{Deserialize, Serialize};
 
 /// The document as JSON; also what tests read back.
@@ -41,51 +37,32 @@ struct Out<'a, R: Serialize> {
 
 pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
     let mut out = std::io::BufWriter::new(out);
-    let (form, period, findings) = (doc.form.code.as_str(), doc.period.summary(), doc.findings);
     match doc.reports {
-        Reports::PerUnit(reports) => {
-            let document = Out::<UnitReport> {
-                form,
-                period,
-                reports,
-                aggregates: None,
-                findings,
-            };
-            serde_json::to_writer_pretty(&mut out, &document)?
-        }
-        Reports::Aggregate(reports) => {
-            let document = Out::<AggregateReport> {
-                form,
-                period,
-                reports,
-                aggregates: None,
-                findings,
-            };
-            serde_json::to_writer_pretty(&mut out, &document)?
-        }
-        Reports::Narrative(reports) => {
-            let document = Out::<Narrative> {
-                form,
-                period,
-                reports,
-                aggregates: None,
-                findings,
-            };
-            serde_json::to_writer_pretty(&mut out, &document)?
-        }
+        Reports::PerUnit(reports) => emit(&mut out, doc, reports, None)?,
+        Reports::Aggregate(reports) => emit(&mut out, doc, reports, None)?,
+        Reports::Narrative(reports) => emit(&mut out, doc, reports, None)?,
         Reports::Satisfaction(reports, aggregates) => {
-            let document = Out::<SatisfactionReport> {
-                form,
-                period,
-                reports,
-                aggregates: Some(aggregates),
-                findings,
-            };
-            serde_json::to_writer_pretty(&mut out, &document)?
+            emit(&mut out, doc, reports, Some(aggregates))?
         }
     }
     use std::io::Write;
     out.write_all(b"\n")?;
     out.flush()?;
     Ok(())
+}
+
+fn emit<R: Serialize>(
+    out: &mut impl std::io::Write,
+    doc: &Document<'_>,
+    reports: &[R],
+    aggregates: Option<&[R]>,
+) -> Result<(), RenderError> {
+    let document = Out {
+        form: &doc.form.code,
+        period: doc.period.summary(),
+        reports,
+        aggregates,
+        findings: doc.findings,
+    };
+    Ok(serde_json::to_writer_pretty(out, &document)?)
 }

@@ -119,37 +119,28 @@ impl Store for SqliteStore {
     ) -> Result<UpsertCounts, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut counts = UpsertCounts::default();
+        let table = raw_table(kind)?;
         for r in records {
-            let query = match kind {
-                RecordKind::Rating => sqlx::query(
-                    "INSERT INTO ratings (source, record_key, updated_at, raw) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, raw = excluded.raw, \
-                     revision = ratings.revision + 1 \
-                     WHERE COALESCE(excluded.updated_at, -9223372036854775808) > COALESCE(ratings.updated_at, -9223372036854775808) \
-                        OR (COALESCE(excluded.updated_at, -9223372036854775808) = COALESCE(ratings.updated_at, -9223372036854775808) \
-                            AND excluded.raw <> ratings.raw) \
-                     RETURNING revision",
-                ),
-                RecordKind::Feedback => sqlx::query(
-                    "INSERT INTO feedback (source, record_key, updated_at, raw) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, raw = excluded.raw, \
-                     revision = feedback.revision + 1 \
-                     WHERE COALESCE(excluded.updated_at, -9223372036854775808) > COALESCE(feedback.updated_at, -9223372036854775808) \
-                        OR (COALESCE(excluded.updated_at, -9223372036854775808) = COALESCE(feedback.updated_at, -9223372036854775808) \
-                            AND excluded.raw <> feedback.raw) \
-                     RETURNING revision",
-                ),
-                RecordKind::Dossier => {
-                    return Err(StoreError::Corrupt(
-                        "dossiers are stored with upsert_dossiers".into(),
-                    ));
-                }
-            };
+            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO ");
+            query
+                .push(table)
+                .push(" (source, record_key, updated_at, raw) VALUES (");
+            query
+                .push_bind(source)
+                .push(", ")
+                .push_bind(r.key)
+                .push(", ");
+            query
+                .push_bind(r.updated_at.map(|i| i.0))
+                .push(", ")
+                .push_bind(r.raw);
+            query.push(format!(
+                ") ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, \
+                 raw = excluded.raw, revision = {table}.revision + 1 WHERE {} RETURNING revision",
+                replaces(table)
+            ));
             let revision: Option<i64> = query
-                .bind(source)
-                .bind(r.key)
-                .bind(r.updated_at.map(|i| i.0))
-                .bind(r.raw)
+                .build()
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|row| row.get(0));
@@ -177,18 +168,15 @@ impl Store for SqliteStore {
         kind: RecordKind,
         source: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
-        let query = match kind {
-            RecordKind::Rating => sqlx::query_scalar(
-                "SELECT raw FROM ratings WHERE $1 IS NULL OR source = $1 ORDER BY id",
-            ),
-            RecordKind::Feedback => sqlx::query_scalar(
-                "SELECT raw FROM feedback WHERE $1 IS NULL OR source = $1 ORDER BY id",
-            ),
-            RecordKind::Dossier => sqlx::query_scalar(
-                "SELECT raw FROM dossiers WHERE $1 IS NULL OR source = $1 ORDER BY id",
-            ),
-        };
-        Ok(query.bind(source).fetch_all(&self.pool).await?)
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT raw FROM ");
+        query.push(raw_table(kind)?).push(" WHERE ");
+        if let Some(source) = source {
+            query.push("source = ").push_bind(source);
+        } else {
+            query.push("1 = 1");
+        }
+        query.push(" ORDER BY id");
+        Ok(query.build_query_scalar().fetch_all(&self.pool).await?)
     }
 
     #[tracing::instrument(name = "store.record_rejects", skip_all, fields(kind = kind.as_str(), source, rejects = rejects.len()))]
@@ -368,6 +356,29 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
     }
 }
 
+/// The table of ratings or feedback (dossiers have typed columns of their own).
+fn raw_table(kind: RecordKind) -> Result<&'static str, StoreError> {
+    match kind {
+        RecordKind::Rating => Ok("ratings"),
+        RecordKind::Feedback => Ok("feedback"),
+        RecordKind::Dossier => Err(StoreError::Corrupt(
+            "dossiers are kept in typed columns, not raw".into(),
+        )),
+    }
+}
+
+/// The replacement rule, as an upsert's `DO UPDATE … WHERE`: the incoming version replaces the
+/// stored one when its CapNhatLuc is later (an absent one is older than any), or equal with a
+/// different record.
+fn replaces(table: &str) -> String {
+    const NONE: &str = "-9223372036854775808";
+    format!(
+        "COALESCE(excluded.updated_at, {NONE}) > COALESCE({table}.updated_at, {NONE}) \
+         OR (COALESCE(excluded.updated_at, {NONE}) = COALESCE({table}.updated_at, {NONE}) \
+             AND excluded.raw <> {table}.raw)"
+    )
+}
+
 /// The multi-row upsert of one chunk. An existing key is replaced only by a later CapNhatLuc (an
 /// absent one is older than any), or an equal one with a different record.
 fn upsert_statement(source: &str, records: &[IncomingDossier<'_>]) -> QueryBuilder<Sqlite> {
@@ -404,11 +415,8 @@ fn upsert_statement(source: &str, records: &[IncomingDossier<'_>]) -> QueryBuild
                  supplement_requested_at = excluded.supplement_requested_at, finished_at = excluded.finished_at, \
                  returned_at = excluded.returned_at, updated_at = excluded.updated_at, \
                  result_withdrawal = excluded.result_withdrawal, deleted = excluded.deleted, raw = excluded.raw, \
-                 revision = dossiers.revision + 1 \
-                 WHERE COALESCE(excluded.updated_at, -9223372036854775808) > COALESCE(dossiers.updated_at, -9223372036854775808) \
-                    OR (COALESCE(excluded.updated_at, -9223372036854775808) = COALESCE(dossiers.updated_at, -9223372036854775808) \
-                        AND excluded.raw <> dossiers.raw) \
-",
+                 revision = dossiers.revision + 1 WHERE ",
             );
+    q.push(replaces("dossiers"));
     q
 }

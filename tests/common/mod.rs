@@ -11,6 +11,16 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A file of one of the project's own hand-checked fixtures (tests/fixtures/DIR/NAME).
+pub fn own_fixture(dir: &str, name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
+        .join(name)
+        .display()
+        .to_string()
+}
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baocao-sync"));
     c.env("RUST_LOG", "warn").env_remove("BAOCAO_DATABASE_URL");
