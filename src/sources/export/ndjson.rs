@@ -35,10 +35,15 @@ fn read_in_blocks<R: FromWire>(
     ctx: &mut ReadCtx,
     each: &mut dyn FnMut(Item<R>),
 ) -> std::io::Result<()> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
     let keep_raw = ctx.keep_raw;
+    // Keeping raw records means an import: a store writer needs a core of its own.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = if keep_raw {
+        cores.saturating_sub(1)
+    } else {
+        cores
+    }
+    .clamp(1, 8);
     std::thread::scope(|scope| {
         let (block_tx, block_rx) = sync_channel::<Block>(workers * 2);
         let (item_tx, item_rx) = sync_channel::<(usize, Vec<Item<R>>)>(workers * 2);
