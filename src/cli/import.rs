@@ -2,7 +2,8 @@ use anyhow::Context;
 use baocao_sync::domain::{Dossier, Feedback, Finding, Rating};
 use baocao_sync::sources::export::{FromWire, Input, InputFormat, Item, read_each, resolve_format};
 use baocao_sync::store::{
-    self, IncomingDossier, IncomingRaw, Reject, SqliteStore, Store, StoreError, UpsertCounts,
+    self, DossierImport, IncomingDossier, IncomingRaw, Reject, SqliteDossierImport, SqliteStore,
+    Store, StoreError, UpsertCounts,
 };
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -37,46 +38,78 @@ enum Kind {
 /// sees unique keys. Large transactions amortise SQLite's commit and checkpoint work.
 const BATCH: usize = 50_000;
 
+/// Dossiers per store transaction: one transaction spans several batches (see
+/// `store::DossierImport`), committed this often so the journal stays bounded.
+const COMMIT_EVERY: usize = 250_000;
+
+/// Where batches go, with the dossier import transaction open between batches.
+struct Writer<'s> {
+    store: &'s SqliteStore,
+    source: String,
+    import: Option<SqliteDossierImport>,
+    since_commit: usize,
+}
+
+impl Writer<'_> {
+    /// Commits the open dossier import, if any.
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        self.since_commit = 0;
+        match self.import.take() {
+            Some(import) => import.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// How each record kind is written to the store.
 trait Importable: FromWire {
-    fn store(
-        store: &SqliteStore,
-        source: &str,
+    fn write(
+        w: &mut Writer<'_>,
         batch: &[(Self, String)],
-    ) -> impl std::future::Future<Output = Result<UpsertCounts, StoreError>> + Send;
+    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
 }
 
 impl Importable for Dossier {
-    async fn store(
-        store: &SqliteStore,
-        source: &str,
+    async fn write(
+        w: &mut Writer<'_>,
         batch: &[(Self, String)],
     ) -> Result<UpsertCounts, StoreError> {
+        if w.import.is_none() {
+            w.import = Some(w.store.begin_dossier_import(&w.source).await?);
+        }
         let incoming: Vec<IncomingDossier> = batch
             .iter()
             .map(|(dossier, raw)| IncomingDossier { dossier, raw })
             .collect();
-        store.upsert_dossiers(source, &incoming).await
+        let counts = w
+            .import
+            .as_mut()
+            .expect("opened above")
+            .add(&incoming)
+            .await?;
+        w.since_commit += batch.len();
+        if w.since_commit >= COMMIT_EVERY {
+            w.commit().await?;
+        }
+        Ok(counts)
     }
 }
 
 impl Importable for Rating {
-    async fn store(
-        store: &SqliteStore,
-        source: &str,
+    async fn write(
+        w: &mut Writer<'_>,
         batch: &[(Self, String)],
     ) -> Result<UpsertCounts, StoreError> {
-        store_raw(store, source, batch).await
+        store_raw(w.store, &w.source, batch).await
     }
 }
 
 impl Importable for Feedback {
-    async fn store(
-        store: &SqliteStore,
-        source: &str,
+    async fn write(
+        w: &mut Writer<'_>,
         batch: &[(Self, String)],
     ) -> Result<UpsertCounts, StoreError> {
-        store_raw(store, source, batch).await
+        store_raw(w.store, &w.source, batch).await
     }
 }
 
@@ -167,22 +200,33 @@ async fn import<R: Importable>(a: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(unreadable)
     });
+    let mut writer = Writer {
+        store: &store,
+        source: a.source.clone(),
+        import: None,
+        since_commit: 0,
+    };
     let mut counts = UpsertCounts::default();
     let mut seen = 0u64;
     let mut next_progress = 100_000u64;
     while let Some(batch) = rx.recv().await {
         match batch {
             Batch::Records(list) => {
-                counts.add(R::store(&store, &a.source, &list).await?);
+                counts.add(R::write(&mut writer, &list).await?);
                 seen += list.len() as u64;
                 if seen >= next_progress {
                     tracing::info!(records = seen, kind = R::NAME, "importing");
                     next_progress += 100_000;
                 }
             }
-            Batch::Rejects(rejects) => store.record_rejects(R::KIND, &a.source, &rejects).await?,
+            Batch::Rejects(rejects) => {
+                // SQLite has one writer: the dossiers commit before the rejects are written.
+                writer.commit().await?;
+                store.record_rejects(R::KIND, &a.source, &rejects).await?
+            }
         }
     }
+    writer.commit().await?;
     let unreadable = reader.await.context("the reader thread panicked")??;
     for f in &unreadable {
         eprintln!("rejected {}: {}", f.record, f.message);

@@ -1,6 +1,6 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
-use super::{IncomingDossier, IncomingRaw, Reject, Store, StoreError, UpsertCounts};
+use super::{DossierImport, IncomingDossier, IncomingRaw, Reject, Store, StoreError, UpsertCounts};
 use crate::domain::{Dossier, Finding, FindingCode, Instant, RecordKind, ResultKind, Status};
 use crate::sources::export::Interner;
 use sqlx::sqlite::{
@@ -54,12 +54,22 @@ fn secs(i: Option<Instant>) -> Option<i64> {
 }
 
 impl Store for SqliteStore {
+    type Import = SqliteDossierImport;
+
     #[tracing::instrument(name = "store.upsert_dossiers", skip_all, fields(source, records = records.len()))]
     async fn upsert_dossiers(
         &self,
         source: &str,
         records: &[IncomingDossier<'_>],
     ) -> Result<UpsertCounts, StoreError> {
+        let mut import = self.begin_dossier_import(source).await?;
+        let counts = import.add(records).await?;
+        import.commit().await?;
+        Ok(counts)
+    }
+
+    #[tracing::instrument(name = "store.begin_dossier_import", skip_all, fields(source))]
+    async fn begin_dossier_import(&self, source: &str) -> Result<SqliteDossierImport, StoreError> {
         let mut tx = self.pool.begin().await?;
         let any_rejects: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = 'dossier' AND source = $1)",
@@ -67,47 +77,11 @@ impl Store for SqliteStore {
         .bind(source)
         .fetch_one(&mut *tx)
         .await?;
-        let mut counts = UpsertCounts::default();
-        let mut chunks = records.chunks(ROWS_PER_STATEMENT);
-        let mut next = chunks.next().map(|c| (c, upsert_statement(source, c)));
-        while let Some((chunk, mut statement)) = next.take() {
-            // New rows get ids above the largest one (SQLite's rowid rule, and this transaction is
-            // the only writer); an upsert's changes count inserted and updated rows alike.
-            let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM dossiers")
-                .fetch_one(&mut *tx)
-                .await?;
-            // Binding the next chunk's values is real work: do it while SQLite runs this one.
-            let (written, following) = tokio::join!(statement.build().execute(&mut *tx), async {
-                chunks.next().map(|c| (c, upsert_statement(source, c)))
-            });
-            next = following;
-            let written = written?.rows_affected();
-            let new: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE id > $1")
-                .bind(max_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let new = new as u64;
-            counts.add(UpsertCounts {
-                new,
-                updated: written - new,
-                unchanged: chunk.len() as u64 - written,
-            });
-            if any_rejects {
-                // A readable version replaces any earlier reject of the same key.
-                let mut clear: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "DELETE FROM rejected_records WHERE kind = 'dossier' AND source = ",
-                );
-                clear.push_bind(source).push(" AND record_key IN (");
-                let mut keys = clear.separated(", ");
-                for r in chunk {
-                    keys.push_bind(&*r.dossier.key);
-                }
-                clear.push(")");
-                clear.build().execute(&mut *tx).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(counts)
+        Ok(SqliteDossierImport {
+            tx,
+            source: source.to_owned(),
+            any_rejects,
+        })
     }
 
     #[tracing::instrument(name = "store.upsert_raw", skip_all, fields(kind = kind.as_str(), source, records = records.len()))]
@@ -353,6 +327,64 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
             }
         }
         d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+/// A bulk dossier import: one transaction across batches (see [`DossierImport`]).
+pub struct SqliteDossierImport {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    source: String,
+    any_rejects: bool,
+}
+
+impl DossierImport for SqliteDossierImport {
+    #[tracing::instrument(name = "store.import.add", skip_all, fields(source = %self.source, records = records.len()))]
+    async fn add(&mut self, records: &[IncomingDossier<'_>]) -> Result<UpsertCounts, StoreError> {
+        let (tx, source) = (&mut self.tx, self.source.as_str());
+        let mut counts = UpsertCounts::default();
+        let mut chunks = records.chunks(ROWS_PER_STATEMENT);
+        let mut next = chunks.next().map(|c| (c, upsert_statement(source, c)));
+        while let Some((chunk, mut statement)) = next.take() {
+            // New rows get ids above the largest one (SQLite's rowid rule, and this transaction is
+            // the only writer); an upsert's changes count inserted and updated rows alike.
+            let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM dossiers")
+                .fetch_one(&mut **tx)
+                .await?;
+            // Binding the next chunk's values is real work: do it while SQLite runs this one.
+            let (written, following) = tokio::join!(statement.build().execute(&mut **tx), async {
+                chunks.next().map(|c| (c, upsert_statement(source, c)))
+            });
+            next = following;
+            let written = written?.rows_affected();
+            let new: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE id > $1")
+                .bind(max_id)
+                .fetch_one(&mut **tx)
+                .await?;
+            let new = new as u64;
+            counts.add(UpsertCounts {
+                new,
+                updated: written - new,
+                unchanged: chunk.len() as u64 - written,
+            });
+            if self.any_rejects {
+                // A readable version replaces any earlier reject of the same key.
+                let mut clear: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "DELETE FROM rejected_records WHERE kind = 'dossier' AND source = ",
+                );
+                clear.push_bind(source).push(" AND record_key IN (");
+                let mut keys = clear.separated(", ");
+                for r in chunk {
+                    keys.push_bind(&*r.dossier.key);
+                }
+                clear.push(")");
+                clear.build().execute(&mut **tx).await?;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
     }
 }
 
