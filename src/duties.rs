@@ -1,24 +1,12 @@
 //! Duties and deadlines (domain.md §3): which forms each kind of unit files, which kinds an
 //! aggregating unit sums, which reporting systems receive them, and by when — configuration of a
-//! regime, never code. [`plan`] is pure; [`Duties::load`] reads the file.
+//! regime, never code. [`plan`] is pure; `configuration::duties` reads the file.
 
 use crate::domain::{Period, UnitTree};
 use crate::forms::FormCatalog;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DutiesError {
-    #[error("cannot read duties {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("duties {path}: {reason}")]
-    Invalid { path: String, reason: String },
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,17 +61,6 @@ pub struct PlanRow {
 }
 
 impl Duties {
-    pub fn load(path: &Path) -> Result<Duties, DutiesError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DutiesError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Duties::from_toml(&text).map_err(|reason| DutiesError::Invalid {
-            path: path.display().to_string(),
-            reason,
-        })
-    }
-
     pub fn from_toml(text: &str) -> Result<Duties, String> {
         let duties: Duties = toml::from_str(text).map_err(|e| e.message().to_owned())?;
         for d in &duties.duties {

@@ -5,6 +5,7 @@
 //! them as files for people. See ARCHITECTURE.md for the map and the invariants.
 
 pub mod catalog;
+pub mod configuration;
 pub mod domain;
 pub mod duties;
 pub mod forms;

@@ -147,7 +147,6 @@ pub fn import_csv(csv_path: &Path, dir: &Path) -> Result<ImportSummary, CatalogE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::FieldCatalog;
 
     #[test]
     fn import_adds_renames_and_keeps_aliases() {
@@ -175,7 +174,7 @@ mod tests {
                 procedures_updated: 0
             }
         );
-        let catalog = FieldCatalog::load(dir.path()).unwrap();
+        let catalog = crate::configuration::catalog(dir.path()).unwrap();
         let day = "2023-09-14".parse().unwrap();
         assert_eq!(
             catalog.resolve("", "Đăng ký hộ tịch", day),

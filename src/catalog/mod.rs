@@ -1,14 +1,13 @@
 //! The field catalogue (domain.md §4): the field (lĩnh vực) names ministries published, with their
 //! effective dates and the local spellings that mean them, and the procedures offered online.
 //!
-//! Lookup is pure; only [`FieldCatalog::load`] and [`import`] touch files.
+//! Lookup is pure; `configuration::catalog` reads the files, and [`import`] rewrites them.
 
 pub mod import;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -77,31 +76,6 @@ pub struct FieldCatalog {
 }
 
 impl FieldCatalog {
-    /// Reads `dir/fields.toml` and, when present, `dir/procedures.toml`.
-    pub fn load(dir: &Path) -> Result<FieldCatalog, CatalogError> {
-        let read = |name: &str| -> Result<Option<String>, CatalogError> {
-            let path = dir.join(name);
-            match std::fs::read_to_string(&path) {
-                Ok(t) => Ok(Some(t)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && name == "procedures.toml" => {
-                    Ok(None)
-                }
-                Err(source) => Err(CatalogError::Io {
-                    path: path.display().to_string(),
-                    source,
-                }),
-            }
-        };
-        let fields = read("fields.toml")?.unwrap_or_default();
-        let procedures = read("procedures.toml")?;
-        FieldCatalog::from_toml(&fields, procedures.as_deref()).map_err(|reason| {
-            CatalogError::Invalid {
-                path: dir.display().to_string(),
-                reason,
-            }
-        })
-    }
-
     pub fn from_toml(fields: &str, procedures: Option<&str>) -> Result<FieldCatalog, String> {
         let fields: FieldsFile =
             toml::from_str(fields).map_err(|e| format!("fields.toml: {}", e.message()))?;

@@ -1,4 +1,5 @@
-use baocao_sync::domain::{Period, UnitTree};
+use baocao_sync::configuration;
+use baocao_sync::domain::Period;
 use baocao_sync::duties::{self, Duties, PlanRow};
 use baocao_sync::forms::FormCatalog;
 use std::path::PathBuf;
@@ -25,13 +26,13 @@ pub struct PlanArgs {
 
 pub fn run(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let period: Period = a.period.parse()?;
-    let units = UnitTree::load(&a.units)?;
+    let units = configuration::units(&a.units)?;
     let duties = match &a.duties {
-        Some(p) => Duties::load(p)?,
+        Some(p) => configuration::duties(p)?,
         None => Duties::builtin(),
     };
     let catalog = match &a.forms_dir {
-        Some(dir) => FormCatalog::load(dir)?,
+        Some(dir) => configuration::forms(dir)?,
         None => FormCatalog::builtin(),
     };
     duties

@@ -1,8 +1,6 @@
 use anyhow::{Context, bail};
-use baocao_sync::catalog::FieldCatalog;
-use baocao_sync::domain::{
-    Dossier, Feedback, Finding, Period, Rating, RecordKind, Severity, UnitTree,
-};
+use baocao_sync::configuration;
+use baocao_sync::domain::{Dossier, Feedback, Finding, Period, Rating, RecordKind, Severity};
 use baocao_sync::forms::checks::ChecksConfig;
 use baocao_sync::forms::{self, FormCatalog, Inputs, Layout};
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
@@ -167,7 +165,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let period: Period = a.period.parse()?;
     let catalog = match &a.forms_dir {
-        Some(dir) => FormCatalog::load(dir)?,
+        Some(dir) => configuration::forms(dir)?,
         None => FormCatalog::builtin(),
     };
     let regime = catalog.regime_for(&period)?;
@@ -176,8 +174,12 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     if matches!(format, OutputFormat::Xlsx | OutputFormat::Docx) && a.out.is_none() {
         bail!("--format {} needs --out FILE", a.format);
     }
-    let units = UnitTree::load(&a.units)?;
-    let catalog = a.catalog.as_deref().map(FieldCatalog::load).transpose()?;
+    let units = configuration::units(&a.units)?;
+    let catalog = a
+        .catalog
+        .as_deref()
+        .map(configuration::catalog)
+        .transpose()?;
     let checks = match &a.checks {
         Some(path) => {
             let text = std::fs::read_to_string(path)

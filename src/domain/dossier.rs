@@ -144,15 +144,6 @@ pub struct Dossier {
     pub deleted: bool,
 }
 
-impl Dossier {
-    /// True when this version should replace `other` for the same key: a later CapNhatLuc wins, an
-    /// absent one is older than any, and on a tie the one seen last wins (the caller passes the
-    /// later one as `self`).
-    pub fn supersedes(&self, other: &Dossier) -> bool {
-        self.updated_at >= other.updated_at
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@
 
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Index of a unit in its tree.
 pub type UnitId = usize;
@@ -71,14 +70,6 @@ pub struct UnitEntry {
 }
 
 impl UnitTree {
-    pub fn load(path: &Path) -> Result<UnitTree, UnitTreeError> {
-        let text = std::fs::read_to_string(path).map_err(|source| UnitTreeError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        UnitTree::from_toml(&text)
-    }
-
     pub fn from_toml(text: &str) -> Result<UnitTree, UnitTreeError> {
         let file: UnitsFile =
             toml::from_str(text).map_err(|e| UnitTreeError::Toml(e.message().to_owned()))?;

@@ -1,4 +1,4 @@
-//! Form definitions as data (config/forms/<regime>/*.toml): code, title, columns and what fills
+//! Form definitions as data (config/forms/<regime>/*.toml, read by `configuration::forms`): code, title, columns and what fills
 //! each, header groups, row grouping and identities. Forms are looked up by (regime, code), and the
 //! regime by the period's last day. The rules that decide each metric stay in code
 //! (`ii06a::DOSSIER_METRICS`, `ii05a::FEEDBACK_METRICS`); which column shows which metric, the
@@ -9,7 +9,6 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
 /// The shipped definitions, compiled in so the binary works without a config folder.
 const BUILTIN: &[(&str, &str, &str)] = &[
@@ -352,44 +351,21 @@ impl FormCatalog {
         FormCatalog { regimes }
     }
 
-    /// Reads `dir/<regime>/regime.toml` and the form files beside it.
-    pub fn load(dir: &Path) -> Result<FormCatalog, DefinitionError> {
-        let io = |path: &Path, source| DefinitionError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut regimes = Vec::new();
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| io(dir, e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| io(dir, e))?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            if !path.join("regime.toml").is_file() {
-                continue;
-            }
-            let mut files = Vec::new();
-            let mut names: Vec<_> = std::fs::read_dir(&path)
-                .map_err(|e| io(&path, e))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| io(&path, e))?;
-            names.sort_by_key(|e| e.file_name());
-            for f in names {
-                let p = f.path();
-                if p.extension().is_some_and(|e| e == "toml") {
-                    let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
-                    files.push((f.file_name().to_string_lossy().into_owned(), text));
-                }
-            }
-            regimes.push(parse_regime(&path.display().to_string(), files)?);
-        }
+    /// Parses regimes given as (folder label, [(file name, text)]); `configuration::forms` reads
+    /// them from `<dir>/<regime>/*.toml`.
+    pub fn from_files(
+        regimes: Vec<(String, Vec<(String, String)>)>,
+    ) -> Result<FormCatalog, DefinitionError> {
         if regimes.is_empty() {
             return Err(DefinitionError::Invalid {
-                file: dir.display().to_string(),
+                file: "forms".into(),
                 reason: "no <regime>/regime.toml found".into(),
             });
         }
+        let regimes = regimes
+            .into_iter()
+            .map(|(dir, files)| parse_regime(&dir, files))
+            .collect::<Result<_, _>>()?;
         Ok(FormCatalog { regimes })
     }
 
@@ -521,24 +497,6 @@ mod tests {
         assert_eq!(regime.form("II.01-DC").unwrap().code, "II.01-ĐC");
         assert!(regime.form("II.07").is_err());
         assert!(regime.form("II.05a").unwrap().provisional);
-    }
-
-    #[test]
-    fn the_folder_matches_the_builtin_copy() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/forms");
-        let loaded = FormCatalog::load(&dir).unwrap();
-        let builtin = FormCatalog::builtin();
-        assert_eq!(
-            loaded.regimes.len(),
-            builtin.regimes.len(),
-            "every regime folder is listed in BUILTIN"
-        );
-        for (a, b) in loaded.regimes.iter().zip(&builtin.regimes) {
-            assert_eq!(
-                a.forms.keys().collect::<Vec<_>>(),
-                b.forms.keys().collect::<Vec<_>>()
-            );
-        }
     }
 
     #[test]

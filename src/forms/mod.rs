@@ -1,9 +1,9 @@
 //! Forms: pure computation from records, a period, the unit tree and a form definition to report
 //! figures and findings.
 //!
-//! Architecture invariant: nothing in this module does IO or reads the clock (definitions are
-//! parsed from text handed in; `FormCatalog::load` is the one door to files and lives at the edge of
-//! this module for that reason). Same input, same report; tests need no setup.
+//! Architecture invariant: nothing in this module does IO or reads the clock. Definitions arrive
+//! parsed (`configuration::forms` reads the files; the shipped copy is compiled in), records
+//! arrive as domain values. Same input, same report; tests need no setup.
 
 pub mod aggregate;
 pub mod checks;

@@ -1,0 +1,135 @@
+//! Configuration files: the only place that reads them. The unit tree, form definitions, field
+//! catalogue and duties are parsed by their own modules from text; this module finds and reads the
+//! files and names the one that is wrong.
+
+use crate::catalog::FieldCatalog;
+use crate::domain::{UnitTree, UnitTreeError};
+use crate::duties::Duties;
+use crate::forms::FormCatalog;
+use crate::forms::definition::DefinitionError;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("units file {path}: {source}")]
+    Units { path: String, source: UnitTreeError },
+    #[error(transparent)]
+    Forms(#[from] DefinitionError),
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The unit tree (report-json.md's `[[units]]` shape).
+pub fn units(path: &Path) -> Result<UnitTree, ConfigError> {
+    UnitTree::from_toml(&read(path)?).map_err(|source| ConfigError::Units {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Form definitions from `<dir>/<regime>/regime.toml` and the form files beside it.
+pub fn forms(dir: &Path) -> Result<FormCatalog, ConfigError> {
+    let list = |d: &Path| -> Result<Vec<std::path::PathBuf>, ConfigError> {
+        let io = |source| ConfigError::Io {
+            path: d.display().to_string(),
+            source,
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(d)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        paths.sort();
+        Ok(paths)
+    };
+    let mut regimes = Vec::new();
+    for regime in list(dir)? {
+        if !regime.join("regime.toml").is_file() {
+            continue;
+        }
+        let mut files = Vec::new();
+        for file in list(&regime)? {
+            if file.extension().is_some_and(|e| e == "toml") {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                files.push((name, read(&file)?));
+            }
+        }
+        regimes.push((regime.display().to_string(), files));
+    }
+    Ok(FormCatalog::from_files(regimes)?)
+}
+
+/// The field catalogue: `<dir>/fields.toml` and, when present, `<dir>/procedures.toml`.
+pub fn catalog(dir: &Path) -> Result<FieldCatalog, ConfigError> {
+    let fields = read(&dir.join("fields.toml"))?;
+    let procedures_path = dir.join("procedures.toml");
+    let procedures = if procedures_path.is_file() {
+        Some(read(&procedures_path)?)
+    } else {
+        None
+    };
+    FieldCatalog::from_toml(&fields, procedures.as_deref()).map_err(|reason| ConfigError::Invalid {
+        path: dir.display().to_string(),
+        reason,
+    })
+}
+
+/// Duties and deadlines.
+pub fn duties(path: &Path) -> Result<Duties, ConfigError> {
+    Duties::from_toml(&read(path)?).map_err(|reason| ConfigError::Invalid {
+        path: path.display().to_string(),
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(p: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config").join(p)
+    }
+
+    #[test]
+    fn the_forms_folder_matches_the_builtin_copy() {
+        let loaded = forms(&config("forms")).unwrap();
+        let builtin = FormCatalog::builtin();
+        assert_eq!(
+            loaded.regimes.len(),
+            builtin.regimes.len(),
+            "every regime folder is listed in BUILTIN"
+        );
+        for (a, b) in loaded.regimes.iter().zip(&builtin.regimes) {
+            assert_eq!(
+                a.forms.keys().collect::<Vec<_>>(),
+                b.forms.keys().collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn shipped_files_load() {
+        units(&config("units.example.toml")).unwrap();
+        catalog(&config("catalog")).unwrap();
+        duties(&config("duties/quang-ngai-2023.toml")).unwrap();
+        assert!(matches!(
+            units(&config("missing.toml")),
+            Err(ConfigError::Io { .. })
+        ));
+    }
+}
