@@ -4,6 +4,7 @@
 //! [`store`] keeps them, [`forms`] compute report figures (pure, no IO), and [`render`] writes
 //! them as files for people. See ARCHITECTURE.md for the map and the invariants.
 
+pub mod auth;
 pub mod catalog;
 pub mod configuration;
 pub mod domain;

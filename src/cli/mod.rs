@@ -2,6 +2,7 @@
 //! line on standard error (anyhow lives here, in the binary, and nowhere else).
 
 mod catalog;
+mod creds;
 mod generate;
 mod import;
 mod plan;
@@ -40,6 +41,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// List what every unit must file for a period, where, and by when.
     Plan(plan::PlanArgs),
+    /// Units' logins for the upstream systems, sealed in the store.
+    #[command(subcommand)]
+    Creds(creds::CredsCommand),
     /// The field catalogue: import from the national procedure database.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -52,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(a) => generate::run(a),
         Command::Catalog(c) => catalog::run(c),
         Command::Plan(a) => plan::run(a),
+        Command::Creds(c) => creds::run(c),
     }
 }
 

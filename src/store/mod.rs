@@ -7,6 +7,7 @@
 
 mod sqlite;
 
+use crate::auth::vault::SealedCredential;
 use crate::domain::{Dossier, Finding, RecordKind};
 pub use sqlite::{SqliteDossierImport, SqliteStore};
 use std::future::Future;
@@ -135,6 +136,22 @@ pub trait Store: Send + Sync {
         kind: RecordKind,
         source: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Finding>, StoreError>> + Send;
+
+    /// Stores (or replaces) one unit's sealed login on one system.
+    fn put_credential(
+        &self,
+        credential: &SealedCredential,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every sealed credential, by system then unit.
+    fn credentials(&self)
+    -> impl Future<Output = Result<Vec<SealedCredential>, StoreError>> + Send;
+
+    /// Replaces every credential at once (a key rotation): all or nothing.
+    fn replace_credentials(
+        &self,
+        credentials: &[SealedCredential],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Opens the store a URL names, creating and migrating it on first use.

@@ -1,6 +1,7 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
 use super::{DossierImport, IncomingDossier, IncomingRaw, Reject, Store, StoreError, UpsertCounts};
+use crate::auth::vault::SealedCredential;
 use crate::domain::{Dossier, Finding, FindingCode, Instant, RecordKind, ResultKind, Status};
 use crate::sources::export::Interner;
 use sqlx::sqlite::{
@@ -225,6 +226,53 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    #[tracing::instrument(name = "store.put_credential", skip_all, fields(system = %credential.system, unit = %credential.unit))]
+    async fn put_credential(&self, credential: &SealedCredential) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_credential(&mut conn, credential).await
+    }
+
+    #[tracing::instrument(name = "store.credentials", skip_all)]
+    async fn credentials(&self) -> Result<Vec<SealedCredential>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT system, unit, username_shown, key_id, nonce, ciphertext, set_at FROM credentials ORDER BY system, unit",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let system: String = row.try_get(0)?;
+                Ok(SealedCredential {
+                    system: system
+                        .parse()
+                        .map_err(|e: crate::auth::VaultError| StoreError::Corrupt(e.to_string()))?,
+                    unit: row.try_get(1)?,
+                    username_shown: row.try_get(2)?,
+                    key_id: row.try_get(3)?,
+                    nonce: row.try_get(4)?,
+                    ciphertext: row.try_get(5)?,
+                    set_at: row.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(name = "store.replace_credentials", skip_all, fields(credentials = credentials.len()))]
+    async fn replace_credentials(
+        &self,
+        credentials: &[SealedCredential],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM credentials")
+            .execute(&mut *tx)
+            .await?;
+        for c in credentials {
+            insert_credential(&mut tx, c).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     #[tracing::instrument(name = "store.rejects", skip_all, fields(kind = kind.as_str(), source))]
     async fn rejects(
         &self,
@@ -328,6 +376,28 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
         }
         d.deserialize_str(V(std::marker::PhantomData))
     }
+}
+
+async fn insert_credential(
+    conn: &mut sqlx::SqliteConnection,
+    c: &SealedCredential,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO credentials (system, unit, username_shown, key_id, nonce, ciphertext, set_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (system, unit) DO UPDATE SET \
+         username_shown = excluded.username_shown, key_id = excluded.key_id, nonce = excluded.nonce, \
+         ciphertext = excluded.ciphertext, set_at = excluded.set_at",
+    )
+    .bind(c.system.as_str())
+    .bind(&c.unit)
+    .bind(&c.username_shown)
+    .bind(&c.key_id)
+    .bind(&c.nonce)
+    .bind(&c.ciphertext)
+    .bind(&c.set_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A bulk dossier import: one transaction across batches (see [`DossierImport`]).
