@@ -2,11 +2,13 @@
 //! catalogue and duties are parsed by their own modules from text; this module finds and reads the
 //! files and names the one that is wrong.
 
+use crate::auth::token::TokenEndpoint;
 use crate::catalog::FieldCatalog;
 use crate::domain::{UnitTree, UnitTreeError};
 use crate::duties::Duties;
 use crate::forms::FormCatalog;
 use crate::forms::definition::DefinitionError;
+use crate::sandbox::SandboxData;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,39 @@ pub fn catalog(dir: &Path) -> Result<FieldCatalog, ConfigError> {
 /// Duties and deadlines.
 pub fn duties(path: &Path) -> Result<Duties, ConfigError> {
     Duties::from_toml(&read(path)?).map_err(|reason| ConfigError::Invalid {
+        path: path.display().to_string(),
+        reason,
+    })
+}
+
+/// The upstream systems this deployment talks to.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstreams {
+    pub central: TokenEndpoint,
+    pub provincial: TokenEndpoint,
+    #[serde(default)]
+    pub source: Option<TokenEndpoint>,
+    /// The chase list flags passwords set longer ago than this.
+    #[serde(default = "default_password_max_age_days")]
+    pub password_max_age_days: i64,
+}
+
+fn default_password_max_age_days() -> i64 {
+    180
+}
+
+pub fn upstreams(path: &Path) -> Result<Upstreams, ConfigError> {
+    toml::from_str(&read(path)?).map_err(|e| ConfigError::Invalid {
+        path: path.display().to_string(),
+        reason: e.message().to_owned(),
+    })
+}
+
+/// The sandbox's data set, `<dir>/accounts.toml`.
+pub fn sandbox(dir: &Path) -> Result<SandboxData, ConfigError> {
+    let path = dir.join("accounts.toml");
+    SandboxData::from_toml(&read(&path)?).map_err(|reason| ConfigError::Invalid {
         path: path.display().to_string(),
         reason,
     })

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod duties;
 pub mod forms;
 pub mod render;
+pub mod sandbox;
 pub mod sources;
 pub mod store;
 pub mod synth;

@@ -5,7 +5,9 @@
 //! never is (from an environment variable or a key file). Token providers for the upstream clients
 //! will live here too.
 
+pub mod check;
 pub mod secret;
+pub mod token;
 pub mod vault;
 
 pub use secret::{CitizenId, Username};

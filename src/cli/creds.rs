@@ -1,5 +1,8 @@
 use anyhow::{Context, bail};
+use baocao_sync::auth::check;
 use baocao_sync::auth::vault::{Credential, System, Vault, VaultError};
+use baocao_sync::configuration;
+use baocao_sync::duties::Duties;
 use baocao_sync::store::{self, Store};
 use secrecy::SecretString;
 use std::io::BufRead;
@@ -32,6 +35,23 @@ pub enum CredsCommand {
     },
     /// List stored logins, citizen-ID numbers masked (no key needed).
     List {
+        #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
+    /// Log in with every credential and print the chase list: units that must file with no
+    /// credential, a failing login, or a password older than the configured age.
+    Check {
+        /// Unit tree as TOML.
+        #[arg(long)]
+        units: PathBuf,
+        /// Token endpoints and the password age limit (see config/upstreams.example.toml).
+        #[arg(long, env = "BAOCAO_UPSTREAMS")]
+        upstreams: PathBuf,
+        /// Duties: who must file, where; the shipped example by default.
+        #[arg(long, env = "BAOCAO_DUTIES")]
+        duties: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
         #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
         database_url: String,
     },
@@ -147,6 +167,52 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
                     c.system, c.unit, c.username_shown, c.set_at, c.key_id
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        CredsCommand::Check {
+            units,
+            upstreams,
+            duties,
+            key,
+            database_url,
+        } => {
+            let units = configuration::units(&units)?;
+            let upstreams = configuration::upstreams(&upstreams)?;
+            let duties = match duties {
+                Some(p) => configuration::duties(&p)?,
+                None => Duties::builtin(),
+            };
+            let vault = key.vault()?;
+            let rows = super::runtime()?.block_on(async {
+                let sealed = store::open(&database_url).await?.credentials().await?;
+                anyhow::Ok(
+                    check::chase_list(
+                        &units,
+                        &duties,
+                        &upstreams,
+                        &vault,
+                        &sealed,
+                        chrono::Utc::now(),
+                    )
+                    .await,
+                )
+            })?;
+            let problems: Vec<_> = rows.iter().filter(|r| r.problem.is_some()).collect();
+            for r in &problems {
+                println!(
+                    "{:<18} {:<34} {:<11} {}",
+                    r.unit,
+                    r.name,
+                    r.system,
+                    r.problem.as_deref().unwrap_or("")
+                );
+            }
+            println!(
+                "{} logins checked: {} ok, {} to chase",
+                rows.len(),
+                rows.len() - problems.len(),
+                problems.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         CredsCommand::RotateKey {

@@ -7,6 +7,7 @@ mod generate;
 mod import;
 mod plan;
 mod report;
+mod sandbox;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// List what every unit must file for a period, where, and by when.
     Plan(plan::PlanArgs),
+    /// Serve the upstream systems' contracts on loopback from a data set, for tests and demos.
+    Sandbox(sandbox::SandboxArgs),
     /// Units' logins for the upstream systems, sealed in the store.
     #[command(subcommand)]
     Creds(creds::CredsCommand),
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Catalog(c) => catalog::run(c),
         Command::Plan(a) => plan::run(a),
         Command::Creds(c) => creds::run(c),
+        Command::Sandbox(a) => runtime()?.block_on(sandbox::run(a)),
     }
 }
 

@@ -1,0 +1,85 @@
+//! `creds check`: every login a unit needs, tried, and the operator's chase list of those missing,
+//! failing or old.
+
+use super::token::{TokenEndpoint, http_client, login};
+use super::vault::{SealedCredential, System, Vault};
+use crate::configuration::Upstreams;
+use crate::domain::UnitTree;
+use crate::duties::Duties;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRow {
+    pub unit: String,
+    pub name: String,
+    pub system: String,
+    /// None when the login works and is not old.
+    pub problem: Option<String>,
+}
+
+/// Checks every (unit, system) the duties require, in tree order.
+pub async fn chase_list(
+    units: &UnitTree,
+    duties: &Duties,
+    upstreams: &Upstreams,
+    vault: &Vault,
+    sealed: &[SealedCredential],
+    now: DateTime<Utc>,
+) -> Vec<CheckRow> {
+    let http = http_client();
+    let mut rows = Vec::new();
+    for id in units.subtree(units.root()) {
+        let unit = units.get(id);
+        let Some(duty) = duties.duties.iter().find(|d| d.kind == unit.kind) else {
+            continue;
+        };
+        for system_id in &duty.systems {
+            let (system, endpoint): (System, &TokenEndpoint) = match system_id.as_str() {
+                "central" => (System::Central, &upstreams.central),
+                "provincial" => (System::Provincial, &upstreams.provincial),
+                other => {
+                    rows.push(row(
+                        unit,
+                        other,
+                        Some(format!("no token endpoint configured for `{other}`")),
+                    ));
+                    continue;
+                }
+            };
+            let problem = match sealed
+                .iter()
+                .find(|s| s.system == system && s.unit == unit.code)
+            {
+                None => Some("no credential: `baocao-sync creds set`".to_owned()),
+                Some(s) => match vault.open(s) {
+                    Err(e) => Some(e.to_string()),
+                    Ok(credential) => match login(&http, endpoint, &credential).await {
+                        Err(e) => Some(format!("login fails: {e}")),
+                        Ok(_) => old_password(&s.set_at, now, upstreams.password_max_age_days),
+                    },
+                },
+            };
+            rows.push(row(unit, system.as_str(), problem));
+        }
+    }
+    rows
+}
+
+fn row(unit: &crate::domain::Unit, system: &str, problem: Option<String>) -> CheckRow {
+    CheckRow {
+        unit: unit.code.clone(),
+        name: unit.name.clone(),
+        system: system.to_owned(),
+        problem,
+    }
+}
+
+fn old_password(set_at: &str, now: DateTime<Utc>, max_days: i64) -> Option<String> {
+    let set = DateTime::parse_from_rfc3339(set_at)
+        .ok()?
+        .with_timezone(&Utc);
+    let days = (now - set).num_days();
+    (days > max_days).then(|| {
+        format!("password set {days} days ago (more than {max_days}): ask the unit to renew it")
+    })
+}
