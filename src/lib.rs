@@ -12,6 +12,7 @@ pub mod duties;
 pub mod forms;
 pub mod render;
 pub mod sandbox;
+pub mod sinks;
 pub mod sources;
 pub mod store;
 pub mod synth;
