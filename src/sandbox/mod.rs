@@ -1,8 +1,10 @@
 //! The sandbox: the upstream systems of upstreams.md served on loopback from a data set, for tests
 //! and demos, so that no test mocks the code under test. So far it serves the token endpoints of
-//! the three systems (`/{system}/oauth/token`, system being `source`, `central` or `provincial`);
-//! the procedure-handling and reporting-system APIs and the fault plan come next.
+//! the three systems (`/{system}/oauth/token`, system being `source`, `central` or `provincial`)
+//! and the reporting systems' report API (`/{system}/v1/reports/…`), with "person" actions and an
+//! inspection endpoint under `/_sandbox/`; the procedure-handling API and the fault plan come next.
 
+mod reports;
 mod tokens;
 
 use axum::Router;
@@ -45,6 +47,9 @@ pub struct AccountEntry {
     pub system: String,
     pub username: String,
     pub password: String,
+    /// Units this account may enter data for; empty: all.
+    #[serde(default)]
+    pub units: Vec<String>,
 }
 
 impl SandboxData {
@@ -59,15 +64,35 @@ pub(crate) struct State {
     pub issued: AtomicU64,
     /// refresh token → (system, username)
     pub refresh: Mutex<HashMap<String, (String, String)>>,
+    /// access token → (system, username)
+    pub access: Mutex<HashMap<String, (String, String)>>,
+    /// (system, form, period, unit) → the report
+    pub reports: Mutex<HashMap<(String, String, String, String), reports::HeldReport>>,
+    /// (system, Idempotency-Key) → the first final answer
+    pub idempotent: Mutex<HashMap<(String, String), (axum::http::StatusCode, serde_json::Value)>>,
 }
 
 pub fn router(data: SandboxData) -> Router {
+    use axum::routing::{get, post, put};
     let state = Arc::new(State {
         data,
         ..State::default()
     });
     Router::new()
-        .route("/{system}/oauth/token", axum::routing::post(tokens::token))
+        .route("/{system}/oauth/token", post(tokens::token))
+        .route(
+            "/{system}/v1/reports/{form}/{period}/{unit}",
+            get(reports::get),
+        )
+        .route(
+            "/{system}/v1/reports/{form}/{period}/{unit}/draft",
+            put(reports::put_draft),
+        )
+        .route("/_sandbox/reports", get(reports::inspect))
+        .route(
+            "/_sandbox/reports/{system}/{form}/{period}/{unit}/{action}",
+            post(reports::person),
+        )
         .with_state(state)
 }
 

@@ -86,8 +86,15 @@ pub(super) async fn token(
         _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     };
     let n = state.issued.fetch_add(1, Ordering::Relaxed);
+    let access = format!("sandbox-{system}-access-{n}");
+    let holder = account.clone().unwrap_or_else(|| client.client_id.clone());
+    state
+        .access
+        .lock()
+        .expect("lock")
+        .insert(access.clone(), (system.clone(), holder));
     let mut body = json!({
-        "access_token": format!("sandbox-{system}-access-{n}"),
+        "access_token": access,
         "token_type": "Bearer",
         "expires_in": state.data.token_seconds,
     });

@@ -1,0 +1,240 @@
+//! The reporting systems' report API (upstreams.md §2) over an in-memory set of reports, with the
+//! "person" actions tests need (approve, edit) and an inspection endpoint that tells what each
+//! system holds and how many writes each report got.
+
+use super::State;
+use axum::Json;
+use axum::extract::{Path, State as Shared};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// One report as a reporting system holds it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HeldReport {
+    pub system: String,
+    pub form: String,
+    pub period: String,
+    pub unit: String,
+    pub status: String,
+    pub version: u64,
+    pub rows: Value,
+    pub text: Value,
+    pub content_hash: Value,
+    pub updated_by: String,
+    /// Writes this report received (replayed idempotent requests not counted).
+    pub writes: u64,
+}
+
+/// `{"error_code", "message", …extra}`.
+fn error_body(code: &str, extra: Value) -> Value {
+    let mut body = json!({"error_code": code, "message": code.replace('_', " ")});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    body
+}
+
+fn api_error(status: StatusCode, code: &str, extra: Value) -> Response {
+    (status, Json(error_body(code, extra))).into_response()
+}
+
+/// The account a bearer token was issued to, on this system.
+fn account(state: &State, system: &str, headers: &HeaderMap) -> Option<String> {
+    let token = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    let issued = state.access.lock().expect("lock");
+    issued
+        .get(token)
+        .filter(|(s, _)| s == system)
+        .map(|(_, user)| user.clone())
+}
+
+fn may_enter(state: &State, system: &str, user: &str, unit: &str) -> bool {
+    state
+        .data
+        .accounts
+        .iter()
+        .find(|a| a.system == system && a.username == user)
+        .is_some_and(|a| a.units.is_empty() || a.units.iter().any(|u| u == unit))
+}
+
+type ReportPath = Path<(String, String, String, String)>;
+
+pub(super) async fn get(
+    Shared(state): Shared<Arc<State>>,
+    Path((system, form, period, unit)): ReportPath,
+    headers: HeaderMap,
+) -> Response {
+    if account(&state, &system, &headers).is_none() {
+        return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
+    }
+    let reports = state.reports.lock().expect("lock");
+    match reports.get(&(system, form, period, unit)) {
+        None => api_error(StatusCode::NOT_FOUND, "not_found", json!({})),
+        Some(r) => Json(json!({
+            "form": r.form, "period": r.period, "unit": r.unit, "status": r.status, "version": r.version,
+            "rows": r.rows, "text": r.text, "content_hash": r.content_hash, "updated_by": r.updated_by,
+            "updated_at": "2023-09-15T01:02:03Z",
+        }))
+        .into_response(),
+    }
+}
+
+pub(super) async fn put_draft(
+    Shared(state): Shared<Arc<State>>,
+    Path((system, form, period, unit)): ReportPath,
+    headers: HeaderMap,
+    body: Json<Value>,
+) -> Response {
+    let Some(user) = account(&state, &system, &headers) else {
+        return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
+    };
+    let idempotency = headers
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(k) = &idempotency
+        && let Some((status, body)) = state
+            .idempotent
+            .lock()
+            .expect("lock")
+            .get(&(system.clone(), k.clone()))
+    {
+        return (*status, Json(body.clone())).into_response();
+    }
+    let (status, answer) = write(
+        &state,
+        &system,
+        &user,
+        (form, period, unit),
+        &headers,
+        &body,
+    );
+    if let Some(k) = idempotency
+        && matches!(status.as_u16(), 200 | 201 | 409 | 412 | 403 | 422 | 428)
+    {
+        state
+            .idempotent
+            .lock()
+            .expect("lock")
+            .insert((system, k), (status, answer.clone()));
+    }
+    (status, Json(answer)).into_response()
+}
+
+fn write(
+    state: &State,
+    system: &str,
+    user: &str,
+    (form, period, unit): (String, String, String),
+    headers: &HeaderMap,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let err = |s: StatusCode, code: &str, extra: Value| (s, error_body(code, extra));
+    if !may_enter(state, system, user, &unit) {
+        return err(StatusCode::FORBIDDEN, "forbidden", json!({}));
+    }
+    if !body["rows"].is_array() {
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            json!({"details": "rows must be an array"}),
+        );
+    }
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .map(|v| v.parse::<u64>().ok());
+    let mut reports = state.reports.lock().expect("lock");
+    let key = (
+        system.to_owned(),
+        form.clone(),
+        period.clone(),
+        unit.clone(),
+    );
+    match reports.get_mut(&key) {
+        Some(r) => {
+            if r.status != "draft" {
+                return err(StatusCode::CONFLICT, "not_draft", json!({}));
+            }
+            match if_match {
+                None => err(
+                    StatusCode::PRECONDITION_REQUIRED,
+                    "precondition_required",
+                    json!({}),
+                ),
+                Some(v) if v != Some(r.version) => err(
+                    StatusCode::PRECONDITION_FAILED,
+                    "version_mismatch",
+                    json!({"current_version": r.version}),
+                ),
+                Some(_) => {
+                    r.version += 1;
+                    r.rows = body["rows"].clone();
+                    r.text = body["text"].clone();
+                    r.content_hash = body["content_hash"].clone();
+                    r.updated_by = user.to_owned();
+                    r.writes += 1;
+                    (StatusCode::OK, json!({"version": r.version}))
+                }
+            }
+        }
+        None => {
+            reports.insert(
+                key,
+                HeldReport {
+                    system: system.to_owned(),
+                    form,
+                    period,
+                    unit,
+                    status: "draft".into(),
+                    version: 1,
+                    rows: body["rows"].clone(),
+                    text: body["text"].clone(),
+                    content_hash: body["content_hash"].clone(),
+                    updated_by: user.to_owned(),
+                    writes: 1,
+                },
+            );
+            (StatusCode::CREATED, json!({"version": 1}))
+        }
+    }
+}
+
+/// `GET /_sandbox/reports`: every report every system holds, with its write count.
+pub(super) async fn inspect(Shared(state): Shared<Arc<State>>) -> Response {
+    let reports = state.reports.lock().expect("lock");
+    let mut list: Vec<&HeldReport> = reports.values().collect();
+    list.sort_by(|a, b| {
+        (&a.system, &a.form, &a.period, &a.unit).cmp(&(&b.system, &b.form, &b.period, &b.unit))
+    });
+    Json(json!(list)).into_response()
+}
+
+/// `POST /_sandbox/reports/{system}/{form}/{period}/{unit}/{action}`: a person approves the report
+/// (`approve`), or edits the draft (`edit`: a new version with other content).
+pub(super) async fn person(
+    Shared(state): Shared<Arc<State>>,
+    Path((system, form, period, unit, action)): Path<(String, String, String, String, String)>,
+) -> Response {
+    let mut reports = state.reports.lock().expect("lock");
+    let Some(r) = reports.get_mut(&(system, form, period, unit)) else {
+        return api_error(StatusCode::NOT_FOUND, "not_found", json!({}));
+    };
+    match action.as_str() {
+        "approve" => r.status = "approved".into(),
+        "edit" => {
+            r.version += 1;
+            r.content_hash = json!("sha256:edited-by-a-person");
+            r.updated_by = "a person".into();
+        }
+        _ => return api_error(StatusCode::BAD_REQUEST, "unknown_action", json!({})),
+    }
+    Json(json!({"status": r.status, "version": r.version})).into_response()
+}
