@@ -15,5 +15,6 @@ pub mod sandbox;
 pub mod sinks;
 pub mod sources;
 pub mod store;
+pub mod sync;
 pub mod synth;
 pub mod telemetry;

@@ -45,6 +45,7 @@ async fn start() -> String {
 
 fn endpoint(base: &str, system: &str, client_id: Option<&str>) -> TokenEndpoint {
     TokenEndpoint {
+        base_url: None,
         token_url: format!("{base}/{system}/oauth/token"),
         client_id: client_id.map(str::to_owned),
     }

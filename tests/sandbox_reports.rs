@@ -64,6 +64,7 @@ async fn a_drafts_life_on_the_sandbox() {
     let base = start().await;
     let http = http_client();
     let endpoint = TokenEndpoint {
+        base_url: None,
         token_url: format!("{base}/central/oauth/token"),
         client_id: Some("baocao-sync".into()),
     };

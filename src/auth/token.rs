@@ -15,6 +15,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenEndpoint {
+    /// The system's API base URL (for the reporting systems: before `/v1/reports`).
+    #[serde(default)]
+    pub base_url: Option<String>,
     pub token_url: String,
     /// The reporting systems' client id for the password grant (the source's comes from the vault).
     #[serde(default)]

@@ -75,7 +75,7 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
-    fn vault(&self) -> anyhow::Result<Vault> {
+    pub fn vault(&self) -> anyhow::Result<Vault> {
         match &self.key_file {
             Some(path) => read_key(path),
             None => match std::env::var("BAOCAO_VAULT_KEY") {

@@ -6,6 +6,7 @@ mod creds;
 mod generate;
 mod import;
 mod plan;
+mod push;
 mod report;
 mod sandbox;
 
@@ -42,6 +43,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// List what every unit must file for a period, where, and by when.
     Plan(plan::PlanArgs),
+    /// Push the computed reports from the store as drafts to the reporting systems.
+    Push(Box<push::PushArgs>),
     /// Serve the upstream systems' contracts on loopback from a data set, for tests and demos.
     Sandbox(sandbox::SandboxArgs),
     /// Units' logins for the upstream systems, sealed in the store.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(a) => plan::run(a),
         Command::Creds(c) => creds::run(c),
         Command::Sandbox(a) => runtime()?.block_on(sandbox::run(a)),
+        Command::Push(a) => runtime()?.block_on(push::run(*a)),
     }
 }
 

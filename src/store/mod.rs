@@ -53,6 +53,21 @@ pub struct Reject {
     pub raw: String,
 }
 
+/// One push decision as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    pub system: String,
+    pub form: String,
+    pub period: String,
+    pub unit: String,
+    /// `created`, `updated`, `unchanged`, `recreated`, `locked`, `edited`, `forbidden`, …
+    pub decision: String,
+    pub remote_version: Option<u64>,
+    pub content_hash: String,
+    /// A message for the operator (why it failed), empty on success.
+    pub detail: String,
+}
+
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UpsertCounts {
@@ -152,6 +167,22 @@ pub trait Store: Send + Sync {
         &self,
         credentials: &[SealedCredential],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records one push decision.
+    fn record_decision(
+        &self,
+        decision: &DecisionRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The version of our own last write of a report (created, updated, recreated, or confirmed
+    /// unchanged), if any.
+    fn last_written_version(
+        &self,
+        system: &str,
+        form: &str,
+        period: &str,
+        unit: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
 }
 
 /// Opens the store a URL names, creating and migrating it on first use.

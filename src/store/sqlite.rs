@@ -1,6 +1,9 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
-use super::{DossierImport, IncomingDossier, IncomingRaw, Reject, Store, StoreError, UpsertCounts};
+use super::{
+    DecisionRecord, DossierImport, IncomingDossier, IncomingRaw, Reject, Store, StoreError,
+    UpsertCounts,
+};
 use crate::auth::vault::SealedCredential;
 use crate::domain::{Dossier, Finding, FindingCode, Instant, RecordKind, ResultKind, Status};
 use crate::sources::export::Interner;
@@ -271,6 +274,52 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    #[tracing::instrument(name = "store.record_decision", skip_all, fields(system = %d.system, form = %d.form, period = %d.period, unit = %d.unit, decision = %d.decision))]
+    async fn record_decision(&self, d: &DecisionRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO push_decisions (system, form, period, unit, decision, remote_version, content_hash, detail, decided_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&d.system)
+        .bind(&d.form)
+        .bind(&d.period)
+        .bind(&d.unit)
+        .bind(&d.decision)
+        .bind(d.remote_version.map(|v| v as i64))
+        .bind(&d.content_hash)
+        .bind(&d.detail)
+        .bind(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(
+        name = "store.last_written_version",
+        skip_all,
+        fields(system, form, period, unit)
+    )]
+    async fn last_written_version(
+        &self,
+        system: &str,
+        form: &str,
+        period: &str,
+        unit: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT remote_version FROM push_decisions WHERE system = $1 AND form = $2 AND period = $3 AND unit = $4 \
+             AND decision IN ('created', 'updated', 'recreated', 'unchanged') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(system)
+        .bind(form)
+        .bind(period)
+        .bind(unit)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten();
+        Ok(version.map(|v| v as u64))
     }
 
     #[tracing::instrument(name = "store.rejects", skip_all, fields(kind = kind.as_str(), source))]

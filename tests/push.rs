@@ -1,0 +1,250 @@
+//! `push` end to end: dossiers imported into the store, units' logins sealed in the vault, the
+//! sandbox serving the central reporting system; drafts created once, then unchanged, a person's
+//! edit left alone, and the figures the sandbox holds equal to the golden ones.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+
+const ACCOUNTS: &str = r#"
+[[clients]]
+system = "central"
+client_id = "baocao-sync"
+[[accounts]]
+system = "central"
+username = "051234567890"
+password = "mk-so"
+units = ["000.10.00.H55"]
+[[accounts]]
+system = "central"
+username = "051234567891"
+password = "mk-huyen"
+units = ["000.00.30.H55"]
+"#;
+
+struct Sandbox(Child, String);
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sandbox(dir: &std::path::Path) -> Sandbox {
+    std::fs::write(dir.join("accounts.toml"), ACCOUNTS).unwrap();
+    let mut child = bin()
+        .args([
+            "sandbox",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("sandbox listening on ")
+        .unwrap()
+        .to_owned();
+    Sandbox(child, base)
+}
+
+#[test]
+fn push_creates_once_then_leaves_drafts_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox(dir.path());
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let key = dir.path().join("key");
+    let upstreams = dir.path().join("upstreams.toml");
+    let base = &sandbox.1;
+    std::fs::write(
+        &upstreams,
+        format!(
+            "[central]\nbase_url = \"{base}/central\"\ntoken_url = \"{base}/central/oauth/token\"\nclient_id = \"baocao-sync\"\n\
+             [provincial]\ntoken_url = \"{base}/provincial/oauth/token\"\nclient_id = \"baocao-sync\"\n"
+        ),
+    )
+    .unwrap();
+    assert!(
+        run(&[
+            "import",
+            "--input",
+            fixture("dossiers.ndjson").to_str().unwrap(),
+            "--database-url",
+            &db
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        run(&["creds", "init-key", "--out", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for (unit, user, password) in [
+        ("000.10.00.H55", "051234567890", "mk-so"),
+        ("000.00.30.H55", "051234567891", "mk-huyen"),
+    ] {
+        let mut child = bin()
+            .args([
+                "creds",
+                "set",
+                "--system",
+                "central",
+                "--unit",
+                unit,
+                "--username",
+                user,
+                "--password-stdin",
+            ])
+            .args(["--key-file", key.to_str().unwrap(), "--database-url", &db])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    let units = fixture("units.toml");
+    let push = |extra: &[&str]| {
+        let mut args = vec![
+            "push",
+            "--period",
+            "2023-Q3",
+            "--units",
+            units.to_str().unwrap(),
+            "--system",
+            "central",
+        ];
+        args.extend([
+            "--upstreams",
+            upstreams.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            "--database-url",
+            &db,
+        ]);
+        args.extend_from_slice(extra);
+        let out = bin().env("RUST_LOG", "debug").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in [
+            "mk-so",
+            "mk-huyen",
+            "051234567890",
+            "051234567891",
+            "sandbox-central-access",
+        ] {
+            assert!(!all.contains(secret), "`{secret}` leaked");
+        }
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    // The department files II.06a; the district II.06 (its subtree); the rest have no login yet.
+    let first = push(&[]);
+    assert!(
+        first.lines().last().unwrap().contains("created 2"),
+        "{first}"
+    );
+    assert!(
+        first.contains("000.00.30100.H55   II.06a    central     no_credential"),
+        "{first}"
+    );
+    assert!(
+        first.contains("not pushed yet"),
+        "II.05a, II.01-ĐC are listed, not silently dropped: {first}"
+    );
+
+    let second = push(&[]);
+    assert!(
+        second.lines().last().unwrap().contains("unchanged 2") && !second.contains("created"),
+        "{second}"
+    );
+
+    let held: Vec<Value> = reqwest::blocking::get(format!("{base}/_sandbox/reports"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(held.len(), 2, "one draft per (system, form, period, unit)");
+    assert!(
+        held.iter()
+            .all(|r| r["writes"] == 1 && r["status"] == "draft")
+    );
+    let dept = held
+        .iter()
+        .find(|r| r["unit"] == "000.10.00.H55" && r["form"] == "II.06a")
+        .unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("expected-II.06a-2023-Q3.json")).unwrap(),
+    )
+    .unwrap();
+    let golden = expected["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unit"] == "000.10.00.H55")
+        .unwrap();
+    let total = dept["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "_total")
+        .unwrap();
+    assert_eq!(
+        total["values"], golden["total"],
+        "the draft's figures are the golden ones"
+    );
+    let district = held.iter().find(|r| r["unit"] == "000.00.30.H55").unwrap();
+    assert_eq!(district["form"], "II.06");
+    assert!(
+        district["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == "commune/_subtotal")
+    );
+
+    // A person edits the department's draft: the next push leaves it, unless forced for that unit.
+    let edit = format!("{base}/_sandbox/reports/central/II.06a/2023-Q3/000.10.00.H55/edit");
+    reqwest::blocking::Client::new().post(edit).send().unwrap();
+    let third = push(&["--unit", "000.10.00.H55", "--form", "II.06a"]);
+    assert!(
+        third.contains("edited") && third.contains("a person changed the draft"),
+        "{third}"
+    );
+    let forced = push(&[
+        "--unit",
+        "000.10.00.H55",
+        "--form",
+        "II.06a",
+        "--force-unit",
+        "000.10.00.H55",
+    ]);
+    assert!(
+        forced.lines().last().unwrap().contains("updated 1"),
+        "{forced}"
+    );
+}
