@@ -8,7 +8,7 @@ use crate::domain::{UnitTree, UnitTreeError};
 use crate::duties::Duties;
 use crate::forms::FormCatalog;
 use crate::forms::definition::DefinitionError;
-use crate::sandbox::SandboxData;
+use crate::sandbox::{SandboxData, SourceRecords};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -123,13 +123,28 @@ pub fn upstreams(path: &Path) -> Result<Upstreams, ConfigError> {
     })
 }
 
-/// The sandbox's data set, `<dir>/accounts.toml`.
-pub fn sandbox(dir: &Path) -> Result<SandboxData, ConfigError> {
+/// The sandbox's data set: `<dir>/accounts.toml`, and the source's records in
+/// `<dir>/{dossiers,ratings,feedback}.ndjson` when present.
+pub fn sandbox(dir: &Path) -> Result<(SandboxData, SourceRecords), ConfigError> {
     let path = dir.join("accounts.toml");
-    SandboxData::from_toml(&read(&path)?).map_err(|reason| ConfigError::Invalid {
+    let data = SandboxData::from_toml(&read(&path)?).map_err(|reason| ConfigError::Invalid {
         path: path.display().to_string(),
         reason,
-    })
+    })?;
+    let optional = |name: &str| -> Result<String, ConfigError> {
+        let p = dir.join(name);
+        if p.is_file() {
+            read(&p)
+        } else {
+            Ok(String::new())
+        }
+    };
+    let source = crate::sandbox::source_records(
+        &optional("dossiers.ndjson")?,
+        &optional("ratings.ndjson")?,
+        &optional("feedback.ndjson")?,
+    );
+    Ok((data, source))
 }
 
 #[cfg(test)]

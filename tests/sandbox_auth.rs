@@ -39,7 +39,12 @@ async fn start() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let data = SandboxData::from_toml(ACCOUNTS).unwrap();
-    tokio::spawn(sandbox::serve(listener, data, std::future::pending()));
+    tokio::spawn(sandbox::serve(
+        listener,
+        data,
+        Default::default(),
+        std::future::pending(),
+    ));
     format!("http://{addr}")
 }
 

@@ -26,6 +26,7 @@ async fn start() -> String {
     tokio::spawn(sandbox::serve(
         listener,
         SandboxData::from_toml(ACCOUNTS).unwrap(),
+        Default::default(),
         std::future::pending(),
     ));
     format!("http://{addr}")

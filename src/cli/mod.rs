@@ -6,6 +6,7 @@ mod creds;
 mod generate;
 mod import;
 mod plan;
+mod pull;
 mod push;
 mod report;
 mod sandbox;
@@ -43,6 +44,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// List what every unit must file for a period, where, and by when.
     Plan(plan::PlanArgs),
+    /// Pull dossiers (or ratings, feedback) from the procedure-handling system into the store.
+    Pull(Box<pull::PullArgs>),
     /// Push the computed reports from the store as drafts to the reporting systems.
     Push(Box<push::PushArgs>),
     /// Serve the upstream systems' contracts on loopback from a data set, for tests and demos.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Creds(c) => creds::run(c),
         Command::Sandbox(a) => runtime()?.block_on(sandbox::run(a)),
         Command::Push(a) => runtime()?.block_on(push::run(*a)),
+        Command::Pull(a) => runtime()?.block_on(pull::run(*a)),
     }
 }
 

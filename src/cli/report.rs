@@ -137,6 +137,7 @@ async fn load_store(a: &ReportArgs) -> anyhow::Result<Loaded> {
             .await?
             .iter()
             .map(String::as_str),
+        false,
     );
     loaded.ratings = Some(loaded.take(ratings));
     let feedback = parse_raw::<Feedback>(
@@ -145,6 +146,7 @@ async fn load_store(a: &ReportArgs) -> anyhow::Result<Loaded> {
             .await?
             .iter()
             .map(String::as_str),
+        false,
     );
     loaded.feedback = Some(loaded.take(feedback));
     for kind in [

@@ -14,12 +14,12 @@ pub struct SandboxArgs {
 }
 
 pub async fn run(a: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let data = configuration::sandbox(&a.data)?;
+    let (data, source) = configuration::sandbox(&a.data)?;
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     println!("sandbox listening on http://{}", listener.local_addr()?);
-    sandbox::serve(listener, data, async {
+    sandbox::serve(listener, data, source, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

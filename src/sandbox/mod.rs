@@ -5,6 +5,7 @@
 //! inspection endpoint under `/_sandbox/`; the procedure-handling API and the fault plan come next.
 
 mod reports;
+pub mod source;
 mod tokens;
 
 use axum::Router;
@@ -68,14 +69,17 @@ pub(crate) struct State {
     pub access: Mutex<HashMap<String, (String, String)>>,
     /// (system, form, period, unit) → the report
     pub reports: Mutex<HashMap<(String, String, String, String), reports::HeldReport>>,
+    /// The source's records by kind (`dossiers`, `ratings`, `feedback`), ordered by (CapNhatLuc, key).
+    pub source: HashMap<String, Vec<source::SourceRecord>>,
     /// (system, Idempotency-Key) → the first final answer
     pub idempotent: Mutex<HashMap<(String, String), (axum::http::StatusCode, serde_json::Value)>>,
 }
 
-pub fn router(data: SandboxData) -> Router {
+pub fn router(data: SandboxData, source: SourceRecords) -> Router {
     use axum::routing::{get, post, put};
     let state = Arc::new(State {
         data,
+        source,
         ..State::default()
     });
     Router::new()
@@ -88,6 +92,7 @@ pub fn router(data: SandboxData) -> Router {
             "/{system}/v1/reports/{form}/{period}/{unit}/draft",
             put(reports::put_draft),
         )
+        .route("/source/v1/{kind}", get(source::list))
         .route("/_sandbox/reports", get(reports::inspect))
         .route(
             "/_sandbox/reports/{system}/{form}/{period}/{unit}/{action}",
@@ -96,13 +101,35 @@ pub fn router(data: SandboxData) -> Router {
         .with_state(state)
 }
 
+/// The source's records by kind (`dossiers`, `ratings`, `feedback`).
+pub type SourceRecords = HashMap<String, Vec<source::SourceRecord>>;
+
+/// The source's records by kind, from NDJSON texts (`configuration::sandbox` reads the files).
+pub fn source_records(dossiers: &str, ratings: &str, feedback: &str) -> SourceRecords {
+    HashMap::from([
+        (
+            "dossiers".to_owned(),
+            source::records_from_ndjson(dossiers, "MaHoSo", "MaDonViXuLy"),
+        ),
+        (
+            "ratings".to_owned(),
+            source::records_from_ndjson(ratings, "MaDanhGia", "MaDonVi"),
+        ),
+        (
+            "feedback".to_owned(),
+            source::records_from_ndjson(feedback, "MaPAKN", "MaDonVi"),
+        ),
+    ])
+}
+
 /// Serves until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     data: SandboxData,
+    source: SourceRecords,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(data))
+    axum::serve(listener, router(data, source))
         .with_graceful_shutdown(shutdown)
         .await
 }

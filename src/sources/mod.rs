@@ -4,3 +4,4 @@
 //! [`crate::domain::Finding`]s for records that cannot be read.
 
 pub mod export;
+pub mod procedure;

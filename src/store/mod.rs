@@ -183,6 +183,21 @@ pub trait Store: Send + Sync {
         period: &str,
         unit: &str,
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// The upper bound of the last pulled window of `kind` from `source`.
+    fn watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+    ) -> impl Future<Output = Result<Option<crate::domain::Instant>, StoreError>> + Send;
+
+    /// Advances the watermark; call only once the window's records are stored.
+    fn set_watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        upper: crate::domain::Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Opens the store a URL names, creating and migrating it on first use.

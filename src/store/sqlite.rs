@@ -322,6 +322,40 @@ impl Store for SqliteStore {
         Ok(version.map(|v| v as u64))
     }
 
+    #[tracing::instrument(name = "store.watermark", skip_all, fields(source, kind = kind.as_str()))]
+    async fn watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+    ) -> Result<Option<Instant>, StoreError> {
+        let upper: Option<i64> =
+            sqlx::query_scalar("SELECT upper FROM watermarks WHERE source = $1 AND kind = $2")
+                .bind(source)
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(upper.map(Instant))
+    }
+
+    #[tracing::instrument(name = "store.set_watermark", skip_all, fields(source, kind = kind.as_str(), upper = %upper))]
+    async fn set_watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        upper: Instant,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO watermarks (source, kind, upper) VALUES ($1, $2, $3) \
+             ON CONFLICT (source, kind) DO UPDATE SET upper = excluded.upper",
+        )
+        .bind(source)
+        .bind(kind.as_str())
+        .bind(upper.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     #[tracing::instrument(name = "store.rejects", skip_all, fields(kind = kind.as_str(), source))]
     async fn rejects(
         &self,

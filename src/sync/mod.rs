@@ -2,4 +2,5 @@
 //! computed reports from the store out to the reporting systems as drafts; the pull side and the
 //! scheduler come next.
 
+pub mod pull;
 pub mod push;

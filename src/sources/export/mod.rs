@@ -225,14 +225,21 @@ pub fn read_each<R: FromWire>(
     }
 }
 
-/// Parses records kept as JSON text (the store's raw column), in order.
-pub fn parse_raw<'a, R: FromWire>(texts: impl IntoIterator<Item = &'a str>) -> RecordBatch<R> {
-    let mut ctx = ReadCtx::default();
+/// Parses records given as JSON text (the store's raw column, a source's page), in order; with
+/// `keep_raw` the batch keeps each record's text beside it.
+pub fn parse_raw<'a, R: FromWire>(
+    texts: impl IntoIterator<Item = &'a str>,
+    keep_raw: bool,
+) -> RecordBatch<R> {
+    let mut ctx = ReadCtx {
+        keep_raw,
+        ..ReadCtx::default()
+    };
     let mut batch = RecordBatch::default();
     for (i, text) in texts.into_iter().enumerate() {
         let at = Position::Row(i + 1);
         let item = match wire::json_record(text.as_bytes(), R::FIELDS) {
-            Ok(wire::JsonRecord::Object(w)) => to_item(&w, at, &mut ctx, None),
+            Ok(wire::JsonRecord::Object(w)) => to_item(&w, at, &mut ctx, Some(text)),
             Ok(wire::JsonRecord::NotAnObject) => {
                 invalid(None, at, "the stored record is not an object", None)
             }
@@ -266,6 +273,8 @@ pub fn resolve_format(input: &Input, given: Option<InputFormat>) -> Result<Input
 pub struct RecordBatch<R> {
     /// In input order; a superseded duplicate's place is taken by the version that counts.
     pub records: Vec<R>,
+    /// The records' own texts, aligned with `records`, when they were read with `keep_raw`.
+    pub raws: Vec<String>,
     pub findings: Vec<Finding>,
     /// Records read, readable or not.
     pub records_read: usize,
@@ -279,6 +288,7 @@ impl<R> Default for RecordBatch<R> {
     fn default() -> Self {
         RecordBatch {
             records: Vec::new(),
+            raws: Vec::new(),
             findings: Vec::new(),
             records_read: 0,
             index: KeyIndex::default(),
@@ -298,21 +308,27 @@ impl<R: FromWire> RecordBatch<R> {
     /// than any), the last one on a tie, and a `duplicate_record` warning names the key.
     pub fn push(&mut self, item: Item<R>) {
         self.records_read += 1;
-        let record = match item {
+        let (record, raw) = match item {
             Item::Invalid { finding, .. } => return self.findings.push(finding),
-            Item::Record { record, .. } => record,
+            Item::Record { record, raw } => (record, raw),
         };
         let next = self.records.len();
         match self
             .index
             .find_or_insert(record.key(), next, |at| self.records[at].key())
         {
-            None => self.records.push(record),
+            None => {
+                self.records.push(record);
+                self.raws.extend(raw);
+            }
             Some(at) => {
                 let kept = &mut self.records[at];
                 let message = if record.updated_at() >= kept.updated_at() {
                     let m = duplicate_message::<R>(record.updated_at(), kept.updated_at());
                     *kept = record;
+                    if let (Some(raw), Some(slot)) = (raw, self.raws.get_mut(at)) {
+                        *slot = raw;
+                    }
                     m
                 } else {
                     duplicate_message::<R>(kept.updated_at(), record.updated_at())

@@ -1,0 +1,101 @@
+//! The procedure-handling system's client (upstreams.md §1): a window of records
+//! (`updated_from` inclusive, `updated_to` exclusive) walked page by page with the keyset cursor.
+//! Items come back as the JSON text of each record, for the same edge parse as exports.
+
+use crate::domain::Instant;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("the source refused the token (401)")]
+    Unauthorized,
+    #[error("the source is unavailable for now: {0}")]
+    Transient(String),
+    #[error("the source refused the request: {0}")]
+    Refused(String),
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    content: Vec<serde_json::Value>,
+    next_after: Option<String>,
+}
+
+pub struct SourceClient {
+    http: reqwest::Client,
+    base_url: reqwest::Url,
+}
+
+impl SourceClient {
+    pub fn new(http: reqwest::Client, base_url: &str) -> Result<SourceClient, String> {
+        let base_url =
+            reqwest::Url::parse(base_url).map_err(|e| format!("base URL `{base_url}`: {e}"))?;
+        Ok(SourceClient { http, base_url })
+    }
+
+    /// Every record of `kind` (`dossiers`, `ratings`, `feedback`) updated in [from, to), in the
+    /// source's order, as JSON text.
+    #[tracing::instrument(name = "source.window", skip_all, fields(kind, from = %from, to = %to))]
+    pub async fn window(
+        &self,
+        token: &SecretString,
+        kind: &str,
+        from: Instant,
+        to: Instant,
+        size: u32,
+    ) -> Result<Vec<String>, SourceError> {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .expect("an http(s) base URL")
+            .pop_if_empty()
+            .extend(["v1", kind]);
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("updated_from", from.to_rfc3339_utc()),
+                ("updated_to", to.to_rfc3339_utc()),
+                ("size", size.to_string()),
+            ];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let response = self
+                .http
+                .get(url.clone())
+                .bearer_auth(token.expose_secret())
+                .query(&query)
+                .send()
+                .await
+                .map_err(|e| SourceError::Transient(e.to_string()))?;
+            match response.status() {
+                StatusCode::OK => {}
+                StatusCode::UNAUTHORIZED => return Err(SourceError::Unauthorized),
+                s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                    return Err(SourceError::Transient(format!("HTTP {s}")));
+                }
+                s => {
+                    return Err(SourceError::Refused(format!(
+                        "HTTP {s}: {}",
+                        response.text().await.unwrap_or_default()
+                    )));
+                }
+            }
+            let page: Page = response
+                .json()
+                .await
+                .map_err(|e| SourceError::Refused(format!("a page that does not parse: {e}")))?;
+            tracing::debug!(
+                items = page.content.len(),
+                more = page.next_after.is_some(),
+                "page"
+            );
+            out.extend(page.content.iter().map(|v| v.to_string()));
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+}

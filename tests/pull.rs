@@ -1,0 +1,156 @@
+//! `pull` end to end: the sandbox serves the golden dossiers as the procedure-handling system; the
+//! first pull stores them all, the next finds nothing new, a full re-pull of the period changes
+//! nothing, and the figures from the store are the golden ones.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+
+struct Sandbox(Child);
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn pull_stores_every_record_once_and_the_figures_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sandbox");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(fixture("dossiers.ndjson"), data.join("dossiers.ndjson")).unwrap();
+    std::fs::write(
+        data.join("accounts.toml"),
+        "[[clients]]\nsystem = \"source\"\nclient_id = \"lgsp\"\nclient_secret = \"bí-mật-lgsp\"\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .args([
+            "sandbox",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _sandbox = Sandbox(child);
+    let base = line
+        .trim()
+        .strip_prefix("sandbox listening on ")
+        .unwrap()
+        .to_owned();
+
+    let upstreams = dir.path().join("upstreams.toml");
+    std::fs::write(
+        &upstreams,
+        format!(
+            "[central]\ntoken_url = \"{base}/central/oauth/token\"\n[provincial]\ntoken_url = \"{base}/provincial/oauth/token\"\n\
+             [source]\nbase_url = \"{base}/source\"\ntoken_url = \"{base}/source/oauth/token\"\n"
+        ),
+    )
+    .unwrap();
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let key = dir.path().join("key");
+    assert!(
+        run(&["creds", "init-key", "--out", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut set = bin()
+        .args([
+            "creds",
+            "set",
+            "--system",
+            "source",
+            "--unit",
+            "*",
+            "--username",
+            "lgsp",
+            "--password-stdin",
+        ])
+        .args(["--key-file", key.to_str().unwrap(), "--database-url", &db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    set.stdin
+        .take()
+        .unwrap()
+        .write_all("bí-mật-lgsp".as_bytes())
+        .unwrap();
+    assert!(set.wait().unwrap().success());
+
+    let pull = |extra: &[&str]| {
+        let mut args = vec![
+            "pull",
+            "--upstreams",
+            upstreams.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            "--database-url",
+            &db,
+        ];
+        args.extend_from_slice(extra);
+        let out = bin().env("RUST_LOG", "debug").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains("bí-mật-lgsp") && !all.contains("sandbox-source-access"),
+            "a secret leaked"
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = pull(&[]);
+    assert!(
+        first.starts_with("new 400, updated 0, unchanged 0, rejected 0"),
+        "{first}"
+    );
+    let second = pull(&[]);
+    assert!(
+        second.starts_with("new 0, updated 0, unchanged 0, rejected 0"),
+        "nothing changed since: {second}"
+    );
+    let full = pull(&["--full", "--period", "2023-Q3", "--window-days", "7"]);
+    assert!(full.starts_with("new 0, updated 0, unchanged "), "{full}");
+    assert!(
+        !full.contains("(1 windows"),
+        "a re-pull of a period is split into windows: {full}"
+    );
+
+    for form in ["II.06a", "II.06"] {
+        let got = report_json(&[
+            "--from-store",
+            "--database-url",
+            &db,
+            "--units",
+            fixture("units.toml").to_str().unwrap(),
+            "--period",
+            "2023-Q3",
+            "--form",
+            form,
+        ]);
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture(&format!("expected-{form}-2023-Q3.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_same_figures(&expected, &got);
+    }
+}
