@@ -11,6 +11,7 @@ pub mod domain;
 pub mod duties;
 pub mod forms;
 pub mod render;
+pub mod retry;
 pub mod sandbox;
 pub mod sinks;
 pub mod sources;

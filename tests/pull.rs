@@ -19,13 +19,23 @@ impl Drop for Sandbox {
 
 #[test]
 fn pull_stores_every_record_once_and_the_figures_follow() {
+    pull_scenario("");
+}
+
+#[test]
+fn under_transient_faults_pull_still_stores_every_record() {
+    // Every second page answers 503; windows are retried.
+    pull_scenario("[faults]\ntransient_every = 2\n");
+}
+
+fn pull_scenario(faults: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sandbox");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::copy(fixture("dossiers.ndjson"), data.join("dossiers.ndjson")).unwrap();
     std::fs::write(
         data.join("accounts.toml"),
-        "[[clients]]\nsystem = \"source\"\nclient_id = \"lgsp\"\nclient_secret = \"bí-mật-lgsp\"\n",
+        format!("[[clients]]\nsystem = \"source\"\nclient_id = \"lgsp\"\nclient_secret = \"bí-mật-lgsp\"\n{faults}"),
     )
     .unwrap();
     let mut child = bin()

@@ -34,8 +34,8 @@ impl Drop for Sandbox {
     }
 }
 
-fn sandbox(dir: &std::path::Path) -> Sandbox {
-    std::fs::write(dir.join("accounts.toml"), ACCOUNTS).unwrap();
+fn sandbox(dir: &std::path::Path, faults: &str) -> Sandbox {
+    std::fs::write(dir.join("accounts.toml"), format!("{ACCOUNTS}\n{faults}")).unwrap();
     let mut child = bin()
         .args([
             "sandbox",
@@ -59,14 +59,14 @@ fn sandbox(dir: &std::path::Path) -> Sandbox {
     Sandbox(child, base)
 }
 
-#[test]
-fn push_creates_once_then_leaves_drafts_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = sandbox(dir.path());
-    let db = format!("sqlite://{}", dir.path().join("store.db").display());
-    let key = dir.path().join("key");
-    let upstreams = dir.path().join("upstreams.toml");
-    let base = &sandbox.1;
+/// A store with the golden dossiers and two units' sealed logins, and a sandbox: returns the
+/// sandbox's base URL and a function that runs `push` with extra arguments.
+fn setup(dir: &std::path::Path, faults: &str) -> (Sandbox, impl Fn(&[&str]) -> String) {
+    let sandbox = sandbox(dir, faults);
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let key = dir.join("key");
+    let upstreams = dir.join("upstreams.toml");
+    let base = sandbox.1.clone();
     std::fs::write(
         &upstreams,
         format!(
@@ -121,7 +121,7 @@ fn push_creates_once_then_leaves_drafts_alone() {
         assert!(child.wait().unwrap().success());
     }
     let units = fixture("units.toml");
-    let push = |extra: &[&str]| {
+    let push = move |extra: &[&str]| {
         let mut args = vec![
             "push",
             "--period",
@@ -163,6 +163,14 @@ fn push_creates_once_then_leaves_drafts_alone() {
         String::from_utf8(out.stdout).unwrap()
     };
 
+    (sandbox, push)
+}
+
+#[test]
+fn push_creates_once_then_leaves_drafts_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sandbox, push) = setup(dir.path(), "");
+    let base = &sandbox.1;
     // The department files II.06a; the district II.06 (its subtree); the rest have no login yet.
     let first = push(&[]);
     assert!(
@@ -246,5 +254,28 @@ fn push_creates_once_then_leaves_drafts_alone() {
     assert!(
         forced.lines().last().unwrap().contains("updated 1"),
         "{forced}"
+    );
+}
+
+#[test]
+fn under_transient_faults_each_draft_is_still_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every third report call answers 503 (a read back or a write): the client retries, and the
+    // Idempotency-Key keeps a retried write from writing twice.
+    let (sandbox, push) = setup(dir.path(), "[faults]\ntransient_every = 3\n");
+    let first = push(&[]);
+    assert!(
+        first.lines().last().unwrap().contains("created 2"),
+        "{first}"
+    );
+    assert!(push(&[]).lines().last().unwrap().contains("unchanged 2"));
+    let held: Vec<Value> = reqwest::blocking::get(format!("{}/_sandbox/reports", sandbox.1))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(held.len(), 2);
+    assert!(
+        held.iter().all(|r| r["writes"] == 1),
+        "none written twice: {held:?}"
     );
 }

@@ -95,6 +95,7 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         full_from,
         page_size: 1000,
         parallel: a.parallel,
+        retry: Default::default(),
     };
     let outcome = pull(&store, &client, &token, &request).await?;
     for f in &outcome.rejected {

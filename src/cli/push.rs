@@ -56,6 +56,7 @@ pub async fn run(a: PushArgs) -> anyhow::Result<ExitCode> {
         unit: a.unit,
         system: a.system,
         force_units: a.force_unit,
+        retry: Default::default(),
     };
     let outcomes = push(
         &store,

@@ -26,6 +26,18 @@ pub struct SandboxData {
     /// Seconds an access token lives.
     #[serde(default = "default_token_seconds")]
     pub token_seconds: u64,
+    /// The fault plan.
+    #[serde(default)]
+    pub faults: Faults,
+}
+
+/// Faults the sandbox injects, so clients are tested against what real upstreams do.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Every Nth call to a record or report API answers 503 with `Retry-After: 0`.
+    #[serde(default)]
+    pub transient_every: Option<u64>,
 }
 
 fn default_token_seconds() -> u64 {
@@ -65,6 +77,8 @@ pub(crate) struct State {
     pub issued: AtomicU64,
     /// refresh token → (system, username)
     pub refresh: Mutex<HashMap<String, (String, String)>>,
+    /// Calls to the record and report APIs, for the fault plan.
+    pub api_calls: AtomicU64,
     /// access token → (system, username)
     pub access: Mutex<HashMap<String, (String, String)>>,
     /// (system, form, period, unit) → the report
@@ -73,6 +87,26 @@ pub(crate) struct State {
     pub source: HashMap<String, Vec<source::SourceRecord>>,
     /// (system, Idempotency-Key) → the first final answer
     pub idempotent: Mutex<HashMap<(String, String), (axum::http::StatusCode, serde_json::Value)>>,
+}
+
+/// The fault plan's answer to this API call, if it has one.
+pub(crate) fn fault(state: &State) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let n = state
+        .api_calls
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    let every = state.data.faults.transient_every?;
+    (every > 0 && n % every == 0).then(|| {
+        let body =
+            serde_json::json!({"error_code": "unavailable", "message": "the sandbox's fault plan"});
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "0")],
+            axum::Json(body),
+        )
+            .into_response()
+    })
 }
 
 pub fn router(data: SandboxData, source: SourceRecords) -> Router {

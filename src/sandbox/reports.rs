@@ -70,6 +70,9 @@ pub(super) async fn get(
     Path((system, form, period, unit)): ReportPath,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(answer) = super::fault(&state) {
+        return answer;
+    }
     if account(&state, &system, &headers).is_none() {
         return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
     }
@@ -91,6 +94,9 @@ pub(super) async fn put_draft(
     headers: HeaderMap,
     body: Json<Value>,
 ) -> Response {
+    if let Some(answer) = super::fault(&state) {
+        return answer;
+    }
     let Some(user) = account(&state, &system, &headers) else {
         return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
     };

@@ -56,6 +56,9 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(answer) = super::fault(&state) {
+        return answer;
+    }
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

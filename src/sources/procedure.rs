@@ -10,8 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 pub enum SourceError {
     #[error("the source refused the token (401)")]
     Unauthorized,
-    #[error("the source is unavailable for now: {0}")]
-    Transient(String),
+    #[error("the source is unavailable for now: {reason}")]
+    Transient {
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("the source refused the request: {0}")]
     Refused(String),
 }
@@ -68,12 +71,24 @@ impl SourceClient {
                 .query(&query)
                 .send()
                 .await
-                .map_err(|e| SourceError::Transient(e.to_string()))?;
+                .map_err(|e| SourceError::Transient {
+                    reason: e.to_string(),
+                    retry_after: None,
+                })?;
             match response.status() {
                 StatusCode::OK => {}
                 StatusCode::UNAUTHORIZED => return Err(SourceError::Unauthorized),
                 s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                    return Err(SourceError::Transient(format!("HTTP {s}")));
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(std::time::Duration::from_secs);
+                    return Err(SourceError::Transient {
+                        reason: format!("HTTP {s}"),
+                        retry_after,
+                    });
                 }
                 s => {
                     return Err(SourceError::Refused(format!(

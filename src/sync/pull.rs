@@ -6,6 +6,7 @@
 
 use super::push::SyncError;
 use crate::domain::{Dossier, Feedback, Finding, Instant, Rating, RecordKind};
+use crate::retry::Attempt;
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
 use crate::sources::procedure::{SourceClient, SourceError};
 use crate::store::{DossierImport, IncomingDossier, IncomingRaw, Reject, Store, UpsertCounts};
@@ -27,6 +28,8 @@ pub struct PullRequest {
     pub page_size: u32,
     /// Windows fetched at once.
     pub parallel: usize,
+    /// How a window that met a transient failure is retried.
+    pub retry: crate::retry::RetryPolicy,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -112,7 +115,23 @@ async fn pull_kind<S: Store, R: Pulled>(
     outcome.windows = spans.len();
     // Fetched in parallel within a bound, handed on in window order.
     let pages: Vec<Vec<String>> = futures_util::stream::iter(spans)
-        .map(|(a, b)| client.window(token, path, a, b, req.page_size))
+        .map(|(a, b)| {
+            req.retry.run(move |_| async move {
+                match client.window(token, path, a, b, req.page_size).await {
+                    Err(SourceError::Transient {
+                        reason,
+                        retry_after,
+                    }) => Attempt::Retry {
+                        result: Err(SourceError::Transient {
+                            reason,
+                            retry_after,
+                        }),
+                        after: retry_after,
+                    },
+                    other => Attempt::Done(other),
+                }
+            })
+        })
         .buffered(req.parallel.max(1))
         .try_collect()
         .await?;

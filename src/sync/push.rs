@@ -10,6 +10,7 @@ use crate::domain::{Period, UnitTree};
 use crate::duties::Duties;
 use crate::forms::table::UnitReport;
 use crate::forms::{self, FormCatalog, Inputs, Values};
+use crate::retry::Attempt;
 use crate::sinks::{Decision, Draft, ReportKey, ReportingClient};
 use crate::store::{DecisionRecord, Store, StoreError};
 use secrecy::SecretString;
@@ -24,6 +25,8 @@ pub struct PushRequest {
     pub system: Option<String>,
     /// Units whose drafts may be overwritten even if a person changed them (an operator's call).
     pub force_units: Vec<String>,
+    /// How transient answers (429, 5xx, no answer) are retried before a push is left pending.
+    pub retry: crate::retry::RetryPolicy,
 }
 
 /// What happened to one (unit, form, system).
@@ -194,7 +197,27 @@ pub async fn push<S: Store>(
                             }
                         },
                     };
-                    let d = client.push(&token, &key, draft, ours, force).await;
+                    let d = req
+                        .retry
+                        .run(|_| async {
+                            match client.push(&token, &key, draft, ours, force).await {
+                                Decision::Transient {
+                                    retry_after,
+                                    reason,
+                                } => {
+                                    let result = Decision::Transient {
+                                        retry_after,
+                                        reason,
+                                    };
+                                    Attempt::Retry {
+                                        result,
+                                        after: retry_after,
+                                    }
+                                }
+                                final_answer => Attempt::Done(final_answer),
+                            }
+                        })
+                        .await;
                     if d == Decision::Unauthorized {
                         tokens.remove(&cache_key);
                     }
