@@ -5,17 +5,6 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
-
-struct Sandbox(Child);
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn pull_stores_every_record_once_and_the_figures_follow() {
@@ -38,27 +27,8 @@ fn pull_scenario(faults: &str) {
         format!("[[clients]]\nsystem = \"source\"\nclient_id = \"lgsp\"\nclient_secret = \"bí-mật-lgsp\"\n{faults}"),
     )
     .unwrap();
-    let mut child = bin()
-        .args([
-            "sandbox",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _sandbox = Sandbox(child);
-    let base = line
-        .trim()
-        .strip_prefix("sandbox listening on ")
-        .unwrap()
-        .to_owned();
+    let sandbox = Sandbox::spawn(&data);
+    let base = sandbox.base.clone();
 
     let upstreams = dir.path().join("upstreams.toml");
     std::fs::write(
@@ -76,29 +46,7 @@ fn pull_scenario(faults: &str) {
             .status
             .success()
     );
-    let mut set = bin()
-        .args([
-            "creds",
-            "set",
-            "--system",
-            "source",
-            "--unit",
-            "*",
-            "--username",
-            "lgsp",
-            "--password-stdin",
-        ])
-        .args(["--key-file", key.to_str().unwrap(), "--database-url", &db])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    set.stdin
-        .take()
-        .unwrap()
-        .write_all("bí-mật-lgsp".as_bytes())
-        .unwrap();
-    assert!(set.wait().unwrap().success());
+    creds_set(&db, &key, "source", "*", "lgsp", "bí-mật-lgsp");
 
     let pull = |extra: &[&str]| {
         let mut args = vec![

@@ -6,8 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
 
 const ACCOUNTS: &str = r#"
 [[clients]]
@@ -25,38 +23,9 @@ password = "mk-huyen"
 units = ["000.00.30.H55"]
 "#;
 
-struct Sandbox(Child, String);
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn sandbox(dir: &std::path::Path, faults: &str) -> Sandbox {
     std::fs::write(dir.join("accounts.toml"), format!("{ACCOUNTS}\n{faults}")).unwrap();
-    let mut child = bin()
-        .args([
-            "sandbox",
-            "--data",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("sandbox listening on ")
-        .unwrap()
-        .to_owned();
-    Sandbox(child, base)
+    Sandbox::spawn(dir)
 }
 
 /// A store with the golden dossiers and two units' sealed logins, and a sandbox: returns the
@@ -66,7 +35,7 @@ fn setup(dir: &std::path::Path, faults: &str) -> (Sandbox, impl Fn(&[&str]) -> S
     let db = format!("sqlite://{}", dir.join("store.db").display());
     let key = dir.join("key");
     let upstreams = dir.join("upstreams.toml");
-    let base = sandbox.1.clone();
+    let base = sandbox.base.clone();
     std::fs::write(
         &upstreams,
         format!(
@@ -95,30 +64,7 @@ fn setup(dir: &std::path::Path, faults: &str) -> (Sandbox, impl Fn(&[&str]) -> S
         ("000.10.00.H55", "051234567890", "mk-so"),
         ("000.00.30.H55", "051234567891", "mk-huyen"),
     ] {
-        let mut child = bin()
-            .args([
-                "creds",
-                "set",
-                "--system",
-                "central",
-                "--unit",
-                unit,
-                "--username",
-                user,
-                "--password-stdin",
-            ])
-            .args(["--key-file", key.to_str().unwrap(), "--database-url", &db])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
+        creds_set(&db, &key, "central", unit, user, password);
     }
     let units = fixture("units.toml");
     let push = move |extra: &[&str]| {
@@ -170,7 +116,7 @@ fn setup(dir: &std::path::Path, faults: &str) -> (Sandbox, impl Fn(&[&str]) -> S
 fn push_creates_once_then_leaves_drafts_alone() {
     let dir = tempfile::tempdir().unwrap();
     let (sandbox, push) = setup(dir.path(), "");
-    let base = &sandbox.1;
+    let base = &sandbox.base;
     // The department files II.06a; the district II.06 (its subtree); the rest have no login yet.
     let first = push(&[]);
     assert!(
@@ -269,7 +215,7 @@ fn under_transient_faults_each_draft_is_still_written_once() {
         "{first}"
     );
     assert!(push(&[]).lines().last().unwrap().contains("unchanged 2"));
-    let held: Vec<Value> = reqwest::blocking::get(format!("{}/_sandbox/reports", sandbox.1))
+    let held: Vec<Value> = reqwest::blocking::get(format!("{}/_sandbox/reports", sandbox.base))
         .unwrap()
         .json()
         .unwrap();

@@ -8,8 +8,6 @@ use baocao_sync::auth::vault::{Credential, System};
 use baocao_sync::sandbox::{self, SandboxData};
 use common::*;
 use secrecy::{ExposeSecret, SecretString};
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 
 const CITIZEN_ID: &str = "051234567890";
 const PASSWORD: &str = "Mật-khẩu-2023!";
@@ -147,26 +145,8 @@ async fn password_client_credentials_and_refresh_grants() {
 fn creds_check_prints_the_chase_list_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("accounts.toml"), ACCOUNTS).unwrap();
-    let mut sandbox = bin()
-        .args([
-            "sandbox",
-            "--data",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(sandbox.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let base = first
-        .trim()
-        .strip_prefix("sandbox listening on ")
-        .unwrap()
-        .to_owned();
+    let sandbox = Sandbox::spawn(dir.path());
+    let base = sandbox.base.clone();
 
     let upstreams = dir.path().join("upstreams.toml");
     std::fs::write(
@@ -187,31 +167,9 @@ fn creds_check_prints_the_chase_list_without_secrets() {
     );
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let set = |system: &str, unit: &str, username: &str, password: &str| {
-        let mut child = bin()
-            .args([
-                "creds",
-                "set",
-                "--system",
-                system,
-                "--unit",
-                unit,
-                "--username",
-                username,
-                "--password-stdin",
-            ])
-            .args(["--key-file", key.to_str().unwrap(), "--database-url", &db])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
+        creds_set(&db, &key, system, unit, username, password)
     };
+
     // Sở Tư pháp: both logins right. Xã Bình Thạnh: central right, provincial password wrong.
     set("central", "000.10.00.H55", CITIZEN_ID, PASSWORD);
     set(
@@ -242,8 +200,7 @@ fn creds_check_prints_the_chase_list_without_secrets() {
         .args(["--key-file", key.to_str().unwrap(), "--database-url", &db])
         .output()
         .unwrap();
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
+    drop(sandbox);
     assert!(
         out.status.success(),
         "{}",

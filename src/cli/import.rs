@@ -2,9 +2,10 @@ use anyhow::Context;
 use baocao_sync::domain::{Dossier, Feedback, Finding, Rating};
 use baocao_sync::sources::export::{FromWire, Input, InputFormat, Item, read_each, resolve_format};
 use baocao_sync::store::{
-    self, DossierImport, IncomingDossier, IncomingRaw, Reject, SqliteDossierImport, SqliteStore,
-    Store, StoreError, UpsertCounts,
+    self, DossierImport, IncomingDossier, Reject, SqliteDossierImport, SqliteStore, Store,
+    StoreError, UpsertCounts,
 };
+use baocao_sync::sync::pull::store_raw;
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -100,7 +101,8 @@ impl Importable for Rating {
         w: &mut Writer<'_>,
         batch: &[(Self, String)],
     ) -> Result<UpsertCounts, StoreError> {
-        store_raw(w.store, &w.source, batch).await
+        let records: Vec<(&Self, &str)> = batch.iter().map(|(r, raw)| (r, raw.as_str())).collect();
+        store_raw(w.store, &w.source, &records).await
     }
 }
 
@@ -109,25 +111,9 @@ impl Importable for Feedback {
         w: &mut Writer<'_>,
         batch: &[(Self, String)],
     ) -> Result<UpsertCounts, StoreError> {
-        store_raw(w.store, &w.source, batch).await
+        let records: Vec<(&Self, &str)> = batch.iter().map(|(r, raw)| (r, raw.as_str())).collect();
+        store_raw(w.store, &w.source, &records).await
     }
-}
-
-/// Ratings and feedback are kept as received.
-async fn store_raw<R: FromWire>(
-    store: &SqliteStore,
-    source: &str,
-    batch: &[(R, String)],
-) -> Result<UpsertCounts, StoreError> {
-    let incoming: Vec<IncomingRaw> = batch
-        .iter()
-        .map(|(r, raw)| IncomingRaw {
-            key: r.key(),
-            updated_at: r.updated_at(),
-            raw,
-        })
-        .collect();
-    store.upsert_raw(R::KIND, source, &incoming).await
 }
 
 enum Batch<R> {

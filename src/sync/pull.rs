@@ -210,7 +210,8 @@ impl Pulled for Dossier {
     }
 }
 
-async fn store_raw<S: Store, R: FromWire>(
+/// Ratings or feedback, as received (import and pull share it).
+pub async fn store_raw<S: Store, R: FromWire>(
     store: &S,
     source: &str,
     records: &[(&R, &str)],

@@ -98,3 +98,73 @@ pub fn assert_same_figures(expected: &Value, got: &Value) {
     ef.sort();
     assert_eq!(ef, gf, "error findings by record");
 }
+
+/// A `baocao-sync sandbox` serving `data` on a free loopback port; killed when dropped.
+pub struct Sandbox {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl Sandbox {
+    pub fn spawn(data: &Path) -> Sandbox {
+        use std::io::BufRead;
+        let mut child = bin()
+            .args([
+                "sandbox",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the sandbox starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("sandbox listening on ")
+            .expect("the sandbox says where")
+            .to_owned();
+        Sandbox { child, base }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `creds set`, the password on standard input.
+pub fn creds_set(db: &str, key: &Path, system: &str, unit: &str, username: &str, password: &str) {
+    use std::io::Write;
+    let mut child = bin()
+        .args([
+            "creds",
+            "set",
+            "--system",
+            system,
+            "--unit",
+            unit,
+            "--username",
+            username,
+            "--password-stdin",
+        ])
+        .args(["--key-file", key.to_str().unwrap(), "--database-url", db])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "creds set {system} {unit}");
+}
