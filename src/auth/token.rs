@@ -92,6 +92,14 @@ fn token<R: TokenResponse>(r: R) -> Token {
     }
 }
 
+/// Adds `Authorization: Bearer <token>` to a request: the only place a token leaves its type.
+pub fn authorize(
+    request: reqwest::RequestBuilder,
+    token: &SecretString,
+) -> reqwest::RequestBuilder {
+    request.bearer_auth(token.expose_secret())
+}
+
 /// An HTTP client for token requests: no redirects (a token endpoint that redirects is refused).
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()

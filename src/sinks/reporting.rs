@@ -2,9 +2,10 @@
 //! or update the draft, and one [`Decision`] for every answer.
 
 use super::draft::Draft;
+use crate::auth::token::authorize;
 use crate::auth::vault::System;
 use reqwest::{StatusCode, header};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -173,10 +174,7 @@ impl ReportingClient {
         force: bool,
     ) -> Decision {
         let hash = draft.content_hash();
-        let response = match self
-            .http
-            .get(self.url(key, false))
-            .bearer_auth(token.expose_secret())
+        let response = match authorize(self.http.get(self.url(key, false)), token)
             .send()
             .await
         {
@@ -212,10 +210,7 @@ impl ReportingClient {
             _ => return classify(response, None).await,
         };
         let recreated = base.is_none() && ours.is_some();
-        let mut request = self
-            .http
-            .put(self.url(key, true))
-            .bearer_auth(token.expose_secret())
+        let mut request = authorize(self.http.put(self.url(key, true)), token)
             .header("Idempotency-Key", self.idempotency_key(key, &hash, base))
             .json(&serde_json::json!({
                 "rows": draft.rows, "text": draft.text, "content_hash": hash, "source": self.source,

@@ -2,9 +2,10 @@
 //! (`updated_from` inclusive, `updated_to` exclusive) walked page by page with the keyset cursor.
 //! Items come back as the JSON text of each record, for the same edge parse as exports.
 
+use crate::auth::token::authorize;
 use crate::domain::Instant;
 use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -64,10 +65,7 @@ impl SourceClient {
             if let Some(a) = &after {
                 query.push(("after", a.clone()));
             }
-            let response = self
-                .http
-                .get(url.clone())
-                .bearer_auth(token.expose_secret())
+            let response = authorize(self.http.get(url.clone()), token)
                 .query(&query)
                 .send()
                 .await
