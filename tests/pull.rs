@@ -17,6 +17,14 @@ fn under_transient_faults_pull_still_stores_every_record() {
     pull_scenario("[faults]\ntransient_every = 2\n");
 }
 
+#[test]
+fn with_tokens_that_expire_pull_logs_in_again() {
+    // Each token works for 20 calls; the windowed re-pull of a period makes about 180, so the
+    // session logs in again several times. (20 is more than four concurrent windows can use up
+    // between a renewal and a window's retry, as a time-based expiry never would either.)
+    pull_scenario("[faults]\ntokens_expire_after_calls = 20\n");
+}
+
 fn pull_scenario(faults: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sandbox");

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod secret;
+pub mod session;
 pub mod token;
 pub mod vault;
 

@@ -1,5 +1,6 @@
 use anyhow::Context;
-use baocao_sync::auth::token::{http_client, login};
+use baocao_sync::auth::session::Session;
+use baocao_sync::auth::token::http_client;
 use baocao_sync::auth::vault::System;
 use baocao_sync::configuration;
 use baocao_sync::domain::{Instant, Period, RecordKind};
@@ -69,8 +70,8 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         .context("no source credential: baocao-sync creds set --system source --unit '*' --username CLIENT_ID --password-stdin")?;
     let credential = vault.open(credential)?;
     let http = http_client();
-    let token = login(&http, endpoint, &credential).await?.access;
-    let client = SourceClient::new(http, base_url).map_err(anyhow::Error::msg)?;
+    let client = SourceClient::new(http.clone(), base_url).map_err(anyhow::Error::msg)?;
+    let session = Session::new(http, endpoint.clone(), credential);
     let full_from = match (a.full, &a.period) {
         (true, Some(p)) => {
             let period: Period = p.parse()?;
@@ -97,7 +98,7 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         parallel: a.parallel,
         retry: Default::default(),
     };
-    let outcome = pull(&store, &client, &token, &request).await?;
+    let outcome = pull(&store, &client, &session, &request).await?;
     for f in &outcome.rejected {
         eprintln!("rejected {}: {}", f.record, f.message);
     }

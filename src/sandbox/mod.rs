@@ -35,9 +35,13 @@ pub struct SandboxData {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
-    /// Every Nth call to a record or report API answers 503 with `Retry-After: 0`.
+    /// Of the distinct requests to a record or report API, every Nth answers 503 with
+    /// `Retry-After: 0` on its first attempt.
     #[serde(default)]
     pub transient_every: Option<u64>,
+    /// An access token stops working (401) after this many API calls, as if it had expired.
+    #[serde(default)]
+    pub tokens_expire_after_calls: Option<u64>,
 }
 
 fn default_token_seconds() -> u64 {
@@ -77,10 +81,12 @@ pub(crate) struct State {
     pub issued: AtomicU64,
     /// refresh token → (system, username)
     pub refresh: Mutex<HashMap<String, (String, String)>>,
-    /// Calls to the record and report APIs, for the fault plan.
+    /// Distinct requests to the record and report APIs, for the fault plan.
     pub api_calls: AtomicU64,
-    /// access token → (system, username)
-    pub access: Mutex<HashMap<String, (String, String)>>,
+    /// The requests seen, for the fault plan.
+    pub seen: Mutex<std::collections::HashSet<String>>,
+    /// access token → (system, holder, API calls made with it)
+    pub access: Mutex<HashMap<String, (String, String, u64)>>,
     /// (system, form, period, unit) → the report
     pub reports: Mutex<HashMap<(String, String, String, String), reports::HeldReport>>,
     /// The source's records by kind (`dossiers`, `ratings`, `feedback`), ordered by (CapNhatLuc, key).
@@ -89,15 +95,47 @@ pub(crate) struct State {
     pub idempotent: Mutex<HashMap<(String, String), (axum::http::StatusCode, serde_json::Value)>>,
 }
 
-/// The fault plan's answer to this API call, if it has one.
-pub(crate) fn fault(state: &State) -> Option<axum::response::Response> {
+/// Who a bearer token was issued to on `system`, counting the call; `None` for a token this
+/// system did not issue, or one the fault plan has expired.
+pub(crate) fn bearer(
+    state: &State,
+    system: &str,
+    headers: &axum::http::HeaderMap,
+) -> Option<String> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    let mut issued = state.access.lock().expect("lock");
+    let (issued_for, holder, calls) = issued.get_mut(token)?;
+    if issued_for != system {
+        return None;
+    }
+    *calls += 1;
+    let expired = state
+        .data
+        .faults
+        .tokens_expire_after_calls
+        .is_some_and(|n| *calls > n);
+    (!expired).then(|| holder.clone())
+}
+
+/// The fault plan's answer to this API call, if it has one. `request` names the request (method
+/// and target): of the distinct requests, every Nth fails on its first attempt only, so a client
+/// that retries gets through however its calls interleave.
+pub(crate) fn fault(state: &State, request: String) -> Option<axum::response::Response> {
     use axum::response::IntoResponse;
+    let every = state.data.faults.transient_every.filter(|&n| n > 0)?;
+    let first_attempt = state.seen.lock().expect("lock").insert(request);
+    if !first_attempt {
+        return None;
+    }
     let n = state
         .api_calls
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         + 1;
-    let every = state.data.faults.transient_every?;
-    (every > 0 && n % every == 0).then(|| {
+    (n % every == 0).then(|| {
         let body =
             serde_json::json!({"error_code": "unavailable", "message": "the sandbox's fault plan"});
         (

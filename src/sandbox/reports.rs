@@ -40,20 +40,7 @@ fn api_error(status: StatusCode, code: &str, extra: Value) -> Response {
     (status, Json(error_body(code, extra))).into_response()
 }
 
-/// The account a bearer token was issued to, on this system.
-fn account(state: &State, system: &str, headers: &HeaderMap) -> Option<String> {
-    let token = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?;
-    let issued = state.access.lock().expect("lock");
-    issued
-        .get(token)
-        .filter(|(s, _)| s == system)
-        .map(|(_, user)| user.clone())
-}
-
+/// Whether an account may enter data for a unit (no list: every unit).
 fn may_enter(state: &State, system: &str, user: &str, unit: &str) -> bool {
     state
         .data
@@ -70,10 +57,10 @@ pub(super) async fn get(
     Path((system, form, period, unit)): ReportPath,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(answer) = super::fault(&state) {
+    if let Some(answer) = super::fault(&state, format!("GET {system}/{form}/{period}/{unit}")) {
         return answer;
     }
-    if account(&state, &system, &headers).is_none() {
+    if super::bearer(&state, &system, &headers).is_none() {
         return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
     }
     let reports = state.reports.lock().expect("lock");
@@ -94,10 +81,10 @@ pub(super) async fn put_draft(
     headers: HeaderMap,
     body: Json<Value>,
 ) -> Response {
-    if let Some(answer) = super::fault(&state) {
+    if let Some(answer) = super::fault(&state, format!("PUT {system}/{form}/{period}/{unit}")) {
         return answer;
     }
-    let Some(user) = account(&state, &system, &headers) else {
+    let Some(user) = super::bearer(&state, &system, &headers) else {
         return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
     };
     let idempotency = headers

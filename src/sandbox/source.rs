@@ -6,7 +6,7 @@ use super::State;
 use crate::domain::Instant;
 use axum::Json;
 use axum::extract::{Path, Query, State as Shared};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -56,21 +56,10 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(answer) = super::fault(&state) {
+    if let Some(answer) = super::fault(&state, format!("GET {kind}?{}", sorted_query(&q))) {
         return answer;
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let authorised = token.is_some_and(|t| {
-        state
-            .access
-            .lock()
-            .expect("lock")
-            .get(t)
-            .is_some_and(|(s, _)| s == "source")
-    });
+    let authorised = super::bearer(&state, "source", &headers).is_some();
     if !authorised {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -123,4 +112,11 @@ pub(super) async fn list(
     };
     Json(json!({"content": page.iter().map(|r| &r.fields).collect::<Vec<_>>(), "next_after": next}))
         .into_response()
+}
+
+/// The query in a stable order, to name a request.
+fn sorted_query(q: &HashMap<String, String>) -> String {
+    let mut pairs: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    pairs.join("&")
 }

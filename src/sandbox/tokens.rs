@@ -92,7 +92,7 @@ pub(super) async fn token(
         .access
         .lock()
         .expect("lock")
-        .insert(access.clone(), (system.clone(), holder));
+        .insert(access.clone(), (system.clone(), holder, 0));
     let mut body = json!({
         "access_token": access,
         "token_type": "Bearer",

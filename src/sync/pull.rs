@@ -5,13 +5,13 @@
 //! stores everything, and only then advances the watermark.
 
 use super::push::SyncError;
+use crate::auth::session::Session;
 use crate::domain::{Dossier, Feedback, Finding, Instant, Rating, RecordKind};
 use crate::retry::Attempt;
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
 use crate::sources::procedure::{SourceClient, SourceError};
 use crate::store::{DossierImport, IncomingDossier, IncomingRaw, Reject, Store, UpsertCounts};
 use futures_util::{StreamExt, TryStreamExt};
-use secrecy::SecretString;
 
 #[derive(Debug, Clone)]
 pub struct PullRequest {
@@ -72,14 +72,16 @@ fn windows(
 pub async fn pull<S: Store>(
     store: &S,
     client: &SourceClient,
-    token: &SecretString,
+    session: &Session,
     req: &PullRequest,
 ) -> Result<PullOutcome, SyncError> {
     match req.kind {
-        RecordKind::Dossier => pull_kind::<S, Dossier>(store, client, token, req, "dossiers").await,
-        RecordKind::Rating => pull_kind::<S, Rating>(store, client, token, req, "ratings").await,
+        RecordKind::Dossier => {
+            pull_kind::<S, Dossier>(store, client, session, req, "dossiers").await
+        }
+        RecordKind::Rating => pull_kind::<S, Rating>(store, client, session, req, "ratings").await,
         RecordKind::Feedback => {
-            pull_kind::<S, Feedback>(store, client, token, req, "feedback").await
+            pull_kind::<S, Feedback>(store, client, session, req, "feedback").await
         }
     }
 }
@@ -87,7 +89,7 @@ pub async fn pull<S: Store>(
 async fn pull_kind<S: Store, R: Pulled>(
     store: &S,
     client: &SourceClient,
-    token: &SecretString,
+    session: &Session,
     req: &PullRequest,
     path: &str,
 ) -> Result<PullOutcome, SyncError> {
@@ -117,7 +119,7 @@ async fn pull_kind<S: Store, R: Pulled>(
     let pages: Vec<Vec<String>> = futures_util::stream::iter(spans)
         .map(|(a, b)| {
             req.retry.run(move |_| async move {
-                match client.window(token, path, a, b, req.page_size).await {
+                match window_with_session(client, session, path, a, b, req.page_size).await {
                     Err(SourceError::Transient {
                         reason,
                         retry_after,
@@ -181,6 +183,27 @@ async fn pull_kind<S: Store, R: Pulled>(
     // Only now, with every record of the span stored, does the watermark move.
     store.set_watermark(&req.source, req.kind, to).await?;
     Ok(outcome)
+}
+
+/// One window with the session's token; a refused token is renewed and the window tried once more.
+async fn window_with_session(
+    client: &SourceClient,
+    session: &Session,
+    path: &str,
+    from: Instant,
+    to: Instant,
+    size: u32,
+) -> Result<Vec<String>, SourceError> {
+    let login_failed =
+        |e: crate::auth::token::TokenError| SourceError::Refused(format!("login: {e}"));
+    let token = session.token().await.map_err(login_failed)?;
+    match client.window(&token, path, from, to, size).await {
+        Err(SourceError::Unauthorized) => {
+            let renewed = session.renew(&token).await.map_err(login_failed)?;
+            client.window(&renewed, path, from, to, size).await
+        }
+        other => other,
+    }
 }
 
 /// How a pulled kind is stored: dossiers in typed columns through the bulk import, ratings and

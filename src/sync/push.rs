@@ -3,7 +3,8 @@
 //! decision is recorded with the remote version. Nothing is silent: a unit without a login, a
 //! login that fails, or a form not pushed yet is an outcome like the others.
 
-use crate::auth::token::{TokenEndpoint, http_client, login};
+use crate::auth::session::Session;
+use crate::auth::token::{TokenEndpoint, http_client};
 use crate::auth::vault::{System, Vault};
 use crate::configuration::Upstreams;
 use crate::domain::{Period, UnitTree};
@@ -81,7 +82,7 @@ pub async fn push<S: Store>(
     let columns = ii06.figure_columns();
     let sealed = store.credentials().await?;
     let http = http_client();
-    let mut tokens: HashMap<(System, String), SecretString> = HashMap::new();
+    let mut sessions: HashMap<(System, String), Session> = HashMap::new();
     let mut out = Vec::new();
 
     for id in units.subtree(units.root()) {
@@ -164,13 +165,22 @@ pub async fn push<S: Store>(
                     out.push(outcome("no_credential", "baocao-sync creds set".to_owned()));
                     continue;
                 };
-                let credential = match vault.open(credential) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        out.push(outcome("no_credential", e.to_string()));
-                        continue;
+                let session_key = (system, unit.code.clone());
+                if !sessions.contains_key(&session_key) {
+                    match vault.open(credential) {
+                        Ok(c) => {
+                            sessions.insert(
+                                session_key.clone(),
+                                Session::new(http.clone(), endpoint.clone(), c),
+                            );
+                        }
+                        Err(e) => {
+                            out.push(outcome("no_credential", e.to_string()));
+                            continue;
+                        }
                     }
-                };
+                }
+                let session = &sessions[&session_key];
                 let client = ReportingClient::new(http.clone(), base_url, system)
                     .map_err(SyncError::Forms)?;
                 let key = ReportKey {
@@ -182,52 +192,30 @@ pub async fn push<S: Store>(
                     .last_written_version(system.as_str(), form, &key.period, &unit.code)
                     .await?;
                 let force = req.force_units.contains(&unit.code);
-                let mut decision = None;
-                // A 401 means the token expired or was revoked: log in again and retry once.
-                for _ in 0..2 {
-                    let cache_key = (system, unit.code.clone());
-                    let token = match tokens.get(&cache_key) {
-                        Some(t) => t.clone(),
-                        None => match login(&http, endpoint, &credential).await {
-                            Ok(t) => tokens.entry(cache_key.clone()).or_insert(t.access).clone(),
-                            Err(e) => {
-                                decision = None;
-                                out.push(outcome("login_failed", e.to_string()));
-                                break;
-                            }
-                        },
-                    };
-                    let d = req
-                        .retry
-                        .run(|_| async {
-                            match client.push(&token, &key, draft, ours, force).await {
-                                Decision::Transient {
-                                    retry_after,
-                                    reason,
-                                } => {
-                                    let result = Decision::Transient {
-                                        retry_after,
-                                        reason,
-                                    };
-                                    Attempt::Retry {
-                                        result,
-                                        after: retry_after,
-                                    }
-                                }
-                                final_answer => Attempt::Done(final_answer),
-                            }
-                        })
-                        .await;
-                    if d == Decision::Unauthorized {
-                        tokens.remove(&cache_key);
+                let token = match session.token().await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        out.push(outcome("login_failed", e.to_string()));
+                        continue;
                     }
-                    let retry = d == Decision::Unauthorized && decision.is_none();
-                    decision = Some(d);
-                    if !retry {
-                        break;
+                };
+                let mut decision =
+                    push_with_retry(&client, &token, &key, draft, ours, force, &req.retry).await;
+                if decision == Decision::Unauthorized {
+                    // The token expired or was revoked: log in again and try once more.
+                    match session.renew(&token).await {
+                        Ok(renewed) => {
+                            decision = push_with_retry(
+                                &client, &renewed, &key, draft, ours, force, &req.retry,
+                            )
+                            .await;
+                        }
+                        Err(e) => {
+                            out.push(outcome("login_failed", e.to_string()));
+                            continue;
+                        }
                     }
                 }
-                let Some(decision) = decision else { continue };
                 let (remote_version, detail) = match &decision {
                     Decision::Created { version }
                     | Decision::Updated { version }
@@ -261,4 +249,33 @@ pub async fn push<S: Store>(
         }
     }
     Ok(out)
+}
+
+/// One push, transient answers retried under the policy.
+async fn push_with_retry(
+    client: &ReportingClient,
+    token: &SecretString,
+    key: &ReportKey,
+    draft: &Draft,
+    ours: Option<u64>,
+    force: bool,
+    retry: &crate::retry::RetryPolicy,
+) -> Decision {
+    retry
+        .run(|_| async {
+            match client.push(token, key, draft, ours, force).await {
+                Decision::Transient {
+                    retry_after,
+                    reason,
+                } => Attempt::Retry {
+                    result: Decision::Transient {
+                        retry_after,
+                        reason,
+                    },
+                    after: retry_after,
+                },
+                final_answer => Attempt::Done(final_answer),
+            }
+        })
+        .await
 }
