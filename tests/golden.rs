@@ -3,30 +3,15 @@
 
 mod common;
 
+use baocao_sync::domain::Dossier;
+use baocao_sync::sources::export::FromWire;
 use common::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 use serde_json::Value;
 use std::path::Path;
 
-const FIELDS: [&str; 17] = [
-    "MaHoSo",
-    "MaTTHC",
-    "TenTTHC",
-    "MaLinhVuc",
-    "TenLinhVuc",
-    "MaDonViXuLy",
-    "DonViXuLy",
-    "KenhThucHien",
-    "TrangThaiHoSo",
-    "NgayTiepNhan",
-    "NgayHenTra",
-    "NgayYeuCauBoSung",
-    "NgayKetThucXuLy",
-    "NgayTra",
-    "LoaiKetQua",
-    "CapNhatLuc",
-    "DaXoa",
-];
+/// The dossier fields, as the library reads them.
+const FIELDS: &[&str] = <Dossier as FromWire>::FIELDS;
 
 fn expected(form: &str) -> Value {
     let text = std::fs::read_to_string(fixture(&format!("expected-{form}-2023-Q3.json"))).unwrap();

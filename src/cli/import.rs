@@ -1,11 +1,11 @@
 use anyhow::Context;
 use baocao_sync::domain::{Dossier, Feedback, Finding, Rating};
-use baocao_sync::sources::export::{FromWire, Input, InputFormat, Item, read_each, resolve_format};
+use baocao_sync::sources::export::{Input, InputFormat, Item, read_each, resolve_format};
 use baocao_sync::store::{
     self, DossierImport, IncomingDossier, Reject, SqliteDossierImport, SqliteStore, Store,
     StoreError, UpsertCounts,
 };
-use baocao_sync::sync::pull::store_raw;
+use baocao_sync::sync::pull::Pulled;
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -62,12 +62,19 @@ impl Writer<'_> {
     }
 }
 
-/// How each record kind is written to the store.
-trait Importable: FromWire {
+/// How each record kind is written to the store: by its `Pulled::store`, except that dossiers
+/// keep one transaction across batches.
+trait Importable: Pulled {
     fn write(
         w: &mut Writer<'_>,
         batch: &[(Self, String)],
-    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
+    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send {
+        async move {
+            let records: Vec<(&Self, &str)> =
+                batch.iter().map(|(r, raw)| (r, raw.as_str())).collect();
+            Self::store(w.store, &w.source, &records).await
+        }
+    }
 }
 
 impl Importable for Dossier {
@@ -96,25 +103,9 @@ impl Importable for Dossier {
     }
 }
 
-impl Importable for Rating {
-    async fn write(
-        w: &mut Writer<'_>,
-        batch: &[(Self, String)],
-    ) -> Result<UpsertCounts, StoreError> {
-        let records: Vec<(&Self, &str)> = batch.iter().map(|(r, raw)| (r, raw.as_str())).collect();
-        store_raw(w.store, &w.source, &records).await
-    }
-}
+impl Importable for Rating {}
 
-impl Importable for Feedback {
-    async fn write(
-        w: &mut Writer<'_>,
-        batch: &[(Self, String)],
-    ) -> Result<UpsertCounts, StoreError> {
-        let records: Vec<(&Self, &str)> = batch.iter().map(|(r, raw)| (r, raw.as_str())).collect();
-        store_raw(w.store, &w.source, &records).await
-    }
-}
+impl Importable for Feedback {}
 
 enum Batch<R> {
     Records(Vec<(R, String)>),

@@ -43,7 +43,7 @@ pub struct PullOutcome {
 
 impl From<SourceError> for SyncError {
     fn from(e: SourceError) -> SyncError {
-        SyncError::Forms(format!("pull: {e}"))
+        SyncError::Upstream(format!("pull: {e}"))
     }
 }
 
@@ -146,7 +146,7 @@ async fn pull_kind<S: Store, R: Pulled>(
     );
     // Every record carries its text; a mismatch would silently store fewer records than were read.
     if batch.raws.len() != batch.records.len() {
-        return Err(SyncError::Forms(format!(
+        return Err(SyncError::Internal(format!(
             "pull: {} records but {} texts; this is a bug, please report it",
             batch.records.len(),
             batch.raws.len()
@@ -206,14 +206,27 @@ async fn window_with_session(
     }
 }
 
-/// How a pulled kind is stored: dossiers in typed columns through the bulk import, ratings and
-/// feedback as received.
-pub trait Pulled: FromWire {
+/// How a pulled (or imported) kind is stored: ratings and feedback as received, by default;
+/// dossiers in typed columns through the bulk import.
+pub trait Pulled: FromWire + Sync {
     fn store<S: Store>(
         store: &S,
         source: &str,
         records: &[(&Self, &str)],
-    ) -> impl std::future::Future<Output = Result<UpsertCounts, crate::store::StoreError>> + Send;
+    ) -> impl std::future::Future<Output = Result<UpsertCounts, crate::store::StoreError>> + Send
+    {
+        async move {
+            let incoming: Vec<IncomingRaw> = records
+                .iter()
+                .map(|(r, raw)| IncomingRaw {
+                    key: r.key(),
+                    updated_at: r.updated_at(),
+                    raw,
+                })
+                .collect();
+            store.upsert_raw(Self::KIND, source, &incoming).await
+        }
+    }
 }
 
 impl Pulled for Dossier {
@@ -233,39 +246,6 @@ impl Pulled for Dossier {
     }
 }
 
-/// Ratings or feedback, as received (import and pull share it).
-pub async fn store_raw<S: Store, R: FromWire>(
-    store: &S,
-    source: &str,
-    records: &[(&R, &str)],
-) -> Result<UpsertCounts, crate::store::StoreError> {
-    let incoming: Vec<IncomingRaw> = records
-        .iter()
-        .map(|(r, raw)| IncomingRaw {
-            key: r.key(),
-            updated_at: r.updated_at(),
-            raw,
-        })
-        .collect();
-    store.upsert_raw(R::KIND, source, &incoming).await
-}
+impl Pulled for Rating {}
 
-impl Pulled for Rating {
-    async fn store<S: Store>(
-        store: &S,
-        source: &str,
-        records: &[(&Self, &str)],
-    ) -> Result<UpsertCounts, crate::store::StoreError> {
-        store_raw(store, source, records).await
-    }
-}
-
-impl Pulled for Feedback {
-    async fn store<S: Store>(
-        store: &S,
-        source: &str,
-        records: &[(&Self, &str)],
-    ) -> Result<UpsertCounts, crate::store::StoreError> {
-        store_raw(store, source, records).await
-    }
-}
+impl Pulled for Feedback {}

@@ -47,6 +47,12 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Forms(String),
+    /// An upstream system could not be used (an unusable URL, a source that refused).
+    #[error("{0}")]
+    Upstream(String),
+    /// A check of the product's own consistency failed: a bug.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// Forms this pipeline can push so far.
@@ -182,7 +188,7 @@ pub async fn push<S: Store>(
                 }
                 let session = &sessions[&session_key];
                 let client = ReportingClient::new(http.clone(), base_url, system)
-                    .map_err(SyncError::Forms)?;
+                    .map_err(SyncError::Upstream)?;
                 let key = ReportKey {
                     form: form.clone(),
                     period: req.period.id(),
