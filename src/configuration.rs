@@ -8,7 +8,7 @@ use crate::domain::{UnitTree, UnitTreeError};
 use crate::duties::Duties;
 use crate::forms::FormCatalog;
 use crate::forms::definition::DefinitionError;
-use crate::sandbox::{SandboxData, SourceRecords};
+use crate::sandbox::{Faults, SandboxData, SourceRecords};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +145,14 @@ pub fn sandbox(dir: &Path) -> Result<(SandboxData, SourceRecords), ConfigError> 
         &optional("feedback.ndjson")?,
     );
     Ok((data, source))
+}
+
+/// A fault plan for the sandbox from its own file (the keys of `[faults]`, at the top level).
+pub fn sandbox_faults(path: &Path) -> Result<Faults, ConfigError> {
+    toml::from_str(&read(path)?).map_err(|e| ConfigError::Invalid {
+        path: path.display().to_string(),
+        reason: e.message().to_owned(),
+    })
 }
 
 #[cfg(test)]

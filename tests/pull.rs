@@ -1,6 +1,7 @@
 //! `pull` end to end: the sandbox serves the golden dossiers as the procedure-handling system; the
 //! first pull stores them all, the next finds nothing new, a full re-pull of the period changes
-//! nothing, and the figures from the store are the golden ones.
+//! nothing, and the figures from the store are the golden ones. (Pull under each fault of the
+//! sandbox's plan: tests/faults.rs.)
 
 mod common;
 
@@ -8,31 +9,13 @@ use common::*;
 
 #[test]
 fn pull_stores_every_record_once_and_the_figures_follow() {
-    pull_scenario("");
-}
-
-#[test]
-fn under_transient_faults_pull_still_stores_every_record() {
-    // Every second page answers 503; windows are retried.
-    pull_scenario("[faults]\ntransient_every = 2\n");
-}
-
-#[test]
-fn with_tokens_that_expire_pull_logs_in_again() {
-    // Each token works for 20 calls; the windowed re-pull of a period makes about 180, so the
-    // session logs in again several times. (20 is more than four concurrent windows can use up
-    // between a renewal and a window's retry, as a time-based expiry never would either.)
-    pull_scenario("[faults]\ntokens_expire_after_calls = 20\n");
-}
-
-fn pull_scenario(faults: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sandbox");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::copy(fixture("dossiers.ndjson"), data.join("dossiers.ndjson")).unwrap();
     std::fs::write(
         data.join("accounts.toml"),
-        format!("[[clients]]\nsystem = \"source\"\nclient_id = \"lgsp\"\nclient_secret = \"bí-mật-lgsp\"\n{faults}"),
+        "[[clients]]\nsystem = \"source\"\nclient_id = \"lgsp\"\nclient_secret = \"bí-mật-lgsp\"\n",
     )
     .unwrap();
     let sandbox = Sandbox::spawn(&data);

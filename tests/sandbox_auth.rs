@@ -51,6 +51,7 @@ fn endpoint(base: &str, system: &str, client_id: Option<&str>) -> TokenEndpoint 
         base_url: None,
         token_url: format!("{base}/{system}/oauth/token"),
         client_id: client_id.map(str::to_owned),
+        timeout_ms: 5_000,
     }
 }
 
@@ -66,7 +67,7 @@ fn credential(system: System, username: &str, password: &str) -> Credential {
 #[tokio::test]
 async fn password_client_credentials_and_refresh_grants() {
     let base = start().await;
-    let http = http_client();
+    let http = http_client(std::time::Duration::from_secs(5));
     let central = endpoint(&base, "central", Some("baocao-sync"));
     let token = login(
         &http,

@@ -63,11 +63,12 @@ async fn inspect(base: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_drafts_life_on_the_sandbox() {
     let base = start().await;
-    let http = http_client();
+    let http = http_client(std::time::Duration::from_secs(5));
     let endpoint = TokenEndpoint {
         base_url: None,
         token_url: format!("{base}/central/oauth/token"),
         client_id: Some("baocao-sync".into()),
+        timeout_ms: 5_000,
     };
     let credential = Credential {
         system: System::Central,

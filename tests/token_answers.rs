@@ -1,7 +1,7 @@
 //! The token endpoint's answers (upstreams.md "Common to all three"), one by one with wiremock:
 //! what is sent for each grant, and how each OAuth2 error is classified.
 
-use baocao_sync::auth::token::{TokenEndpoint, TokenError, http_client, login, refresh};
+use baocao_sync::auth::token::{TokenEndpoint, TokenError, login, refresh};
 use baocao_sync::auth::vault::{Credential, System};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -13,7 +13,12 @@ fn endpoint(server: &MockServer) -> TokenEndpoint {
         base_url: None,
         token_url: format!("{}/token", server.uri()),
         client_id: Some("baocao-sync".into()),
+        timeout_ms: 5_000,
     }
+}
+
+fn http_client() -> reqwest::Client {
+    baocao_sync::auth::token::http_client(std::time::Duration::from_secs(5))
 }
 
 fn central() -> Credential {

@@ -1,7 +1,7 @@
 //! `creds check`: every login a unit needs, tried, and the operator's chase list of those missing,
 //! failing or old.
 
-use super::token::{TokenEndpoint, http_client, login};
+use super::token::{TokenEndpoint, login};
 use super::vault::{SealedCredential, System, Vault};
 use crate::configuration::Upstreams;
 use crate::domain::UnitTree;
@@ -26,7 +26,6 @@ pub async fn chase_list(
     sealed: &[SealedCredential],
     now: DateTime<Utc>,
 ) -> Vec<CheckRow> {
-    let http = http_client();
     let mut rows = Vec::new();
     for id in units.subtree(units.root()) {
         let unit = units.get(id);
@@ -53,10 +52,12 @@ pub async fn chase_list(
                 None => Some("no credential: `baocao-sync creds set`".to_owned()),
                 Some(s) => match vault.open(s) {
                     Err(e) => Some(e.to_string()),
-                    Ok(credential) => match login(&http, endpoint, &credential).await {
-                        Err(e) => Some(format!("login fails: {e}")),
-                        Ok(_) => old_password(&s.set_at, now, upstreams.password_max_age_days),
-                    },
+                    Ok(credential) => {
+                        match login(&endpoint.http_client(), endpoint, &credential).await {
+                            Err(e) => Some(format!("login fails: {e}")),
+                            Ok(_) => old_password(&s.set_at, now, upstreams.password_max_age_days),
+                        }
+                    }
                 },
             };
             rows.push(row(unit, system.as_str(), problem));

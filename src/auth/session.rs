@@ -1,53 +1,133 @@
-//! A login session for one (system, unit): the token is fetched once, shared by concurrent
-//! requests, and renewed once when a request reports it refused (401). Callers never see how.
+//! A login session for one (system, unit): the token is fetched once and shared by concurrent
+//! requests; it is renewed a little before it expires (with the refresh token when the server gave
+//! one, else by logging in again) and once when a request reports it refused (401). Callers never
+//! see how.
 
-use super::token::{TokenEndpoint, TokenError, login};
+use super::token::{Token, TokenEndpoint, TokenError, login, refresh};
 use super::vault::Credential;
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What "now" is, injected so that expiry can be tested without waiting.
+pub type Clock = Arc<dyn Fn() -> std::time::Instant + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(std::time::Instant::now)
+}
+
+/// A token in use, and when to renew it.
+struct Current {
+    access: SecretString,
+    refresh: Option<SecretString>,
+    /// `None` when the server did not say how long the token lives.
+    renew_at: Option<std::time::Instant>,
+}
 
 pub struct Session {
     http: reqwest::Client,
     endpoint: TokenEndpoint,
     credential: Credential,
-    current: tokio::sync::Mutex<Option<SecretString>>,
+    clock: Clock,
+    current: tokio::sync::Mutex<Option<Current>>,
+}
+
+/// A token is renewed this long before it expires: a tenth of its life, at most a minute.
+fn margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(Duration::from_secs(60))
 }
 
 impl Session {
     pub fn new(http: reqwest::Client, endpoint: TokenEndpoint, credential: Credential) -> Session {
+        Session::with_clock(http, endpoint, credential, system_clock())
+    }
+
+    pub fn with_clock(
+        http: reqwest::Client,
+        endpoint: TokenEndpoint,
+        credential: Credential,
+        clock: Clock,
+    ) -> Session {
         Session {
             http,
             endpoint,
             credential,
+            clock,
             current: tokio::sync::Mutex::new(None),
         }
     }
 
-    /// The current token, logging in if there is none yet.
+    /// The current token: logging in if there is none yet, renewing it if it is about to expire.
     pub async fn token(&self) -> Result<SecretString, TokenError> {
         let mut current = self.current.lock().await;
-        if let Some(t) = current.as_ref() {
-            return Ok(t.clone());
+        let now = (self.clock)();
+        match current.as_ref() {
+            Some(c) if c.renew_at.is_none_or(|at| now < at) => Ok(c.access.clone()),
+            Some(c) => {
+                tracing::debug!(system = %self.credential.system, unit = %self.credential.unit, "token about to expire; renewing it");
+                let refreshed = match &c.refresh {
+                    Some(r) => match refresh(&self.http, &self.endpoint, r).await {
+                        Ok(t) => Some(t),
+                        // The refresh token is no longer good: log in with the password.
+                        Err(TokenError::InvalidGrant) => None,
+                        Err(e) => return Err(e),
+                    },
+                    None => None,
+                };
+                let fresh = match refreshed {
+                    Some(t) => t,
+                    None => login(&self.http, &self.endpoint, &self.credential).await?,
+                };
+                Ok(self.keep(&mut current, fresh))
+            }
+            None => {
+                let fresh = login(&self.http, &self.endpoint, &self.credential).await?;
+                Ok(self.keep(&mut current, fresh))
+            }
         }
-        let fresh = login(&self.http, &self.endpoint, &self.credential)
-            .await?
-            .access;
-        *current = Some(fresh.clone());
-        Ok(fresh)
     }
 
     /// `refused` was answered 401: log in again, unless another request already did.
     pub async fn renew(&self, refused: &SecretString) -> Result<SecretString, TokenError> {
         let mut current = self.current.lock().await;
-        if let Some(t) = current.as_ref()
-            && t.expose_secret() != refused.expose_secret()
+        if let Some(c) = current.as_ref()
+            && c.access.expose_secret() != refused.expose_secret()
         {
-            return Ok(t.clone());
+            return Ok(c.access.clone());
         }
         tracing::info!(system = %self.credential.system, unit = %self.credential.unit, "token refused; logging in again");
-        let fresh = login(&self.http, &self.endpoint, &self.credential)
-            .await?
-            .access;
-        *current = Some(fresh.clone());
-        Ok(fresh)
+        let fresh = login(&self.http, &self.endpoint, &self.credential).await?;
+        Ok(self.keep(&mut current, fresh))
+    }
+
+    fn keep(&self, current: &mut Option<Current>, token: Token) -> SecretString {
+        let obtained = (self.clock)();
+        // A refresh answer without a new refresh token leaves the old one in use.
+        let refresh = token
+            .refresh
+            .or_else(|| current.take().and_then(|c| c.refresh));
+        let access = token.access.clone();
+        *current = Some(Current {
+            access: token.access,
+            refresh,
+            renew_at: token
+                .expires_in
+                .map(|lifetime| obtained + lifetime - margin(lifetime)),
+        });
+        access
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::margin;
+    use std::time::Duration;
+
+    #[test]
+    fn tokens_are_renewed_a_tenth_of_their_life_early_at_most_a_minute() {
+        assert_eq!(margin(Duration::from_secs(300)), Duration::from_secs(30));
+        assert_eq!(margin(Duration::from_secs(3600)), Duration::from_secs(60));
+        assert_eq!(margin(Duration::from_secs(0)), Duration::ZERO);
     }
 }

@@ -22,6 +22,20 @@ pub struct TokenEndpoint {
     /// The reporting systems' client id for the password grant (the source's comes from the vault).
     #[serde(default)]
     pub client_id: Option<String>,
+    /// How long one request may take before it counts as a timeout (transient; retried).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+
+impl TokenEndpoint {
+    /// An HTTP client for this system, its token calls and its API calls.
+    pub fn http_client(&self) -> reqwest::Client {
+        http_client(Duration::from_millis(self.timeout_ms))
+    }
 }
 
 /// An access token, with what is needed to renew it.
@@ -100,11 +114,12 @@ pub fn authorize(
     request.bearer_auth(token.expose_secret())
 }
 
-/// An HTTP client for token requests: no redirects (a token endpoint that redirects is refused).
-pub fn http_client() -> reqwest::Client {
+/// An HTTP client: no redirects (a token endpoint that redirects is refused), each request
+/// limited to `timeout`.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
+        .timeout(timeout)
         .build()
         .expect("a TLS backend is compiled in")
 }

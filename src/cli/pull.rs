@@ -1,6 +1,5 @@
 use anyhow::Context;
 use baocao_sync::auth::session::Session;
-use baocao_sync::auth::token::http_client;
 use baocao_sync::auth::vault::System;
 use baocao_sync::configuration;
 use baocao_sync::domain::{Instant, Period, RecordKind};
@@ -35,6 +34,12 @@ pub struct PullArgs {
     window_days: i64,
     #[arg(long, default_value_t = 4)]
     parallel: usize,
+    /// Records per page (1-1000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    page_size: u32,
+    /// What "now" is (RFC 3339), instead of the system clock: for tests and for replaying a run.
+    #[arg(long, hide = true)]
+    now: Option<String>,
     #[command(flatten)]
     key: super::creds::KeyArgs,
     #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
@@ -69,7 +74,7 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         .find(|s| s.system == System::Source && s.unit == SOURCE_UNIT)
         .context("no source credential: baocao-sync creds set --system source --unit '*' --username CLIENT_ID --password-stdin")?;
     let credential = vault.open(credential)?;
-    let http = http_client();
+    let http = endpoint.http_client();
     let client = SourceClient::new(http.clone(), base_url).map_err(anyhow::Error::msg)?;
     let session = Session::new(http, endpoint.clone(), credential);
     let full_from = match (a.full, &a.period) {
@@ -89,12 +94,15 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
     let request = PullRequest {
         source: a.source,
         kind,
-        now: Instant(chrono::Utc::now().timestamp()),
+        now: match &a.now {
+            Some(text) => Instant::parse(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
+            None => Instant(chrono::Utc::now().timestamp()),
+        },
         lag_seconds: a.lag_seconds,
         overlap_seconds: a.overlap_seconds,
         window_seconds: a.window_days * 86_400,
         full_from,
-        page_size: 1000,
+        page_size: a.page_size,
         parallel: a.parallel,
         retry: Default::default(),
     };

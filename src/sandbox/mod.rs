@@ -1,8 +1,10 @@
 //! The sandbox: the upstream systems of upstreams.md served on loopback from a data set, for tests
-//! and demos, so that no test mocks the code under test. So far it serves the token endpoints of
-//! the three systems (`/{system}/oauth/token`, system being `source`, `central` or `provincial`)
-//! and the reporting systems' report API (`/{system}/v1/reports/…`), with "person" actions and an
-//! inspection endpoint under `/_sandbox/`; the procedure-handling API and the fault plan come next.
+//! and demos, so that no test mocks the code under test. It serves the token endpoints of the
+//! three systems (`/{system}/oauth/token`, system being `source`, `central` or `provincial`), the
+//! procedure-handling system's record API (`/source/v1/{kind}`), the reporting systems' report API
+//! (`/{system}/v1/reports/…`), and under `/_sandbox/` what tests and demos need besides: "person"
+//! actions on drafts and inspection of what each system holds. A deterministic fault plan
+//! ([`Faults`]) makes it answer as real upstreams do on a bad day.
 
 mod reports;
 pub mod source;
@@ -12,7 +14,7 @@ use axum::Router;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The sandbox's data set: OAuth2 clients and accounts (`<data>/accounts.toml`).
@@ -31,17 +33,98 @@ pub struct SandboxData {
     pub faults: Faults,
 }
 
-/// Faults the sandbox injects, so clients are tested against what real upstreams do.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Faults the sandbox injects, so clients are tested against what real upstreams do. Faults keyed
+/// on "distinct requests" count each request (method and target) once, whatever its retries, so
+/// a client that retries gets through however its concurrent calls interleave.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
-    /// Of the distinct requests to a record or report API, every Nth answers 503 with
-    /// `Retry-After: 0` on its first attempt.
+    /// Every Nth distinct API request fails on its first attempt with `transient_status`.
     #[serde(default)]
     pub transient_every: Option<u64>,
+    /// The status of those failures: 503 (with Retry-After), or 500, 502, 504.
+    #[serde(default = "default_transient_status")]
+    pub transient_status: u16,
+    /// Every Nth distinct API request meets a burst of 429s: its first `rate_limit_burst`
+    /// attempts are answered 429 with Retry-After.
+    #[serde(default)]
+    pub rate_limit_every: Option<u64>,
+    #[serde(default = "default_burst")]
+    pub rate_limit_burst: u64,
+    /// The `Retry-After` (seconds) sent with 429 and 503.
+    #[serde(default)]
+    pub retry_after_seconds: u64,
+    /// Every Nth distinct API request answers `slow_ms` late on its first attempt, after doing
+    /// its work (a write lands even if the client gave up waiting).
+    #[serde(default)]
+    pub slow_every: Option<u64>,
+    #[serde(default = "default_slow_ms")]
+    pub slow_ms: u64,
     /// An access token stops working (401) after this many API calls, as if it had expired.
     #[serde(default)]
     pub tokens_expire_after_calls: Option<u64>,
+    /// The sandbox's clock (which token lifetimes and changed records follow) moves on this many
+    /// seconds with every API call, on top of real time: tokens expire "every N seconds" without
+    /// anybody waiting.
+    #[serde(default)]
+    pub seconds_per_call: u64,
+    /// On every Nth page after the first of a walk, two records change (their CapNhatLuc becomes
+    /// the sandbox's now): the last one served and the next one not yet served.
+    #[serde(default)]
+    pub records_change_every_pages: Option<u64>,
+    /// Drafts a "person" approves or edits at given moments.
+    #[serde(default)]
+    pub person: Vec<PersonAction>,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            transient_every: None,
+            transient_status: default_transient_status(),
+            rate_limit_every: None,
+            rate_limit_burst: default_burst(),
+            retry_after_seconds: 0,
+            slow_every: None,
+            slow_ms: default_slow_ms(),
+            tokens_expire_after_calls: None,
+            seconds_per_call: 0,
+            records_change_every_pages: None,
+            person: Vec::new(),
+        }
+    }
+}
+
+fn default_transient_status() -> u16 {
+    503
+}
+
+fn default_burst() -> u64 {
+    3
+}
+
+fn default_slow_ms() -> u64 {
+    2000
+}
+
+/// A person's action on a report, once the `after_request`th request to that report (a read or a
+/// write, counting those answered, not those the fault plan failed) has been answered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonAction {
+    /// `system/form/period/unit`, e.g. `central/II.06a/2023-Q3/000.10.00.H55`.
+    pub report: String,
+    pub action: PersonVerb,
+    pub after_request: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonVerb {
+    /// The draft becomes `approved`.
+    Approve,
+    /// The draft gets a new version with the person's content; a missing draft is typed in by hand.
+    Edit,
 }
 
 fn default_token_seconds() -> u64 {
@@ -75,28 +158,92 @@ impl SandboxData {
     }
 }
 
+/// An access token the sandbox issued.
+#[derive(Debug)]
+pub(crate) struct Issued {
+    pub system: String,
+    pub holder: String,
+    /// API calls made with it.
+    pub calls: u64,
+    /// On the sandbox's clock.
+    pub issued_ms: i64,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub data: SandboxData,
     pub issued: AtomicU64,
     /// refresh token → (system, username)
     pub refresh: Mutex<HashMap<String, (String, String)>>,
-    /// Distinct requests to the record and report APIs, for the fault plan.
-    pub api_calls: AtomicU64,
-    /// The requests seen, for the fault plan.
-    pub seen: Mutex<std::collections::HashSet<String>>,
-    /// access token → (system, holder, API calls made with it)
-    pub access: Mutex<HashMap<String, (String, String, u64)>>,
+    /// Distinct API requests (method and target) → (their number in order of arrival, attempts).
+    pub requests: Mutex<HashMap<String, (u64, u64)>>,
+    /// access token → who holds it
+    pub access: Mutex<HashMap<String, Issued>>,
     /// (system, form, period, unit) → the report
-    pub reports: Mutex<HashMap<(String, String, String, String), reports::HeldReport>>,
+    pub reports: Mutex<HashMap<ReportId, reports::HeldReport>>,
+    /// Requests answered per report, for the person's moments.
+    pub report_requests: Mutex<HashMap<ReportId, u64>>,
     /// The source's records by kind (`dossiers`, `ratings`, `feedback`), ordered by (CapNhatLuc, key).
-    pub source: HashMap<String, Vec<source::SourceRecord>>,
+    pub source: Mutex<SourceRecords>,
+    /// Pages served after the first of a walk, for `records_change_every_pages`.
+    pub later_pages: AtomicU64,
     /// (system, Idempotency-Key) → the first final answer
     pub idempotent: Mutex<HashMap<(String, String), (axum::http::StatusCode, serde_json::Value)>>,
+    /// The sandbox's clock: real time since it started, plus what the fault plan added.
+    pub clock: Clock,
+    /// How often each fault fired, for `/_sandbox/faults`.
+    pub fired: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl State {
+    pub fn fired(&self, fault: &'static str) {
+        *self.fired.lock().expect("lock").entry(fault).or_default() += 1;
+    }
+}
+
+/// `GET /_sandbox/faults`: how often each fault of the plan fired.
+async fn fired(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!(*state.fired.lock().expect("lock")))
+}
+
+/// (system, form, period, unit)
+pub(crate) type ReportId = (String, String, String, String);
+
+#[derive(Debug)]
+pub(crate) struct Clock {
+    started: std::time::Instant,
+    started_unix_ms: i64,
+    added_ms: AtomicU64,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock {
+            started: std::time::Instant::now(),
+            started_unix_ms: chrono::Utc::now().timestamp_millis(),
+            added_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Clock {
+    /// Unix milliseconds on the sandbox's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.started_unix_ms
+            + self.started.elapsed().as_millis() as i64
+            + self.added_ms.load(Ordering::Relaxed) as i64
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.added_ms.fetch_add(seconds * 1000, Ordering::Relaxed);
+    }
 }
 
 /// Who a bearer token was issued to on `system`, counting the call; `None` for a token this
-/// system did not issue, or one the fault plan has expired.
+/// system did not issue, or one that has expired (its lifetime on the sandbox's clock, or the
+/// fault plan's call count).
 pub(crate) fn bearer(
     state: &State,
     system: &str,
@@ -108,50 +255,98 @@ pub(crate) fn bearer(
         .ok()?
         .strip_prefix("Bearer ")?;
     let mut issued = state.access.lock().expect("lock");
-    let (issued_for, holder, calls) = issued.get_mut(token)?;
-    if issued_for != system {
+    let token = issued.get_mut(token)?;
+    if token.system != system {
         return None;
     }
-    *calls += 1;
-    let expired = state
+    token.calls += 1;
+    let worn_out = state
         .data
         .faults
         .tokens_expire_after_calls
-        .is_some_and(|n| *calls > n);
-    (!expired).then(|| holder.clone())
-}
-
-/// The fault plan's answer to this API call, if it has one. `request` names the request (method
-/// and target): of the distinct requests, every Nth fails on its first attempt only, so a client
-/// that retries gets through however its calls interleave.
-pub(crate) fn fault(state: &State, request: String) -> Option<axum::response::Response> {
-    use axum::response::IntoResponse;
-    let every = state.data.faults.transient_every.filter(|&n| n > 0)?;
-    let first_attempt = state.seen.lock().expect("lock").insert(request);
-    if !first_attempt {
+        .is_some_and(|n| token.calls > n);
+    let lifetime_ms = state.data.token_seconds as i64 * 1000;
+    let expired = state.clock.now_ms() - token.issued_ms >= lifetime_ms;
+    if worn_out || expired {
+        state.fired("token_refused");
         return None;
     }
-    let n = state
-        .api_calls
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        + 1;
-    (n % every == 0).then(|| {
-        let body =
-            serde_json::json!({"error_code": "unavailable", "message": "the sandbox's fault plan"});
-        (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            [(axum::http::header::RETRY_AFTER, "0")],
-            axum::Json(body),
-        )
-            .into_response()
-    })
+    Some(token.holder.clone())
+}
+
+/// What the fault plan does to an API call that it lets through: answer late, or not.
+#[must_use]
+pub(crate) struct Admitted {
+    late: Option<std::time::Duration>,
+}
+
+impl Admitted {
+    /// Hands the answer over, after the fault plan's delay if this call is a slow one.
+    pub async fn answer(self, response: axum::response::Response) -> axum::response::Response {
+        if let Some(late) = self.late {
+            tokio::time::sleep(late).await;
+        }
+        response
+    }
+}
+
+/// The fault plan, applied as an API call arrives: `Err` is the answer the plan gives instead
+/// (429 in a burst, a 5xx), `Ok` lets the call through. `request` names the request (method and
+/// target); faults fall on every Nth distinct request, on its first attempts only.
+pub(crate) fn admit(
+    state: &State,
+    request: String,
+) -> Result<Admitted, Box<axum::response::Response>> {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let faults = &state.data.faults;
+    state.clock.advance(faults.seconds_per_call);
+    let (number, attempt) = {
+        let mut requests = state.requests.lock().expect("lock");
+        let next = requests.len() as u64 + 1;
+        let entry = requests.entry(request).or_insert((next, 0));
+        entry.1 += 1;
+        *entry
+    };
+    let every = |n: Option<u64>| n.is_some_and(|n| n > 0 && number % n == 0);
+    let refuse = |status: StatusCode, code: &str| {
+        let body = serde_json::json!({"error_code": code, "message": "the sandbox's fault plan"});
+        let retry_after = faults.retry_after_seconds.to_string();
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(status.as_u16(), 429 | 503) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                retry_after.parse().expect("digits are a header value"),
+            );
+        }
+        response
+    };
+    if every(faults.rate_limit_every) && attempt <= faults.rate_limit_burst {
+        state.fired("rate_limited");
+        return Err(Box::new(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+        )));
+    }
+    let first_attempt = attempt == 1;
+    if every(faults.transient_every) && first_attempt {
+        state.fired("transient");
+        let status = StatusCode::from_u16(faults.transient_status)
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return Err(Box::new(refuse(status, "unavailable")));
+    }
+    let late = (every(faults.slow_every) && first_attempt).then(|| {
+        state.fired("slow");
+        std::time::Duration::from_millis(faults.slow_ms)
+    });
+    Ok(Admitted { late })
 }
 
 pub fn router(data: SandboxData, source: SourceRecords) -> Router {
     use axum::routing::{get, post, put};
     let state = Arc::new(State {
         data,
-        source,
+        source: Mutex::new(source),
         ..State::default()
     });
     Router::new()
@@ -165,7 +360,9 @@ pub fn router(data: SandboxData, source: SourceRecords) -> Router {
             put(reports::put_draft),
         )
         .route("/source/v1/{kind}", get(source::list))
+        .route("/_sandbox/faults", get(fired))
         .route("/_sandbox/reports", get(reports::inspect))
+        .route("/_sandbox/records/{kind}", get(source::inspect))
         .route(
             "/_sandbox/reports/{system}/{form}/{period}/{unit}/{action}",
             post(reports::person),

@@ -2,12 +2,13 @@
 //! "person" actions tests need (approve, edit) and an inspection endpoint that tells what each
 //! system holds and how many writes each report got.
 
-use super::State;
+use super::{PersonVerb, ReportId, State};
 use axum::Json;
 use axum::extract::{Path, State as Shared};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One report as a reporting system holds it.
@@ -25,6 +26,8 @@ pub struct HeldReport {
     pub updated_by: String,
     /// Writes this report received (replayed idempotent requests not counted).
     pub writes: u64,
+    /// The person's last action on it (`approve`, `edit`), if any.
+    pub person: Option<String>,
 }
 
 /// `{"error_code", "message", …extra}`.
@@ -50,86 +53,145 @@ fn may_enter(state: &State, system: &str, user: &str, unit: &str) -> bool {
         .is_some_and(|a| a.units.is_empty() || a.units.iter().any(|u| u == unit))
 }
 
-type ReportPath = Path<(String, String, String, String)>;
+type ReportPath = Path<ReportId>;
 
 pub(super) async fn get(
     Shared(state): Shared<Arc<State>>,
-    Path((system, form, period, unit)): ReportPath,
+    Path(id): ReportPath,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(answer) = super::fault(&state, format!("GET {system}/{form}/{period}/{unit}")) {
-        return answer;
-    }
-    if super::bearer(&state, &system, &headers).is_none() {
+    let (system, form, period, unit) = &id;
+    let admitted = match super::admit(&state, format!("GET {system}/{form}/{period}/{unit}")) {
+        Ok(a) => a,
+        Err(answer) => return *answer,
+    };
+    if super::bearer(&state, system, &headers).is_none() {
         return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
     }
-    let reports = state.reports.lock().expect("lock");
-    match reports.get(&(system, form, period, unit)) {
-        None => api_error(StatusCode::NOT_FOUND, "not_found", json!({})),
-        Some(r) => Json(json!({
-            "form": r.form, "period": r.period, "unit": r.unit, "status": r.status, "version": r.version,
-            "rows": r.rows, "text": r.text, "content_hash": r.content_hash, "updated_by": r.updated_by,
-            "updated_at": "2023-09-15T01:02:03Z",
-        }))
-        .into_response(),
-    }
+    let answer = {
+        let reports = state.reports.lock().expect("lock");
+        match reports.get(&id) {
+            None => api_error(StatusCode::NOT_FOUND, "not_found", json!({})),
+            Some(r) => Json(json!({
+                "form": r.form, "period": r.period, "unit": r.unit, "status": r.status, "version": r.version,
+                "rows": r.rows, "text": r.text, "content_hash": r.content_hash, "updated_by": r.updated_by,
+                "updated_at": "2023-09-15T01:02:03Z",
+            }))
+            .into_response(),
+        }
+    };
+    answered(&state, &id);
+    admitted.answer(answer).await
 }
 
 pub(super) async fn put_draft(
     Shared(state): Shared<Arc<State>>,
-    Path((system, form, period, unit)): ReportPath,
+    Path(id): ReportPath,
     headers: HeaderMap,
     body: Json<Value>,
 ) -> Response {
-    if let Some(answer) = super::fault(&state, format!("PUT {system}/{form}/{period}/{unit}")) {
-        return answer;
-    }
-    let Some(user) = super::bearer(&state, &system, &headers) else {
+    let (system, form, period, unit) = &id;
+    let admitted = match super::admit(&state, format!("PUT {system}/{form}/{period}/{unit}")) {
+        Ok(a) => a,
+        Err(answer) => return *answer,
+    };
+    let Some(user) = super::bearer(&state, system, &headers) else {
         return api_error(StatusCode::UNAUTHORIZED, "unauthorized", json!({}));
     };
     let idempotency = headers
         .get("Idempotency-Key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(k) = &idempotency
-        && let Some((status, body)) = state
-            .idempotent
-            .lock()
-            .expect("lock")
-            .get(&(system.clone(), k.clone()))
-    {
-        return (*status, Json(body.clone())).into_response();
-    }
-    let (status, answer) = write(
-        &state,
-        &system,
-        &user,
-        (form, period, unit),
-        &headers,
-        &body,
-    );
-    if let Some(k) = idempotency
-        && matches!(status.as_u16(), 200 | 201 | 409 | 412 | 403 | 422 | 428)
-    {
+    let replay = idempotency.as_ref().and_then(|k| {
         state
             .idempotent
             .lock()
             .expect("lock")
-            .insert((system, k), (status, answer.clone()));
+            .get(&(system.clone(), k.clone()))
+            .cloned()
+    });
+    let (status, answer) = match replay {
+        Some(first) => first,
+        None => {
+            let (status, answer) = write(&state, &user, &id, &headers, &body);
+            if let Some(k) = idempotency
+                && matches!(status.as_u16(), 200 | 201 | 409 | 412 | 403 | 422 | 428)
+            {
+                state
+                    .idempotent
+                    .lock()
+                    .expect("lock")
+                    .insert((system.clone(), k), (status, answer.clone()));
+            }
+            (status, answer)
+        }
+    };
+    answered(&state, &id);
+    admitted
+        .answer((status, Json(answer)).into_response())
+        .await
+}
+
+/// A request to report `id` was answered: the person acts if this is one of their moments.
+fn answered(state: &State, id: &ReportId) {
+    let n = {
+        let mut counts = state.report_requests.lock().expect("lock");
+        let n = counts.entry(id.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let named = format!("{}/{}/{}/{}", id.0, id.1, id.2, id.3);
+    for p in &state.data.faults.person {
+        if p.report == named && p.after_request == n {
+            let mut reports = state.reports.lock().expect("lock");
+            act(&mut reports, id, p.action);
+            state.fired("person");
+        }
     }
-    (status, Json(answer)).into_response()
+}
+
+/// A person approves or edits a draft (an edit of a missing draft types one in by hand).
+fn act<'a>(
+    reports: &'a mut HashMap<ReportId, HeldReport>,
+    id: &ReportId,
+    verb: PersonVerb,
+) -> &'a HeldReport {
+    let r = reports.entry(id.clone()).or_insert_with(|| HeldReport {
+        system: id.0.clone(),
+        form: id.1.clone(),
+        period: id.2.clone(),
+        unit: id.3.clone(),
+        status: "draft".into(),
+        version: 0,
+        rows: json!([]),
+        text: Value::Null,
+        content_hash: Value::Null,
+        updated_by: String::new(),
+        writes: 0,
+        person: None,
+    });
+    match verb {
+        PersonVerb::Approve => r.status = "approved".into(),
+        PersonVerb::Edit => {
+            r.version += 1;
+            r.content_hash = json!("sha256:edited-by-a-person");
+            r.updated_by = "a person".into();
+        }
+    }
+    r.person = Some(format!("{verb:?}").to_lowercase());
+    r
 }
 
 fn write(
     state: &State,
-    system: &str,
     user: &str,
-    (form, period, unit): (String, String, String),
+    id: &ReportId,
     headers: &HeaderMap,
     body: &Value,
 ) -> (StatusCode, Value) {
+    let (system, form, period, unit) = id;
     let err = |s: StatusCode, code: &str, extra: Value| (s, error_body(code, extra));
-    if !may_enter(state, system, user, &unit) {
+    if !may_enter(state, system, user, unit) {
         return err(StatusCode::FORBIDDEN, "forbidden", json!({}));
     }
     if !body["rows"].is_array() {
@@ -145,13 +207,7 @@ fn write(
         .map(|v| v.trim().trim_matches('"').to_owned())
         .map(|v| v.parse::<u64>().ok());
     let mut reports = state.reports.lock().expect("lock");
-    let key = (
-        system.to_owned(),
-        form.clone(),
-        period.clone(),
-        unit.clone(),
-    );
-    match reports.get_mut(&key) {
+    match reports.get_mut(id) {
         Some(r) => {
             if r.status != "draft" {
                 return err(StatusCode::CONFLICT, "not_draft", json!({}));
@@ -180,12 +236,12 @@ fn write(
         }
         None => {
             reports.insert(
-                key,
+                id.clone(),
                 HeldReport {
-                    system: system.to_owned(),
-                    form,
-                    period,
-                    unit,
+                    system: system.clone(),
+                    form: form.clone(),
+                    period: period.clone(),
+                    unit: unit.clone(),
                     status: "draft".into(),
                     version: 1,
                     rows: body["rows"].clone(),
@@ -193,6 +249,7 @@ fn write(
                     content_hash: body["content_hash"].clone(),
                     updated_by: user.to_owned(),
                     writes: 1,
+                    person: None,
                 },
             );
             (StatusCode::CREATED, json!({"version": 1}))
@@ -211,23 +268,18 @@ pub(super) async fn inspect(Shared(state): Shared<Arc<State>>) -> Response {
 }
 
 /// `POST /_sandbox/reports/{system}/{form}/{period}/{unit}/{action}`: a person approves the report
-/// (`approve`), or edits the draft (`edit`: a new version with other content).
+/// (`approve`), or edits the draft (`edit`: a new version with other content; typed in by hand if
+/// there was none).
 pub(super) async fn person(
     Shared(state): Shared<Arc<State>>,
     Path((system, form, period, unit, action)): Path<(String, String, String, String, String)>,
 ) -> Response {
-    let mut reports = state.reports.lock().expect("lock");
-    let Some(r) = reports.get_mut(&(system, form, period, unit)) else {
-        return api_error(StatusCode::NOT_FOUND, "not_found", json!({}));
-    };
-    match action.as_str() {
-        "approve" => r.status = "approved".into(),
-        "edit" => {
-            r.version += 1;
-            r.content_hash = json!("sha256:edited-by-a-person");
-            r.updated_by = "a person".into();
-        }
+    let verb = match action.as_str() {
+        "approve" => PersonVerb::Approve,
+        "edit" => PersonVerb::Edit,
         _ => return api_error(StatusCode::BAD_REQUEST, "unknown_action", json!({})),
-    }
+    };
+    let mut reports = state.reports.lock().expect("lock");
+    let r = act(&mut reports, &(system, form, period, unit), verb);
     Json(json!({"status": r.status, "version": r.version})).into_response()
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// One record the sandbox holds: its ordering key and its fields.
 #[derive(Debug, Clone)]
@@ -19,6 +20,17 @@ pub struct SourceRecord {
     pub key: String,
     pub agency: String,
     pub fields: Value,
+    /// Times the fault plan changed it.
+    pub changes: u32,
+}
+
+impl SourceRecord {
+    /// The record is updated at `now`.
+    fn change(&mut self, now: Instant) {
+        self.updated = now;
+        self.fields["CapNhatLuc"] = Value::String(now.to_rfc3339_utc());
+        self.changes += 1;
+    }
 }
 
 /// Reads NDJSON records of a kind: key field, agency field. Records without a readable
@@ -35,6 +47,7 @@ pub fn records_from_ndjson(text: &str, key_field: &str, agency_field: &str) -> V
                 key: s(key_field),
                 agency: s(agency_field),
                 fields: v,
+                changes: 0,
             })
         })
         .collect();
@@ -56,10 +69,16 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(answer) = super::fault(&state, format!("GET {kind}?{}", sorted_query(&q))) {
-        return answer;
-    }
-    let authorised = super::bearer(&state, "source", &headers).is_some();
+    let admitted = match super::admit(&state, format!("GET {kind}?{}", sorted_query(&q))) {
+        Ok(a) => a,
+        Err(answer) => return *answer,
+    };
+    let answer = page(&state, &kind, &q, &headers);
+    admitted.answer(answer).await
+}
+
+fn page(state: &State, kind: &str, q: &HashMap<String, String>, headers: &HeaderMap) -> Response {
+    let authorised = super::bearer(state, "source", headers).is_some();
     if !authorised {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -67,7 +86,8 @@ pub(super) async fn list(
             "a source token is needed",
         );
     }
-    let Some(records) = state.source.get(&kind) else {
+    let mut source = state.source.lock().expect("lock");
+    let Some(records) = source.get_mut(kind) else {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -87,20 +107,51 @@ pub(super) async fn list(
         Some(Ok(n)) if (1..=1000).contains(&n) => n,
         _ => return error(StatusCode::BAD_REQUEST, "invalid", "size is 1 to 1000"),
     };
-    let after: Option<(i64, String)> = q.get("after").and_then(|c| {
-        let (secs, key) = c.split_once('~')?;
-        Some((secs.parse().ok()?, key.to_owned()))
-    });
+    let after: Option<(i64, String)> = match q.get("after") {
+        None => None,
+        Some(c) => match c
+            .split_once('~')
+            .and_then(|(secs, key)| Some((secs.parse().ok()?, key.to_owned())))
+        {
+            Some(cursor) => Some(cursor),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "after is a cursor this server gave",
+                );
+            }
+        },
+    };
     let agency = q.get("agency");
+    let selected = |r: &SourceRecord| {
+        r.updated >= from && r.updated < to && agency.is_none_or(|a| *a == r.agency)
+    };
+    let beyond =
+        |r: &SourceRecord, (secs, key): &(i64, String)| (r.updated.0, &r.key) > (*secs, key);
+    if let Some(cursor) = &after {
+        let every = state.data.faults.records_change_every_pages;
+        let n = state.later_pages.fetch_add(1, Ordering::Relaxed) + 1;
+        if every.is_some_and(|e| e > 0 && n % e == 0) {
+            // A person updates two records mid-walk: the one just served, and the next one.
+            let served = records
+                .iter()
+                .position(|r| (r.updated.0, &r.key) == (cursor.0, &cursor.1));
+            let ahead = records
+                .iter()
+                .position(|r| selected(r) && beyond(r, cursor));
+            let now = Instant(state.clock.now_ms().div_euclid(1000));
+            for i in [served, ahead].into_iter().flatten() {
+                records[i].change(now);
+                state.fired("record_changed");
+            }
+            records.sort_by(|a, b| (a.updated, &a.key).cmp(&(b.updated, &b.key)));
+        }
+    }
     let page: Vec<&SourceRecord> = records
         .iter()
-        .filter(|r| r.updated >= from && r.updated < to)
-        .filter(|r| agency.is_none_or(|a| *a == r.agency))
-        .filter(|r| {
-            after
-                .as_ref()
-                .is_none_or(|(secs, key)| (r.updated.0, &r.key) > (*secs, key))
-        })
+        .filter(|r| selected(r))
+        .filter(|r| after.as_ref().is_none_or(|c| beyond(r, c)))
         .take(size + 1)
         .collect();
     let more = page.len() > size;
@@ -112,6 +163,27 @@ pub(super) async fn list(
     };
     Json(json!({"content": page.iter().map(|r| &r.fields).collect::<Vec<_>>(), "next_after": next}))
         .into_response()
+}
+
+/// `GET /_sandbox/records/{kind}`: what the source holds now, as (key, CapNhatLuc), and the keys
+/// the fault plan changed.
+pub(super) async fn inspect(
+    Shared(state): Shared<Arc<State>>,
+    Path(kind): Path<String>,
+) -> Response {
+    let source = state.source.lock().expect("lock");
+    let Some(records) = source.get(&kind) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "dossiers, ratings or feedback",
+        );
+    };
+    let held: Vec<Value> = records
+        .iter()
+        .map(|r| json!({"key": r.key, "CapNhatLuc": r.fields["CapNhatLuc"], "changes": r.changes}))
+        .collect();
+    Json(json!(held)).into_response()
 }
 
 /// The query in a stable order, to name a request.

@@ -88,11 +88,15 @@ pub(super) async fn token(
     let n = state.issued.fetch_add(1, Ordering::Relaxed);
     let access = format!("sandbox-{system}-access-{n}");
     let holder = account.clone().unwrap_or_else(|| client.client_id.clone());
-    state
-        .access
-        .lock()
-        .expect("lock")
-        .insert(access.clone(), (system.clone(), holder, 0));
+    state.access.lock().expect("lock").insert(
+        access.clone(),
+        super::Issued {
+            system: system.clone(),
+            holder,
+            calls: 0,
+            issued_ms: state.clock.now_ms(),
+        },
+    );
     let mut body = json!({
         "access_token": access,
         "token_type": "Bearer",

@@ -1,9 +1,13 @@
 //! The procedure-handling system's client (upstreams.md §1): a window of records
 //! (`updated_from` inclusive, `updated_to` exclusive) walked page by page with the keyset cursor.
 //! Items come back as the JSON text of each record, for the same edge parse as exports.
+//! Each page is retried on its own (429/5xx/timeouts) and asked again once with a renewed token
+//! after a 401, so a walk longer than a token's life or a bad minute goes on where it was.
 
-use crate::auth::token::authorize;
+use crate::auth::session::Session;
+use crate::auth::token::{TokenError, authorize};
 use crate::domain::Instant;
+use crate::retry::{Attempt, RetryPolicy};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
@@ -39,11 +43,14 @@ impl SourceClient {
     }
 
     /// Every record of `kind` (`dossiers`, `ratings`, `feedback`) updated in [from, to), in the
-    /// source's order, as JSON text.
+    /// source's order, as JSON text. Each page is asked for with the session's token (renewed
+    /// once if refused) and retried under `retry` when the answer is transient; the keyset cursor
+    /// lets a retried page continue exactly where the walk was.
     #[tracing::instrument(name = "source.window", skip_all, fields(kind, from = %from, to = %to))]
     pub async fn window(
         &self,
-        token: &SecretString,
+        session: &Session,
+        retry: &RetryPolicy,
         kind: &str,
         from: Instant,
         to: Instant,
@@ -65,40 +72,23 @@ impl SourceClient {
             if let Some(a) = &after {
                 query.push(("after", a.clone()));
             }
-            let response = authorize(self.http.get(url.clone()), token)
-                .query(&query)
-                .send()
-                .await
-                .map_err(|e| SourceError::Transient {
-                    reason: e.to_string(),
-                    retry_after: None,
-                })?;
-            match response.status() {
-                StatusCode::OK => {}
-                StatusCode::UNAUTHORIZED => return Err(SourceError::Unauthorized),
-                s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(std::time::Duration::from_secs);
-                    return Err(SourceError::Transient {
-                        reason: format!("HTTP {s}"),
-                        retry_after,
-                    });
-                }
-                s => {
-                    return Err(SourceError::Refused(format!(
-                        "HTTP {s}: {}",
-                        response.text().await.unwrap_or_default()
-                    )));
-                }
-            }
-            let page: Page = response
-                .json()
-                .await
-                .map_err(|e| SourceError::Refused(format!("a page that does not parse: {e}")))?;
+            let page = retry
+                .run(|_| async {
+                    match self.page_with_session(session, &url, &query).await {
+                        Err(SourceError::Transient {
+                            reason,
+                            retry_after,
+                        }) => Attempt::Retry {
+                            result: Err(SourceError::Transient {
+                                reason,
+                                retry_after,
+                            }),
+                            after: retry_after,
+                        },
+                        other => Attempt::Done(other),
+                    }
+                })
+                .await?;
             tracing::debug!(
                 items = page.content.len(),
                 more = page.next_after.is_some(),
@@ -110,5 +100,71 @@ impl SourceClient {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// One page with the session's token; a refused token is renewed and the page asked once more.
+    async fn page_with_session(
+        &self,
+        session: &Session,
+        url: &reqwest::Url,
+        query: &[(&str, String)],
+    ) -> Result<Page, SourceError> {
+        let login_failed = |e: TokenError| SourceError::Refused(format!("login: {e}"));
+        let token = session.token().await.map_err(login_failed)?;
+        match self.page(&token, url, query).await {
+            Err(SourceError::Unauthorized) => {
+                let renewed = session.renew(&token).await.map_err(login_failed)?;
+                self.page(&renewed, url, query).await
+            }
+            other => other,
+        }
+    }
+
+    async fn page(
+        &self,
+        token: &SecretString,
+        url: &reqwest::Url,
+        query: &[(&str, String)],
+    ) -> Result<Page, SourceError> {
+        let response = authorize(self.http.get(url.clone()), token)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| SourceError::Transient {
+                reason: e.to_string(),
+                retry_after: None,
+            })?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED => return Err(SourceError::Unauthorized),
+            s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(std::time::Duration::from_secs);
+                return Err(SourceError::Transient {
+                    reason: format!("HTTP {s}"),
+                    retry_after,
+                });
+            }
+            s => {
+                return Err(SourceError::Refused(format!(
+                    "HTTP {s}: {}",
+                    response.text().await.unwrap_or_default()
+                )));
+            }
+        }
+        response.json().await.map_err(|e| {
+            if e.is_timeout() || e.is_body() {
+                SourceError::Transient {
+                    reason: format!("the page did not arrive whole: {e}"),
+                    retry_after: None,
+                }
+            } else {
+                SourceError::Refused(format!("a page that does not parse: {e}"))
+            }
+        })
     }
 }

@@ -7,7 +7,6 @@
 use super::push::SyncError;
 use crate::auth::session::Session;
 use crate::domain::{Dossier, Feedback, Finding, Instant, Rating, RecordKind};
-use crate::retry::Attempt;
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
 use crate::sources::procedure::{SourceClient, SourceError};
 use crate::store::{DossierImport, IncomingDossier, IncomingRaw, Reject, Store, UpsertCounts};
@@ -117,23 +116,7 @@ async fn pull_kind<S: Store, R: Pulled>(
     outcome.windows = spans.len();
     // Fetched in parallel within a bound, handed on in window order.
     let pages: Vec<Vec<String>> = futures_util::stream::iter(spans)
-        .map(|(a, b)| {
-            req.retry.run(move |_| async move {
-                match window_with_session(client, session, path, a, b, req.page_size).await {
-                    Err(SourceError::Transient {
-                        reason,
-                        retry_after,
-                    }) => Attempt::Retry {
-                        result: Err(SourceError::Transient {
-                            reason,
-                            retry_after,
-                        }),
-                        after: retry_after,
-                    },
-                    other => Attempt::Done(other),
-                }
-            })
-        })
+        .map(|(a, b)| client.window(session, &req.retry, path, a, b, req.page_size))
         .buffered(req.parallel.max(1))
         .try_collect()
         .await?;
@@ -183,27 +166,6 @@ async fn pull_kind<S: Store, R: Pulled>(
     // Only now, with every record of the span stored, does the watermark move.
     store.set_watermark(&req.source, req.kind, to).await?;
     Ok(outcome)
-}
-
-/// One window with the session's token; a refused token is renewed and the window tried once more.
-async fn window_with_session(
-    client: &SourceClient,
-    session: &Session,
-    path: &str,
-    from: Instant,
-    to: Instant,
-    size: u32,
-) -> Result<Vec<String>, SourceError> {
-    let login_failed =
-        |e: crate::auth::token::TokenError| SourceError::Refused(format!("login: {e}"));
-    let token = session.token().await.map_err(login_failed)?;
-    match client.window(&token, path, from, to, size).await {
-        Err(SourceError::Unauthorized) => {
-            let renewed = session.renew(&token).await.map_err(login_failed)?;
-            client.window(&renewed, path, from, to, size).await
-        }
-        other => other,
-    }
 }
 
 /// How a pulled (or imported) kind is stored: ratings and feedback as received, by default;

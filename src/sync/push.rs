@@ -4,7 +4,7 @@
 //! login that fails, or a form not pushed yet is an outcome like the others.
 
 use crate::auth::session::Session;
-use crate::auth::token::{TokenEndpoint, http_client};
+use crate::auth::token::TokenEndpoint;
 use crate::auth::vault::{System, Vault};
 use crate::configuration::Upstreams;
 use crate::domain::{Period, UnitTree};
@@ -87,7 +87,8 @@ pub async fn push<S: Store>(
     }
     let columns = ii06.figure_columns();
     let sealed = store.credentials().await?;
-    let http = http_client();
+    let central_http = upstreams.central.http_client();
+    let provincial_http = upstreams.provincial.http_client();
     let mut sessions: HashMap<(System, String), Session> = HashMap::new();
     let mut out = Vec::new();
 
@@ -146,17 +147,20 @@ pub async fn push<S: Store>(
                     out.push(outcome("skipped", why.to_owned()));
                     continue;
                 };
-                let (system, endpoint): (System, &TokenEndpoint) = match system_id.as_str() {
-                    "central" => (System::Central, &upstreams.central),
-                    "provincial" => (System::Provincial, &upstreams.provincial),
-                    other => {
-                        out.push(outcome(
-                            "skipped",
-                            format!("no reporting system `{other}` configured"),
-                        ));
-                        continue;
-                    }
-                };
+                let (system, endpoint, http): (System, &TokenEndpoint, &reqwest::Client) =
+                    match system_id.as_str() {
+                        "central" => (System::Central, &upstreams.central, &central_http),
+                        "provincial" => {
+                            (System::Provincial, &upstreams.provincial, &provincial_http)
+                        }
+                        other => {
+                            out.push(outcome(
+                                "skipped",
+                                format!("no reporting system `{other}` configured"),
+                            ));
+                            continue;
+                        }
+                    };
                 let Some(base_url) = &endpoint.base_url else {
                     out.push(outcome(
                         "skipped",

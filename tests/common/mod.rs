@@ -108,6 +108,11 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn spawn(data: &Path) -> Sandbox {
+        Sandbox::spawn_with(data, &[])
+    }
+
+    /// With extra arguments (`--faults FILE`, `--token-seconds N`).
+    pub fn spawn_with(data: &Path, extra: &[&str]) -> Sandbox {
         use std::io::BufRead;
         let mut child = bin()
             .args([
@@ -117,6 +122,7 @@ impl Sandbox {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("the sandbox starts");
