@@ -118,10 +118,11 @@ fn push_creates_once_then_leaves_drafts_alone() {
     let dir = tempfile::tempdir().unwrap();
     let (sandbox, push) = setup(dir.path());
     let base = &sandbox.base;
-    // The department files II.06a; the district II.06 (its subtree); the rest have no login yet.
+    // The department files II.05a, II.06a and II.01-ĐC; the district II.05, II.06 and II.01-ĐC
+    // for its subtree; the rest have no login yet, and are listed.
     let first = push(&[]);
     assert!(
-        first.lines().last().unwrap().contains("created 2"),
+        first.lines().last().unwrap().contains("created 6"),
         "{first}"
     );
     assert!(
@@ -129,13 +130,13 @@ fn push_creates_once_then_leaves_drafts_alone() {
         "{first}"
     );
     assert!(
-        first.contains("not pushed yet"),
-        "II.05a, II.01-ĐC are listed, not silently dropped: {first}"
+        !first.contains("skipped"),
+        "every form of the duties is pushed: {first}"
     );
 
     let second = push(&[]);
     assert!(
-        second.lines().last().unwrap().contains("unchanged 2") && !second.contains("created"),
+        second.lines().last().unwrap().contains("unchanged 6") && !second.contains("created"),
         "{second}"
     );
 
@@ -143,7 +144,7 @@ fn push_creates_once_then_leaves_drafts_alone() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(held.len(), 2, "one draft per (system, form, period, unit)");
+    assert_eq!(held.len(), 6, "one draft per (system, form, period, unit)");
     assert!(
         held.iter()
             .all(|r| r["writes"] == 1 && r["status"] == "draft")
@@ -172,8 +173,10 @@ fn push_creates_once_then_leaves_drafts_alone() {
         total["values"], golden["total"],
         "the draft's figures are the golden ones"
     );
-    let district = held.iter().find(|r| r["unit"] == "000.00.30.H55").unwrap();
-    assert_eq!(district["form"], "II.06");
+    let district = held
+        .iter()
+        .find(|r| r["unit"] == "000.00.30.H55" && r["form"] == "II.06")
+        .unwrap();
     assert!(
         district["rows"]
             .as_array()

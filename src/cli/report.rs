@@ -1,13 +1,12 @@
 use anyhow::{Context, bail};
 use baocao_sync::configuration;
-use baocao_sync::domain::{Dossier, Feedback, Finding, Period, Rating, RecordKind, Severity};
+use baocao_sync::domain::{Dossier, Feedback, Period, Rating, Severity};
 use baocao_sync::forms::checks::ChecksConfig;
 use baocao_sync::forms::{self, FormCatalog, Inputs, Layout};
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
-use baocao_sync::sources::export::{
-    FromWire, Input, InputFormat, RecordBatch, parse_raw, resolve_format,
-};
-use baocao_sync::store::{self, Store};
+use baocao_sync::sources::export::{FromWire, Input, InputFormat, RecordBatch, resolve_format};
+use baocao_sync::store;
+use baocao_sync::sync::records::Loaded;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,34 +69,6 @@ fn parse_input_format(s: &str) -> Result<InputFormat, String> {
         .map_err(|e: baocao_sync::sources::export::ReadError| e.to_string())
 }
 
-/// The records a report reads, de-duplicated, with the findings about unreadable ones by kind.
-#[derive(Default)]
-struct Loaded {
-    dossiers: Option<Vec<Dossier>>,
-    ratings: Option<Vec<Rating>>,
-    feedback: Option<Vec<Feedback>>,
-    findings: Vec<(RecordKind, Finding)>,
-    records: usize,
-}
-
-impl Loaded {
-    fn take<R: FromWire>(&mut self, batch: RecordBatch<R>) -> Vec<R> {
-        self.records += batch.records_read;
-        self.findings
-            .extend(batch.findings.into_iter().map(|f| (R::KIND, f)));
-        batch.records
-    }
-
-    /// The findings about the kinds of records a form reads.
-    fn findings_for(&mut self, kinds: &[RecordKind]) -> Vec<Finding> {
-        std::mem::take(&mut self.findings)
-            .into_iter()
-            .filter(|(k, _)| kinds.contains(k))
-            .map(|(_, f)| f)
-            .collect()
-    }
-}
-
 fn read_file<R: FromWire>(
     arg: &str,
     format: Option<InputFormat>,
@@ -126,41 +97,7 @@ fn load_files(a: &ReportArgs) -> anyhow::Result<Loaded> {
 
 async fn load_store(a: &ReportArgs) -> anyhow::Result<Loaded> {
     let store = store::open(&a.database_url).await?;
-    let source = a.source.as_deref();
-    let mut loaded = Loaded::default();
-    let dossiers = store.dossiers(source).await?;
-    loaded.records += dossiers.len();
-    loaded.dossiers = Some(dossiers);
-    let ratings = parse_raw::<Rating>(
-        store
-            .raw_records(RecordKind::Rating, source)
-            .await?
-            .iter()
-            .map(String::as_str),
-        false,
-    );
-    loaded.ratings = Some(loaded.take(ratings));
-    let feedback = parse_raw::<Feedback>(
-        store
-            .raw_records(RecordKind::Feedback, source)
-            .await?
-            .iter()
-            .map(String::as_str),
-        false,
-    );
-    loaded.feedback = Some(loaded.take(feedback));
-    for kind in [
-        RecordKind::Dossier,
-        RecordKind::Rating,
-        RecordKind::Feedback,
-    ] {
-        let rejects = store.rejects(kind, source).await?;
-        loaded.records += rejects.len();
-        loaded
-            .findings
-            .extend(rejects.into_iter().map(|f| (kind, f)));
-    }
-    Ok(loaded)
+    Ok(Loaded::from_store(&store, a.source.as_deref()).await?)
 }
 
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {

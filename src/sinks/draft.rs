@@ -63,6 +63,14 @@ impl Draft {
         }
     }
 
+    /// A narrative report (II.01-ĐC): its text, no rows.
+    pub fn narrative(text: String) -> Draft {
+        Draft {
+            rows: Vec::new(),
+            text: Some(text),
+        }
+    }
+
     /// `{"rows": …, "text": …}` as sent.
     pub fn body_value(&self) -> Value {
         serde_json::json!({"rows": self.rows, "text": self.text})

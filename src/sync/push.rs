@@ -3,18 +3,20 @@
 //! decision is recorded with the remote version. Nothing is silent: a unit without a login, a
 //! login that fails, or a form not pushed yet is an outcome like the others.
 
+use super::records::Loaded;
 use crate::auth::session::Session;
 use crate::auth::token::TokenEndpoint;
+use crate::auth::token::TokenError;
 use crate::auth::vault::{System, Vault};
 use crate::configuration::Upstreams;
 use crate::domain::{Period, UnitTree};
 use crate::duties::Duties;
+use crate::forms::narrative::Narrative;
 use crate::forms::table::UnitReport;
-use crate::forms::{self, FormCatalog, Inputs, Values};
+use crate::forms::{self, FormCatalog, Inputs, Regime, Values};
 use crate::retry::Attempt;
 use crate::sinks::{Decision, Draft, ReportKey, ReportingClient};
 use crate::store::{DecisionRecord, Store, StoreError};
-use secrecy::SecretString;
 use std::collections::HashMap;
 
 /// What to push.
@@ -36,7 +38,7 @@ pub struct PushOutcome {
     pub unit: String,
     pub form: String,
     pub system: String,
-    /// A [`Decision::name`], or `no_credential`, `login_failed`, `skipped`.
+    /// A [`Decision::name`], or `no_credential`, `login_failed`, `skipped`, `withheld`.
     pub outcome: String,
     pub detail: String,
 }
@@ -55,8 +57,140 @@ pub enum SyncError {
     Internal(String),
 }
 
-/// Forms this pipeline can push so far.
-const PUSHED: [&str; 2] = ["II.06a", "II.06"];
+/// Every draft the duties may ask for, computed once per push from the store's records.
+struct Drafts {
+    /// II.06a per unit and II.06 per aggregating unit.
+    dossiers: forms::Computed,
+    ii06a_columns: Vec<u32>,
+    /// II.05a per unit and II.05 per aggregating unit.
+    feedback: forms::Computed,
+    ii05a_columns: Vec<u32>,
+    /// II.01-ĐC per unit with something to report.
+    narratives: Vec<Narrative>,
+    narrative_violations: Vec<forms::IdentityViolation>,
+}
+
+impl Drafts {
+    fn compute(
+        regime: &Regime,
+        loaded: Loaded,
+        units: &UnitTree,
+        period: &Period,
+    ) -> Result<Drafts, SyncError> {
+        let form = |code: &str| {
+            regime
+                .form(code)
+                .map_err(|e| SyncError::Forms(e.to_string()))
+        };
+        let failed = |e: forms::FormError| SyncError::Forms(e.to_string());
+        let ii06 = form("II.06")?;
+        let ii05 = form("II.05")?;
+        let dossiers = forms::compute(
+            regime,
+            ii06,
+            Inputs {
+                dossiers: loaded.dossiers.as_deref(),
+                ..Default::default()
+            },
+            units,
+            period,
+        )
+        .map_err(failed)?;
+        let feedback = forms::compute(
+            regime,
+            ii05,
+            Inputs {
+                feedback: loaded.feedback.as_deref(),
+                ..Default::default()
+            },
+            units,
+            period,
+        )
+        .map_err(failed)?;
+        let narrative = form("II.01-ĐC")?;
+        let (narratives, computed) = forms::narratives(
+            regime,
+            narrative,
+            Inputs {
+                dossiers: loaded.dossiers.as_deref(),
+                ratings: loaded.ratings.as_deref(),
+                feedback: loaded.feedback.as_deref(),
+                ..Default::default()
+            },
+            units,
+            period,
+        )
+        .map_err(failed)?;
+        Ok(Drafts {
+            dossiers,
+            ii06a_columns: form("II.06a")?.figure_columns(),
+            feedback,
+            ii05a_columns: form("II.05a")?.figure_columns(),
+            narratives,
+            narrative_violations: computed.violations,
+        })
+    }
+
+    /// The draft of `form` for `unit`, or why there is none.
+    fn draft(&self, form: &str, unit: &str) -> Result<Draft, Skip> {
+        let per_unit = |computed: &forms::Computed, columns: &[u32]| {
+            Draft::per_unit(computed.per_unit.iter().find(|r| r.unit == unit).unwrap_or(
+                &UnitReport {
+                    unit: unit.to_owned(),
+                    rows: Vec::new(),
+                    total: Values::zeros(columns),
+                },
+            ))
+        };
+        let aggregate = |computed: &forms::Computed| {
+            computed
+                .aggregates
+                .iter()
+                .find(|r| r.unit == unit)
+                .map(Draft::aggregate)
+                .ok_or(Skip::Skipped("not an aggregating unit".to_owned()))
+        };
+        let (computed, violations) = match form {
+            "II.06a" | "II.06" => (&self.dossiers, &self.dossiers.violations),
+            "II.05a" | "II.05" => (&self.feedback, &self.feedback.violations),
+            _ => (&self.dossiers, &self.narrative_violations),
+        };
+        // A report that broke an identity is withheld: never a zero or partial draft instead.
+        if let Some(v) = violations.iter().find(|v| v.unit == unit) {
+            return Err(Skip::Withheld(v.to_string()));
+        }
+        match form {
+            "II.06a" => Ok(per_unit(computed, &self.ii06a_columns)),
+            "II.05a" => Ok(per_unit(computed, &self.ii05a_columns)),
+            "II.06" | "II.05" => aggregate(computed),
+            "II.01-ĐC" => {
+                let narrative =
+                    self.narratives
+                        .iter()
+                        .find(|n| n.unit == unit)
+                        .ok_or(Skip::Skipped(
+                            "nothing to report for this period".to_owned(),
+                        ))?;
+                let mut text = Vec::new();
+                crate::render::narrative::markdown(std::slice::from_ref(narrative), &mut text)
+                    .map_err(|e| Skip::Withheld(e.to_string()))?;
+                Ok(Draft::narrative(
+                    String::from_utf8_lossy(&text).into_owned(),
+                ))
+            }
+            other => Err(Skip::Skipped(format!(
+                "{other} has no draft in the reporting systems' contract"
+            ))),
+        }
+    }
+}
+
+/// Why a report is not pushed.
+enum Skip {
+    Skipped(String),
+    /// An identity failed: a bug, reported rather than hidden.
+    Withheld(String),
+}
 
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(name = "sync.push", skip_all, fields(period = %req.period))]
@@ -72,20 +206,8 @@ pub async fn push<S: Store>(
     let regime = catalog
         .regime_for(&req.period)
         .map_err(|e| SyncError::Forms(e.to_string()))?;
-    let ii06 = regime
-        .form("II.06")
-        .map_err(|e| SyncError::Forms(e.to_string()))?;
-    let dossiers = store.dossiers(None).await?;
-    let inputs = Inputs {
-        dossiers: Some(&dossiers),
-        ..Default::default()
-    };
-    let computed = forms::compute(regime, ii06, inputs, units, &req.period)
-        .map_err(|e| SyncError::Forms(e.to_string()))?;
-    if let Some(v) = computed.violations.first() {
-        return Err(SyncError::Forms(v.to_string()));
-    }
-    let columns = ii06.figure_columns();
+    let loaded = Loaded::from_store(store, None).await?;
+    let drafts = Drafts::compute(regime, loaded, units, &req.period)?;
     let sealed = store.credentials().await?;
     let central_http = upstreams.central.http_client();
     let provincial_http = upstreams.provincial.http_client();
@@ -108,25 +230,7 @@ pub async fn push<S: Store>(
             {
                 continue;
             }
-            let draft = match form.as_str() {
-                "II.06a" => Some(Draft::per_unit(
-                    computed
-                        .per_unit
-                        .iter()
-                        .find(|r| r.unit == unit.code)
-                        .unwrap_or(&UnitReport {
-                            unit: unit.code.clone(),
-                            rows: Vec::new(),
-                            total: Values::zeros(&columns),
-                        }),
-                )),
-                "II.06" => computed
-                    .aggregates
-                    .iter()
-                    .find(|r| r.unit == unit.code)
-                    .map(Draft::aggregate),
-                _ => None,
-            };
+            let draft = drafts.draft(form, &unit.code);
             for system_id in &duty.systems {
                 if req.system.as_ref().is_some_and(|s| s != system_id) {
                     continue;
@@ -138,14 +242,16 @@ pub async fn push<S: Store>(
                     outcome: outcome.to_owned(),
                     detail,
                 };
-                let Some(draft) = &draft else {
-                    let why = if PUSHED.contains(&form.as_str()) {
-                        "not an aggregating unit"
-                    } else {
-                        "not pushed yet"
-                    };
-                    out.push(outcome("skipped", why.to_owned()));
-                    continue;
+                let draft = match &draft {
+                    Ok(d) => d,
+                    Err(Skip::Skipped(why)) => {
+                        out.push(outcome("skipped", why.clone()));
+                        continue;
+                    }
+                    Err(Skip::Withheld(why)) => {
+                        out.push(outcome("withheld", why.clone()));
+                        continue;
+                    }
                 };
                 let (system, endpoint, http): (System, &TokenEndpoint, &reqwest::Client) =
                     match system_id.as_str() {
@@ -202,30 +308,21 @@ pub async fn push<S: Store>(
                     .last_written_version(system.as_str(), form, &key.period, &unit.code)
                     .await?;
                 let force = req.force_units.contains(&unit.code);
-                let token = match session.token().await {
-                    Ok(t) => t,
+                let push = Push {
+                    client: &client,
+                    session,
+                    key: &key,
+                    draft,
+                    ours,
+                    force,
+                };
+                let decision = match push.run(&req.retry).await {
+                    Ok(d) => d,
                     Err(e) => {
                         out.push(outcome("login_failed", e.to_string()));
                         continue;
                     }
                 };
-                let mut decision =
-                    push_with_retry(&client, &token, &key, draft, ours, force, &req.retry).await;
-                if decision == Decision::Unauthorized {
-                    // The token expired or was revoked: log in again and try once more.
-                    match session.renew(&token).await {
-                        Ok(renewed) => {
-                            decision = push_with_retry(
-                                &client, &renewed, &key, draft, ours, force, &req.retry,
-                            )
-                            .await;
-                        }
-                        Err(e) => {
-                            out.push(outcome("login_failed", e.to_string()));
-                            continue;
-                        }
-                    }
-                }
                 let (remote_version, detail) = match &decision {
                     Decision::Created { version }
                     | Decision::Updated { version }
@@ -261,31 +358,56 @@ pub async fn push<S: Store>(
     Ok(out)
 }
 
-/// One push, transient answers retried under the policy.
-async fn push_with_retry(
-    client: &ReportingClient,
-    token: &SecretString,
-    key: &ReportKey,
-    draft: &Draft,
+/// One report to one system.
+struct Push<'a> {
+    client: &'a ReportingClient,
+    session: &'a Session,
+    key: &'a ReportKey,
+    draft: &'a Draft,
+    /// The version of our own last write.
     ours: Option<u64>,
     force: bool,
-    retry: &crate::retry::RetryPolicy,
-) -> Decision {
-    retry
-        .run(|_| async {
-            match client.push(token, key, draft, ours, force).await {
-                Decision::Transient {
-                    retry_after,
-                    reason,
-                } => Attempt::Retry {
-                    result: Decision::Transient {
+}
+
+impl Push<'_> {
+    /// Transient answers retried under the policy; within each attempt a refused token (401) is
+    /// renewed and the push tried once more. `Err`: the unit's login itself fails.
+    async fn run(&self, retry: &crate::retry::RetryPolicy) -> Result<Decision, TokenError> {
+        retry
+            .run(|_| async {
+                match self.attempt().await {
+                    Ok(Decision::Transient {
                         retry_after,
                         reason,
+                    }) => Attempt::Retry {
+                        result: Ok(Decision::Transient {
+                            retry_after,
+                            reason,
+                        }),
+                        after: retry_after,
                     },
-                    after: retry_after,
-                },
-                final_answer => Attempt::Done(final_answer),
+                    final_answer => Attempt::Done(final_answer),
+                }
+            })
+            .await
+    }
+
+    async fn attempt(&self) -> Result<Decision, TokenError> {
+        let Push {
+            client,
+            session,
+            key,
+            draft,
+            ours,
+            force,
+        } = self;
+        let token = session.token().await?;
+        match client.push(&token, key, draft, *ours, *force).await {
+            Decision::Unauthorized => {
+                let renewed = session.renew(&token).await?;
+                Ok(client.push(&renewed, key, draft, *ours, *force).await)
             }
-        })
-        .await
+            answer => Ok(answer),
+        }
+    }
 }
