@@ -185,6 +185,9 @@ mod tests {
         units(&config("units.example.toml")).unwrap();
         catalog(&config("catalog")).unwrap();
         duties(&config("duties/quang-ngai-2023.toml")).unwrap();
+        let up = upstreams(&config("upstreams.example.toml")).unwrap();
+        assert_eq!(up.central.retry_policy().max_attempts, 5);
+        assert!(up.source.is_some());
         assert!(matches!(
             units(&config("missing.toml")),
             Err(ConfigError::Io { .. })

@@ -90,7 +90,7 @@ fn accounts(faults: &str) -> String {
 }
 
 /// A sandbox with the golden dossiers and `faults`, a store with every login sealed, and an
-/// upstreams file whose requests time out after `timeout_ms`.
+/// upstreams file whose requests time out after `timeout_ms` and back off from 100 ms.
 fn world(faults: &str, timeout_ms: u64) -> World {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sandbox");
@@ -103,7 +103,8 @@ fn world(faults: &str, timeout_ms: u64) -> World {
     let mut text = String::new();
     for system in ["central", "provincial", "source"] {
         text.push_str(&format!(
-            "[{system}]\nbase_url = \"{base}/{system}\"\ntoken_url = \"{base}/{system}/oauth/token\"\ntimeout_ms = {timeout_ms}\n"
+            "[{system}]\nbase_url = \"{base}/{system}\"\ntoken_url = \"{base}/{system}/oauth/token\"\ntimeout_ms = {timeout_ms}\n\
+             retry = {{ max_attempts = 6, backoff_ms = 100, cap_seconds = 5 }}\n"
         ));
         if system != "source" {
             text.push_str("client_id = \"baocao-sync\"\n");

@@ -52,6 +52,7 @@ fn endpoint(base: &str, system: &str, client_id: Option<&str>) -> TokenEndpoint 
         token_url: format!("{base}/{system}/oauth/token"),
         client_id: client_id.map(str::to_owned),
         timeout_ms: 5_000,
+        retry: Default::default(),
     }
 }
 
@@ -154,7 +155,8 @@ fn creds_check_prints_the_chase_list_without_secrets() {
         &upstreams,
         format!(
             "[central]\ntoken_url = \"{base}/central/oauth/token\"\nclient_id = \"baocao-sync\"\n\
-             [provincial]\ntoken_url = \"{base}/provincial/oauth/token\"\nclient_id = \"baocao-sync\"\n"
+             [provincial]\ntoken_url = \"{base}/provincial/oauth/token\"\nclient_id = \"baocao-sync\"\n\
+             [source]\nbase_url = \"{base}/source\"\ntoken_url = \"{base}/source/oauth/token\"\n"
         ),
     )
     .unwrap();
@@ -186,6 +188,8 @@ fn creds_check_prints_the_chase_list_without_secrets() {
         "can.bo@quangngai.gov.vn",
         "cũ",
     );
+    // The province's source login, with a secret that was changed on the gateway.
+    set("source", "*", "lgsp-quang-ngai", "bí mật:cũ");
 
     let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/units.example.toml");
     let out = bin()
@@ -212,14 +216,16 @@ fn creds_check_prints_the_chase_list_without_secrets() {
     for secret in [
         PASSWORD,
         CITIZEN_ID,
+        "bí mật:cũ",
         "sandbox-central-access",
         "sandbox-provincial-refresh",
     ] {
         assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
     }
-    // Six units must file on two systems each: 3 logins work, 1 fails, 8 have no credential.
+    // Six units must file on two systems each: 3 logins work, 1 fails, 8 have no credential;
+    // and the source login fails.
     assert!(
-        text.contains("12 logins checked: 3 ok, 9 to chase"),
+        text.contains("13 logins checked: 3 ok, 10 to chase"),
         "{text}"
     );
     let line = |unit: &str, system: &str| {
@@ -231,6 +237,11 @@ fn creds_check_prints_the_chase_list_without_secrets() {
         line("000.00.30100.H55", "provincial")
             .unwrap()
             .contains("login fails: login refused (invalid_grant)")
+    );
+    assert!(
+        line("*", "source")
+            .unwrap()
+            .contains("login fails: the client is not accepted (invalid_client)")
     );
     assert!(
         line("000.11.00.H55", "central")

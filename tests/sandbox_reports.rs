@@ -69,6 +69,7 @@ async fn a_drafts_life_on_the_sandbox() {
         token_url: format!("{base}/central/oauth/token"),
         client_id: Some("baocao-sync".into()),
         timeout_ms: 5_000,
+        retry: Default::default(),
     };
     let credential = Credential {
         system: System::Central,

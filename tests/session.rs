@@ -36,6 +36,7 @@ async fn session(server: &MockServer, clock: Clock) -> Session {
         token_url: format!("{}/token", server.uri()),
         client_id: Some("baocao-sync".into()),
         timeout_ms: 5_000,
+        retry: Default::default(),
     };
     let credential = Credential {
         system: System::Provincial,

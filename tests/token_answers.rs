@@ -14,6 +14,7 @@ fn endpoint(server: &MockServer) -> TokenEndpoint {
         token_url: format!("{}/token", server.uri()),
         client_id: Some("baocao-sync".into()),
         timeout_ms: 5_000,
+        retry: Default::default(),
     }
 }
 

@@ -1,8 +1,8 @@
-//! `creds check`: every login a unit needs, tried, and the operator's chase list of those missing,
-//! failing or old.
+//! `creds check`: every login a unit needs (and the province's login to the source), tried, and
+//! the operator's chase list of those missing, failing or old.
 
 use super::token::{TokenEndpoint, login};
-use super::vault::{SealedCredential, System, Vault};
+use super::vault::{SOURCE_UNIT, SealedCredential, System, Vault};
 use crate::configuration::Upstreams;
 use crate::domain::UnitTree;
 use crate::duties::Duties;
@@ -50,20 +50,51 @@ pub async fn chase_list(
                 .find(|s| s.system == system && s.unit == unit.code)
             {
                 None => Some("no credential: `baocao-sync creds set`".to_owned()),
-                Some(s) => match vault.open(s) {
-                    Err(e) => Some(e.to_string()),
-                    Ok(credential) => {
-                        match login(&endpoint.http_client(), endpoint, &credential).await {
-                            Err(e) => Some(format!("login fails: {e}")),
-                            Ok(_) => old_password(&s.set_at, now, upstreams.password_max_age_days),
-                        }
-                    }
-                },
+                Some(s) => {
+                    login_problem(vault, s, endpoint, now, upstreams.password_max_age_days).await
+                }
             };
             rows.push(row(unit, system.as_str(), problem));
         }
     }
+    // The province-wide login to the procedure-handling system, when one is configured.
+    if let Some(endpoint) = &upstreams.source {
+        let problem = match sealed
+            .iter()
+            .find(|s| s.system == System::Source && s.unit == SOURCE_UNIT)
+        {
+            None => Some(format!(
+                "no credential: `baocao-sync creds set --system source --unit '{SOURCE_UNIT}'`"
+            )),
+            Some(s) => {
+                login_problem(vault, s, endpoint, now, upstreams.password_max_age_days).await
+            }
+        };
+        rows.push(CheckRow {
+            unit: SOURCE_UNIT.to_owned(),
+            name: "Hệ thống giải quyết TTHC (nguồn số liệu)".to_owned(),
+            system: System::Source.as_str().to_owned(),
+            problem,
+        });
+    }
     rows
+}
+
+/// Why a stored login is on the chase list, if it is: it cannot be opened, it fails, or it is old.
+async fn login_problem(
+    vault: &Vault,
+    sealed: &SealedCredential,
+    endpoint: &TokenEndpoint,
+    now: DateTime<Utc>,
+    max_age_days: i64,
+) -> Option<String> {
+    match vault.open(sealed) {
+        Err(e) => Some(e.to_string()),
+        Ok(credential) => match login(&endpoint.http_client(), endpoint, &credential).await {
+            Err(e) => Some(format!("login fails: {e}")),
+            Ok(_) => old_password(&sealed.set_at, now, max_age_days),
+        },
+    }
 }
 
 fn row(unit: &crate::domain::Unit, system: &str, problem: Option<String>) -> CheckRow {

@@ -3,6 +3,7 @@
 //! Tokens are secrets: they are returned typed and never logged.
 
 use super::vault::{Credential, System};
+use crate::retry::RetryPolicy;
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, ResourceOwnerPassword,
@@ -25,13 +26,46 @@ pub struct TokenEndpoint {
     /// How long one request may take before it counts as a timeout (transient; retried).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How this system's transient answers are retried.
+    #[serde(default)]
+    pub retry: RetrySettings,
 }
 
 fn default_timeout_ms() -> u64 {
     30_000
 }
 
+/// `[<system>.retry]`: attempts in all, the first back-off (doubled each time, with jitter) and
+/// the longest wait, whatever Retry-After asks.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    pub max_attempts: u32,
+    pub backoff_ms: u64,
+    pub cap_seconds: u64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> RetrySettings {
+        let policy = RetryPolicy::default();
+        RetrySettings {
+            max_attempts: policy.max_attempts,
+            backoff_ms: policy.base.as_millis() as u64,
+            cap_seconds: policy.cap.as_secs(),
+        }
+    }
+}
+
 impl TokenEndpoint {
+    /// The retry policy of this system's client.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.retry.max_attempts.max(1),
+            base: Duration::from_millis(self.retry.backoff_ms),
+            cap: Duration::from_secs(self.retry.cap_seconds),
+        }
+    }
+
     /// An HTTP client for this system, its token calls and its API calls.
     pub fn http_client(&self) -> reqwest::Client {
         http_client(Duration::from_millis(self.timeout_ms))

@@ -96,6 +96,9 @@ impl fmt::Display for System {
 }
 
 /// One unit's login on one system, open.
+/// The source's credential is province-wide: it is kept under this unit.
+pub const SOURCE_UNIT: &str = "*";
+
 pub struct Credential {
     pub system: System,
     pub unit: String,

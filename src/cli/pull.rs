@@ -1,6 +1,6 @@
 use anyhow::Context;
 use baocao_sync::auth::session::Session;
-use baocao_sync::auth::vault::System;
+use baocao_sync::auth::vault::{SOURCE_UNIT, System};
 use baocao_sync::configuration;
 use baocao_sync::domain::{Instant, Period, RecordKind};
 use baocao_sync::sources::procedure::SourceClient;
@@ -53,9 +53,6 @@ enum Kind {
     Feedback,
 }
 
-/// The source's credential is province-wide: it is kept under this unit.
-pub const SOURCE_UNIT: &str = "*";
-
 pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
     let upstreams = configuration::upstreams(&a.upstreams)?;
     let endpoint = upstreams
@@ -104,7 +101,7 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         full_from,
         page_size: a.page_size,
         parallel: a.parallel,
-        retry: Default::default(),
+        retry: endpoint.retry_policy(),
     };
     let outcome = pull(&store, &client, &session, &request).await?;
     for f in &outcome.rejected {

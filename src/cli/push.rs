@@ -56,7 +56,6 @@ pub async fn run(a: PushArgs) -> anyhow::Result<ExitCode> {
         unit: a.unit,
         system: a.system,
         force_units: a.force_unit,
-        retry: Default::default(),
     };
     let outcomes = push(
         &store,

@@ -28,8 +28,6 @@ pub struct PushRequest {
     pub system: Option<String>,
     /// Units whose drafts may be overwritten even if a person changed them (an operator's call).
     pub force_units: Vec<String>,
-    /// How transient answers (429, 5xx, no answer) are retried before a push is left pending.
-    pub retry: crate::retry::RetryPolicy,
 }
 
 /// What happened to one (unit, form, system).
@@ -316,7 +314,7 @@ pub async fn push<S: Store>(
                     ours,
                     force,
                 };
-                let decision = match push.run(&req.retry).await {
+                let decision = match push.run(&endpoint.retry_policy()).await {
                     Ok(d) => d,
                     Err(e) => {
                         out.push(outcome("login_failed", e.to_string()));
