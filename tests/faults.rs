@@ -1,6 +1,6 @@
 //! Both clients against the sandbox under each fault of its plan, black-box: the real binary pulls
-//! the golden dossiers from the sandbox's source API and pushes the reports to its two reporting
-//! systems with each unit's own login. Whatever the fault, a run ends with exactly the records the
+//! the golden dossiers (and a small set of ratings and feedback) from the sandbox's source API and
+//! pushes the reports to its two reporting systems with each unit's own login. Whatever the fault, a run ends with exactly the records the
 //! source holds (at their latest version) and exactly one draft per (system, form, period, unit),
 //! each written once; a draft the "person" approved or edited is left as the person left it. Every
 //! run's whole trace output (RUST_LOG=trace) is searched for passwords, tokens and full citizen-ID
@@ -8,7 +8,7 @@
 
 mod common;
 
-use baocao_sync::domain::Instant;
+use baocao_sync::domain::{Instant, RecordKind};
 use baocao_sync::store::{self, Store};
 use common::*;
 use serde_json::Value;
@@ -96,6 +96,10 @@ fn world(faults: &str, timeout_ms: u64) -> World {
     let data = dir.path().join("sandbox");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::copy(fixture("dossiers.ndjson"), data.join("dossiers.ndjson")).unwrap();
+    for kind in ["ratings", "feedback"] {
+        let file = format!("{kind}.ndjson");
+        std::fs::copy(own_fixture("hl-pakn-small", &file), data.join(&file)).unwrap();
+    }
     std::fs::write(data.join("accounts.toml"), accounts(faults)).unwrap();
     let sandbox = Sandbox::spawn(&data);
     let base = &sandbox.base;
@@ -167,13 +171,28 @@ impl World {
         stdout.into_owned()
     }
 
-    /// Pulls dossiers twice: now, and (as a later scheduled run would) a day later, which picks up
+    /// Pulls a kind twice: now, and (as a later scheduled run would) a day later, which picks up
     /// what changed during the first walk.
-    fn pull_twice(&self) -> (String, String) {
-        let first = self.run("pull", &["--page-size", "50"]);
+    fn pull_twice(&self, kind: &str, page_size: &str) -> (String, String) {
+        let args = ["--kind", kind, "--page-size", page_size];
+        let first = self.run("pull", &args);
         let later = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
-        let second = self.run("pull", &["--page-size", "50", "--now", &later]);
+        let second = self.run("pull", &[&args[..], &["--now", &later]].concat());
         (first, second)
+    }
+
+    /// Pulls the three kinds, twice each; every dossier is new exactly once.
+    fn pull_all(&self) {
+        let (first, second) = self.pull_twice("dossiers", "50");
+        let new = |out: &str| -> usize {
+            assert!(out.contains("rejected 0"), "{out}");
+            let count = out.strip_prefix("new ").unwrap().split(',').next();
+            count.unwrap().parse().unwrap()
+        };
+        // A record that moved ahead of the walk is new to the second pull; none is new twice.
+        assert_eq!(new(&first) + new(&second), 400, "{first}{second}");
+        self.pull_twice("ratings", "4");
+        self.pull_twice("feedback", "4");
     }
 
     fn push(&self) -> String {
@@ -208,32 +227,74 @@ impl World {
         held
     }
 
-    /// The store holds exactly the source's records, each at its latest CapNhatLuc.
+    /// The store holds exactly the source's records, each at its latest CapNhatLuc, or (for the
+    /// ones that cannot be read) a reject under its key.
     fn assert_store_matches_source(&self) {
-        let source: BTreeMap<String, Instant> = self
-            .get("/_sandbox/records/dossiers")
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["key"].as_str().unwrap().to_owned(),
-                    Instant::parse(r["CapNhatLuc"].as_str().unwrap()).unwrap(),
-                )
-            })
-            .collect();
-        let db = self.db.clone();
-        let stored: BTreeMap<String, Instant> = tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async move {
-                let store = store::open(&db).await.unwrap();
-                store.dossiers(None).await.unwrap()
-            })
-            .into_iter()
-            .map(|d| (d.key.to_string(), d.updated_at.unwrap()))
-            .collect();
-        assert_eq!(source.len(), 400, "the golden data set");
-        assert_eq!(stored, source, "the store holds what the source holds");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let store = runtime.block_on(store::open(&self.db)).unwrap();
+        for (kind, record_kind, key_field) in [
+            ("dossiers", RecordKind::Dossier, "MaHoSo"),
+            ("ratings", RecordKind::Rating, "MaDanhGia"),
+            ("feedback", RecordKind::Feedback, "MaPAKN"),
+        ] {
+            let mut source: BTreeMap<String, Instant> = BTreeMap::new();
+            for r in self
+                .get(&format!("/_sandbox/records/{kind}"))
+                .as_array()
+                .unwrap()
+            {
+                let at = Instant::parse(r["CapNhatLuc"].as_str().unwrap()).unwrap();
+                let key = r["key"].as_str().unwrap().to_owned();
+                let latest = source.entry(key).or_insert(at);
+                *latest = (*latest).max(at);
+            }
+            let stored: BTreeMap<String, Instant> = if record_kind == RecordKind::Dossier {
+                let dossiers = runtime.block_on(store.dossiers(None)).unwrap();
+                dossiers
+                    .into_iter()
+                    .map(|d| (d.key.to_string(), d.updated_at.unwrap()))
+                    .collect()
+            } else {
+                let raws = runtime
+                    .block_on(store.raw_records(record_kind, None))
+                    .unwrap();
+                raws.iter()
+                    .map(|raw| {
+                        let v: Value = serde_json::from_str(raw).unwrap();
+                        let at = Instant::parse(v["CapNhatLuc"].as_str().unwrap()).unwrap();
+                        (v[key_field].as_str().unwrap().to_owned(), at)
+                    })
+                    .collect()
+            };
+            let rejects = runtime.block_on(store.rejects(record_kind, None)).unwrap();
+            let mut expected = source.clone();
+            for f in &rejects {
+                let key = &f.record;
+                assert!(
+                    expected.remove(key).is_some(),
+                    "{kind}: reject {key} is a source record"
+                );
+            }
+            assert_eq!(
+                stored, expected,
+                "{kind}: the store holds what the source holds"
+            );
+            if record_kind == RecordKind::Dossier {
+                assert_eq!(
+                    (source.len(), rejects.len()),
+                    (400, 0),
+                    "the golden data set"
+                );
+            } else {
+                assert!(!stored.is_empty(), "{kind} pulled");
+            }
+            if record_kind == RecordKind::Rating {
+                assert!(
+                    !rejects.is_empty(),
+                    "R11 and R12 cannot be read: kept as rejects"
+                );
+            }
+        }
     }
 
     /// Every report of every login is held once, written once, with the golden figures — except
@@ -321,19 +382,7 @@ fn summary(out: &str) -> BTreeMap<String, usize> {
 /// faults that must have fired (the sandbox counts them), so no scenario passes by not happening.
 fn scenario(faults: &str, timeout_ms: u64, fired: &[&str]) -> World {
     let w = world(faults, timeout_ms);
-    let (first, second) = w.pull_twice();
-    let new = |out: &str| -> usize {
-        assert!(out.contains("rejected 0"), "{out}");
-        out.strip_prefix("new ")
-            .unwrap()
-            .split(',')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    // A record that moved ahead of the walk is new to the second pull; none is new twice.
-    assert_eq!(new(&first) + new(&second), 400, "{first}{second}");
+    w.pull_all();
     w.assert_store_matches_source();
     for run in [w.push(), w.push()] {
         let counts = summary(&run);
@@ -461,7 +510,7 @@ fn a_person_approves_and_edits_drafts() {
     ]
     .concat();
     let w = world(&faults, 10_000);
-    w.pull_twice();
+    w.pull_all();
     let first = summary(&w.push());
     assert_eq!(
         (first.get("created"), first.get("edited")),
