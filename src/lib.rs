@@ -1,8 +1,9 @@
 //! baocao-sync pre-fills the administrative-procedure reports of Vietnamese provincial units.
 //!
 //! Data flows one way: [`sources`] read records and turn wire shapes into [`domain`] types,
-//! [`store`] keeps them, [`forms`] compute report figures (pure, no IO), and [`render`] writes
-//! them as files for people. See ARCHITECTURE.md for the map and the invariants.
+//! [`store`] keeps them, [`forms`] compute report figures (pure, no IO), [`render`] writes them as
+//! files for people and [`sinks`] send them as drafts to the reporting systems, all driven by the
+//! [`sync`] pipeline with [`auth`]'s logins. See ARCHITECTURE.md for the map and the invariants.
 
 pub mod auth;
 pub mod catalog;
