@@ -1,4 +1,4 @@
-//! Form definitions as data (config/forms/<regime>/*.toml, read by `configuration::forms`): code, title, columns and what fills
+//! Form definitions as data (`config/forms/<regime>/*.toml`, read by `configuration::forms`): code, title, columns and what fills
 //! each, header groups, row grouping and identities. Forms are looked up by (regime, code), and the
 //! regime by the period's last day. The rules that decide each metric stay in code
 //! (`ii06a::DOSSIER_METRICS`, `ii05a::FEEDBACK_METRICS`); which column shows which metric, the
