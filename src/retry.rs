@@ -78,6 +78,33 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// Runs `op` until its result is final or attempts run out; `transient` says whether a result
+    /// is worth another try, and after what wait the server asked for (`Some(None)`: none).
+    pub async fn run_while<T, F, Fut>(
+        &self,
+        mut op: F,
+        transient: impl Fn(&T) -> Option<Option<Duration>>,
+    ) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let transient = &transient;
+        self.run(|_| {
+            let attempt = op();
+            async move {
+                let result = attempt.await;
+                match transient(&result) {
+                    Some(after) => Attempt::Retry { result, after },
+                    None => Attempt::Done(result),
+                }
+            }
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +132,24 @@ mod tests {
             Duration::from_secs(60),
             "two waits of Retry-After, on the paused clock"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_while_retries_only_what_is_transient() {
+        let started = Instant::now();
+        let mut calls = 0;
+        let result = RetryPolicy::default()
+            .run_while(
+                || {
+                    calls += 1;
+                    let n = calls;
+                    async move { n }
+                },
+                |n| (*n < 3).then_some(Some(Duration::from_secs(2))),
+            )
+            .await;
+        assert_eq!(result, 3);
+        assert_eq!(started.elapsed(), Duration::from_secs(4));
     }
 
     #[tokio::test(start_paused = true)]

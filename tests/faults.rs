@@ -117,11 +117,7 @@ fn world(faults: &str, timeout_ms: u64) -> World {
     std::fs::write(&upstreams, text).unwrap();
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let key = dir.path().join("key");
-    assert!(
-        run(&["creds", "init-key", "--out", key.to_str().unwrap()])
-            .status
-            .success()
-    );
+    init_key(&key);
     creds_set(&db, &key, "source", "*", "lgsp", SOURCE_SECRET);
     for (system, unit, user, password) in LOGINS {
         creds_set(&db, &key, system, unit, user, password);

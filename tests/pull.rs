@@ -32,11 +32,7 @@ fn pull_stores_every_record_once_and_the_figures_follow() {
     .unwrap();
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let key = dir.path().join("key");
-    assert!(
-        run(&["creds", "init-key", "--out", key.to_str().unwrap()])
-            .status
-            .success()
-    );
+    init_key(&key);
     creds_set(&db, &key, "source", "*", "lgsp", "bí-mật-lgsp");
 
     let pull = |extra: &[&str]| {

@@ -56,11 +56,7 @@ fn setup(dir: &std::path::Path) -> (Sandbox, impl Fn(&[&str]) -> String) {
         .status
         .success()
     );
-    assert!(
-        run(&["creds", "init-key", "--out", key.to_str().unwrap()])
-            .status
-            .success()
-    );
+    init_key(&key);
     for (unit, user, password) in [
         ("000.10.00.H55", "051234567890", "mk-so"),
         ("000.00.30.H55", "051234567891", "mk-huyen"),

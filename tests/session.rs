@@ -58,24 +58,51 @@ fn grant(kind: &str) -> impl wiremock::Match + use<> {
     body_string_contains(format!("grant_type={kind}"))
 }
 
+/// The token endpoint answers a `kind` grant (whose body also holds `with`) with `answer`, at most
+/// `limit` times, and must be asked exactly `calls` times (any number when `None`).
+async fn answers(
+    server: &MockServer,
+    kind: &str,
+    with: &str,
+    answer: ResponseTemplate,
+    limit: Option<u64>,
+    calls: Option<u64>,
+) {
+    let mut mock = Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(grant(kind))
+        .and(body_string_contains(with))
+        .respond_with(answer);
+    if let Some(n) = limit {
+        mock = mock.up_to_n_times(n);
+    }
+    if let Some(n) = calls {
+        mock = mock.expect(n);
+    }
+    mock.mount(server).await;
+}
+
 #[tokio::test]
 async fn renews_with_the_refresh_token_shortly_before_expiry() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(grant("password"))
-        .respond_with(token("a1", Some("r1")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(grant("refresh_token"))
-        .and(body_string_contains("refresh_token=r1"))
-        .respond_with(token("a2", None))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answers(
+        &server,
+        "password",
+        "",
+        token("a1", Some("r1")),
+        None,
+        Some(1),
+    )
+    .await;
+    answers(
+        &server,
+        "refresh_token",
+        "refresh_token=r1",
+        token("a2", None),
+        None,
+        Some(1),
+    )
+    .await;
     let (clock, seconds) = manual_clock();
     let session = session(&server, clock).await;
 
@@ -99,28 +126,33 @@ async fn renews_with_the_refresh_token_shortly_before_expiry() {
 #[tokio::test]
 async fn a_refused_refresh_token_means_logging_in_again() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(grant("password"))
-        .respond_with(token("a1", Some("r1")))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(grant("refresh_token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(grant("password"))
-        .respond_with(token("a3", Some("r3")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answers(
+        &server,
+        "password",
+        "",
+        token("a1", Some("r1")),
+        Some(1),
+        Some(1),
+    )
+    .await;
+    answers(
+        &server,
+        "refresh_token",
+        "",
+        ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})),
+        None,
+        Some(1),
+    )
+    .await;
+    answers(
+        &server,
+        "password",
+        "",
+        token("a3", Some("r3")),
+        None,
+        Some(1),
+    )
+    .await;
     let (clock, seconds) = manual_clock();
     let session = session(&server, clock).await;
     assert_eq!(session.token().await.unwrap().expose_secret(), "a1");
@@ -131,20 +163,8 @@ async fn a_refused_refresh_token_means_logging_in_again() {
 #[tokio::test]
 async fn a_token_refused_by_two_requests_is_renewed_once() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(grant("password"))
-        .respond_with(token("a1", None))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(grant("password"))
-        .respond_with(token("a2", None))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answers(&server, "password", "", token("a1", None), Some(1), None).await;
+    answers(&server, "password", "", token("a2", None), None, Some(1)).await;
     let (clock, _) = manual_clock();
     let session = session(&server, clock).await;
     let refused = session.token().await.unwrap();

@@ -101,6 +101,26 @@ impl Session {
         Ok(self.keep(&mut current, fresh))
     }
 
+    /// Runs `call` with the current token; when its answer says the token was `refused` (401),
+    /// renews the token once and runs `call` again with the new one. `Err`: logging in failed.
+    pub async fn with_token<T, F, Fut>(
+        &self,
+        call: F,
+        refused: impl Fn(&T) -> bool,
+    ) -> Result<T, TokenError>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let token = self.token().await?;
+        let answer = call(token.clone()).await;
+        if !refused(&answer) {
+            return Ok(answer);
+        }
+        let renewed = self.renew(&token).await?;
+        Ok(call(renewed).await)
+    }
+
     fn keep(&self, current: &mut Option<Current>, token: Token) -> SecretString {
         let obtained = (self.clock)();
         // A refresh answer without a new refresh token leaves the old one in use.

@@ -7,7 +7,7 @@
 use crate::auth::session::Session;
 use crate::auth::token::{TokenError, authorize};
 use crate::domain::Instant;
-use crate::retry::{Attempt, RetryPolicy};
+use crate::retry::RetryPolicy;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
@@ -22,6 +22,16 @@ pub enum SourceError {
     },
     #[error("the source refused the request: {0}")]
     Refused(String),
+}
+
+impl SourceError {
+    /// A failure without an answer (no connection, a timeout): worth retrying after a back-off.
+    fn transient(reason: String) -> SourceError {
+        SourceError::Transient {
+            reason,
+            retry_after: None,
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -73,21 +83,13 @@ impl SourceClient {
                 query.push(("after", a.clone()));
             }
             let page = retry
-                .run(|_| async {
-                    match self.page_with_session(session, &url, &query).await {
-                        Err(SourceError::Transient {
-                            reason,
-                            retry_after,
-                        }) => Attempt::Retry {
-                            result: Err(SourceError::Transient {
-                                reason,
-                                retry_after,
-                            }),
-                            after: retry_after,
-                        },
-                        other => Attempt::Done(other),
-                    }
-                })
+                .run_while(
+                    || self.page_with_session(session, &url, &query),
+                    |result| match result {
+                        Err(SourceError::Transient { retry_after, .. }) => Some(*retry_after),
+                        _ => None,
+                    },
+                )
                 .await?;
             tracing::debug!(
                 items = page.content.len(),
@@ -109,15 +111,13 @@ impl SourceClient {
         url: &reqwest::Url,
         query: &[(&str, String)],
     ) -> Result<Page, SourceError> {
-        let login_failed = |e: TokenError| SourceError::Refused(format!("login: {e}"));
-        let token = session.token().await.map_err(login_failed)?;
-        match self.page(&token, url, query).await {
-            Err(SourceError::Unauthorized) => {
-                let renewed = session.renew(&token).await.map_err(login_failed)?;
-                self.page(&renewed, url, query).await
-            }
-            other => other,
-        }
+        session
+            .with_token(
+                |token| async move { self.page(&token, url, query).await },
+                |answer| matches!(answer, Err(SourceError::Unauthorized)),
+            )
+            .await
+            .map_err(|e: TokenError| SourceError::Refused(format!("login: {e}")))?
     }
 
     async fn page(
@@ -130,10 +130,7 @@ impl SourceClient {
             .query(query)
             .send()
             .await
-            .map_err(|e| SourceError::Transient {
-                reason: e.to_string(),
-                retry_after: None,
-            })?;
+            .map_err(|e| SourceError::transient(e.to_string()))?;
         match response.status() {
             StatusCode::OK => {}
             StatusCode::UNAUTHORIZED => return Err(SourceError::Unauthorized),
@@ -158,10 +155,7 @@ impl SourceClient {
         }
         response.json().await.map_err(|e| {
             if e.is_timeout() || e.is_body() {
-                SourceError::Transient {
-                    reason: format!("the page did not arrive whole: {e}"),
-                    retry_after: None,
-                }
+                SourceError::transient(format!("the page did not arrive whole: {e}"))
             } else {
                 SourceError::Refused(format!("a page that does not parse: {e}"))
             }

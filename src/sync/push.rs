@@ -14,7 +14,6 @@ use crate::duties::Duties;
 use crate::forms::narrative::Narrative;
 use crate::forms::table::UnitReport;
 use crate::forms::{self, FormCatalog, Inputs, Regime, Values};
-use crate::retry::Attempt;
 use crate::sinks::{Decision, Draft, ReportKey, ReportingClient};
 use crate::store::{DecisionRecord, Store, StoreError};
 use std::collections::HashMap;
@@ -371,26 +370,6 @@ impl Push<'_> {
     /// Transient answers retried under the policy; within each attempt a refused token (401) is
     /// renewed and the push tried once more. `Err`: the unit's login itself fails.
     async fn run(&self, retry: &crate::retry::RetryPolicy) -> Result<Decision, TokenError> {
-        retry
-            .run(|_| async {
-                match self.attempt().await {
-                    Ok(Decision::Transient {
-                        retry_after,
-                        reason,
-                    }) => Attempt::Retry {
-                        result: Ok(Decision::Transient {
-                            retry_after,
-                            reason,
-                        }),
-                        after: retry_after,
-                    },
-                    final_answer => Attempt::Done(final_answer),
-                }
-            })
-            .await
-    }
-
-    async fn attempt(&self) -> Result<Decision, TokenError> {
         let Push {
             client,
             session,
@@ -399,13 +378,19 @@ impl Push<'_> {
             ours,
             force,
         } = self;
-        let token = session.token().await?;
-        match client.push(&token, key, draft, *ours, *force).await {
-            Decision::Unauthorized => {
-                let renewed = session.renew(&token).await?;
-                Ok(client.push(&renewed, key, draft, *ours, *force).await)
-            }
-            answer => Ok(answer),
-        }
+        retry
+            .run_while(
+                || {
+                    session.with_token(
+                        |token| async move { client.push(&token, key, draft, *ours, *force).await },
+                        |decision| *decision == Decision::Unauthorized,
+                    )
+                },
+                |result| match result {
+                    Ok(Decision::Transient { retry_after, .. }) => Some(*retry_after),
+                    _ => None,
+                },
+            )
+            .await
     }
 }

@@ -146,6 +146,12 @@ impl Drop for Sandbox {
     }
 }
 
+/// `creds init-key`: a new vault key file at `path`.
+pub fn init_key(path: &Path) {
+    let out = run(&["creds", "init-key", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success(), "creds init-key");
+}
+
 /// `creds set`, the password on standard input.
 pub fn creds_set(db: &str, key: &Path, system: &str, unit: &str, username: &str, password: &str) {
     use std::io::Write;
