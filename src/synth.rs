@@ -134,11 +134,38 @@ pub fn units_toml(units: &[SynthUnit]) -> String {
     s
 }
 
-/// Writes `units.toml` and `dossiers.ndjson` into `dir`.
+/// The sandbox's `accounts.toml` for a generated tree, so `baocao-sync sandbox --data DIR` serves
+/// it: the source's client (`lgsp`, secret `demo-lgsp`), the reporting systems' public client
+/// `baocao-sync`, and for every unit but the root one account per reporting system — central: a
+/// made-up 12-digit citizen-ID number `0990000NNNNN`; provincial: `vanthu.N@demo.gov.vn`; both with
+/// password `demo-N` (N the unit's position in the tree). Demo logins, for the sandbox only.
+pub fn accounts_toml(units: &[SynthUnit]) -> String {
+    let mut s = String::from(
+        "# Demo logins for `baocao-sync sandbox`, written by `baocao-sync generate`.\n\
+         [[clients]]\nsystem = \"source\"\nclient_id = \"lgsp\"\nclient_secret = \"demo-lgsp\"\n\n\
+         [[clients]]\nsystem = \"central\"\nclient_id = \"baocao-sync\"\n\n\
+         [[clients]]\nsystem = \"provincial\"\nclient_id = \"baocao-sync\"\n\n",
+    );
+    for (n, u) in units.iter().enumerate().skip(1) {
+        for (system, username) in [
+            ("central", format!("0990000{n:05}")),
+            ("provincial", format!("vanthu.{n}@demo.gov.vn")),
+        ] {
+            s.push_str(&format!(
+                "[[accounts]]\nsystem = \"{system}\"\nusername = \"{username}\"\npassword = \"demo-{n}\"\nunits = [\"{}\"]\n\n",
+                u.code
+            ));
+        }
+    }
+    s
+}
+
+/// Writes `units.toml`, `dossiers.ndjson` and the sandbox's `accounts.toml` into `dir`.
 pub fn write_data_set(spec: &Spec, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tree = units(spec.units);
     std::fs::write(dir.join("units.toml"), units_toml(&tree))?;
+    std::fs::write(dir.join("accounts.toml"), accounts_toml(&tree))?;
     let file = std::fs::File::create(dir.join("dossiers.ndjson"))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     write_dossiers(spec, &tree, &mut out)?;

@@ -13,7 +13,8 @@ pub struct GenerateArgs {
     units: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Directory to write units.toml and dossiers.ndjson into.
+    /// Directory to write units.toml, dossiers.ndjson and accounts.toml (a data set the sandbox
+    /// serves) into.
     #[arg(long)]
     out: PathBuf,
 }
