@@ -136,6 +136,12 @@ fn push_creates_once_then_leaves_drafts_alone() {
         "{second}"
     );
 
+    let narrative = push(&["--unit", "000.10.00.H55", "--form", "II.01-DC"]);
+    assert!(
+        narrative.lines().last() == Some("unchanged 1"),
+        "a form is named by its code or its ASCII alias: {narrative}"
+    );
+
     let held: Vec<Value> = reqwest::blocking::get(format!("{base}/_sandbox/reports"))
         .unwrap()
         .json()

@@ -117,7 +117,11 @@ impl SourceClient {
                 |answer| matches!(answer, Err(SourceError::Unauthorized)),
             )
             .await
-            .map_err(|e: TokenError| SourceError::Refused(format!("login: {e}")))?
+            .map_err(|e| match e {
+                // The token endpoint did not answer: as transient as the API not answering.
+                TokenError::Unreachable(_) => SourceError::transient(format!("login: {e}")),
+                e => SourceError::Refused(format!("login: {e}")),
+            })?
     }
 
     async fn page(

@@ -1,7 +1,8 @@
 //! Push: for every unit that must file (the duties) and every form and reporting system of its
 //! duty, the report computed from the store goes out as a draft with the unit's own login, and the
 //! decision is recorded with the remote version. Nothing is silent: a unit without a login, a
-//! login that fails, or a form not pushed yet is an outcome like the others.
+//! login that fails, a form with nothing to report or a report withheld is an outcome like the
+//! others.
 
 use super::records::Loaded;
 use crate::auth::session::Session;
@@ -203,6 +204,17 @@ pub async fn push<S: Store>(
     let regime = catalog
         .regime_for(&req.period)
         .map_err(|e| SyncError::Forms(e.to_string()))?;
+    // The form asked for, by its code or an alias (II.01-DC for II.01-ĐC).
+    let only_form = match &req.form {
+        Some(f) => Some(
+            regime
+                .form(f)
+                .map_err(|e| SyncError::Forms(e.to_string()))?
+                .code
+                .clone(),
+        ),
+        None => None,
+    };
     let loaded = Loaded::from_store(store, None).await?;
     let drafts = Drafts::compute(regime, loaded, units, &req.period)?;
     let sealed = store.credentials().await?;
@@ -220,11 +232,7 @@ pub async fn push<S: Store>(
             continue;
         };
         for form in &duty.forms {
-            if req
-                .form
-                .as_ref()
-                .is_some_and(|f| !f.eq_ignore_ascii_case(form))
-            {
+            if only_form.as_ref().is_some_and(|f| f != form) {
                 continue;
             }
             let draft = drafts.draft(form, &unit.code);
@@ -367,8 +375,9 @@ struct Push<'a> {
 }
 
 impl Push<'_> {
-    /// Transient answers retried under the policy; within each attempt a refused token (401) is
-    /// renewed and the push tried once more. `Err`: the unit's login itself fails.
+    /// Transient answers (and a token endpoint that does not answer) retried under the policy;
+    /// within each attempt a refused token (401) is renewed and the push tried once more. `Err`:
+    /// the unit's login itself fails.
     async fn run(&self, retry: &crate::retry::RetryPolicy) -> Result<Decision, TokenError> {
         let Push {
             client,
@@ -388,6 +397,8 @@ impl Push<'_> {
                 },
                 |result| match result {
                     Ok(Decision::Transient { retry_after, .. }) => Some(*retry_after),
+                    // The token endpoint did not answer: retried like the API.
+                    Err(TokenError::Unreachable(_)) => Some(None),
                     _ => None,
                 },
             )
