@@ -104,17 +104,10 @@ fn world(faults: &str, timeout_ms: u64) -> World {
     let sandbox = Sandbox::spawn(&data);
     let base = &sandbox.base;
     let upstreams = dir.path().join("upstreams.toml");
-    let mut text = String::new();
-    for system in ["central", "provincial", "source"] {
-        text.push_str(&format!(
-            "[{system}]\nbase_url = \"{base}/{system}\"\ntoken_url = \"{base}/{system}/oauth/token\"\ntimeout_ms = {timeout_ms}\n\
-             retry = {{ max_attempts = 6, backoff_ms = 100, cap_seconds = 5 }}\n"
-        ));
-        if system != "source" {
-            text.push_str("client_id = \"baocao-sync\"\n");
-        }
-    }
-    std::fs::write(&upstreams, text).unwrap();
+    let extra = format!(
+        "timeout_ms = {timeout_ms}\nretry = {{ max_attempts = 6, backoff_ms = 100, cap_seconds = 5 }}\n"
+    );
+    sandbox_upstreams(&upstreams, base, &extra);
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let key = dir.path().join("key");
     init_key(&key);
@@ -135,15 +128,8 @@ impl World {
     /// Runs the binary with the store, key and upstreams; fails on a non-zero exit or a secret
     /// anywhere in its output; returns standard output.
     fn run(&self, command: &str, extra: &[&str]) -> String {
-        let mut args = vec![
-            command,
-            "--upstreams",
-            self.upstreams.to_str().unwrap(),
-            "--key-file",
-            self.key.to_str().unwrap(),
-            "--database-url",
-            &self.db,
-        ];
+        let mut args = vec![command];
+        args.extend(client_args(&self.upstreams, &self.key, &self.db));
         args.extend_from_slice(extra);
         let out = bin().env("RUST_LOG", "trace").args(&args).output().unwrap();
         let (stdout, stderr) = (

@@ -22,29 +22,15 @@ fn pull_stores_every_record_once_and_the_figures_follow() {
     let base = sandbox.base.clone();
 
     let upstreams = dir.path().join("upstreams.toml");
-    std::fs::write(
-        &upstreams,
-        format!(
-            "[central]\ntoken_url = \"{base}/central/oauth/token\"\n[provincial]\ntoken_url = \"{base}/provincial/oauth/token\"\n\
-             [source]\nbase_url = \"{base}/source\"\ntoken_url = \"{base}/source/oauth/token\"\n"
-        ),
-    )
-    .unwrap();
+    sandbox_upstreams(&upstreams, &base, "");
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let key = dir.path().join("key");
     init_key(&key);
     creds_set(&db, &key, "source", "*", "lgsp", "bí-mật-lgsp");
 
     let pull = |extra: &[&str]| {
-        let mut args = vec![
-            "pull",
-            "--upstreams",
-            upstreams.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-            "--database-url",
-            &db,
-        ];
+        let mut args = vec!["pull"];
+        args.extend(client_args(&upstreams, &key, &db));
         args.extend_from_slice(extra);
         let out = bin().env("RUST_LOG", "debug").args(&args).output().unwrap();
         assert!(
@@ -118,13 +104,7 @@ fn the_sandbox_serves_a_generated_data_set() {
     let sandbox = Sandbox::spawn(&data);
     let base = &sandbox.base;
     let upstreams = dir.path().join("upstreams.toml");
-    let mut text = String::new();
-    for system in ["central", "provincial", "source"] {
-        text.push_str(&format!(
-            "[{system}]\nbase_url = \"{base}/{system}\"\ntoken_url = \"{base}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n"
-        ));
-    }
-    std::fs::write(&upstreams, text).unwrap();
+    sandbox_upstreams(&upstreams, base, "");
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let key = dir.path().join("key");
     init_key(&key);
@@ -138,14 +118,7 @@ fn the_sandbox_serves_a_generated_data_set() {
         "099000000001",
         "demo-1",
     );
-    let common = [
-        "--upstreams",
-        upstreams.to_str().unwrap(),
-        "--key-file",
-        key.to_str().unwrap(),
-        "--database-url",
-        &db,
-    ];
+    let common = client_args(&upstreams, &key, &db);
     let pulled = bin().arg("pull").args(common).output().unwrap();
     let pulled = String::from_utf8_lossy(&pulled.stdout);
     let new: usize = pulled

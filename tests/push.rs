@@ -37,14 +37,7 @@ fn setup(dir: &std::path::Path) -> (Sandbox, impl Fn(&[&str]) -> String) {
     let key = dir.join("key");
     let upstreams = dir.join("upstreams.toml");
     let base = sandbox.base.clone();
-    std::fs::write(
-        &upstreams,
-        format!(
-            "[central]\nbase_url = \"{base}/central\"\ntoken_url = \"{base}/central/oauth/token\"\nclient_id = \"baocao-sync\"\n\
-             [provincial]\ntoken_url = \"{base}/provincial/oauth/token\"\nclient_id = \"baocao-sync\"\n"
-        ),
-    )
-    .unwrap();
+    sandbox_upstreams(&upstreams, &base, "");
     assert!(
         run(&[
             "import",
@@ -74,14 +67,7 @@ fn setup(dir: &std::path::Path) -> (Sandbox, impl Fn(&[&str]) -> String) {
             "--system",
             "central",
         ];
-        args.extend([
-            "--upstreams",
-            upstreams.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-            "--database-url",
-            &db,
-        ]);
+        args.extend(client_args(&upstreams, &key, &db));
         args.extend_from_slice(extra);
         let out = bin().env("RUST_LOG", "debug").args(&args).output().unwrap();
         assert!(

@@ -146,6 +146,30 @@ impl Drop for Sandbox {
     }
 }
 
+/// An upstreams file naming the sandbox at `base` as all three systems; `extra` ends each section.
+pub fn sandbox_upstreams(path: &Path, base: &str, extra: &str) {
+    let mut text = String::new();
+    for system in ["central", "provincial", "source"] {
+        text.push_str(&format!(
+            "[{system}]\nbase_url = \"{base}/{system}\"\ntoken_url = \"{base}/{system}/oauth/token\"\n\
+             client_id = \"baocao-sync\"\n{extra}"
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The arguments every client command takes: the upstreams file, the vault key and the store.
+pub fn client_args<'a>(upstreams: &'a Path, key: &'a Path, db: &'a str) -> [&'a str; 6] {
+    [
+        "--upstreams",
+        upstreams.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--database-url",
+        db,
+    ]
+}
+
 /// `creds init-key`: a new vault key file at `path`.
 pub fn init_key(path: &Path) {
     let out = run(&["creds", "init-key", "--out", path.to_str().unwrap()]);
