@@ -56,7 +56,7 @@ impl SourceClient {
     /// source's order, as JSON text. Each page is asked for with the session's token (renewed
     /// once if refused) and retried under `retry` when the answer is transient; the keyset cursor
     /// lets a retried page continue exactly where the walk was.
-    #[tracing::instrument(name = "source.window", skip_all, fields(kind, from = %from, to = %to))]
+    #[tracing::instrument(name = "source.window", skip_all, fields(kind = %kind, from = %from, to = %to))]
     pub async fn window(
         &self,
         session: &Session,
