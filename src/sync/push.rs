@@ -57,7 +57,8 @@ pub enum SyncError {
 
 /// Every draft the duties may ask for, computed once per push from the store's records.
 struct Drafts {
-    /// II.06a per unit and II.06 per aggregating unit.
+    /// II.06a per unit and II.06 per aggregating unit (computed with the narratives), and the
+    /// identity violations of every form the narratives read.
     dossiers: forms::Computed,
     ii06a_columns: Vec<u32>,
     /// II.05a per unit and II.05 per aggregating unit.
@@ -65,7 +66,6 @@ struct Drafts {
     ii05a_columns: Vec<u32>,
     /// II.01-ĐC per unit with something to report.
     narratives: Vec<Narrative>,
-    narrative_violations: Vec<forms::IdentityViolation>,
 }
 
 impl Drafts {
@@ -81,13 +81,14 @@ impl Drafts {
                 .map_err(|e| SyncError::Forms(e.to_string()))
         };
         let failed = |e: forms::FormError| SyncError::Forms(e.to_string());
-        let ii06 = form("II.06")?;
-        let ii05 = form("II.05")?;
-        let dossiers = forms::compute(
+        // The narratives compute II.06 (and so every II.06a) on the way: those are the tables.
+        let (narratives, dossiers) = forms::narratives(
             regime,
-            ii06,
+            form("II.01-ĐC")?,
             Inputs {
                 dossiers: loaded.dossiers.as_deref(),
+                ratings: loaded.ratings.as_deref(),
+                feedback: loaded.feedback.as_deref(),
                 ..Default::default()
             },
             units,
@@ -96,22 +97,8 @@ impl Drafts {
         .map_err(failed)?;
         let feedback = forms::compute(
             regime,
-            ii05,
+            form("II.05")?,
             Inputs {
-                feedback: loaded.feedback.as_deref(),
-                ..Default::default()
-            },
-            units,
-            period,
-        )
-        .map_err(failed)?;
-        let narrative = form("II.01-ĐC")?;
-        let (narratives, computed) = forms::narratives(
-            regime,
-            narrative,
-            Inputs {
-                dossiers: loaded.dossiers.as_deref(),
-                ratings: loaded.ratings.as_deref(),
                 feedback: loaded.feedback.as_deref(),
                 ..Default::default()
             },
@@ -125,7 +112,6 @@ impl Drafts {
             feedback,
             ii05a_columns: form("II.05a")?.figure_columns(),
             narratives,
-            narrative_violations: computed.violations,
         })
     }
 
@@ -148,13 +134,17 @@ impl Drafts {
                 .map(Draft::aggregate)
                 .ok_or(Skip::Skipped("not an aggregating unit".to_owned()))
         };
-        let (computed, violations) = match form {
-            "II.06a" | "II.06" => (&self.dossiers, &self.dossiers.violations),
-            "II.05a" | "II.05" => (&self.feedback, &self.feedback.violations),
-            _ => (&self.dossiers, &self.narrative_violations),
+        let computed = match form {
+            "II.05a" | "II.05" => &self.feedback,
+            _ => &self.dossiers,
         };
-        // A report that broke an identity is withheld: never a zero or partial draft instead.
-        if let Some(v) = violations.iter().find(|v| v.unit == unit) {
+        // A report that broke an identity is withheld: never a zero or partial draft instead. A
+        // table answers for its own form's violations; the narrative for those of any form it reads.
+        let broken = computed
+            .violations
+            .iter()
+            .find(|v| v.unit == unit && (form == "II.01-ĐC" || family(&v.form) == family(form)));
+        if let Some(v) = broken {
             return Err(Skip::Withheld(v.to_string()));
         }
         match form {
@@ -180,6 +170,15 @@ impl Drafts {
                 "{other} has no draft in the reporting systems' contract"
             ))),
         }
+    }
+}
+
+/// The forms computed together: a per-unit table and its aggregate.
+fn family(form: &str) -> &str {
+    match form {
+        "II.06a" | "II.06" => "II.06",
+        "II.05a" | "II.05" => "II.05",
+        other => other,
     }
 }
 
