@@ -30,6 +30,36 @@ pub struct HeldReport {
     pub person: Option<String>,
 }
 
+impl HeldReport {
+    /// A draft not yet written (version 0), before its first write or a person's typing.
+    fn empty((system, form, period, unit): &ReportId) -> HeldReport {
+        HeldReport {
+            system: system.clone(),
+            form: form.clone(),
+            period: period.clone(),
+            unit: unit.clone(),
+            status: "draft".into(),
+            version: 0,
+            rows: json!([]),
+            text: Value::Null,
+            content_hash: Value::Null,
+            updated_by: String::new(),
+            writes: 0,
+            person: None,
+        }
+    }
+
+    /// A client's write of `body`: a new version.
+    fn write(&mut self, user: &str, body: &Value) {
+        self.version += 1;
+        self.rows = body["rows"].clone();
+        self.text = body["text"].clone();
+        self.content_hash = body["content_hash"].clone();
+        self.updated_by = user.to_owned();
+        self.writes += 1;
+    }
+}
+
 /// `{"error_code", "message", …extra}`.
 fn error_body(code: &str, extra: Value) -> Value {
     let mut body = json!({"error_code": code, "message": code.replace('_', " ")});
@@ -156,20 +186,9 @@ fn act<'a>(
     id: &ReportId,
     verb: PersonVerb,
 ) -> &'a HeldReport {
-    let r = reports.entry(id.clone()).or_insert_with(|| HeldReport {
-        system: id.0.clone(),
-        form: id.1.clone(),
-        period: id.2.clone(),
-        unit: id.3.clone(),
-        status: "draft".into(),
-        version: 0,
-        rows: json!([]),
-        text: Value::Null,
-        content_hash: Value::Null,
-        updated_by: String::new(),
-        writes: 0,
-        person: None,
-    });
+    let r = reports
+        .entry(id.clone())
+        .or_insert_with(|| HeldReport::empty(id));
     match verb {
         PersonVerb::Approve => r.status = "approved".into(),
         PersonVerb::Edit => {
@@ -189,7 +208,7 @@ fn write(
     headers: &HeaderMap,
     body: &Value,
 ) -> (StatusCode, Value) {
-    let (system, form, period, unit) = id;
+    let (system, _, _, unit) = id;
     let err = |s: StatusCode, code: &str, extra: Value| (s, error_body(code, extra));
     if !may_enter(state, system, user, unit) {
         return err(StatusCode::FORBIDDEN, "forbidden", json!({}));
@@ -224,34 +243,16 @@ fn write(
                     json!({"current_version": r.version}),
                 ),
                 Some(_) => {
-                    r.version += 1;
-                    r.rows = body["rows"].clone();
-                    r.text = body["text"].clone();
-                    r.content_hash = body["content_hash"].clone();
-                    r.updated_by = user.to_owned();
-                    r.writes += 1;
+                    r.write(user, body);
                     (StatusCode::OK, json!({"version": r.version}))
                 }
             }
         }
         None => {
-            reports.insert(
-                id.clone(),
-                HeldReport {
-                    system: system.clone(),
-                    form: form.clone(),
-                    period: period.clone(),
-                    unit: unit.clone(),
-                    status: "draft".into(),
-                    version: 1,
-                    rows: body["rows"].clone(),
-                    text: body["text"].clone(),
-                    content_hash: body["content_hash"].clone(),
-                    updated_by: user.to_owned(),
-                    writes: 1,
-                    person: None,
-                },
-            );
+            let r = reports
+                .entry(id.clone())
+                .or_insert_with(|| HeldReport::empty(id));
+            r.write(user, body);
             (StatusCode::CREATED, json!({"version": 1}))
         }
     }
