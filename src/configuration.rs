@@ -91,6 +91,16 @@ pub fn catalog(dir: &Path) -> Result<FieldCatalog, ConfigError> {
     })
 }
 
+/// Column-4 check thresholds.
+pub fn checks(path: &Path) -> Result<crate::forms::checks::ChecksConfig, ConfigError> {
+    crate::forms::checks::ChecksConfig::from_toml(&read(path)?).map_err(|reason| {
+        ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        }
+    })
+}
+
 /// Duties and deadlines.
 pub fn duties(path: &Path) -> Result<Duties, ConfigError> {
     Duties::from_toml(&read(path)?).map_err(|reason| ConfigError::Invalid {
@@ -100,7 +110,7 @@ pub fn duties(path: &Path) -> Result<Duties, ConfigError> {
 }
 
 /// The upstream systems this deployment talks to.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstreams {
     pub central: TokenEndpoint,
@@ -116,11 +126,50 @@ fn default_password_max_age_days() -> i64 {
     180
 }
 
+impl Upstreams {
+    /// The reporting system with this id (`central`, `provincial`).
+    pub fn reporting(&self, id: &str) -> Option<(crate::auth::vault::System, &TokenEndpoint)> {
+        use crate::auth::vault::System;
+        match id {
+            "central" => Some((System::Central, &self.central)),
+            "provincial" => Some((System::Provincial, &self.provincial)),
+            _ => None,
+        }
+    }
+}
+
+/// The upstreams file (config/upstreams.example.toml's shape), checked (see [`upstreams_ready`]).
 pub fn upstreams(path: &Path) -> Result<Upstreams, ConfigError> {
-    toml::from_str(&read(path)?).map_err(|e| ConfigError::Invalid {
+    let parsed: Upstreams = toml::from_str(&read(path)?).map_err(|e| ConfigError::Invalid {
         path: path.display().to_string(),
         reason: e.message().to_owned(),
-    })
+    })?;
+    upstreams_ready(parsed, &path.display().to_string())
+}
+
+/// Reads each system's CA file and checks every URL (http(s) only; plain http to loopback only,
+/// unless `allow_http`), naming `origin` (a file, or the configuration) in errors.
+pub fn upstreams_ready(mut u: Upstreams, origin: &str) -> Result<Upstreams, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        path: origin.to_owned(),
+        reason,
+    };
+    let systems = [
+        ("central", Some(&mut u.central)),
+        ("provincial", Some(&mut u.provincial)),
+        ("source", u.source.as_mut()),
+    ];
+    for (name, endpoint) in systems {
+        let Some(endpoint) = endpoint else { continue };
+        if let Some(ca) = &endpoint.ca_file {
+            endpoint.ca_pem = Some(
+                std::fs::read(ca)
+                    .map_err(|e| invalid(format!("[{name}] ca_file {}: {e}", ca.display())))?,
+            );
+        }
+        endpoint.check(name).map_err(invalid)?;
+    }
+    Ok(u)
 }
 
 /// The sandbox's data set: `<dir>/accounts.toml`, and the source's records in

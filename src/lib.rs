@@ -8,12 +8,17 @@
 pub mod auth;
 pub mod catalog;
 pub mod configuration;
+pub mod daemon;
 pub mod domain;
 pub mod duties;
 pub mod forms;
+pub mod http;
 pub mod render;
 pub mod retry;
 pub mod sandbox;
+pub mod scheduler;
+pub mod settings;
+pub mod shutdown;
 pub mod sinks;
 pub mod sources;
 pub mod store;

@@ -90,18 +90,25 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = T>,
     {
-        let transient = &transient;
-        self.run(|_| {
-            let attempt = op();
-            async move {
-                let result = attempt.await;
-                match transient(&result) {
-                    Some(after) => Attempt::Retry { result, after },
-                    None => Attempt::Done(result),
+        // A plain loop rather than `run` with a closure: a future that borrows from a closure's
+        // captures cannot be shown `Send` for every lifetime, and pulls run on spawned tasks.
+        let mut attempt = 1;
+        loop {
+            let result = op().await;
+            match transient(&result) {
+                Some(after) if attempt < self.max_attempts => {
+                    let wait = self.delay(attempt, after);
+                    tracing::info!(
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying after a transient failure"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
                 }
+                _ => return result,
             }
-        })
-        .await
+        }
     }
 }
 

@@ -1,5 +1,8 @@
-//! Synthetic data sets: a unit tree and dossiers that look like a province's export, for the
-//! benchmark, demos and (later) the sandbox. Deterministic for a given seed.
+//! Synthetic data sets: a unit tree, dossiers, ratings and feedback that look like a province's
+//! export, for the benchmark, demos and the sandbox (a generated folder is a data set
+//! `baocao-sync sandbox --data` serves). Three tiers (province → departments, districts →
+//! communes, before 1/7/2025) or two (province → departments and communes). Deterministic for a
+//! given seed.
 //!
 //! The generator uses its own SplitMix64 rather than a crate's RNG so that a seed gives the same
 //! data set across dependency upgrades: benchmark figures stay comparable over time.
@@ -12,7 +15,11 @@ use std::path::Path;
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub dossiers: usize,
+    pub ratings: usize,
+    pub feedback: usize,
     pub units: usize,
+    /// 3: province → departments, districts → communes; 2: province → departments, communes.
+    pub tiers: u8,
     pub seed: u64,
     /// The data centres on this window (T..=D); about a fifth is carried over or later.
     pub first_day: NaiveDate,
@@ -23,7 +30,10 @@ impl Default for Spec {
     fn default() -> Spec {
         Spec {
             dossiers: 10_000,
+            ratings: 0,
+            feedback: 0,
             units: 50,
+            tiers: 3,
             seed: 1,
             first_day: NaiveDate::from_ymd_opt(2023, 6, 15).expect("valid date"),
             last_day: NaiveDate::from_ymd_opt(2023, 9, 14).expect("valid date"),
@@ -123,6 +133,46 @@ pub fn units(n: usize) -> Vec<SynthUnit> {
     out
 }
 
+/// A province after 1/7/2025: departments and communes directly under it, `n` units in all.
+pub fn units_two_tier(n: usize) -> Vec<SynthUnit> {
+    let n = n.max(2);
+    let mut out = vec![SynthUnit {
+        code: "000.00.00.H55".into(),
+        name: "UBND tỉnh".into(),
+        kind: "province",
+        parent: String::new(),
+    }];
+    let departments = ((n - 1) / 10).max(1).min(n - 1);
+    for i in 0..departments {
+        out.push(SynthUnit {
+            code: format!("000.{:02}.00.H55", 10 + i),
+            name: format!("Sở {}", i + 1),
+            kind: "department",
+            parent: out[0].code.clone(),
+        });
+    }
+    let mut c = 0;
+    while out.len() < n {
+        out.push(SynthUnit {
+            code: format!("000.00.{:03}.H55", 100 + c),
+            name: format!("UBND xã {}", c + 1),
+            kind: "commune",
+            parent: out[0].code.clone(),
+        });
+        c += 1;
+    }
+    out
+}
+
+/// The tree a spec asks for.
+pub fn tree(spec: &Spec) -> Vec<SynthUnit> {
+    if spec.tiers == 2 {
+        units_two_tier(spec.units)
+    } else {
+        units(spec.units)
+    }
+}
+
 pub fn units_toml(units: &[SynthUnit]) -> String {
     let mut s = String::new();
     for u in units {
@@ -136,8 +186,8 @@ pub fn units_toml(units: &[SynthUnit]) -> String {
 
 /// The sandbox's `accounts.toml` for a generated tree, so `baocao-sync sandbox --data DIR` serves
 /// it: the source's client (`lgsp`, secret `demo-lgsp`), the reporting systems' public client
-/// `baocao-sync`, and for every unit but the root one account per reporting system — central: a
-/// made-up 12-digit citizen-ID number `0990000NNNNN`; provincial: `vanthu.N@demo.gov.vn`; both with
+/// `baocao-sync`, and for every unit one account per reporting system — central: a made-up
+/// 12-digit citizen-ID number `0990000NNNNN`; provincial: `vanthu.N@demo.gov.vn`; both with
 /// password `demo-N` (N the unit's position in the tree). Demo logins, for the sandbox only.
 pub fn accounts_toml(units: &[SynthUnit]) -> String {
     let mut s = String::from(
@@ -146,7 +196,7 @@ pub fn accounts_toml(units: &[SynthUnit]) -> String {
          [[clients]]\nsystem = \"central\"\nclient_id = \"baocao-sync\"\n\n\
          [[clients]]\nsystem = \"provincial\"\nclient_id = \"baocao-sync\"\n\n",
     );
-    for (n, u) in units.iter().enumerate().skip(1) {
+    for (n, u) in units.iter().enumerate() {
         for (system, username) in [
             ("central", format!("0990000{n:05}")),
             ("provincial", format!("vanthu.{n}@demo.gov.vn")),
@@ -160,31 +210,111 @@ pub fn accounts_toml(units: &[SynthUnit]) -> String {
     s
 }
 
-/// Writes `units.toml`, `dossiers.ndjson` and the sandbox's `accounts.toml` into `dir`.
+/// Writes `units.toml`, `dossiers.ndjson`, `ratings.ndjson`, `feedback.ndjson` and the sandbox's
+/// `accounts.toml` into `dir`.
 pub fn write_data_set(spec: &Spec, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let tree = units(spec.units);
+    let tree = tree(spec);
     std::fs::write(dir.join("units.toml"), units_toml(&tree))?;
     std::fs::write(dir.join("accounts.toml"), accounts_toml(&tree))?;
-    let file = std::fs::File::create(dir.join("dossiers.ndjson"))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    write_dossiers(spec, &tree, &mut out)?;
-    out.flush()
+    type Writer = fn(&Spec, &[SynthUnit], &mut dyn Write) -> std::io::Result<()>;
+    let files: [(&str, Writer); 3] = [
+        ("dossiers.ndjson", write_dossiers),
+        ("ratings.ndjson", write_ratings),
+        ("feedback.ndjson", write_feedback),
+    ];
+    for (name, write) in files {
+        let file = std::fs::File::create(dir.join(name))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        write(spec, &tree, &mut out)?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// The days records spread over: a third of the window before it (carried over), the window,
+/// and a little after; and the local instant of a day from the start and seconds into it.
+struct Days {
+    base: NaiveDate,
+    total: i64,
+}
+
+impl Days {
+    fn of(spec: &Spec) -> Days {
+        let span = (spec.last_day - spec.first_day).num_days() + 1;
+        Days {
+            base: spec.first_day - Duration::days(span / 3),
+            total: span + span / 3 + 10,
+        }
+    }
+
+    fn local(&self, day: i64, secs: u64) -> String {
+        let t = (self.base + Duration::days(day))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            + Duration::seconds(secs as i64);
+        Instant::from_local(t).to_compact_local()
+    }
+}
+
+/// Writes `spec.ratings` NDJSON lines: levels mostly satisfied, the three channels, rating days
+/// over the same spread as dossiers.
+pub fn write_ratings(spec: &Spec, tree: &[SynthUnit], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut rng = Rng(spec.seed ^ 0x5241_5449);
+    let days = Days::of(spec);
+    for i in 0..spec.ratings {
+        let unit = &tree[1 + rng.below(tree.len() as u64 - 1) as usize];
+        let day = rng.below(days.total as u64) as i64;
+        let at = days.local(day, 8 * 3600 + rng.below(9 * 3600));
+        let level = [1, 1, 2, 2, 2, 3][rng.below(6) as usize];
+        let channel = ["tablet", "phieu", "truc-tuyen"][rng.below(3) as usize];
+        writeln!(
+            out,
+            "{{\"MaDanhGia\":\"DG-{i:07}\",\"MaHoSo\":\"{}-{:07}\",\"MaDonVi\":\"{}\",\"MucDo\":\"{level}\",\
+\"KenhDanhGia\":\"{channel}\",\"ThoiGianDanhGia\":\"{at}\",\"CapNhatLuc\":\"{at}\"}}",
+            unit.code,
+            rng.below(spec.dossiers.max(1) as u64),
+            unit.code,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `spec.feedback` NDJSON lines: about regulations or conduct, most processed within a
+/// month, some published.
+pub fn write_feedback(spec: &Spec, tree: &[SynthUnit], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut rng = Rng(spec.seed ^ 0x5041_4b4e);
+    let days = Days::of(spec);
+    for i in 0..spec.feedback {
+        let unit = &tree[1 + rng.below(tree.len() as u64 - 1) as usize];
+        let day = rng.below(days.total as u64) as i64;
+        let received = days.local(day, 8 * 3600 + rng.below(9 * 3600));
+        let kind = ["quy-dinh", "hanh-vi"][rng.below(2) as usize];
+        let processed = rng.chance(70);
+        let done_day = day + 1 + rng.below(30) as i64;
+        let (state, done, published, updated) = if processed {
+            let done = days.local(done_day, 10 * 3600);
+            let published = if rng.chance(60) { "1" } else { "" };
+            ("da-xu-ly", done.clone(), published, done)
+        } else {
+            ("dang-xu-ly", String::new(), "", received.clone())
+        };
+        writeln!(
+            out,
+            "{{\"MaPAKN\":\"PA-{i:07}\",\"MaDonVi\":\"{}\",\"NgayTiepNhan\":\"{received}\",\"LoaiNoiDung\":\"{kind}\",\
+\"TrangThai\":\"{state}\",\"NgayXuLy\":\"{done}\",\"CongKhai\":\"{published}\",\"CapNhatLuc\":\"{updated}\"}}",
+            unit.code,
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes `spec.dossiers` NDJSON lines. About 2 % carry the problems a real export has.
 pub fn write_dossiers(spec: &Spec, tree: &[SynthUnit], out: &mut dyn Write) -> std::io::Result<()> {
     let mut rng = Rng(spec.seed);
-    let span = (spec.last_day - spec.first_day).num_days() + 1;
-    let base = spec.first_day - Duration::days(span / 3);
-    let total_days = span + span / 3 + 10;
-    let local = |day: i64, secs: u64| -> String {
-        let t = (base + Duration::days(day))
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            + Duration::seconds(secs as i64);
-        Instant::from_local(t).to_compact_local()
-    };
+    let days = Days::of(spec);
+    let total_days = days.total;
+    let local = |day: i64, secs: u64| days.local(day, secs);
     let mut line = String::with_capacity(1024);
     for i in 0..spec.dossiers {
         let unit = &tree[1 + rng.below(tree.len() as u64 - 1) as usize];

@@ -56,12 +56,12 @@ fn secrets() -> Vec<&'static str> {
     v
 }
 
-/// The reports the two units file, by the shipped duties: (form, unit).
-const REPORTS: [(&str, &str); 6] = [
-    ("II.05a", DEPT),
+/// The reports the two units file by the shipped duties that have something to report: (form,
+/// unit). Their II.05a and II.05 have no feedback record of theirs in the data (the feedback
+/// fixture's units are others): "nothing to report", never a zero draft.
+const REPORTS: [(&str, &str); 4] = [
     ("II.06a", DEPT),
     ("II.01-ĐC", DEPT),
-    ("II.05", DISTRICT),
     ("II.06", DISTRICT),
     ("II.01-ĐC", DISTRICT),
 ];
@@ -131,13 +131,23 @@ impl World {
         let mut args = vec![command];
         args.extend(client_args(&self.upstreams, &self.key, &self.db));
         args.extend_from_slice(extra);
-        let out = bin().env("RUST_LOG", "trace").args(&args).output().unwrap();
+        // Two delivery workers per system: the sandbox's clock moves on with every call, whoever
+        // makes it, so many concurrent workers would age each other's tokens faster than the
+        // plan's "tokens expire every 30 seconds" means.
+        let out = bin()
+            .env("RUST_LOG", "trace")
+            .env("BAOCAO__DELIVERY__WORKERS_PER_SYSTEM", "2")
+            .args(&args)
+            .output()
+            .unwrap();
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
         );
+        // `push` ends with 2 when some report needs someone: here, units without a login.
+        let allowed: &[i32] = if command == "push" { &[0, 2] } else { &[0] };
         assert!(
-            out.status.success(),
+            allowed.contains(&out.status.code().unwrap_or(-1)),
             "{command} failed:\n{stdout}\n{stderr}"
         );
         assert!(
@@ -374,7 +384,7 @@ fn scenario(faults: &str, timeout_ms: u64, fired: &[&str]) -> World {
                     "created",
                     "updated",
                     "unchanged",
-                    "skipped",
+                    "nothing_to_report",
                     "no_credential"
                 ]
                 .contains(&name.as_str()),
@@ -383,7 +393,7 @@ fn scenario(faults: &str, timeout_ms: u64, fired: &[&str]) -> World {
         }
     }
     let second = summary(&w.push());
-    assert_eq!(second.get("unchanged"), Some(&12), "{second:?}");
+    assert_eq!(second.get("unchanged"), Some(&8), "{second:?}");
     w.assert_one_draft_each(&[]);
     let counts = w.get("/_sandbox/faults");
     for fault in fired {
@@ -495,8 +505,8 @@ fn a_person_approves_and_edits_drafts() {
     w.pull_all();
     let first = summary(&w.push());
     assert_eq!(
-        (first.get("created"), first.get("edited")),
-        (Some(&11), Some(&1)),
+        (first.get("created"), first.get("edited_by_person")),
+        (Some(&7), Some(&1)),
         "{first:?}"
     );
     let second = summary(&w.push());
@@ -504,9 +514,9 @@ fn a_person_approves_and_edits_drafts() {
         (
             second.get("unchanged"),
             second.get("locked"),
-            second.get("edited")
+            second.get("edited_by_person")
         ),
-        (Some(&9), Some(&1), Some(&2)),
+        (Some(&5), Some(&1), Some(&2)),
         "{second:?}"
     );
     w.assert_one_draft_each(&[

@@ -95,6 +95,10 @@ fn the_sandbox_serves_a_generated_data_set() {
         "generate",
         "--dossiers",
         "3000",
+        "--ratings",
+        "600",
+        "--feedback",
+        "300",
         "--units",
         "30",
         "--out",
@@ -128,19 +132,21 @@ fn the_sandbox_serves_a_generated_data_set() {
         .unwrap_or_else(|| panic!("{pulled}"));
     // About 2 % of generated records carry an export's problems (some unreadable, some repeated).
     assert!((2800..=3000).contains(&new), "{pulled}");
+    // Only dossiers were pulled: the freshness gate holds back every form, since the narrative
+    // reads ratings and feedback too. `sync` pulls every kind, then pushes.
     let units = data.join("units.toml");
-    let pushed = bin()
-        .args([
-            "push",
-            "--period",
-            "2023-Q3",
-            "--units",
-            units.to_str().unwrap(),
-        ])
-        .args(["--unit", "000.10.00.H55", "--system", "central"])
-        .args(common)
-        .output()
-        .unwrap();
-    let pushed = String::from_utf8_lossy(&pushed.stdout);
-    assert_eq!(pushed.lines().last(), Some("created 3"), "{pushed}");
+    let scope = [
+        "--period",
+        "2023-Q3",
+        "--units",
+        units.to_str().unwrap(),
+        "--unit",
+        "000.10.00.H55",
+        "--system",
+        "central",
+    ];
+    let held = output_with(bin().arg("push").args(scope).args(common), &[2]);
+    assert_eq!(held.lines().last(), Some("waiting_for_source 3"), "{held}");
+    let synced = output_with(bin().arg("sync").args(scope).args(common), &[0]);
+    assert_eq!(synced.lines().last(), Some("created 3"), "{synced}");
 }

@@ -1,7 +1,9 @@
 //! `push` end to end: dossiers imported into the store, units' logins sealed in the vault, the
 //! sandbox serving the central reporting system; drafts created once, then unchanged, a person's
-//! edit left alone, and the figures the sandbox holds equal to the golden ones. (Push under each
-//! fault of the sandbox's plan: tests/faults.rs.)
+//! edit left alone unless an operator forces that one report, and the figures the sandbox holds
+//! equal to the golden ones. The records came from an export, not a pull, so the freshness gate
+//! holds until an operator accepts that, with a reason the audit keeps. (Push under each fault of
+//! the sandbox's plan: tests/faults.rs; the pipeline from a pull: tests/daemon.rs.)
 
 mod common;
 
@@ -70,8 +72,9 @@ fn setup(dir: &std::path::Path) -> (Sandbox, impl Fn(&[&str]) -> String) {
         args.extend(client_args(&upstreams, &key, &db));
         args.extend_from_slice(extra);
         let out = bin().env("RUST_LOG", "debug").args(&args).output().unwrap();
+        // 2: some reports need someone (units without a login); 0: all good.
         assert!(
-            out.status.success(),
+            matches!(out.status.code(), Some(0 | 2)),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -100,11 +103,23 @@ fn push_creates_once_then_leaves_drafts_alone() {
     let dir = tempfile::tempdir().unwrap();
     let (sandbox, push) = setup(dir.path());
     let base = &sandbox.base;
-    // The department files II.05a, II.06a and II.01-ĐC; the district II.05, II.06 and II.01-ĐC
-    // for its subtree; the rest have no login yet, and are listed.
-    let first = push(&[]);
+    let imported = ["--accept-stale", "the golden export was imported by hand"];
+    // Nothing was pulled: the gate holds and nothing is sent.
+    let held = push(&[]);
+    assert!(held.contains("freshness gate holds"), "{held}");
     assert!(
-        first.lines().last().unwrap().contains("created 6"),
+        reqwest::blocking::get(format!("{base}/_sandbox/reports"))
+            .unwrap()
+            .json::<Vec<Value>>()
+            .unwrap()
+            .is_empty(),
+        "nothing is sent while the gate holds"
+    );
+    // The department files II.06a and II.01-ĐC, the district II.06 and II.01-ĐC for its
+    // subtree; their II.05a/II.05 have no feedback to report; the rest have no login yet.
+    let first = push(&imported);
+    assert!(
+        first.lines().last().unwrap().contains("created 4"),
         "{first}"
     );
     assert!(
@@ -112,17 +127,23 @@ fn push_creates_once_then_leaves_drafts_alone() {
         "{first}"
     );
     assert!(
-        !first.contains("skipped"),
-        "every form of the duties is pushed: {first}"
+        first.lines().last().unwrap().contains("nothing_to_report"),
+        "{first}"
     );
 
-    let second = push(&[]);
+    let second = push(&imported);
     assert!(
-        second.lines().last().unwrap().contains("unchanged 6") && !second.contains("created"),
+        second.lines().last().unwrap().contains("unchanged 4") && !second.contains("created"),
         "{second}"
     );
 
-    let narrative = push(&["--unit", "000.10.00.H55", "--form", "II.01-DC"]);
+    let narrative = push(
+        &[
+            &imported[..],
+            &["--unit", "000.10.00.H55", "--form", "II.01-DC"],
+        ]
+        .concat(),
+    );
     assert!(
         narrative.lines().last() == Some("unchanged 1"),
         "a form is named by its code or its ASCII alias: {narrative}"
@@ -132,7 +153,7 @@ fn push_creates_once_then_leaves_drafts_alone() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(held.len(), 6, "one draft per (system, form, period, unit)");
+    assert_eq!(held.len(), 4, "one draft per (system, form, period, unit)");
     assert!(
         held.iter()
             .all(|r| r["writes"] == 1 && r["status"] == "draft")
@@ -173,24 +194,49 @@ fn push_creates_once_then_leaves_drafts_alone() {
             .any(|r| r["key"] == "commune/_subtotal")
     );
 
-    // A person edits the department's draft: the next push leaves it, unless forced for that unit.
+    // A person edits the department's draft: the next push leaves it; an operator may force
+    // that one report, with a reason.
     let edit = format!("{base}/_sandbox/reports/central/II.06a/2023-Q3/000.10.00.H55/edit");
     reqwest::blocking::Client::new().post(edit).send().unwrap();
-    let third = push(&["--unit", "000.10.00.H55", "--form", "II.06a"]);
+    let third = push(
+        &[
+            &imported[..],
+            &["--unit", "000.10.00.H55", "--form", "II.06a"],
+        ]
+        .concat(),
+    );
     assert!(
-        third.contains("edited") && third.contains("a person changed the draft"),
+        third.contains("edited_by_person") && third.contains("a person changed the draft"),
         "{third}"
     );
-    let forced = push(&[
-        "--unit",
-        "000.10.00.H55",
-        "--form",
-        "II.06a",
-        "--force-unit",
-        "000.10.00.H55",
-    ]);
-    assert!(
-        forced.lines().last().unwrap().contains("updated 1"),
-        "{forced}"
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let key = dir.path().join("key");
+    let upstreams = dir.path().join("upstreams.toml");
+    let units = fixture("units.toml");
+    let forced = output_with(
+        bin()
+            .args([
+                "force-push",
+                "central/II.06a/2023-Q3/000.10.00.H55",
+                "--reason",
+                "Sở Tư pháp asked for the computed figures",
+                "--units",
+                units.to_str().unwrap(),
+            ])
+            .args(client_args(&upstreams, &key, &db)),
+        &[0],
+    );
+    assert!(forced.contains("updated"), "{forced}");
+    let after: Vec<Value> = reqwest::blocking::get(format!("{base}/_sandbox/reports"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let dept = after
+        .iter()
+        .find(|r| r["unit"] == "000.10.00.H55" && r["form"] == "II.06a")
+        .unwrap();
+    assert_eq!(
+        (dept["version"].as_u64(), dept["writes"].as_u64()),
+        (Some(3), Some(2))
     );
 }

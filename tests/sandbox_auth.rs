@@ -48,11 +48,9 @@ async fn start() -> String {
 
 fn endpoint(base: &str, system: &str, client_id: Option<&str>) -> TokenEndpoint {
     TokenEndpoint {
-        base_url: None,
-        token_url: format!("{base}/{system}/oauth/token"),
         client_id: client_id.map(str::to_owned),
         timeout_ms: 5_000,
-        retry: Default::default(),
+        ..TokenEndpoint::at(format!("{base}/{system}/oauth/token"))
     }
 }
 
@@ -138,7 +136,7 @@ async fn password_client_credentials_and_refresh_grants() {
     )
     .await;
     assert!(
-        matches!(nowhere, Err(TokenError::Unreachable(_))),
+        matches!(nowhere, Err(TokenError::Transient(_))),
         "{nowhere:?}"
     );
 }

@@ -5,7 +5,7 @@
 use baocao_sync::auth::token::{TokenEndpoint, http_client, login};
 use baocao_sync::auth::vault::{Credential, System};
 use baocao_sync::sandbox::{self, SandboxData};
-use baocao_sync::sinks::{Decision, Draft, DraftRow, ReportKey, ReportingClient};
+use baocao_sync::sinks::{Decision, Draft, DraftRow, History, ReportKey, ReportingClient};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -65,11 +65,9 @@ async fn a_drafts_life_on_the_sandbox() {
     let base = start().await;
     let http = http_client(std::time::Duration::from_secs(5));
     let endpoint = TokenEndpoint {
-        base_url: None,
-        token_url: format!("{base}/central/oauth/token"),
         client_id: Some("baocao-sync".into()),
         timeout_ms: 5_000,
-        retry: Default::default(),
+        ..TokenEndpoint::at(format!("{base}/central/oauth/token"))
     };
     let credential = Credential {
         system: System::Central,
@@ -83,15 +81,51 @@ async fn a_drafts_life_on_the_sandbox() {
     let k = key("000.10.00.H55");
 
     assert_eq!(
-        client.push(&token, &k, &draft(12), None, false).await,
+        client
+            .push(
+                &token,
+                &k,
+                &draft(12),
+                History {
+                    ours: None,
+                    incarnation: 0,
+                    force: false
+                }
+            )
+            .await
+            .decision,
         Decision::Created { version: 1 }
     );
     assert_eq!(
-        client.push(&token, &k, &draft(12), Some(1), false).await,
+        client
+            .push(
+                &token,
+                &k,
+                &draft(12),
+                History {
+                    ours: Some(1),
+                    incarnation: 0,
+                    force: false
+                }
+            )
+            .await
+            .decision,
         Decision::Unchanged { version: 1 }
     );
     assert_eq!(
-        client.push(&token, &k, &draft(13), Some(1), false).await,
+        client
+            .push(
+                &token,
+                &k,
+                &draft(13),
+                History {
+                    ours: Some(1),
+                    incarnation: 0,
+                    force: false
+                }
+            )
+            .await
+            .decision,
         Decision::Updated { version: 2 }
     );
     let held = inspect(&base).await;
@@ -113,7 +147,19 @@ async fn a_drafts_life_on_the_sandbox() {
         .await
         .unwrap();
     assert_eq!(
-        client.push(&token, &k, &draft(14), Some(2), false).await,
+        client
+            .push(
+                &token,
+                &k,
+                &draft(14),
+                History {
+                    ours: Some(2),
+                    incarnation: 0,
+                    force: false
+                }
+            )
+            .await
+            .decision,
         Decision::EditedByPerson {
             remote_version: Some(3)
         }
@@ -125,7 +171,19 @@ async fn a_drafts_life_on_the_sandbox() {
         .await
         .unwrap();
     assert_eq!(
-        client.push(&token, &k, &draft(14), Some(3), true).await,
+        client
+            .push(
+                &token,
+                &k,
+                &draft(14),
+                History {
+                    ours: Some(3),
+                    incarnation: 0,
+                    force: true
+                }
+            )
+            .await
+            .decision,
         Decision::Locked {
             status: "approved".into()
         }
@@ -140,13 +198,26 @@ async fn a_drafts_life_on_the_sandbox() {
     // No data-entry right for another unit; a token that is not one is refused.
     assert!(matches!(
         client
-            .push(&token, &key("000.11.00.H55"), &draft(1), None, false)
-            .await,
+            .push(&token, &key("000.11.00.H55"), &draft(1), History::default())
+            .await
+            .decision,
         Decision::Forbidden { .. }
     ));
     let bogus = SecretString::from("not-a-token".to_owned());
     assert_eq!(
-        client.push(&bogus, &k, &draft(1), None, false).await,
+        client
+            .push(
+                &bogus,
+                &k,
+                &draft(1),
+                History {
+                    ours: None,
+                    incarnation: 0,
+                    force: false
+                }
+            )
+            .await
+            .decision,
         Decision::Unauthorized
     );
     let _ = token.expose_secret();

@@ -32,11 +32,9 @@ fn token(access: &str, refresh: Option<&str>) -> ResponseTemplate {
 
 async fn session(server: &MockServer, clock: Clock) -> Session {
     let endpoint = TokenEndpoint {
-        base_url: None,
-        token_url: format!("{}/token", server.uri()),
         client_id: Some("baocao-sync".into()),
         timeout_ms: 5_000,
-        retry: Default::default(),
+        ..TokenEndpoint::at(format!("{}/token", server.uri()))
     };
     let credential = Credential {
         system: System::Provincial,

@@ -2,7 +2,7 @@
 //! sends: bearer token, If-Match only on updates, an Idempotency-Key, the body and its hash.
 
 use baocao_sync::auth::vault::System;
-use baocao_sync::sinks::{Decision, Draft, DraftRow, ReportKey, ReportingClient};
+use baocao_sync::sinks::{Base, Decision, Draft, DraftRow, History, ReportKey, ReportingClient};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -67,15 +67,20 @@ async fn push(
     }
     let client =
         ReportingClient::new(reqwest::Client::new(), &server.uri(), System::Central).unwrap();
+    let history = History {
+        ours,
+        incarnation: 0,
+        force,
+    };
     let decision = client
         .push(
             &SecretString::from("tok".to_owned()),
             &key(),
             &draft(),
-            ours,
-            force,
+            history,
         )
-        .await;
+        .await
+        .decision;
     (
         decision,
         server.received_requests().await.unwrap_or_default(),
@@ -116,7 +121,7 @@ async fn created_when_absent_with_no_if_match() {
 
 #[tokio::test]
 async fn recreated_when_our_draft_disappeared() {
-    let (d, _) = push(
+    let (d, reqs) = push(
         error(404, "not_found", json!({})),
         Some(ResponseTemplate::new(201).set_body_json(json!({"version": 1}))),
         Some(4),
@@ -124,6 +129,19 @@ async fn recreated_when_our_draft_disappeared() {
     )
     .await;
     assert_eq!(d, Decision::Recreated { version: 1 });
+    let (_, first) = push(
+        error(404, "not_found", json!({})),
+        Some(ResponseTemplate::new(201).set_body_json(json!({"version": 1}))),
+        None,
+        false,
+    )
+    .await;
+    // A server that remembers keys for 24 h would answer the first creation's 201 again and
+    // write nothing: the re-creation must carry a key of its own (upstreams.md §2).
+    assert_ne!(
+        header(puts(&reqs)[0], "idempotency-key"),
+        header(puts(&first)[0], "idempotency-key")
+    );
 }
 
 #[tokio::test]
@@ -303,8 +321,7 @@ async fn path_segments_are_url_encoded_and_keys_follow_the_write() {
             &SecretString::from("t".to_owned()),
             &key,
             &draft(),
-            None,
-            false,
+            History::default(),
         )
         .await;
     let reqs = server.received_requests().await.unwrap();
@@ -312,9 +329,20 @@ async fn path_segments_are_url_encoded_and_keys_follow_the_write() {
         reqs[0].url.path(),
         "/v1/reports/II.01-%C4%90C/2023-Q3/000.00.30.H55"
     );
-    // The same write keys the same; another base version or content keys differently.
-    let a = client.idempotency_key(&key, "sha256:a", None);
-    assert_eq!(a, client.idempotency_key(&key, "sha256:a", None));
-    assert_ne!(a, client.idempotency_key(&key, "sha256:a", Some(1)));
-    assert_ne!(a, client.idempotency_key(&key, "sha256:b", None));
+    // The same write keys the same; another base version, content or creation keys differently.
+    let a = client.idempotency_key(&key, "sha256:a", Base::New, 0);
+    assert_eq!(a, client.idempotency_key(&key, "sha256:a", Base::New, 0));
+    assert_ne!(
+        a,
+        client.idempotency_key(&key, "sha256:a", Base::Version(1), 0)
+    );
+    assert_ne!(a, client.idempotency_key(&key, "sha256:b", Base::New, 0));
+    // A draft deleted twice is created again twice, each time with a key of its own, even when
+    // the server numbers the new draft's versions from 1 again.
+    let again = client.idempotency_key(&key, "sha256:a", Base::Gone(1), 1);
+    assert_ne!(a, again);
+    assert_ne!(
+        again,
+        client.idempotency_key(&key, "sha256:a", Base::Gone(1), 2)
+    );
 }

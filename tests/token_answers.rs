@@ -10,11 +10,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn endpoint(server: &MockServer) -> TokenEndpoint {
     TokenEndpoint {
-        base_url: None,
-        token_url: format!("{}/token", server.uri()),
         client_id: Some("baocao-sync".into()),
         timeout_ms: 5_000,
-        retry: Default::default(),
+        ..TokenEndpoint::at(format!("{}/token", server.uri()))
     }
 }
 
@@ -114,14 +112,27 @@ async fn oauth2_errors_are_classified() {
         matches!(unsupported, Err(TokenError::Refused(_))),
         "{unsupported:?}"
     );
-    let garbage =
-        answer(ResponseTemplate::new(200).set_body_string("<html>maintenance</html>")).await;
-    assert!(
-        matches!(garbage, Err(TokenError::Refused(_))),
-        "{garbage:?}"
-    );
-    let down = answer(ResponseTemplate::new(503).set_body_string("")).await;
-    assert!(down.is_err(), "{down:?}");
+}
+
+#[tokio::test]
+async fn what_is_not_an_oauth2_error_is_transient() {
+    // Only an OAuth2 error body on a 4xx is final; 5xx and 429 are transient whatever their body
+    // says, and so is an answer that is not OAuth2 at all (a gateway's page): the policy retries
+    // them like the APIs, and no unit is marked `login_failed` for an outage.
+    let cases = [
+        ResponseTemplate::new(200).set_body_string("<html>maintenance</html>"),
+        ResponseTemplate::new(503).set_body_string(""),
+        ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
+        ResponseTemplate::new(500).set_body_json(json!({"error": "server_error"})),
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "2")
+            .set_body_json(json!({"error_code": "too_many_requests"})),
+        ResponseTemplate::new(400).set_body_json(json!({"error_code": "bad", "message": "x"})),
+    ];
+    for template in cases {
+        let result = answer(template).await;
+        assert!(matches!(&result, Err(e) if e.is_transient()), "{result:?}");
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 /// Where and as which OAuth2 client a system's tokens are asked for.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenEndpoint {
     /// The system's API base URL (for the reporting systems: before `/v1/reports`).
@@ -29,6 +29,23 @@ pub struct TokenEndpoint {
     /// How this system's transient answers are retried.
     #[serde(default)]
     pub retry: RetrySettings,
+    /// Plain `http://` to a host that is not on loopback is refused unless this is set.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// A PEM file of the certificate authority that signed this system's certificate, for a
+    /// private CA; trusted besides the public roots. TLS verification is always on.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Answers longer than this are refused (a page, a report or a token answer).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// The CA certificate read from `ca_file` (by `configuration`, which reads files).
+    #[serde(skip)]
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+fn default_max_body_bytes() -> usize {
+    64 << 20
 }
 
 fn default_timeout_ms() -> u64 {
@@ -37,7 +54,7 @@ fn default_timeout_ms() -> u64 {
 
 /// `[<system>.retry]`: attempts in all, the first back-off (doubled each time, with jitter) and
 /// the longest wait, whatever Retry-After asks.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySettings {
     pub max_attempts: u32,
@@ -57,6 +74,21 @@ impl Default for RetrySettings {
 }
 
 impl TokenEndpoint {
+    /// A token endpoint at `token_url` with the defaults of the configuration file.
+    pub fn at(token_url: impl Into<String>) -> TokenEndpoint {
+        TokenEndpoint {
+            base_url: None,
+            token_url: token_url.into(),
+            client_id: None,
+            timeout_ms: default_timeout_ms(),
+            retry: RetrySettings::default(),
+            allow_http: false,
+            ca_file: None,
+            max_body_bytes: default_max_body_bytes(),
+            ca_pem: None,
+        }
+    }
+
     /// The retry policy of this system's client.
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
@@ -66,10 +98,67 @@ impl TokenEndpoint {
         }
     }
 
-    /// An HTTP client for this system, its token calls and its API calls.
+    /// An HTTP client for this system, its token calls and its API calls: the system's timeout,
+    /// its private CA if it has one, certificate verification always on.
     pub fn http_client(&self) -> reqwest::Client {
-        http_client(Duration::from_millis(self.timeout_ms))
+        let mut builder = client_builder(Duration::from_millis(self.timeout_ms));
+        if let Some(pem) = &self.ca_pem {
+            // Checked when the configuration was read (`check_urls`).
+            for cert in reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default() {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        builder.build().expect("a TLS backend is compiled in")
     }
+
+    /// Refuses URLs the product must not use: not http(s), or plain http to a host that is not on
+    /// loopback without `allow_http`; and a CA file that holds no certificate. `system` names the
+    /// section in messages.
+    pub fn check(&self, system: &str) -> Result<(), String> {
+        let urls = std::iter::once(("token_url", Some(&self.token_url)))
+            .chain(std::iter::once(("base_url", self.base_url.as_ref())));
+        for (name, url) in urls {
+            let Some(url) = url else { continue };
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| format!("[{system}] {name} `{url}` is not a URL: {e}"))?;
+            match parsed.scheme() {
+                "https" => {}
+                "http" if self.allow_http || is_loopback(&parsed) => {}
+                "http" => {
+                    return Err(format!(
+                        "[{system}] {name} `{url}` is plain http to a host that is not on loopback: \
+                         use https (or set allow_http = true for a network you trust)"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "[{system}] {name} `{url}`: scheme `{other}` is not http or https"
+                    ));
+                }
+            }
+        }
+        if let (Some(path), Some(pem)) = (&self.ca_file, &self.ca_pem) {
+            match reqwest::Certificate::from_pem_bundle(pem) {
+                Ok(certs) if !certs.is_empty() => {}
+                _ => {
+                    return Err(format!(
+                        "[{system}] ca_file {} holds no PEM certificate",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An access token, with what is needed to renew it.
@@ -102,38 +191,66 @@ pub enum TokenError {
         "the client is not accepted (invalid_client): check the client id and secret in the configuration"
     )]
     InvalidClient,
+    /// Another OAuth2 error: final for this login.
     #[error("the token endpoint answered {0}")]
     Refused(String),
-    #[error("cannot reach the token endpoint: {0}")]
-    Unreachable(String),
+    /// No usable answer for now (5xx, 429, a timeout, no connection, a body that is not an
+    /// OAuth2 answer): retried like the APIs.
+    #[error("the token endpoint cannot be used for now: {0}")]
+    Transient(String),
     #[error("{0}")]
     Configuration(String),
 }
 
-type OauthError = RequestTokenError<
-    oauth2::HttpClientError<reqwest::Error>,
-    StandardErrorResponse<BasicErrorResponseType>,
->;
+impl TokenError {
+    /// Worth another try later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TokenError::Transient(_))
+    }
+}
 
-fn classify(e: OauthError) -> TokenError {
+type OauthError = RequestTokenError<TransportError, StandardErrorResponse<BasicErrorResponseType>>;
+
+/// Why a token request got no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(String);
+
+/// Classifies a token endpoint's answer. Only an OAuth2 error body on a 4xx is final; 5xx and 429
+/// are transient whatever their body says, and so is an answer that is not OAuth2 at all (a
+/// proxy's error page, a truncated body).
+fn classify(e: OauthError, status: Option<u16>) -> TokenError {
+    if let Some(s) = status
+        && (s == 429 || s >= 500)
+    {
+        return TokenError::Transient(format!("HTTP {s}"));
+    }
     match e {
         RequestTokenError::ServerResponse(r) => match r.error() {
             BasicErrorResponseType::InvalidGrant => TokenError::InvalidGrant,
             BasicErrorResponseType::InvalidClient => TokenError::InvalidClient,
             other => TokenError::Refused(other.to_string()),
         },
-        RequestTokenError::Request(e) => TokenError::Unreachable(e.to_string()),
-        RequestTokenError::Parse(e, _) => {
-            TokenError::Refused(format!("a body that does not parse ({e})"))
-        }
-        RequestTokenError::Other(e) => TokenError::Refused(e),
+        RequestTokenError::Request(e) => TokenError::Transient(e.to_string()),
+        RequestTokenError::Parse(e, _) => TokenError::Transient(format!(
+            "HTTP {}: an answer that is not OAuth2 ({e})",
+            status.map_or_else(|| "?".to_owned(), |s| s.to_string())
+        )),
+        RequestTokenError::Other(e) => TokenError::Transient(e),
     }
 }
+
+/// Token lifetimes are kept within these bounds whatever the server announces: a zero would make
+/// every call log in again, a year would outlive any revocation.
+const SHORTEST_LIFETIME: Duration = Duration::from_secs(10);
+const LONGEST_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 fn token<R: TokenResponse>(r: R) -> Token {
     Token {
         access: SecretString::from(r.access_token().secret().clone()),
-        expires_in: r.expires_in(),
+        expires_in: r
+            .expires_in()
+            .map(|d| d.clamp(SHORTEST_LIFETIME, LONGEST_LIFETIME)),
         refresh: r
             .refresh_token()
             .map(|t| SecretString::from(t.secret().clone())),
@@ -148,14 +265,82 @@ pub fn authorize(
     request.bearer_auth(token.expose_secret())
 }
 
-/// An HTTP client: no redirects (a token endpoint that redirects is refused), each request
-/// limited to `timeout`.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
+/// An HTTP client builder: no redirects (a token endpoint that redirects is refused), each
+/// request limited to `timeout`.
+fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
+}
+
+/// An HTTP client with the public roots only (see [`TokenEndpoint::http_client`]).
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    client_builder(timeout)
         .build()
         .expect("a TLS backend is compiled in")
+}
+
+/// The oauth2 crate's HTTP client: reqwest, remembering the answer's status for [`classify`]
+/// and refusing a body over `max` bytes. A named type with a boxed `Send` future (rather than a
+/// closure) so that a login can run on a spawned task.
+struct Exchange<'a> {
+    http: &'a reqwest::Client,
+    max: usize,
+    status: std::sync::Mutex<Option<u16>>,
+}
+
+impl<'a> Exchange<'a> {
+    fn new(http: &'a reqwest::Client, max: usize) -> Exchange<'a> {
+        Exchange {
+            http,
+            max,
+            status: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        *self.status.lock().expect("not poisoned")
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Exchange<'_> {
+    type Error = TransportError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<oauth2::HttpResponse, TransportError>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(exchange(self.http, request, self.max, &self.status))
+    }
+}
+
+/// One token request through `http`.
+async fn exchange(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+    max: usize,
+    status: &std::sync::Mutex<Option<u16>>,
+) -> Result<oauth2::HttpResponse, TransportError> {
+    let request = reqwest::Request::try_from(request).map_err(|e| TransportError(e.to_string()))?;
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| TransportError(e.to_string()))?;
+    *status.lock().expect("not poisoned") = Some(response.status().as_u16());
+    let mut builder = oauth2::http::Response::builder().status(response.status().as_u16());
+    for (name, value) in response.headers() {
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    let body = crate::http::read_capped(response, max)
+        .await
+        .map_err(|e| TransportError(e.to_string()))?;
+    builder
+        .body(body)
+        .map_err(|e| TransportError(e.to_string()))
 }
 
 /// Logs in with a stored credential.
@@ -167,19 +352,17 @@ pub async fn login(
 ) -> Result<Token, TokenError> {
     let url = TokenUrl::new(endpoint.token_url.clone())
         .map_err(|e| TokenError::Configuration(e.to_string()))?;
-    match credential.system {
+    let client = Exchange::new(http, endpoint.max_body_bytes);
+    let answer = match credential.system {
         System::Source => {
-            let client = BasicClient::new(ClientId::new(credential.username.expose().to_owned()))
+            BasicClient::new(ClientId::new(credential.username.expose().to_owned()))
                 .set_client_secret(ClientSecret::new(
                     credential.password.expose_secret().to_owned(),
                 ))
-                .set_token_uri(url);
-            client
+                .set_token_uri(url)
                 .exchange_client_credentials()
-                .request_async(http)
+                .request_async(&client)
                 .await
-                .map(token)
-                .map_err(classify)
         }
         System::Central | System::Provincial => {
             let client_id = endpoint.client_id.clone().ok_or_else(|| {
@@ -188,20 +371,18 @@ pub async fn login(
                     credential.system
                 ))
             })?;
-            let client = BasicClient::new(ClientId::new(client_id))
-                .set_token_uri(url)
-                .set_auth_type(AuthType::RequestBody);
             let username = ResourceOwnerUsername::new(credential.username.expose().to_owned());
             let password =
                 ResourceOwnerPassword::new(credential.password.expose_secret().to_owned());
-            client
+            BasicClient::new(ClientId::new(client_id))
+                .set_token_uri(url)
+                .set_auth_type(AuthType::RequestBody)
                 .exchange_password(&username, &password)
-                .request_async(http)
+                .request_async(&client)
                 .await
-                .map(token)
-                .map_err(classify)
         }
-    }
+    };
+    answer.map(token).map_err(|e| classify(e, client.status()))
 }
 
 /// Renews a token with its refresh token; `InvalidGrant` means log in again with the password.
@@ -213,15 +394,14 @@ pub async fn refresh(
 ) -> Result<Token, TokenError> {
     let url = TokenUrl::new(endpoint.token_url.clone())
         .map_err(|e| TokenError::Configuration(e.to_string()))?;
+    let client = Exchange::new(http, endpoint.max_body_bytes);
     let client_id = endpoint.client_id.clone().unwrap_or_default();
-    let client = BasicClient::new(ClientId::new(client_id))
-        .set_token_uri(url)
-        .set_auth_type(AuthType::RequestBody);
     let refresh = RefreshToken::new(refresh.expose_secret().to_owned());
-    client
+    let answer = BasicClient::new(ClientId::new(client_id))
+        .set_token_uri(url)
+        .set_auth_type(AuthType::RequestBody)
         .exchange_refresh_token(&refresh)
-        .request_async(http)
-        .await
-        .map(token)
-        .map_err(classify)
+        .request_async(&client)
+        .await;
+    answer.map(token).map_err(|e| classify(e, client.status()))
 }

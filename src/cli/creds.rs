@@ -1,9 +1,9 @@
+use super::config::{ConfigArgs, read_key};
 use anyhow::{Context, bail};
 use baocao_sync::auth::check;
 use baocao_sync::auth::vault::{Credential, System, Vault, VaultError};
-use baocao_sync::configuration;
-use baocao_sync::duties::Duties;
-use baocao_sync::store::{self, Store};
+use baocao_sync::store::{self, AuditEntry, OutboxFilter, Store};
+use baocao_sync::sync::{self, outbox::Event};
 use secrecy::SecretString;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ pub enum CredsCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Store a unit's login for a system; the password is read from standard input.
+    /// Store a unit's login for a system; the password is read from standard input. Reports that
+    /// waited for this login are armed again.
     Set {
         /// central (VNConnect, citizen-ID user name), provincial (government mail) or source.
         #[arg(long)]
@@ -29,31 +30,18 @@ pub enum CredsCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
         #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
-        database_url: String,
+        config: ConfigArgs,
     },
     /// List stored logins, citizen-ID numbers masked (no key needed).
     List {
-        #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
-        database_url: String,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Log in with every credential and print the chase list: units that must file with no
     /// credential, a failing login, or a password older than the configured age.
     Check {
-        /// Unit tree as TOML.
-        #[arg(long)]
-        units: PathBuf,
-        /// Token endpoints and the password age limit (see config/upstreams.example.toml).
-        #[arg(long, env = "BAOCAO_UPSTREAMS")]
-        upstreams: PathBuf,
-        /// Duties: who must file, where; the shipped example by default.
-        #[arg(long, env = "BAOCAO_DUTIES")]
-        duties: Option<PathBuf>,
         #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
-        database_url: String,
+        config: ConfigArgs,
     },
     /// Re-seal every credential under a new key, all or nothing.
     RotateKey {
@@ -61,35 +49,8 @@ pub enum CredsCommand {
         #[arg(long)]
         new_key_file: PathBuf,
         #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
-        database_url: String,
+        config: ConfigArgs,
     },
-}
-
-#[derive(Debug, clap::Args)]
-pub struct KeyArgs {
-    /// The vault key file; else BAOCAO_VAULT_KEY holds the key itself.
-    #[arg(long, env = "BAOCAO_VAULT_KEY_FILE")]
-    key_file: Option<PathBuf>,
-}
-
-impl KeyArgs {
-    pub fn vault(&self) -> anyhow::Result<Vault> {
-        match &self.key_file {
-            Some(path) => read_key(path),
-            None => match std::env::var("BAOCAO_VAULT_KEY") {
-                Ok(key) => Ok(Vault::from_base64(&key)?),
-                Err(_) => Err(VaultError::NoKey.into()),
-            },
-        }
-    }
-}
-
-fn read_key(path: &Path) -> anyhow::Result<Vault> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the key file {}", path.display()))?;
-    Ok(Vault::from_base64(&text)?)
 }
 
 pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
@@ -115,12 +76,12 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
             unit,
             username,
             password_stdin: _,
-            key,
-            database_url,
+            config,
         } => {
+            let settings = config.settings()?;
             let system: System = system.parse()?;
             let username = system.username(&username)?;
-            let vault = key.vault()?;
+            let vault = super::config::require_vault(&settings)?;
             let mut line = String::new();
             std::io::stdin()
                 .lock()
@@ -137,12 +98,44 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
                 password: SecretString::from(password.to_owned()),
             };
             let sealed = vault.seal(&credential, now());
-            super::runtime()?.block_on(async {
-                store::open(&database_url)
-                    .await?
-                    .put_credential(&sealed)
+            let rearmed = super::runtime()?.block_on(async {
+                let store = store::open(&settings.store.database_url).await?;
+                store.put_credential(&sealed).await?;
+                let actor = super::config::cli_actor();
+                let at = config.clock()?.now();
+                store
+                    .append_audit(&[AuditEntry {
+                        at: Some(at),
+                        actor: actor.clone(),
+                        action: "credential_set".to_owned(),
+                        system: Some(system.as_str().to_owned()),
+                        unit: Some(credential.unit.clone()),
+                        reason: format!(
+                            "login {} under key {}",
+                            sealed.username_shown,
+                            vault.key_id()
+                        ),
+                        ..AuditEntry::default()
+                    }])
                     .await?;
-                anyhow::Ok(())
+                // Reports that waited for this unit's login on this system are armed again.
+                let filter = OutboxFilter {
+                    system: Some(system.as_str().to_owned()),
+                    unit: Some(credential.unit.clone()),
+                    ..OutboxFilter::default()
+                };
+                let done = sync::operate(
+                    &store,
+                    &filter,
+                    Event::CredentialSet,
+                    &actor,
+                    "rearm",
+                    "a new login was set",
+                    at,
+                    &settings.delivery.policy(),
+                )
+                .await?;
+                anyhow::Ok(done.changed.len())
             })?;
             println!(
                 "stored {} login of {} ({}) under key {}",
@@ -151,11 +144,20 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
                 credential.username,
                 vault.key_id()
             );
+            if rearmed > 0 {
+                println!("{rearmed} report(s) that waited for this login are armed again");
+            }
             Ok(ExitCode::SUCCESS)
         }
-        CredsCommand::List { database_url } => {
+        CredsCommand::List { config } => {
+            let settings = config.settings()?;
             let list = super::runtime()?.block_on(async {
-                anyhow::Ok(store::open(&database_url).await?.credentials().await?)
+                anyhow::Ok(
+                    store::open(&settings.store.database_url)
+                        .await?
+                        .credentials()
+                        .await?,
+                )
             })?;
             println!(
                 "{:<11} {:<18} {:<36} {:<21} key",
@@ -169,27 +171,20 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        CredsCommand::Check {
-            units,
-            upstreams,
-            duties,
-            key,
-            database_url,
-        } => {
-            let units = configuration::units(&units)?;
-            let upstreams = configuration::upstreams(&upstreams)?;
-            let duties = match duties {
-                Some(p) => configuration::duties(&p)?,
-                None => Duties::builtin(),
-            };
-            let vault = key.vault()?;
+        CredsCommand::Check { config } => {
+            let settings = config.settings()?;
+            let parts = settings.load_parts()?;
+            let vault = super::config::require_vault(&settings)?;
             let rows = super::runtime()?.block_on(async {
-                let sealed = store::open(&database_url).await?.credentials().await?;
+                let sealed = store::open(&settings.store.database_url)
+                    .await?
+                    .credentials()
+                    .await?;
                 anyhow::Ok(
                     check::chase_list(
-                        &units,
-                        &duties,
-                        &upstreams,
+                        &parts.units,
+                        &parts.duties,
+                        &parts.upstreams,
                         &vault,
                         &sealed,
                         chrono::Utc::now(),
@@ -217,12 +212,13 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
         }
         CredsCommand::RotateKey {
             new_key_file,
-            key,
-            database_url,
+            config,
         } => {
-            let (old, new) = (key.vault()?, read_key(&new_key_file)?);
+            let settings = config.settings()?;
+            let old = super::config::require_vault(&settings)?;
+            let new = read_key(&new_key_file)?;
             let count = super::runtime()?.block_on(async {
-                let store = store::open(&database_url).await?;
+                let store = store::open(&settings.store.database_url).await?;
                 let sealed = store.credentials().await?;
                 // Open everything first: one that does not open stops the rotation before any write.
                 let resealed = sealed
@@ -230,6 +226,20 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
                     .map(|s| Ok(new.seal(&old.open(s)?, s.set_at.clone())))
                     .collect::<Result<Vec<_>, VaultError>>()?;
                 store.replace_credentials(&resealed).await?;
+                store
+                    .append_audit(&[AuditEntry {
+                        at: Some(config.clock()?.now()),
+                        actor: super::config::cli_actor(),
+                        action: "credential_rotate".to_owned(),
+                        reason: format!(
+                            "{} logins re-sealed from key {} to key {}",
+                            resealed.len(),
+                            old.key_id(),
+                            new.key_id()
+                        ),
+                        ..AuditEntry::default()
+                    }])
+                    .await?;
                 anyhow::Ok(resealed.len())
             })?;
             println!(

@@ -8,23 +8,41 @@ pub struct GenerateArgs {
     /// Number of dossiers.
     #[arg(long, default_value_t = 10_000)]
     dossiers: usize,
-    /// Number of units in the tree (one province, departments, districts, communes).
+    /// Number of rating records.
+    #[arg(long, default_value_t = 0)]
+    ratings: usize,
+    /// Number of feedback (PAKN) records.
+    #[arg(long, default_value_t = 0)]
+    feedback: usize,
+    /// Number of units in the tree.
     #[arg(long, default_value_t = 50)]
     units: usize,
+    /// 3: province → departments, districts → communes (before 1/7/2025); 2: province →
+    /// departments and communes (since).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    tiers: u8,
+    /// The period the records centre on.
+    #[arg(long, default_value = "2023-Q3")]
+    period: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Directory to write units.toml, dossiers.ndjson and accounts.toml (a data set the sandbox
-    /// serves) into.
+    /// Directory to write units.toml, dossiers.ndjson, ratings.ndjson, feedback.ndjson and
+    /// accounts.toml (a data set the sandbox serves) into.
     #[arg(long)]
     out: PathBuf,
 }
 
 pub fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
+    let period: baocao_sync::domain::Period = a.period.parse()?;
     let spec = synth::Spec {
         dossiers: a.dossiers,
+        ratings: a.ratings,
+        feedback: a.feedback,
         units: a.units,
+        tiers: a.tiers,
         seed: a.seed,
-        ..synth::Spec::default()
+        first_day: period.first_day,
+        last_day: period.last_day,
     };
     synth::write_data_set(&spec, &a.out)
         .with_context(|| format!("writing the data set to {}", a.out.display()))?;

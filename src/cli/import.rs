@@ -2,8 +2,8 @@ use anyhow::Context;
 use baocao_sync::domain::{Dossier, Feedback, Finding, Rating};
 use baocao_sync::sources::export::{Input, InputFormat, Item, read_each, resolve_format};
 use baocao_sync::store::{
-    self, DossierImport, IncomingDossier, Reject, SqliteDossierImport, SqliteStore, Store,
-    StoreError, UpsertCounts,
+    self, AnyDossierImport, AnyStore, DossierImport, IncomingDossier, Reject, Store, StoreError,
+    UpsertCounts,
 };
 use baocao_sync::sync::pull::Pulled;
 use std::collections::HashSet;
@@ -45,9 +45,9 @@ const COMMIT_EVERY: usize = 250_000;
 
 /// Where batches go, with the dossier import transaction open between batches.
 struct Writer<'s> {
-    store: &'s SqliteStore,
+    store: &'s AnyStore,
     source: String,
-    import: Option<SqliteDossierImport>,
+    import: Option<AnyDossierImport>,
     since_commit: usize,
 }
 

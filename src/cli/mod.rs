@@ -2,14 +2,19 @@
 //! line on standard error (anyhow lives here, in the binary, and nowhere else).
 
 mod catalog;
+mod config;
 mod creds;
+mod daemon;
 mod generate;
 mod import;
+mod outbox;
 mod plan;
 mod pull;
 mod push;
 mod report;
 mod sandbox;
+mod status;
+mod sync;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,16 +26,31 @@ use std::process::ExitCode;
     about = "Pre-fills administrative-procedure reports (II.06a, II.06, …) of provincial units"
 )]
 pub struct Cli {
-    /// Log filter (tracing's EnvFilter syntax); RUST_LOG overrides it.
-    #[arg(long, global = true, default_value = "info")]
-    log: String,
+    /// Log filter (tracing's EnvFilter syntax); the configuration's [logging] filter, else
+    /// `info`, by default; RUST_LOG overrides it.
+    #[arg(long, global = true)]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 impl Cli {
     pub fn log_filter(&self) -> String {
-        format!("warn,baocao_sync={0},baocao_sync_cli={0}", self.log)
+        let level = self.log.clone().unwrap_or_else(|| {
+            // The daemon-side commands take their default from the configuration file.
+            let config = match &self.command {
+                Command::Daemon(a) => a.config_file(),
+                _ => None,
+            }
+            .or_else(|| std::env::var_os("BAOCAO_CONFIG").map(Into::into));
+            baocao_sync::settings::Settings::load(
+                config.as_deref(),
+                &baocao_sync::settings::Overrides::default(),
+            )
+            .map(|s| s.logging.filter)
+            .unwrap_or_else(|_| "info".to_owned())
+        });
+        format!("warn,baocao_sync={level},baocao_sync_cli={level}")
     }
 }
 
@@ -44,10 +64,23 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// List what every unit must file for a period, where, and by when.
     Plan(plan::PlanArgs),
+    /// Run the daemon: the schedule and the delivery workers, until SIGTERM or Ctrl-C.
+    Daemon(Box<daemon::DaemonArgs>),
+    /// Run the pipeline once over a period (pull, freshness gate, compute, outbox, deliver).
+    Sync(Box<sync::SyncArgs>),
+    /// Where every report of a period stands: state, remote version, last attempt, deadline.
+    Status(Box<status::StatusArgs>),
+    /// Retry, hold or release reports in the outbox.
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
+    /// Overwrite one report's draft although a person edited it (never an approved one).
+    ForcePush(Box<outbox::ForcePushArgs>),
+    /// Print the configuration as it resolves (passwords masked) and check what it names.
+    CheckConfig(Box<daemon::CheckConfigArgs>),
     /// Pull dossiers (or ratings, feedback) from the procedure-handling system into the store.
     Pull(Box<pull::PullArgs>),
-    /// Push the computed reports from the store as drafts to the reporting systems.
-    Push(Box<push::PushArgs>),
+    /// The pipeline without its pull: compute from the store, gate, push the drafts.
+    Push(Box<sync::SyncArgs>),
     /// Serve the upstream systems' contracts on loopback from a data set, for tests and demos.
     Sandbox(sandbox::SandboxArgs),
     /// Units' logins for the upstream systems, sealed in the store.
@@ -69,6 +102,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox(a) => runtime()?.block_on(sandbox::run(a)),
         Command::Push(a) => runtime()?.block_on(push::run(*a)),
         Command::Pull(a) => runtime()?.block_on(pull::run(*a)),
+        Command::Daemon(a) => runtime()?.block_on(daemon::run(*a)),
+        Command::Sync(a) => runtime()?.block_on(sync::run(*a, true)),
+        Command::Status(a) => runtime()?.block_on(status::run(*a)),
+        Command::Outbox(c) => runtime()?.block_on(outbox::run(c)),
+        Command::ForcePush(a) => runtime()?.block_on(outbox::force_push(*a)),
+        Command::CheckConfig(a) => runtime()?.block_on(daemon::check(*a)),
     }
 }
 

@@ -1,19 +1,13 @@
-use anyhow::Context;
-use baocao_sync::auth::session::Session;
-use baocao_sync::auth::vault::{SOURCE_UNIT, System};
-use baocao_sync::configuration;
+//! `pull`: the pipeline's pull stage alone — records from the procedure-handling system into the
+//! store, incrementally (or again from the start of a period with `--full`). It writes to the store
+//! only, never to a reporting system.
+
+use super::config::ConfigArgs;
 use baocao_sync::domain::{Instant, Period, RecordKind};
-use baocao_sync::sources::procedure::SourceClient;
-use baocao_sync::store::{self, Store};
-use baocao_sync::sync::pull::{PullRequest, pull};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct PullArgs {
-    /// The source's base URL and token endpoint ([source] in this file).
-    #[arg(long, env = "BAOCAO_UPSTREAMS")]
-    upstreams: PathBuf,
     #[arg(long, value_enum, default_value = "dossiers")]
     kind: Kind,
     /// Re-pull every record updated since the start of --period, not only since the watermark.
@@ -21,29 +15,27 @@ pub struct PullArgs {
     full: bool,
     #[arg(long)]
     period: Option<String>,
-    /// The source's name in the store.
-    #[arg(long, default_value = "default")]
-    source: String,
-    /// Each run stops this far in the past, so records still being written are left for the next.
-    #[arg(long, default_value_t = 300)]
-    lag_seconds: i64,
-    /// Each run starts this far before the last watermark.
-    #[arg(long, default_value_t = 900)]
-    overlap_seconds: i64,
-    #[arg(long, default_value_t = 1)]
-    window_days: i64,
-    #[arg(long, default_value_t = 4)]
-    parallel: usize,
+    /// The day (YYYY-MM-DD) from which the first pull starts ([pull] history_from).
+    #[arg(long)]
+    history_from: Option<chrono::NaiveDate>,
+    /// The source's name in the store ([pull] source).
+    #[arg(long)]
+    source: Option<String>,
+    /// Each run stops this far in the past ([pull] lag_seconds).
+    #[arg(long)]
+    lag_seconds: Option<i64>,
+    /// Each run starts this far before the last watermark ([pull] overlap_seconds).
+    #[arg(long)]
+    overlap_seconds: Option<i64>,
+    #[arg(long)]
+    window_days: Option<i64>,
+    #[arg(long)]
+    parallel: Option<usize>,
     /// Records per page (1-1000).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    page_size: u32,
-    /// What "now" is (RFC 3339), instead of the system clock: for tests and for replaying a run.
-    #[arg(long, hide = true)]
-    now: Option<String>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    page_size: Option<u32>,
     #[command(flatten)]
-    key: super::creds::KeyArgs,
-    #[arg(long, env = "BAOCAO_DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL)]
-    database_url: String,
+    config: ConfigArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -54,26 +46,40 @@ enum Kind {
 }
 
 pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
-    let upstreams = configuration::upstreams(&a.upstreams)?;
-    let endpoint = upstreams
-        .source
-        .as_ref()
-        .context("the upstreams file has no [source]")?;
-    let base_url = endpoint
-        .base_url
-        .as_deref()
-        .context("[source] has no base_url")?;
-    let vault = a.key.vault()?;
-    let store = store::open(&a.database_url).await?;
-    let sealed = store.credentials().await?;
-    let credential = sealed
-        .iter()
-        .find(|s| s.system == System::Source && s.unit == SOURCE_UNIT)
-        .context("no source credential: baocao-sync creds set --system source --unit '*' --username CLIENT_ID --password-stdin")?;
-    let credential = vault.open(credential)?;
-    let http = endpoint.http_client();
-    let client = SourceClient::new(http.clone(), base_url).map_err(anyhow::Error::msg)?;
-    let session = Session::new(http, endpoint.clone(), credential);
+    let mut settings = a.config.settings()?;
+    let p = &mut settings.pull;
+    if let Some(v) = a.history_from {
+        p.history_from = Some(v);
+    }
+    if let Some(v) = a.source {
+        p.source = v;
+    }
+    if let Some(v) = a.lag_seconds {
+        p.lag_seconds = v;
+    }
+    if let Some(v) = a.overlap_seconds {
+        p.overlap_seconds = v;
+    }
+    if let Some(v) = a.window_days {
+        p.window_days = v.max(1);
+    }
+    if let Some(v) = a.parallel {
+        p.parallel = v.max(1);
+    }
+    if let Some(v) = a.page_size {
+        p.page_size = v;
+    }
+    settings.require_history()?;
+    let upstreams = settings.load_upstreams()?;
+    let vault = super::config::vault(&settings)?;
+    let store = baocao_sync::store::open(&settings.store.database_url).await?;
+    let puller = baocao_sync::sync::pull::Puller {
+        store: &store,
+        settings: &settings.pull,
+        source: upstreams.source.as_ref(),
+        vault: vault.as_ref(),
+        now: a.config.clock()?.now(),
+    };
     let full_from = match (a.full, &a.period) {
         (true, Some(p)) => {
             let period: Period = p.parse()?;
@@ -88,33 +94,25 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         Kind::Ratings => RecordKind::Rating,
         Kind::Feedback => RecordKind::Feedback,
     };
-    let request = PullRequest {
-        source: a.source,
-        kind,
-        now: match &a.now {
-            Some(text) => Instant::parse(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
-            None => Instant(chrono::Utc::now().timestamp()),
-        },
-        lag_seconds: a.lag_seconds,
-        overlap_seconds: a.overlap_seconds,
-        window_seconds: a.window_days * 86_400,
-        full_from,
-        page_size: a.page_size,
-        parallel: a.parallel,
-        retry: endpoint.retry_policy(),
-    };
-    let outcome = pull(&store, &client, &session, &request).await?;
-    for f in &outcome.rejected {
-        eprintln!("rejected {}: {}", f.record, f.message);
+    let mut code = ExitCode::SUCCESS;
+    for (_, outcome) in puller.pull(&[kind], full_from).await? {
+        for f in &outcome.rejected {
+            eprintln!("rejected {}: {}", f.record, f.message);
+        }
+        println!(
+            "new {}, updated {}, unchanged {}, rejected {} ({} of {} windows stored, up to {})",
+            outcome.counts.new,
+            outcome.counts.updated,
+            outcome.counts.unchanged,
+            outcome.rejected.len(),
+            outcome.stored,
+            outcome.windows,
+            outcome.to.map(|t| t.to_string()).unwrap_or_default()
+        );
+        if let Some(failure) = &outcome.failure {
+            eprintln!("error: the pull stopped: {failure}");
+            code = ExitCode::from(2);
+        }
     }
-    println!(
-        "new {}, updated {}, unchanged {}, rejected {} ({} windows, up to {})",
-        outcome.counts.new,
-        outcome.counts.updated,
-        outcome.counts.unchanged,
-        outcome.rejected.len(),
-        outcome.windows,
-        outcome.to.map(|t| t.to_string()).unwrap_or_default()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -120,11 +120,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         .map(configuration::catalog)
         .transpose()?;
     let checks = match &a.checks {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            ChecksConfig::from_toml(&text).map_err(anyhow::Error::msg)?
-        }
+        Some(path) => configuration::checks(path)?,
         None => ChecksConfig::builtin(),
     };
     let mut loaded = if a.from_store {
@@ -140,6 +136,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         findings,
         catalog: catalog.as_ref(),
         checks: Some(&checks),
+        aggregation: Default::default(),
     };
     let (narratives, computed) = if def.layout == Layout::Narrative {
         forms::narratives(regime, def, inputs, &units, &period)?

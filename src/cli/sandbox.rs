@@ -18,6 +18,10 @@ pub struct SandboxArgs {
     /// Seconds an access token lives (instead of the data set's token_seconds).
     #[arg(long)]
     token_seconds: Option<u64>,
+    /// Serve HTTPS with a certificate authority of the sandbox's own, whose certificate is
+    /// written to DIR/ca.pem (give it to clients as `ca_file`).
+    #[arg(long, value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
 }
 
 pub async fn run(a: SandboxArgs) -> anyhow::Result<ExitCode> {
@@ -31,10 +35,27 @@ pub async fn run(a: SandboxArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    println!("sandbox listening on http://{}", listener.local_addr()?);
-    sandbox::serve(listener, data, source, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let address = listener.local_addr()?;
+    let stop = async {
+        baocao_sync::shutdown::signal().await;
+    };
+    match &a.tls_dir {
+        Some(dir) => {
+            let (acceptor, ca) = sandbox::tls::acceptor(dir).map_err(anyhow::Error::msg)?;
+            println!(
+                "sandbox listening on https://{address} (CA certificate: {})",
+                ca.display()
+            );
+            let tls = sandbox::tls::TlsListener {
+                tcp: listener,
+                acceptor,
+            };
+            sandbox::serve(tls, data, source, stop).await?;
+        }
+        None => {
+            println!("sandbox listening on http://{address}");
+            sandbox::serve(listener, data, source, stop).await?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -43,6 +43,11 @@ pub struct Period {
 pub struct PeriodError(pub String);
 
 impl Period {
+    /// The period of `kind` in `year` with the Decree's window (`None` for an impossible one).
+    pub fn new(year: i32, kind: PeriodKind) -> Option<Period> {
+        Period::standard(year, kind)
+    }
+
     /// The window the Decree gives: ends on the 14th of `last_month`, spans `months` months.
     fn standard(year: i32, kind: PeriodKind) -> Option<Period> {
         let (last_month, months) = match kind {

@@ -50,24 +50,87 @@ impl AggregateReport {
     }
 }
 
-/// The aggregate of every unit that has children, each summing its whole subtree.
+/// Who sums whom.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Aggregation<'a> {
+    /// Every unit that has children sums its whole subtree, itself included (report-json.md).
+    #[default]
+    WholeSubtree,
+    /// The duties' rule: a unit of a listed kind sums the units of its subtree (itself included)
+    /// whose kind is among the kinds given with it (all kinds when none are).
+    ByKind(&'a [(String, Vec<String>)]),
+}
+
+impl Aggregation<'_> {
+    /// The aggregating units, by code.
+    pub fn aggregators(&self, units: &UnitTree) -> Vec<UnitId> {
+        let mut out: Vec<UnitId> = match self {
+            Aggregation::WholeSubtree => units.ids().filter(|&u| units.has_children(u)).collect(),
+            Aggregation::ByKind(rules) => units
+                .ids()
+                .filter(|&u| rules.iter().any(|(k, _)| *k == units.get(u).kind))
+                .collect(),
+        };
+        out.sort_by(|&a, &b| units.get(a).code.cmp(&units.get(b).code));
+        out
+    }
+
+    /// The units `unit`'s aggregate sums.
+    pub fn members(&self, unit: UnitId, units: &UnitTree) -> Vec<UnitId> {
+        let kinds: Option<&[String]> = match self {
+            Aggregation::WholeSubtree => None,
+            Aggregation::ByKind(rules) => rules
+                .iter()
+                .find(|(k, _)| *k == units.get(unit).kind)
+                .map(|(_, kinds)| kinds.as_slice())
+                .filter(|kinds| !kinds.is_empty()),
+        };
+        units
+            .subtree(unit)
+            .filter(|&m| kinds.is_none_or(|k| k.contains(&units.get(m).kind)))
+            .collect()
+    }
+}
+
+/// The aggregate of every aggregating unit. One whose members include a per-unit report that was
+/// withheld (a broken identity in `per_unit_violations`) is withheld too: an aggregate is never
+/// pushed or printed with a constituent missing.
 pub fn compute_all(
     def: &FormDef,
     columns: &[u32],
     per_unit: &[UnitReport],
+    per_unit_violations: &[IdentityViolation],
     units: &UnitTree,
+    aggregation: Aggregation<'_>,
 ) -> (Vec<AggregateReport>, Vec<IdentityViolation>) {
     let by_unit: HashMap<&str, &UnitReport> =
         per_unit.iter().map(|r| (r.unit.as_str(), r)).collect();
     let mut reports = Vec::new();
     let mut violations = Vec::new();
-    let mut aggregators: Vec<UnitId> = units.ids().filter(|&u| units.has_children(u)).collect();
-    aggregators.sort_by(|&a, &b| units.get(a).code.cmp(&units.get(b).code));
-    for unit in aggregators {
-        let members = units
-            .subtree(unit)
-            .filter_map(|u| by_unit.get(units.get(u).code.as_str()).copied());
-        match aggregate(def, columns, &units.get(unit).code, members, units) {
+    for unit in aggregation.aggregators(units) {
+        let code = &units.get(unit).code;
+        let members = aggregation.members(unit, units);
+        let broken = members.iter().find_map(|&m| {
+            let member = &units.get(m).code;
+            per_unit_violations.iter().find(|v| v.unit == *member)
+        });
+        if let Some(v) = broken {
+            violations.push(IdentityViolation {
+                form: def.code.clone(),
+                unit: code.clone(),
+                row: "_total".to_owned(),
+                identity: format!(
+                    "every constituent report complete ({} of {} was withheld)",
+                    v.form, v.unit
+                ),
+                values: v.to_string(),
+            });
+            continue;
+        }
+        let reports_of = members
+            .iter()
+            .filter_map(|&m| by_unit.get(units.get(m).code.as_str()).copied());
+        match aggregate(def, columns, code, reports_of, units) {
             Ok(r) => reports.push(r),
             Err(v) => violations.push(v),
         }

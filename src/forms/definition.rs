@@ -232,6 +232,14 @@ impl FormDef {
         self.columns.iter().find(|c| c.number == number)
     }
 
+    /// The column a named metric fills (`received`, `closed_late`, …), if the form has one.
+    pub fn column_of(&self, metric: &str) -> Option<u32> {
+        self.columns
+            .iter()
+            .find(|c| matches!(&c.fill, Fill::Metric(m) if m == metric))
+            .map(|c| c.number)
+    }
+
     /// The group a column's header sits under, if any.
     pub fn group_of(&self, number: u32) -> Option<&HeaderGroup> {
         self.groups.iter().find(|g| g.columns.contains(&number))

@@ -72,6 +72,8 @@ pub struct Inputs<'a> {
     pub catalog: Option<&'a crate::catalog::FieldCatalog>,
     /// Column-4 checks of dossier forms, when given.
     pub checks: Option<&'a checks::ChecksConfig>,
+    /// Who sums whom in aggregates.
+    pub aggregation: aggregate::Aggregation<'a>,
 }
 
 impl<'a> Inputs<'a> {
@@ -192,12 +194,19 @@ pub fn compute(
             findings.extend(rule_findings);
             let (per_unit, violations) =
                 table::per_unit_reports(base, &plan, tally, units, labels.as_ref());
-            out.violations = violations;
             if def.layout == Layout::Aggregate {
-                let (reports, v) = aggregate::compute_all(def, &plan.numbers(), &per_unit, units);
+                let (reports, v) = aggregate::compute_all(
+                    def,
+                    &plan.numbers(),
+                    &per_unit,
+                    &violations,
+                    units,
+                    inputs.aggregation,
+                );
                 out.violations.extend(v);
                 out.aggregates = reports;
             }
+            out.violations.extend(violations);
             out.per_unit = per_unit;
         }
         Layout::Satisfaction => {
@@ -282,6 +291,7 @@ pub fn narratives(
             .map_err(|e| FormError::Definition(e.to_string()))
     };
     let (had_ratings, had_feedback) = (inputs.ratings.is_some(), inputs.feedback.is_some());
+    let aggregation = inputs.aggregation;
     let dossiers = match inputs.dossiers {
         Some(d) => compute(
             regime,
@@ -291,6 +301,7 @@ pub fn narratives(
                 findings: inputs.findings,
                 catalog: inputs.catalog,
                 checks: inputs.checks,
+                aggregation,
                 ..Default::default()
             },
             units,
@@ -307,6 +318,7 @@ pub fn narratives(
             form("II.05")?,
             Inputs {
                 feedback: Some(f),
+                aggregation,
                 ..Default::default()
             },
             units,
@@ -336,11 +348,15 @@ pub fn narratives(
     crate::domain::finding::sort_findings(&mut all.findings);
     all.findings.dedup();
 
+    let dossier_columns = narrative::DossierColumns::of(form("II.06a")?)?;
+    let feedback_columns = narrative::FeedbackColumns::of(form("II.05a")?)?;
+    let aggregators: std::collections::HashSet<crate::domain::unit::UnitId> =
+        aggregation.aggregators(units).into_iter().collect();
     let mut out = Vec::new();
     for id in units.subtree(units.root()) {
         let unit = units.get(id);
         let code = unit.code.as_str();
-        let aggregating = units.has_children(id);
+        let aggregating = aggregators.contains(&id);
         let aggregate = all
             .aggregates
             .iter()
@@ -392,6 +408,8 @@ pub fn narratives(
             errors: narrative::unit_errors(&all.findings, code),
             had_ratings,
             had_feedback,
+            dossier_columns: &dossier_columns,
+            feedback_columns: &feedback_columns,
         }));
     }
     Ok((out, all))

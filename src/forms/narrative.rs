@@ -42,6 +42,80 @@ pub enum Block {
     },
 }
 
+/// Which column of II.06a holds each figure the narrative quotes, read from the form definition
+/// by metric name (a regime may number its columns differently).
+#[derive(Debug, Clone, Copy)]
+pub struct DossierColumns {
+    pub received: u32,
+    pub online: u32,
+    pub in_person_or_post: u32,
+    pub carried_over: u32,
+    pub closed: u32,
+    pub early: u32,
+    pub on_time: u32,
+    pub late: u32,
+    pub pending: u32,
+    pub pending_within_time: u32,
+    pub pending_overdue: u32,
+}
+
+/// Which column of II.05a holds each figure the narrative quotes.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedbackColumns {
+    pub received: u32,
+    pub carried_over: u32,
+    pub received_in_period: u32,
+    pub about_regulation: u32,
+    pub about_conduct: u32,
+    pub processed: u32,
+    pub pending: u32,
+    pub published: u32,
+}
+
+fn metric_column(def: &super::FormDef, metric: &str) -> Result<u32, super::FormError> {
+    def.column_of(metric).ok_or_else(|| {
+        super::FormError::Definition(format!(
+            "{} has no column with metric `{metric}`, which the II.01-ĐC narrative quotes",
+            def.code
+        ))
+    })
+}
+
+impl DossierColumns {
+    pub fn of(def: &super::FormDef) -> Result<DossierColumns, super::FormError> {
+        let c = |m| metric_column(def, m);
+        Ok(DossierColumns {
+            received: c("received")?,
+            online: c("received_online")?,
+            in_person_or_post: c("received_in_person_or_post")?,
+            carried_over: c("carried_over")?,
+            closed: c("closed")?,
+            early: c("closed_early")?,
+            on_time: c("closed_on_time")?,
+            late: c("closed_late")?,
+            pending: c("pending")?,
+            pending_within_time: c("pending_within_time")?,
+            pending_overdue: c("pending_overdue")?,
+        })
+    }
+}
+
+impl FeedbackColumns {
+    pub fn of(def: &super::FormDef) -> Result<FeedbackColumns, super::FormError> {
+        let c = |m| metric_column(def, m);
+        Ok(FeedbackColumns {
+            received: c("received")?,
+            carried_over: c("carried_over")?,
+            received_in_period: c("received_in_period")?,
+            about_regulation: c("about_regulation")?,
+            about_conduct: c("about_conduct")?,
+            processed: c("processed")?,
+            pending: c("pending")?,
+            published: c("processed_published")?,
+        })
+    }
+}
+
 /// The figures one unit's narrative is drafted from (its own, or its subtree's when it aggregates).
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
@@ -59,6 +133,9 @@ pub struct Facts<'a> {
     /// Whether dossiers, ratings and feedback were given at all (absent data is said so).
     pub had_ratings: bool,
     pub had_feedback: bool,
+    /// Where each quoted figure is, by the form definitions.
+    pub dossier_columns: &'a DossierColumns,
+    pub feedback_columns: &'a FeedbackColumns,
 }
 
 fn p(text: String) -> Block {
@@ -82,41 +159,42 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
     let mut s1 = Vec::new();
     match &f.dossiers {
         Some((v, rows)) => {
+            let k = f.dossier_columns;
             let c = |n| v.get(n);
             s1.push(p(format!(
                 "Tổng số hồ sơ nhận giải quyết trong kỳ: {} hồ sơ, trong đó: tiếp nhận mới trong kỳ {} hồ sơ \
                  (trực tuyến {} hồ sơ, chiếm {}; trực tiếp và qua dịch vụ bưu chính {} hồ sơ); \
                  từ kỳ trước chuyển sang {} hồ sơ.",
-                c(3),
-                c(4) + c(5),
-                c(4),
-                share(c(4), c(4) + c(5)),
-                c(5),
-                c(6)
+                c(k.received),
+                c(k.online) + c(k.in_person_or_post),
+                c(k.online),
+                share(c(k.online), c(k.online) + c(k.in_person_or_post)),
+                c(k.in_person_or_post),
+                c(k.carried_over)
             )));
             s1.push(p(format!(
                 "Số hồ sơ đã giải quyết: {} hồ sơ, trong đó trả trước hạn {} hồ sơ, đúng hạn {} hồ sơ, quá hạn {} hồ sơ; \
                  tỷ lệ giải quyết trước và đúng hạn đạt {}.",
-                c(7),
-                c(8),
-                c(9),
-                c(10),
-                share(c(8) + c(9), c(7))
+                c(k.closed),
+                c(k.early),
+                c(k.on_time),
+                c(k.late),
+                share(c(k.early) + c(k.on_time), c(k.closed))
             )));
             s1.push(p(format!(
                 "Số hồ sơ đang giải quyết: {} hồ sơ, trong đó trong hạn {} hồ sơ, quá hạn {} hồ sơ.",
-                c(11),
-                c(12),
-                c(13)
+                c(k.pending),
+                c(k.pending_within_time),
+                c(k.pending_overdue)
             )));
             let overdue: Vec<Vec<String>> = rows
                 .iter()
-                .filter(|r| r.values.get(10) + r.values.get(13) > 0)
+                .filter(|r| r.values.get(k.late) + r.values.get(k.pending_overdue) > 0)
                 .map(|r| {
                     vec![
                         r.label.clone(),
-                        r.values.get(10).to_string(),
-                        r.values.get(13).to_string(),
+                        r.values.get(k.late).to_string(),
+                        r.values.get(k.pending_overdue).to_string(),
                     ]
                 })
                 .collect();
@@ -188,18 +266,19 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
     });
 
     let mut s3 = Vec::new();
+    let fc = f.feedback_columns;
     match f.feedback {
         Some(v) => s3.push(p(format!(
             "Tổng số phản ánh, kiến nghị: {} (từ kỳ trước {}, mới tiếp nhận {}), trong đó về quy định hành chính {}, \
              về hành vi hành chính {}. Đã xử lý {} ({} đã công khai kết quả); đang xử lý {}.",
-            v.get(3),
-            v.get(4),
-            v.get(5),
-            v.get(6),
-            v.get(7),
-            v.get(8),
-            v.get(10),
-            v.get(9)
+            v.get(fc.received),
+            v.get(fc.carried_over),
+            v.get(fc.received_in_period),
+            v.get(fc.about_regulation),
+            v.get(fc.about_conduct),
+            v.get(fc.processed),
+            v.get(fc.published),
+            v.get(fc.pending)
         ))),
         None if f.had_feedback => s3.push(p("Trong kỳ không có phản ánh, kiến nghị.".to_owned())),
         None => s3.push(p("Chưa có dữ liệu phản ánh, kiến nghị cho kỳ này.".to_owned())),

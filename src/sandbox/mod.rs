@@ -8,6 +8,7 @@
 
 mod reports;
 pub mod source;
+pub mod tls;
 mod tokens;
 
 use axum::Router;
@@ -75,6 +76,16 @@ pub struct Faults {
     /// Drafts a "person" approves or edits at given moments.
     #[serde(default)]
     pub person: Vec<PersonAction>,
+    /// Every Nth token request (counting all of them, retries included) fails with
+    /// `token_transient_status` and a body that is not an OAuth2 answer (a proxy's error page).
+    #[serde(default)]
+    pub token_transient_every: Option<u64>,
+    #[serde(default = "default_transient_status")]
+    pub token_transient_status: u16,
+    /// Systems (`source`, `central`, `provincial`) down from the start: every request, token
+    /// requests included, answers 503 until `POST /_sandbox/outage/{system}/off`.
+    #[serde(default)]
+    pub outage: Vec<String>,
 }
 
 impl Default for Faults {
@@ -91,6 +102,9 @@ impl Default for Faults {
             seconds_per_call: 0,
             records_change_every_pages: None,
             person: Vec::new(),
+            token_transient_every: None,
+            token_transient_status: default_transient_status(),
+            outage: Vec::new(),
         }
     }
 }
@@ -125,6 +139,8 @@ pub enum PersonVerb {
     Approve,
     /// The draft gets a new version with the person's content; a missing draft is typed in by hand.
     Edit,
+    /// The draft is deleted.
+    Delete,
 }
 
 fn default_token_seconds() -> u64 {
@@ -193,6 +209,10 @@ pub(crate) struct State {
     pub clock: Clock,
     /// How often each fault fired, for `/_sandbox/faults`.
     pub fired: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// Systems that are down now (the plan's `outage`, switched by `/_sandbox/outage`).
+    pub outage: Mutex<std::collections::BTreeSet<String>>,
+    /// Token requests answered so far, for `token_transient_every`.
+    pub token_requests: AtomicU64,
 }
 
 impl State {
@@ -206,6 +226,38 @@ async fn fired(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!(*state.fired.lock().expect("lock")))
+}
+
+/// `POST /_sandbox/outage/{system}/{on|off}`: takes a system down, or brings it back.
+async fn switch_outage(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    axum::extract::Path((system, switch)): axum::extract::Path<(String, String)>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut down = state.outage.lock().expect("lock");
+    match switch.as_str() {
+        "on" => down.insert(system),
+        "off" => down.remove(&system),
+        _ => return (axum::http::StatusCode::BAD_REQUEST, "on or off").into_response(),
+    };
+    axum::Json(serde_json::json!({"down": *down})).into_response()
+}
+
+/// A 503 if `system` is down.
+pub(crate) fn down(state: &State, system: &str) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if !state.outage.lock().expect("lock").contains(system) {
+        return None;
+    }
+    state.fired("outage");
+    let body = serde_json::json!({"error_code": "unavailable", "message": "the system is down (the sandbox's outage)"});
+    Some(
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(body),
+        )
+            .into_response(),
+    )
 }
 
 /// (system, form, period, unit)
@@ -295,10 +347,14 @@ impl Admitted {
 /// target); faults fall on every Nth distinct request, on its first attempts only.
 pub(crate) fn admit(
     state: &State,
+    system: &str,
     request: String,
 ) -> Result<Admitted, Box<axum::response::Response>> {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
+    if let Some(answer) = down(state, system) {
+        return Err(Box::new(answer));
+    }
     let faults = &state.data.faults;
     state.clock.advance(faults.seconds_per_call);
     let (number, attempt) = {
@@ -344,9 +400,11 @@ pub(crate) fn admit(
 
 pub fn router(data: SandboxData, source: SourceRecords) -> Router {
     use axum::routing::{get, post, put};
+    let outage = data.faults.outage.iter().cloned().collect();
     let state = Arc::new(State {
         data,
         source: Mutex::new(source),
+        outage: Mutex::new(outage),
         ..State::default()
     });
     Router::new()
@@ -361,6 +419,7 @@ pub fn router(data: SandboxData, source: SourceRecords) -> Router {
         )
         .route("/source/v1/{kind}", get(source::list))
         .route("/_sandbox/faults", get(fired))
+        .route("/_sandbox/outage/{system}/{switch}", post(switch_outage))
         .route("/_sandbox/reports", get(reports::inspect))
         .route("/_sandbox/records/{kind}", get(source::inspect))
         .route(
@@ -392,12 +451,16 @@ pub fn source_records(dossiers: &str, ratings: &str, feedback: &str) -> SourceRe
 }
 
 /// Serves until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L>(
+    listener: L,
     data: SandboxData,
     source: SourceRecords,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, router(data, source))
         .with_graceful_shutdown(shutdown)
         .await

@@ -1,5 +1,5 @@
 //! The reporting systems' report API (upstreams.md §2) over an in-memory set of reports, with the
-//! "person" actions tests need (approve, edit) and an inspection endpoint that tells what each
+//! "person" actions tests need (approve, edit, delete) and an inspection endpoint that tells what each
 //! system holds and how many writes each report got.
 
 use super::{PersonVerb, ReportId, State};
@@ -91,7 +91,11 @@ pub(super) async fn get(
     headers: HeaderMap,
 ) -> Response {
     let (system, form, period, unit) = &id;
-    let admitted = match super::admit(&state, format!("GET {system}/{form}/{period}/{unit}")) {
+    let admitted = match super::admit(
+        &state,
+        system,
+        format!("GET {system}/{form}/{period}/{unit}"),
+    ) {
         Ok(a) => a,
         Err(answer) => return *answer,
     };
@@ -121,7 +125,11 @@ pub(super) async fn put_draft(
     body: Json<Value>,
 ) -> Response {
     let (system, form, period, unit) = &id;
-    let admitted = match super::admit(&state, format!("PUT {system}/{form}/{period}/{unit}")) {
+    let admitted = match super::admit(
+        &state,
+        system,
+        format!("PUT {system}/{form}/{period}/{unit}"),
+    ) {
         Ok(a) => a,
         Err(answer) => return *answer,
     };
@@ -144,8 +152,10 @@ pub(super) async fn put_draft(
         Some(first) => first,
         None => {
             let (status, answer) = write(&state, &user, &id, &headers, &body);
+            // Only final answers are remembered (upstreams.md §2): 403, 422, 429 and 5xx were
+            // refused before anything was written, so the same key may come again.
             if let Some(k) = idempotency
-                && matches!(status.as_u16(), 200 | 201 | 409 | 412 | 403 | 422 | 428)
+                && matches!(status.as_u16(), 200 | 201 | 409 | 412 | 428)
             {
                 state
                     .idempotent
@@ -180,12 +190,17 @@ fn answered(state: &State, id: &ReportId) {
     }
 }
 
-/// A person approves or edits a draft (an edit of a missing draft types one in by hand).
-fn act<'a>(
-    reports: &'a mut HashMap<ReportId, HeldReport>,
+/// A person approves, edits or deletes a draft (an edit of a missing draft types one in by
+/// hand); the report as it is after, if any.
+fn act(
+    reports: &mut HashMap<ReportId, HeldReport>,
     id: &ReportId,
     verb: PersonVerb,
-) -> &'a HeldReport {
+) -> Option<HeldReport> {
+    if verb == PersonVerb::Delete {
+        reports.remove(id);
+        return None;
+    }
     let r = reports
         .entry(id.clone())
         .or_insert_with(|| HeldReport::empty(id));
@@ -196,9 +211,10 @@ fn act<'a>(
             r.content_hash = json!("sha256:edited-by-a-person");
             r.updated_by = "a person".into();
         }
+        PersonVerb::Delete => unreachable!("handled above"),
     }
     r.person = Some(format!("{verb:?}").to_lowercase());
-    r
+    Some(r.clone())
 }
 
 fn write(
@@ -278,9 +294,12 @@ pub(super) async fn person(
     let verb = match action.as_str() {
         "approve" => PersonVerb::Approve,
         "edit" => PersonVerb::Edit,
+        "delete" => PersonVerb::Delete,
         _ => return api_error(StatusCode::BAD_REQUEST, "unknown_action", json!({})),
     };
     let mut reports = state.reports.lock().expect("lock");
-    let r = act(&mut reports, &(system, form, period, unit), verb);
-    Json(json!({"status": r.status, "version": r.version})).into_response()
+    match act(&mut reports, &(system, form, period, unit), verb) {
+        Some(r) => Json(json!({"status": r.status, "version": r.version})).into_response(),
+        None => Json(json!({"status": "deleted"})).into_response(),
+    }
 }

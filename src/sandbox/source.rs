@@ -69,7 +69,8 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let admitted = match super::admit(&state, format!("GET {kind}?{}", sorted_query(&q))) {
+    let admitted = match super::admit(&state, "source", format!("GET {kind}?{}", sorted_query(&q)))
+    {
         Ok(a) => a,
         Err(answer) => return *answer,
     };

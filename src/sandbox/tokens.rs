@@ -50,6 +50,26 @@ pub(super) async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    if let Some(answer) = super::down(&state, &system) {
+        return answer;
+    }
+    let faults = &state.data.faults;
+    let n = state.token_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if faults
+        .token_transient_every
+        .is_some_and(|every| every > 0 && n % every == 0)
+    {
+        state.fired("token_transient");
+        let status =
+            StatusCode::from_u16(faults.token_transient_status).unwrap_or(StatusCode::BAD_GATEWAY);
+        // What a gateway in front of the token endpoint answers: not OAuth2 at all.
+        return (
+            status,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>Service Unavailable</h1></body></html>",
+        )
+            .into_response();
+    }
     let (client_id, client_secret) = client_credentials(&headers, &form);
     let client = state
         .data

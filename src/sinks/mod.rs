@@ -8,4 +8,4 @@ pub mod draft;
 pub mod reporting;
 
 pub use draft::{Draft, DraftRow};
-pub use reporting::{Decision, ReportKey, ReportingClient};
+pub use reporting::{Base, Decision, History, Pushed, Put, ReportKey, ReportingClient};

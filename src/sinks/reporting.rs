@@ -75,6 +75,72 @@ impl Decision {
             Decision::Transient { .. } => "transient",
         }
     }
+
+    /// The remote version the answer tells of, if any.
+    pub fn version(&self) -> Option<u64> {
+        match self {
+            Decision::Created { version }
+            | Decision::Updated { version }
+            | Decision::Unchanged { version }
+            | Decision::Recreated { version } => Some(*version),
+            Decision::EditedByPerson { remote_version } => *remote_version,
+            _ => None,
+        }
+    }
+
+    /// What the operator should read about it (empty for a plain success).
+    pub fn detail(&self) -> String {
+        match self {
+            Decision::Created { .. } | Decision::Updated { .. } | Decision::Unchanged { .. } => {
+                String::new()
+            }
+            Decision::Recreated { .. } => {
+                "the draft had disappeared from the system; created again".to_owned()
+            }
+            Decision::Locked { status } => format!("{status}: not touched"),
+            Decision::EditedByPerson { .. } => {
+                "a person changed the draft: left as it is".to_owned()
+            }
+            Decision::Forbidden { message } | Decision::Invalid { message } => message.clone(),
+            Decision::Unauthorized => "the token was refused twice".to_owned(),
+            Decision::Transient { reason, .. } => reason.clone(),
+        }
+    }
+}
+
+/// What the client knows of a report from its own history (the outbox keeps it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct History {
+    /// The version of our own last write, if any.
+    pub ours: Option<u64>,
+    /// How many times we created this draft before (created or re-created).
+    pub incarnation: u64,
+    /// An operator lets this push overwrite a draft a person changed (never an approved one).
+    pub force: bool,
+}
+
+/// What one push did: the decision, and the write it sent if it got as far as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub decision: Decision,
+    pub put: Option<Put>,
+}
+
+/// A write that was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    /// The version it built on (`If-Match`); `None` for a creation.
+    pub base: Option<u64>,
+    pub idempotency_key: String,
+}
+
+impl Pushed {
+    fn decided(decision: Decision) -> Pushed {
+        Pushed {
+            decision,
+            put: None,
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -107,6 +173,16 @@ pub struct ReportingClient {
     base_url: reqwest::Url,
     system: System,
     source: String,
+    max_body_bytes: usize,
+}
+
+/// What a creation builds on: nothing (the first one), or the version of ours that disappeared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    New,
+    /// A draft of ours at this version disappeared (a person deleted it).
+    Gone(u64),
+    Version(u64),
 }
 
 impl ReportingClient {
@@ -122,7 +198,14 @@ impl ReportingClient {
             base_url,
             system,
             source: format!("baocao-sync/{}", env!("CARGO_PKG_VERSION")),
+            max_body_bytes: 64 << 20,
         })
+    }
+
+    /// Answers longer than this are refused.
+    pub fn with_max_body_bytes(mut self, max: usize) -> ReportingClient {
+        self.max_body_bytes = max;
+        self
     }
 
     fn url(&self, key: &ReportKey, draft: bool) -> reqwest::Url {
@@ -140,20 +223,24 @@ impl ReportingClient {
     }
 
     /// The key a retried write repeats, so the server answers it once: everything that makes the
-    /// write what it is.
+    /// write what it is — system, report, content, the version it builds on (for a creation again
+    /// after a deletion, the version that disappeared) and how many times we created the draft
+    /// before, so a second deletion's creation never replays the first one's answer.
     pub fn idempotency_key(
         &self,
         key: &ReportKey,
         content_hash: &str,
-        base: Option<u64>,
+        base: Base,
+        incarnation: u64,
     ) -> String {
+        let base = match base {
+            Base::New => "new".to_owned(),
+            Base::Gone(v) => format!("gone:{v}"),
+            Base::Version(v) => v.to_string(),
+        };
         let text = format!(
-            "{}|{}|{}|{}|{content_hash}|{}",
-            self.system,
-            key.form,
-            key.period,
-            key.unit,
-            base.map_or_else(|| "new".to_owned(), |v| v.to_string())
+            "{}|{}|{}|{}|{content_hash}|{base}|{incarnation}",
+            self.system, key.form, key.period, key.unit,
         );
         Sha256::digest(text.as_bytes())
             .iter()
@@ -162,79 +249,111 @@ impl ReportingClient {
             .collect()
     }
 
-    /// Pushes `draft`. `ours` is the version of our own last write of this report (from the store);
-    /// `force` lets an operator overwrite a draft a person changed, for this one report.
+    /// Pushes `draft`: reads the report back, then creates or updates the draft, or leaves it.
     #[tracing::instrument(name = "sink.push", skip_all, fields(system = %self.system, form = %key.form, period = %key.period, unit = %key.unit))]
     pub async fn push(
         &self,
         token: &SecretString,
         key: &ReportKey,
         draft: &Draft,
-        ours: Option<u64>,
-        force: bool,
-    ) -> Decision {
+        history: History,
+    ) -> Pushed {
         let hash = draft.content_hash();
         let response = match authorize(self.http.get(self.url(key, false)), token)
             .send()
             .await
         {
             Ok(r) => r,
-            Err(e) => return transient_from(e),
+            Err(e) => return Pushed::decided(transient_from(e)),
         };
-        let base = match response.status() {
+        let remote = match response.status() {
             StatusCode::NOT_FOUND => None,
-            StatusCode::OK => match response.json::<Remote>().await {
-                Ok(remote) if remote.status != "draft" => {
-                    return Decision::Locked {
-                        status: remote.status,
-                    };
-                }
-                Ok(remote) if remote.content_hash.as_deref() == Some(hash.as_str()) => {
-                    return Decision::Unchanged {
-                        version: remote.version,
-                    };
-                }
-                Ok(remote) if ours != Some(remote.version) && !force => {
-                    return Decision::EditedByPerson {
-                        remote_version: Some(remote.version),
-                    };
-                }
-                Ok(remote) => Some(remote.version),
-                Err(e) => {
-                    return Decision::Transient {
-                        retry_after: None,
-                        reason: format!("a report that does not parse: {e}"),
-                    };
-                }
+            StatusCode::OK => match self.json::<Remote>(response).await {
+                Ok(remote) => Some(remote),
+                Err(d) => return Pushed::decided(d),
             },
-            _ => return classify(response, None).await,
+            _ => return Pushed::decided(classify(response, None).await),
         };
-        let recreated = base.is_none() && ours.is_some();
+        let base = match remote {
+            Some(remote) if remote.status != "draft" => {
+                return Pushed::decided(Decision::Locked {
+                    status: remote.status,
+                });
+            }
+            Some(remote) if remote.content_hash.as_deref() == Some(hash.as_str()) => {
+                return Pushed::decided(Decision::Unchanged {
+                    version: remote.version,
+                });
+            }
+            Some(remote) if history.ours != Some(remote.version) && !history.force => {
+                return Pushed::decided(Decision::EditedByPerson {
+                    remote_version: Some(remote.version),
+                });
+            }
+            Some(remote) => Base::Version(remote.version),
+            None => match history.ours {
+                Some(gone) => Base::Gone(gone),
+                None => Base::New,
+            },
+        };
+        let idempotency_key = self.idempotency_key(key, &hash, base, history.incarnation);
+        let put = Put {
+            base: match base {
+                Base::Version(v) => Some(v),
+                Base::New | Base::Gone(_) => None,
+            },
+            idempotency_key: idempotency_key.clone(),
+        };
         let mut request = authorize(self.http.put(self.url(key, true)), token)
-            .header("Idempotency-Key", self.idempotency_key(key, &hash, base))
+            .header("Idempotency-Key", idempotency_key)
             .json(&serde_json::json!({
                 "rows": draft.rows, "text": draft.text, "content_hash": hash, "source": self.source,
             }));
-        if let Some(v) = base {
+        if let Base::Version(v) = base {
             request = request.header(header::IF_MATCH, v.to_string());
         }
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => return transient_from(e),
+        let decision = match request.send().await {
+            Err(e) => transient_from(e),
+            Ok(response) => {
+                let status = response.status();
+                if status == StatusCode::CREATED || status == StatusCode::OK {
+                    match self.json::<Written>(response).await {
+                        Ok(w) if matches!(base, Base::Gone(_)) => {
+                            Decision::Recreated { version: w.version }
+                        }
+                        Ok(w) if status == StatusCode::CREATED => {
+                            Decision::Created { version: w.version }
+                        }
+                        Ok(w) => Decision::Updated { version: w.version },
+                        Err(d) => d,
+                    }
+                } else {
+                    classify(response, put.base).await
+                }
+            }
         };
-        let status = response.status();
-        if status == StatusCode::CREATED || status == StatusCode::OK {
-            return match response.json::<Written>().await {
-                Ok(w) if recreated => Decision::Recreated { version: w.version },
-                Ok(w) if status == StatusCode::CREATED => Decision::Created { version: w.version },
-                Ok(w) => Decision::Updated { version: w.version },
-                Err(e) => Decision::Transient {
-                    retry_after: None,
-                    reason: format!("an answer that does not parse: {e}"),
-                },
-            };
+        Pushed {
+            decision,
+            put: Some(put),
         }
-        classify(response, base).await
+    }
+
+    /// A success body, read within the size limit; one that does not arrive or parse is
+    /// transient (the write may have landed: the next read-back tells).
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<T, Decision> {
+        let body = crate::http::read_capped(response, self.max_body_bytes)
+            .await
+            .map_err(|e| Decision::Transient {
+                retry_after: None,
+                reason: e.to_string(),
+            })?;
+        serde_json::from_slice(&body).map_err(|e| Decision::Transient {
+            retry_after: None,
+            reason: format!("an answer that does not parse: {e}"),
+        })
     }
 }
 

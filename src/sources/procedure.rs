@@ -22,6 +22,10 @@ pub enum SourceError {
     },
     #[error("the source refused the request: {0}")]
     Refused(String),
+    /// An answer that breaks upstreams.md §1 (a cursor that repeats, an empty page that promises
+    /// more, a body too large): reported, never looped on.
+    #[error("the source broke its contract: {0}")]
+    Contract(String),
 }
 
 impl SourceError {
@@ -43,13 +47,22 @@ struct Page {
 pub struct SourceClient {
     http: reqwest::Client,
     base_url: reqwest::Url,
+    max_body_bytes: usize,
 }
 
 impl SourceClient {
-    pub fn new(http: reqwest::Client, base_url: &str) -> Result<SourceClient, String> {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        max_body_bytes: usize,
+    ) -> Result<SourceClient, String> {
         let base_url =
             reqwest::Url::parse(base_url).map_err(|e| format!("base URL `{base_url}`: {e}"))?;
-        Ok(SourceClient { http, base_url })
+        Ok(SourceClient {
+            http,
+            base_url,
+            max_body_bytes,
+        })
     }
 
     /// Every record of `kind` (`dossiers`, `ratings`, `feedback`) updated in [from, to), in the
@@ -73,6 +86,7 @@ impl SourceClient {
             .extend(["v1", kind]);
         let mut out = Vec::new();
         let mut after: Option<String> = None;
+        let mut cursors = std::collections::HashSet::new();
         loop {
             let mut query = vec![
                 ("updated_from", from.to_rfc3339_utc()),
@@ -82,11 +96,15 @@ impl SourceClient {
             if let Some(a) = &after {
                 query.push(("after", a.clone()));
             }
+            let (url, query) = (&url, &query);
             let page = retry
                 .run_while(
-                    || self.page_with_session(session, &url, &query),
+                    move || self.page_with_session(session, url, query),
                     |result| match result {
                         Err(SourceError::Transient { retry_after, .. }) => Some(*retry_after),
+                        // Refused even after a fresh login (a token the parallel windows wore
+                        // out at once): asked again, within the page's bound.
+                        Err(SourceError::Unauthorized) => Some(None),
                         _ => None,
                     },
                 )
@@ -98,6 +116,16 @@ impl SourceClient {
             );
             out.extend(page.content.iter().map(|v| v.to_string()));
             match page.next_after {
+                Some(_) if page.content.is_empty() => {
+                    return Err(SourceError::Contract(format!(
+                        "an empty page of {kind} with a cursor to a next one"
+                    )));
+                }
+                Some(next) if !cursors.insert(next.clone()) => {
+                    return Err(SourceError::Contract(format!(
+                        "the cursor `{next}` of {kind} came back a second time"
+                    )));
+                }
                 Some(next) => after = Some(next),
                 None => return Ok(out),
             }
@@ -109,17 +137,17 @@ impl SourceClient {
         &self,
         session: &Session,
         url: &reqwest::Url,
-        query: &[(&str, String)],
+        query: &[(&'static str, String)],
     ) -> Result<Page, SourceError> {
         session
             .with_token(
-                |token| async move { self.page(&token, url, query).await },
+                move |token| async move { self.page(&token, url, query).await },
                 |answer| matches!(answer, Err(SourceError::Unauthorized)),
             )
             .await
             .map_err(|e| match e {
-                // The token endpoint did not answer: as transient as the API not answering.
-                TokenError::Unreachable(_) => SourceError::transient(format!("login: {e}")),
+                // The token endpoint cannot be used for now: as transient as the API not answering.
+                TokenError::Transient(_) => SourceError::transient(format!("login: {e}")),
                 e => SourceError::Refused(format!("login: {e}")),
             })?
     }
@@ -128,7 +156,7 @@ impl SourceClient {
         &self,
         token: &SecretString,
         url: &reqwest::Url,
-        query: &[(&str, String)],
+        query: &[(&'static str, String)],
     ) -> Result<Page, SourceError> {
         let response = authorize(self.http.get(url.clone()), token)
             .query(query)
@@ -157,12 +185,13 @@ impl SourceClient {
                 )));
             }
         }
-        response.json().await.map_err(|e| {
-            if e.is_timeout() || e.is_body() {
-                SourceError::transient(format!("the page did not arrive whole: {e}"))
-            } else {
-                SourceError::Refused(format!("a page that does not parse: {e}"))
-            }
-        })
+        let body = crate::http::read_capped(response, self.max_body_bytes)
+            .await
+            .map_err(|e| match e {
+                crate::http::BodyError::TooLarge(_) => SourceError::Contract(e.to_string()),
+                crate::http::BodyError::Broken(_) => SourceError::transient(e.to_string()),
+            })?;
+        serde_json::from_slice(&body)
+            .map_err(|e| SourceError::Contract(format!("a page that does not parse: {e}")))
     }
 }

@@ -1,14 +1,26 @@
 //! Store: the only place that speaks SQL.
 //!
-//! A trait with one implementation per backend (SQLite now, the embedded default; PostgreSQL for
-//! production comes next), each with its own migrations folder and runtime queries, chosen by the
-//! URL scheme. Native pools rather than sqlx's `Any` driver: `Any` cannot carry the types we need
-//! on both backends and its queries cannot be checked; the cost is writing some queries twice.
+//! A trait with one implementation per backend — SQLite, the embedded default, and PostgreSQL for
+//! production — each with its own migrations folder and runtime queries, chosen by the URL scheme
+//! ([`open`] returns an [`AnyStore`]). Native pools rather than sqlx's `Any` driver: `Any` cannot
+//! carry the types we need on both backends and its queries cannot be checked. Where the SQL text
+//! is the same on both, it is written once (`shared.rs`) and expanded into each backend; what
+//! differs (bulk loads, bulk reads, how rows are claimed and locked) is written per backend.
+//!
+//! Besides the records, the store keeps the daemon's state: the outbox of drafts and every
+//! attempt, the append-only audit, the pull log the freshness gate reads, the scheduler's claimed
+//! fires, run history and short leases ("locks") that keep runs of one period from overlapping.
 
+mod any;
+mod postgres;
+mod shared;
 mod sqlite;
 
 use crate::auth::vault::SealedCredential;
-use crate::domain::{Dossier, Finding, RecordKind};
+use crate::domain::{Dossier, Finding, Instant, RecordKind};
+use crate::sinks::Draft;
+pub use any::{AnyDossierImport, AnyStore};
+pub use postgres::{PgDossierImport, PgStore};
 pub use sqlite::{SqliteDossierImport, SqliteStore};
 use std::future::Future;
 
@@ -23,10 +35,28 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
-    #[error("unsupported database URL `{0}`: use sqlite://PATH")]
+    #[error(
+        "unsupported database URL `{0}`: use sqlite://PATH (embedded) or postgres://USER@HOST/DB"
+    )]
     UnsupportedUrl(String),
     #[error("the store holds a record it cannot read back ({0}); was the database edited by hand?")]
     Corrupt(String),
+}
+
+/// A database URL as it may be shown: the password, if any, replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Not a URL we can take apart: show only its scheme, never what follows.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, rest)) if rest.contains('@') => format!("{scheme}://***"),
+            _ => url.to_owned(),
+        },
+    }
 }
 
 /// A dossier to store, with the record as it arrived.
@@ -41,7 +71,7 @@ pub struct IncomingDossier<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct IncomingRaw<'a> {
     pub key: &'a str,
-    pub updated_at: Option<crate::domain::Instant>,
+    pub updated_at: Option<Instant>,
     pub raw: &'a str,
 }
 
@@ -51,21 +81,6 @@ pub struct Reject {
     pub record_key: String,
     pub reason: String,
     pub raw: String,
-}
-
-/// One push decision as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecisionRecord {
-    pub system: String,
-    pub form: String,
-    pub period: String,
-    pub unit: String,
-    /// `created`, `updated`, `unchanged`, `recreated`, `locked`, `edited`, `forbidden`, …
-    pub decision: String,
-    pub remote_version: Option<u64>,
-    pub content_hash: String,
-    /// A message for the operator (why it failed), empty on success.
-    pub detail: String,
 }
 
 /// What an upsert did.
@@ -82,6 +97,369 @@ impl UpsertCounts {
         self.updated += o.updated;
         self.unchanged += o.unchanged;
     }
+}
+
+/// A report's place in the reporting systems: (system, form, period, unit).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct ReportId {
+    pub system: String,
+    pub form: String,
+    pub period: String,
+    pub unit: String,
+}
+
+impl std::fmt::Display for ReportId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.system, self.form, self.period, self.unit
+        )
+    }
+}
+
+impl std::str::FromStr for ReportId {
+    type Err = String;
+    /// `SYSTEM/FORM/PERIOD/UNIT`, e.g. `central/II.06a/2023-Q3/000.10.00.H55`.
+    fn from_str(s: &str) -> Result<ReportId, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [system, form, period, unit] if parts.iter().all(|p| !p.is_empty()) => Ok(ReportId {
+                system: (*system).to_owned(),
+                form: (*form).to_owned(),
+                period: (*period).to_owned(),
+                unit: (*unit).to_owned(),
+            }),
+            _ => Err(format!(
+                "`{s}` is not a report: SYSTEM/FORM/PERIOD/UNIT, e.g. central/II.06a/2023-Q3/000.10.00.H55"
+            )),
+        }
+    }
+}
+
+/// Where an outbox row stands. The transitions between states are `sync::outbox`'s; the store only
+/// keeps them. ARCHITECTURE.md has the table of state × event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Content ready, waiting for a delivery worker.
+    Pending,
+    /// Claimed by a delivery worker under a lease.
+    Sending,
+    Created,
+    Updated,
+    /// The draft already held this content.
+    Unchanged,
+    /// A draft of ours had disappeared and was created again.
+    Recreated,
+    /// The unit has no records for this form and period: no draft, never a zero one.
+    NothingToReport,
+    /// Approved, signed or sent: never touched again.
+    Locked,
+    /// A person changed the draft since our last write: left as it is.
+    EditedByPerson,
+    /// The freshness gate held: the source is not known to be complete for the period.
+    WaitingForSource,
+    /// The report (or one it includes) broke an identity: a bug, never pushed.
+    Withheld,
+    /// An operator holds it.
+    Held,
+    /// The unit has no login for this system (re-armed by `creds set`).
+    NoCredential,
+    /// The unit's login is refused (re-armed by `creds set`).
+    LoginFailed,
+    /// The account has no data-entry right for the unit.
+    Forbidden,
+    /// The reporting system refuses the content.
+    Invalid,
+    /// A transient failure; tried again at `next_attempt_at`.
+    Retrying,
+    /// Attempts ran out: only an operator re-arms it.
+    GivenUp,
+}
+
+impl OutboxState {
+    pub const ALL: [OutboxState; 18] = [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Created,
+        OutboxState::Updated,
+        OutboxState::Unchanged,
+        OutboxState::Recreated,
+        OutboxState::NothingToReport,
+        OutboxState::Locked,
+        OutboxState::EditedByPerson,
+        OutboxState::WaitingForSource,
+        OutboxState::Withheld,
+        OutboxState::Held,
+        OutboxState::NoCredential,
+        OutboxState::LoginFailed,
+        OutboxState::Forbidden,
+        OutboxState::Invalid,
+        OutboxState::Retrying,
+        OutboxState::GivenUp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sending => "sending",
+            OutboxState::Created => "created",
+            OutboxState::Updated => "updated",
+            OutboxState::Unchanged => "unchanged",
+            OutboxState::Recreated => "recreated",
+            OutboxState::NothingToReport => "nothing_to_report",
+            OutboxState::Locked => "locked",
+            OutboxState::EditedByPerson => "edited_by_person",
+            OutboxState::WaitingForSource => "waiting_for_source",
+            OutboxState::Withheld => "withheld",
+            OutboxState::Held => "held",
+            OutboxState::NoCredential => "no_credential",
+            OutboxState::LoginFailed => "login_failed",
+            OutboxState::Forbidden => "forbidden",
+            OutboxState::Invalid => "invalid",
+            OutboxState::Retrying => "retrying",
+            OutboxState::GivenUp => "given_up",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OutboxState> {
+        OutboxState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for OutboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An operator's one-shot permission to overwrite a person's draft (never an approved one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Force {
+    pub by: String,
+    pub reason: String,
+}
+
+/// A delivery worker's claim on a row, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: Instant,
+}
+
+/// One report in the outbox: its content, where it stands, and the facts about the remote draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// `None` for a row not stored yet.
+    pub id: Option<i64>,
+    pub report: ReportId,
+    pub state: OutboxState,
+    /// Why it is in this state, for the operator (empty for a plain success).
+    pub detail: String,
+    /// What is to be sent; `None` when there is nothing (waiting, nothing to report, withheld).
+    pub draft: Option<Draft>,
+    /// `sha256:…` of `draft`.
+    pub content_hash: Option<String>,
+    /// Moves on each time the content changes.
+    pub generation: i64,
+    /// Delivery attempts since the row was last armed.
+    pub attempts: i64,
+    pub next_attempt_at: Option<Instant>,
+    /// The remote draft's version as last seen.
+    pub remote_version: Option<i64>,
+    /// The version of our own last write (or of our content confirmed by a read-back).
+    pub our_version: Option<i64>,
+    /// How many times we created this draft (created or re-created): part of every write's
+    /// Idempotency-Key, so a draft created again never replays an earlier answer.
+    pub incarnation: i64,
+    pub force: Option<Force>,
+    pub lease: Option<Lease>,
+    /// The generation a worker took when it claimed the row.
+    pub sending_generation: Option<i64>,
+    /// Who armed the row for its current delivery: `schedule`, `cli:<user>`, `operator:<name>`
+    /// (the audit names them with each write).
+    pub armed_by: String,
+    pub changed_at: Instant,
+}
+
+impl OutboxRow {
+    /// A row not stored yet.
+    pub fn new(report: ReportId, state: OutboxState, now: Instant) -> OutboxRow {
+        OutboxRow {
+            id: None,
+            report,
+            state,
+            detail: String::new(),
+            draft: None,
+            content_hash: None,
+            generation: 0,
+            attempts: 0,
+            next_attempt_at: None,
+            remote_version: None,
+            our_version: None,
+            incarnation: 0,
+            force: None,
+            lease: None,
+            sending_generation: None,
+            armed_by: String::new(),
+            changed_at: now,
+        }
+    }
+}
+
+/// Which outbox rows; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxFilter {
+    pub id: Option<i64>,
+    pub system: Option<String>,
+    pub form: Option<String>,
+    pub period: Option<String>,
+    pub unit: Option<String>,
+}
+
+impl OutboxFilter {
+    pub fn id(id: i64) -> OutboxFilter {
+        OutboxFilter {
+            id: Some(id),
+            ..OutboxFilter::default()
+        }
+    }
+
+    pub fn report(r: &ReportId) -> OutboxFilter {
+        OutboxFilter {
+            id: None,
+            system: Some(r.system.clone()),
+            form: Some(r.form.clone()),
+            period: Some(r.period.clone()),
+            unit: Some(r.unit.clone()),
+        }
+    }
+
+    pub fn matches(&self, row: &OutboxRow) -> bool {
+        let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        self.id.is_none_or(|id| row.id == Some(id))
+            && is(&self.system, &row.report.system)
+            && is(&self.form, &row.report.form)
+            && is(&self.period, &row.report.period)
+            && is(&self.unit, &row.report.unit)
+    }
+}
+
+/// One delivery attempt as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub outbox_id: i64,
+    pub at: Instant,
+    pub generation: i64,
+    pub content_hash: Option<String>,
+    /// The answer: a decision (`created`, `locked`, `transient`, …) or `no_credential`,
+    /// `login_failed`.
+    pub answer: String,
+    pub remote_version: Option<i64>,
+    pub detail: String,
+    /// The worker (replica) that made it.
+    pub worker: String,
+}
+
+/// One line of the append-only audit: who did what to which report, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditEntry {
+    pub at: Option<Instant>,
+    /// `schedule`, `cli:<user>`, `operator:<name>`.
+    pub actor: String,
+    /// `write`, `force_push`, `accept_stale`, `credential_set`, `credential_rotate`,
+    /// `outbox_retry`, `outbox_hold`, `outbox_release`.
+    pub action: String,
+    pub system: Option<String>,
+    pub form: Option<String>,
+    pub period: Option<String>,
+    pub unit: Option<String>,
+    pub content_hash: Option<String>,
+    pub base_version: Option<i64>,
+    pub new_version: Option<i64>,
+    pub answer: Option<String>,
+    pub reason: String,
+}
+
+impl AuditEntry {
+    /// A line about one report.
+    pub fn about(report: &ReportId, actor: &str, action: &str, at: Instant) -> AuditEntry {
+        AuditEntry {
+            at: Some(at),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            system: Some(report.system.clone()),
+            form: Some(report.form.clone()),
+            period: Some(report.period.clone()),
+            unit: Some(report.unit.clone()),
+            ..AuditEntry::default()
+        }
+    }
+}
+
+/// What one `outbox_apply` writes, in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxChanges {
+    /// Rows to insert (no id) or replace (by report).
+    pub rows: Vec<OutboxRow>,
+    pub attempts: Vec<AttemptRecord>,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// A delivery worker's claim: up to `limit` rows of `system` in `filter` that are pending, due for
+/// a retry, or whose lease expired, leased to `owner` until `lease_until`.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub owner: String,
+    pub now: Instant,
+    pub lease_until: Instant,
+    pub system: String,
+    pub filter: OutboxFilter,
+    pub limit: i64,
+}
+
+/// One pulled window of one record kind, as the freshness gate reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullLog {
+    pub source: String,
+    pub kind: RecordKind,
+    /// `updated_from` (inclusive) and `updated_to` (exclusive) of the window.
+    pub from: Instant,
+    pub to: Instant,
+    pub ok: bool,
+    pub detail: String,
+    pub records: i64,
+    pub finished_at: Instant,
+}
+
+/// A fire of a scheduled job, claimed by one replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fire {
+    pub job: String,
+    /// The slot's instant (the fire is due from then).
+    pub slot: Instant,
+    pub claimed_by: String,
+    pub claimed_at: Instant,
+    pub outcome: Option<String>,
+    pub finished_at: Option<Instant>,
+}
+
+/// One run of the pipeline, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: Option<i64>,
+    /// What started it: `schedule`, `cli`, `http`.
+    pub cause: String,
+    pub actor: String,
+    pub period: String,
+    /// The scope in words (`all units, all forms, both systems`).
+    pub scope: String,
+    pub started_at: Instant,
+    pub finished_at: Option<Instant>,
+    /// `ok`, `needs_attention`, `waiting_for_source`, `withheld`, `failed`.
+    pub outcome: Option<String>,
+    pub summary: String,
 }
 
 /// A bulk import of dossiers: one transaction across many batches. The unique index's keys arrive
@@ -101,6 +479,12 @@ pub trait DossierImport: Send {
 pub trait Store: Send + Sync {
     type Import: DossierImport;
 
+    /// Which backend: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the store answers and its migrations are applied.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Starts a bulk dossier import for `source`; nothing is visible until it commits.
     fn begin_dossier_import(
         &self,
@@ -114,7 +498,14 @@ pub trait Store: Send + Sync {
         &self,
         source: &str,
         records: &[IncomingDossier<'_>],
-    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
+    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send {
+        async move {
+            let mut import = self.begin_dossier_import(source).await?;
+            let counts = import.add(records).await?;
+            import.commit().await?;
+            Ok(counts)
+        }
+    }
 
     /// Ratings or feedback, kept as received, with the same replacement rule as dossiers.
     fn upsert_raw(
@@ -158,6 +549,13 @@ pub trait Store: Send + Sync {
         credential: &SealedCredential,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// One unit's sealed login on one system.
+    fn credential(
+        &self,
+        system: crate::auth::vault::System,
+        unit: &str,
+    ) -> impl Future<Output = Result<Option<SealedCredential>, StoreError>> + Send;
+
     /// Every sealed credential, by system then unit.
     fn credentials(&self)
     -> impl Future<Output = Result<Vec<SealedCredential>, StoreError>> + Send;
@@ -168,43 +566,172 @@ pub trait Store: Send + Sync {
         credentials: &[SealedCredential],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Records one push decision.
-    fn record_decision(
-        &self,
-        decision: &DecisionRecord,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The version of our own last write of a report (created, updated, recreated, or confirmed
-    /// unchanged), if any.
-    fn last_written_version(
-        &self,
-        system: &str,
-        form: &str,
-        period: &str,
-        unit: &str,
-    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
-
     /// The upper bound of the last pulled window of `kind` from `source`.
     fn watermark(
         &self,
         source: &str,
         kind: RecordKind,
-    ) -> impl Future<Output = Result<Option<crate::domain::Instant>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Instant>, StoreError>> + Send;
 
-    /// Advances the watermark; call only once the window's records are stored.
-    fn set_watermark(
+    /// Moves the watermark forward to `upper` (compare-and-set: never back); call only once the
+    /// window's records are stored. `true` when it moved.
+    fn advance_watermark(
         &self,
         source: &str,
         kind: RecordKind,
-        upper: crate::domain::Instant,
+        upper: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Logs one pulled window (succeeded or failed).
+    fn record_pull(&self, log: &PullLog) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The pull log of one kind from one source, oldest first.
+    fn pulls(
+        &self,
+        source: &str,
+        kind: RecordKind,
+    ) -> impl Future<Output = Result<Vec<PullLog>, StoreError>> + Send;
+
+    /// Outbox rows in `filter`, by id.
+    fn outbox(
+        &self,
+        filter: &OutboxFilter,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
+
+    /// In one transaction, with the rows in `filter` locked against every other writer: hands
+    /// them to `decide` and writes what it returns (rows inserted or replaced by report, attempts
+    /// and audit lines appended). Returns how many rows were written.
+    fn outbox_apply<F>(
+        &self,
+        filter: &OutboxFilter,
+        decide: F,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send
+    where
+        F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send;
+
+    /// Claims rows for a delivery worker (see [`Claim`]); a row is claimed by one worker only.
+    fn outbox_claim(
+        &self,
+        claim: &Claim,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
+
+    /// Every attempt of one outbox row, oldest first.
+    fn attempts(
+        &self,
+        outbox_id: i64,
+    ) -> impl Future<Output = Result<Vec<AttemptRecord>, StoreError>> + Send;
+
+    /// Appends to the audit.
+    fn append_audit(
+        &self,
+        entries: &[AuditEntry],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The latest `limit` audit lines (of one period, or all), newest first.
+    fn audit(
+        &self,
+        period: Option<&str>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Claims the fire `(job, slot)` for `owner`: `true` for exactly one caller, ever.
+    fn claim_fire(
+        &self,
+        job: &str,
+        slot: Instant,
+        owner: &str,
+        now: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records how a claimed fire ended.
+    fn finish_fire(
+        &self,
+        job: &str,
+        slot: Instant,
+        outcome: &str,
+        now: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every fire of jobs whose name starts with `prefix`, oldest slot first.
+    fn fires(&self, prefix: &str) -> impl Future<Output = Result<Vec<Fire>, StoreError>> + Send;
+
+    /// Takes (or renews) the lease `name` for `owner` until `until`, unless another owner holds it
+    /// past `now`. `true` when taken.
+    fn acquire_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Instant,
+        now: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives up a lease `owner` holds.
+    fn release_lock(
+        &self,
+        name: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records the start of a run; returns its id.
+    fn start_run(&self, run: &RunRecord) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Records how a run ended.
+    fn finish_run(
+        &self,
+        id: i64,
+        outcome: &str,
+        summary: &str,
+        now: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The latest `limit` runs (of one period, or all), newest first.
+    fn runs(
+        &self,
+        period: Option<&str>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RunRecord>, StoreError>> + Send;
 }
 
-/// Opens the store a URL names, creating and migrating it on first use.
-pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+/// Opens the store a URL names (`sqlite://PATH` or `postgres://…`), creating and migrating it on
+/// first use.
+pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
     if url.starts_with("sqlite:") {
-        SqliteStore::open(url).await
+        Ok(AnyStore::Sqlite(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(AnyStore::Postgres(PgStore::open(url).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact_url("postgres://baocao:s3cr%40t@db.example:5432/baocao"),
+            "postgres://baocao:***@db.example:5432/baocao"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/baocao-sync.db"),
+            "sqlite://data/baocao-sync.db"
+        );
+        assert!(!redact_url("weird://user:pass word@host").contains("pass"));
+    }
+
+    #[test]
+    fn report_ids_read_back() {
+        let id: ReportId = "central/II.06a/2023-Q3/000.10.00.H55".parse().unwrap();
+        assert_eq!(id.to_string(), "central/II.06a/2023-Q3/000.10.00.H55");
+        assert!("central/II.06a/2023-Q3".parse::<ReportId>().is_err());
+        for s in OutboxState::ALL {
+            assert_eq!(OutboxState::parse(s.as_str()), Some(s));
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
+use super::shared;
 use super::{
-    DecisionRecord, DossierImport, IncomingDossier, IncomingRaw, Reject, Store, StoreError,
+    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingDossier, IncomingRaw,
+    OutboxChanges, OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError,
     UpsertCounts,
 };
 use crate::auth::vault::SealedCredential;
@@ -10,7 +12,7 @@ use crate::sources::export::Interner;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::str::FromStr;
 
 /// Rows per multi-row INSERT: 17 bound values each, 25,500 in all, below SQLite's limit of 32,766.
@@ -22,10 +24,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    #[tracing::instrument(name = "store.open", skip_all, fields(url = %url))]
+    #[tracing::instrument(name = "store.open", skip_all, fields(url = %super::redact_url(url)))]
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let open_err = |source| StoreError::Open {
-            url: url.to_owned(),
+            url: super::redact_url(url),
             source,
         };
         let options = SqliteConnectOptions::from_str(url)
@@ -57,20 +59,18 @@ fn secs(i: Option<Instant>) -> Option<i64> {
     i.map(|i| i.0)
 }
 
+impl SqliteStore {
+    shared::shared_helpers!(Sqlite, SqliteConnection, row_lock: "");
+}
+
 impl Store for SqliteStore {
     type Import = SqliteDossierImport;
 
-    #[tracing::instrument(name = "store.upsert_dossiers", skip_all, fields(source, records = records.len()))]
-    async fn upsert_dossiers(
-        &self,
-        source: &str,
-        records: &[IncomingDossier<'_>],
-    ) -> Result<UpsertCounts, StoreError> {
-        let mut import = self.begin_dossier_import(source).await?;
-        let counts = import.add(records).await?;
-        import.commit().await?;
-        Ok(counts)
+    fn backend(&self) -> &'static str {
+        "sqlite"
     }
+
+    shared::shared_methods!(Sqlite, begin: "BEGIN IMMEDIATE", apply_lock: "", row_lock: "", claim_lock: "");
 
     #[tracing::instrument(name = "store.begin_dossier_import", skip_all, fields(source))]
     async fn begin_dossier_import(&self, source: &str) -> Result<SqliteDossierImport, StoreError> {
@@ -86,104 +86,6 @@ impl Store for SqliteStore {
             source: source.to_owned(),
             any_rejects,
         })
-    }
-
-    #[tracing::instrument(name = "store.upsert_raw", skip_all, fields(kind = kind.as_str(), source, records = records.len()))]
-    async fn upsert_raw(
-        &self,
-        kind: RecordKind,
-        source: &str,
-        records: &[IncomingRaw<'_>],
-    ) -> Result<UpsertCounts, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut counts = UpsertCounts::default();
-        let table = raw_table(kind)?;
-        for r in records {
-            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO ");
-            query
-                .push(table)
-                .push(" (source, record_key, updated_at, raw) VALUES (");
-            query
-                .push_bind(source)
-                .push(", ")
-                .push_bind(r.key)
-                .push(", ");
-            query
-                .push_bind(r.updated_at.map(|i| i.0))
-                .push(", ")
-                .push_bind(r.raw);
-            query.push(format!(
-                ") ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, \
-                 raw = excluded.raw, revision = {table}.revision + 1 WHERE {} RETURNING revision",
-                replaces(table)
-            ));
-            let revision: Option<i64> = query
-                .build()
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| row.get(0));
-            match revision {
-                None => counts.unchanged += 1,
-                Some(0) => counts.new += 1,
-                Some(_) => counts.updated += 1,
-            }
-            sqlx::query(
-                "DELETE FROM rejected_records WHERE kind = $1 AND source = $2 AND record_key = $3",
-            )
-            .bind(kind.as_str())
-            .bind(source)
-            .bind(r.key)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(counts)
-    }
-
-    #[tracing::instrument(name = "store.raw_records", skip_all, fields(kind = kind.as_str(), source))]
-    async fn raw_records(
-        &self,
-        kind: RecordKind,
-        source: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT raw FROM ");
-        query.push(raw_table(kind)?).push(" WHERE ");
-        if let Some(source) = source {
-            query.push("source = ").push_bind(source);
-        } else {
-            query.push("1 = 1");
-        }
-        query.push(" ORDER BY id");
-        Ok(query.build_query_scalar().fetch_all(&self.pool).await?)
-    }
-
-    #[tracing::instrument(name = "store.record_rejects", skip_all, fields(kind = kind.as_str(), source, rejects = rejects.len()))]
-    async fn record_rejects(
-        &self,
-        kind: RecordKind,
-        source: &str,
-        rejects: &[Reject],
-    ) -> Result<(), StoreError> {
-        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let mut tx = self.pool.begin().await?;
-        for r in rejects {
-            sqlx::query(
-                "INSERT INTO rejected_records (kind, source, record_key, reason, raw, rejected_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (kind, source, record_key) DO UPDATE SET reason = excluded.reason, raw = excluded.raw, \
-                 rejected_at = excluded.rejected_at",
-            )
-            .bind(kind.as_str())
-            .bind(source)
-            .bind(&r.record_key)
-            .bind(&r.reason)
-            .bind(&r.raw)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Reads pages of 1,024 dossiers, each page one JSON array that SQLite builds itself. Row by
@@ -227,156 +129,6 @@ impl Store for SqliteStore {
             after = last;
         }
         Ok(out)
-    }
-
-    #[tracing::instrument(name = "store.put_credential", skip_all, fields(system = %credential.system, unit = %credential.unit))]
-    async fn put_credential(&self, credential: &SealedCredential) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        insert_credential(&mut conn, credential).await
-    }
-
-    #[tracing::instrument(name = "store.credentials", skip_all)]
-    async fn credentials(&self) -> Result<Vec<SealedCredential>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT system, unit, username_shown, key_id, nonce, ciphertext, set_at FROM credentials ORDER BY system, unit",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                let system: String = row.try_get(0)?;
-                Ok(SealedCredential {
-                    system: system
-                        .parse()
-                        .map_err(|e: crate::auth::VaultError| StoreError::Corrupt(e.to_string()))?,
-                    unit: row.try_get(1)?,
-                    username_shown: row.try_get(2)?,
-                    key_id: row.try_get(3)?,
-                    nonce: row.try_get(4)?,
-                    ciphertext: row.try_get(5)?,
-                    set_at: row.try_get(6)?,
-                })
-            })
-            .collect()
-    }
-
-    #[tracing::instrument(name = "store.replace_credentials", skip_all, fields(credentials = credentials.len()))]
-    async fn replace_credentials(
-        &self,
-        credentials: &[SealedCredential],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM credentials")
-            .execute(&mut *tx)
-            .await?;
-        for c in credentials {
-            insert_credential(&mut tx, c).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(name = "store.record_decision", skip_all, fields(system = %d.system, form = %d.form, period = %d.period, unit = %d.unit, decision = %d.decision))]
-    async fn record_decision(&self, d: &DecisionRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO push_decisions (system, form, period, unit, decision, remote_version, content_hash, detail, decided_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&d.system)
-        .bind(&d.form)
-        .bind(&d.period)
-        .bind(&d.unit)
-        .bind(&d.decision)
-        .bind(d.remote_version.map(|v| v as i64))
-        .bind(&d.content_hash)
-        .bind(&d.detail)
-        .bind(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(
-        name = "store.last_written_version",
-        skip_all,
-        fields(system, form, period, unit)
-    )]
-    async fn last_written_version(
-        &self,
-        system: &str,
-        form: &str,
-        period: &str,
-        unit: &str,
-    ) -> Result<Option<u64>, StoreError> {
-        let version: Option<i64> = sqlx::query_scalar(
-            "SELECT remote_version FROM push_decisions WHERE system = $1 AND form = $2 AND period = $3 AND unit = $4 \
-             AND decision IN ('created', 'updated', 'recreated', 'unchanged') ORDER BY id DESC LIMIT 1",
-        )
-        .bind(system)
-        .bind(form)
-        .bind(period)
-        .bind(unit)
-        .fetch_optional(&self.pool)
-        .await?
-        .flatten();
-        Ok(version.map(|v| v as u64))
-    }
-
-    #[tracing::instrument(name = "store.watermark", skip_all, fields(source, kind = kind.as_str()))]
-    async fn watermark(
-        &self,
-        source: &str,
-        kind: RecordKind,
-    ) -> Result<Option<Instant>, StoreError> {
-        let upper: Option<i64> =
-            sqlx::query_scalar("SELECT upper FROM watermarks WHERE source = $1 AND kind = $2")
-                .bind(source)
-                .bind(kind.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(upper.map(Instant))
-    }
-
-    #[tracing::instrument(name = "store.set_watermark", skip_all, fields(source, kind = kind.as_str(), upper = %upper))]
-    async fn set_watermark(
-        &self,
-        source: &str,
-        kind: RecordKind,
-        upper: Instant,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO watermarks (source, kind, upper) VALUES ($1, $2, $3) \
-             ON CONFLICT (source, kind) DO UPDATE SET upper = excluded.upper",
-        )
-        .bind(source)
-        .bind(kind.as_str())
-        .bind(upper.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(name = "store.rejects", skip_all, fields(kind = kind.as_str(), source))]
-    async fn rejects(
-        &self,
-        kind: RecordKind,
-        source: Option<&str>,
-    ) -> Result<Vec<Finding>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT record_key, reason FROM rejected_records WHERE kind = $1 AND ($2 IS NULL OR source = $2) \
-             ORDER BY record_key",
-        )
-        .bind(kind.as_str())
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                let key: String = row.try_get(0)?;
-                let reason: String = row.try_get(1)?;
-                Ok(Finding::new(FindingCode::InvalidRecord, key, reason))
-            })
-            .collect()
     }
 }
 
@@ -461,28 +213,6 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
     }
 }
 
-async fn insert_credential(
-    conn: &mut sqlx::SqliteConnection,
-    c: &SealedCredential,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO credentials (system, unit, username_shown, key_id, nonce, ciphertext, set_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (system, unit) DO UPDATE SET \
-         username_shown = excluded.username_shown, key_id = excluded.key_id, nonce = excluded.nonce, \
-         ciphertext = excluded.ciphertext, set_at = excluded.set_at",
-    )
-    .bind(c.system.as_str())
-    .bind(&c.unit)
-    .bind(&c.username_shown)
-    .bind(&c.key_id)
-    .bind(&c.nonce)
-    .bind(&c.ciphertext)
-    .bind(&c.set_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// A bulk dossier import: one transaction across batches (see [`DossierImport`]).
 pub struct SqliteDossierImport {
     tx: sqlx::Transaction<'static, Sqlite>,
@@ -541,29 +271,6 @@ impl DossierImport for SqliteDossierImport {
     }
 }
 
-/// The table of ratings or feedback (dossiers have typed columns of their own).
-fn raw_table(kind: RecordKind) -> Result<&'static str, StoreError> {
-    match kind {
-        RecordKind::Rating => Ok("ratings"),
-        RecordKind::Feedback => Ok("feedback"),
-        RecordKind::Dossier => Err(StoreError::Corrupt(
-            "dossiers are kept in typed columns, not raw".into(),
-        )),
-    }
-}
-
-/// The replacement rule, as an upsert's `DO UPDATE … WHERE`: the incoming version replaces the
-/// stored one when its CapNhatLuc is later (an absent one is older than any), or equal with a
-/// different record.
-fn replaces(table: &str) -> String {
-    const NONE: &str = "-9223372036854775808";
-    format!(
-        "COALESCE(excluded.updated_at, {NONE}) > COALESCE({table}.updated_at, {NONE}) \
-         OR (COALESCE(excluded.updated_at, {NONE}) = COALESCE({table}.updated_at, {NONE}) \
-             AND excluded.raw <> {table}.raw)"
-    )
-}
-
 /// The multi-row upsert of one chunk. An existing key is replaced only by a later CapNhatLuc (an
 /// absent one is older than any), or an equal one with a different record.
 fn upsert_statement(source: &str, records: &[IncomingDossier<'_>]) -> QueryBuilder<Sqlite> {
@@ -602,6 +309,6 @@ fn upsert_statement(source: &str, records: &[IncomingDossier<'_>]) -> QueryBuild
                  result_withdrawal = excluded.result_withdrawal, deleted = excluded.deleted, raw = excluded.raw, \
                  revision = dossiers.revision + 1 WHERE ",
             );
-    q.push(replaces("dossiers"));
+    q.push(shared::replaces("dossiers"));
     q
 }

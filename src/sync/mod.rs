@@ -1,8 +1,730 @@
-//! The sync pipeline: the one path that cron, the CLI and the admin HTTP call. `pull` brings
-//! records from the procedure-handling system into the store, `records` loads them for the forms,
-//! and `push` sends the computed reports out to the reporting systems as drafts; the scheduler
-//! that chains them comes with the daemon.
+//! The sync pipeline: the one path that the schedule, the CLI and the admin HTTP call, and the only
+//! one that writes to a reporting system.
+//!
+//! ```text
+//! run(scope) = pull → freshness gate → compute → outbox → deliver
+//! ```
+//!
+//! A scope is a period and, optionally, one unit, one form, one reporting system. [`Engine::run`]
+//! pulls the record kinds the period's forms read (`pull`), holds everything back unless the store
+//! is known to be complete for the period (`gate`), computes every report the duties ask for
+//! (`compute`), records each one's content in the outbox through its state machine (`outbox`), and
+//! delivers what is pending with each unit's own login (`deliver`) — in the foreground for the
+//! CLI, by the daemon's workers otherwise. Runs of one period never overlap, across replicas: a
+//! short lease in the store, renewed while the run lasts.
 
+pub mod compute;
+pub mod deliver;
+pub mod gate;
+pub mod outbox;
 pub mod pull;
-pub mod push;
 pub mod records;
+
+use crate::auth::vault::Vault;
+use crate::domain::{Instant, Period, RecordKind};
+use crate::settings::{Parts, Settings};
+use crate::store::{
+    AnyStore, AuditEntry, OutboxChanges, OutboxFilter, OutboxRow, OutboxState, ReportId, RunRecord,
+    Store, StoreError,
+};
+use outbox::{Computed, Event, Policy, Refusal};
+use pull::PullOutcome;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The configuration does not fit the request (an unknown unit, a regime the duties do not
+    /// name, a form definition the narrative cannot read).
+    #[error("{0}")]
+    Config(String),
+    /// An upstream system could not be used.
+    #[error("{0}")]
+    Upstream(String),
+    /// Another run of the same period holds it.
+    #[error("{0}")]
+    Busy(String),
+    /// A check of the product's own consistency failed: a bug.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What "now" is: the system clock, shifted by a fixed offset for tests and replays (`--now`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clock {
+    offset_seconds: i64,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock::default()
+    }
+
+    /// A clock that reads `now` at this moment and runs on from it.
+    pub fn starting_at(now: Instant) -> Clock {
+        Clock {
+            offset_seconds: now.0 - chrono::Utc::now().timestamp(),
+        }
+    }
+
+    pub fn now(&self) -> Instant {
+        Instant(chrono::Utc::now().timestamp() + self.offset_seconds)
+    }
+}
+
+/// Where a long run tells how far it is (progress bars on a terminal, plain lines otherwise).
+pub trait Progress: Send + Sync {
+    /// A stage begins (`pull dossier`, `compute`, `deliver`), with its size when known.
+    fn stage(&self, _name: &str, _total: Option<u64>) {}
+    /// One draft was delivered (whatever the answer).
+    fn delivered(&self, _row: &OutboxRow) {}
+}
+
+/// No progress at all.
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
+/// What a run covers: a period, and optionally one unit, one form, one reporting system.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub period: Period,
+    pub unit: Option<String>,
+    pub form: Option<String>,
+    pub system: Option<String>,
+}
+
+impl Scope {
+    pub fn period(period: Period) -> Scope {
+        Scope {
+            period,
+            unit: None,
+            form: None,
+            system: None,
+        }
+    }
+
+    /// The outbox rows of this scope (`form` already in its canonical code).
+    pub fn filter(&self, form: Option<&str>) -> OutboxFilter {
+        OutboxFilter {
+            id: None,
+            system: self.system.clone(),
+            form: form.map(str::to_owned),
+            period: Some(self.period.id()),
+            unit: self.unit.clone(),
+        }
+    }
+
+    /// In words, for the run history.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}, {}, {}, {}",
+            self.period.id(),
+            self.unit
+                .as_deref()
+                .map_or("all units".into(), |u| format!("unit {u}")),
+            self.form
+                .as_deref()
+                .map_or("all forms".into(), |f| format!("form {f}")),
+            self.system
+                .as_deref()
+                .map_or("both systems".into(), |s| format!("system {s}"))
+        )
+    }
+}
+
+/// How a run goes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Pull the period's record kinds first.
+    pub pull: bool,
+    /// Deliver the scope's pending drafts before returning (the CLI); the daemon's workers
+    /// deliver otherwise.
+    pub deliver: bool,
+    /// Compute and show what would change; write nothing anywhere.
+    pub dry_run: bool,
+    /// An operator's reason to go on although the freshness gate holds (audited).
+    pub accept_stale: Option<String>,
+    /// `schedule`, `cli:<user>`, `operator:<name>`.
+    pub actor: String,
+    /// `schedule`, `cli`, `http`.
+    pub cause: String,
+}
+
+/// How a run ended, for its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Every report in a good or intended state.
+    Good,
+    /// Something needs someone, or time.
+    NeedsAttention,
+    /// A report broke an identity: a bug.
+    Withheld,
+}
+
+/// Where a state leaves a report, for the run's verdict.
+pub fn verdict_of(state: OutboxState) -> Verdict {
+    use OutboxState::*;
+    match state {
+        Created | Updated | Unchanged | Recreated | NothingToReport | Locked | EditedByPerson => {
+            Verdict::Good
+        }
+        Withheld => Verdict::Withheld,
+        Pending | Sending | Retrying | WaitingForSource | Held | NoCredential | LoginFailed
+        | Forbidden | Invalid | GivenUp => Verdict::NeedsAttention,
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub period: Period,
+    pub pulls: Vec<(RecordKind, PullOutcome)>,
+    /// Why the freshness gate held (empty: it opened).
+    pub gate: Vec<String>,
+    /// The gate held and an operator went on anyway.
+    pub accepted_stale: bool,
+    /// The scope's reports as they stand after the run (for a dry run: as they would).
+    pub rows: Vec<OutboxRow>,
+    /// Drafts delivered in the foreground.
+    pub delivered: u64,
+}
+
+impl RunReport {
+    pub fn verdict(&self) -> Verdict {
+        self.rows
+            .iter()
+            .map(|r| verdict_of(r.state))
+            .max()
+            .unwrap_or(if self.gate.is_empty() || self.accepted_stale {
+                Verdict::Good
+            } else {
+                Verdict::NeedsAttention
+            })
+    }
+}
+
+/// The pipeline with everything it needs: the store, the parsed configuration, the vault, the
+/// clock, and the delivery workers. One per process.
+pub struct Engine {
+    pub store: AnyStore,
+    pub settings: Settings,
+    pub parts: Parts,
+    pub vault: Option<Arc<Vault>>,
+    pub clock: Clock,
+    /// This process, as owner of leases and fires.
+    pub owner: String,
+    pub delivery: deliver::Delivery,
+}
+
+/// A name for this process that no other replica has.
+pub fn process_name() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let salt = RandomState::new().hash_one(std::process::id()) % 0x10000;
+    format!("{host}-{}-{salt:04x}", std::process::id())
+}
+
+impl Engine {
+    pub async fn start(
+        settings: Settings,
+        parts: Parts,
+        vault: Option<Vault>,
+        clock: Clock,
+    ) -> Result<Engine, SyncError> {
+        settings
+            .require_history()
+            .map_err(|e| SyncError::Config(e.to_string()))?;
+        let store = crate::store::open(&settings.store.database_url).await?;
+        let owner = process_name();
+        let vault = vault.map(Arc::new);
+        let delivery = deliver::Delivery::new(
+            store.clone(),
+            parts.upstreams.clone(),
+            vault.clone(),
+            owner.clone(),
+            clock,
+            settings.delivery.lease_seconds,
+            settings.delivery.workers_per_system,
+            settings.delivery.policy(),
+        );
+        Ok(Engine {
+            store,
+            settings,
+            parts,
+            vault,
+            clock,
+            owner,
+            delivery,
+        })
+    }
+
+    pub fn setup(&self) -> compute::Setup<'_> {
+        compute::Setup {
+            units: &self.parts.units,
+            duties: &self.parts.duties,
+            forms: &self.parts.forms,
+            catalog: self.parts.catalog.as_ref(),
+            checks: Some(&self.parts.checks),
+        }
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.settings.delivery.policy()
+    }
+
+    /// The reports a scope covers: every (system, form, unit) the duties ask of the period.
+    pub fn reports(&self, scope: &Scope) -> Result<(Option<String>, Vec<ReportId>), SyncError> {
+        let setup = self.setup();
+        let regime = setup.regime(&scope.period)?;
+        let units = &self.parts.units;
+        let form = match &scope.form {
+            Some(f) => Some(
+                regime
+                    .form(f)
+                    .map_err(|e| SyncError::Config(e.to_string()))?
+                    .code
+                    .clone(),
+            ),
+            None => None,
+        };
+        if let Some(u) = &scope.unit
+            && units.find(u).is_none()
+        {
+            return Err(SyncError::Config(format!(
+                "unit `{u}` is not in the unit tree"
+            )));
+        }
+        if let Some(s) = &scope.system
+            && self.parts.upstreams.reporting(s).is_none()
+        {
+            return Err(SyncError::Config(format!(
+                "`{s}` is not a reporting system: central or provincial"
+            )));
+        }
+        let mut out = Vec::new();
+        for id in units.subtree(units.root()) {
+            let unit = units.get(id);
+            if scope.unit.as_ref().is_some_and(|u| *u != unit.code) {
+                continue;
+            }
+            let Some(duty) = self
+                .parts
+                .duties
+                .duties
+                .iter()
+                .find(|d| d.kind == unit.kind)
+            else {
+                continue;
+            };
+            for name in &duty.forms {
+                let code = regime
+                    .form(name)
+                    .map_err(|e| SyncError::Config(e.to_string()))?
+                    .code
+                    .clone();
+                if form.as_ref().is_some_and(|f| *f != code) {
+                    continue;
+                }
+                for system in &duty.systems {
+                    if scope.system.as_ref().is_some_and(|s| s != system) {
+                        continue;
+                    }
+                    out.push(ReportId {
+                        system: system.clone(),
+                        form: code.clone(),
+                        period: scope.period.id(),
+                        unit: unit.code.clone(),
+                    });
+                }
+            }
+        }
+        Ok((form, out))
+    }
+
+    /// Pulls `kinds` (see [`pull::Puller`]).
+    pub async fn pull(
+        &self,
+        kinds: &[RecordKind],
+        full_from: Option<Instant>,
+    ) -> Result<Vec<(RecordKind, PullOutcome)>, SyncError> {
+        pull::Puller {
+            store: &self.store,
+            settings: &self.settings.pull,
+            source: self.parts.upstreams.source.as_ref(),
+            vault: self.vault.as_deref(),
+            now: self.clock.now(),
+        }
+        .pull(kinds, full_from)
+        .await
+    }
+
+    /// Runs the pipeline once over `scope`.
+    #[tracing::instrument(name = "sync.run", skip_all, fields(period = %scope.period, unit = ?scope.unit, form = ?scope.form, system = ?scope.system))]
+    pub async fn run(
+        &self,
+        scope: &Scope,
+        opts: &RunOptions,
+        progress: &dyn Progress,
+    ) -> Result<RunReport, SyncError> {
+        let (form, reports) = self.reports(scope)?;
+        let filter = scope.filter(form.as_deref());
+        if opts.dry_run {
+            return self
+                .run_steps(scope, opts, &filter, &reports, progress)
+                .await;
+        }
+        let lock = format!("run:{}", scope.period.id());
+        const LEASE: i64 = 120;
+        let now = self.clock.now();
+        if !self
+            .store
+            .acquire_lock(&lock, &self.owner, Instant(now.0 + LEASE), now)
+            .await?
+        {
+            return Err(SyncError::Busy(format!(
+                "another run of {} is in progress; try again when it ends",
+                scope.period.id()
+            )));
+        }
+        let run_id = self
+            .store
+            .start_run(&RunRecord {
+                id: None,
+                cause: opts.cause.clone(),
+                actor: opts.actor.clone(),
+                period: scope.period.id(),
+                scope: scope.describe(),
+                started_at: now,
+                finished_at: None,
+                outcome: None,
+                summary: String::new(),
+            })
+            .await?;
+        // The lease is renewed while the run lasts; a run that dies lets it lapse in two minutes.
+        let renew = async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(LEASE as u64 / 3)).await;
+                let now = self.clock.now();
+                if let Err(e) = self
+                    .store
+                    .acquire_lock(&lock, &self.owner, Instant(now.0 + LEASE), now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot renew the run's lease");
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = self.run_steps(scope, opts, &filter, &reports, progress) => r,
+            _ = renew => unreachable!("the renewal loop never ends"),
+        };
+        self.store.release_lock(&lock, &self.owner).await?;
+        let (outcome, summary) = match &result {
+            Ok(report) => (
+                match (
+                    report.verdict(),
+                    report.gate.is_empty() || report.accepted_stale,
+                ) {
+                    (_, false) => "waiting_for_source",
+                    (Verdict::Good, _) => "ok",
+                    (Verdict::NeedsAttention, _) => "needs_attention",
+                    (Verdict::Withheld, _) => "withheld",
+                },
+                summarize(&report.rows),
+            ),
+            Err(e) => ("failed", e.to_string()),
+        };
+        self.store
+            .finish_run(run_id, outcome, &summary, self.clock.now())
+            .await?;
+        let mut report = result?;
+        if opts.deliver && (report.gate.is_empty() || report.accepted_stale) {
+            let now = self.clock.now();
+            let due = report.rows.iter().filter(|r| r.claimable(now)).count();
+            progress.stage("deliver", Some(due as u64));
+            report.delivered = self.delivery.drain(&filter, progress).await?;
+            report.rows = self.rows_of(&filter, &reports).await?;
+        } else {
+            self.delivery.wake();
+        }
+        Ok(report)
+    }
+
+    async fn run_steps(
+        &self,
+        scope: &Scope,
+        opts: &RunOptions,
+        filter: &OutboxFilter,
+        reports: &[ReportId],
+        progress: &dyn Progress,
+    ) -> Result<RunReport, SyncError> {
+        let setup = self.setup();
+        let regime = setup.regime(&scope.period)?;
+        let kinds = setup.record_kinds(regime);
+        let pulls = if opts.pull && !opts.dry_run {
+            progress.stage("pull", None);
+            self.pull(&kinds, None).await?
+        } else {
+            Vec::new()
+        };
+        let now = self.clock.now();
+        let freshness = self.freshness(&kinds).await?;
+        let gate = gate::reasons(
+            &scope.period,
+            &kinds,
+            &freshness,
+            self.settings.gate.settle_hours,
+            now,
+        );
+        let mut report = RunReport {
+            period: scope.period.clone(),
+            pulls,
+            gate: gate.clone(),
+            accepted_stale: false,
+            rows: Vec::new(),
+            delivered: 0,
+        };
+        let policy = self.policy();
+        let actor = opts.actor.clone();
+        if !gate.is_empty() {
+            match &opts.accept_stale {
+                Some(reason) if !opts.dry_run => {
+                    let mut entry = AuditEntry {
+                        at: Some(now),
+                        actor: actor.clone(),
+                        action: "accept_stale".to_owned(),
+                        period: Some(scope.period.id()),
+                        unit: scope.unit.clone(),
+                        form: scope.form.clone(),
+                        system: scope.system.clone(),
+                        ..AuditEntry::default()
+                    };
+                    entry.reason = format!("{reason} (the gate held: {})", gate.join("; "));
+                    self.store.append_audit(&[entry]).await?;
+                    report.accepted_stale = true;
+                    tracing::warn!(period = %scope.period, %reason, "going on with a stale source, as an operator asked");
+                }
+                Some(_) => report.accepted_stale = true,
+                None => {
+                    let why = match gate.as_slice() {
+                        [one] => format!("waiting for the source: {one}"),
+                        [first, rest @ ..] => format!(
+                            "waiting for the source: {first} (and {} more: see `status`)",
+                            rest.len()
+                        ),
+                        [] => unreachable!("the gate holds"),
+                    };
+                    let event = Event::GateClosed(why);
+                    report.rows = self
+                        .apply_to(
+                            filter,
+                            reports,
+                            opts.dry_run,
+                            |_| event.clone(),
+                            now,
+                            &policy,
+                            &actor,
+                        )
+                        .await?;
+                    return Ok(report);
+                }
+            }
+        }
+        progress.stage("compute", Some(reports.len() as u64));
+        let loaded = records::Loaded::from_store(&self.store, None).await?;
+        let period = scope.period.clone();
+        let contents = compute_contents(&setup, regime, loaded, &period)?;
+        report.rows = self
+            .apply_to(
+                filter,
+                reports,
+                opts.dry_run,
+                |id| {
+                    let content = contents
+                        .get(&id.unit, &id.form)
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            Computed::Withheld(format!(
+                                "{} of {} was not computed; this is a bug, please report it",
+                                id.form, id.unit
+                            ))
+                        });
+                    Event::Recomputed(content)
+                },
+                now,
+                &policy,
+                &actor,
+            )
+            .await?;
+        Ok(report)
+    }
+
+    /// Applies a run's event to every report of the scope (and, after a recompute, the next-fire
+    /// re-arming), in one outbox transaction; returns the scope's rows after. A dry run computes
+    /// the same in memory and writes nothing.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_to(
+        &self,
+        filter: &OutboxFilter,
+        reports: &[ReportId],
+        dry_run: bool,
+        event_of: impl Fn(&ReportId) -> Event + Send + Sync,
+        now: Instant,
+        policy: &Policy,
+        actor: &str,
+    ) -> Result<Vec<OutboxRow>, SyncError> {
+        let decide = |rows: Vec<OutboxRow>| -> (OutboxChanges, Vec<OutboxRow>) {
+            let mut by_report: std::collections::HashMap<ReportId, OutboxRow> =
+                rows.into_iter().map(|r| (r.report.clone(), r)).collect();
+            let mut changed = Vec::new();
+            let mut after = Vec::new();
+            for id in reports {
+                let mut row = by_report.remove(id);
+                let mut touched = false;
+                let event = event_of(id);
+                let fire = matches!(event, Event::Recomputed(_)).then_some(Event::NextFire);
+                for e in std::iter::once(event).chain(fire) {
+                    if let Ok(Some(next)) = outbox::apply(id, row.as_ref(), &e, now, policy, actor)
+                    {
+                        row = Some(next);
+                        touched = true;
+                    }
+                }
+                if let Some(row) = row {
+                    if touched {
+                        changed.push(row.clone());
+                    }
+                    after.push(row);
+                }
+            }
+            (
+                OutboxChanges {
+                    rows: changed,
+                    ..OutboxChanges::default()
+                },
+                after,
+            )
+        };
+        if dry_run {
+            let current = self.store.outbox(filter).await?;
+            return Ok(decide(current).1);
+        }
+        self.store
+            .outbox_apply(filter, |rows| decide(rows).0)
+            .await?;
+        self.rows_of(filter, reports).await
+    }
+
+    /// The rows of `reports` as stored.
+    pub async fn rows_of(
+        &self,
+        filter: &OutboxFilter,
+        reports: &[ReportId],
+    ) -> Result<Vec<OutboxRow>, SyncError> {
+        let wanted: std::collections::HashSet<&ReportId> = reports.iter().collect();
+        Ok(self
+            .store
+            .outbox(filter)
+            .await?
+            .into_iter()
+            .filter(|r| wanted.contains(&r.report))
+            .collect())
+    }
+
+    /// What the freshness gate sees, per record kind.
+    pub async fn freshness(&self, kinds: &[RecordKind]) -> Result<Vec<gate::Freshness>, SyncError> {
+        let history = self
+            .settings
+            .pull
+            .history_start()
+            .ok_or_else(|| SyncError::Config("pull.history_from is required".to_owned()))?;
+        let mut out = Vec::new();
+        for &kind in kinds {
+            let log = self.store.pulls(&self.settings.pull.source, kind).await?;
+            out.push(gate::Freshness::of(kind, &log, history));
+        }
+        Ok(out)
+    }
+}
+
+/// The compute stage, off the async executor's threads when it can be (it is CPU work).
+fn compute_contents(
+    setup: &compute::Setup<'_>,
+    regime: &crate::forms::Regime,
+    loaded: records::Loaded,
+    period: &Period,
+) -> Result<compute::Contents, SyncError> {
+    let work = || compute::compute(setup, regime, loaded, period);
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+/// `created 12, no_credential 3, …` over some rows.
+pub fn summarize(rows: &[OutboxRow]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in rows {
+        *counts.entry(r.state.as_str()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What an operator's action did.
+#[derive(Debug, Default)]
+pub struct Operated {
+    pub changed: Vec<OutboxRow>,
+    pub refused: Vec<Refusal>,
+}
+
+/// Applies an operator's `event` (retry, hold, release, force, a new login) to every outbox row in
+/// `filter`, with an audit line for each row it changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn operate<S: Store>(
+    store: &S,
+    filter: &OutboxFilter,
+    event: Event,
+    actor: &str,
+    action: &str,
+    reason: &str,
+    now: Instant,
+    policy: &Policy,
+) -> Result<Operated, SyncError> {
+    let result = std::sync::Mutex::new(Operated::default());
+    store
+        .outbox_apply(filter, |rows| {
+            let mut out = result.lock().expect("not poisoned");
+            let mut changes = OutboxChanges::default();
+            for row in rows {
+                match outbox::apply(&row.report, Some(&row), &event, now, policy, actor) {
+                    Ok(Some(next)) => {
+                        let mut entry = AuditEntry::about(&row.report, actor, action, now);
+                        entry.content_hash = next.content_hash.clone();
+                        entry.reason = reason.to_owned();
+                        entry.answer = Some(format!("{} -> {}", row.state, next.state));
+                        changes.audit.push(entry);
+                        out.changed.push(next.clone());
+                        changes.rows.push(next);
+                    }
+                    Ok(None) => {}
+                    Err(refusal) => out.refused.push(refusal),
+                }
+            }
+            changes
+        })
+        .await?;
+    Ok(result.into_inner().expect("not poisoned"))
+}

@@ -1,16 +1,22 @@
 //! Pull: records from the procedure-handling system into the store, incrementally. Each run closes
-//! its window at a fixed bound a little in the past (`now - lag`), starts a little before the last
-//! watermark (`overlap`, because a record updated during a walk may appear again later), splits
-//! the span into windows fetched in parallel within a bound, de-duplicates by key and CapNhatLuc,
-//! stores everything, and only then advances the watermark.
+//! its span at a fixed bound a little in the past (`now - lag`) and starts a little before the last
+//! watermark (`overlap`: a record updated during a walk may appear again later), or at
+//! `history_from` on the first run. The span is split into windows fetched in parallel within a
+//! bound and handed on in order; each window's records are de-duplicated by key and CapNhatLuc and
+//! stored as the window completes, and only then does the watermark move over it (forward only).
+//! A failure keeps every window before it. Every window, stored or failed, is logged for the
+//! freshness gate.
 
-use super::push::SyncError;
+use super::SyncError;
 use crate::auth::session::Session;
+use crate::auth::token::TokenEndpoint;
+use crate::auth::vault::{SOURCE_UNIT, System, Vault};
 use crate::domain::{Dossier, Feedback, Finding, Instant, Rating, RecordKind};
+use crate::settings::PullSettings;
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
 use crate::sources::procedure::{SourceClient, SourceError};
-use crate::store::{DossierImport, IncomingDossier, IncomingRaw, Reject, Store, UpsertCounts};
-use futures_util::{StreamExt, TryStreamExt};
+use crate::store::{AnyStore, IncomingDossier, IncomingRaw, PullLog, Reject, Store, UpsertCounts};
+use futures_util::StreamExt;
 
 #[derive(Debug, Clone)]
 pub struct PullRequest {
@@ -22,12 +28,14 @@ pub struct PullRequest {
     pub lag_seconds: i64,
     pub overlap_seconds: i64,
     pub window_seconds: i64,
+    /// Where the first pull starts.
+    pub history_from: Instant,
     /// A full re-pull from this instant instead of the watermark.
     pub full_from: Option<Instant>,
     pub page_size: u32,
     /// Windows fetched at once.
     pub parallel: usize,
-    /// How a window that met a transient failure is retried.
+    /// How a page that met a transient failure is retried.
     pub retry: crate::retry::RetryPolicy,
 }
 
@@ -38,35 +46,120 @@ pub struct PullOutcome {
     pub from: Option<Instant>,
     pub to: Option<Instant>,
     pub windows: usize,
+    /// Windows stored (a prefix of `windows`).
+    pub stored: usize,
+    /// Why the pull stopped before its end, if it did.
+    pub failure: Option<String>,
 }
 
-impl From<SourceError> for SyncError {
-    fn from(e: SourceError) -> SyncError {
-        SyncError::Upstream(format!("pull: {e}"))
+impl PullRequest {
+    /// The windows of this pull's span, in order.
+    pub fn windows(&self, watermark: Option<Instant>) -> Vec<(Instant, Instant)> {
+        let to = Instant(self.now.0 - self.lag_seconds);
+        let from = match (self.full_from, watermark) {
+            (Some(f), _) => f,
+            (None, Some(w)) => Instant((w.0 - self.overlap_seconds).max(self.history_from.0)),
+            (None, None) => self.history_from,
+        };
+        let step = self.window_seconds.max(60);
+        let mut out = Vec::new();
+        let mut start = from.0;
+        while start < to.0 {
+            let end = (start + step).min(to.0);
+            out.push((Instant(start), Instant(end)));
+            start = end;
+        }
+        out
     }
 }
 
-/// The windows of [from, to): one when there is no watermark yet (the first pull), else spans of
-/// `window_seconds`.
-fn windows(
-    from: Instant,
-    to: Instant,
-    window_seconds: i64,
-    first: bool,
-) -> Vec<(Instant, Instant)> {
-    if first || window_seconds <= 0 {
-        return vec![(from, to)];
-    }
-    let mut out = Vec::new();
-    let mut start = from.0;
-    while start < to.0 {
-        let end = (start + window_seconds).min(to.0);
-        out.push((Instant(start), Instant(end)));
-        start = end;
-    }
-    out
+/// The pull stage with what it needs: the store, the `[pull]` settings, the source's endpoint and
+/// the vault that opens the province's login to it, and "now".
+pub struct Puller<'a> {
+    pub store: &'a AnyStore,
+    pub settings: &'a PullSettings,
+    pub source: Option<&'a TokenEndpoint>,
+    pub vault: Option<&'a Vault>,
+    pub now: Instant,
 }
 
+impl Puller<'_> {
+    /// Pulls `kinds` (from `full_from` instead of the watermark when given). A kind that cannot be
+    /// pulled is logged as a failed pull, so the freshness gate says why.
+    pub async fn pull(
+        &self,
+        kinds: &[RecordKind],
+        full_from: Option<Instant>,
+    ) -> Result<Vec<(RecordKind, PullOutcome)>, SyncError> {
+        let p = self.settings;
+        let history_from = p
+            .history_start()
+            .ok_or_else(|| SyncError::Config("pull.history_from is required".to_owned()))?;
+        let requests: Vec<PullRequest> = kinds
+            .iter()
+            .map(|&kind| PullRequest {
+                source: p.source.clone(),
+                kind,
+                now: self.now,
+                lag_seconds: p.lag_seconds,
+                overlap_seconds: p.overlap_seconds,
+                window_seconds: p.window_days * 86_400,
+                history_from,
+                full_from,
+                page_size: p.page_size,
+                parallel: p.parallel,
+                retry: self.source.map(|s| s.retry_policy()).unwrap_or_default(),
+            })
+            .collect();
+        let source = match self.session().await {
+            Ok(s) => Some(s),
+            Err(reason) => {
+                tracing::warn!(%reason, "cannot pull");
+                for req in &requests {
+                    log_failure(self.store, req, &reason).await?;
+                }
+                None
+            }
+        };
+        let mut out = Vec::new();
+        for req in requests {
+            let outcome = match &source {
+                Some((client, session)) => pull(self.store, client, session, &req).await?,
+                None => PullOutcome {
+                    failure: Some("the source cannot be used (see the log)".to_owned()),
+                    ..PullOutcome::default()
+                },
+            };
+            out.push((req.kind, outcome));
+        }
+        Ok(out)
+    }
+
+    /// The source's client and the province's login session, or why there is none.
+    async fn session(&self) -> Result<(SourceClient, Session), String> {
+        let endpoint = self.source.ok_or("no [upstreams.source] is configured")?;
+        let base_url = endpoint
+            .base_url
+            .as_deref()
+            .ok_or("[upstreams.source] has no base_url")?;
+        let sealed = self
+            .store
+            .credential(System::Source, SOURCE_UNIT)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no source login: baocao-sync creds set --system source --unit '*' --username CLIENT_ID --password-stdin")?;
+        let vault = self
+            .vault
+            .ok_or("no vault key: set vault.key_file (or BAOCAO_VAULT_KEY)")?;
+        let credential = vault.open(&sealed).map_err(|e| e.to_string())?;
+        let http = endpoint.http_client();
+        let client = SourceClient::new(http.clone(), base_url, endpoint.max_body_bytes)?;
+        Ok((client, Session::new(http, endpoint.clone(), credential)))
+    }
+}
+
+/// Pulls one record kind. `Err` only when the store fails; an upstream failure ends the pull
+/// early with `failure` set (and logged), keeping every window before it.
 #[tracing::instrument(name = "sync.pull", skip_all, fields(source = %req.source, kind = req.kind.as_str()))]
 pub async fn pull<S: Store>(
     store: &S,
@@ -85,6 +178,29 @@ pub async fn pull<S: Store>(
     }
 }
 
+/// Logs a pull that could not even start (no credential, no source configured) as a failed one,
+/// so the freshness gate says why.
+pub async fn log_failure<S: Store>(
+    store: &S,
+    req: &PullRequest,
+    reason: &str,
+) -> Result<(), SyncError> {
+    let to = Instant(req.now.0 - req.lag_seconds);
+    store
+        .record_pull(&PullLog {
+            source: req.source.clone(),
+            kind: req.kind,
+            from: to,
+            to,
+            ok: false,
+            detail: reason.to_owned(),
+            records: 0,
+            finished_at: req.now,
+        })
+        .await?;
+    Ok(())
+}
+
 async fn pull_kind<S: Store, R: Pulled>(
     store: &S,
     client: &SourceClient,
@@ -93,37 +209,76 @@ async fn pull_kind<S: Store, R: Pulled>(
     path: &str,
 ) -> Result<PullOutcome, SyncError> {
     let watermark = store.watermark(&req.source, req.kind).await?;
-    let to = Instant(req.now.0 - req.lag_seconds);
-    let from = match (req.full_from, watermark) {
-        (Some(f), _) => f,
-        (None, Some(w)) => Instant(w.0 - req.overlap_seconds),
-        (None, None) => Instant(0),
-    };
+    let spans = req.windows(watermark);
     let mut outcome = PullOutcome {
-        from: Some(from),
-        to: Some(to),
+        from: spans.first().map(|w| w.0),
+        to: spans.last().map(|w| w.1),
+        windows: spans.len(),
         ..PullOutcome::default()
     };
-    if from.0 >= to.0 {
-        return Ok(outcome);
+    // Fetched in parallel within a bound, handed on (and stored) in window order. The fetches
+    // are boxed as `Send` futures: a stream of closures borrowing the session would not prove
+    // `Send` for every lifetime, and the daemon runs pulls on spawned tasks.
+    type Fetch<'f> = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = ((Instant, Instant), Result<Vec<String>, SourceError>)>
+                + Send
+                + 'f,
+        >,
+    >;
+    let fetches: Vec<Fetch<'_>> = spans
+        .iter()
+        .map(move |&(a, b)| -> Fetch<'_> {
+            Box::pin(async move {
+                let page = client
+                    .window(session, &req.retry, path, a, b, req.page_size)
+                    .await;
+                ((a, b), page)
+            })
+        })
+        .collect();
+    let mut pages = futures_util::stream::iter(fetches).buffered(req.parallel.max(1));
+    while let Some(((from, to), fetched)) = pages.next().await {
+        let log = |ok: bool, detail: String, records: i64| PullLog {
+            source: req.source.clone(),
+            kind: req.kind,
+            from,
+            to,
+            ok,
+            detail,
+            records,
+            finished_at: req.now,
+        };
+        let texts = match fetched {
+            Ok(texts) => texts,
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(kind = req.kind.as_str(), from = %from, to = %to, error = %reason, "pull stopped");
+                store.record_pull(&log(false, reason.clone(), 0)).await?;
+                outcome.failure = Some(reason);
+                return Ok(outcome);
+            }
+        };
+        let n = texts.len() as i64;
+        store_window::<S, R>(store, req, &texts, &mut outcome).await?;
+        store.record_pull(&log(true, String::new(), n)).await?;
+        // Only now, with every record of the window stored, does the watermark move.
+        store.advance_watermark(&req.source, req.kind, to).await?;
+        outcome.stored += 1;
     }
-    let spans = windows(
-        from,
-        to,
-        req.window_seconds,
-        watermark.is_none() && req.full_from.is_none(),
-    );
-    outcome.windows = spans.len();
-    // Fetched in parallel within a bound, handed on in window order.
-    let pages: Vec<Vec<String>> = futures_util::stream::iter(spans)
-        .map(|(a, b)| client.window(session, &req.retry, path, a, b, req.page_size))
-        .buffered(req.parallel.max(1))
-        .try_collect()
-        .await?;
-    let batch: RecordBatch<R> = parse_raw(pages.iter().flatten().map(String::as_str), true);
+    Ok(outcome)
+}
+
+/// Parses and stores one window's records, and the rejects of those that cannot be read.
+async fn store_window<S: Store, R: Pulled>(
+    store: &S,
+    req: &PullRequest,
+    texts: &[String],
+    outcome: &mut PullOutcome,
+) -> Result<(), SyncError> {
+    let batch: RecordBatch<R> = parse_raw(texts.iter().map(String::as_str), true);
     tracing::debug!(
         records = batch.records.len(),
-        raws = batch.raws.len(),
         findings = batch.findings.len(),
         "window read"
     );
@@ -140,7 +295,9 @@ async fn pull_kind<S: Store, R: Pulled>(
         .iter()
         .zip(batch.raws.iter().map(String::as_str))
         .collect();
-    outcome.counts = R::store(store, &req.source, &records).await?;
+    outcome
+        .counts
+        .add(R::store(store, &req.source, &records).await?);
     let rejects: Vec<Reject> = batch
         .findings
         .iter()
@@ -158,14 +315,13 @@ async fn pull_kind<S: Store, R: Pulled>(
             .record_rejects(req.kind, &req.source, &rejects)
             .await?;
     }
-    outcome.rejected = batch
-        .findings
-        .into_iter()
-        .filter(|f| f.code == crate::domain::FindingCode::InvalidRecord)
-        .collect();
-    // Only now, with every record of the span stored, does the watermark move.
-    store.set_watermark(&req.source, req.kind, to).await?;
-    Ok(outcome)
+    outcome.rejected.extend(
+        batch
+            .findings
+            .into_iter()
+            .filter(|f| f.code == crate::domain::FindingCode::InvalidRecord),
+    );
+    Ok(())
 }
 
 /// How a pulled (or imported) kind is stored: ratings and feedback as received, by default;
@@ -201,13 +357,55 @@ impl Pulled for Dossier {
             .iter()
             .map(|(dossier, raw)| IncomingDossier { dossier, raw })
             .collect();
-        let mut import = store.begin_dossier_import(source).await?;
-        let counts = import.add(&incoming).await?;
-        import.commit().await?;
-        Ok(counts)
+        store.upsert_dossiers(source, &incoming).await
     }
 }
 
 impl Pulled for Rating {}
 
 impl Pulled for Feedback {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(now: &str) -> PullRequest {
+        PullRequest {
+            source: "default".into(),
+            kind: RecordKind::Dossier,
+            now: Instant::parse(now).unwrap(),
+            lag_seconds: 300,
+            overlap_seconds: 900,
+            window_seconds: 7 * 86_400,
+            history_from: Instant::parse("2023-01-01T00:00:00+07:00").unwrap(),
+            full_from: None,
+            page_size: 100,
+            parallel: 2,
+            retry: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_first_pull_walks_the_history_in_windows() {
+        let req = request("2023-02-01T00:05:00+07:00");
+        let w = req.windows(None);
+        assert_eq!(w.first().unwrap().0, req.history_from);
+        assert_eq!(
+            w.last().unwrap().1,
+            Instant::parse("2023-02-01T00:00:00+07:00").unwrap()
+        );
+        assert_eq!(w.len(), 5, "31 days in weeks: {w:?}");
+        assert!(w.windows(2).all(|p| p[0].1 == p[1].0), "contiguous");
+    }
+
+    #[test]
+    fn later_pulls_overlap_the_watermark_and_never_start_before_history() {
+        let req = request("2023-02-01T00:05:00+07:00");
+        let mark = Instant::parse("2023-01-31T00:00:00+07:00").unwrap();
+        assert_eq!(req.windows(Some(mark))[0].0, Instant(mark.0 - 900));
+        let early = Instant(req.history_from.0 + 60);
+        assert_eq!(req.windows(Some(early))[0].0, req.history_from);
+        let now = Instant(req.now.0 - 300);
+        assert!(req.windows(Some(now)).is_empty() || req.windows(Some(now))[0].0.0 == now.0 - 900);
+    }
+}

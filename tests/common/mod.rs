@@ -23,8 +23,28 @@ pub fn own_fixture(dir: &str, name: &str) -> String {
 
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baocao-sync"));
-    c.env("RUST_LOG", "warn").env_remove("BAOCAO_DATABASE_URL");
+    c.env("RUST_LOG", "warn")
+        .env_remove("BAOCAO_DATABASE_URL")
+        .env_remove("BAOCAO_CONFIG")
+        // The pipeline needs to know from when records count (the configuration's
+        // [pull] history_from); the golden data starts in 2022. Set through the environment, as
+        // an operator may, so every test also exercises that layer.
+        .env("BAOCAO__PULL__HISTORY_FROM", "2022-01-01")
+        .env("BAOCAO__PULL__WINDOW_DAYS", "400");
     c
+}
+
+/// A command's standard output, failing loudly unless it exited with one of `codes`.
+pub fn output_with(command: &mut Command, codes: &[i32]) -> String {
+    let out = command.output().expect("the binary runs");
+    let code = out.status.code().unwrap_or(-1);
+    assert!(
+        codes.contains(&code),
+        "exit {code} (expected one of {codes:?})\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
 }
 
 pub fn run(args: &[&str]) -> Output {
@@ -133,6 +153,7 @@ impl Sandbox {
         let base = line
             .trim()
             .strip_prefix("sandbox listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
             .expect("the sandbox says where")
             .to_owned();
         Sandbox { child, base }

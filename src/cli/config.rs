@@ -1,0 +1,103 @@
+//! The flags every daemon-side command shares: the configuration file and the flags (and older
+//! environment variables) that override it, the vault, the clock.
+
+use anyhow::Context;
+use baocao_sync::auth::vault::{Vault, VaultError};
+use baocao_sync::domain::Instant;
+use baocao_sync::settings::{Overrides, Parts, Settings};
+use baocao_sync::sync::{Clock, Engine};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// The configuration file (see config/baocao-sync.example.toml).
+    #[arg(long, env = "BAOCAO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The store: sqlite://PATH (embedded) or postgres://USER@HOST/DB.
+    #[arg(long, env = "BAOCAO_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The vault key file; else BAOCAO_VAULT_KEY holds the key itself.
+    #[arg(long, env = "BAOCAO_VAULT_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The unit tree as TOML.
+    #[arg(long)]
+    pub units: Option<PathBuf>,
+    /// Duties: who files what, where, by when.
+    #[arg(long, env = "BAOCAO_DUTIES")]
+    pub duties: Option<PathBuf>,
+    /// The upstream systems as their own file (config/upstreams.example.toml's shape).
+    #[arg(long, env = "BAOCAO_UPSTREAMS")]
+    pub upstreams: Option<PathBuf>,
+    /// Form definitions folder; the copy built into the binary by default.
+    #[arg(long, env = "BAOCAO_FORMS_DIR")]
+    pub forms_dir: Option<PathBuf>,
+    /// Field catalogue folder.
+    #[arg(long, env = "BAOCAO_CATALOG_DIR")]
+    pub catalog: Option<PathBuf>,
+    /// What "now" is (RFC 3339), for tests and replays; the clock runs on from it.
+    #[arg(long, hide = true)]
+    pub now: Option<String>,
+}
+
+impl ConfigArgs {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let overrides = Overrides {
+            database_url: self.database_url.clone(),
+            key_file: self.key_file.clone(),
+            units: self.units.clone(),
+            duties: self.duties.clone(),
+            upstreams: self.upstreams.clone(),
+            forms_dir: self.forms_dir.clone(),
+            catalog_dir: self.catalog.clone(),
+        };
+        Ok(Settings::load(self.config.as_deref(), &overrides)?)
+    }
+
+    pub fn clock(&self) -> anyhow::Result<Clock> {
+        Ok(match &self.now {
+            Some(text) => {
+                Clock::starting_at(Instant::parse(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?)
+            }
+            None => Clock::system(),
+        })
+    }
+
+    /// Settings, the files they name, the vault (if a key is configured) and the clock, as one
+    /// engine over the store.
+    pub async fn engine(&self) -> anyhow::Result<Engine> {
+        let settings = self.settings()?;
+        let parts: Parts = settings.load_parts()?;
+        let vault = vault(&settings)?;
+        Ok(Engine::start(settings, parts, vault, self.clock()?).await?)
+    }
+}
+
+/// The vault, from `vault.key_file` or `BAOCAO_VAULT_KEY`; `None` when neither is set.
+pub fn vault(settings: &Settings) -> anyhow::Result<Option<Vault>> {
+    match &settings.vault.key_file {
+        Some(path) => Ok(Some(read_key(path)?)),
+        None => match std::env::var("BAOCAO_VAULT_KEY") {
+            Ok(key) => Ok(Some(Vault::from_base64(&key)?)),
+            Err(_) => Ok(None),
+        },
+    }
+}
+
+/// The vault, which this command cannot do without.
+pub fn require_vault(settings: &Settings) -> anyhow::Result<Vault> {
+    vault(settings)?.ok_or_else(|| VaultError::NoKey.into())
+}
+
+pub fn read_key(path: &Path) -> anyhow::Result<Vault> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the key file {}", path.display()))?;
+    Ok(Vault::from_base64(&text)?)
+}
+
+/// Who runs a command from the shell: `cli:<user>`.
+pub fn cli_actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("cli:{user}")
+}

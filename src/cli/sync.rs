@@ -1,0 +1,187 @@
+//! `sync` (and `push`, the same without the pull): the pipeline once over a scope, in the
+//! foreground, with progress, a line per report that needs someone, and the exit status the
+//! operator's scripts read: 0 when every report ended in a good or intended state, 2 when
+//! something needs someone or time, 3 for a broken identity.
+
+use super::config::{ConfigArgs, cli_actor};
+use baocao_sync::domain::Period;
+use baocao_sync::store::OutboxRow;
+use baocao_sync::sync::{self, Progress, RunOptions, Scope, SyncError, Verdict};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Period id, e.g. 2023-Q3.
+    #[arg(long)]
+    pub period: String,
+    /// Only this unit.
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Only this form (its code or alias: II.06a, II.01-DC…).
+    #[arg(long)]
+    pub form: Option<String>,
+    /// Only this reporting system: central or provincial.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Compute and show what would change; write nothing anywhere.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go on although the freshness gate holds; REASON is kept in the audit.
+    #[arg(long, value_name = "REASON")]
+    pub accept_stale: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+impl SyncArgs {
+    pub fn scope(&self) -> anyhow::Result<Scope> {
+        let period: Period = self.period.parse()?;
+        Ok(Scope {
+            period,
+            unit: self.unit.clone(),
+            form: self.form.clone(),
+            system: self.system.clone(),
+        })
+    }
+}
+
+/// Runs the pipeline once (`pull`: with the pull stage, as `sync`; without, as `push`).
+pub async fn run(a: SyncArgs, pull: bool) -> anyhow::Result<ExitCode> {
+    let engine = a.config.engine().await?;
+    let scope = a.scope()?;
+    let options = RunOptions {
+        pull,
+        deliver: !a.dry_run,
+        dry_run: a.dry_run,
+        accept_stale: a.accept_stale.clone(),
+        actor: cli_actor(),
+        cause: "cli".to_owned(),
+    };
+    let progress = Bars::new();
+    let result = engine.run(&scope, &options, &progress).await;
+    progress.finish();
+    let report = match result {
+        Ok(r) => r,
+        Err(SyncError::Busy(why)) => {
+            eprintln!("{why}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for (kind, outcome) in &report.pulls {
+        match &outcome.failure {
+            Some(f) => println!("pull {}: failed: {f}", kind.as_str()),
+            None => println!(
+                "pull {}: new {}, updated {}, unchanged {}, rejected {}",
+                kind.as_str(),
+                outcome.counts.new,
+                outcome.counts.updated,
+                outcome.counts.unchanged,
+                outcome.rejected.len()
+            ),
+        }
+    }
+    if !report.gate.is_empty() {
+        let verb = if report.accepted_stale {
+            "held, overridden by --accept-stale"
+        } else {
+            "holds: nothing was computed or sent"
+        };
+        println!("freshness gate {verb}:");
+        for reason in &report.gate {
+            println!("  - {reason}");
+        }
+    }
+    print_rows(&report.rows, a.dry_run);
+    let verdict = report.verdict();
+    Ok(ExitCode::from(match verdict {
+        Verdict::Good => 0,
+        Verdict::NeedsAttention => 2,
+        Verdict::Withheld => 3,
+    }))
+}
+
+/// A line per report that did not plainly succeed (what a person did to it included), then the
+/// counts.
+fn print_rows(rows: &[OutboxRow], dry_run: bool) {
+    use baocao_sync::store::OutboxState::*;
+    for r in rows {
+        if !matches!(
+            r.state,
+            Created | Updated | Unchanged | Recreated | NothingToReport
+        ) {
+            println!(
+                "{:<18} {:<9} {:<11} {:<19} {}",
+                r.report.unit, r.report.form, r.report.system, r.state, r.detail
+            );
+        }
+    }
+    let prefix = if dry_run { "would be: " } else { "" };
+    println!("{prefix}{}", sync::summarize(rows));
+}
+
+/// Progress on standard error: bars on a terminal, plain lines otherwise.
+struct Bars {
+    terminal: bool,
+    bar: Mutex<Option<(ProgressBar, Option<u64>, u64)>>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars {
+            terminal: std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((bar, _, _)) = self.bar.lock().expect("not poisoned").take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn stage(&self, name: &str, total: Option<u64>) {
+        self.finish();
+        if !self.terminal {
+            match total {
+                Some(n) => eprintln!("{name}: {n}"),
+                None => eprintln!("{name}…"),
+            }
+            *self.bar.lock().expect("not poisoned") = Some((ProgressBar::hidden(), total, 0));
+            return;
+        }
+        let bar = match total {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} {elapsed}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            ),
+            None => {
+                let b = ProgressBar::new_spinner();
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+                b
+            }
+        };
+        bar.set_message(name.to_owned());
+        *self.bar.lock().expect("not poisoned") = Some((bar, total, 0));
+    }
+
+    fn delivered(&self, _row: &OutboxRow) {
+        let mut guard = self.bar.lock().expect("not poisoned");
+        if let Some((bar, total, done)) = guard.as_mut() {
+            *done += 1;
+            bar.inc(1);
+            if !self.terminal
+                && let Some(t) = total
+                && (*done == *t || *done % (*t / 10).max(1) == 0)
+            {
+                eprintln!("delivered {done}/{t}");
+            }
+        }
+    }
+}

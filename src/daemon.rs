@@ -1,0 +1,196 @@
+//! The daemon: the schedule's alarm clock and the delivery workers, around one [`Engine`].
+//!
+//! Every minute (and once at start, so that fires missed while it was down run now), the alarm
+//! asks `scheduler` which fires are due and claims each in the store; only the replica whose claim
+//! succeeds runs it, as a task of its own. Delivery workers claim drafts continuously. On SIGTERM or
+//! Ctrl-C nothing new is claimed; runs and writes in flight get `shutdown_grace_seconds` to end;
+//! whatever this process still holds after that is handed back (leases, run locks) so another
+//! replica need not wait. A SIGKILL leaves leases that expire by themselves.
+
+use crate::domain::RecordKind;
+use crate::scheduler::{self, Fire, Job, Schedule};
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+use crate::sync::{Engine, RunOptions, Scope, SyncError};
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// Runs until `shutdown`.
+pub async fn serve(
+    engine: Arc<Engine>,
+    schedule: Schedule,
+    shutdown: Shutdown,
+) -> Result<(), SyncError> {
+    let enabled = engine.settings.schedule.enabled;
+    let alarm = Arc::new(tokio::sync::Notify::new());
+    let mut clock = tokio_cron_scheduler::JobScheduler::new()
+        .await
+        .map_err(|e| SyncError::Internal(format!("the scheduler does not start: {e}")))?;
+    if enabled {
+        let ring = alarm.clone();
+        let job = tokio_cron_scheduler::Job::new_async_tz(
+            "0 * * * * *",
+            chrono_tz::Asia::Ho_Chi_Minh,
+            move |_, _| {
+                let ring = ring.clone();
+                Box::pin(async move { ring.notify_one() })
+            },
+        )
+        .map_err(|e| SyncError::Internal(format!("the alarm does not parse: {e}")))?;
+        clock
+            .add(job)
+            .await
+            .map_err(|e| SyncError::Internal(format!("the alarm cannot be set: {e}")))?;
+        clock
+            .start()
+            .await
+            .map_err(|e| SyncError::Internal(format!("the scheduler does not start: {e}")))?;
+    }
+    let grace = std::time::Duration::from_secs(engine.settings.delivery.shutdown_grace_seconds);
+    let workers = engine.delivery.serve(shutdown.clone());
+    let fires = {
+        let engine = engine.clone();
+        let mut shutdown = shutdown.clone();
+        async move {
+            let mut runs = JoinSet::new();
+            if enabled {
+                tick(&engine, &schedule, &mut runs).await;
+            }
+            loop {
+                tokio::select! {
+                    _ = alarm.notified() => tick(&engine, &schedule, &mut runs).await,
+                    Some(_) = runs.join_next(), if !runs.is_empty() => {}
+                    _ = shutdown.requested() => break,
+                }
+            }
+            while runs.join_next().await.is_some() {}
+        }
+    };
+    let everything = async { tokio::join!(workers, fires) };
+    tokio::pin!(everything);
+    let mut stop = shutdown.clone();
+    tokio::select! {
+        _ = &mut everything => {}
+        _ = async { stop.requested().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "work still in flight when the shutdown grace ran out; handing it back");
+        }
+    }
+    if enabled {
+        let _ = clock.shutdown().await;
+    }
+    let released = engine.delivery.release_leases().await?;
+    if released > 0 {
+        tracing::info!(released, "drafts handed back for another worker");
+    }
+    let now = engine.clock.now();
+    for period in engine.schedule_periods(now) {
+        engine
+            .store
+            .release_lock(&format!("run:{}", period.id()), &engine.owner)
+            .await?;
+    }
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+impl Engine {
+    /// The periods the schedule works on now (for handing back their run locks).
+    fn schedule_periods(&self, now: crate::domain::Instant) -> Vec<crate::domain::Period> {
+        Schedule::new(&self.settings.schedule, &self.parts.duties)
+            .map(|s| s.active_periods(now))
+            .unwrap_or_default()
+    }
+}
+
+/// Claims and starts every due fire.
+async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>) {
+    let now = engine.clock.now();
+    let done: HashSet<String> = match engine.store.fires("prefill:").await {
+        Ok(fires) => fires
+            .into_iter()
+            .filter(|f| f.outcome.as_deref() == Some(scheduler::DONE))
+            .map(|f| f.job)
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the claimed fires; skipping this tick");
+            return;
+        }
+    };
+    let due = schedule.due(now, |p| done.contains(&Job::Prefill(p.clone()).name()));
+    for fire in due {
+        let name = fire.job.name();
+        match engine
+            .store
+            .claim_fire(&name, fire.slot, &engine.owner, now)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(job = %name, slot = %fire.slot, "fire claimed");
+                runs.spawn(run_fire(engine.clone(), fire));
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(job = %name, error = %e, "cannot claim a fire"),
+        }
+    }
+}
+
+/// Runs one claimed fire and records how it ended.
+async fn run_fire(engine: Arc<Engine>, fire: Fire) {
+    let name = fire.job.name();
+    let outcome = match &fire.job {
+        Job::Pull => {
+            let kinds = [
+                RecordKind::Dossier,
+                RecordKind::Rating,
+                RecordKind::Feedback,
+            ];
+            match engine.pull(&kinds, None).await {
+                Ok(results) => {
+                    let failed: Vec<String> = results
+                        .iter()
+                        .filter_map(|(k, o)| {
+                            o.failure.as_ref().map(|f| format!("{}: {f}", k.as_str()))
+                        })
+                        .collect();
+                    if failed.is_empty() {
+                        "ok".to_owned()
+                    } else {
+                        format!("failed: {}", failed.join("; "))
+                    }
+                }
+                Err(e) => format!("failed: {e}"),
+            }
+        }
+        Job::Prefill(period) | Job::Refresh(period) => {
+            let options = RunOptions {
+                pull: true,
+                deliver: false,
+                actor: "schedule".to_owned(),
+                cause: "schedule".to_owned(),
+                ..RunOptions::default()
+            };
+            match engine
+                .run(
+                    &Scope::period(period.clone()),
+                    &options,
+                    &crate::sync::Quiet,
+                )
+                .await
+            {
+                Ok(report) if report.gate.is_empty() => scheduler::DONE.to_owned(),
+                Ok(report) => format!("gate_closed: {}", report.gate.join("; ")),
+                Err(SyncError::Busy(_)) => "busy".to_owned(),
+                Err(e) => format!("failed: {e}"),
+            }
+        }
+    };
+    tracing::info!(job = %name, slot = %fire.slot, %outcome, "fire ended");
+    if let Err(e) = engine
+        .store
+        .finish_fire(&name, fire.slot, &outcome, engine.clock.now())
+        .await
+    {
+        tracing::error!(job = %name, error = %e, "cannot record how a fire ended");
+    }
+}

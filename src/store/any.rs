@@ -1,0 +1,237 @@
+//! The store a URL names, whichever backend it is: every method forwards to the backend, so the
+//! rest of the product is written once against [`Store`] and compiled once.
+
+use super::{
+    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingDossier, IncomingRaw,
+    OutboxChanges, OutboxFilter, OutboxRow, PgDossierImport, PgStore, PullLog, Reject, RunRecord,
+    SqliteDossierImport, SqliteStore, Store, StoreError, UpsertCounts,
+};
+use crate::auth::vault::SealedCredential;
+use crate::domain::{Dossier, Finding, Instant, RecordKind};
+
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+pub enum AnyDossierImport {
+    Sqlite(SqliteDossierImport),
+    Postgres(PgDossierImport),
+}
+
+/// `$call` on whichever backend `$self` is.
+macro_rules! forward {
+    ($self:expr, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $call,
+            AnyStore::Postgres($s) => $call,
+        }
+    };
+}
+
+impl DossierImport for AnyDossierImport {
+    async fn add(&mut self, records: &[IncomingDossier<'_>]) -> Result<UpsertCounts, StoreError> {
+        match self {
+            AnyDossierImport::Sqlite(i) => i.add(records).await,
+            AnyDossierImport::Postgres(i) => i.add(records).await,
+        }
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            AnyDossierImport::Sqlite(i) => i.commit().await,
+            AnyDossierImport::Postgres(i) => i.commit().await,
+        }
+    }
+}
+
+impl Store for AnyStore {
+    type Import = AnyDossierImport;
+
+    fn backend(&self) -> &'static str {
+        forward!(self, s => s.backend())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        forward!(self, s => s.ping().await)
+    }
+
+    async fn begin_dossier_import(&self, source: &str) -> Result<AnyDossierImport, StoreError> {
+        Ok(match self {
+            AnyStore::Sqlite(s) => AnyDossierImport::Sqlite(s.begin_dossier_import(source).await?),
+            AnyStore::Postgres(s) => {
+                AnyDossierImport::Postgres(s.begin_dossier_import(source).await?)
+            }
+        })
+    }
+
+    async fn upsert_raw(
+        &self,
+        kind: RecordKind,
+        source: &str,
+        records: &[IncomingRaw<'_>],
+    ) -> Result<UpsertCounts, StoreError> {
+        forward!(self, s => s.upsert_raw(kind, source, records).await)
+    }
+
+    async fn raw_records(
+        &self,
+        kind: RecordKind,
+        source: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        forward!(self, s => s.raw_records(kind, source).await)
+    }
+
+    async fn record_rejects(
+        &self,
+        kind: RecordKind,
+        source: &str,
+        rejects: &[Reject],
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.record_rejects(kind, source, rejects).await)
+    }
+
+    async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
+        forward!(self, s => s.dossiers(source).await)
+    }
+
+    async fn rejects(
+        &self,
+        kind: RecordKind,
+        source: Option<&str>,
+    ) -> Result<Vec<Finding>, StoreError> {
+        forward!(self, s => s.rejects(kind, source).await)
+    }
+
+    async fn put_credential(&self, credential: &SealedCredential) -> Result<(), StoreError> {
+        forward!(self, s => s.put_credential(credential).await)
+    }
+
+    async fn credential(
+        &self,
+        system: crate::auth::vault::System,
+        unit: &str,
+    ) -> Result<Option<SealedCredential>, StoreError> {
+        forward!(self, s => s.credential(system, unit).await)
+    }
+
+    async fn credentials(&self) -> Result<Vec<SealedCredential>, StoreError> {
+        forward!(self, s => s.credentials().await)
+    }
+
+    async fn replace_credentials(
+        &self,
+        credentials: &[SealedCredential],
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.replace_credentials(credentials).await)
+    }
+
+    async fn watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+    ) -> Result<Option<Instant>, StoreError> {
+        forward!(self, s => s.watermark(source, kind).await)
+    }
+
+    async fn advance_watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        upper: Instant,
+    ) -> Result<bool, StoreError> {
+        forward!(self, s => s.advance_watermark(source, kind, upper).await)
+    }
+
+    async fn record_pull(&self, log: &PullLog) -> Result<(), StoreError> {
+        forward!(self, s => s.record_pull(log).await)
+    }
+
+    async fn pulls(&self, source: &str, kind: RecordKind) -> Result<Vec<PullLog>, StoreError> {
+        forward!(self, s => s.pulls(source, kind).await)
+    }
+
+    async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
+        forward!(self, s => s.outbox(filter).await)
+    }
+
+    async fn outbox_apply<F>(&self, filter: &OutboxFilter, decide: F) -> Result<usize, StoreError>
+    where
+        F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,
+    {
+        forward!(self, s => s.outbox_apply(filter, decide).await)
+    }
+
+    async fn outbox_claim(&self, claim: &Claim) -> Result<Vec<OutboxRow>, StoreError> {
+        forward!(self, s => s.outbox_claim(claim).await)
+    }
+
+    async fn attempts(&self, outbox_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        forward!(self, s => s.attempts(outbox_id).await)
+    }
+
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        forward!(self, s => s.append_audit(entries).await)
+    }
+
+    async fn audit(&self, period: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        forward!(self, s => s.audit(period, limit).await)
+    }
+
+    async fn claim_fire(
+        &self,
+        job: &str,
+        slot: Instant,
+        owner: &str,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        forward!(self, s => s.claim_fire(job, slot, owner, now).await)
+    }
+
+    async fn finish_fire(
+        &self,
+        job: &str,
+        slot: Instant,
+        outcome: &str,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.finish_fire(job, slot, outcome, now).await)
+    }
+
+    async fn fires(&self, prefix: &str) -> Result<Vec<Fire>, StoreError> {
+        forward!(self, s => s.fires(prefix).await)
+    }
+
+    async fn acquire_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Instant,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        forward!(self, s => s.acquire_lock(name, owner, until, now).await)
+    }
+
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        forward!(self, s => s.release_lock(name, owner).await)
+    }
+
+    async fn start_run(&self, run: &RunRecord) -> Result<i64, StoreError> {
+        forward!(self, s => s.start_run(run).await)
+    }
+
+    async fn finish_run(
+        &self,
+        id: i64,
+        outcome: &str,
+        summary: &str,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.finish_run(id, outcome, summary, now).await)
+    }
+
+    async fn runs(&self, period: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        forward!(self, s => s.runs(period, limit).await)
+    }
+}

@@ -1,0 +1,895 @@
+//! The store methods whose SQL is the same on SQLite and PostgreSQL, written once and expanded
+//! into each backend's `impl Store` by [`shared_methods!`]: the text, the bindings and the row
+//! decoding are identical, only the driver differs. What the backends do differently is a
+//! parameter: how a writing transaction begins (`BEGIN IMMEDIATE` takes SQLite's write lock up
+//! front, so a read-then-write never fails half-way), and how rows are locked (PostgreSQL's
+//! `FOR UPDATE`, `FOR UPDATE SKIP LOCKED` and an advisory lock; SQLite's database-wide write lock
+//! needs none).
+
+use super::{
+    AttemptRecord, AuditEntry, Fire, Force, Lease, OutboxRow, OutboxState, PullLog, ReportId,
+    RunRecord, StoreError,
+};
+use crate::domain::{Instant, RecordKind};
+
+/// The columns of an outbox row, in the order of [`OutboxRecord`].
+pub(super) const OUTBOX_COLUMNS: &str = "id, system, form, period, unit, state, detail, draft, content_hash, generation, \
+     attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
+     lease_owner, lease_until, sending_generation, armed_by, changed_at";
+
+/// An outbox row as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct OutboxRecord {
+    id: i64,
+    system: String,
+    form: String,
+    period: String,
+    unit: String,
+    state: String,
+    detail: String,
+    draft: Option<String>,
+    content_hash: Option<String>,
+    generation: i64,
+    attempts: i64,
+    next_attempt_at: Option<i64>,
+    remote_version: Option<i64>,
+    our_version: Option<i64>,
+    incarnation: i64,
+    force_by: Option<String>,
+    force_reason: Option<String>,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    sending_generation: Option<i64>,
+    armed_by: String,
+    changed_at: i64,
+}
+
+impl OutboxRecord {
+    pub(super) fn into_row(self) -> Result<OutboxRow, StoreError> {
+        let state = OutboxState::parse(&self.state).ok_or_else(|| {
+            StoreError::Corrupt(format!("outbox row {} has state `{}`", self.id, self.state))
+        })?;
+        let draft = match &self.draft {
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "outbox row {} has a draft that does not parse: {e}",
+                    self.id
+                ))
+            })?),
+            None => None,
+        };
+        Ok(OutboxRow {
+            id: Some(self.id),
+            report: ReportId {
+                system: self.system,
+                form: self.form,
+                period: self.period,
+                unit: self.unit,
+            },
+            state,
+            detail: self.detail,
+            draft,
+            content_hash: self.content_hash,
+            generation: self.generation,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at.map(Instant),
+            remote_version: self.remote_version,
+            our_version: self.our_version,
+            incarnation: self.incarnation,
+            force: match (self.force_by, self.force_reason) {
+                (Some(by), Some(reason)) => Some(Force { by, reason }),
+                _ => None,
+            },
+            lease: match (self.lease_owner, self.lease_until) {
+                (Some(owner), Some(until)) => Some(Lease {
+                    owner,
+                    until: Instant(until),
+                }),
+                _ => None,
+            },
+            sending_generation: self.sending_generation,
+            armed_by: self.armed_by,
+            changed_at: Instant(self.changed_at),
+        })
+    }
+}
+
+pub(super) fn draft_text(row: &OutboxRow) -> Option<String> {
+    row.draft
+        .as_ref()
+        .map(|d| serde_json::to_string(d).expect("a draft serialises"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CredentialRow {
+    system: String,
+    unit: String,
+    username_shown: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+    set_at: String,
+}
+
+impl CredentialRow {
+    pub(super) fn into_sealed(self) -> Result<crate::auth::vault::SealedCredential, StoreError> {
+        Ok(crate::auth::vault::SealedCredential {
+            system: self
+                .system
+                .parse()
+                .map_err(|e: crate::auth::VaultError| StoreError::Corrupt(e.to_string()))?,
+            unit: self.unit,
+            username_shown: self.username_shown,
+            key_id: self.key_id,
+            nonce: self.nonce,
+            ciphertext: self.ciphertext,
+            set_at: self.set_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AttemptRow {
+    outbox_id: i64,
+    at: i64,
+    generation: i64,
+    content_hash: Option<String>,
+    answer: String,
+    remote_version: Option<i64>,
+    detail: String,
+    worker: String,
+}
+
+impl From<AttemptRow> for AttemptRecord {
+    fn from(r: AttemptRow) -> AttemptRecord {
+        AttemptRecord {
+            outbox_id: r.outbox_id,
+            at: Instant(r.at),
+            generation: r.generation,
+            content_hash: r.content_hash,
+            answer: r.answer,
+            remote_version: r.remote_version,
+            detail: r.detail,
+            worker: r.worker,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    at: i64,
+    actor: String,
+    action: String,
+    system: Option<String>,
+    form: Option<String>,
+    period: Option<String>,
+    unit: Option<String>,
+    content_hash: Option<String>,
+    base_version: Option<i64>,
+    new_version: Option<i64>,
+    answer: Option<String>,
+    reason: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> AuditEntry {
+        AuditEntry {
+            at: Some(Instant(r.at)),
+            actor: r.actor,
+            action: r.action,
+            system: r.system,
+            form: r.form,
+            period: r.period,
+            unit: r.unit,
+            content_hash: r.content_hash,
+            base_version: r.base_version,
+            new_version: r.new_version,
+            answer: r.answer,
+            reason: r.reason,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PullRow {
+    source: String,
+    kind: String,
+    from_at: i64,
+    to_at: i64,
+    ok: i64,
+    detail: String,
+    records: i64,
+    finished_at: i64,
+}
+
+impl PullRow {
+    pub(super) fn into_log(self) -> Result<PullLog, StoreError> {
+        let kind = match self.kind.as_str() {
+            "dossier" => RecordKind::Dossier,
+            "rating" => RecordKind::Rating,
+            "feedback" => RecordKind::Feedback,
+            other => return Err(StoreError::Corrupt(format!("pull log of kind `{other}`"))),
+        };
+        Ok(PullLog {
+            source: self.source,
+            kind,
+            from: Instant(self.from_at),
+            to: Instant(self.to_at),
+            ok: self.ok != 0,
+            detail: self.detail,
+            records: self.records,
+            finished_at: Instant(self.finished_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct FireRow {
+    job: String,
+    slot: i64,
+    claimed_by: String,
+    claimed_at: i64,
+    outcome: Option<String>,
+    finished_at: Option<i64>,
+}
+
+impl From<FireRow> for Fire {
+    fn from(r: FireRow) -> Fire {
+        Fire {
+            job: r.job,
+            slot: Instant(r.slot),
+            claimed_by: r.claimed_by,
+            claimed_at: Instant(r.claimed_at),
+            outcome: r.outcome,
+            finished_at: r.finished_at.map(Instant),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RunRow {
+    id: i64,
+    cause: String,
+    actor: String,
+    period: String,
+    scope: String,
+    started_at: i64,
+    finished_at: Option<i64>,
+    outcome: Option<String>,
+    summary: String,
+}
+
+impl From<RunRow> for RunRecord {
+    fn from(r: RunRow) -> RunRecord {
+        RunRecord {
+            id: Some(r.id),
+            cause: r.cause,
+            actor: r.actor,
+            period: r.period,
+            scope: r.scope,
+            started_at: Instant(r.started_at),
+            finished_at: r.finished_at.map(Instant),
+            outcome: r.outcome,
+            summary: r.summary,
+        }
+    }
+}
+
+/// The table of ratings or feedback (dossiers have typed columns of their own).
+pub(super) fn raw_table(kind: RecordKind) -> Result<&'static str, StoreError> {
+    match kind {
+        RecordKind::Rating => Ok("ratings"),
+        RecordKind::Feedback => Ok("feedback"),
+        RecordKind::Dossier => Err(StoreError::Corrupt(
+            "dossiers are kept in typed columns, not raw".into(),
+        )),
+    }
+}
+
+/// The replacement rule, as an upsert's `DO UPDATE … WHERE`: the incoming version replaces the
+/// stored one when its CapNhatLuc is later (an absent one is older than any), or equal with a
+/// different record.
+pub(super) fn replaces(table: &str) -> String {
+    const NONE: &str = "(-9223372036854775807 - 1)";
+    format!(
+        "COALESCE(excluded.updated_at, {NONE}) > COALESCE({table}.updated_at, {NONE}) \
+         OR (COALESCE(excluded.updated_at, {NONE}) = COALESCE({table}.updated_at, {NONE}) \
+             AND excluded.raw <> {table}.raw)"
+    )
+}
+
+pub(super) fn now_text() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Expands, inside `impl Store for <backend>`, the methods whose SQL both backends share.
+/// `$db` is the sqlx database; `begin` the statement that opens a writing transaction;
+/// `apply_lock` a statement run first in `outbox_apply` (PostgreSQL: an advisory lock that
+/// serialises inserts of new rows across replicas; SQLite: nothing to do); `row_lock` the suffix
+/// that locks selected rows; `claim_lock` the suffix that skips rows another worker is claiming.
+macro_rules! shared_methods {
+    ($db:ty, begin: $begin:literal, apply_lock: $apply_lock:literal, row_lock: $row_lock:literal, claim_lock: $claim_lock:literal) => {
+        async fn ping(&self) -> Result<(), StoreError> {
+            let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE id < 0")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.upsert_raw", skip_all, fields(kind = kind.as_str(), source, records = records.len()))]
+        async fn upsert_raw(
+            &self,
+            kind: RecordKind,
+            source: &str,
+            records: &[IncomingRaw<'_>],
+        ) -> Result<UpsertCounts, StoreError> {
+            let mut tx = self.pool.begin().await?;
+            let mut counts = UpsertCounts::default();
+            let table = shared::raw_table(kind)?;
+            for r in records {
+                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("INSERT INTO ");
+                query
+                    .push(table)
+                    .push(" (source, record_key, updated_at, raw) VALUES (");
+                query.push_bind(source).push(", ").push_bind(r.key).push(", ");
+                query
+                    .push_bind(r.updated_at.map(|i| i.0))
+                    .push(", ")
+                    .push_bind(r.raw);
+                query.push(format!(
+                    ") ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, \
+                     raw = excluded.raw, revision = {table}.revision + 1 WHERE {} RETURNING revision",
+                    shared::replaces(table)
+                ));
+                let revision: Option<i64> = query.build_query_scalar().fetch_optional(&mut *tx).await?;
+                match revision {
+                    None => counts.unchanged += 1,
+                    Some(0) => counts.new += 1,
+                    Some(_) => counts.updated += 1,
+                }
+                sqlx::query(
+                    "DELETE FROM rejected_records WHERE kind = $1 AND source = $2 AND record_key = $3",
+                )
+                .bind(kind.as_str())
+                .bind(source)
+                .bind(r.key)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(counts)
+        }
+
+        #[tracing::instrument(name = "store.raw_records", skip_all, fields(kind = kind.as_str(), source))]
+        async fn raw_records(
+            &self,
+            kind: RecordKind,
+            source: Option<&str>,
+        ) -> Result<Vec<String>, StoreError> {
+            let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("SELECT raw FROM ");
+            query.push(shared::raw_table(kind)?).push(" WHERE ");
+            if let Some(source) = source {
+                query.push("source = ").push_bind(source);
+            } else {
+                query.push("1 = 1");
+            }
+            query.push(" ORDER BY id");
+            Ok(query.build_query_scalar().fetch_all(&self.pool).await?)
+        }
+
+        #[tracing::instrument(name = "store.record_rejects", skip_all, fields(kind = kind.as_str(), source, rejects = rejects.len()))]
+        async fn record_rejects(
+            &self,
+            kind: RecordKind,
+            source: &str,
+            rejects: &[Reject],
+        ) -> Result<(), StoreError> {
+            let now = shared::now_text();
+            let mut tx = self.pool.begin().await?;
+            for r in rejects {
+                sqlx::query(
+                    "INSERT INTO rejected_records (kind, source, record_key, reason, raw, rejected_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (kind, source, record_key) DO UPDATE SET reason = excluded.reason, raw = excluded.raw, \
+                     rejected_at = excluded.rejected_at",
+                )
+                .bind(kind.as_str())
+                .bind(source)
+                .bind(&r.record_key)
+                .bind(&r.reason)
+                .bind(&r.raw)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.rejects", skip_all, fields(kind = kind.as_str(), source))]
+        async fn rejects(
+            &self,
+            kind: RecordKind,
+            source: Option<&str>,
+        ) -> Result<Vec<Finding>, StoreError> {
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT record_key, reason FROM rejected_records WHERE kind = $1 AND ($2 IS NULL OR source = $2) \
+                 ORDER BY record_key",
+            )
+            .bind(kind.as_str())
+            .bind(source)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(key, reason)| Finding::new(FindingCode::InvalidRecord, key, reason))
+                .collect())
+        }
+
+        #[tracing::instrument(name = "store.put_credential", skip_all, fields(system = %credential.system, unit = %credential.unit))]
+        async fn put_credential(&self, credential: &SealedCredential) -> Result<(), StoreError> {
+            let mut tx = self.pool.begin().await?;
+            Self::insert_credential(&mut *tx, credential).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.credential", skip_all, fields(system = %system, unit))]
+        async fn credential(
+            &self,
+            system: crate::auth::vault::System,
+            unit: &str,
+        ) -> Result<Option<SealedCredential>, StoreError> {
+            let row: Option<shared::CredentialRow> = sqlx::query_as(
+                "SELECT system, unit, username_shown, key_id, nonce, ciphertext, set_at FROM credentials \
+                 WHERE system = $1 AND unit = $2",
+            )
+            .bind(system.as_str())
+            .bind(unit)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(shared::CredentialRow::into_sealed).transpose()
+        }
+
+        #[tracing::instrument(name = "store.credentials", skip_all)]
+        async fn credentials(&self) -> Result<Vec<SealedCredential>, StoreError> {
+            let rows: Vec<shared::CredentialRow> = sqlx::query_as(
+                "SELECT system, unit, username_shown, key_id, nonce, ciphertext, set_at FROM credentials ORDER BY system, unit",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter().map(shared::CredentialRow::into_sealed).collect()
+        }
+
+        #[tracing::instrument(name = "store.replace_credentials", skip_all, fields(credentials = credentials.len()))]
+        async fn replace_credentials(
+            &self,
+            credentials: &[SealedCredential],
+        ) -> Result<(), StoreError> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("DELETE FROM credentials").execute(&mut *tx).await?;
+            for c in credentials {
+                Self::insert_credential(&mut *tx, c).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.watermark", skip_all, fields(source, kind = kind.as_str()))]
+        async fn watermark(
+            &self,
+            source: &str,
+            kind: RecordKind,
+        ) -> Result<Option<Instant>, StoreError> {
+            let upper: Option<i64> =
+                sqlx::query_scalar("SELECT upper FROM watermarks WHERE source = $1 AND kind = $2")
+                    .bind(source)
+                    .bind(kind.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(upper.map(Instant))
+        }
+
+        #[tracing::instrument(name = "store.advance_watermark", skip_all, fields(source, kind = kind.as_str(), upper = %upper))]
+        async fn advance_watermark(
+            &self,
+            source: &str,
+            kind: RecordKind,
+            upper: Instant,
+        ) -> Result<bool, StoreError> {
+            let moved: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO watermarks (source, kind, upper) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source, kind) DO UPDATE SET upper = excluded.upper \
+                 WHERE watermarks.upper < excluded.upper RETURNING upper",
+            )
+            .bind(source)
+            .bind(kind.as_str())
+            .bind(upper.0)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(moved.is_some())
+        }
+
+        #[tracing::instrument(name = "store.record_pull", skip_all, fields(source = %log.source, kind = log.kind.as_str(), ok = log.ok))]
+        async fn record_pull(&self, log: &PullLog) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO pulls (source, kind, from_at, to_at, ok, detail, records, finished_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&log.source)
+            .bind(log.kind.as_str())
+            .bind(log.from.0)
+            .bind(log.to.0)
+            .bind(i64::from(log.ok))
+            .bind(&log.detail)
+            .bind(log.records)
+            .bind(log.finished_at.0)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.pulls", skip_all, fields(source, kind = kind.as_str()))]
+        async fn pulls(&self, source: &str, kind: RecordKind) -> Result<Vec<PullLog>, StoreError> {
+            let rows: Vec<shared::PullRow> = sqlx::query_as(
+                "SELECT source, kind, from_at, to_at, ok, detail, records, finished_at FROM pulls \
+                 WHERE source = $1 AND kind = $2 ORDER BY id",
+            )
+            .bind(source)
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter().map(shared::PullRow::into_log).collect()
+        }
+
+        #[tracing::instrument(name = "store.outbox", skip_all, fields(period = ?filter.period, unit = ?filter.unit, form = ?filter.form))]
+        async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
+            let mut conn = self.pool.acquire().await?;
+            Self::select_outbox(&mut *conn, filter, false).await
+        }
+
+        #[tracing::instrument(name = "store.outbox_apply", skip_all, fields(period = ?filter.period, unit = ?filter.unit, form = ?filter.form))]
+        async fn outbox_apply<F>(&self, filter: &OutboxFilter, decide: F) -> Result<usize, StoreError>
+        where
+            F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,
+        {
+            let mut tx = self.pool.begin_with($begin).await?;
+            if !$apply_lock.is_empty() {
+                sqlx::query($apply_lock).execute(&mut *tx).await?;
+            }
+            let rows = Self::select_outbox(&mut *tx, filter, true).await?;
+            let changes = decide(rows);
+            for row in &changes.rows {
+                sqlx::query(
+                    "INSERT INTO outbox (system, form, period, unit, state, detail, draft, content_hash, generation, \
+                     attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
+                     lease_owner, lease_until, sending_generation, armed_by, changed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+                     ON CONFLICT (system, form, period, unit) DO UPDATE SET state = excluded.state, \
+                     detail = excluded.detail, draft = excluded.draft, content_hash = excluded.content_hash, \
+                     generation = excluded.generation, attempts = excluded.attempts, \
+                     next_attempt_at = excluded.next_attempt_at, remote_version = excluded.remote_version, \
+                     our_version = excluded.our_version, incarnation = excluded.incarnation, \
+                     force_by = excluded.force_by, force_reason = excluded.force_reason, \
+                     lease_owner = excluded.lease_owner, lease_until = excluded.lease_until, \
+                     sending_generation = excluded.sending_generation, armed_by = excluded.armed_by, \
+                     changed_at = excluded.changed_at",
+                )
+                .bind(&row.report.system)
+                .bind(&row.report.form)
+                .bind(&row.report.period)
+                .bind(&row.report.unit)
+                .bind(row.state.as_str())
+                .bind(&row.detail)
+                .bind(shared::draft_text(row))
+                .bind(&row.content_hash)
+                .bind(row.generation)
+                .bind(row.attempts)
+                .bind(row.next_attempt_at.map(|i| i.0))
+                .bind(row.remote_version)
+                .bind(row.our_version)
+                .bind(row.incarnation)
+                .bind(row.force.as_ref().map(|f| f.by.as_str()))
+                .bind(row.force.as_ref().map(|f| f.reason.as_str()))
+                .bind(row.lease.as_ref().map(|l| l.owner.as_str()))
+                .bind(row.lease.as_ref().map(|l| l.until.0))
+                .bind(row.sending_generation)
+                .bind(&row.armed_by)
+                .bind(row.changed_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for a in &changes.attempts {
+                sqlx::query(
+                    "INSERT INTO outbox_attempts (outbox_id, at, generation, content_hash, answer, remote_version, detail, worker) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(a.outbox_id)
+                .bind(a.at.0)
+                .bind(a.generation)
+                .bind(&a.content_hash)
+                .bind(&a.answer)
+                .bind(a.remote_version)
+                .bind(&a.detail)
+                .bind(&a.worker)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Self::insert_audit(&mut *tx, &changes.audit).await?;
+            tx.commit().await?;
+            Ok(changes.rows.len())
+        }
+
+        #[tracing::instrument(name = "store.outbox_claim", skip_all, fields(system = %claim.system, owner = %claim.owner, period = ?claim.filter.period))]
+        async fn outbox_claim(&self, claim: &Claim) -> Result<Vec<OutboxRow>, StoreError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let f = &claim.filter;
+            let rows: Vec<shared::OutboxRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE outbox SET state = 'sending', lease_owner = $1, lease_until = $2, \
+                 sending_generation = generation, changed_at = $3 \
+                 WHERE id IN (SELECT id FROM outbox WHERE system = $4 \
+                   AND (state IN ('pending', 'sending') OR (state = 'retrying' AND next_attempt_at <= $3)) \
+                   AND (lease_until IS NULL OR lease_until <= $3) \
+                   AND ($6 IS NULL OR form = $6) AND ($7 IS NULL OR period = $7) \
+                   AND ($8 IS NULL OR unit = $8) AND ($9 IS NULL OR id = $9) \
+                   ORDER BY id LIMIT $5{}) \
+                 RETURNING {}",
+                $claim_lock,
+                shared::OUTBOX_COLUMNS
+            )))
+            .bind(&claim.owner)
+            .bind(claim.lease_until.0)
+            .bind(claim.now.0)
+            .bind(&claim.system)
+            .bind(claim.limit)
+            .bind(f.form.as_deref())
+            .bind(f.period.as_deref())
+            .bind(f.unit.as_deref())
+            .bind(f.id)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            rows.into_iter().map(shared::OutboxRecord::into_row).collect()
+        }
+
+        #[tracing::instrument(name = "store.attempts", skip_all, fields(outbox_id))]
+        async fn attempts(&self, outbox_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+            let rows: Vec<shared::AttemptRow> = sqlx::query_as(
+                "SELECT outbox_id, at, generation, content_hash, answer, remote_version, detail, worker \
+                 FROM outbox_attempts WHERE outbox_id = $1 ORDER BY id",
+            )
+            .bind(outbox_id)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(AttemptRecord::from).collect())
+        }
+
+        #[tracing::instrument(name = "store.append_audit", skip_all, fields(entries = entries.len()))]
+        async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+            let mut tx = self.pool.begin().await?;
+            Self::insert_audit(&mut *tx, entries).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.audit", skip_all, fields(period))]
+        async fn audit(&self, period: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+            let rows: Vec<shared::AuditRow> = sqlx::query_as(
+                "SELECT at, actor, action, system, form, period, unit, content_hash, base_version, new_version, answer, reason \
+                 FROM audit WHERE ($1 IS NULL OR period = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(period)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(AuditEntry::from).collect())
+        }
+
+        #[tracing::instrument(name = "store.claim_fire", skip_all, fields(job, slot = %slot, owner))]
+        async fn claim_fire(
+            &self,
+            job: &str,
+            slot: Instant,
+            owner: &str,
+            now: Instant,
+        ) -> Result<bool, StoreError> {
+            let claimed: Option<String> = sqlx::query_scalar(
+                "INSERT INTO fires (job, slot, claimed_by, claimed_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (job, slot) DO NOTHING RETURNING job",
+            )
+            .bind(job)
+            .bind(slot.0)
+            .bind(owner)
+            .bind(now.0)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(claimed.is_some())
+        }
+
+        #[tracing::instrument(name = "store.finish_fire", skip_all, fields(job, slot = %slot, outcome))]
+        async fn finish_fire(
+            &self,
+            job: &str,
+            slot: Instant,
+            outcome: &str,
+            now: Instant,
+        ) -> Result<(), StoreError> {
+            sqlx::query("UPDATE fires SET outcome = $3, finished_at = $4 WHERE job = $1 AND slot = $2")
+                .bind(job)
+                .bind(slot.0)
+                .bind(outcome)
+                .bind(now.0)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.fires", skip_all, fields(prefix))]
+        async fn fires(&self, prefix: &str) -> Result<Vec<Fire>, StoreError> {
+            let rows: Vec<shared::FireRow> = sqlx::query_as(
+                "SELECT job, slot, claimed_by, claimed_at, outcome, finished_at FROM fires \
+                 WHERE substr(job, 1, length($1)) = $1 ORDER BY slot, job",
+            )
+            .bind(prefix)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(Fire::from).collect())
+        }
+
+        #[tracing::instrument(name = "store.acquire_lock", skip_all, fields(name, owner))]
+        async fn acquire_lock(
+            &self,
+            name: &str,
+            owner: &str,
+            until: Instant,
+            now: Instant,
+        ) -> Result<bool, StoreError> {
+            let taken: Option<String> = sqlx::query_scalar(
+                "INSERT INTO locks (name, owner, until) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until \
+                 WHERE locks.until < $4 OR locks.owner = excluded.owner RETURNING owner",
+            )
+            .bind(name)
+            .bind(owner)
+            .bind(until.0)
+            .bind(now.0)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(taken.is_some())
+        }
+
+        #[tracing::instrument(name = "store.release_lock", skip_all, fields(name, owner))]
+        async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM locks WHERE name = $1 AND owner = $2")
+                .bind(name)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.start_run", skip_all, fields(period = %run.period, cause = %run.cause))]
+        async fn start_run(&self, run: &RunRecord) -> Result<i64, StoreError> {
+            Ok(sqlx::query_scalar(
+                "INSERT INTO runs (cause, actor, period, scope, started_at, summary) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(&run.cause)
+            .bind(&run.actor)
+            .bind(&run.period)
+            .bind(&run.scope)
+            .bind(run.started_at.0)
+            .bind(&run.summary)
+            .fetch_one(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(name = "store.finish_run", skip_all, fields(id, outcome))]
+        async fn finish_run(
+            &self,
+            id: i64,
+            outcome: &str,
+            summary: &str,
+            now: Instant,
+        ) -> Result<(), StoreError> {
+            sqlx::query("UPDATE runs SET outcome = $2, summary = $3, finished_at = $4 WHERE id = $1")
+                .bind(id)
+                .bind(outcome)
+                .bind(summary)
+                .bind(now.0)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.runs", skip_all, fields(period))]
+        async fn runs(&self, period: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+            let rows: Vec<shared::RunRow> = sqlx::query_as(
+                "SELECT id, cause, actor, period, scope, started_at, finished_at, outcome, summary FROM runs \
+                 WHERE ($1 IS NULL OR period = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(period)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(RunRecord::from).collect())
+        }
+    };
+}
+
+/// Inherent helpers both backends share (called by the shared methods), expanded into
+/// `impl <backend>`.
+macro_rules! shared_helpers {
+    ($db:ty, $conn:ty, row_lock: $row_lock:literal) => {
+        async fn select_outbox(
+            conn: &mut $conn,
+            filter: &OutboxFilter,
+            lock: bool,
+        ) -> Result<Vec<OutboxRow>, StoreError> {
+            let rows: Vec<shared::OutboxRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM outbox WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR system = $2) \
+                 AND ($3 IS NULL OR form = $3) AND ($4 IS NULL OR period = $4) AND ($5 IS NULL OR unit = $5) \
+                 ORDER BY id{}",
+                shared::OUTBOX_COLUMNS,
+                if lock { $row_lock } else { "" }
+            )))
+            .bind(filter.id)
+            .bind(filter.system.as_deref())
+            .bind(filter.form.as_deref())
+            .bind(filter.period.as_deref())
+            .bind(filter.unit.as_deref())
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.into_iter().map(shared::OutboxRecord::into_row).collect()
+        }
+
+        async fn insert_audit(conn: &mut $conn, entries: &[AuditEntry]) -> Result<(), StoreError> {
+            for e in entries {
+                sqlx::query(
+                    "INSERT INTO audit (at, actor, action, system, form, period, unit, content_hash, \
+                     base_version, new_version, answer, reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(e.at.map_or_else(|| chrono::Utc::now().timestamp(), |i| i.0))
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(&e.system)
+                .bind(&e.form)
+                .bind(&e.period)
+                .bind(&e.unit)
+                .bind(&e.content_hash)
+                .bind(e.base_version)
+                .bind(e.new_version)
+                .bind(&e.answer)
+                .bind(&e.reason)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn insert_credential(
+            conn: &mut $conn,
+            c: &SealedCredential,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO credentials (system, unit, username_shown, key_id, nonce, ciphertext, set_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (system, unit) DO UPDATE SET \
+                 username_shown = excluded.username_shown, key_id = excluded.key_id, nonce = excluded.nonce, \
+                 ciphertext = excluded.ciphertext, set_at = excluded.set_at",
+            )
+            .bind(c.system.as_str())
+            .bind(&c.unit)
+            .bind(&c.username_shown)
+            .bind(&c.key_id)
+            .bind(&c.nonce)
+            .bind(&c.ciphertext)
+            .bind(&c.set_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+    };
+}
+
+pub(super) use {shared_helpers, shared_methods};

@@ -1,0 +1,436 @@
+//! Delivery: workers claim outbox rows (each leased to one worker), push each draft with its unit's
+//! own login, and record the answer through the outbox's state machine — with the attempt, and an
+//! audit line for every write sent. A bounded number of drafts is in flight per reporting system.
+//!
+//! The same workers serve the daemon (claiming forever, woken when a run queues work) and the
+//! foreground `sync`/`push` (claiming until nothing in their scope is claimable).
+
+use super::outbox::{self, Event, Outcome, Policy};
+use super::{Clock, Progress, SyncError};
+use crate::auth::session::Session;
+use crate::auth::token::TokenError;
+use crate::auth::vault::{System, Vault};
+use crate::configuration::Upstreams;
+use crate::domain::Instant;
+use crate::shutdown::Shutdown;
+use crate::sinks::{Decision, History, Pushed, ReportKey, ReportingClient};
+use crate::store::{
+    AnyStore, AttemptRecord, AuditEntry, Claim, OutboxChanges, OutboxFilter, OutboxRow, Store,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A unit's session, with the `set_at` of the login it was opened from.
+type OpenSession = (String, Arc<Session>);
+
+/// The delivery side of the daemon: clients, sessions, the lease and retry policy.
+pub struct Delivery {
+    store: AnyStore,
+    upstreams: Upstreams,
+    vault: Option<Arc<Vault>>,
+    /// One HTTP client per reporting system.
+    http: HashMap<System, reqwest::Client>,
+    /// One login session per (system, unit), kept while the unit's credential is unchanged.
+    sessions: tokio::sync::Mutex<HashMap<(System, String), OpenSession>>,
+    /// This process, as lease owner (each worker adds its own suffix).
+    owner: String,
+    clock: Clock,
+    lease_seconds: i64,
+    workers_per_system: usize,
+    policy: Policy,
+    /// Wakes idle daemon workers when a run queued work.
+    wake: tokio::sync::Notify,
+    delivered: AtomicU64,
+}
+
+impl Delivery {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: AnyStore,
+        upstreams: Upstreams,
+        vault: Option<Arc<Vault>>,
+        owner: String,
+        clock: Clock,
+        lease_seconds: i64,
+        workers_per_system: usize,
+        policy: Policy,
+    ) -> Delivery {
+        let http = [
+            (System::Central, upstreams.central.http_client()),
+            (System::Provincial, upstreams.provincial.http_client()),
+        ]
+        .into();
+        Delivery {
+            store,
+            upstreams,
+            vault,
+            http,
+            sessions: tokio::sync::Mutex::new(HashMap::new()),
+            owner,
+            clock,
+            lease_seconds,
+            workers_per_system: workers_per_system.max(1),
+            policy,
+            wake: tokio::sync::Notify::new(),
+            delivered: AtomicU64::new(0),
+        }
+    }
+
+    /// Tells idle workers that work was queued.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Drafts delivered by this process so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Delivers every claimable row in `filter` (each system's rows by its own workers) until none
+    /// is left; rows waiting for a later retry stay for the daemon or the next run.
+    pub async fn drain(
+        &self,
+        filter: &OutboxFilter,
+        progress: &dyn Progress,
+    ) -> Result<u64, SyncError> {
+        let before = self.delivered();
+        let workers = self.worker_names(filter).into_iter().map(|(system, name)| {
+            let filter = filter.clone();
+            async move {
+                while let Some(row) = self.claim(system, &name, &filter).await? {
+                    let row = self.deliver(row, &name).await?;
+                    progress.delivered(&row);
+                }
+                Ok::<(), SyncError>(())
+            }
+        });
+        for result in futures_util::future::join_all(workers).await {
+            result?;
+        }
+        Ok(self.delivered() - before)
+    }
+
+    /// The daemon's workers: claim and deliver until `shutdown`, waking when a run queues work
+    /// and every few seconds for retries that fell due. A worker finishes the draft it holds
+    /// before it stops.
+    pub async fn serve(&self, shutdown: Shutdown) {
+        let workers = self
+            .worker_names(&OutboxFilter::default())
+            .into_iter()
+            .map(|(system, name)| {
+                let mut shutdown = shutdown.clone();
+                async move {
+                    while !shutdown.is_requested() {
+                        match self.claim(system, &name, &OutboxFilter::default()).await {
+                            Ok(Some(row)) => {
+                                if let Err(e) = self.deliver(row, &name).await {
+                                    tracing::error!(worker = %name, error = %e, "delivery failed");
+                                }
+                            }
+                            Ok(None) => {
+                                tokio::select! {
+                                    _ = self.wake.notified() => {}
+                                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                                    _ = shutdown.requested() => {}
+                                }
+                            }
+                            Err(e) => {
+                                tracing::error!(worker = %name, error = %e, "cannot claim drafts; trying again shortly");
+                                tokio::select! {
+                                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                                    _ = shutdown.requested() => {}
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        futures_util::future::join_all(workers).await;
+    }
+
+    /// Returns to `pending` every row a worker of this process still holds (after a shutdown
+    /// whose grace ran out), so another replica need not wait for the lease.
+    pub async fn release_leases(&self) -> Result<usize, SyncError> {
+        let prefix = format!("{}/", self.owner);
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .outbox_apply(&OutboxFilter::default(), move |rows| OutboxChanges {
+                rows: rows
+                    .into_iter()
+                    .filter(|r| {
+                        r.lease
+                            .as_ref()
+                            .is_some_and(|l| l.owner.starts_with(&prefix))
+                    })
+                    .map(|mut r| {
+                        if r.state == crate::store::OutboxState::Sending {
+                            r.state = crate::store::OutboxState::Pending;
+                        }
+                        r.lease = None;
+                        r.changed_at = now;
+                        r
+                    })
+                    .collect(),
+                ..OutboxChanges::default()
+            })
+            .await?)
+    }
+
+    fn worker_names(&self, filter: &OutboxFilter) -> Vec<(System, String)> {
+        let mut out = Vec::new();
+        for system in [System::Central, System::Provincial] {
+            if filter
+                .system
+                .as_deref()
+                .is_some_and(|s| s != system.as_str())
+            {
+                continue;
+            }
+            for n in 0..self.workers_per_system {
+                out.push((system, format!("{}/{system}/{n}", self.owner)));
+            }
+        }
+        out
+    }
+
+    async fn claim(
+        &self,
+        system: System,
+        worker: &str,
+        filter: &OutboxFilter,
+    ) -> Result<Option<OutboxRow>, SyncError> {
+        let now = self.clock.now();
+        let rows = self
+            .store
+            .outbox_claim(&Claim {
+                owner: worker.to_owned(),
+                now,
+                lease_until: Instant(now.0 + self.lease_seconds),
+                system: system.as_str().to_owned(),
+                filter: filter.clone(),
+                limit: 1,
+            })
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// One attempt at one claimed row, recorded; returns the row as it stands after.
+    #[tracing::instrument(name = "sync.deliver", skip_all, fields(system = %row.report.system, form = %row.report.form, period = %row.report.period, unit = %row.report.unit))]
+    pub async fn deliver(&self, row: OutboxRow, worker: &str) -> Result<OutboxRow, SyncError> {
+        let (outcome, put) = self.attempt(&row).await;
+        tracing::info!(outcome = outcome.name(), "draft delivered");
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        let now = self.clock.now();
+        let id = row
+            .id
+            .ok_or_else(|| SyncError::Internal("a claimed row has an id".into()))?;
+        let policy = self.policy;
+        let worker = worker.to_owned();
+        let after = std::sync::Mutex::new(None);
+        self.store
+            .outbox_apply(&OutboxFilter::id(id), |rows| {
+                let Some(current) = rows.into_iter().next() else {
+                    return OutboxChanges::default();
+                };
+                let changes = record(
+                    &current,
+                    &row,
+                    &outcome,
+                    put.as_ref(),
+                    &worker,
+                    now,
+                    &policy,
+                );
+                *after.lock().expect("not poisoned") =
+                    Some(changes.rows.first().cloned().unwrap_or(current));
+                changes
+            })
+            .await?;
+        let after = after.into_inner().expect("not poisoned");
+        after.ok_or_else(|| SyncError::Internal(format!("outbox row {id} disappeared")))
+    }
+
+    /// Pushes the row's draft with its unit's login: the answer, and the write sent if any.
+    async fn attempt(&self, row: &OutboxRow) -> (Outcome, Option<crate::sinks::Put>) {
+        let report = &row.report;
+        let Some(draft) = &row.draft else {
+            return (
+                Outcome::Answer(Decision::Invalid {
+                    message: "a row without content was claimed; this is a bug".into(),
+                }),
+                None,
+            );
+        };
+        let Some((system, endpoint)) = self.upstreams.reporting(&report.system) else {
+            return (
+                Outcome::Answer(Decision::Invalid {
+                    message: format!("no reporting system `{}` is configured", report.system),
+                }),
+                None,
+            );
+        };
+        let Some(base_url) = &endpoint.base_url else {
+            return (
+                Outcome::Answer(Decision::Invalid {
+                    message: format!("[upstreams.{system}] has no base_url"),
+                }),
+                None,
+            );
+        };
+        let session = match self.session(system, &report.unit).await {
+            Ok(s) => s,
+            Err(outcome) => return (outcome, None),
+        };
+        let http = self.http[&system].clone();
+        let client = match ReportingClient::new(http, base_url, system) {
+            Ok(c) => c.with_max_body_bytes(endpoint.max_body_bytes),
+            Err(e) => {
+                return (Outcome::Answer(Decision::Invalid { message: e }), None);
+            }
+        };
+        let key = ReportKey {
+            form: report.form.clone(),
+            period: report.period.clone(),
+            unit: report.unit.clone(),
+        };
+        let history = History {
+            ours: row.our_version.map(|v| v as u64),
+            incarnation: row.incarnation as u64,
+            force: row.force.is_some(),
+        };
+        let retry = endpoint.retry_policy();
+        let pushed: Result<Pushed, TokenError> = retry
+            .run_while(
+                || {
+                    session.with_token(
+                        |token| {
+                            let (client, key) = (&client, &key);
+                            async move { client.push(&token, key, draft, history).await }
+                        },
+                        |p| p.decision == Decision::Unauthorized,
+                    )
+                },
+                |result| match result {
+                    Ok(Pushed {
+                        decision: Decision::Transient { retry_after, .. },
+                        ..
+                    }) => Some(*retry_after),
+                    // Refused even after a fresh login: a token that aged faster than announced
+                    // (or a server that lost it); tried again, within the attempt's bound.
+                    Ok(Pushed {
+                        decision: Decision::Unauthorized,
+                        ..
+                    }) => Some(None),
+                    Err(e) if e.is_transient() => Some(None),
+                    _ => None,
+                },
+            )
+            .await;
+        match pushed {
+            Ok(p) => (Outcome::Answer(p.decision), p.put),
+            Err(e) if e.is_transient() => (Outcome::LoginUnavailable(e.to_string()), None),
+            Err(e) => (Outcome::LoginFailed(e.to_string()), None),
+        }
+    }
+
+    /// The unit's session on `system`, opened from its sealed login (a new one when the login
+    /// changed since).
+    async fn session(&self, system: System, unit: &str) -> Result<Arc<Session>, Outcome> {
+        let set_hint = format!(
+            "baocao-sync creds set --system {system} --unit {unit} --username USER --password-stdin"
+        );
+        let sealed = self
+            .store
+            .credential(system, unit)
+            .await
+            .map_err(|e| Outcome::LoginUnavailable(format!("cannot read the login: {e}")))?
+            .ok_or_else(|| Outcome::NoCredential(format!("no login for this unit: {set_hint}")))?;
+        let mut sessions = self.sessions.lock().await;
+        if let Some((set_at, session)) = sessions.get(&(system, unit.to_owned()))
+            && *set_at == sealed.set_at
+        {
+            return Ok(session.clone());
+        }
+        let vault = self.vault.as_ref().ok_or_else(|| {
+            Outcome::NoCredential(
+                "no vault key: set vault.key_file (or BAOCAO_VAULT_KEY) to open the logins".into(),
+            )
+        })?;
+        let credential = vault
+            .open(&sealed)
+            .map_err(|e| Outcome::NoCredential(format!("{e}: {set_hint}")))?;
+        let endpoint = match system {
+            System::Central => self.upstreams.central.clone(),
+            _ => self.upstreams.provincial.clone(),
+        };
+        let session = Arc::new(Session::new(
+            self.http[&system].clone(),
+            endpoint,
+            credential,
+        ));
+        sessions.insert(
+            (system, unit.to_owned()),
+            (sealed.set_at.clone(), session.clone()),
+        );
+        Ok(session)
+    }
+}
+
+/// The changes one finished attempt makes: the row through the state machine, the attempt, and an
+/// audit line when a write was sent.
+fn record(
+    current: &OutboxRow,
+    claimed: &OutboxRow,
+    outcome: &Outcome,
+    put: Option<&crate::sinks::Put>,
+    worker: &str,
+    now: Instant,
+    policy: &Policy,
+) -> OutboxChanges {
+    let event = Event::Finished {
+        worker: worker.to_owned(),
+        outcome: outcome.clone(),
+    };
+    let actor = current.armed_by.clone();
+    let after = outbox::apply(&current.report, Some(current), &event, now, policy, &actor)
+        .ok()
+        .flatten();
+    let (remote_version, detail) = match outcome {
+        Outcome::Answer(d) => (d.version().map(|v| v as i64), d.detail()),
+        Outcome::NoCredential(why) | Outcome::LoginFailed(why) | Outcome::LoginUnavailable(why) => {
+            (None, why.clone())
+        }
+    };
+    let attempt = AttemptRecord {
+        outbox_id: current.id.unwrap_or_default(),
+        at: now,
+        generation: claimed.generation,
+        content_hash: claimed.content_hash.clone(),
+        answer: outcome.name().to_owned(),
+        remote_version,
+        detail: detail.clone(),
+        worker: worker.to_owned(),
+    };
+    let audit = put
+        .map(|put| {
+            let mut entry = AuditEntry::about(&current.report, &actor, "write", now);
+            entry.content_hash = claimed.content_hash.clone();
+            entry.base_version = put.base.map(|v| v as i64);
+            entry.new_version = remote_version;
+            entry.answer = Some(outcome.name().to_owned());
+            entry.reason = match &claimed.force {
+                Some(f) => format!("forced by {}: {}", f.by, f.reason),
+                None => detail,
+            };
+            entry
+        })
+        .into_iter()
+        .collect();
+    OutboxChanges {
+        rows: after.into_iter().collect(),
+        attempts: vec![attempt],
+        audit,
+    }
+}
