@@ -197,12 +197,9 @@ pub fn accounts_toml(units: &[SynthUnit]) -> String {
          [[clients]]\nsystem = \"provincial\"\nclient_id = \"baocao-sync\"\n\n",
     );
     for (n, u) in units.iter().enumerate() {
-        for (system, username) in [
-            ("central", format!("0990000{n:05}")),
-            ("provincial", format!("vanthu.{n}@demo.gov.vn")),
-        ] {
+        for (system, username, password) in demo_logins(n) {
             s.push_str(&format!(
-                "[[accounts]]\nsystem = \"{system}\"\nusername = \"{username}\"\npassword = \"demo-{n}\"\nunits = [\"{}\"]\n\n",
+                "[[accounts]]\nsystem = \"{system}\"\nusername = \"{username}\"\npassword = \"{password}\"\nunits = [\"{}\"]\n\n",
                 u.code
             ));
         }
@@ -210,13 +207,38 @@ pub fn accounts_toml(units: &[SynthUnit]) -> String {
     s
 }
 
-/// Writes `units.toml`, `dossiers.ndjson`, `ratings.ndjson`, `feedback.ndjson` and the sandbox's
-/// `accounts.toml` into `dir`.
+/// The demo logins of the unit at position `n`: (system, user name, password).
+fn demo_logins(n: usize) -> [(&'static str, String, String); 2] {
+    [
+        ("central", format!("0990000{n:05}"), format!("demo-{n}")),
+        (
+            "provincial",
+            format!("vanthu.{n}@demo.gov.vn"),
+            format!("demo-{n}"),
+        ),
+    ]
+}
+
+/// The demo logins of [`accounts_toml`] as `creds import` reads them (`system,unit,username,
+/// password`), the province's source client first.
+pub fn logins_csv(units: &[SynthUnit]) -> String {
+    let mut s = String::from("system,unit,username,password\nsource,*,lgsp,demo-lgsp\n");
+    for (n, u) in units.iter().enumerate() {
+        for (system, username, password) in demo_logins(n) {
+            s.push_str(&format!("{system},{},{username},{password}\n", u.code));
+        }
+    }
+    s
+}
+
+/// Writes `units.toml`, `dossiers.ndjson`, `ratings.ndjson`, `feedback.ndjson`, the sandbox's
+/// `accounts.toml` and the matching `logins.csv` (for `creds import`) into `dir`.
 pub fn write_data_set(spec: &Spec, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tree = tree(spec);
     std::fs::write(dir.join("units.toml"), units_toml(&tree))?;
     std::fs::write(dir.join("accounts.toml"), accounts_toml(&tree))?;
+    std::fs::write(dir.join("logins.csv"), logins_csv(&tree))?;
     type Writer = fn(&Spec, &[SynthUnit], &mut dyn Write) -> std::io::Result<()>;
     let files: [(&str, Writer); 3] = [
         ("dossiers.ndjson", write_dossiers),

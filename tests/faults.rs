@@ -530,10 +530,21 @@ fn a_person_approves_and_edits_drafts() {
 }
 
 #[test]
+fn token_endpoints_answering_a_gateways_error_page() {
+    // Every 3rd token request meets a 502 with an HTML body: transient, retried, and no unit is
+    // marked login_failed for it.
+    scenario(
+        "[faults]\ntoken_transient_every = 3\ntoken_transient_status = 502\n",
+        10_000,
+        &["token_transient"],
+    );
+}
+
+#[test]
 fn every_fault_at_once() {
     let faults = "token_seconds = 30\n[faults]\ntransient_every = 5\nrate_limit_every = 7\n\
                   rate_limit_burst = 2\nslow_every = 11\nslow_ms = 1500\nseconds_per_call = 5\n\
-                  records_change_every_pages = 3\n";
+                  records_change_every_pages = 3\ntoken_transient_every = 4\n";
     scenario(
         faults,
         1_000,
@@ -543,8 +554,33 @@ fn every_fault_at_once() {
             "slow",
             "token_refused",
             "record_changed",
+            "token_transient",
         ],
     );
+}
+
+#[test]
+fn a_draft_a_person_deletes_is_created_again_each_time() {
+    // A server that remembers Idempotency-Keys for a day would replay an earlier creation's 201
+    // and write nothing if a re-creation reused its key: the draft would stay missing.
+    let w = world("", 10_000);
+    w.pull_all();
+    w.push();
+    let report = format!("/_sandbox/reports/central/II.06a/2023-Q3/{DEPT}");
+    for round in 1..=2 {
+        reqwest::blocking::Client::new()
+            .post(format!("{}{report}/delete", w.sandbox.base))
+            .send()
+            .unwrap();
+        let again = summary(&w.push());
+        assert_eq!(again.get("recreated"), Some(&1), "round {round}: {again:?}");
+        let held = w.held();
+        let r = &held[&("central".into(), "II.06a".into(), DEPT.into())];
+        assert_eq!(r["writes"], 1, "round {round}: written again");
+        assert_eq!(r["status"], "draft");
+    }
+    // Then it stands: the next push finds it unchanged.
+    assert_eq!(summary(&w.push()).get("unchanged"), Some(&8));
 }
 
 #[test]

@@ -273,3 +273,61 @@ async fn the_sandbox_replays_idempotent_writes_and_wants_if_match() {
         (Some(2), Some(2))
     );
 }
+
+#[tokio::test]
+async fn refusals_before_any_write_are_not_remembered() {
+    // upstreams.md §2: 403 and 422 are refused before anything is written, so the same
+    // Idempotency-Key may come again once the cause is fixed — and must then be written.
+    let base = start().await;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{base}/central/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "baocao-sync"),
+            ("username", "051234567890"),
+            ("password", "mk"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let put = |unit: &str, body: Value| {
+        http.put(format!(
+            "{base}/central/v1/reports/II.06a/2023-Q3/{unit}/draft"
+        ))
+        .header("Authorization", &bearer)
+        .header("Idempotency-Key", "same-key")
+        .json(&body)
+        .send()
+    };
+    let good = json!({"rows": [], "text": null, "content_hash": "sha256:x", "source": "t"});
+    let bad = json!({"rows": "not rows", "text": null, "content_hash": "sha256:x", "source": "t"});
+    assert_eq!(put("000.10.00.H55", bad).await.unwrap().status(), 422);
+    assert_eq!(
+        put("000.10.00.H55", good.clone()).await.unwrap().status(),
+        201,
+        "the key of a refused request writes once the request is right"
+    );
+    let with_key = |form: &'static str, unit: &'static str| {
+        http.put(format!(
+            "{base}/central/v1/reports/{form}/2023-Q3/{unit}/draft"
+        ))
+        .header("Authorization", &bearer)
+        .header("Idempotency-Key", "other-key")
+        .json(&good)
+        .send()
+    };
+    assert_eq!(
+        with_key("II.06a", "000.11.00.H55").await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        with_key("II.05a", "000.10.00.H55").await.unwrap().status(),
+        201,
+        "a 403 is not replayed for the key"
+    );
+}

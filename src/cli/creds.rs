@@ -32,6 +32,14 @@ pub enum CredsCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Store many logins at once from a CSV file with the header `system,unit,username,password`
+    /// (keep the file readable by its owner only, and delete it after).
+    Import {
+        #[arg(long)]
+        csv: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// List stored logins, citizen-ID numbers masked (no key needed).
     List {
         #[command(flatten)]
@@ -97,45 +105,10 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
                 username,
                 password: SecretString::from(password.to_owned()),
             };
-            let sealed = vault.seal(&credential, now());
             let rearmed = super::runtime()?.block_on(async {
                 let store = store::open(&settings.store.database_url).await?;
-                store.put_credential(&sealed).await?;
-                let actor = super::config::cli_actor();
                 let at = config.clock()?.now();
-                store
-                    .append_audit(&[AuditEntry {
-                        at: Some(at),
-                        actor: actor.clone(),
-                        action: "credential_set".to_owned(),
-                        system: Some(system.as_str().to_owned()),
-                        unit: Some(credential.unit.clone()),
-                        reason: format!(
-                            "login {} under key {}",
-                            sealed.username_shown,
-                            vault.key_id()
-                        ),
-                        ..AuditEntry::default()
-                    }])
-                    .await?;
-                // Reports that waited for this unit's login on this system are armed again.
-                let filter = OutboxFilter {
-                    system: Some(system.as_str().to_owned()),
-                    unit: Some(credential.unit.clone()),
-                    ..OutboxFilter::default()
-                };
-                let done = sync::operate(
-                    &store,
-                    &filter,
-                    Event::CredentialSet,
-                    &actor,
-                    "rearm",
-                    "a new login was set",
-                    at,
-                    &settings.delivery.policy(),
-                )
-                .await?;
-                anyhow::Ok(done.changed.len())
+                store_login(&store, &settings, &vault, &credential, at).await
             })?;
             println!(
                 "stored {} login of {} ({}) under key {}",
@@ -147,6 +120,54 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
             if rearmed > 0 {
                 println!("{rearmed} report(s) that waited for this login are armed again");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        CredsCommand::Import { csv, config } => {
+            let settings = config.settings()?;
+            let vault = super::config::require_vault(&settings)?;
+            let mut reader = ::csv::Reader::from_path(&csv)
+                .with_context(|| format!("cannot read {}", csv.display()))?;
+            let mut credentials = Vec::new();
+            for (i, record) in reader.deserialize::<LoginLine>().enumerate() {
+                // The header is line 1; a message names the line, never the password.
+                let line = i + 2;
+                let l = record.with_context(|| {
+                    format!(
+                        "{} line {line}: system,unit,username,password",
+                        csv.display()
+                    )
+                })?;
+                let system: System = l
+                    .system
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("line {line}"))?;
+                if l.password.is_empty() {
+                    bail!("{} line {line}: the password is empty", csv.display());
+                }
+                credentials.push(Credential {
+                    system,
+                    unit: l.unit.trim().to_owned(),
+                    username: system
+                        .username(&l.username)
+                        .with_context(|| format!("line {line}"))?,
+                    password: SecretString::from(l.password),
+                });
+            }
+            let rearmed = super::runtime()?.block_on(async {
+                let store = store::open(&settings.store.database_url).await?;
+                let at = config.clock()?.now();
+                let mut rearmed = 0;
+                for c in &credentials {
+                    rearmed += store_login(&store, &settings, &vault, c, at).await?;
+                }
+                anyhow::Ok(rearmed)
+            })?;
+            println!(
+                "stored {} logins under key {}; {rearmed} report(s) armed again",
+                credentials.len(),
+                vault.key_id()
+            );
             Ok(ExitCode::SUCCESS)
         }
         CredsCommand::List { config } => {
@@ -250,6 +271,62 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// One line of `creds import`.
+#[derive(serde::Deserialize)]
+struct LoginLine {
+    system: String,
+    unit: String,
+    username: String,
+    password: String,
+}
+
+/// Seals and stores one login, audits it (never the secret), and arms again the reports that
+/// waited for it; returns how many were.
+async fn store_login(
+    store: &store::AnyStore,
+    settings: &baocao_sync::settings::Settings,
+    vault: &Vault,
+    credential: &Credential,
+    at: baocao_sync::domain::Instant,
+) -> anyhow::Result<usize> {
+    let sealed = vault.seal(credential, now());
+    store.put_credential(&sealed).await?;
+    let actor = super::config::cli_actor();
+    let system = credential.system.as_str().to_owned();
+    store
+        .append_audit(&[AuditEntry {
+            at: Some(at),
+            actor: actor.clone(),
+            action: "credential_set".to_owned(),
+            system: Some(system.clone()),
+            unit: Some(credential.unit.clone()),
+            reason: format!(
+                "login {} under key {}",
+                sealed.username_shown,
+                vault.key_id()
+            ),
+            ..AuditEntry::default()
+        }])
+        .await?;
+    let filter = OutboxFilter {
+        system: Some(system),
+        unit: Some(credential.unit.clone()),
+        ..OutboxFilter::default()
+    };
+    let done = sync::operate(
+        store,
+        &filter,
+        Event::CredentialSet,
+        &actor,
+        "rearm",
+        "a new login was set",
+        at,
+        &settings.delivery.policy(),
+    )
+    .await?;
+    Ok(done.changed.len())
 }
 
 fn now() -> String {

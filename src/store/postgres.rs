@@ -30,6 +30,17 @@ impl PgStore {
             source,
         };
         let options = PgConnectOptions::from_str(url).map_err(open_err)?;
+        // One plain connection first: a server that is not there is said at once, where the
+        // pool would keep trying until its acquire timeout.
+        {
+            use sqlx::Connection;
+            PgConnection::connect_with(&options)
+                .await
+                .map_err(open_err)?
+                .close()
+                .await
+                .map_err(open_err)?;
+        }
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .connect_with(options)

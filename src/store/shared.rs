@@ -303,7 +303,7 @@ pub(super) fn now_text() -> String {
 }
 
 /// Expands, inside `impl Store for <backend>`, the methods whose SQL both backends share.
-/// `$db` is the sqlx database; `begin` the statement that opens a writing transaction;
+/// `$db` is the sqlx database; `begin` the statement that opens every writing transaction;
 /// `apply_lock` a statement run first in `outbox_apply` (PostgreSQL: an advisory lock that
 /// serialises inserts of new rows across replicas; SQLite: nothing to do); `row_lock` the suffix
 /// that locks selected rows; `claim_lock` the suffix that skips rows another worker is claiming.
@@ -323,7 +323,7 @@ macro_rules! shared_methods {
             source: &str,
             records: &[IncomingRaw<'_>],
         ) -> Result<UpsertCounts, StoreError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin).await?;
             let mut counts = UpsertCounts::default();
             let table = shared::raw_table(kind)?;
             for r in records {
@@ -385,7 +385,7 @@ macro_rules! shared_methods {
             rejects: &[Reject],
         ) -> Result<(), StoreError> {
             let now = shared::now_text();
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin).await?;
             for r in rejects {
                 sqlx::query(
                     "INSERT INTO rejected_records (kind, source, record_key, reason, raw, rejected_at) \
@@ -428,7 +428,7 @@ macro_rules! shared_methods {
 
         #[tracing::instrument(name = "store.put_credential", skip_all, fields(system = %credential.system, unit = %credential.unit))]
         async fn put_credential(&self, credential: &SealedCredential) -> Result<(), StoreError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin).await?;
             Self::insert_credential(&mut *tx, credential).await?;
             tx.commit().await?;
             Ok(())
@@ -466,7 +466,7 @@ macro_rules! shared_methods {
             &self,
             credentials: &[SealedCredential],
         ) -> Result<(), StoreError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query("DELETE FROM credentials").execute(&mut *tx).await?;
             for c in credentials {
                 Self::insert_credential(&mut *tx, c).await?;
@@ -666,7 +666,7 @@ macro_rules! shared_methods {
 
         #[tracing::instrument(name = "store.append_audit", skip_all, fields(entries = entries.len()))]
         async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin).await?;
             Self::insert_audit(&mut *tx, entries).await?;
             tx.commit().await?;
             Ok(())

@@ -38,6 +38,9 @@ impl SqliteStore {
             .foreign_keys(true)
             // A 64 MiB page cache keeps a bulk upsert's B-tree pages in memory instead of spilling
             // them mid-transaction; the upsert's statement journal stays in memory too.
+            // Writers queue for the one write lock rather than fail: a bulk import holds it for
+            // a while, and the daemon's pulls, runs and workers all write.
+            .busy_timeout(std::time::Duration::from_secs(60))
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         if let Some(dir) = options.get_filename().parent()
@@ -74,7 +77,9 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(name = "store.begin_dossier_import", skip_all, fields(source))]
     async fn begin_dossier_import(&self, source: &str) -> Result<SqliteDossierImport, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: the import reads, then writes; a deferred transaction could not upgrade
+        // once another connection has written (SQLITE_BUSY_SNAPSHOT).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let any_rejects: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = 'dossier' AND source = $1)",
         )

@@ -216,6 +216,7 @@ pub struct Engine {
     /// This process, as owner of leases and fires.
     pub owner: String,
     pub delivery: deliver::Delivery,
+    pulling: tokio::sync::Mutex<()>,
 }
 
 /// A name for this process that no other replica has.
@@ -262,6 +263,7 @@ impl Engine {
             clock,
             owner,
             delivery,
+            pulling: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -354,6 +356,9 @@ impl Engine {
         kinds: &[RecordKind],
         full_from: Option<Instant>,
     ) -> Result<Vec<(RecordKind, PullOutcome)>, SyncError> {
+        // One pull at a time in this process: the schedule's pull and a run's would fetch the
+        // same windows twice and queue for the same write lock.
+        let _one = self.pulling.lock().await;
         pull::Puller {
             store: &self.store,
             settings: &self.settings.pull,

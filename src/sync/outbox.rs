@@ -232,6 +232,12 @@ pub fn apply(
             if old.lease_is_live(now) {
                 return Err(refuse("it is being sent right now; try again in a moment"));
             }
+            if old.state == WaitingForSource {
+                return Err(refuse(
+                    "it waits for the source: run sync for its period (with --accept-stale, \
+                     and a reason, to send what is known)",
+                ));
+            }
             if row.draft.is_none() {
                 return Err(refuse(&format!(
                     "there is nothing to send ({}): run sync for its period",
@@ -262,6 +268,11 @@ pub fn apply(
             if old.state == Locked {
                 return Err(refuse(
                     "it is approved, signed or sent in the reporting system: it is never overwritten",
+                ));
+            }
+            if old.state == WaitingForSource {
+                return Err(refuse(
+                    "it waits for the source: its figures are not known to be complete",
                 ));
             }
             if old.lease_is_live(now) {
@@ -429,5 +440,321 @@ impl OutboxRow {
             changed_at: now,
             ..self.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The state table of ARCHITECTURE.md, cell by cell: the document is the specification, and
+    //! this test reads it, so the two cannot drift apart.
+    use super::*;
+    use crate::sinks::DraftRow;
+    use crate::store::Force;
+
+    const NOW: Instant = Instant(1_700_000_000);
+    const REASON: &str = "the reason";
+
+    fn state(abbreviation: &str) -> OutboxState {
+        match abbreviation {
+            "pend" => Pending,
+            "send" => Sending,
+            "crt" => Created,
+            "upd" => Updated,
+            "unch" => Unchanged,
+            "recr" => Recreated,
+            "none" => NothingToReport,
+            "lock" => Locked,
+            "edit" => EditedByPerson,
+            "wait" => WaitingForSource,
+            "whld" => Withheld,
+            "held" => Held,
+            "nocred" => NoCredential,
+            "login" => LoginFailed,
+            "forb" => Forbidden,
+            "inv" => Invalid,
+            "retry" => Retrying,
+            "gave" => GivenUp,
+            other => panic!("unknown state `{other}` in ARCHITECTURE.md"),
+        }
+    }
+
+    /// The rows of the table between `<!-- name -->` and `<!-- /name -->`, cells trimmed.
+    fn table(name: &str) -> Vec<Vec<String>> {
+        let doc = include_str!("../../ARCHITECTURE.md");
+        let start = doc
+            .find(&format!("<!-- {name} -->"))
+            .expect("the table is in ARCHITECTURE.md");
+        let end = doc.find(&format!("<!-- /{name} -->")).expect("table end");
+        doc[start..end]
+            .lines()
+            .filter(|l| l.starts_with('|'))
+            .skip(2)
+            .map(|l| {
+                l.trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn draft(n: u64) -> Draft {
+        Draft {
+            rows: vec![DraftRow {
+                key: "_total".into(),
+                label: "Tổng số".into(),
+                values: [("3".to_owned(), n)].into(),
+            }],
+            text: None,
+        }
+    }
+
+    /// A typical row in `s`: content unless the state has none, a live lease when sending, a
+    /// retry that is due.
+    fn row(s: OutboxState) -> OutboxRow {
+        let report = ReportId {
+            system: "central".into(),
+            form: "II.06a".into(),
+            period: "2023-Q3".into(),
+            unit: "000.10.00.H55".into(),
+        };
+        let mut row = OutboxRow::new(report, s, Instant(NOW.0 - 100));
+        row.id = Some(1);
+        row.detail = REASON.to_owned();
+        if !matches!(s, NothingToReport | Withheld) {
+            let d = draft(1);
+            row.content_hash = Some(d.content_hash());
+            row.draft = Some(d);
+            row.generation = 1;
+        }
+        if s == Sending {
+            row.lease = Some(Lease {
+                owner: "w".into(),
+                until: Instant(NOW.0 + 60),
+            });
+            row.sending_generation = Some(1);
+        }
+        if s == Retrying {
+            row.attempts = 2;
+            row.next_attempt_at = Some(Instant(NOW.0 - 1));
+        }
+        row
+    }
+
+    fn event(column: &str) -> Option<Event> {
+        Some(match column {
+            "new" => Event::Recomputed(Computed::Draft(draft(2))),
+            "same" => Event::Recomputed(Computed::Draft(draft(1))),
+            "none" => Event::Recomputed(Computed::NothingToReport(REASON.to_owned())),
+            "whld" => Event::Recomputed(Computed::Withheld(REASON.to_owned())),
+            "gate" => Event::GateClosed(REASON.to_owned()),
+            "fire" => Event::NextFire,
+            "cred" => Event::CredentialSet,
+            "retry" => Event::Retry,
+            "hold" => Event::Hold,
+            "release" => Event::Release,
+            "force" => Event::Force(Force {
+                by: "cli:ops".into(),
+                reason: "asked".into(),
+            }),
+            "claim" => return None,
+            other => panic!("unknown event `{other}`"),
+        })
+    }
+
+    #[test]
+    fn every_state_and_event_of_the_table() {
+        let header = [
+            "new", "same", "none", "whld", "gate", "fire", "claim", "cred", "retry", "hold",
+            "release", "force",
+        ];
+        let rows = table("outbox-events");
+        assert_eq!(rows.len(), OutboxState::ALL.len(), "a row per state");
+        let policy = Policy::default();
+        for cells in rows {
+            let from = state(&cells[0]);
+            for (column, expected) in header.iter().zip(&cells[1..]) {
+                if expected == "–" && *column != "claim" {
+                    continue; // Cannot happen (same content as a row that has none).
+                }
+                let before = row(from);
+                let got: Result<OutboxState, ()> = match event(column) {
+                    None => {
+                        // Claiming: what the store's claim selects, a sending row once its
+                        // lease expired.
+                        let mut r = before.clone();
+                        if from == Sending {
+                            r.lease.as_mut().unwrap().until = Instant(NOW.0 - 1);
+                        }
+                        Ok(if r.claimable(NOW) {
+                            r.claimed("w2", Instant(NOW.0 + 300), NOW).state
+                        } else {
+                            from
+                        })
+                    }
+                    Some(e) => apply(&before.report, Some(&before), &e, NOW, &policy, "cli:ops")
+                        .map(|r| r.map_or(from, |r| r.state))
+                        .map_err(|_| ()),
+                };
+                let want = match expected.as_str() {
+                    "·" | "–" => Ok(from),
+                    "✗" => Err(()),
+                    s => Ok(state(s)),
+                };
+                assert_eq!(got, want, "{from} × {column}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_answer_of_the_table() {
+        let answers: Vec<Outcome> = vec![
+            Outcome::Answer(Decision::Created { version: 1 }),
+            Outcome::Answer(Decision::Updated { version: 2 }),
+            Outcome::Answer(Decision::Unchanged { version: 2 }),
+            Outcome::Answer(Decision::Recreated { version: 1 }),
+            Outcome::Answer(Decision::Locked {
+                status: "approved".into(),
+            }),
+            Outcome::Answer(Decision::EditedByPerson {
+                remote_version: Some(3),
+            }),
+            Outcome::Answer(Decision::Forbidden {
+                message: "no right".into(),
+            }),
+            Outcome::Answer(Decision::Invalid {
+                message: "bad row".into(),
+            }),
+            Outcome::Answer(Decision::Transient {
+                retry_after: None,
+                reason: "HTTP 503".into(),
+            }),
+            Outcome::Answer(Decision::Transient {
+                retry_after: None,
+                reason: "HTTP 503".into(),
+            }),
+            Outcome::LoginUnavailable("HTTP 502".into()),
+            Outcome::LoginFailed("invalid_grant".into()),
+            Outcome::NoCredential("no login".into()),
+        ];
+        let rows = table("outbox-answers");
+        assert_eq!(rows.len(), answers.len(), "a row per answer");
+        let policy = Policy::default();
+        for (i, (cells, outcome)) in rows.iter().zip(&answers).enumerate() {
+            for (changed, expected) in [(false, &cells[1]), (true, &cells[2])] {
+                let mut before = row(Sending);
+                if i == 9 {
+                    // The last attempt.
+                    before.attempts = policy.max_attempts - 1;
+                }
+                if changed {
+                    before.generation = 2;
+                }
+                let event = Event::Finished {
+                    worker: "w".into(),
+                    outcome: outcome.clone(),
+                };
+                let after = apply(&before.report, Some(&before), &event, NOW, &policy, "x")
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    after.state,
+                    state(expected),
+                    "{} (changed: {changed})",
+                    cells[0]
+                );
+                assert_eq!(after.lease, None, "the worker's lease is released");
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_on_a_row_no_longer_the_workers_keeps_its_facts_only() {
+        let mut held = row(Sending);
+        held.state = Held;
+        let event = Event::Finished {
+            worker: "w".into(),
+            outcome: Outcome::Answer(Decision::Created { version: 1 }),
+        };
+        let after = apply(
+            &held.report,
+            Some(&held),
+            &event,
+            NOW,
+            &Policy::default(),
+            "x",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(after.state, Held, "the operator's hold stands");
+        assert_eq!(after.our_version, Some(1), "the write that landed is ours");
+        assert_eq!(after.incarnation, 1);
+        assert_eq!(after.lease, None);
+        // Another worker's answer after this lease expired and the row was claimed again.
+        let mut other = row(Sending);
+        other.lease.as_mut().unwrap().owner = "w2".into();
+        let after = apply(
+            &other.report,
+            Some(&other),
+            &event,
+            NOW,
+            &Policy::default(),
+            "x",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(after.state, Sending, "w2 still holds it");
+        assert_eq!(after.our_version, Some(1));
+        assert!(after.lease.is_some());
+    }
+
+    #[test]
+    fn transient_failures_wait_longer_each_time_then_give_up() {
+        let policy = Policy {
+            max_attempts: 4,
+            retry_base_seconds: 60,
+            retry_cap_seconds: 200,
+        };
+        let mut r = row(Sending);
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            let event = Event::Finished {
+                worker: "w".into(),
+                outcome: Outcome::Answer(Decision::Transient {
+                    retry_after: None,
+                    reason: "HTTP 500".into(),
+                }),
+            };
+            r = apply(&r.report, Some(&r), &event, NOW, &policy, "x")
+                .unwrap()
+                .unwrap();
+            waits.push(r.next_attempt_at.map(|t| t.0 - NOW.0));
+            r = r.claimed("w", Instant(NOW.0 + 60), NOW);
+        }
+        assert_eq!(waits, [Some(60), Some(120), Some(200), None]);
+        assert_eq!(r.state, Sending);
+        assert_eq!(policy.wait(1, Some(90)), 90, "Retry-After when longer");
+    }
+
+    #[test]
+    fn a_run_creates_rows_for_reports_it_meets_first() {
+        let report = row(Pending).report;
+        let p = Policy::default();
+        let new = |e: Event| {
+            apply(&report, None, &e, NOW, &p, "schedule")
+                .unwrap()
+                .map(|r| r.state)
+        };
+        assert_eq!(
+            new(Event::Recomputed(Computed::Draft(draft(1)))),
+            Some(Pending)
+        );
+        assert_eq!(
+            new(Event::Recomputed(Computed::NothingToReport("x".into()))),
+            Some(NothingToReport)
+        );
+        assert_eq!(new(Event::GateClosed("x".into())), Some(WaitingForSource));
+        assert_eq!(new(Event::NextFire), None);
+        assert!(apply(&report, None, &Event::Retry, NOW, &p, "x").is_err());
     }
 }

@@ -1,5 +1,8 @@
-//! Shared helpers for the black-box tests: run the real binary, find the golden fixtures.
+//! Shared helpers for the black-box tests: run the real binary, find the golden fixtures, make a
+//! fresh store on either backend.
 #![allow(dead_code)]
+
+pub mod stores;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

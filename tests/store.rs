@@ -1,0 +1,492 @@
+//! The store, on both backends (SQLite and PostgreSQL, a fresh database each): import is
+//! idempotent, newer versions replace older ones, `report --from-store` gives the figures the file
+//! gives; and the daemon's state — outbox claims under leases, fires claimed once, run leases,
+//! watermarks that only move forward, the append-only audit — holds under concurrent callers.
+
+mod common;
+
+use baocao_sync::domain::{Instant, RecordKind};
+use baocao_sync::store::{
+    AuditEntry, Claim, OutboxChanges, OutboxFilter, OutboxRow, OutboxState, PullLog, ReportId,
+    Store,
+};
+use common::stores::{BACKENDS, TestDb};
+use common::*;
+
+fn import(db: &str, input: &str) -> String {
+    let out = run(&["import", "--input", input, "--database-url", db]);
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn import_is_idempotent_and_from_store_matches_the_file() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        import_and_report(db.url());
+    }
+    // SQLite makes the folders a database file lives in.
+    let dir = tempfile::tempdir().unwrap();
+    let nested = format!("sqlite://{}", dir.path().join("nested/store.db").display());
+    assert!(import(&nested, fixture("dossiers.ndjson").to_str().unwrap()).starts_with("new "));
+}
+
+fn import_and_report(db: &str) {
+    let db = db.to_owned();
+    let input = fixture("dossiers.ndjson");
+    let input = input.to_str().unwrap();
+
+    let lines = std::fs::read_to_string(input).unwrap();
+    let readable = lines
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count();
+    let first = import(&db, input);
+    assert!(first.starts_with("new "), "{first}");
+    let numbers: Vec<u64> = first
+        .split(", ")
+        .map(|part| part.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let (new, updated, unchanged, rejected) = (numbers[0], numbers[1], numbers[2], numbers[3]);
+    assert_eq!(updated, 0);
+    assert_eq!(
+        new + unchanged + rejected,
+        lines.lines().filter(|l| !l.trim().is_empty()).count() as u64
+    );
+    assert!(new > 0 && (new as usize) <= readable);
+
+    let again = import(&db, input);
+    assert_eq!(
+        again,
+        format!(
+            "new 0, updated 0, unchanged {}, rejected {rejected}",
+            new + unchanged
+        )
+    );
+
+    for form in ["II.06a", "II.06"] {
+        let args = |source: &[&str]| {
+            let mut a: Vec<String> = source.iter().map(|s| s.to_string()).collect();
+            a.extend(
+                [
+                    "--units",
+                    fixture("units.toml").to_str().unwrap(),
+                    "--period",
+                    "2023-Q3",
+                    "--form",
+                    form,
+                ]
+                .map(str::to_owned),
+            );
+            a
+        };
+        let from_file = report_json(
+            &args(&["--input", input])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let from_store = report_json(
+            &args(&["--from-store", "--database-url", &db])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        assert_same_figures(&from_file, &from_store);
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture(&format!("expected-{form}-2023-Q3.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_same_figures(&expected, &from_store);
+    }
+}
+
+#[test]
+fn newer_versions_replace_older_and_older_ones_change_nothing() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        newer_versions(db.url());
+    }
+}
+
+fn newer_versions(db: &str) {
+    let db = db.to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let units = fixture("units.toml");
+    let write = |name: &str, lines: &[&str]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let v1 = r#"{"MaHoSo":"X-1","TrangThaiHoSo":"4","KenhThucHien":"2","MaDonViXuLy":"000.10.00.H55","MaLinhVuc":"G09-HT","TenLinhVuc":"Hộ tịch (Bộ Tư pháp)","NgayTiepNhan":"20230701080000","NgayHenTra":"20230710080000","CapNhatLuc":"20230701080000"}"#;
+    let v2 = r#"{"MaHoSo":"X-1","TrangThaiHoSo":"10","KenhThucHien":"2","MaDonViXuLy":"000.10.00.H55","MaLinhVuc":"G09-HT","TenLinhVuc":"Hộ tịch (Bộ Tư pháp)","NgayTiepNhan":"20230701080000","NgayHenTra":"20230710080000","NgayKetThucXuLy":"20230705080000","CapNhatLuc":"20230705080000"}"#;
+    let other = r#"{"MaHoSo":"X-2","TrangThaiHoSo":"2","KenhThucHien":"1","MaDonViXuLy":"000.10.00.H55","MaLinhVuc":"G09-HT","NgayTiepNhan":"20230702080000","CapNhatLuc":"20230702080000"}"#;
+    let bad = r#"{"MaHoSo":"X-3","TrangThaiHoSo":"99","CapNhatLuc":"20230702080000"}"#;
+
+    assert_eq!(
+        import(&db, &write("a.ndjson", &[v1, other, bad])),
+        "new 2, updated 0, unchanged 0, rejected 1"
+    );
+    assert_eq!(
+        import(&db, &write("b.ndjson", &[v2])),
+        "new 0, updated 1, unchanged 0, rejected 0"
+    );
+    assert_eq!(
+        import(&db, &write("c.ndjson", &[v1])),
+        "new 0, updated 0, unchanged 1, rejected 0"
+    );
+    // The same key twice in one file: processed in order, the newer one stays.
+    assert_eq!(
+        import(&db, &write("d.ndjson", &[v2, v1])),
+        "new 0, updated 0, unchanged 2, rejected 0"
+    );
+
+    let got = report_json(&[
+        "--from-store",
+        "--database-url",
+        &db,
+        "--units",
+        units.to_str().unwrap(),
+        "--period",
+        "2023-Q3",
+        "--form",
+        "II.06a",
+    ]);
+    let total = &got["reports"][0]["total"];
+    assert_eq!(total["3"], 2, "{got}");
+    assert_eq!(total["7"], 1, "X-1 is resolved in its newer version");
+    assert_eq!(total["8"], 1);
+    assert_eq!(total["11"], 1);
+    assert_eq!(
+        error_findings(&got),
+        [("invalid_record".to_owned(), "X-3".to_owned())]
+    );
+}
+
+fn report_id(unit: &str) -> ReportId {
+    ReportId {
+        system: "central".into(),
+        form: "II.06a".into(),
+        period: "2023-Q3".into(),
+        unit: unit.into(),
+    }
+}
+
+fn pending(unit: &str) -> OutboxRow {
+    let mut row = OutboxRow::new(report_id(unit), OutboxState::Pending, Instant(1_000));
+    row.draft = Some(baocao_sync::sinks::Draft::narrative(format!(
+        "draft of {unit}"
+    )));
+    row.content_hash = row.draft.as_ref().map(|d| d.content_hash());
+    row.generation = 1;
+    row.armed_by = "schedule".into();
+    row
+}
+
+fn claim(owner: &str, now: i64) -> Claim {
+    Claim {
+        owner: owner.into(),
+        now: Instant(now),
+        lease_until: Instant(now + 300),
+        system: "central".into(),
+        filter: OutboxFilter::default(),
+        limit: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_row_is_claimed_by_one_worker_and_returns_when_its_lease_expires() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let units: Vec<String> = (0..40).map(|i| format!("000.{i:02}.00.H55")).collect();
+        let rows: Vec<OutboxRow> = units.iter().map(|u| pending(u)).collect();
+        let written = store
+            .outbox_apply(&OutboxFilter::default(), move |_| OutboxChanges {
+                rows,
+                ..OutboxChanges::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(written, 40);
+        // Eight workers claim at once until nothing is left: each row goes to exactly one.
+        let mut workers = tokio::task::JoinSet::new();
+        for w in 0..8 {
+            let store = store.clone();
+            workers.spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .outbox_claim(&claim(&format!("w{w}"), 2_000))
+                        .await
+                        .unwrap();
+                    match got.into_iter().next() {
+                        Some(r) => mine.push(r.report.unit),
+                        None => return mine,
+                    }
+                }
+            });
+        }
+        let mut claimed: Vec<String> = workers.join_all().await.into_iter().flatten().collect();
+        claimed.sort();
+        assert_eq!(claimed, units, "{backend}: each row claimed once");
+        assert!(
+            store
+                .outbox_claim(&claim("late", 2_100))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A worker that died: its rows come back once the lease is over, to another worker.
+        let back = store.outbox_claim(&claim("w9", 2_301)).await.unwrap();
+        assert_eq!(back.len(), 1, "{backend}");
+        assert_eq!(back[0].state, OutboxState::Sending);
+        assert_eq!(back[0].lease.as_ref().unwrap().owner, "w9");
+        assert_eq!(back[0].sending_generation, Some(1));
+        // A row armed again while its worker still holds the lease waits for that worker.
+        let id = back[0].id.unwrap();
+        store
+            .outbox_apply(&OutboxFilter::id(id), |rows| {
+                let mut r = rows[0].clone();
+                r.state = OutboxState::Pending;
+                OutboxChanges {
+                    rows: vec![r],
+                    ..OutboxChanges::default()
+                }
+            })
+            .await
+            .unwrap();
+        let only = |now| Claim {
+            filter: OutboxFilter::id(id),
+            ..claim("w10", now)
+        };
+        assert!(
+            store.outbox_claim(&only(2_400)).await.unwrap().is_empty(),
+            "{backend}"
+        );
+        assert_eq!(store.outbox_claim(&only(2_602)).await.unwrap().len(), 1);
+        // Retries are claimed when due, not before.
+        let retry_id = store.outbox(&OutboxFilter::default()).await.unwrap()[5]
+            .id
+            .unwrap();
+        store
+            .outbox_apply(&OutboxFilter::id(retry_id), |rows| {
+                let mut r = rows[0].clone();
+                r.state = OutboxState::Retrying;
+                r.lease = None;
+                r.next_attempt_at = Some(Instant(5_000));
+                OutboxChanges {
+                    rows: vec![r],
+                    ..OutboxChanges::default()
+                }
+            })
+            .await
+            .unwrap();
+        let retry = |now| Claim {
+            filter: OutboxFilter::id(retry_id),
+            ..claim("w11", now)
+        };
+        assert!(store.outbox_claim(&retry(4_999)).await.unwrap().is_empty());
+        assert_eq!(store.outbox_claim(&retry(5_000)).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fires_are_claimed_once_and_run_leases_exclude_each_other() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let mut claims = tokio::task::JoinSet::new();
+        for r in 0..6 {
+            let store = store.clone();
+            claims.spawn(async move {
+                store
+                    .claim_fire(
+                        "prefill:2023-Q3",
+                        Instant(100),
+                        &format!("r{r}"),
+                        Instant(101),
+                    )
+                    .await
+                    .unwrap()
+            });
+        }
+        let won = claims.join_all().await.into_iter().filter(|w| *w).count();
+        assert_eq!(won, 1, "{backend}: one replica runs the fire");
+        store
+            .finish_fire("prefill:2023-Q3", Instant(100), "done", Instant(150))
+            .await
+            .unwrap();
+        let fires = store.fires("prefill:").await.unwrap();
+        assert_eq!(fires.len(), 1);
+        assert_eq!(fires[0].outcome.as_deref(), Some("done"));
+        assert!(store.fires("refresh:").await.unwrap().is_empty());
+
+        assert!(
+            store
+                .acquire_lock("run:2023-Q3", "a", Instant(220), Instant(100))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .acquire_lock("run:2023-Q3", "b", Instant(230), Instant(110))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .acquire_lock("run:2023-Q3", "a", Instant(240), Instant(120))
+                .await
+                .unwrap(),
+            "renewed"
+        );
+        assert!(
+            !store
+                .acquire_lock("run:2023-Q3", "b", Instant(250), Instant(230))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .acquire_lock("run:2023-Q3", "b", Instant(400), Instant(241))
+                .await
+                .unwrap(),
+            "expired"
+        );
+        store.release_lock("run:2023-Q3", "a").await.unwrap();
+        assert!(
+            !store
+                .acquire_lock("run:2023-Q3", "c", Instant(500), Instant(300))
+                .await
+                .unwrap(),
+            "not a's to release"
+        );
+        store.release_lock("run:2023-Q3", "b").await.unwrap();
+        assert!(
+            store
+                .acquire_lock("run:2023-Q3", "c", Instant(500), Instant(300))
+                .await
+                .unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn watermarks_only_move_forward_and_pulls_are_logged() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let k = RecordKind::Dossier;
+        assert!(
+            store
+                .advance_watermark("default", k, Instant(500))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .advance_watermark("default", k, Instant(400))
+                .await
+                .unwrap(),
+            "{backend}"
+        );
+        assert_eq!(
+            store.watermark("default", k).await.unwrap(),
+            Some(Instant(500))
+        );
+        assert!(
+            store
+                .advance_watermark("default", k, Instant(600))
+                .await
+                .unwrap()
+        );
+        let log = PullLog {
+            source: "default".into(),
+            kind: k,
+            from: Instant(0),
+            to: Instant(600),
+            ok: true,
+            detail: String::new(),
+            records: 12,
+            finished_at: Instant(601),
+        };
+        store.record_pull(&log).await.unwrap();
+        store
+            .record_pull(&PullLog {
+                ok: false,
+                detail: "HTTP 503".into(),
+                ..log.clone()
+            })
+            .await
+            .unwrap();
+        let got = store.pulls("default", k).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], log);
+        assert!(
+            store
+                .pulls("default", RecordKind::Rating)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_audit_is_append_only() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let mut entry = AuditEntry::about(
+            &report_id("000.10.00.H55"),
+            "cli:ops",
+            "force_push",
+            Instant(7),
+        );
+        entry.reason = "asked by the department".into();
+        store
+            .append_audit(std::slice::from_ref(&entry))
+            .await
+            .unwrap();
+        assert_eq!(store.audit(Some("2023-Q3"), 10).await.unwrap(), [entry]);
+        assert!(store.audit(Some("2023-Q2"), 10).await.unwrap().is_empty());
+        // Neither backend lets a line change or go.
+        let change = match &store {
+            baocao_sync::store::AnyStore::Sqlite(_) => {
+                let url = db.url().to_owned();
+                use sqlx::Connection;
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                (
+                    sqlx::query("UPDATE audit SET reason = 'x'")
+                        .execute(&mut c)
+                        .await
+                        .is_err(),
+                    sqlx::query("DELETE FROM audit")
+                        .execute(&mut c)
+                        .await
+                        .is_err(),
+                )
+            }
+            baocao_sync::store::AnyStore::Postgres(_) => {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
+                (
+                    sqlx::query("UPDATE audit SET reason = 'x'")
+                        .execute(&mut c)
+                        .await
+                        .is_err(),
+                    sqlx::query("DELETE FROM audit")
+                        .execute(&mut c)
+                        .await
+                        .is_err(),
+                )
+            }
+        };
+        assert_eq!(change, (true, true), "{backend}");
+    }
+}
