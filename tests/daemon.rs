@@ -337,6 +337,23 @@ fn story(backend: &str) {
         "{again}"
     );
     assert_eq!(p.held(), held, "nothing written the second time");
+
+    // A dry run says what a run would do and does nothing: every draft would be verified again.
+    let dry = p.cli(&["sync", "--period", "2026-Q1", "--dry-run"], &[2]);
+    assert_eq!(
+        dry.lines().last().unwrap(),
+        format!("would be: pending {}", expected.len()),
+        "{dry}"
+    );
+    let status = p.cli(&["status", "--period", "2026-Q1"], &[0]);
+    assert!(
+        status.contains(&format!(
+            "{} reports: unchanged {}",
+            expected.len(),
+            expected.len()
+        )),
+        "{status}"
+    );
 }
 
 #[test]

@@ -76,12 +76,7 @@ impl Store for PgStore {
         )
         .execute(&mut *tx)
         .await?;
-        let any_rejects: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = 'dossier' AND source = $1)",
-        )
-        .bind(source)
-        .fetch_one(&mut *tx)
-        .await?;
+        let any_rejects = Self::dossier_rejects_exist(&mut tx, source).await?;
         Ok(PgDossierImport {
             tx,
             source: source.to_owned(),
@@ -91,13 +86,8 @@ impl Store for PgStore {
 
     #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE $1 IS NULL OR source = $1")
-                .bind(source)
-                .fetch_one(&self.pool)
-                .await?;
         let mut strings = Interner::default();
-        let mut out = Vec::with_capacity(count as usize);
+        let mut out = Vec::with_capacity(self.dossier_count(source).await?);
         let mut rows = sqlx::query(
             "SELECT record_key, procedure_code, field_code, field_name, unit_code, channel, status, \
              received_at, due_at, supplement_requested_at, finished_at, returned_at, updated_at, \

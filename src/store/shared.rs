@@ -843,6 +843,27 @@ macro_rules! shared_helpers {
             rows.into_iter().map(shared::OutboxRecord::into_row).collect()
         }
 
+        /// Whether any dossier of `source` waits as a reject (imports then clear the readable ones).
+        async fn dossier_rejects_exist(conn: &mut $conn, source: &str) -> Result<bool, StoreError> {
+            Ok(sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = 'dossier' AND source = $1)",
+            )
+            .bind(source)
+            .fetch_one(&mut *conn)
+            .await?)
+        }
+
+        /// Stored dossiers (of one source, or all): a bulk read sizes its vector up front, since
+        /// growing a million dossiers by doubling peaks at 1.5 times them.
+        async fn dossier_count(&self, source: Option<&str>) -> Result<usize, StoreError> {
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE $1 IS NULL OR source = $1")
+                    .bind(source)
+                    .fetch_one(&self.pool)
+                    .await?;
+            Ok(count as usize)
+        }
+
         async fn insert_audit(conn: &mut $conn, entries: &[AuditEntry]) -> Result<(), StoreError> {
             for e in entries {
                 sqlx::query(

@@ -80,12 +80,7 @@ impl Store for SqliteStore {
         // IMMEDIATE: the import reads, then writes; a deferred transaction could not upgrade
         // once another connection has written (SQLITE_BUSY_SNAPSHOT).
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let any_rejects: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = 'dossier' AND source = $1)",
-        )
-        .bind(source)
-        .fetch_one(&mut *tx)
-        .await?;
+        let any_rejects = Self::dossier_rejects_exist(&mut tx, source).await?;
         Ok(SqliteDossierImport {
             tx,
             source: source.to_owned(),
@@ -98,14 +93,8 @@ impl Store for SqliteStore {
     /// dossier here); a page per row makes a million dossiers a thousand values.
     #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        // Sized up front: growing a vector of a million dossiers by doubling peaks at 1.5 times it.
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE $1 IS NULL OR source = $1")
-                .bind(source)
-                .fetch_one(&self.pool)
-                .await?;
         let mut strings = Interner::default();
-        let mut out = Vec::with_capacity(count as usize);
+        let mut out = Vec::with_capacity(self.dossier_count(source).await?);
         let mut after = i64::MIN;
         loop {
             // Keyset pages along the rowid: no sort, no temporary table, constant memory.
