@@ -5,6 +5,7 @@ mod catalog;
 mod config;
 mod creds;
 mod daemon;
+mod explain;
 mod generate;
 mod import;
 mod outbox;
@@ -58,6 +59,8 @@ impl Cli {
 enum Command {
     /// Compute a form from a dossier export (or the store) and print it as JSON, CSV or XLSX.
     Report(Box<report::ReportArgs>),
+    /// The dossiers behind one figure of II.06a or II.06, each with the rule that placed it.
+    Explain(Box<explain::ExplainArgs>),
     /// Store the dossiers of an export in the database, keyed by MaHoSo.
     Import(import::ImportArgs),
     /// Write a synthetic data set (units.toml, dossiers.ndjson) for benchmarks and demos.
@@ -94,6 +97,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Report(a) => report::run(*a),
+        Command::Explain(a) => explain::run(*a),
         Command::Import(a) => runtime()?.block_on(import::run(a)),
         Command::Generate(a) => generate::run(a),
         Command::Catalog(c) => catalog::run(c),

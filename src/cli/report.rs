@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Where the records come from: export files, or the store.
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {
+pub struct RecordArgs {
     /// Dossier export: .json array, .ndjson/.jsonl, .csv or .xlsx; `-` for standard input.
     #[arg(long, conflicts_with = "from_store")]
     input: Option<String>,
@@ -35,6 +36,43 @@ pub struct ReportArgs {
     /// Only this source's records (--from-store); all sources by default.
     #[arg(long)]
     source: Option<String>,
+}
+
+impl RecordArgs {
+    /// The records, from the files or the store.
+    pub fn load(&self) -> anyhow::Result<Loaded> {
+        if self.from_store {
+            super::runtime()?.block_on(async {
+                let store = store::open(&self.database_url).await?;
+                anyhow::Ok(Loaded::from_store(&store, self.source.as_deref()).await?)
+            })
+        } else {
+            self.load_files()
+        }
+    }
+
+    fn load_files(&self) -> anyhow::Result<Loaded> {
+        let mut loaded = Loaded::default();
+        if let Some(arg) = &self.input {
+            let batch = read_file::<Dossier>(arg, self.input_format)?;
+            loaded.dossiers = Some(loaded.take(batch));
+        }
+        if let Some(arg) = &self.ratings {
+            let batch = read_file::<Rating>(arg, self.input_format)?;
+            loaded.ratings = Some(loaded.take(batch));
+        }
+        if let Some(arg) = &self.feedback {
+            let batch = read_file::<Feedback>(arg, self.input_format)?;
+            loaded.feedback = Some(loaded.take(batch));
+        }
+        Ok(loaded)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    records: RecordArgs,
     /// Unit tree as TOML ([[units]] with code, name, kind, parent).
     #[arg(long)]
     units: PathBuf,
@@ -78,28 +116,6 @@ fn read_file<R: FromWire>(
     Ok(RecordBatch::<R>::read(&input, format)?)
 }
 
-fn load_files(a: &ReportArgs) -> anyhow::Result<Loaded> {
-    let mut loaded = Loaded::default();
-    if let Some(arg) = &a.input {
-        let batch = read_file::<Dossier>(arg, a.input_format)?;
-        loaded.dossiers = Some(loaded.take(batch));
-    }
-    if let Some(arg) = &a.ratings {
-        let batch = read_file::<Rating>(arg, a.input_format)?;
-        loaded.ratings = Some(loaded.take(batch));
-    }
-    if let Some(arg) = &a.feedback {
-        let batch = read_file::<Feedback>(arg, a.input_format)?;
-        loaded.feedback = Some(loaded.take(batch));
-    }
-    Ok(loaded)
-}
-
-async fn load_store(a: &ReportArgs) -> anyhow::Result<Loaded> {
-    let store = store::open(&a.database_url).await?;
-    Ok(Loaded::from_store(&store, a.source.as_deref()).await?)
-}
-
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let period: Period = a.period.parse()?;
@@ -123,11 +139,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         Some(path) => configuration::checks(path)?,
         None => ChecksConfig::builtin(),
     };
-    let mut loaded = if a.from_store {
-        super::runtime()?.block_on(load_store(&a))?
-    } else {
-        load_files(&a)?
-    };
+    let mut loaded = a.records.load()?;
     let findings = loaded.findings_for(&forms::record_kinds(regime, def));
     let inputs = Inputs {
         dossiers: loaded.dossiers.as_deref(),

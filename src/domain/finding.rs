@@ -64,6 +64,64 @@ impl FindingCode {
         }
     }
 
+    /// What is wrong and what to do, in Vietnamese, for the officials who fix the record in the
+    /// procedure-handling system.
+    pub fn describe_vi(self) -> &'static str {
+        match self {
+            FindingCode::InvalidRecord => {
+                "Bản ghi không đọc được (trạng thái, ngày giờ hoặc định dạng không hợp lệ); sửa bản ghi trên Hệ thống thông tin giải quyết TTHC"
+            }
+            FindingCode::NoReceptionDate => {
+                "Hồ sơ thiếu ngày tiếp nhận nên không xếp được vào kỳ nào; bổ sung ngày tiếp nhận"
+            }
+            FindingCode::FinishedWithoutFinishDate => {
+                "Hồ sơ ở trạng thái đã giải quyết/đã trả kết quả nhưng thiếu ngày kết thúc xử lý; bổ sung ngày kết thúc xử lý"
+            }
+            FindingCode::FinishedBeforeReceived => {
+                "Ngày kết thúc xử lý trước ngày tiếp nhận; kiểm tra, sửa lại hai ngày này"
+            }
+            FindingCode::UnknownChannel => {
+                "Kênh tiếp nhận không phải trực tiếp, trực tuyến hay dịch vụ bưu chính; cập nhật kênh thực hiện"
+            }
+            FindingCode::UnknownUnit => {
+                "Mã đơn vị xử lý không có trong danh sách đơn vị; sửa mã đơn vị hoặc bổ sung đơn vị vào cấu hình"
+            }
+            FindingCode::DuplicateRecord => {
+                "Hồ sơ xuất hiện nhiều lần trong dữ liệu; đã tính theo lần cập nhật mới nhất"
+            }
+            FindingCode::UnknownField => {
+                "Lĩnh vực chưa có trong danh mục lĩnh vực đã công bố; bổ sung vào danh mục (tên hiển thị theo dữ liệu gốc)"
+            }
+            FindingCode::WithdrawnWithoutFinishDate => {
+                "Hồ sơ xin rút chưa có ngày kết thúc xử lý; đang được tính là hồ sơ đang giải quyết"
+            }
+            FindingCode::NoRatingDate => {
+                "Lượt đánh giá thiếu thời gian đánh giá; bổ sung thời gian"
+            }
+            FindingCode::UnknownRatingChannel => {
+                "Hình thức đánh giá không phải Tablet, phiếu hay Hệ thống thông tin giải quyết TTHC; sửa hình thức đánh giá"
+            }
+            FindingCode::UnknownContentKind => {
+                "Nội dung phản ánh, kiến nghị không phải về quy định hay về hành vi hành chính; phân loại lại"
+            }
+            FindingCode::UnknownFeedbackState => {
+                "Trạng thái phản ánh, kiến nghị không hợp lệ (đang xử lý/đã xử lý); cập nhật trạng thái"
+            }
+            FindingCode::ProcessedWithoutDate => {
+                "Phản ánh, kiến nghị đã xử lý nhưng thiếu ngày xử lý; bổ sung ngày xử lý"
+            }
+            FindingCode::ProcessedBeforeReceived => {
+                "Ngày xử lý phản ánh, kiến nghị trước ngày tiếp nhận; kiểm tra lại hai ngày này"
+            }
+            FindingCode::OnlineShareShift => {
+                "Tỷ lệ hồ sơ trực tuyến (cột 4) thay đổi nhiều so với kỳ trước; kiểm tra lại trước khi duyệt"
+            }
+            FindingCode::ProcedureNotOnline => {
+                "Có hồ sơ trực tuyến (cột 4) của thủ tục chưa được cung cấp trực tuyến; kiểm tra kênh tiếp nhận"
+            }
+        }
+    }
+
     pub fn severity(self) -> Severity {
         match self {
             FindingCode::DuplicateRecord

@@ -8,6 +8,7 @@
 pub mod aggregate;
 pub mod checks;
 pub mod definition;
+pub mod explain;
 pub mod ii05a;
 pub mod ii06a;
 pub mod narrative;

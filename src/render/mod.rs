@@ -4,6 +4,7 @@
 //! Rendering never computes a figure; it only lays out what `forms` produced.
 
 pub mod csv;
+pub mod explain;
 pub mod json;
 pub mod narrative;
 pub mod xlsx;
