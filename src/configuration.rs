@@ -172,6 +172,16 @@ pub fn upstreams_ready(mut u: Upstreams, origin: &str) -> Result<Upstreams, Conf
     Ok(u)
 }
 
+/// The admin HTTP's operators (names and token hashes).
+pub fn operators(path: &Path) -> Result<crate::auth::operators::OperatorsFile, ConfigError> {
+    crate::auth::operators::OperatorsFile::from_toml(&read(path)?).map_err(|reason| {
+        ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        }
+    })
+}
+
 /// The sandbox's data set: `<dir>/accounts.toml`, and the source's records in
 /// `<dir>/{dossiers,ratings,feedback}.ndjson` when present.
 pub fn sandbox(dir: &Path) -> Result<(SandboxData, SourceRecords), ConfigError> {

@@ -16,12 +16,28 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
-/// Runs until `shutdown`.
+/// The admin HTTP to serve beside the schedule: where it listens, and its state.
+pub struct Admin {
+    pub listener: tokio::net::TcpListener,
+    pub state: crate::admin::AdminState,
+}
+
+/// Runs until `shutdown`. `running` is set while the schedule runs (`/readyz`).
 pub async fn serve(
     engine: Arc<Engine>,
     schedule: Schedule,
     shutdown: Shutdown,
+    admin: Option<Admin>,
+    running: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<(), SyncError> {
+    let http = admin.map(|a| {
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::admin::serve(a.listener, a.state, stop).await {
+                tracing::error!(error = %e, "the admin HTTP stopped");
+            }
+        })
+    });
     let enabled = engine.settings.schedule.enabled;
     let alarm = Arc::new(tokio::sync::Notify::new());
     let mut clock = tokio_cron_scheduler::JobScheduler::new()
@@ -47,6 +63,7 @@ pub async fn serve(
             .await
             .map_err(|e| SyncError::Internal(format!("the scheduler does not start: {e}")))?;
     }
+    running.store(true, std::sync::atomic::Ordering::Relaxed);
     let grace = std::time::Duration::from_secs(engine.settings.delivery.shutdown_grace_seconds);
     let workers = engine.delivery.serve(shutdown.clone());
     let fires = {
@@ -76,8 +93,12 @@ pub async fn serve(
             tracing::warn!(grace_seconds = grace.as_secs(), "work still in flight when the shutdown grace ran out; handing it back");
         }
     }
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
     if enabled {
         let _ = clock.shutdown().await;
+    }
+    if let Some(http) = http {
+        let _ = tokio::time::timeout(grace, http).await;
     }
     let released = engine.delivery.release_leases().await?;
     if released > 0 {

@@ -80,6 +80,9 @@ impl Duties {
             .expect("shipped duties are valid (tested)")
     }
 
+    /// The shipped two-tier duties (since 1/7/2025, regime TT05/2025; provisional).
+    pub const TWO_TIER: &'static str = include_str!("../config/duties/two-tier-2026.toml");
+
     /// Checks the forms named exist in the regime the period falls in.
     pub fn check_forms(&self, catalog: &FormCatalog, period: &Period) -> Result<(), String> {
         let regime = catalog.regime_for(period).map_err(|e| e.to_string())?;
@@ -175,5 +178,9 @@ mod tests {
                 .unwrap_err()
                 .contains("TT05/2025")
         );
+        Duties::from_toml(Duties::TWO_TIER)
+            .unwrap()
+            .check_forms(&FormCatalog::builtin(), &period)
+            .unwrap();
     }
 }

@@ -5,6 +5,7 @@
 //! files for people and [`sinks`] send them as drafts to the reporting systems, all driven by the
 //! [`sync`] pipeline with [`auth`]'s logins. See ARCHITECTURE.md for the map and the invariants.
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod configuration;

@@ -31,6 +31,7 @@ pub struct Settings {
     pub gate: GateSettings,
     pub schedule: ScheduleSettings,
     pub delivery: DeliverySettings,
+    pub http: HttpSettings,
     pub logging: LoggingSettings,
 }
 
@@ -227,6 +228,34 @@ impl DeliverySettings {
             max_attempts: self.max_attempts.max(1),
             retry_base_seconds: self.retry_base_seconds.max(1),
             retry_cap_seconds: self.retry_cap_seconds.max(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// The daemon serves its status page, JSON API and metrics.
+    pub enabled: bool,
+    /// Where: loopback unless the office's network is meant to reach it.
+    pub listen: String,
+    /// Operators and the SHA-256 of their tokens (`baocao-sync operator add`); without it only
+    /// `/healthz` and `/readyz` answer.
+    pub operators_file: Option<PathBuf>,
+    /// A browser session lasts this long.
+    pub session_hours: u64,
+    /// Mark the session cookie Secure (when a TLS proxy is in front).
+    pub secure_cookies: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> HttpSettings {
+        HttpSettings {
+            enabled: true,
+            listen: "127.0.0.1:8080".to_owned(),
+            operators_file: None,
+            session_hours: 12,
+            secure_cookies: false,
         }
     }
 }

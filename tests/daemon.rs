@@ -93,6 +93,7 @@ impl Province {
                  [files]\nunits = \"{units}\"\nduties = \"{duties}\"\n\
                  [pull]\nhistory_from = \"2025-01-01\"\nwindow_days = 120\n\
                  [delivery]\nworkers_per_system = 3\nlease_seconds = 60\nshutdown_grace_seconds = 10\n\
+                 [http]\nenabled = false\n\
                  {upstreams}",
                 db = db.url(),
                 key = key.display(),

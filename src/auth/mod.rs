@@ -6,6 +6,7 @@
 //! will live here too.
 
 pub mod check;
+pub mod operators;
 pub mod secret;
 pub mod session;
 pub mod token;

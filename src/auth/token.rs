@@ -287,15 +287,29 @@ struct Exchange<'a> {
     http: &'a reqwest::Client,
     max: usize,
     status: std::sync::Mutex<Option<u16>>,
+    /// For the metrics: which system's token endpoint.
+    system: &'static str,
 }
 
 impl<'a> Exchange<'a> {
-    fn new(http: &'a reqwest::Client, max: usize) -> Exchange<'a> {
+    fn new(http: &'a reqwest::Client, max: usize, system: &'static str) -> Exchange<'a> {
         Exchange {
             http,
             max,
             status: std::sync::Mutex::new(None),
+            system,
         }
+    }
+
+    /// Counts the login's outcome and hands it on.
+    fn outcome<T>(&self, answer: Result<T, TokenError>) -> Result<T, TokenError> {
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(e) if e.is_transient() => "unavailable",
+            Err(_) => "refused",
+        };
+        crate::telemetry::events::login(self.system, outcome);
+        answer
     }
 
     fn status(&self) -> Option<u16> {
@@ -314,7 +328,17 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Exchange<'_> {
     >;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(exchange(self.http, request, self.max, &self.status))
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let answer = exchange(self.http, request, self.max, &self.status).await;
+            let status = *self.status.lock().expect("not poisoned");
+            crate::telemetry::events::upstream_request(
+                self.system,
+                status,
+                started.elapsed().as_secs_f64(),
+            );
+            answer
+        })
     }
 }
 
@@ -352,7 +376,7 @@ pub async fn login(
 ) -> Result<Token, TokenError> {
     let url = TokenUrl::new(endpoint.token_url.clone())
         .map_err(|e| TokenError::Configuration(e.to_string()))?;
-    let client = Exchange::new(http, endpoint.max_body_bytes);
+    let client = Exchange::new(http, endpoint.max_body_bytes, credential.system.as_str());
     let answer = match credential.system {
         System::Source => {
             BasicClient::new(ClientId::new(credential.username.expose().to_owned()))
@@ -382,7 +406,7 @@ pub async fn login(
                 .await
         }
     };
-    answer.map(token).map_err(|e| classify(e, client.status()))
+    client.outcome(answer.map(token).map_err(|e| classify(e, client.status())))
 }
 
 /// Renews a token with its refresh token; `InvalidGrant` means log in again with the password.
@@ -394,7 +418,7 @@ pub async fn refresh(
 ) -> Result<Token, TokenError> {
     let url = TokenUrl::new(endpoint.token_url.clone())
         .map_err(|e| TokenError::Configuration(e.to_string()))?;
-    let client = Exchange::new(http, endpoint.max_body_bytes);
+    let client = Exchange::new(http, endpoint.max_body_bytes, "refresh");
     let client_id = endpoint.client_id.clone().unwrap_or_default();
     let refresh = RefreshToken::new(refresh.expose_secret().to_owned());
     let answer = BasicClient::new(ClientId::new(client_id))
@@ -403,5 +427,5 @@ pub async fn refresh(
         .exchange_refresh_token(&refresh)
         .request_async(&client)
         .await;
-    answer.map(token).map_err(|e| classify(e, client.status()))
+    client.outcome(answer.map(token).map_err(|e| classify(e, client.status())))
 }

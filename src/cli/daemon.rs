@@ -1,6 +1,7 @@
 //! `daemon`: the schedule and the delivery workers until SIGTERM or Ctrl-C; and `check-config`.
 
 use super::config::ConfigArgs;
+use anyhow::Context;
 use baocao_sync::scheduler::{Job, Schedule};
 use baocao_sync::store::Store;
 use baocao_sync::{daemon, shutdown};
@@ -56,14 +57,122 @@ pub async fn run(a: DaemonArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("schedule disabled: delivering what `sync` queues");
     }
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let admin = admin(&engine, running.clone()).await?;
     let (trigger, listener) = shutdown::channel();
     tokio::spawn(async move {
         shutdown::signal().await;
         tracing::info!("shutdown asked for: finishing what is in flight");
         trigger.pull();
     });
-    daemon::serve(engine, schedule, listener).await?;
+    daemon::serve(engine, schedule, listener, admin, running).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The admin HTTP, when enabled: its listener (the address printed) and its operators.
+pub async fn admin(
+    engine: &Arc<baocao_sync::sync::Engine>,
+    running: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<Option<daemon::Admin>> {
+    let http = &engine.settings.http;
+    if !http.enabled {
+        return Ok(None);
+    }
+    let operators = match &http.operators_file {
+        Some(path) => Some(baocao_sync::configuration::operators(path)?),
+        None => {
+            tracing::warn!("no http.operators_file: only /healthz and /readyz will answer");
+            None
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(&http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", http.listen))?;
+    println!("admin HTTP on http://{}", listener.local_addr()?);
+    Ok(Some(daemon::Admin {
+        listener,
+        state: baocao_sync::admin::AdminState::new(engine.clone(), operators, running),
+    }))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthcheckArgs {
+    /// The admin HTTP's address (host:port); the configuration's [http] listen by default.
+    #[arg(long)]
+    address: Option<String>,
+    /// Ask /readyz (store and schedule) instead of /healthz.
+    #[arg(long)]
+    ready: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// For container health checks (the slim image has no curl): exit 0 when the daemon answers.
+pub async fn healthcheck(a: HealthcheckArgs) -> anyhow::Result<ExitCode> {
+    let address = match a.address {
+        Some(a) => a,
+        None => a.config.settings()?.http.listen,
+    };
+    let path = if a.ready { "readyz" } else { "healthz" };
+    let answer = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?
+        .get(format!("http://{address}/{path}"))
+        .send()
+        .await;
+    match answer {
+        Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(r) => {
+            eprintln!("{path}: HTTP {}", r.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OperatorAddArgs {
+    /// The operator's name, as the audit will show it.
+    #[arg(long)]
+    name: String,
+    /// The operators file ([http] operators_file); created if missing.
+    #[arg(long)]
+    file: std::path::PathBuf,
+}
+
+/// Adds an operator (or gives one a new token): the token is printed once, only its SHA-256 kept.
+pub fn operator_add(a: OperatorAddArgs) -> anyhow::Result<ExitCode> {
+    let mut file = if a.file.exists() {
+        baocao_sync::configuration::operators(&a.file)?
+    } else {
+        baocao_sync::auth::operators::OperatorsFile { operators: vec![] }
+    };
+    let token = file.add(a.name.trim());
+    write_private(&a.file, &file.to_toml())?;
+    println!("{}", baocao_sync::auth::operators::reveal(&token));
+    eprintln!(
+        "operator `{}` added to {}: the token above is shown once; give it to them privately",
+        a.name.trim(),
+        a.file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a file only its owner can read (replacing it).
+pub fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@ mod catalog;
 mod config;
 mod creds;
 mod daemon;
+mod demo;
 mod explain;
 mod generate;
 mod import;
@@ -67,6 +68,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// List what every unit must file for a period, where, and by when.
     Plan(plan::PlanArgs),
+    /// The whole product on this machine: a generated province in the sandbox, the daemon with its
+    /// status page pre-filling the last ended quarter; Ctrl-C stops it.
+    Demo(Box<demo::DemoArgs>),
     /// Run the daemon: the schedule and the delivery workers, until SIGTERM or Ctrl-C.
     Daemon(Box<daemon::DaemonArgs>),
     /// Run the pipeline once over a period (pull, freshness gate, compute, outbox, deliver).
@@ -80,6 +84,11 @@ enum Command {
     ForcePush(Box<outbox::ForcePushArgs>),
     /// Print the configuration as it resolves (passwords masked) and check what it names.
     CheckConfig(Box<daemon::CheckConfigArgs>),
+    /// Exit 0 when the daemon's admin HTTP answers /healthz (or /readyz): for container checks.
+    Healthcheck(Box<daemon::HealthcheckArgs>),
+    /// Admin HTTP operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Pull dossiers (or ratings, feedback) from the procedure-handling system into the store.
     Pull(Box<pull::PullArgs>),
     /// The pipeline without its pull: compute from the store, gate, push the drafts.
@@ -92,6 +101,12 @@ enum Command {
     /// The field catalogue: import from the national procedure database.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Add an operator (or give one a new token); prints the token once.
+    Add(daemon::OperatorAddArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -107,11 +122,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Push(a) => runtime()?.block_on(push::run(*a)),
         Command::Pull(a) => runtime()?.block_on(pull::run(*a)),
         Command::Daemon(a) => runtime()?.block_on(daemon::run(*a)),
+        Command::Demo(a) => runtime()?.block_on(demo::run(*a)),
         Command::Sync(a) => runtime()?.block_on(sync::run(*a, true)),
         Command::Status(a) => runtime()?.block_on(status::run(*a)),
         Command::Outbox(c) => runtime()?.block_on(outbox::run(c)),
         Command::ForcePush(a) => runtime()?.block_on(outbox::force_push(*a)),
         Command::CheckConfig(a) => runtime()?.block_on(daemon::check(*a)),
+        Command::Healthcheck(a) => runtime()?.block_on(daemon::healthcheck(*a)),
+        Command::Operator(OperatorCommand::Add(a)) => daemon::operator_add(a),
     }
 }
 

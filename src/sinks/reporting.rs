@@ -259,8 +259,8 @@ impl ReportingClient {
         history: History,
     ) -> Pushed {
         let hash = draft.content_hash();
-        let response = match authorize(self.http.get(self.url(key, false)), token)
-            .send()
+        let response = match self
+            .timed(authorize(self.http.get(self.url(key, false)), token))
             .await
         {
             Ok(r) => r,
@@ -312,7 +312,7 @@ impl ReportingClient {
         if let Base::Version(v) = base {
             request = request.header(header::IF_MATCH, v.to_string());
         }
-        let decision = match request.send().await {
+        let decision = match self.timed(request).await {
             Err(e) => transient_from(e),
             Ok(response) => {
                 let status = response.status();
@@ -336,6 +336,21 @@ impl ReportingClient {
             decision,
             put: Some(put),
         }
+    }
+
+    /// Sends a request, counting it (by system and answer class) and timing it.
+    async fn timed(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let started = std::time::Instant::now();
+        let answer = request.send().await;
+        crate::telemetry::events::upstream_request(
+            self.system.as_str(),
+            answer.as_ref().ok().map(|r| r.status().as_u16()),
+            started.elapsed().as_secs_f64(),
+        );
+        answer
     }
 
     /// A success body, read within the size limit; one that does not arrive or parse is

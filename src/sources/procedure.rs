@@ -158,11 +158,17 @@ impl SourceClient {
         url: &reqwest::Url,
         query: &[(&'static str, String)],
     ) -> Result<Page, SourceError> {
+        let started = std::time::Instant::now();
         let response = authorize(self.http.get(url.clone()), token)
             .query(query)
             .send()
-            .await
-            .map_err(|e| SourceError::transient(e.to_string()))?;
+            .await;
+        crate::telemetry::events::upstream_request(
+            "source",
+            response.as_ref().ok().map(|r| r.status().as_u16()),
+            started.elapsed().as_secs_f64(),
+        );
+        let response = response.map_err(|e| SourceError::transient(e.to_string()))?;
         match response.status() {
             StatusCode::OK => {}
             StatusCode::UNAUTHORIZED => return Err(SourceError::Unauthorized),

@@ -220,9 +220,10 @@ impl Delivery {
     #[tracing::instrument(name = "sync.deliver", skip_all, fields(system = %row.report.system, form = %row.report.form, period = %row.report.period, unit = %row.report.unit))]
     pub async fn deliver(&self, row: OutboxRow, worker: &str) -> Result<OutboxRow, SyncError> {
         let (outcome, put) = self.attempt(&row).await;
-        tracing::info!(outcome = outcome.name(), "draft delivered");
+        tracing::debug!(outcome = outcome.name(), "draft delivered");
         self.delivered.fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now();
+        crate::telemetry::events::delivered(&row.report.system, outcome.name(), now);
         let id = row
             .id
             .ok_or_else(|| SyncError::Internal("a claimed row has an id".into()))?;

@@ -260,12 +260,18 @@ async fn pull_kind<S: Store, R: Pulled>(
             }
         };
         let n = texts.len() as i64;
+        let before = outcome.counts;
         store_window::<S, R>(store, req, &texts, &mut outcome).await?;
+        crate::telemetry::events::records_pulled(
+            req.kind,
+            (outcome.counts.new - before.new) + (outcome.counts.updated - before.updated),
+        );
         store.record_pull(&log(true, String::new(), n)).await?;
         // Only now, with every record of the window stored, does the watermark move.
         store.advance_watermark(&req.source, req.kind, to).await?;
         outcome.stored += 1;
     }
+    crate::telemetry::events::pull_succeeded(req.kind, req.now);
     Ok(outcome)
 }
 

@@ -1,0 +1,749 @@
+//! The status page in Vietnamese, server-rendered: the period with its deadlines and a countdown;
+//! the grid of units (grouped by the unit tree) × (form × system) with one state per cell in
+//! words and colour; the source's freshness; the chase list; a page per unit with its drafts,
+//! attempts, what people did, audit lines, findings and figures — each figure a link to the
+//! dossiers behind it — and a "Đồng bộ lại" button.
+//!
+//! Roll-up: a cell shows the unit's own report when its duty asks for the column; for a unit
+//! without that duty whose subtree has such reports (a district's II.06a column, say), the worst
+//! state among them (see `html::severity`), with how many reports it stands for.
+
+use super::html::{esc, page, severity, state_vi, system_vi, time, url};
+use super::{AdminState, Authed, Shared, session_cookie, view};
+use crate::domain::{Instant, Period, PeriodKind, Severity};
+use crate::forms::explain::{Cell, explain as explain_cell};
+use crate::forms::{Row, Values};
+use crate::store::{OutboxState, Store};
+use crate::sync::{RunOptions, Scope, gate};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Datelike, Duration};
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Html(page(
+            "Lỗi",
+            &format!("<h1>Không thực hiện được</h1><p>{}</p>", esc(message)),
+        )),
+    )
+        .into_response()
+}
+
+fn parse_period(text: &str) -> Result<Period, Response> {
+    text.parse()
+        .map_err(|e: crate::domain::PeriodError| error_page(StatusCode::NOT_FOUND, &e.to_string()))
+}
+
+pub async fn login_form() -> Html<String> {
+    Html(super::html::login_page(None))
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+pub async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Response {
+    let Some(operator) = state.operators.as_ref().and_then(|o| o.verify(&form.token)) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(super::html::login_page(Some("Mã truy cập không đúng."))),
+        )
+            .into_response();
+    };
+    tracing::info!(operator = %operator.name, "operator signed in");
+    let (id, _csrf) = state.sessions.open(operator);
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, session_cookie(&state, &id)),
+            (header::LOCATION, "/".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+pub async fn logout(
+    _who: Authed,
+    State(state): State<Shared>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(id) = super::cookie(&headers, super::COOKIE) {
+        state.sessions.close(&id);
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!(
+                    "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+                    super::COOKIE
+                ),
+            ),
+            (header::LOCATION, "/login".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+/// The period the operator most likely wants: the latest the schedule works on, else the last
+/// quarter that has ended.
+pub fn current_period(state: &AdminState) -> Period {
+    let engine = &state.engine;
+    let now = engine.clock.now();
+    if let Ok(s) = crate::scheduler::Schedule::new(&engine.settings.schedule, &engine.parts.duties)
+        && let Some(p) = s.active_periods(now).into_iter().max_by_key(|p| p.last_day)
+    {
+        return p;
+    }
+    let today = now.to_local().date();
+    (today.year() - 1..=today.year())
+        .flat_map(|y| (1..=4).filter_map(move |q| Period::new(y, PeriodKind::Quarter(q))))
+        .filter(|p| p.last_day < today)
+        .max_by_key(|p| p.last_day)
+        .expect("some quarter has ended")
+}
+
+pub async fn home(_who: Authed, State(state): State<Shared>) -> Redirect {
+    Redirect::to(&format!("/periods/{}", current_period(&state).id()))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct GridQuery {
+    /// Only units of this kind.
+    kind: Option<String>,
+    /// Only rows with a cell in this colour class (`s-bad`, `s-wait`, …).
+    state: Option<String>,
+}
+
+/// One cell of the grid: its words, colour, and how many reports it stands for.
+struct GridCell {
+    words: String,
+    class: &'static str,
+}
+
+pub async fn grid(
+    who: Authed,
+    State(state): State<Shared>,
+    Path(period): Path<String>,
+    Query(q): Query<GridQuery>,
+) -> Response {
+    let period = match parse_period(&period) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match grid_page(&state, &who, &period, &q).await {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+async fn grid_page(
+    state: &AdminState,
+    who: &Authed,
+    period: &Period,
+    q: &GridQuery,
+) -> Result<String, crate::sync::SyncError> {
+    let engine = &state.engine;
+    let units = &engine.parts.units;
+    let duties = &engine.parts.duties;
+    let columns = view::columns(engine, period)?;
+    let rows = view::rows(engine, period).await?;
+    let now = engine.clock.now();
+    let ended = now >= gate::settle_instant(period, engine.settings.gate.settle_hours);
+    let mut body = format!(
+        "<h1>Báo cáo {} ({})</h1><p class=\"note\">Cán bộ: {} · Giờ Việt Nam: {}</p>",
+        esc(&period.label_vi()),
+        esc(&period.window_vi()),
+        esc(&who.operator.name),
+        time(now)
+    );
+    // Deadlines and countdown, by the duties.
+    body.push_str(
+        "<h2>Thời hạn</h2><table><tr><th>Đơn vị</th><th>Biểu</th><th>Hạn</th><th>Còn lại</th></tr>",
+    );
+    for d in &duties.duties {
+        let deadline = period.last_day + Duration::days(d.deadline_days);
+        let end = Instant::from_local(deadline.and_hms_opt(23, 59, 59).expect("a time"));
+        let left = end.0 - now.0;
+        let countdown = if left >= 0 {
+            format!("còn {} ngày {} giờ", left / 86_400, (left % 86_400) / 3600)
+        } else {
+            format!("đã quá hạn {} ngày", (-left) / 86_400)
+        };
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(crate::render::kind_label_vi(&d.kind)),
+            esc(&d.forms.join(", ")),
+            deadline.format("%d/%m/%Y"),
+            countdown
+        ));
+    }
+    body.push_str("</table>");
+    // What the freshness gate sees.
+    let setup = engine.setup();
+    let regime = setup.regime(period)?;
+    let kinds = setup.record_kinds(regime);
+    let needed = gate::settle_instant(period, engine.settings.gate.settle_hours);
+    body.push_str(&format!(
+        "<h2>Dữ liệu nguồn</h2><p class=\"note\">Cần đủ dữ liệu đến {} (sau ngày chốt số liệu).</p><table><tr><th>Loại</th><th>Đã lấy đến</th><th>Lần lấy gần nhất</th></tr>",
+        time(needed)
+    ));
+    for f in engine.freshness(&kinds).await? {
+        let kind = match f.kind {
+            crate::domain::RecordKind::Dossier => "Hồ sơ",
+            crate::domain::RecordKind::Rating => "Đánh giá hài lòng",
+            crate::domain::RecordKind::Feedback => "Phản ánh, kiến nghị",
+        };
+        let latest = match &f.latest {
+            Some((at, true, _)) => format!("{} — thành công", time(*at)),
+            Some((at, false, why)) => format!("{} — <b>LỖI</b>: {}", time(*at), esc(why)),
+            None => "chưa lấy lần nào".to_owned(),
+        };
+        body.push_str(&format!(
+            "<tr><td>{kind}</td><td>{}</td><td>{latest}</td></tr>",
+            f.covered_to.map_or_else(|| "chưa có".to_owned(), time)
+        ));
+    }
+    body.push_str("</table>");
+    // Filters.
+    let mut kinds_listed: Vec<&str> = duties.duties.iter().map(|d| d.kind.as_str()).collect();
+    for id in units.ids() {
+        let k = units.get(id).kind.as_str();
+        if !kinds_listed.contains(&k) {
+            kinds_listed.push(k);
+        }
+    }
+    body.push_str(&format!(
+        "<h2>Tình trạng từng đơn vị</h2><form method=\"get\">Loại đơn vị: <select name=\"kind\"><option value=\"\">Tất cả</option>{}</select> Trạng thái: <select name=\"state\"><option value=\"\">Tất cả</option>{}</select> <button>Lọc</button></form>",
+        kinds_listed
+            .iter()
+            .map(|k| format!(
+                "<option value=\"{}\"{}>{}</option>",
+                esc(k),
+                if q.kind.as_deref() == Some(k) { " selected" } else { "" },
+                esc(crate::render::kind_label_vi(k))
+            ))
+            .collect::<String>(),
+        [("s-bad", "Cần xử lý"), ("s-wait", "Đang chờ"), ("s-info", "Cán bộ đã thao tác"), ("s-good", "Đã có bản nháp")]
+            .iter()
+            .map(|(c, w)| format!(
+                "<option value=\"{c}\"{}>{w}</option>",
+                if q.state.as_deref() == Some(c) { " selected" } else { "" }
+            ))
+            .collect::<String>()
+    ));
+    body.push_str("<table id=\"grid\"><tr><th>Đơn vị</th>");
+    for (form, system) in &columns {
+        body.push_str(&format!("<th>{}<br>{}</th>", esc(form), system_vi(system)));
+    }
+    body.push_str("</tr>");
+    // Units in tree order; within a parent, kinds in the order the duties list them.
+    let kind_rank = |k: &str| {
+        kinds_listed
+            .iter()
+            .position(|x| *x == k)
+            .unwrap_or(usize::MAX)
+    };
+    let mut order = Vec::new();
+    let mut stack = vec![units.root()];
+    while let Some(id) = stack.pop() {
+        order.push(id);
+        let mut children = units.children(id).to_vec();
+        children.sort_by(|&a, &b| {
+            let (ua, ub) = (units.get(a), units.get(b));
+            (kind_rank(&ua.kind), &ua.code).cmp(&(kind_rank(&ub.kind), &ub.code))
+        });
+        stack.extend(children.into_iter().rev());
+    }
+    for id in order {
+        let unit = units.get(id);
+        if q.kind
+            .as_deref()
+            .is_some_and(|k| !k.is_empty() && k != unit.kind)
+        {
+            continue;
+        }
+        let duty = duties.duties.iter().find(|d| d.kind == unit.kind);
+        let mut cells = Vec::new();
+        for (form, system) in &columns {
+            let own = duty.is_some_and(|d| {
+                d.systems.contains(system)
+                    && d.forms
+                        .iter()
+                        .any(|f| regime.form(f).is_ok_and(|x| x.code == *form))
+            });
+            let cell = if !ended && own {
+                GridCell {
+                    words: "Chưa hết kỳ".into(),
+                    class: "s-none",
+                }
+            } else if own {
+                match rows.get(&(unit.code.clone(), form.clone(), system.clone())) {
+                    Some(r) => {
+                        let (w, c) = state_vi(r.state);
+                        GridCell {
+                            words: w.to_owned(),
+                            class: c,
+                        }
+                    }
+                    None => GridCell {
+                        words: "Chưa có dữ liệu".into(),
+                        class: "s-none",
+                    },
+                }
+            } else {
+                // Roll-up over the subtree's reports of this column.
+                let states: Vec<OutboxState> = units
+                    .subtree(id)
+                    .filter(|&m| m != id)
+                    .filter_map(|m| {
+                        rows.get(&(units.get(m).code.clone(), form.clone(), system.clone()))
+                    })
+                    .map(|r| r.state)
+                    .collect();
+                match states.iter().max_by_key(|s| severity(**s)) {
+                    Some(worst) => {
+                        let (w, c) = state_vi(*worst);
+                        GridCell {
+                            words: format!("↳ {w} ({} báo cáo)", states.len()),
+                            class: c,
+                        }
+                    }
+                    None => GridCell {
+                        words: "Không phải nộp".into(),
+                        class: "s-none",
+                    },
+                }
+            };
+            cells.push(cell);
+        }
+        if let Some(wanted) = q.state.as_deref().filter(|s| !s.is_empty())
+            && !cells.iter().any(|c| c.class == wanted)
+        {
+            continue;
+        }
+        let link = format!("/periods/{}/units/{}", url(&period.id()), url(&unit.code));
+        body.push_str(&format!(
+            "<tr><td style=\"padding-left:{}px\"><a href=\"{link}\">{}</a><br><span class=\"note\">{} · {}</span></td>",
+            6 + 16 * units.depth(id),
+            esc(&unit.name),
+            esc(&unit.code),
+            esc(crate::render::kind_label_vi(&unit.kind)),
+        ));
+        for c in cells {
+            body.push_str(&format!(
+                "<td class=\"{}\"><a href=\"{link}\">{}</a></td>",
+                c.class,
+                esc(&c.words)
+            ));
+        }
+        body.push_str("</tr>");
+    }
+    body.push_str("</table>");
+    body.push_str(&chase_list(state).await?);
+    Ok(page(&period.label_vi(), &body))
+}
+
+/// Units that must file but have no login, or whose login fails.
+async fn chase_list(state: &AdminState) -> Result<String, crate::sync::SyncError> {
+    let engine = &state.engine;
+    let units = &engine.parts.units;
+    let sealed = engine.store.credentials().await?;
+    let failing: std::collections::HashSet<(String, String)> = engine
+        .store
+        .outbox(&Default::default())
+        .await?
+        .into_iter()
+        .filter(|r| r.state == OutboxState::LoginFailed)
+        .map(|r| (r.report.unit, r.report.system))
+        .collect();
+    let mut lines = String::new();
+    for id in units.subtree(units.root()) {
+        let unit = units.get(id);
+        let Some(duty) = engine
+            .parts
+            .duties
+            .duties
+            .iter()
+            .find(|d| d.kind == unit.kind)
+        else {
+            continue;
+        };
+        for system in &duty.systems {
+            let has = sealed
+                .iter()
+                .any(|s| s.system.as_str() == system && s.unit == unit.code);
+            let problem = if !has {
+                Some("chưa có tài khoản")
+            } else if failing.contains(&(unit.code.clone(), system.clone())) {
+                Some("đăng nhập không được")
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                lines.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"s-bad\">{p}</td></tr>",
+                    esc(&unit.name),
+                    esc(&unit.code),
+                    system_vi(system)
+                ));
+            }
+        }
+    }
+    Ok(if lines.is_empty() {
+        "<h2>Tài khoản cần bổ sung</h2><p>Mọi đơn vị đều đã có tài khoản.</p>".to_owned()
+    } else {
+        format!(
+            "<h2>Tài khoản cần bổ sung</h2><table id=\"chase\"><tr><th>Đơn vị</th><th>Mã</th><th>Hệ thống</th><th>Vấn đề</th></tr>{lines}</table>"
+        )
+    })
+}
+
+/// A table of figures, each a link to the dossiers behind it.
+fn figures_table(
+    period: &Period,
+    unit: &str,
+    form: &str,
+    rows: &[(String, String, &Values)],
+) -> String {
+    let Some((_, _, first)) = rows.first() else {
+        return "<p>Không có số liệu.</p>".to_owned();
+    };
+    let columns: Vec<u32> = first.columns().map(|(c, _)| c).collect();
+    let mut out = format!(
+        "<table class=\"figures\" data-form=\"{}\"><tr><th>Dòng</th>",
+        esc(form)
+    );
+    for c in &columns {
+        out.push_str(&format!("<th>({c})</th>"));
+    }
+    out.push_str("</tr>");
+    for (key, label, values) in rows {
+        out.push_str(&format!("<tr><td>{}</td>", esc(label)));
+        for (c, v) in values.columns() {
+            out.push_str(&format!(
+                "<td class=\"n\"><a class=\"figure\" data-row=\"{}\" data-column=\"{c}\" href=\"/periods/{}/units/{}/explain?form={}&amp;row={}&amp;column={c}\">{v}</a></td>",
+                esc(key),
+                url(&period.id()),
+                url(unit),
+                url(form),
+                url(key)
+            ));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    out
+}
+
+pub async fn unit(
+    who: Authed,
+    State(state): State<Shared>,
+    Path((period, unit)): Path<(String, String)>,
+) -> Response {
+    let period = match parse_period(&period) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match unit_page(&state, &who, &period, &unit).await {
+        Ok(Some(html)) => Html(html).into_response(),
+        Ok(None) => error_page(StatusCode::NOT_FOUND, &format!("Không có đơn vị {unit}")),
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+async fn unit_page(
+    state: &AdminState,
+    who: &Authed,
+    period: &Period,
+    code: &str,
+) -> Result<Option<String>, crate::sync::SyncError> {
+    let engine = &state.engine;
+    let units = &engine.parts.units;
+    let Some(id) = units.find(code) else {
+        return Ok(None);
+    };
+    let unit = units.get(id);
+    let mut body = format!(
+        "<h1>{} ({})</h1><p>{} · Kỳ {} ({})</p>",
+        esc(&unit.name),
+        esc(&unit.code),
+        esc(crate::render::kind_label_vi(&unit.kind)),
+        esc(&period.label_vi()),
+        esc(&period.window_vi())
+    );
+    // Re-sync this unit.
+    if let Some(csrf) = &who.csrf {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"/periods/{}/units/{}/sync\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button id=\"resync\">Đồng bộ lại</button></form>",
+            url(&period.id()),
+            url(code),
+            esc(csrf)
+        ));
+    }
+    // Drafts: each one's state, versions, attempts.
+    let rows = view::rows(engine, period).await?;
+    let mut mine: Vec<_> = rows.values().filter(|r| r.report.unit == code).collect();
+    mine.sort_by(|a, b| {
+        (&a.report.form, &a.report.system).cmp(&(&b.report.form, &b.report.system))
+    });
+    body.push_str("<h2>Bản nháp trên các hệ thống báo cáo</h2>");
+    if mine.is_empty() {
+        body.push_str("<p>Chưa có báo cáo nào của đơn vị trong kỳ này.</p>");
+    } else {
+        body.push_str("<table id=\"drafts\"><tr><th>Biểu</th><th>Hệ thống</th><th>Trạng thái</th><th>Phiên bản trên hệ thống</th><th>Ghi chú</th><th>Các lần gửi</th></tr>");
+        for r in mine {
+            let (words, class) = state_vi(r.state);
+            let attempts = match r.id {
+                Some(id) => engine.store.attempts(id).await?,
+                None => Vec::new(),
+            };
+            let history: String = attempts
+                .iter()
+                .rev()
+                .take(6)
+                .map(|a| {
+                    format!(
+                        "{} — {}{}<br>",
+                        time(a.at),
+                        esc(&a.answer),
+                        a.remote_version
+                            .map_or_else(String::new, |v| format!(" (v{v})"))
+                    )
+                })
+                .collect();
+            let person = match r.state {
+                OutboxState::Locked => " — cán bộ đã duyệt/ký/gửi",
+                OutboxState::EditedByPerson => " — cán bộ đã sửa bản nháp",
+                _ => "",
+            };
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{words}{person}</td><td class=\"n\">{}</td><td>{}</td><td>{history}</td></tr>",
+                esc(&r.report.form),
+                system_vi(&r.report.system),
+                r.remote_version.map_or_else(|| "—".to_owned(), |v| format!("v{v}")),
+                esc(&r.detail)
+            ));
+        }
+        body.push_str("</table>");
+    }
+    // Figures, each a link to its dossiers.
+    let tables = state.view.tables(engine, period).await?;
+    if let Some(r) = tables.computed.per_unit.iter().find(|r| r.unit == code) {
+        let mut rows: Vec<(String, String, &Values)> = r
+            .rows
+            .iter()
+            .map(|row: &Row| (row.key.clone(), row.label.clone(), &row.values))
+            .collect();
+        rows.push(("_total".into(), "Tổng số".into(), &r.total));
+        body.push_str("<h2>Số liệu Biểu II.06a của đơn vị</h2>");
+        body.push_str(&figures_table(period, code, "II.06a", &rows));
+    }
+    if let Some(a) = tables.computed.aggregates.iter().find(|r| r.unit == code) {
+        let mut rows: Vec<(String, String, &Values)> = Vec::new();
+        for s in &a.sections {
+            for row in &s.rows {
+                rows.push((
+                    format!("{}/{}", s.kind, row.key),
+                    format!("{} — {}", crate::render::kind_label_vi(&s.kind), row.label),
+                    &row.values,
+                ));
+            }
+            rows.push((
+                format!("{}/_subtotal", s.kind),
+                format!("Cộng {}", crate::render::kind_label_vi(&s.kind)),
+                &s.subtotal,
+            ));
+        }
+        rows.push(("_total".into(), "Tổng số".into(), &a.total));
+        body.push_str("<h2>Số liệu Biểu II.06 (tổng hợp)</h2>");
+        body.push_str(&figures_table(period, code, "II.06", &rows));
+    }
+    // Findings about the unit's records.
+    let findings: Vec<_> = tables
+        .computed
+        .findings
+        .iter()
+        .filter(|f| f.unit.as_deref() == Some(code))
+        .collect();
+    body.push_str(&format!("<h2>Hồ sơ cần rà soát ({})</h2>", findings.len()));
+    if !findings.is_empty() {
+        body.push_str("<table id=\"findings\"><tr><th>Mã hồ sơ</th><th>Mức độ</th><th>Vấn đề và cách khắc phục</th><th>Mã lỗi</th></tr>");
+        for f in findings {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&f.record),
+                if f.severity == Severity::Error {
+                    "Không tính vào số liệu"
+                } else {
+                    "Cảnh báo (vẫn tính)"
+                },
+                esc(f.code.describe_vi()),
+                f.code.as_str()
+            ));
+        }
+        body.push_str("</table>");
+    }
+    // The audit's lines about the unit.
+    let audit: Vec<_> = engine
+        .store
+        .audit(Some(&period.id()), 500)
+        .await?
+        .into_iter()
+        .filter(|a| a.unit.as_deref() == Some(code))
+        .take(30)
+        .collect();
+    body.push_str("<h2>Nhật ký thao tác</h2>");
+    if audit.is_empty() {
+        body.push_str("<p>Chưa có.</p>");
+    } else {
+        body.push_str("<table id=\"audit\"><tr><th>Thời gian</th><th>Người thực hiện</th><th>Thao tác</th><th>Báo cáo</th><th>Phiên bản</th><th>Kết quả</th><th>Lý do</th></tr>");
+        for a in audit {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+                a.at.map(time).unwrap_or_default(),
+                esc(&a.actor),
+                esc(&a.action),
+                esc(a.form.as_deref().unwrap_or("")),
+                system_vi(a.system.as_deref().unwrap_or("")),
+                a.base_version.map_or_else(|| "—".to_owned(), |v| v.to_string()),
+                a.new_version.map_or_else(|| "—".to_owned(), |v| v.to_string()),
+                esc(a.answer.as_deref().unwrap_or("")),
+                esc(&a.reason)
+            ));
+        }
+        body.push_str("</table>");
+    }
+    body.push_str(&format!(
+        "<p><a href=\"/periods/{}\">← Về bảng tổng hợp</a></p>",
+        url(&period.id())
+    ));
+    Ok(Some(page(&unit.name, &body)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ExplainQuery {
+    form: String,
+    row: String,
+    column: u32,
+}
+
+pub async fn explain(
+    _who: Authed,
+    State(state): State<Shared>,
+    Path((period, unit)): Path<(String, String)>,
+    Query(q): Query<ExplainQuery>,
+) -> Response {
+    let period = match parse_period(&period) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let engine = &state.engine;
+    let result = async {
+        let tables = state.view.tables(engine, &period).await?;
+        let regime = engine.setup().regime(&period)?;
+        let def = regime
+            .form(&q.form)
+            .map_err(|e| crate::sync::SyncError::Config(e.to_string()))?;
+        explain_cell(
+            regime,
+            def,
+            &tables.dossiers,
+            &engine.parts.units,
+            &period,
+            crate::forms::aggregate::Aggregation::ByKind(&tables.aggregation_rules),
+            &Cell {
+                unit: unit.clone(),
+                row: q.row.clone(),
+                column: q.column,
+            },
+        )
+        .map_err(|e| crate::sync::SyncError::Config(e.to_string()))
+    }
+    .await;
+    let e = match result {
+        Ok(e) => e,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let mut body = format!(
+        "<h1>Giải thích số liệu</h1><p>{} · {} · dòng {} · cột ({}) {}</p><p id=\"figure\">Số liệu: <b>{}</b> hồ sơ</p>",
+        esc(&e.form),
+        esc(&e.unit),
+        esc(&e.row),
+        e.column,
+        esc(&e.header),
+        e.figure
+    );
+    body.push_str("<table id=\"dossiers\"><tr><th>STT</th><th>Mã hồ sơ</th><th>Đơn vị</th><th>Lĩnh vực</th><th>Lý do được tính</th></tr>");
+    for (i, d) in e.counted.iter().enumerate() {
+        body.push_str(&format!(
+            "<tr class=\"dossier\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i + 1,
+            esc(&d.record),
+            esc(&d.unit),
+            esc(&d.field),
+            esc(&d.reason)
+        ));
+    }
+    body.push_str("</table>");
+    if !e.left_out.is_empty() {
+        body.push_str(&format!("<h2>Không tính vào số liệu ({} hồ sơ)</h2><table id=\"left-out\"><tr><th>Mã hồ sơ</th><th>Lĩnh vực</th><th>Vấn đề</th></tr>", e.left_out.len()));
+        for d in &e.left_out {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&d.record),
+                esc(&d.field),
+                esc(&d.reason)
+            ));
+        }
+        body.push_str("</table>");
+    }
+    body.push_str(&format!(
+        "<p><a href=\"/periods/{}/units/{}\">← Về trang đơn vị</a></p>",
+        url(&period.id()),
+        url(&unit)
+    ));
+    Html(page("Giải thích số liệu", &body)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// "Đồng bộ lại": the pipeline for this unit, now (delivery follows by the workers).
+pub async fn sync_unit(
+    who: Authed,
+    State(state): State<Shared>,
+    Path((period, unit)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = who.check_csrf(form.csrf.as_deref()) {
+        return r;
+    }
+    let period_parsed = match parse_period(&period) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let scope = Scope {
+        period: period_parsed,
+        unit: Some(unit.clone()),
+        form: None,
+        system: None,
+    };
+    let opts = RunOptions {
+        pull: true,
+        deliver: false,
+        actor: who.operator.actor(),
+        cause: "http".to_owned(),
+        ..RunOptions::default()
+    };
+    if let Err(e) = state.engine.run(&scope, &opts, &crate::sync::Quiet).await {
+        return error_page(StatusCode::CONFLICT, &e.to_string());
+    }
+    Redirect::to(&format!("/periods/{}/units/{}", url(&period), url(&unit))).into_response()
+}

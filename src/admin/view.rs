@@ -1,0 +1,115 @@
+//! What the pages and the API show, computed from the store: the period's dossier tables (II.06a
+//! of every unit, II.06 of every aggregating unit by the duties) with their findings, kept a
+//! minute so that a page and its figures' links agree; and the grid of reports.
+
+use crate::domain::{Dossier, Period, RecordKind};
+use crate::forms::aggregate::Aggregation;
+use crate::forms::{self, Inputs};
+use crate::store::{OutboxFilter, OutboxRow, Store};
+use crate::sync::{Engine, SyncError, compute, records::Loaded};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The period's dossier tables, as computed from the store.
+pub struct Tables {
+    pub computed: forms::Computed,
+    pub dossiers: Vec<Dossier>,
+    pub aggregation_rules: Vec<(String, Vec<String>)>,
+    made: std::time::Instant,
+}
+
+#[derive(Default)]
+pub struct Cache {
+    tables: tokio::sync::Mutex<HashMap<String, Arc<Tables>>>,
+}
+
+impl Cache {
+    /// The period's tables, computed at most a minute ago.
+    pub async fn tables(&self, engine: &Engine, period: &Period) -> Result<Arc<Tables>, SyncError> {
+        let mut cache = self.tables.lock().await;
+        if let Some(t) = cache.get(&period.id())
+            && t.made.elapsed() < std::time::Duration::from_secs(60)
+        {
+            return Ok(t.clone());
+        }
+        let setup = engine.setup();
+        let regime = setup.regime(period)?;
+        let rules = compute::aggregation_rules(&engine.parts.duties, regime);
+        let mut loaded = Loaded::from_store(&engine.store, None).await?;
+        let findings = loaded.findings_for(&[RecordKind::Dossier]);
+        let dossiers = loaded.dossiers.take().unwrap_or_default();
+        let computed = forms::compute(
+            regime,
+            regime
+                .form("II.06")
+                .map_err(|e| SyncError::Config(e.to_string()))?,
+            Inputs {
+                dossiers: Some(&dossiers),
+                findings,
+                catalog: engine.parts.catalog.as_ref(),
+                checks: Some(&engine.parts.checks),
+                aggregation: Aggregation::ByKind(&rules),
+                ..Default::default()
+            },
+            &engine.parts.units,
+            period,
+        )
+        .map_err(|e| SyncError::Config(e.to_string()))?;
+        let tables = Arc::new(Tables {
+            computed,
+            dossiers,
+            aggregation_rules: rules,
+            made: std::time::Instant::now(),
+        });
+        cache.insert(period.id(), tables.clone());
+        Ok(tables)
+    }
+}
+
+/// The columns of the grid: (form, system) in the order the duties list them.
+pub fn columns(engine: &Engine, period: &Period) -> Result<Vec<(String, String)>, SyncError> {
+    let regime = engine.setup().regime(period)?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for duty in &engine.parts.duties.duties {
+        for form in &duty.forms {
+            let code = regime
+                .form(form)
+                .map(|d| d.code.clone())
+                .unwrap_or_else(|_| form.clone());
+            for system in &duty.systems {
+                let c = (code.clone(), system.clone());
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The period's outbox rows by (unit, form, system).
+pub async fn rows(
+    engine: &Engine,
+    period: &Period,
+) -> Result<HashMap<(String, String, String), OutboxRow>, SyncError> {
+    let filter = OutboxFilter {
+        period: Some(period.id()),
+        ..OutboxFilter::default()
+    };
+    Ok(engine
+        .store
+        .outbox(&filter)
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                (
+                    r.report.unit.clone(),
+                    r.report.form.clone(),
+                    r.report.system.clone(),
+                ),
+                r,
+            )
+        })
+        .collect())
+}

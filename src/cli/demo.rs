@@ -1,0 +1,227 @@
+//! `demo`: the whole product on one machine, in one command. A generated two-tier province
+//! (departments and communes; dossiers, ratings, feedback) is served by the sandbox as the
+//! procedure-handling system and the two reporting systems; the daemon runs on the embedded
+//! SQLite with its admin HTTP, its clock set to the morning after the cut-off of the last quarter
+//! that has ended; its schedule pre-fills that quarter. The command prints a summary, the page's
+//! address and the file holding the demo operator's token, and stops everything on Ctrl-C.
+
+use anyhow::Context;
+use baocao_sync::auth::vault::{Credential, System, Vault};
+use baocao_sync::domain::{Instant, Period, PeriodKind};
+use baocao_sync::duties::Duties;
+use baocao_sync::scheduler::Schedule;
+use baocao_sync::settings::{Overrides, Settings};
+use baocao_sync::store::Store;
+use baocao_sync::sync::{Clock, Engine};
+use baocao_sync::{configuration, daemon, sandbox, shutdown, synth};
+use chrono::Datelike;
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its data set, store, keys and configuration (made afresh).
+    #[arg(long, default_value = "data/demo")]
+    dir: PathBuf,
+    #[arg(long, default_value_t = 200)]
+    units: usize,
+    #[arg(long, default_value_t = 60_000)]
+    dossiers: usize,
+    #[arg(long, default_value_t = 12_000)]
+    ratings: usize,
+    #[arg(long, default_value_t = 1_500)]
+    feedback: usize,
+    /// The status page's address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+}
+
+/// The last quarter whose window has ended by `today`.
+fn last_ended_quarter(today: chrono::NaiveDate) -> Period {
+    (today.year() - 1..=today.year())
+        .flat_map(|y| (1..=4).filter_map(move |q| Period::new(y, PeriodKind::Quarter(q))))
+        .filter(|p| p.last_day < today)
+        .max_by_key(|p| p.last_day)
+        .expect("a quarter has ended")
+}
+
+pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = &a.dir;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    let data = dir.join("data");
+    let period = last_ended_quarter(chrono::Utc::now().date_naive());
+    eprintln!(
+        "generating a province of {} units for {} into {}…",
+        a.units,
+        period.id(),
+        data.display()
+    );
+    let spec = synth::Spec {
+        dossiers: a.dossiers,
+        ratings: a.ratings,
+        feedback: a.feedback,
+        units: a.units,
+        tiers: 2,
+        seed: 1,
+        first_day: period.first_day,
+        last_day: period.last_day,
+    };
+    synth::write_data_set(&spec, &data)?;
+
+    // The sandbox serves the three upstream systems on a free loopback port.
+    let (sandbox_data, records) = configuration::sandbox(&data)?;
+    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let upstream = format!("http://{}", sandbox_listener.local_addr()?);
+    let (trigger, stop) = shutdown::channel();
+    let mut sandbox_stop = stop.clone();
+    tokio::spawn(sandbox::serve(
+        sandbox_listener,
+        sandbox_data,
+        records,
+        async move { sandbox_stop.requested().await },
+    ));
+
+    // Keys, the operator, the duties, the configuration: files the operator can reuse.
+    let key = dir.join("vault.key");
+    super::daemon::write_private(&key, &Vault::generate_key())?;
+    let mut operators = baocao_sync::auth::operators::OperatorsFile { operators: vec![] };
+    let token = operators.add("demo");
+    let token_file = dir.join("operator-token.txt");
+    super::daemon::write_private(&dir.join("operators.toml"), &operators.to_toml())?;
+    super::daemon::write_private(
+        &token_file,
+        &format!("{}\n", baocao_sync::auth::operators::reveal(&token)),
+    )?;
+    std::fs::write(dir.join("duties.toml"), Duties::TWO_TIER)?;
+    let mut upstreams = String::new();
+    for system in ["central", "provincial", "source"] {
+        upstreams.push_str(&format!(
+            "[upstreams.{system}]\nbase_url = \"{upstream}/{system}\"\ntoken_url = \"{upstream}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n"
+        ));
+    }
+    let history = period
+        .first_day
+        .with_day(1)
+        .expect("a day")
+        .with_month(1)
+        .expect("a month")
+        - chrono::Duration::days(365);
+    let config = dir.join("baocao-sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# The demo's configuration (`baocao-sync demo`); every command takes it with --config.\n\
+             [store]\ndatabase_url = \"sqlite://{store}\"\n[vault]\nkey_file = \"{key}\"\n\
+             [files]\nunits = \"{units}\"\nduties = \"{duties}\"\n\
+             [pull]\nhistory_from = \"{history}\"\nwindow_days = 60\n\
+             [http]\nlisten = \"{listen}\"\noperators_file = \"{operators}\"\n\
+             {upstreams}",
+            store = dir.join("baocao-sync.db").display(),
+            key = key.display(),
+            units = data.join("units.toml").display(),
+            duties = dir.join("duties.toml").display(),
+            listen = a.listen,
+            operators = dir.join("operators.toml").display(),
+        ),
+    )?;
+    let settings = Settings::load(Some(&config), &Overrides::default())?;
+    let parts = settings.load_parts()?;
+    let vault = super::config::read_key(&key)?;
+    // The morning after the cut-off, half an hour after the pre-fill is due.
+    let morning = Instant::from_local(
+        (period.last_day + chrono::Duration::days(1))
+            .and_hms_opt(7, 30, 0)
+            .expect("a time"),
+    );
+    let engine =
+        Arc::new(Engine::start(settings, parts, Some(vault), Clock::starting_at(morning)).await?);
+
+    // Every unit's logins (the sandbox's demo accounts), sealed in the store.
+    let vault = engine.vault.clone().expect("opened above");
+    let mut logins = ::csv::Reader::from_path(data.join("logins.csv"))?;
+    let mut count = 0;
+    for line in logins.records() {
+        let line = line?;
+        let system: System = line[0].parse()?;
+        let credential = Credential {
+            system,
+            unit: line[1].to_owned(),
+            username: system.username(&line[2])?,
+            password: SecretString::from(line[3].to_owned()),
+        };
+        engine
+            .store
+            .put_credential(&vault.seal(&credential, chrono::Utc::now().to_rfc3339()))
+            .await?;
+        count += 1;
+    }
+    eprintln!("{count} demo logins sealed in the store");
+
+    let schedule = Schedule::new(&engine.settings.schedule, &engine.parts.duties)
+        .map_err(anyhow::Error::msg)?;
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let admin = super::daemon::admin(&engine, running.clone()).await?;
+    let address = admin
+        .as_ref()
+        .map(|a| a.listener.local_addr())
+        .transpose()?
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
+    let daemon = tokio::spawn(daemon::serve(
+        engine.clone(),
+        schedule,
+        stop.clone(),
+        admin,
+        running,
+    ));
+
+    // The pre-fill runs at start (its fire is due); wait until every draft has settled.
+    eprintln!(
+        "the daemon pre-fills {} (clock: {} ICT)…",
+        period.id(),
+        morning.to_local().format("%d/%m/%Y %H:%M")
+    );
+    let filter = baocao_sync::store::OutboxFilter {
+        period: Some(period.id()),
+        ..Default::default()
+    };
+    let mut ctrl_c = std::pin::pin!(shutdown::signal());
+    let settled = loop {
+        let rows = engine.store.outbox(&filter).await?;
+        let busy = rows.iter().any(|r| {
+            use baocao_sync::store::OutboxState::*;
+            matches!(r.state, Pending | Sending | WaitingForSource)
+        });
+        if !rows.is_empty() && !busy {
+            break Some(rows);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {}
+            _ = &mut ctrl_c => break None,
+        }
+    };
+    if let Some(rows) = settled {
+        println!(
+            "{} reports for {}: {}",
+            rows.len(),
+            period.id(),
+            baocao_sync::sync::summarize(&rows)
+        );
+        println!("status page: {address}/periods/{}", period.id());
+        println!("operator token: {}", token_file.display());
+        println!(
+            "configuration: {} (for `status`, `sync`, `explain` … with --config)",
+            config.display()
+        );
+        println!("press Ctrl-C to stop");
+        ctrl_c.await;
+    }
+    eprintln!("stopping…");
+    trigger.pull();
+    daemon.await??;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,484 @@
+//! The operator's face, black-box through `demo` (a small generated province, the sandbox, the
+//! daemon with its admin HTTP, pre-filling the last ended quarter):
+//! - every route but /healthz and /readyz answers 401 without a session or token, or with a
+//!   wrong one; /metrics parses as Prometheus text and its counters move with a sync;
+//! - no password, token or full citizen-ID number appears in the pages, the API's answers, the
+//!   audit, or any line the demo logged at trace level (every target, the HTTP libraries' too);
+//! - a browser (Debian's chromium, headless, driven over CDP) signs in, finds every unit in the
+//!   grid, opens a unit from a cell and the dossiers behind a figure, as many as the figure says;
+//!   screenshots land in target/browser-screenshots/.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+/// A running `demo`: where its page is, its period, the operator's token, its folder.
+struct Demo {
+    child: Child,
+    base: String,
+    period: String,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Demo {
+    fn start(log: &str) -> Demo {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("province");
+        let mut child = bin()
+            .env("RUST_LOG", log)
+            .args([
+                "demo",
+                "--dir",
+                folder.to_str().unwrap(),
+                "--units",
+                "12",
+                "--dossiers",
+                "1500",
+                "--ratings",
+                "300",
+                "--feedback",
+                "200",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("demo.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let (mut page, mut token_file) = (None, None);
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(p) = line.strip_prefix("status page: ") {
+                page = Some(p.to_owned());
+            }
+            if let Some(p) = line.strip_prefix("operator token: ") {
+                token_file = Some(PathBuf::from(p));
+            }
+            if line.starts_with("press Ctrl-C") {
+                break;
+            }
+        }
+        // Keep reading standard output so the demo never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        let page = page.expect("the demo prints its page");
+        let (base, period) = page.rsplit_once("/periods/").unwrap();
+        let token = std::fs::read_to_string(token_file.expect("and its token file"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        Demo {
+            child,
+            base: base.to_owned(),
+            period: period.to_owned(),
+            token,
+            dir,
+        }
+    }
+
+    fn units(&self) -> Vec<(String, String)> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("province/data/units.toml")).unwrap();
+        let tree: toml::Value = toml::from_str(&text).unwrap();
+        tree["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["code"].as_str().unwrap().to_owned(),
+                    u["kind"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn client(&self) -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.client()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .unwrap()
+    }
+
+    /// Stops the demo (SIGTERM) and returns everything it logged.
+    fn stop(mut self) -> String {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the demo stops cleanly");
+        std::fs::read_to_string(self.dir.path().join("demo.log")).unwrap()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every route the admin HTTP serves but the open ones, as (method, path).
+fn guarded(d: &Demo) -> Vec<(&'static str, String)> {
+    let p = &d.period;
+    let unit = "000.10.00.H55";
+    vec![
+        ("GET", "/".to_owned()),
+        ("GET", format!("/periods/{p}")),
+        ("GET", format!("/periods/{p}/units/{unit}")),
+        (
+            "GET",
+            format!("/periods/{p}/units/{unit}/explain?form=II.06a&row=_total&column=3"),
+        ),
+        ("POST", format!("/periods/{p}/units/{unit}/sync")),
+        ("POST", "/logout".to_owned()),
+        ("GET", "/metrics".to_owned()),
+        ("GET", format!("/api/periods/{p}/status")),
+        ("GET", format!("/api/periods/{p}/findings")),
+        (
+            "GET",
+            format!("/api/periods/{p}/explain?form=II.06a&unit={unit}&row=_total&column=3"),
+        ),
+        ("GET", "/api/runs".to_owned()),
+        ("GET", "/api/outbox".to_owned()),
+        ("GET", "/api/audit".to_owned()),
+        ("POST", "/api/sync".to_owned()),
+        ("POST", "/api/outbox/1/retry".to_owned()),
+    ]
+}
+
+/// Prometheus text: `# HELP`/`# TYPE` lines, and samples `name{labels} value`.
+fn parse_metrics(text: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix('#') {
+            let word = rest.split_whitespace().next().unwrap_or("");
+            assert!(["HELP", "TYPE"].contains(&word), "{line}");
+            continue;
+        }
+        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+        let bare = name.split('{').next().unwrap();
+        assert!(
+            bare.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        if let Some(labels) = name.strip_prefix(bare) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+        out.push((name.to_owned(), value));
+    }
+    out
+}
+
+fn sum(metrics: &[(String, f64)], prefix: &str) -> f64 {
+    metrics
+        .iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn only_operators_get_in_and_metrics_move_with_a_sync() {
+    let d = Demo::start("info");
+    let client = d.client();
+    for open in ["/healthz", "/readyz"] {
+        let r = client.get(format!("{}{open}", d.base)).send().unwrap();
+        assert_eq!(r.status(), 200, "{open}");
+    }
+    for (method, path) in guarded(&d) {
+        let url = format!("{}{path}", d.base);
+        let request = |r: reqwest::blocking::RequestBuilder| r.send().unwrap().status();
+        let build = || match method {
+            "GET" => client.get(&url),
+            _ => client
+                .post(&url)
+                .json(&serde_json::json!({"period": d.period})),
+        };
+        assert_eq!(request(build()), 401, "{method} {path} without anything");
+        assert_eq!(
+            request(build().bearer_auth("not-a-token")),
+            401,
+            "{method} {path}, wrong token"
+        );
+        assert_eq!(
+            request(build().header("Cookie", "baocao_session=forged")),
+            401,
+            "{method} {path}, forged session"
+        );
+    }
+    // The operator gets in.
+    let status: Value = d
+        .get(&format!("/api/periods/{}/status", d.period))
+        .json()
+        .unwrap();
+    let reports = status["reports"].as_array().unwrap();
+    assert!(reports.iter().all(|r| r["state"] == "created"), "{status}");
+
+    let before = parse_metrics(&d.get("/metrics").text().unwrap());
+    assert!(sum(&before, "baocao_records_pulled_total") > 0.0);
+    assert!(sum(&before, "baocao_upstream_request_seconds_count") > 0.0);
+    assert!(sum(&before, "baocao_logins_total") > 0.0);
+    assert_eq!(
+        sum(&before, "baocao_outbox_reports{state=\"created\"}"),
+        reports.len() as f64
+    );
+    // A sync of one unit: every one of its drafts is verified again by the workers.
+    let answer: Value = client
+        .post(format!("{}/api/sync", d.base))
+        .bearer_auth(&d.token)
+        .json(&serde_json::json!({"period": d.period, "unit": "000.10.00.H55"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(answer["gate"].as_array().unwrap().is_empty(), "{answer}");
+    let deliveries = |m: &[(String, f64)]| sum(m, "baocao_deliveries_total");
+    let started = std::time::Instant::now();
+    loop {
+        let now = parse_metrics(&d.get("/metrics").text().unwrap());
+        if deliveries(&now) >= deliveries(&before) + 6.0 {
+            assert!(
+                sum(&now, "baocao_upstream_requests_total")
+                    > sum(&before, "baocao_upstream_requests_total")
+            );
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the deliveries counter moves"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let runs: Value = d.get("/api/runs").json().unwrap();
+    assert!(
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["actor"] == "operator:demo")
+    );
+    d.stop();
+}
+
+#[test]
+fn no_secret_in_pages_answers_audit_or_trace_logs() {
+    let d = Demo::start("trace");
+    let units = d.units();
+    let mut seen = String::new();
+    for path in [
+        format!("/periods/{}", d.period),
+        format!("/periods/{}/units/{}", d.period, units[1].0),
+        format!("/api/periods/{}/status", d.period),
+        "/api/audit?limit=1000".to_owned(),
+        "/api/outbox".to_owned(),
+        "/api/runs".to_owned(),
+        "/metrics".to_owned(),
+    ] {
+        seen.push_str(&d.get(&path).text().unwrap());
+    }
+    let token = d.token.clone();
+    let store = d.dir.path().join("province/baocao-sync.db");
+    let log = d.stop();
+    assert!(log.contains("TRACE"), "the demo logged at trace level");
+    // The audit table itself, read from the store.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let audit = rt.block_on(async {
+        use baocao_sync::store::Store;
+        let s = baocao_sync::store::open(&format!("sqlite://{}", store.display()))
+            .await
+            .unwrap();
+        format!("{:?}", s.audit(None, 100_000).await.unwrap())
+    });
+    let everything = format!("{seen}\n{audit}\n{log}");
+    let mut secrets = vec![
+        token,
+        "demo-lgsp".to_owned(),
+        "sandbox-central-access".to_owned(),
+        "sandbox-provincial-access".to_owned(),
+        "sandbox-source-access".to_owned(),
+        "sandbox-central-refresh".to_owned(),
+        "sandbox-provincial-refresh".to_owned(),
+    ];
+    for n in 0..units.len() {
+        secrets.push(format!("0990000{n:05}"));
+    }
+    for s in &secrets {
+        assert!(!everything.contains(s.as_str()), "`{s}` leaked");
+    }
+    // Unit passwords are demo-N: never followed by a digit-free boundary in any output.
+    for n in 0..units.len() {
+        let p = format!("demo-{n}");
+        for (i, _) in everything.match_indices(&p) {
+            let next = everything[i + p.len()..].chars().next();
+            assert!(
+                next.is_some_and(|c| c.is_ascii_digit()),
+                "password `{p}` leaked"
+            );
+        }
+    }
+}
+
+/// Debian's chromium, as .ci/run installs it.
+fn chromium() -> &'static Path {
+    let path = Path::new("/usr/bin/chromium");
+    assert!(
+        path.exists(),
+        "Debian's chromium is needed (.ci/run installs it: apt-get install chromium)"
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_signs_in_and_follows_a_figure_to_its_dossiers() {
+    use chromiumoxide::browser::{Browser, BrowserConfig};
+    use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
+    use chromiumoxide::page::ScreenshotParams;
+    use futures_util::StreamExt;
+
+    let d = tokio::task::spawn_blocking(|| Demo::start("info"))
+        .await
+        .unwrap();
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let config = BrowserConfig::builder()
+        .chrome_executable(chromium())
+        .no_sandbox()
+        .user_data_dir(profile.path())
+        .window_size(1400, 1000)
+        .args([
+            "--headless=new",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .build()
+        .unwrap();
+    let (browser, mut handler) = Browser::launch(config).await.unwrap();
+    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let shot = || {
+        ScreenshotParams::builder()
+            .format(CaptureScreenshotFormat::Png)
+            .full_page(true)
+            .build()
+    };
+
+    // Waits until the page's address satisfies `done` (a click's navigation starts a moment later).
+    async fn arrive(page: &chromiumoxide::Page, done: impl Fn(&str) -> bool) -> String {
+        for _ in 0..200 {
+            if let Ok(Some(url)) = page.url().await
+                && done(&url)
+            {
+                let _ = page.wait_for_navigation().await;
+                return url;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the page stayed at {:?}", page.url().await);
+    }
+
+    // Sign in.
+    let page = browser.new_page(format!("{}/login", d.base)).await.unwrap();
+    page.find_element("#token")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str(&d.token)
+        .await
+        .unwrap();
+    page.find_element("#login")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let grid = format!("/periods/{}", d.period);
+    arrive(&page, |u| u.ends_with(&grid)).await;
+    page.save_screenshot(shot(), shots.join("1-grid.png"))
+        .await
+        .unwrap();
+
+    // The grid lists every unit.
+    let units = d.units();
+    let html = page.content().await.unwrap();
+    for (code, _) in &units {
+        assert!(html.contains(code.as_str()), "{code} in the grid");
+    }
+    let rows = page.find_elements("#grid tr").await.unwrap();
+    assert_eq!(
+        rows.len(),
+        units.len() + 1,
+        "a row per unit under the header"
+    );
+
+    // A click on a commune's cell opens its page.
+    let commune = &units.iter().find(|(_, kind)| kind == "commune").unwrap().0;
+    let cell = page
+        .find_element(format!("#grid a[href$=\"/units/{commune}\"]"))
+        .await
+        .unwrap();
+    cell.click().await.unwrap();
+    arrive(&page, |u| u.ends_with(&format!("/units/{commune}"))).await;
+    let heading = page
+        .find_element("h1")
+        .await
+        .unwrap()
+        .inner_text()
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(heading.contains(commune.as_str()), "{heading}");
+    page.save_screenshot(shot(), shots.join("2-unit.png"))
+        .await
+        .unwrap();
+
+    // A click on a figure lists its dossiers, as many as it says.
+    let figure = page
+        .find_element("table.figures a.figure[data-row=\"_total\"][data-column=\"3\"]")
+        .await
+        .unwrap();
+    let value: usize = figure
+        .inner_text()
+        .await
+        .unwrap()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(value > 0, "the commune received dossiers");
+    figure.click().await.unwrap();
+    arrive(&page, |u| u.contains("/explain?")).await;
+    let listed = page.find_elements("#dossiers tr.dossier").await.unwrap();
+    assert_eq!(listed.len(), value, "the dossiers behind the figure");
+    page.save_screenshot(shot(), shots.join("3-explain.png"))
+        .await
+        .unwrap();
+
+    drop(browser);
+    events.abort();
+    tokio::task::spawn_blocking(move || d.stop()).await.unwrap();
+}
