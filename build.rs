@@ -6,5 +6,6 @@ fn main() {
     println!("cargo:rerun-if-changed=config/catalog");
     println!("cargo:rerun-if-changed=config/duties");
     println!("cargo:rerun-if-changed=config/checks.toml");
+    println!("cargo:rerun-if-changed=config/documents.toml");
     println!("cargo:rerun-if-changed=config/units.example.toml");
 }

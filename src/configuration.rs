@@ -101,6 +101,16 @@ pub fn checks(path: &Path) -> Result<crate::forms::checks::ChecksConfig, ConfigE
     })
 }
 
+/// The texts of written reports that differ by unit.
+pub fn documents(path: &Path) -> Result<crate::render::texts::DocumentTexts, ConfigError> {
+    crate::render::texts::DocumentTexts::from_toml(&read(path)?).map_err(|reason| {
+        ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        }
+    })
+}
+
 /// Duties and deadlines.
 pub fn duties(path: &Path) -> Result<Duties, ConfigError> {
     Duties::from_toml(&read(path)?).map_err(|reason| ConfigError::Invalid {

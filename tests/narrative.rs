@@ -64,10 +64,21 @@ fn markdown_draft_carries_the_figures_and_marks_what_people_write() {
     );
 }
 
+/// The text of `word/document.xml` of a DOCX.
+fn document_xml(bytes: &[u8]) -> String {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
+
 #[test]
-fn docx_draft_opens_as_a_word_document_with_vietnamese_text() {
+fn docx_is_one_decree_30_document_per_unit_in_a_zip() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("II.01-DC.docx");
+    let path = dir.path().join("II.01-DC.zip");
     let out = bin()
         .args(args("docx", &["--out", path.to_str().unwrap()]))
         .output()
@@ -78,15 +89,120 @@ fn docx_draft_opens_as_a_word_document_with_vietnamese_text() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
-    let mut xml = String::new();
-    zip.by_name("word/document.xml")
-        .unwrap()
-        .read_to_string(&mut xml)
-        .unwrap();
-    assert!(xml.contains("KẾT QUẢ ĐÁNH GIÁ MỨC ĐỘ HÀI LÒNG"));
-    assert!(xml.contains("UBND XÃ BÌNH ĐÔNG"));
-    assert!(xml.contains("[CẦN BỔ SUNG]"));
+    let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+    assert_eq!(names.len(), 5, "P, H1, S1, X1, X2: {names:?}");
+    let mut x2 = Vec::new();
+    let name = names
+        .iter()
+        .find(|n| n.contains(" X2 "))
+        .expect("X2's file");
+    zip.by_name(name).unwrap().read_to_end(&mut x2).unwrap();
+    let xml = document_xml(&x2);
+    // Decree 30/2020/NĐ-CP, Phụ lục I: every part of an administrative report is there.
+    for part in [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "UBND XÃ BÌNH ĐÔNG",
+        "Số: …/BC-UBND",
+        "ngày … tháng … năm …",
+        ">BÁO CÁO<",
+        "Kính gửi: UBND huyện Bình Sơn.",
+        "KẾT QUẢ ĐÁNH GIÁ MỨC ĐỘ HÀI LÒNG",
+        "Nơi nhận:",
+        "TM. ỦY BAN NHÂN DÂN",
+        "CHỦ TỊCH",
+        "[CẦN BỔ SUNG]",
+    ] {
+        assert!(xml.contains(part), "X2's document lacks `{part}`");
+    }
     assert!(xml.contains("w:highlight"), "placeholders are highlighted");
+    assert!(
+        xml.contains("<w:keepNext"),
+        "headings stay with what follows"
+    );
+    assert!(
+        xml.contains("w:left=\"1701\"") && xml.contains("w:right=\"850\""),
+        "Decree 30 margins: left 30 mm, right 15 mm"
+    );
+    assert!(xml.contains("Times New Roman"));
+    // The text refers to an appendix only when there is one, and then it is attached.
+    assert_eq!(
+        xml.contains("Phụ lục kèm theo"),
+        xml.contains("DANH SÁCH BẢN GHI CHƯA ĐƯỢC TÍNH VÀO SỐ LIỆU")
+    );
+}
+
+#[test]
+fn a_docx_file_holds_one_unit_and_the_texts_are_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.docx");
+    let out = bin()
+        .args(args("docx", &["--out", path.to_str().unwrap()]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".zip") && stderr.contains("--unit"),
+        "{stderr}"
+    );
+
+    let texts = dir.path().join("documents.toml");
+    std::fs::write(
+        &texts,
+        "[defaults]\nplace = \"Quảng Ngãi\"\n[kinds.department]\nsigner_title = \"GIÁM ĐỐC\"\n\
+         [units.S1]\nabbreviation = \"STP\"\nsigner_authority = \"KT. GIÁM ĐỐC\"\n\
+         signer_title = \"PHÓ GIÁM ĐỐC\"\nrecipients = [\"Như trên\", \"Lưu: VT, VP\"]\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(args(
+            "docx",
+            &[
+                "--out",
+                path.to_str().unwrap(),
+                "--unit",
+                "S1",
+                "--documents",
+                texts.to_str().unwrap(),
+            ],
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = document_xml(&std::fs::read(&path).unwrap());
+    for part in [
+        "Số: …/BC-STP",
+        "Quảng Ngãi, ngày … tháng … năm …",
+        "KT. GIÁM ĐỐC",
+        "PHÓ GIÁM ĐỐC",
+        "- Lưu: VT, VP.",
+        "SỞ TƯ PHÁP",
+    ] {
+        assert!(xml.contains(part), "S1's document lacks `{part}`");
+    }
+    assert!(!xml.contains("UBND XÃ"), "only S1's document");
+}
+
+#[test]
+fn each_kind_of_record_left_out_is_named_as_what_it_is() {
+    let out = bin().args(args("md", &[])).output().unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    // X1's only error is feedback P07 (an unknown content kind): it is a "phản ánh, kiến nghị",
+    // not a "hồ sơ", and it is listed in the appendix the text points to.
+    let x1 = md.split("\n---\n").find(|d| d.contains("(X1)")).unwrap();
+    assert!(
+        x1.contains("Có 1 phản ánh, kiến nghị chưa được tính vào số liệu"),
+        "{x1}"
+    );
+    assert!(x1.contains("| 1 | Phản ánh, kiến nghị | P07 |"), "{x1}");
+    assert!(!x1.contains("hồ sơ chưa được tính"));
+    // No rate is ever a bare dash.
+    assert!(!md.contains("–"), "an undefined rate is said in words");
 }
 
 #[test]

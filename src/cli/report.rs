@@ -3,6 +3,7 @@ use baocao_sync::configuration;
 use baocao_sync::domain::{Dossier, Feedback, Period, Rating, Severity};
 use baocao_sync::forms::checks::ChecksConfig;
 use baocao_sync::forms::{self, FormCatalog, Inputs, Layout};
+use baocao_sync::render::texts::DocumentTexts;
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
 use baocao_sync::sources::export::{FromWire, Input, InputFormat, RecordBatch, resolve_format};
 use baocao_sync::store;
@@ -97,9 +98,18 @@ pub struct ReportArgs {
     /// json, csv or xlsx; md or docx for II.01-ĐC.
     #[arg(long, default_value = "json")]
     format: String,
-    /// Write here instead of standard output (required for xlsx).
+    /// Write here instead of standard output (required for xlsx and docx). II.01-ĐC as docx is
+    /// one document per unit: a FILE.zip holds one DOCX per unit; a FILE.docx needs --unit when
+    /// more than one unit has something to report.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Only this unit's report (by code): its sheet, its aggregate, its II.01-ĐC.
+    #[arg(long)]
+    unit: Option<String>,
+    /// Texts of the II.01-ĐC document that differ by unit (issuing body, number, addressees,
+    /// signer, recipients; see config/documents.toml, the copy built in by default).
+    #[arg(long, env = "BAOCAO_DOCUMENTS")]
+    documents: Option<PathBuf>,
 }
 
 fn parse_input_format(s: &str) -> Result<InputFormat, String> {
@@ -158,13 +168,45 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             forms::compute(regime, def, inputs, &units, &period)?,
         )
     };
+    let texts = match &a.documents {
+        Some(path) => configuration::documents(path)?,
+        None => DocumentTexts::builtin(),
+    };
+    let mut narratives = narratives;
+    let mut findings = computed.findings.clone();
+    let (mut per_unit, mut aggregates) = (computed.per_unit.clone(), computed.aggregates.clone());
+    if let Some(code) = &a.unit {
+        let Some(id) = units.find(code) else {
+            bail!("--unit {code} is not in {}", a.units.display());
+        };
+        if def.layout == Layout::Satisfaction {
+            bail!(
+                "--unit does not apply to {}: it is one table of every unit",
+                def.code
+            );
+        }
+        let subtree: std::collections::HashSet<&str> = units
+            .subtree(id)
+            .map(|u| units.get(u).code.as_str())
+            .collect();
+        narratives.retain(|n| n.unit == *code);
+        aggregates.retain(|r| r.unit == *code);
+        if def.layout == Layout::PerUnit {
+            per_unit.retain(|r| r.unit == *code);
+        }
+        let mine = |u: &str| match def.layout {
+            Layout::Aggregate => subtree.contains(u),
+            _ => u == code,
+        };
+        findings.retain(|f| f.unit.as_deref().is_some_and(mine));
+    }
     let reports = match def.layout {
-        Layout::Aggregate => Reports::Aggregate(&computed.aggregates),
+        Layout::Aggregate => Reports::Aggregate(&aggregates, &per_unit),
         Layout::Satisfaction => {
             Reports::Satisfaction(&computed.satisfaction, &computed.satisfaction_aggregates)
         }
         Layout::Narrative => Reports::Narrative(&narratives),
-        Layout::PerUnit => Reports::PerUnit(&computed.per_unit),
+        Layout::PerUnit => Reports::PerUnit(&per_unit),
     };
     let doc = Document {
         form: def,
@@ -172,8 +214,26 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         period: &period,
         units: &units,
         reports,
-        findings: &computed.findings,
+        findings: &findings,
+        texts: &texts,
     };
+    let zip_out = a
+        .out
+        .as_ref()
+        .is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")));
+    if format == OutputFormat::Docx && narratives.len() > 1 && !zip_out {
+        bail!(
+            "{} units have a II.01-ĐC for {period}, one document each: write them to a .zip \
+             (--out II.01-DC.zip, one DOCX per unit) or pick one with --unit CODE",
+            narratives.len()
+        );
+    }
+    if format == OutputFormat::Docx && zip_out {
+        let path = a.out.as_ref().expect("checked");
+        let bytes = render::narrative::docx_zip(&narratives, &units, &texts)?;
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        return finish(def, &period, &loaded, &computed, started);
+    }
     match &a.out {
         Some(path) => {
             let mut file = std::io::BufWriter::new(
@@ -189,6 +249,17 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             render::write(&doc, format, &mut lock)?;
         }
     }
+    finish(def, &period, &loaded, &computed, started)
+}
+
+/// Logs what was computed; exit 3 when a report was withheld.
+fn finish(
+    def: &forms::FormDef,
+    period: &Period,
+    loaded: &Loaded,
+    computed: &forms::Computed,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
     let errors = computed
         .findings
         .iter()

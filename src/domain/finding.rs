@@ -122,6 +122,40 @@ impl FindingCode {
         }
     }
 
+    /// The kind of record a finding of this code is about; `None` when the code applies to any.
+    pub fn record_kind(self) -> Option<super::RecordKind> {
+        use super::RecordKind;
+        match self.record_vi() {
+            "Hồ sơ" => Some(RecordKind::Dossier),
+            "Lượt đánh giá" => Some(RecordKind::Rating),
+            "Phản ánh, kiến nghị" => Some(RecordKind::Feedback),
+            _ => None,
+        }
+    }
+
+    /// The kind of record a finding of this code is about, in Vietnamese ("Bản ghi" when the
+    /// code applies to any kind).
+    fn record_vi(self) -> &'static str {
+        match self {
+            FindingCode::NoReceptionDate
+            | FindingCode::FinishedWithoutFinishDate
+            | FindingCode::FinishedBeforeReceived
+            | FindingCode::UnknownChannel
+            | FindingCode::UnknownField
+            | FindingCode::WithdrawnWithoutFinishDate
+            | FindingCode::OnlineShareShift
+            | FindingCode::ProcedureNotOnline => "Hồ sơ",
+            FindingCode::NoRatingDate | FindingCode::UnknownRatingChannel => "Lượt đánh giá",
+            FindingCode::UnknownContentKind
+            | FindingCode::UnknownFeedbackState
+            | FindingCode::ProcessedWithoutDate
+            | FindingCode::ProcessedBeforeReceived => "Phản ánh, kiến nghị",
+            FindingCode::InvalidRecord
+            | FindingCode::UnknownUnit
+            | FindingCode::DuplicateRecord => "Bản ghi",
+        }
+    }
+
     pub fn severity(self) -> Severity {
         match self {
             FindingCode::DuplicateRecord
@@ -167,6 +201,9 @@ pub struct Finding {
     pub unit: Option<String>,
     /// What is wrong and what to do about it, in one sentence.
     pub message: String,
+    /// The kind of record, when known (from the code, or from where the record was read).
+    #[serde(skip)]
+    pub about: Option<super::RecordKind>,
 }
 
 impl Finding {
@@ -181,13 +218,30 @@ impl Finding {
             record: record.into(),
             unit: None,
             message: message.into(),
+            about: code.record_kind(),
         }
+    }
+
+    /// Says what kind of record this is about, unless the code already does.
+    pub fn about(mut self, kind: super::RecordKind) -> Finding {
+        self.about.get_or_insert(kind);
+        self
     }
 
     pub fn with_unit(mut self, unit: impl Into<String>) -> Finding {
         let unit = unit.into();
         self.unit = (!unit.is_empty()).then_some(unit);
         self
+    }
+}
+
+/// A kind of record in Vietnamese, for officials ("Bản ghi" when not known).
+pub fn record_kind_vi(kind: Option<super::RecordKind>) -> &'static str {
+    match kind {
+        Some(super::RecordKind::Dossier) => "Hồ sơ",
+        Some(super::RecordKind::Rating) => "Lượt đánh giá",
+        Some(super::RecordKind::Feedback) => "Phản ánh, kiến nghị",
+        None => "Bản ghi",
     }
 }
 

@@ -141,19 +141,59 @@ pub enum Fill {
     Metric(String),
     /// The sum of other (figure) columns.
     Sum(Vec<u32>),
+    /// A remark the renderer writes (HL's "Ghi chú": why a rate is what it is).
+    Note,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Column {
     pub number: u32,
     pub header: String,
     pub fill: Fill,
+    /// Printed width in characters (a default by what fills it when absent).
+    pub width: Option<f64>,
 }
 
+/// A header spanning several columns; `parent` nests it under another group, so a template's
+/// header of any depth is data ("Kết quả giải quyết" over "Số hồ sơ đã giải quyết" over
+/// "Trước hạn").
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HeaderGroup {
     pub header: String,
     pub columns: Vec<u32>,
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+/// How a form prints beyond its columns: who signs it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintLayout {
+    /// The signature blocks, left to right: the title, and the line under it.
+    #[serde(default = "default_signers")]
+    pub signers: Vec<(String, String)>,
+}
+
+fn default_signers() -> Vec<(String, String)> {
+    vec![
+        (
+            "NGƯỜI LẬP BIỂU".to_owned(),
+            "(Ký, ghi rõ họ tên)".to_owned(),
+        ),
+        (
+            "THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ".to_owned(),
+            "(Ký, ghi rõ họ tên, đóng dấu)".to_owned(),
+        ),
+    ]
+}
+
+impl Default for PrintLayout {
+    fn default() -> PrintLayout {
+        PrintLayout {
+            signers: default_signers(),
+        }
+    }
 }
 
 /// `lhs = a + b + …` or `lhs <= a + …`, over column numbers.
@@ -216,16 +256,21 @@ pub struct FormDef {
     pub identities: Vec<Identity>,
     /// The layout is not confirmed from the official text.
     pub provisional: bool,
+    pub print: PrintLayout,
 }
 
 impl FormDef {
-    /// Column numbers that carry figures, in order.
+    /// Column numbers that carry figures, by number (the data order; `columns` is the printed
+    /// order).
     pub fn figure_columns(&self) -> Vec<u32> {
-        self.columns
+        let mut numbers: Vec<u32> = self
+            .columns
             .iter()
             .filter(|c| matches!(c.fill, Fill::Metric(_) | Fill::Sum(_)))
             .map(|c| c.number)
-            .collect()
+            .collect();
+        numbers.sort_unstable();
+        numbers
     }
 
     pub fn column(&self, number: u32) -> Option<&Column> {
@@ -240,9 +285,60 @@ impl FormDef {
             .map(|c| c.number)
     }
 
-    /// The group a column's header sits under, if any.
+    /// The innermost group a column's header sits under, if any.
     pub fn group_of(&self, number: u32) -> Option<&HeaderGroup> {
-        self.groups.iter().find(|g| g.columns.contains(&number))
+        self.ancestors(number).pop()
+    }
+
+    /// The groups over a column, outermost first.
+    pub fn ancestors(&self, number: u32) -> Vec<&HeaderGroup> {
+        let mut chain: Vec<&HeaderGroup> = self
+            .groups
+            .iter()
+            .filter(|g| g.columns.contains(&number))
+            .collect();
+        chain.sort_by_key(|g| self.depth(g));
+        chain
+    }
+
+    /// How many groups a group sits under.
+    pub fn depth(&self, group: &HeaderGroup) -> usize {
+        let mut depth = 0;
+        let mut at = group;
+        while let Some(parent) = at
+            .parent
+            .as_ref()
+            .and_then(|p| self.groups.iter().find(|g| g.header == *p))
+        {
+            depth += 1;
+            at = parent;
+            if depth > self.groups.len() {
+                break;
+            }
+        }
+        depth
+    }
+
+    /// Header rows the table needs: the deepest column's groups, plus its own header.
+    pub fn header_rows(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| self.ancestors(c.number).len() + 1)
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// A column's header with its groups', for one line ("Kết quả giải quyết: Trước hạn").
+    pub fn full_header(&self, number: u32) -> String {
+        let mut parts: Vec<&str> = self
+            .ancestors(number)
+            .iter()
+            .map(|g| g.header.as_str())
+            .collect();
+        if let Some(c) = self.column(number) {
+            parts.push(&c.header);
+        }
+        parts.join(": ")
     }
 }
 
@@ -267,6 +363,8 @@ struct FormFile {
     identities: Vec<String>,
     #[serde(default)]
     provisional: bool,
+    #[serde(default)]
+    print: PrintLayout,
 }
 
 #[derive(Debug, Deserialize)]
@@ -274,6 +372,8 @@ struct FormFile {
 struct ColumnFile {
     number: u32,
     header: String,
+    #[serde(default)]
+    width: Option<f64>,
     #[serde(default)]
     fill: Option<String>,
     #[serde(default)]
@@ -429,11 +529,12 @@ fn form_def(file: FormFile) -> Result<FormDef, String> {
         let fill = match (c.fill.as_deref(), c.metric, c.sum) {
             (Some("row_number"), None, None) => Fill::RowNumber,
             (Some("label"), None, None) => Fill::Label,
+            (Some("note"), None, None) => Fill::Note,
             (None, Some(m), None) => Fill::Metric(m),
             (None, None, Some(s)) => Fill::Sum(s),
             _ => {
                 return Err(format!(
-                    "column {} needs exactly one of fill = \"row_number\" | \"label\", metric, sum",
+                    "column {} needs exactly one of fill = \"row_number\" | \"label\" | \"note\", metric, sum",
                     c.number
                 ));
             }
@@ -442,6 +543,7 @@ fn form_def(file: FormFile) -> Result<FormDef, String> {
             number: c.number,
             header: c.header,
             fill,
+            width: c.width,
         });
     }
     let identities = file
@@ -462,7 +564,57 @@ fn form_def(file: FormFile) -> Result<FormDef, String> {
         columns,
         identities,
         provisional: file.provisional,
+        print: file.print,
     };
+    for g in &def.groups {
+        if let Some(c) = g.columns.iter().find(|c| def.column(**c).is_none()) {
+            return Err(format!(
+                "group `{}` names column {c}, which is not defined",
+                g.header
+            ));
+        }
+        if let Some(p) = &g.parent {
+            let Some(parent) = def.groups.iter().find(|x| x.header == *p) else {
+                return Err(format!(
+                    "group `{}` names parent `{p}`, which is not a group",
+                    g.header
+                ));
+            };
+            if let Some(c) = g.columns.iter().find(|c| !parent.columns.contains(c)) {
+                return Err(format!(
+                    "group `{}` holds column {c}, which its parent `{p}` does not",
+                    g.header
+                ));
+            }
+            if def.depth(g) > def.groups.len() {
+                return Err(format!("group `{}` is its own ancestor", g.header));
+            }
+        }
+        let mut at: Vec<usize> = g
+            .columns
+            .iter()
+            .filter_map(|n| def.columns.iter().position(|c| c.number == *n))
+            .collect();
+        at.sort_unstable();
+        if at.windows(2).any(|w| w[1] != w[0] + 1) {
+            return Err(format!(
+                "group `{}` spans columns {:?}, which are not side by side in the column order",
+                g.header, g.columns
+            ));
+        }
+    }
+    for c in &def.columns {
+        let chain = def.ancestors(c.number);
+        if let Some(w) = chain
+            .windows(2)
+            .find(|w| w[1].parent.as_deref() != Some(w[0].header.as_str()))
+        {
+            return Err(format!(
+                "column {} is under groups `{}` and `{}`, neither inside the other",
+                c.number, w[0].header, w[1].header
+            ));
+        }
+    }
     let figures = def.figure_columns();
     for i in &def.identities {
         if let Some(c) = std::iter::once(&i.lhs)
@@ -516,5 +668,51 @@ mod tests {
         assert!(!le.holds(|c| if c == 10 { 3 } else { 2 }));
         assert!(Identity::parse("3 4").is_err());
         assert!(Identity::parse("3 = x").is_err());
+    }
+
+    fn parse(groups: &str) -> Result<FormDef, String> {
+        let text = format!(
+            "code = \"T\"\nnumber = \"T\"\ntitle = \"T\"\nrecord = \"dossier\"\nlayout = \"per-unit\"\n\
+             rows = \"field\"\nmeasure = \"x\"\n{groups}\n\
+             [[columns]]\nnumber = 1\nheader = \"STT\"\nfill = \"row_number\"\n\
+             [[columns]]\nnumber = 3\nheader = \"A\"\nmetric = \"received\"\n\
+             [[columns]]\nnumber = 4\nheader = \"B\"\nmetric = \"closed\"\n\
+             [[columns]]\nnumber = 5\nheader = \"C\"\nmetric = \"pending\"\n"
+        );
+        form_def(toml::from_str(&text).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn a_header_of_three_levels_is_data() {
+        let def = parse(
+            "[[groups]]\nheader = \"Top\"\ncolumns = [3, 4, 5]\n\
+             [[groups]]\nheader = \"Mid\"\nparent = \"Top\"\ncolumns = [4, 5]\n",
+        )
+        .unwrap();
+        assert_eq!(def.header_rows(), 3);
+        assert_eq!(def.full_header(5), "Top: Mid: C");
+        assert_eq!(def.full_header(3), "Top: A");
+        assert_eq!(def.group_of(4).map(|g| g.header.as_str()), Some("Mid"));
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_drawn_is_refused() {
+        let apart = parse("[[groups]]\nheader = \"G\"\ncolumns = [3, 5]\n").unwrap_err();
+        assert!(apart.contains("not side by side"), "{apart}");
+        let crossing = parse(
+            "[[groups]]\nheader = \"G\"\ncolumns = [3, 4]\n\
+             [[groups]]\nheader = \"H\"\ncolumns = [4, 5]\n",
+        )
+        .unwrap_err();
+        assert!(crossing.contains("neither inside the other"), "{crossing}");
+        let outside = parse(
+            "[[groups]]\nheader = \"G\"\ncolumns = [3, 4]\n\
+             [[groups]]\nheader = \"H\"\nparent = \"G\"\ncolumns = [4, 5]\n",
+        )
+        .unwrap_err();
+        assert!(outside.contains("its parent `G` does not"), "{outside}");
+        let orphan =
+            parse("[[groups]]\nheader = \"H\"\nparent = \"X\"\ncolumns = [4]\n").unwrap_err();
+        assert!(orphan.contains("not a group"), "{orphan}");
     }
 }

@@ -158,7 +158,7 @@ fn metrics_of(def: &FormDef, column: u32) -> Result<Vec<(u32, usize)>, ExplainEr
             }
             Ok(out)
         }
-        Fill::RowNumber | Fill::Label => Err(no()),
+        Fill::RowNumber | Fill::Label | Fill::Note => Err(no()),
     }
 }
 
@@ -271,19 +271,7 @@ pub fn explain(
             _ => {}
         }
     }
-    let header = match base.group_of(cell.column) {
-        Some(g) => format!(
-            "{}: {}",
-            g.header,
-            base.column(cell.column)
-                .map(|c| c.header.as_str())
-                .unwrap_or("")
-        ),
-        None => base
-            .column(cell.column)
-            .map(|c| c.header.clone())
-            .unwrap_or_default(),
-    };
+    let header = base.full_header(cell.column);
     Ok(Explanation {
         form: def.code.clone(),
         period: period.summary(),

@@ -158,6 +158,7 @@ pub fn compute(
                         let plan = ColumnPlan::new(base, &ii06a::DOSSIER_METRICS)
                             .map_err(FormError::Definition)?;
                         let (tally, mut f) = ii06a::tally(dossiers, units, period);
+                        tag(&mut f, RecordKind::Dossier);
                         if let Some(config) = inputs.checks {
                             f.extend(checks::column4(
                                 dossiers,
@@ -187,7 +188,8 @@ pub fn compute(
                         let feedback = Inputs::need(def, inputs.feedback, RecordKind::Feedback)?;
                         let plan = ColumnPlan::new(base, &ii05a::FEEDBACK_METRICS)
                             .map_err(FormError::Definition)?;
-                        let (tally, f) = ii05a::tally(feedback, units, period);
+                        let (tally, mut f) = ii05a::tally(feedback, units, period);
+                        tag(&mut f, RecordKind::Feedback);
                         (tally, f, plan, Box::new(ii06a::FirstSeenLabels::default()))
                     }
                     RecordKind::Rating => return Err(FormError::NotATable(def.code.clone())),
@@ -211,15 +213,18 @@ pub fn compute(
             out.per_unit = per_unit;
         }
         Layout::Satisfaction => {
+            satisfaction::check_columns(def).map_err(FormError::Definition)?;
             let ratings = Inputs::need(def, inputs.ratings, RecordKind::Rating)?;
             // Coverage compares with II.06a column 7 (dossiers resolved in the period), when given.
             let resolved = inputs.dossiers.map(|dossiers| {
-                let (tally, f) = ii06a::tally(dossiers, units, period);
+                let (tally, mut f) = ii06a::tally(dossiers, units, period);
+                tag(&mut f, RecordKind::Dossier);
                 findings.extend(f);
                 resolved_by_unit(&tally, units)
             });
-            let (per_unit, aggregates, f) =
+            let (per_unit, aggregates, mut f) =
                 satisfaction::compute(ratings, units, period, resolved.as_ref());
+            tag(&mut f, RecordKind::Rating);
             findings.extend(f);
             out.satisfaction = per_unit;
             out.satisfaction_aggregates = aggregates;
@@ -229,6 +234,13 @@ pub fn compute(
     crate::domain::finding::sort_findings(&mut findings);
     out.findings = findings;
     Ok(out)
+}
+
+/// Marks what kind of record the findings of a rule are about.
+fn tag(findings: &mut [Finding], kind: RecordKind) {
+    for f in findings {
+        f.about.get_or_insert(kind);
+    }
 }
 
 /// One `unknown_field` warning per counted field the catalogue cannot place, named by the first

@@ -5,7 +5,8 @@
 
 use super::satisfaction::{CHANNELS, SatisfactionReport, percent};
 use super::{Row, Values};
-use crate::domain::{Finding, Period, Severity};
+use crate::domain::finding::record_kind_vi;
+use crate::domain::{Finding, Period, RecordKind, Severity};
 use serde::Serialize;
 
 /// Text that officials must write; rendered highlighted.
@@ -18,6 +19,10 @@ pub struct Narrative {
     pub title: String,
     pub period: String,
     pub sections: Vec<Section>,
+    /// The records left out of the figures, when the text refers to them: attached to the
+    /// document after its body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appendix: Option<Section>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,9 +153,13 @@ fn todo(prompt: &str) -> Block {
     }
 }
 
-fn share(part: u64, whole: u64) -> String {
-    percent(part, whole).map_or_else(|| "–".to_owned(), |v| format!("{v:.1}%").replace('.', ","))
+/// `part` of `whole` in percent with a decimal comma; `None` when there is no whole to share.
+fn share(part: u64, whole: u64) -> Option<String> {
+    percent(part, whole).map(|v| format!("{v:.1}%").replace('.', ","))
 }
+
+/// Heading of the appendix the text refers to.
+pub const APPENDIX_HEADING: &str = "PHỤ LỤC: DANH SÁCH BẢN GHI CHƯA ĐƯỢC TÍNH VÀO SỐ LIỆU";
 
 /// Drafts the narrative of one unit.
 pub fn draft(f: &Facts<'_>) -> Narrative {
@@ -161,25 +170,29 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
         Some((v, rows)) => {
             let k = f.dossier_columns;
             let c = |n| v.get(n);
+            let online_share = share(c(k.online), c(k.online) + c(k.in_person_or_post))
+                .map_or_else(String::new, |v| format!(", chiếm {v}"));
             s1.push(p(format!(
                 "Tổng số hồ sơ nhận giải quyết trong kỳ: {} hồ sơ, trong đó: tiếp nhận mới trong kỳ {} hồ sơ \
-                 (trực tuyến {} hồ sơ, chiếm {}; trực tiếp và qua dịch vụ bưu chính {} hồ sơ); \
+                 (trực tuyến {} hồ sơ{online_share}; trực tiếp và qua dịch vụ bưu chính {} hồ sơ); \
                  từ kỳ trước chuyển sang {} hồ sơ.",
                 c(k.received),
                 c(k.online) + c(k.in_person_or_post),
                 c(k.online),
-                share(c(k.online), c(k.online) + c(k.in_person_or_post)),
                 c(k.in_person_or_post),
                 c(k.carried_over)
             )));
+            let in_time = match share(c(k.early) + c(k.on_time), c(k.closed)) {
+                Some(v) => format!("tỷ lệ giải quyết trước và đúng hạn đạt {v}"),
+                None => "chưa có hồ sơ đã giải quyết để tính tỷ lệ giải quyết đúng hạn".to_owned(),
+            };
             s1.push(p(format!(
                 "Số hồ sơ đã giải quyết: {} hồ sơ, trong đó trả trước hạn {} hồ sơ, đúng hạn {} hồ sơ, quá hạn {} hồ sơ; \
-                 tỷ lệ giải quyết trước và đúng hạn đạt {}.",
+                 {in_time}.",
                 c(k.closed),
                 c(k.early),
                 c(k.on_time),
                 c(k.late),
-                share(c(k.early) + c(k.on_time), c(k.closed))
             )));
             s1.push(p(format!(
                 "Số hồ sơ đang giải quyết: {} hồ sơ, trong đó trong hạn {} hồ sơ, quá hạn {} hồ sơ.",
@@ -217,9 +230,10 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
     }
     if !f.errors.is_empty() {
         s1.push(p(format!(
-            "Có {} hồ sơ chưa được tính vào số liệu do dữ liệu trên Hệ thống thông tin giải quyết TTHC chưa đầy đủ \
-             hoặc chưa đúng (xem danh sách phát hiện kèm theo); đề nghị rà soát, cập nhật trước khi duyệt báo cáo.",
-            f.errors.len()
+            "Có {} chưa được tính vào số liệu do dữ liệu trên Hệ thống thông tin giải quyết TTHC chưa đầy đủ \
+             hoặc chưa đúng (danh sách tại Phụ lục kèm theo báo cáo này); đề nghị rà soát, cập nhật trước khi \
+             duyệt báo cáo.",
+            left_out(&f.errors)
         )));
     }
     sections.push(Section {
@@ -232,23 +246,25 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
         Some(r) if r.total > 0 => {
             let level = |l: &str| r.levels.get(l).copied().unwrap_or(0);
             let channel = |c: &str| r.channels.get(c).copied().unwrap_or(0);
+            let rate = share(level("1") + level("2"), r.total)
+                .map_or_else(String::new, |v| format!("; tỷ lệ hài lòng đạt {v}"));
             s2.push(p(format!(
-                "Tổng số lượt đánh giá: {} (rất hài lòng {}, hài lòng {}, không hài lòng {}); tỷ lệ hài lòng đạt {}.",
+                "Tổng số lượt đánh giá: {} lượt (rất hài lòng {} lượt, hài lòng {} lượt, không hài lòng {} lượt){rate}.",
                 r.total,
                 level("1"),
                 level("2"),
                 level("3"),
-                share(level("1") + level("2"), r.total)
             )));
             let [tablet, paper, online] = CHANNELS.map(channel);
             s2.push(p(format!(
-                "Theo hình thức: qua thiết bị Tablet {tablet}, qua Phiếu đánh giá tại quầy {paper}, \
-                 qua Hệ thống thông tin giải quyết TTHC tỉnh {online}."
+                "Theo hình thức đánh giá: qua máy tính bảng tại Bộ phận Một cửa {tablet} lượt, qua phiếu đánh giá \
+                 {paper} lượt, trực tuyến trên Hệ thống thông tin giải quyết TTHC tỉnh {online} lượt."
             )));
-            if let (Some(resolved), Some(_)) = (r.resolved, r.coverage) {
+            if let Some(resolved) = r.resolved
+                && let Some(v) = share(r.total, resolved)
+            {
                 s2.push(p(format!(
-                    "Tỷ lệ hồ sơ đã giải quyết được đánh giá: {}.",
-                    share(r.total, resolved)
+                    "Số lượt đánh giá so với số hồ sơ đã giải quyết trong kỳ ({resolved} hồ sơ): {v}."
                 )));
             }
         }
@@ -310,7 +326,61 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
         title: f.title.to_owned(),
         period: format!("{} ({})", f.period.label_vi(), f.period.window_vi()),
         sections,
+        appendix: appendix(&f.errors),
     }
+}
+
+/// "3 hồ sơ, 1 lượt đánh giá và 2 phản ánh, kiến nghị": each kind of record by its own name.
+fn left_out(errors: &[&Finding]) -> String {
+    let count = |kind: Option<RecordKind>| errors.iter().filter(|e| e.about == kind).count();
+    let parts: Vec<String> = [
+        (Some(RecordKind::Dossier), "hồ sơ"),
+        (Some(RecordKind::Rating), "lượt đánh giá"),
+        (Some(RecordKind::Feedback), "phản ánh, kiến nghị"),
+        (None, "bản ghi khác"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, name)| {
+        let n = count(kind);
+        (n > 0).then(|| format!("{n} {name}"))
+    })
+    .collect();
+    match parts.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} và {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The list the text refers to: each record left out, what is wrong and what to fix.
+fn appendix(errors: &[&Finding]) -> Option<Section> {
+    if errors.is_empty() {
+        return None;
+    }
+    let rows = errors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            vec![
+                (i + 1).to_string(),
+                record_kind_vi(e.about).to_owned(),
+                e.record.clone(),
+                e.code.describe_vi().to_owned(),
+            ]
+        })
+        .collect();
+    Some(Section {
+        heading: APPENDIX_HEADING.to_owned(),
+        blocks: vec![Block::Table {
+            header: vec![
+                "STT".into(),
+                "Loại bản ghi".into(),
+                "Mã bản ghi".into(),
+                "Nội dung và cách khắc phục".into(),
+            ],
+            rows,
+        }],
+    })
 }
 
 /// The error findings about one unit.

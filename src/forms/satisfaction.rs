@@ -25,6 +25,73 @@ pub struct SatisfactionReport {
     pub coverage: Option<f64>,
 }
 
+/// What a column of the HL definition may show (`metric = "…"` in config/forms/*/HL.toml).
+pub const SATISFACTION_METRICS: [&str; 10] = [
+    "level_1",
+    "level_2",
+    "level_3",
+    "channel_tablet",
+    "channel_phieu",
+    "channel_truc_tuyen",
+    "ratings",
+    "satisfaction_rate",
+    "resolved",
+    "coverage",
+];
+
+/// One figure of a summary row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Figure {
+    Count(u64),
+    /// Percent, one decimal.
+    Percent(f64),
+    /// Not defined: no ratings for a rate, no dossiers given or none resolved for coverage.
+    Undefined,
+}
+
+impl SatisfactionReport {
+    /// The figure a metric of [`SATISFACTION_METRICS`] names; `None` for an unknown metric.
+    pub fn figure(&self, metric: &str) -> Option<Figure> {
+        let count = |map: &std::collections::BTreeMap<String, u64>, key: &str| {
+            Figure::Count(map.get(key).copied().unwrap_or(0))
+        };
+        let percent = |v: Option<f64>| v.map_or(Figure::Undefined, Figure::Percent);
+        Some(match metric {
+            "level_1" => count(&self.levels, "1"),
+            "level_2" => count(&self.levels, "2"),
+            "level_3" => count(&self.levels, "3"),
+            "ratings" => Figure::Count(self.total),
+            "satisfaction_rate" => percent(self.satisfaction_rate),
+            "resolved" => self.resolved.map_or(Figure::Undefined, Figure::Count),
+            "coverage" => percent(self.coverage),
+            other => {
+                let channel = other.strip_prefix("channel_")?.replace('_', "-");
+                if !CHANNELS.contains(&channel.as_str()) {
+                    return None;
+                }
+                count(&self.channels, &channel)
+            }
+        })
+    }
+}
+
+/// Every figure column of the summary's definition names a known metric.
+pub fn check_columns(def: &super::FormDef) -> Result<(), String> {
+    for c in &def.columns {
+        if let super::definition::Fill::Metric(m) = &c.fill
+            && !SATISFACTION_METRICS.contains(&m.as_str())
+        {
+            return Err(format!(
+                "{} column {}: unknown metric `{m}`; known: {}",
+                def.code,
+                c.number,
+                SATISFACTION_METRICS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Counts {
     levels: [u64; 3],
@@ -49,7 +116,8 @@ pub fn percent(numerator: u64, denominator: u64) -> Option<f64> {
     })
 }
 
-/// The summary per unit with ratings, and per unit with children over its subtree.
+/// The summary per unit with ratings or resolved dossiers, and per unit with children over its
+/// subtree.
 /// `resolved` gives column 7 of each unit's II.06a by unit code, when dossiers were given.
 pub fn compute(
     ratings: &[Rating],
@@ -98,6 +166,17 @@ pub fn compute(
         c.levels[usize::from(r.level.code()) - 1] += 1;
         c.channels[channel] += 1;
     }
+    // A unit that resolved dossiers but got no rating is listed too (0 ratings, coverage 0 %):
+    // it is exactly what the office must see, and the unit rows then add up to the aggregates.
+    if let Some(resolved) = resolved {
+        for (code, n) in resolved {
+            if *n > 0
+                && let Some(unit) = units.find(code)
+            {
+                by_unit.entry(unit).or_default();
+            }
+        }
+    }
     let resolved_of = |ids: &mut dyn Iterator<Item = usize>| -> Option<u64> {
         resolved.map(|m| {
             ids.map(|u| m.get(&units.get(u).code).copied().unwrap_or(0))
@@ -145,6 +224,76 @@ pub fn compute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unit_that_resolved_dossiers_but_got_no_rating_is_listed() {
+        let units = UnitTree::from_toml(
+            "[[units]]\ncode=\"P\"\nname=\"P\"\nkind=\"province\"\nparent=\"\"\n\
+             [[units]]\ncode=\"A\"\nname=\"A\"\nkind=\"commune\"\nparent=\"P\"\n\
+             [[units]]\ncode=\"B\"\nname=\"B\"\nkind=\"commune\"\nparent=\"P\"\n",
+        )
+        .unwrap();
+        let rating = Rating {
+            key: "R1".into(),
+            dossier_key: "D1".into(),
+            unit_code: "A".into(),
+            level: crate::domain::Level::parse("1").unwrap(),
+            channel: "tablet".into(),
+            rated_at: Some(crate::domain::Instant::parse("20230701090000").unwrap()),
+            updated_at: None,
+        };
+        // A resolved 2 dossiers and got one rating; B resolved 3 and got none.
+        let resolved: HashMap<String, u64> = [("A".into(), 2), ("B".into(), 3)].into();
+        let period: Period = "2023-Q3".parse().unwrap();
+        let (per_unit, aggregates, _) = compute(&[rating], &units, &period, Some(&resolved));
+        let b = per_unit
+            .iter()
+            .find(|r| r.unit == "B")
+            .expect("B is listed");
+        assert_eq!((b.total, b.resolved, b.coverage), (0, Some(3), Some(0.0)));
+        assert_eq!(b.satisfaction_rate, None, "no rating, no rate");
+        let p = &aggregates[0];
+        assert_eq!((p.total, p.resolved, p.coverage), (1, Some(5), Some(20.0)));
+        assert_eq!(
+            per_unit.iter().map(|r| r.resolved.unwrap()).sum::<u64>(),
+            5,
+            "the unit rows add up to the aggregate"
+        );
+    }
+
+    #[test]
+    fn every_metric_of_the_summary_is_a_figure() {
+        let r = SatisfactionReport {
+            unit: "A".into(),
+            levels: [("1".into(), 2), ("2".into(), 1), ("3".into(), 1)].into(),
+            channels: [("tablet".into(), 3), ("truc-tuyen".into(), 1)].into(),
+            total: 4,
+            satisfaction_rate: Some(75.0),
+            resolved: None,
+            coverage: None,
+        };
+        let got: Vec<Figure> = SATISFACTION_METRICS
+            .iter()
+            .map(|m| r.figure(m).unwrap())
+            .collect();
+        use Figure::*;
+        assert_eq!(
+            got,
+            [
+                Count(2),
+                Count(1),
+                Count(1),
+                Count(3),
+                Count(0),
+                Count(1),
+                Count(4),
+                Percent(75.0),
+                Undefined,
+                Undefined
+            ]
+        );
+        assert_eq!(r.figure("channel_fax"), None);
+    }
 
     #[test]
     fn percent_rounds_half_away_from_zero_to_one_decimal() {

@@ -6,7 +6,8 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use std::fmt;
 
-/// Figures by column number, in the definition's column order.
+/// Figures by column number, in column-number order (the printed order is the definition's and
+/// may differ: what is pushed does not move when a column moves on paper).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Values(Vec<(u32, u64)>);
 
@@ -58,7 +59,7 @@ impl fmt::Display for Values {
     }
 }
 
-/// `{"3": n, "4": n, …}` in column order.
+/// `{"3": n, "4": n, …}` in column-number order.
 impl serde::Serialize for Values {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
@@ -122,10 +123,11 @@ impl ColumnPlan {
                     })?)
                 }
                 Fill::Sum(cols) => Source::Sum(cols.clone()),
-                Fill::RowNumber | Fill::Label => continue,
+                Fill::RowNumber | Fill::Label | Fill::Note => continue,
             };
             columns.push((c.number, source));
         }
+        columns.sort_by_key(|(n, _)| *n);
         Ok(ColumnPlan { columns })
     }
 
@@ -133,15 +135,21 @@ impl ColumnPlan {
         self.columns.iter().map(|(n, _)| *n).collect()
     }
 
-    /// The row's figures from its metric counts. Sums see the columns before them.
+    /// The row's figures from its metric counts: metrics first, then sums (in column order, so a
+    /// sum may add an earlier sum).
     pub fn values(&self, counts: &[u64]) -> Values {
         let mut out = Values(Vec::with_capacity(self.columns.len()));
         for (number, source) in &self.columns {
             let v = match source {
                 Source::Metric(i) => counts[*i],
-                Source::Sum(cols) => cols.iter().map(|&c| out.get(c)).sum(),
+                Source::Sum(_) => 0,
             };
             out.0.push((*number, v));
+        }
+        for (at, (_, source)) in self.columns.iter().enumerate() {
+            if let Source::Sum(cols) = source {
+                out.0[at].1 = cols.iter().map(|&c| out.get(c)).sum();
+            }
         }
         out
     }

@@ -59,7 +59,7 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
                 w.line(&r.unit, "", "_total", "Tổng số", &r.total)?;
             }
         }
-        Reports::Aggregate(reports) => {
+        Reports::Aggregate(reports, _) => {
             for r in reports {
                 for s in &r.sections {
                     w.rows(&r.unit, &s.kind, &s.rows)?;

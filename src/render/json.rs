@@ -39,7 +39,7 @@ pub fn write(doc: &Document<'_>, out: &mut dyn std::io::Write) -> Result<(), Ren
     let mut out = std::io::BufWriter::new(out);
     match doc.reports {
         Reports::PerUnit(reports) => emit(&mut out, doc, reports, None)?,
-        Reports::Aggregate(reports) => emit(&mut out, doc, reports, None)?,
+        Reports::Aggregate(reports, _) => emit(&mut out, doc, reports, None)?,
         Reports::Narrative(reports) => emit(&mut out, doc, reports, None)?,
         Reports::Satisfaction(reports, aggregates) => {
             emit(&mut out, doc, reports, Some(aggregates))?

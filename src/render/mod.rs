@@ -7,6 +7,7 @@ pub mod csv;
 pub mod explain;
 pub mod json;
 pub mod narrative;
+pub mod texts;
 pub mod xlsx;
 
 use crate::domain::{Finding, Period, UnitTree};
@@ -22,7 +23,9 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy)]
 pub enum Reports<'a> {
     PerUnit(&'a [UnitReport]),
-    Aggregate(&'a [AggregateReport]),
+    /// The aggregates, and the per-unit reports they sum (listed under their section when the
+    /// form has no field rows).
+    Aggregate(&'a [AggregateReport], &'a [UnitReport]),
     /// Per unit, and per aggregating unit over its subtree.
     Satisfaction(&'a [SatisfactionReport], &'a [SatisfactionReport]),
     /// II.01-ĐC drafts.
@@ -38,6 +41,8 @@ pub struct Document<'a> {
     pub units: &'a UnitTree,
     pub reports: Reports<'a>,
     pub findings: &'a [Finding],
+    /// The texts of written reports that differ by unit (II.01-ĐC as DOCX).
+    pub texts: &'a texts::DocumentTexts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +84,8 @@ pub enum RenderError {
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("cannot write CSV: {0}")]
     Csv(#[from] ::csv::Error),
+    #[error("{0}: no unit has anything to report in this period, so there is no document to write")]
+    Nothing(String),
     #[error("{form} cannot be written as {format}: {hint}")]
     Unsupported {
         form: String,
@@ -101,7 +108,16 @@ pub fn write(
     match (doc.reports, format) {
         (_, OutputFormat::Json) => json::write(doc, out),
         (Reports::Narrative(n), OutputFormat::Markdown) => narrative::markdown(n, out),
-        (Reports::Narrative(n), OutputFormat::Docx) => Ok(out.write_all(&narrative::docx(n)?)?),
+        (Reports::Narrative([]), OutputFormat::Docx) => {
+            Err(RenderError::Nothing(doc.form.code.clone()))
+        }
+        (Reports::Narrative([one]), OutputFormat::Docx) => {
+            let texts = narrative::unit_texts(doc.units, doc.texts, &one.unit);
+            Ok(out.write_all(&narrative::docx(one, &texts)?)?)
+        }
+        (Reports::Narrative(many), OutputFormat::Docx) => {
+            Ok(out.write_all(&narrative::docx_zip(many, doc.units, doc.texts)?)?)
+        }
         (Reports::Narrative(_), OutputFormat::Csv) => {
             Err(unsupported("csv", "use md, docx or json"))
         }

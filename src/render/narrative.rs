@@ -1,11 +1,20 @@
-//! II.01-ĐC narratives as Markdown and as DOCX (Times New Roman, the places officials must write
-//! highlighted in yellow), one unit after another.
+//! II.01-ĐC narratives as Markdown, and as DOCX laid out as an administrative document of Decree
+//! 30/2020/NĐ-CP (Phụ lục I): national title and motto beside the issuing body and the number, the
+//! place and date line, "BÁO CÁO" and its summary, "Kính gửi", the body (headings kept with what
+//! follows), the signer block beside "Nơi nhận", the findings appendix when the text refers to it.
+//! A4, Times New Roman 14 (13 in tables), margins top and bottom 20 mm, left 30 mm, right 15 mm,
+//! page numbers at the top from the second page. The places officials must write are highlighted.
+//!
+//! One DOCX per unit, so that each can be signed on its own; several units go in one ZIP.
 
 use super::RenderError;
-use crate::forms::narrative::{Block, Narrative, PLACEHOLDER};
+use super::texts::{DocumentTexts, UnitTexts};
+use crate::domain::UnitTree;
+use crate::forms::narrative::{Block, Narrative, PLACEHOLDER, Section};
 use docx_rs::{
-    AlignmentType, BreakType, Docx, LineSpacing, Paragraph, Run, RunFonts, Table, TableCell,
-    TableRow, WidthType,
+    AlignmentType, Docx, Header, LineSpacing, PageMargin, PageNum, Paragraph, ParagraphBorder,
+    ParagraphBorderPosition, ParagraphBorders, Run, RunFonts, SpecialIndentType, Table, TableCell,
+    TableLayoutType, TableRow, WidthType,
 };
 
 pub fn markdown(narratives: &[Narrative], out: &mut dyn std::io::Write) -> Result<(), RenderError> {
@@ -23,7 +32,7 @@ pub fn markdown(narratives: &[Narrative], out: &mut dyn std::io::Write) -> Resul
             "> Bản nháp do baocao-sync lập từ số liệu của các biểu; các chỗ đánh dấu {PLACEHOLDER} do cán bộ \
              viết trước khi duyệt, ký và gửi.\n\n"
         ));
-        for section in &n.sections {
+        for section in n.sections.iter().chain(&n.appendix) {
             s.push_str(&format!("## {}\n\n", section.heading));
             for block in &section.blocks {
                 match block {
@@ -47,73 +56,405 @@ pub fn markdown(narratives: &[Narrative], out: &mut dyn std::io::Write) -> Resul
     Ok(())
 }
 
-fn run(text: &str) -> Run {
-    Run::new()
-        .add_text(text)
-        .fonts(
-            RunFonts::new()
-                .ascii("Times New Roman")
-                .hi_ansi("Times New Roman")
-                .cs("Times New Roman"),
-        )
-        .size(26)
+/// Millimetres in twentieths of a point (1440 to the inch), rounded.
+const fn mm(n: i32) -> i32 {
+    (n * 14400 + 127) / 254
+}
+/// A4 in twentieths of a point.
+const A4: (u32, u32) = (11906, 16838);
+const MARGIN_TOP: i32 = mm(20);
+const MARGIN_BOTTOM: i32 = mm(20);
+const MARGIN_LEFT: i32 = mm(30);
+const MARGIN_RIGHT: i32 = mm(15);
+/// The text width between the margins.
+const TEXT_WIDTH: usize = (A4.0 as i32 - MARGIN_LEFT - MARGIN_RIGHT) as usize;
+/// Sizes in half-points.
+const BODY: usize = 28;
+const TABLE: usize = 26;
+const SMALL: usize = 24;
+const NOTE: usize = 22;
+
+fn fonts() -> RunFonts {
+    RunFonts::new()
+        .ascii("Times New Roman")
+        .hi_ansi("Times New Roman")
+        .east_asia("Times New Roman")
+        .cs("Times New Roman")
 }
 
-pub fn docx(narratives: &[Narrative]) -> Result<Vec<u8>, RenderError> {
-    let mut doc = Docx::new();
-    for (i, n) in narratives.iter().enumerate() {
-        if i > 0 {
-            doc =
-                doc.add_paragraph(Paragraph::new().add_run(Run::new().add_break(BreakType::Page)));
-        }
-        doc = doc
-            .add_paragraph(Paragraph::new().add_run(run(&n.unit_name.to_uppercase()).bold()))
-            .add_paragraph(Paragraph::new().align(AlignmentType::Center).add_run(run(&n.title).bold().size(28)))
-            .add_paragraph(Paragraph::new().align(AlignmentType::Center).add_run(run(&format!("Kỳ báo cáo: {}", n.period)).italic()))
-            .add_paragraph(Paragraph::new().add_run(
-                run(&format!(
-                    "Bản nháp do baocao-sync lập từ số liệu của các biểu; các chỗ đánh dấu {PLACEHOLDER} do cán bộ viết \
-                     trước khi duyệt, ký và gửi."
-                ))
-                .italic()
-                .size(22),
-            ));
-        for section in &n.sections {
-            doc = doc.add_paragraph(Paragraph::new().add_run(run(&section.heading).bold()));
-            for block in &section.blocks {
-                doc = match block {
-                    Block::Paragraph { text } => doc.add_paragraph(
-                        Paragraph::new()
-                            .align(AlignmentType::Both)
-                            .line_spacing(LineSpacing::new().after(120))
-                            .add_run(run(text)),
-                    ),
-                    Block::Placeholder { prompt } => doc.add_paragraph(
-                        Paragraph::new()
-                            .add_run(run(PLACEHOLDER).bold().highlight("yellow"))
-                            .add_run(run(&format!(" {prompt}")).italic().highlight("yellow")),
-                    ),
-                    Block::Table { header, rows } => {
-                        let cell = |t: &str, bold: bool| {
-                            let r = if bold { run(t).bold() } else { run(t) };
-                            TableCell::new().add_paragraph(Paragraph::new().add_run(r))
-                        };
-                        let mut table_rows = vec![TableRow::new(
-                            header.iter().map(|h| cell(h, true)).collect(),
-                        )];
-                        table_rows
-                            .extend(rows.iter().map(|r| {
-                                TableRow::new(r.iter().map(|c| cell(c, false)).collect())
-                            }));
-                        doc.add_table(Table::new(table_rows).width(9000, WidthType::Dxa))
-                    }
-                };
+fn run(text: &str, size: usize) -> Run {
+    Run::new().add_text(text).fonts(fonts()).size(size)
+}
+
+fn centered(r: Run) -> Paragraph {
+    Paragraph::new().align(AlignmentType::Center).add_run(r)
+}
+
+/// A short rule under a centred block, `keep` twentieths of a point of the box left on each
+/// side.
+fn rule(keep: i32) -> Paragraph {
+    let mut p = Paragraph::new()
+        .align(AlignmentType::Center)
+        .indent(Some(keep), None, Some(keep), None)
+        .line_spacing(LineSpacing::new().after(0).line(120));
+    p.property = p.property.set_borders(
+        ParagraphBorders::with_empty().set(
+            ParagraphBorder::new(ParagraphBorderPosition::Bottom)
+                .size(6)
+                .space(1),
+        ),
+    );
+    p
+}
+
+/// A cell of a table laid out without lines.
+fn plain_cell(width: usize, paragraphs: Vec<Paragraph>) -> TableCell {
+    paragraphs
+        .into_iter()
+        .fold(TableCell::new().width(width, WidthType::Dxa), |c, p| {
+            c.add_paragraph(p)
+        })
+        .clear_all_border()
+}
+
+fn two_columns(left: (usize, Vec<Paragraph>), right: (usize, Vec<Paragraph>)) -> Table {
+    Table::without_borders(vec![TableRow::new(vec![
+        plain_cell(left.0, left.1),
+        plain_cell(right.0, right.1),
+    ])])
+    .set_grid(vec![left.0, right.0])
+    .layout(TableLayoutType::Fixed)
+    .width(TEXT_WIDTH, WidthType::Dxa)
+}
+
+fn highlight(text: &str, size: usize) -> Run {
+    run(text, size).highlight("yellow")
+}
+
+/// The head: issuing body and number on the left, national title, motto and date on the right.
+fn head(t: &UnitTexts) -> Table {
+    let mut left = Vec::new();
+    if !t.superior.is_empty() {
+        left.push(centered(run(&t.superior.to_uppercase(), SMALL + 2)));
+    }
+    left.push(centered(run(&t.issuer.to_uppercase(), SMALL + 2).bold()));
+    left.push(rule(1000));
+    left.push(
+        Paragraph::new()
+            .align(AlignmentType::Center)
+            .line_spacing(LineSpacing::new().before(120))
+            .add_run(run(&format!("Số: …/BC-{}", t.abbreviation), SMALL + 2)),
+    );
+    let right = vec![
+        centered(run("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", SMALL + 2).bold()),
+        centered(run("Độc lập - Tự do - Hạnh phúc", BODY).bold()),
+        rule(1300),
+        Paragraph::new()
+            .align(AlignmentType::Center)
+            .line_spacing(LineSpacing::new().before(120))
+            .add_run(run(&format!("{}, ngày … tháng … năm …", t.place), BODY).italic()),
+    ];
+    two_columns((3600, left), (TEXT_WIDTH - 3600, right))
+}
+
+/// "BÁO CÁO", the summary, the period, "Kính gửi".
+fn title(n: &Narrative, t: &UnitTexts) -> Vec<Paragraph> {
+    let summary = n.title.trim_start_matches("BÁO CÁO").trim();
+    let summary = sentence_case(summary);
+    let mut out = vec![
+        Paragraph::new()
+            .align(AlignmentType::Center)
+            .line_spacing(LineSpacing::new().before(360))
+            .add_run(run("BÁO CÁO", BODY).bold()),
+        centered(run(&summary, BODY).bold()),
+        centered(run(&format!("Kỳ báo cáo: {}", n.period), BODY).italic()),
+        rule(3600),
+    ];
+    let lead = Paragraph::new()
+        .align(AlignmentType::Center)
+        .line_spacing(LineSpacing::new().before(240).after(240));
+    match t.addressees.as_slice() {
+        [] => {}
+        [one] => out.push(lead.add_run(run(&format!("Kính gửi: {one}."), BODY))),
+        many => {
+            out.push(lead.add_run(run("Kính gửi:", BODY)));
+            for (i, a) in many.iter().enumerate() {
+                let end = if i + 1 == many.len() { "." } else { ";" };
+                out.push(
+                    Paragraph::new()
+                        .indent(Some(2600), None, None, None)
+                        .add_run(run(&format!("- {a}{end}"), BODY)),
+                );
             }
         }
+    }
+    out
+}
+
+/// "TÌNH HÌNH, KẾT QUẢ" → "Tình hình, kết quả" (the summary line is not in capitals).
+fn sentence_case(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let mut chars = lower.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => lower,
+    }
+}
+
+fn body_paragraph() -> Paragraph {
+    Paragraph::new()
+        .align(AlignmentType::Both)
+        .indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
+        .line_spacing(LineSpacing::new().before(0).after(120).line(276))
+        .widow_control(true)
+}
+
+fn heading(text: &str) -> Paragraph {
+    Paragraph::new()
+        .align(AlignmentType::Both)
+        .indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
+        .line_spacing(LineSpacing::new().before(120).after(120))
+        .keep_next(true)
+        .keep_lines(true)
+        .add_run(run(text, BODY).bold())
+}
+
+fn table(header: &[String], rows: &[Vec<String>]) -> Table {
+    // Each column as wide as its longest text asks, within bounds.
+    let n = header.len().max(1);
+    let weight = |i: usize| {
+        std::iter::once(header.get(i).map_or(0, |h| h.chars().count().min(16)))
+            .chain(
+                rows.iter()
+                    .map(|r| r.get(i).map_or(0, |c| c.chars().count())),
+            )
+            .max()
+            .unwrap_or(1)
+            .clamp(9, 60)
+    };
+    let weights: Vec<usize> = (0..n).map(weight).collect();
+    let total: usize = weights.iter().sum();
+    let widths: Vec<usize> = weights.iter().map(|w| TEXT_WIDTH * w / total).collect();
+    let cell = |t: &str, bold: bool, w: usize| {
+        let r = run(t, TABLE);
+        let r = if bold { r.bold() } else { r };
+        TableCell::new()
+            .width(w, WidthType::Dxa)
+            .add_paragraph(Paragraph::new().add_run(r))
+    };
+    let mut table_rows = vec![
+        TableRow::new(
+            header
+                .iter()
+                .zip(&widths)
+                .map(|(h, w)| cell(h, true, *w))
+                .collect(),
+        )
+        .cant_split(),
+    ];
+    table_rows.extend(rows.iter().map(|r| {
+        TableRow::new(
+            r.iter()
+                .zip(&widths)
+                .map(|(c, w)| cell(c, false, *w))
+                .collect(),
+        )
+        .cant_split()
+    }));
+    Table::new(table_rows)
+        .set_grid(widths)
+        .layout(TableLayoutType::Fixed)
+        .width(TEXT_WIDTH, WidthType::Dxa)
+}
+
+/// The body: each section's heading kept with its first block.
+fn section(mut doc: Docx, section: &Section) -> Docx {
+    doc = doc.add_paragraph(heading(&section.heading));
+    for block in &section.blocks {
+        doc = match block {
+            Block::Paragraph { text } => {
+                doc.add_paragraph(body_paragraph().add_run(run(text, BODY)))
+            }
+            Block::Placeholder { prompt } => doc.add_paragraph(
+                body_paragraph()
+                    .add_run(highlight(PLACEHOLDER, BODY).bold())
+                    .add_run(highlight(&format!(" {prompt}"), BODY).italic()),
+            ),
+            Block::Table { header, rows } => doc
+                .add_table(table(header, rows))
+                .add_paragraph(Paragraph::new().add_run(run("", NOTE))),
+        };
+    }
+    doc
+}
+
+/// The signer beside "Nơi nhận".
+fn signature(t: &UnitTexts) -> Table {
+    let mut left = vec![
+        Paragraph::new()
+            .line_spacing(LineSpacing::new().before(240))
+            .add_run(run("Nơi nhận:", SMALL).bold().italic()),
+    ];
+    let recipients: Vec<String> = t.recipients.clone();
+    for (i, r) in recipients.iter().enumerate() {
+        let end = if i + 1 == recipients.len() { "." } else { ";" };
+        left.push(
+            Paragraph::new()
+                .keep_next(true)
+                .add_run(run(&format!("- {r}{end}"), NOTE)),
+        );
+    }
+    let mut right = vec![
+        Paragraph::new()
+            .align(AlignmentType::Center)
+            .line_spacing(LineSpacing::new().before(240))
+            .keep_next(true)
+            .add_run(run(&t.signer_authority.to_uppercase(), BODY).bold()),
+        centered(run(&t.signer_title.to_uppercase(), BODY).bold()).keep_next(true),
+    ];
+    for _ in 0..4 {
+        right.push(Paragraph::new().keep_next(true).add_run(run("", BODY)));
+    }
+    right.push(if t.signer_name.is_empty() {
+        centered(highlight("[Họ và tên người ký]", BODY).bold())
+    } else {
+        centered(run(&t.signer_name, BODY).bold())
+    });
+    two_columns((4200, left), (TEXT_WIDTH - 4200, right))
+}
+
+/// The list the body refers to, on a page of its own.
+fn appendix(mut doc: Docx, appendix: &Section, t: &UnitTexts) -> Docx {
+    doc = doc
+        .add_paragraph(
+            Paragraph::new()
+                .align(AlignmentType::Center)
+                .page_break_before(true)
+                .add_run(run("Phụ lục", BODY).bold()),
+        )
+        .add_paragraph(centered(
+            run(
+                appendix
+                    .heading
+                    .split_once(": ")
+                    .map_or(appendix.heading.as_str(), |(_, h)| h),
+                BODY,
+            )
+            .bold(),
+        ))
+        .add_paragraph(
+            Paragraph::new()
+                .align(AlignmentType::Center)
+                .line_spacing(LineSpacing::new().after(240))
+                .add_run(
+                    run(
+                        &format!(
+                            "(Kèm theo Báo cáo số …/BC-{} ngày … tháng … năm … của {})",
+                            t.abbreviation, t.issuer
+                        ),
+                        BODY,
+                    )
+                    .italic(),
+                ),
+        );
+    for block in &appendix.blocks {
+        doc = match block {
+            Block::Table { header, rows } => doc.add_table(table(header, rows)),
+            Block::Paragraph { text } => {
+                doc.add_paragraph(body_paragraph().add_run(run(text, BODY)))
+            }
+            Block::Placeholder { prompt } => {
+                doc.add_paragraph(body_paragraph().add_run(highlight(prompt, BODY)))
+            }
+        };
+    }
+    doc
+}
+
+/// One unit's report as a DOCX.
+pub fn docx(n: &Narrative, t: &UnitTexts) -> Result<Vec<u8>, RenderError> {
+    let page_number = Header::new().add_paragraph(
+        Paragraph::new()
+            .align(AlignmentType::Center)
+            .add_page_num(PageNum::new())
+            .size(BODY)
+            .fonts(fonts()),
+    );
+    let mut doc = Docx::new()
+        .page_size(A4.0, A4.1)
+        .page_margin(
+            PageMargin::new()
+                .top(MARGIN_TOP)
+                .bottom(MARGIN_BOTTOM)
+                .left(MARGIN_LEFT)
+                .right(MARGIN_RIGHT)
+                .header(mm(10))
+                .footer(mm(10)),
+        )
+        .default_fonts(fonts())
+        .default_size(BODY)
+        .header(page_number)
+        .first_header(Header::new())
+        .title_pg()
+        .custom_property(
+            "baocao-sync",
+            format!(
+                "Bản nháp lập từ số liệu các biểu của {} ({}); các chỗ đánh dấu {PLACEHOLDER} do cán bộ viết trước khi ký.",
+                n.unit_name, n.unit
+            ),
+        )
+        .add_table(head(t));
+    for p in title(n, t) {
+        doc = doc.add_paragraph(p);
+    }
+    for s in &n.sections {
+        doc = section(doc, s);
+    }
+    doc = doc.add_table(signature(t));
+    if let Some(a) = &n.appendix {
+        doc = appendix(doc, a, t);
     }
     let mut buf = std::io::Cursor::new(Vec::new());
     doc.build()
         .pack(&mut buf)
         .map_err(|e| RenderError::Io(std::io::Error::other(e.to_string())))?;
     Ok(buf.into_inner())
+}
+
+/// The file name of a unit's report inside a ZIP: its place in the list, code and name.
+pub fn file_name(index: usize, n: &Narrative) -> String {
+    let name: String = n
+        .unit_name
+        .chars()
+        .map(|c| if "/\\:*?\"<>|".contains(c) { '-' } else { c })
+        .collect();
+    format!("{:02} {} {}.docx", index + 1, n.unit, name)
+}
+
+/// One DOCX per unit, in a ZIP.
+pub fn docx_zip(
+    narratives: &[Narrative],
+    units: &UnitTree,
+    texts: &DocumentTexts,
+) -> Result<Vec<u8>, RenderError> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (i, n) in narratives.iter().enumerate() {
+        zip.start_file(file_name(i, n), options)
+            .map_err(|e| RenderError::Io(std::io::Error::other(e.to_string())))?;
+        zip.write_all(&docx(n, &unit_texts(units, texts, &n.unit))?)?;
+    }
+    let cursor = zip
+        .finish()
+        .map_err(|e| RenderError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(cursor.into_inner())
+}
+
+/// The texts of the unit `code` (the defaults when it is not in the tree).
+pub fn unit_texts(units: &UnitTree, texts: &DocumentTexts, code: &str) -> UnitTexts {
+    match units.find(code) {
+        Some(id) => texts.for_unit(units, id),
+        None => texts.for_unit(units, units.root()),
+    }
 }

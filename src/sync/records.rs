@@ -30,7 +30,7 @@ impl Loaded {
         std::mem::take(&mut self.findings)
             .into_iter()
             .filter(|(k, _)| kinds.contains(k))
-            .map(|(_, f)| f)
+            .map(|(k, f)| f.about(k))
             .collect()
     }
 
