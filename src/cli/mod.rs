@@ -13,6 +13,7 @@ mod outbox;
 mod plan;
 mod pull;
 mod push;
+mod reconcile;
 mod report;
 mod sandbox;
 mod status;
@@ -62,6 +63,9 @@ enum Command {
     Report(Box<report::ReportArgs>),
     /// The dossiers behind one figure of II.06a or II.06, each with the rule that placed it.
     Explain(Box<explain::ExplainArgs>),
+    /// Our II.06a beside another system's statistics: every difference with the dossiers a known
+    /// other reading of the rules moves, or left unexplained (exit 4 when any is).
+    Reconcile(Box<reconcile::ReconcileArgs>),
     /// Store the dossiers of an export in the database, keyed by MaHoSo.
     Import(import::ImportArgs),
     /// Write a synthetic data set (units.toml, dossiers.ndjson) for benchmarks and demos.
@@ -113,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Report(a) => report::run(*a),
         Command::Explain(a) => explain::run(*a),
+        Command::Reconcile(a) => reconcile::run(*a),
         Command::Import(a) => runtime()?.block_on(import::run(a)),
         Command::Generate(a) => generate::run(a),
         Command::Catalog(c) => catalog::run(c),

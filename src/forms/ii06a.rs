@@ -107,13 +107,40 @@ impl From<&Period> for Window {
     }
 }
 
+/// Readings of the rules other systems apply where domain.md differs (`reconcile` uses them to
+/// explain why another system's statistics differ). All off is domain.md.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// A `Trả lại/Xin rút` dossier stored as 9/10 goes to (8)-(10) by its dates, not to (9).
+    pub withdrawn_by_dates: bool,
+    /// A dossier received in the period with a channel outside 1-3 counts in (3) and (7)-(13),
+    /// in neither (4) nor (5), instead of being left out.
+    pub unknown_channel_in_total: bool,
+    /// A dossier finished before it was received is counted by its dates.
+    pub finished_before_received_counted: bool,
+    /// A resolved dossier without a reception date counts in (7) and its (8)-(10) column.
+    pub resolved_without_reception_date: bool,
+}
+
 /// Applies domain.md §5 to one dossier.
 pub fn place(d: &Dossier, w: Window, units: &UnitTree) -> Placement {
+    place_as(d, w, units, Reading::default())
+}
+
+/// Applies domain.md §5 to one dossier, as changed by `reading`.
+pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> Placement {
     let class = d.status.class();
     if class == StatusClass::Excluded || d.deleted {
         return Placement::Outside;
     }
+    let withdrawn = class == StatusClass::Withdrawn
+        || (!reading.withdrawn_by_dates && d.result_kind == ResultKind::Withdrawal);
     let Some(received) = d.received_at.map(|i| i.local_day()) else {
+        if reading.resolved_without_reception_date
+            && let Some(p) = resolved_without_reception(d, w, units, withdrawn)
+        {
+            return p;
+        }
         return error(
             FindingCode::NoReceptionDate,
             "NgayTiepNhan is empty; the dossier cannot be placed in any period",
@@ -137,6 +164,7 @@ pub fn place(d: &Dossier, w: Window, units: &UnitTree) -> Placement {
     };
     if let Some(k) = closed_on
         && k < received
+        && !reading.finished_before_received_counted
     {
         return error(
             FindingCode::FinishedBeforeReceived,
@@ -148,7 +176,7 @@ pub fn place(d: &Dossier, w: Window, units: &UnitTree) -> Placement {
     }
     let in_period = received >= w.first;
     let channel = Channel::classify(&d.channel);
-    if in_period && channel.is_none() {
+    if in_period && channel.is_none() && !reading.unknown_channel_in_total {
         let msg = format!(
             "KenhThucHien `{}` is not 1 (in person), 2 (online) or 3 (postal)",
             d.channel
@@ -163,7 +191,6 @@ pub fn place(d: &Dossier, w: Window, units: &UnitTree) -> Placement {
         return Placement::Error(FindingCode::UnknownUnit, msg);
     };
 
-    let withdrawn = class == StatusClass::Withdrawn || d.result_kind == ResultKind::Withdrawal;
     let resolved = !withdrawn;
     let due = d.due_at.map(|i| i.local_day());
     let closed_in_period = closed_on.filter(|&k| w.first <= k && k <= w.last);
@@ -205,6 +232,35 @@ pub fn place(d: &Dossier, w: Window, units: &UnitTree) -> Placement {
         columns,
         warning,
     }
+}
+
+/// [`Reading::resolved_without_reception_date`]: a resolved dossier (status 9/10 with KT) closed in
+/// the period counts in (7) and, by its due date, (8), (9) or (10); `None` when it does not apply.
+fn resolved_without_reception(
+    d: &Dossier,
+    w: Window,
+    units: &UnitTree,
+    withdrawn: bool,
+) -> Option<Placement> {
+    if d.status.class() != StatusClass::Finished || withdrawn {
+        return None;
+    }
+    let k = d.finished_at?.local_day();
+    let unit = units.find(&d.unit_code)?;
+    if k < w.first || k > w.last {
+        return Some(Placement::Outside);
+    }
+    let due = d.due_at.map(|i| i.local_day());
+    let mut columns = [false; 11];
+    columns[4] = true;
+    columns[5] = due.is_some_and(|h| k < h);
+    columns[6] = due.is_none_or(|h| k == h);
+    columns[7] = due.is_some_and(|h| k > h);
+    Some(Placement::Counted {
+        unit,
+        columns,
+        warning: None,
+    })
 }
 
 fn error(code: FindingCode, message: &str) -> Placement {

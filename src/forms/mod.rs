@@ -12,6 +12,7 @@ pub mod explain;
 pub mod ii05a;
 pub mod ii06a;
 pub mod narrative;
+pub mod reconcile;
 pub mod satisfaction;
 pub mod table;
 mod values;

@@ -7,6 +7,7 @@ pub mod csv;
 pub mod explain;
 pub mod json;
 pub mod narrative;
+pub mod reconcile;
 pub mod texts;
 pub mod xlsx;
 

@@ -5,3 +5,4 @@
 
 pub mod export;
 pub mod procedure;
+pub mod theirs;

@@ -20,10 +20,7 @@ use super::{Document, RenderError, Reports};
 use crate::domain::UnitTree;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, FormatUnderline, Workbook};
 
-/// Name of the findings sheet.
-pub const FINDINGS_SHEET: &str = "Phát hiện dữ liệu";
-/// Name of the index sheet.
-pub const INDEX_SHEET: &str = "Mục lục";
+pub use crate::forms::reconcile::{FINDINGS_SHEET, INDEX_SHEET};
 
 pub(super) struct Styles {
     bold: Format,

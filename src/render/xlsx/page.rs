@@ -244,8 +244,7 @@ pub(super) fn head(page: &mut Page<'_>, h: &Head<'_>, s: &Styles) -> Result<u32,
     Ok(6)
 }
 
-/// Before a unit's code in the head; `reconcile` finds the unit of a sheet by it.
-pub const UNIT_CODE_LABEL: &str = "Mã đơn vị:";
+pub use crate::forms::reconcile::UNIT_CODE_LABEL;
 
 /// The table header of `form` from row `top`, as deep as its groups, then the numbered row;
 /// returns that numbered row.

@@ -1,0 +1,471 @@
+//! `reconcile` against the golden "theirs" fixture (tests/fixtures/reconcile-golden/README.md works
+//! every figure out by hand): the flat table, and the same figures in the template layout.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn theirs(name: &str) -> String {
+    own_fixture("reconcile-golden", name)
+}
+
+/// Runs `reconcile` on the golden dossiers; its exit code and JSON.
+fn reconcile(theirs_file: &str) -> (i32, Value) {
+    let out = bin()
+        .args([
+            "reconcile",
+            "--input",
+            fixture("dossiers.ndjson").to_str().unwrap(),
+        ])
+        .args(["--units", fixture("units.toml").to_str().unwrap()])
+        .args([
+            "--period",
+            "2023-Q3",
+            "--form",
+            "II.06a",
+            "--theirs",
+            theirs_file,
+        ])
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "reconcile printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// A dossier the README's table moves: dossier, unit, field, reading, [(column, change)].
+type ReadmeMove = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<(u32, i64)>,
+);
+/// Cells by (unit, row, column): the explaining moves (dossier, reading, change) and the
+/// unexplained part.
+type Cells = BTreeMap<(String, String, u32), (Vec<(String, String, i64)>, i64)>;
+
+/// The moves the README's table gives.
+fn readme_moves() -> Vec<ReadmeMove> {
+    vec![
+        (
+            "000.00.30106.H55-230811-000284",
+            "000.00.30106.H55",
+            "G09-CT",
+            "withdrawn_by_dates",
+            vec![(9, -1), (8, 1)],
+        ),
+        (
+            "000.11.00.H55-230629-000399",
+            "000.11.00.H55",
+            "G13-DD",
+            "withdrawn_by_dates",
+            vec![(9, -1), (10, 1)],
+        ),
+        (
+            "000.11.00.H55-230723-000265",
+            "000.11.00.H55",
+            "G08-DN",
+            "withdrawn_by_dates",
+            vec![(9, -1), (10, 1)],
+        ),
+        (
+            "000.00.30100.H55-230724-000029",
+            "000.00.30100.H55",
+            "G09-HT",
+            "unknown_channel_in_total",
+            vec![(3, 1), (7, 1), (8, 1)],
+        ),
+        (
+            "000.00.30100.H55-230826-000381",
+            "000.00.30100.H55",
+            "G10-XD",
+            "unknown_channel_in_total",
+            vec![(3, 1), (11, 1), (13, 1)],
+        ),
+        (
+            "000.00.31.H55-230803-000377",
+            "000.00.31.H55",
+            "G09-CT",
+            "unknown_channel_in_total",
+            vec![(3, 1), (7, 1), (10, 1)],
+        ),
+        (
+            "000.00.31103.H55-230708-000292",
+            "000.00.31103.H55",
+            "G13-DD",
+            "unknown_channel_in_total",
+            vec![(3, 1), (7, 1), (8, 1)],
+        ),
+        (
+            "000.00.30106.H55-230718-000088",
+            "000.00.30106.H55",
+            "G08-HTX",
+            "finished_before_received_counted",
+            vec![(3, 1), (4, 1), (7, 1), (8, 1)],
+        ),
+        (
+            "000.00.31107.H55-230729-000229",
+            "000.00.31107.H55",
+            "G09-CC",
+            "finished_before_received_counted",
+            vec![(3, 1), (5, 1), (7, 1), (8, 1)],
+        ),
+        (
+            "000.00.30102.H55-230805-000010",
+            "000.00.30102.H55",
+            "G09-CT",
+            "resolved_without_reception_date",
+            vec![(7, 1), (8, 1)],
+        ),
+    ]
+}
+
+/// The fault no reading explains: Sở 2, G09-HT, +1 in (3), (11), (12).
+const FAULT: (&str, &str, [u32; 3]) = ("000.11.00.H55", "G09-HT", [3, 11, 12]);
+
+/// Expected explained moves and unexplained parts by (unit, field, column), fields only or with
+/// the unit totals as well.
+fn expected_cells(with_totals: bool) -> Cells {
+    let mut cells: Cells = BTreeMap::new();
+    for (dossier, unit, field, reading, changes) in readme_moves() {
+        for (column, change) in changes {
+            let mut rows = vec![field];
+            if with_totals {
+                rows.push("_total");
+            }
+            for row in rows {
+                cells
+                    .entry((unit.to_owned(), row.to_owned(), column))
+                    .or_default()
+                    .0
+                    .push((dossier.to_owned(), reading.to_owned(), change));
+            }
+        }
+    }
+    for column in FAULT.2 {
+        let mut rows = vec![FAULT.1];
+        if with_totals {
+            rows.push("_total");
+        }
+        for row in rows {
+            cells
+                .entry((FAULT.0.to_owned(), row.to_owned(), column))
+                .or_default()
+                .1 += 1;
+        }
+    }
+    for (moves, _) in cells.values_mut() {
+        moves.sort();
+    }
+    cells
+}
+
+/// Every differing cell of the result, as the expectation is written.
+fn got_cells(result: &Value) -> Cells {
+    let mut out = BTreeMap::new();
+    for c in result["cells"].as_array().unwrap() {
+        let difference = c["difference"].as_i64().unwrap();
+        let unexplained = c["unexplained"].as_i64().unwrap();
+        let moves: Vec<(String, String, i64)> = c["explained"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["dossier"].as_str().unwrap().to_owned(),
+                    m["reading"].as_str().unwrap().to_owned(),
+                    m["change"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let sum: i64 = moves.iter().map(|m| m.2).sum();
+        assert_eq!(sum + unexplained, difference, "{c}");
+        assert_eq!(
+            difference,
+            c["theirs"].as_i64().unwrap() - c["ours"].as_i64().unwrap()
+        );
+        if difference != 0 || !moves.is_empty() {
+            let mut moves = moves;
+            moves.sort();
+            let key = (
+                c["unit"].as_str().unwrap().to_owned(),
+                c["field"].as_str().unwrap().to_owned(),
+                c["column"].as_u64().unwrap() as u32,
+            );
+            out.insert(key, (moves, unexplained));
+        }
+    }
+    out
+}
+
+fn readings(result: &Value) -> Vec<(String, bool, u64, u64, u64)> {
+    result["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["reading"].as_str().unwrap().to_owned(),
+                r["in_effect"].as_bool().unwrap(),
+                r["dossiers"].as_u64().unwrap(),
+                r["difference_without"].as_u64().unwrap(),
+                r["difference_with"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn expected_readings(scale: u64) -> Vec<(String, bool, u64, u64, u64)> {
+    let steps = [31, 25, 13, 5, 3].map(|d| d * scale);
+    [
+        ("withdrawn_by_dates", 3),
+        ("unknown_channel_in_total", 4),
+        ("finished_before_received_counted", 2),
+        ("resolved_without_reception_date", 1),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (name, n))| ((*name).to_owned(), true, *n, steps[i], steps[i + 1]))
+    .collect()
+}
+
+#[test]
+fn the_flat_table_reconciles_as_the_readme_works_it_out() {
+    let (code, result) = reconcile(&theirs("theirs-flat.csv"));
+    assert_eq!(code, 4, "something is left unexplained");
+    assert_eq!(readings(&result), expected_readings(1));
+    assert_eq!(got_cells(&result), expected_cells(false));
+    let summary = &result["summary"];
+    assert_eq!(
+        (
+            summary["cells"].as_u64(),
+            summary["differing"].as_u64(),
+            summary["difference"].as_u64(),
+            summary["unexplained"].as_u64()
+        ),
+        (Some(1001), Some(31), Some(31), Some(3))
+    );
+    let unmatched = result["unmatched"].as_array().unwrap();
+    assert_eq!(unmatched.len(), 1, "{unmatched:?}");
+    assert_eq!(unmatched[0]["unit"], "000.99.99.H55");
+    assert_eq!(unmatched[0]["problem"], "unknown_unit");
+    assert_eq!(result["units_only_ours"], json!([]));
+}
+
+/// Their figures in the template layout, written by the product's own XLSX writer from the flat
+/// table (units and fields by code; the unknown unit has no sheet).
+fn template(dir: &std::path::Path) -> String {
+    use baocao_sync::domain::{Period, UnitTree};
+    use baocao_sync::forms::FormCatalog;
+    use baocao_sync::forms::table::UnitReport;
+    use baocao_sync::render::{Document, Reports, texts::DocumentTexts};
+
+    let units =
+        UnitTree::from_toml(&std::fs::read_to_string(fixture("units.toml")).unwrap()).unwrap();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for line in std::fs::read_to_string(fixture("dossiers.ndjson"))
+        .unwrap()
+        .lines()
+    {
+        if let Ok(d) = serde_json::from_str::<Value>(line)
+            && let (Some(code), Some(name)) = (d["MaLinhVuc"].as_str(), d["TenLinhVuc"].as_str())
+        {
+            names
+                .entry(code.to_owned())
+                .or_insert_with(|| name.to_owned());
+        }
+    }
+    let by_name: BTreeMap<String, String> =
+        names.iter().map(|(c, n)| (n.clone(), c.clone())).collect();
+    let mut reports: BTreeMap<String, (Vec<Value>, BTreeMap<String, u64>)> = BTreeMap::new();
+    let mut csv = csv::Reader::from_path(theirs("theirs-flat.csv")).unwrap();
+    for row in csv.records() {
+        let row = row.unwrap();
+        let unit = match units.find(&row[0]) {
+            Some(id) => units.get(id).code.clone(),
+            None if row[0] == *"UBND huyện 1" => "000.00.30.H55".to_owned(),
+            None => continue,
+        };
+        let field = by_name
+            .get(&row[1])
+            .cloned()
+            .unwrap_or_else(|| row[1].to_owned());
+        let values: BTreeMap<String, u64> = (3..=13)
+            .map(|c| (c.to_string(), row[c as usize - 1].parse().unwrap()))
+            .collect();
+        let entry = reports.entry(unit).or_default();
+        for (c, v) in &values {
+            *entry.1.entry(c.clone()).or_default() += v;
+        }
+        entry
+            .0
+            .push(json!({"key": field, "label": names[&field], "values": values}));
+    }
+    let reports: Vec<UnitReport> = reports
+        .into_iter()
+        .map(|(unit, (rows, total))| {
+            serde_json::from_value(json!({"unit": unit, "rows": rows, "total": total})).unwrap()
+        })
+        .collect();
+    let period: Period = "2023-Q3".parse().unwrap();
+    let catalog = FormCatalog::builtin();
+    let regime = catalog.regime_for(&period).unwrap();
+    let doc = Document {
+        form: regime.form("II.06a").unwrap(),
+        regime: &regime.info,
+        period: &period,
+        units: &units,
+        reports: Reports::PerUnit(&reports),
+        findings: &[],
+        texts: &DocumentTexts::builtin(),
+    };
+    let path = dir.join("theirs-template.xlsx");
+    std::fs::write(&path, baocao_sync::render::xlsx::to_bytes(&doc).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn the_template_layout_reconciles_with_its_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, result) = reconcile(&template(dir.path()));
+    assert_eq!(code, 4);
+    assert_eq!(readings(&result), expected_readings(2));
+    assert_eq!(got_cells(&result), expected_cells(true));
+    assert_eq!(result["summary"]["unexplained"].as_u64(), Some(6));
+    assert_eq!(
+        result["unmatched"],
+        json!([]),
+        "the index and findings sheets are not tables"
+    );
+}
+
+#[test]
+fn a_reading_their_system_does_not_apply_is_not_taken() {
+    // Their table equal to ours but for reading 2 alone: only it is in effect, and its dossiers
+    // keep column 9 for the withdrawn one (#4), as reading 1 is not theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let flat = std::fs::read_to_string(theirs("theirs-flat.csv")).unwrap();
+    let ours = report_json(&[
+        "--input",
+        fixture("dossiers.ndjson").to_str().unwrap(),
+        "--units",
+        fixture("units.toml").to_str().unwrap(),
+        "--period",
+        "2023-Q3",
+        "--form",
+        "II.06a",
+    ]);
+    let mut rows: BTreeMap<(String, String), BTreeMap<u32, i64>> = BTreeMap::new();
+    for r in ours["reports"].as_array().unwrap() {
+        for row in r["rows"].as_array().unwrap() {
+            let values = row["values"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.parse().unwrap(), v.as_i64().unwrap()))
+                .collect();
+            rows.insert(
+                (
+                    r["unit"].as_str().unwrap().to_owned(),
+                    row["key"].as_str().unwrap().to_owned(),
+                ),
+                values,
+            );
+        }
+    }
+    for (_, unit, field, reading, changes) in readme_moves() {
+        if reading != "unknown_channel_in_total" {
+            continue;
+        }
+        let cell = rows
+            .entry((unit.to_owned(), field.to_owned()))
+            .or_insert_with(|| (3..=13).map(|c| (c, 0)).collect());
+        for (column, change) in changes {
+            // #4 is withdrawn: without reading 1 it is on time (9), not early (8).
+            let column = if unit == "000.00.30100.H55" && field == "G09-HT" && column == 8 {
+                9
+            } else {
+                column
+            };
+            *cell.get_mut(&column).unwrap() += change;
+        }
+    }
+    let mut text = flat.lines().next().unwrap().to_owned() + "\n";
+    for ((unit, field), values) in &rows {
+        let v: Vec<String> = values.values().map(i64::to_string).collect();
+        text += &format!("{unit},{field},{}\n", v.join(","));
+    }
+    let path = dir.path().join("only-reading-2.csv");
+    std::fs::write(&path, text).unwrap();
+    let (code, result) = reconcile(path.to_str().unwrap());
+    assert_eq!(
+        code, 0,
+        "everything explained, every row matched: {}",
+        result["summary"]
+    );
+    let in_effect: Vec<String> = readings(&result)
+        .into_iter()
+        .filter(|r| r.1)
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(in_effect, ["unknown_channel_in_total"]);
+    assert_eq!(result["summary"]["difference"].as_u64(), Some(12));
+    assert_eq!(result["summary"]["unexplained"].as_u64(), Some(0));
+}
+
+#[test]
+fn the_workbook_is_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.xlsx");
+    let status = bin()
+        .args([
+            "reconcile",
+            "--input",
+            fixture("dossiers.ndjson").to_str().unwrap(),
+        ])
+        .args(["--units", fixture("units.toml").to_str().unwrap()])
+        .args([
+            "--period",
+            "2023-Q3",
+            "--theirs",
+            &theirs("theirs-flat.csv"),
+        ])
+        .args(["--format", "xlsx", "--out", out.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(4));
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut book: Xlsx<_> = open_workbook(&out).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        [
+            "Tổng hợp",
+            "Chênh lệch",
+            "Hồ sơ giải thích",
+            "Không khớp",
+            "Toàn bộ ô"
+        ]
+    );
+    let moves = book.worksheet_range("Hồ sơ giải thích").unwrap();
+    assert_eq!(moves.height(), 1 + 28, "one line per explained cell move");
+    let differing = book.worksheet_range("Chênh lệch").unwrap();
+    assert_eq!(differing.height(), 1 + 31);
+    let summary: Vec<String> = book
+        .worksheet_range("Tổng hợp")
+        .unwrap()
+        .cells()
+        .map(|(_, _, v)| v.to_string())
+        .collect();
+    assert!(
+        summary
+            .iter()
+            .any(|c| c.starts_with("Hồ sơ \"Trả lại/Xin rút\""))
+    );
+}
