@@ -12,6 +12,7 @@ use baocao_sync::store::{
 };
 use common::stores::{BACKENDS, TestDb};
 use common::*;
+use std::str::FromStr;
 
 fn import(db: &str, input: &str) -> String {
     let out = run(&["import", "--input", input, "--database-url", db]);
@@ -488,5 +489,223 @@ async fn the_audit_is_append_only() {
             }
         };
         assert_eq!(change, (true, true), "{backend}");
+    }
+}
+
+/// A generated province, big enough for many blocks and for an import that writes blocks out
+/// before it commits; then a day's changes to some of its dossiers.
+#[test]
+fn many_blocks_read_back_as_the_file_and_a_day_of_changes_rewrites_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = run(&[
+        "generate",
+        "--dossiers",
+        "70000",
+        "--units",
+        "20",
+        "--seed",
+        "7",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let input = data.join("dossiers.ndjson");
+    let units = data.join("units.toml");
+    // A day's changes: every 14th dossier moved to the counter channel, later.
+    let changed_lines: Vec<String> = std::fs::read_to_string(&input)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % 14 == 0)
+        .map(|(_, l)| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["KenhThucHien"] = "1".into();
+            v["CapNhatLuc"] = "20301231000000".into();
+            v.to_string()
+        })
+        .collect();
+    let changes = dir.path().join("changes.ndjson");
+    std::fs::write(&changes, changed_lines.join("\n")).unwrap();
+    // The whole file as it stands after the changes, to compare with.
+    let changed: std::collections::HashMap<String, &String> = changed_lines
+        .iter()
+        .map(|l| {
+            (
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["MaHoSo"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                l,
+            )
+        })
+        .collect();
+    let after: Vec<String> = std::fs::read_to_string(&input)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let key = serde_json::from_str::<serde_json::Value>(l).unwrap()["MaHoSo"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            changed
+                .get(&key)
+                .map_or_else(|| l.to_owned(), |c| (*c).clone())
+        })
+        .collect();
+    let after_file = dir.path().join("after.ndjson");
+    std::fs::write(&after_file, after.join("\n")).unwrap();
+
+    let report = |source: &[&str]| {
+        let mut a = vec![
+            "--units",
+            units.to_str().unwrap(),
+            "--period",
+            "2023-Q3",
+            "--form",
+            "II.06a",
+        ];
+        a.extend_from_slice(source);
+        report_json(&a)
+    };
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let url = db.url();
+        assert_eq!(
+            import(url, input.to_str().unwrap()),
+            "new 70000, updated 0, unchanged 0, rejected 0"
+        );
+        let from_file = report(&["--input", input.to_str().unwrap()]);
+        assert_same_figures(
+            &from_file,
+            &report(&["--from-store", "--database-url", url]),
+        );
+        assert_eq!(
+            import(url, input.to_str().unwrap()),
+            "new 0, updated 0, unchanged 70000, rejected 0",
+            "{backend}"
+        );
+        assert_eq!(
+            import(url, changes.to_str().unwrap()),
+            "new 0, updated 5000, unchanged 0, rejected 0",
+            "{backend}"
+        );
+        let expected = report(&["--input", after_file.to_str().unwrap()]);
+        assert_same_figures(&expected, &report(&["--from-store", "--database-url", url]));
+    }
+}
+
+/// The store of an earlier version, one row per dossier: opening it moves the rows into blocks.
+#[test]
+fn dossiers_an_earlier_version_stored_one_row_each_move_into_blocks() {
+    let input = fixture("dossiers.ndjson");
+    let units = fixture("units.toml");
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let url = db.url().to_owned();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            // The schema as it stood before blocks: every migration but the last.
+            let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+            let old = tempfile::tempdir().unwrap();
+            let mut names: Vec<_> = std::fs::read_dir(&all).unwrap().map(|e| e.unwrap().path()).collect();
+            names.sort();
+            for path in &names[..names.len() - 1] {
+                std::fs::copy(path, old.path().join(path.file_name().unwrap())).unwrap();
+            }
+            let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+            let rows: Vec<serde_json::Value> = std::fs::read_to_string(&input)
+                .unwrap()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .take(40)
+                .collect();
+            let insert = "INSERT INTO dossiers (source, record_key, procedure_code, field_code, field_name, \
+                 unit_code, channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
+                 updated_at, result_withdrawal, deleted, raw) VALUES ('default', $1, 'P', $2, $3, $4, $5, $6, \
+                 $7, $8, NULL, $9, NULL, NULL, 0, 0, '{}')";
+            let secs = |v: &serde_json::Value| {
+                v.as_str()
+                    .filter(|s| !s.is_empty())
+                    .and_then(|s| baocao_sync::domain::Instant::parse(s).ok())
+                    .map(|i| i.0)
+            };
+            macro_rules! fill {
+                ($conn:expr) => {{
+                    migrator.run(&mut $conn).await.unwrap();
+                    for (i, r) in rows.iter().enumerate() {
+                        let status: i64 = r["TrangThaiHoSo"].as_str().and_then(|s| s.trim().parse().ok()).unwrap_or(2);
+                        if !(1..=10).contains(&status) {
+                            continue;
+                        }
+                        sqlx::query(insert)
+                            .bind(format!("OLD-{i}"))
+                            .bind(r["MaLinhVuc"].as_str().unwrap_or(""))
+                            .bind(r["TenLinhVuc"].as_str().unwrap_or(""))
+                            .bind(r["MaDonViXuLy"].as_str().unwrap_or(""))
+                            .bind(r["KenhThucHien"].as_str().unwrap_or(""))
+                            .bind(status)
+                            .bind(secs(&r["NgayTiepNhan"]))
+                            .bind(secs(&r["NgayHenTra"]))
+                            .bind(secs(&r["NgayKetThucXuLy"]))
+                            .execute(&mut $conn)
+                            .await
+                            .unwrap();
+                    }
+                }};
+            }
+            use sqlx::Connection;
+            if backend == "sqlite" {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+                fill!(conn);
+            } else {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                fill!(conn);
+            }
+        });
+        let stored = run(&[
+            "report",
+            "--from-store",
+            "--database-url",
+            &url,
+            "--units",
+            units.to_str().unwrap(),
+            "--period",
+            "2023-Q3",
+            "--form",
+            "II.06a",
+        ]);
+        assert!(
+            stored.status.success(),
+            "{}",
+            String::from_utf8_lossy(&stored.stderr)
+        );
+        let got: serde_json::Value = serde_json::from_slice(&stored.stdout).unwrap();
+        let counted: u64 = got["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["total"]["3"].as_u64().unwrap())
+            .sum();
+        assert!(counted > 0, "{backend}: the converted dossiers are counted");
+        // Opened again: nothing left to convert, the same figures.
+        let again = run(&[
+            "report",
+            "--from-store",
+            "--database-url",
+            &url,
+            "--units",
+            units.to_str().unwrap(),
+            "--period",
+            "2023-Q3",
+            "--form",
+            "II.06a",
+        ]);
+        assert_eq!(again.stdout, stored.stdout, "{backend}");
     }
 }

@@ -2,8 +2,7 @@ use anyhow::Context;
 use baocao_sync::domain::{Dossier, Feedback, Finding, Rating};
 use baocao_sync::sources::export::{Input, InputFormat, Item, read_each, resolve_format};
 use baocao_sync::store::{
-    self, AnyDossierImport, AnyStore, DossierImport, IncomingDossier, Reject, Store, StoreError,
-    UpsertCounts,
+    self, AnyDossierImport, AnyStore, DossierImport, Reject, Store, StoreError, UpsertCounts,
 };
 use baocao_sync::sync::pull::Pulled;
 use std::collections::HashSet;
@@ -85,10 +84,7 @@ impl Importable for Dossier {
         if w.import.is_none() {
             w.import = Some(w.store.begin_dossier_import(&w.source).await?);
         }
-        let incoming: Vec<IncomingDossier> = batch
-            .iter()
-            .map(|(dossier, raw)| IncomingDossier { dossier, raw })
-            .collect();
+        let incoming: Vec<&Dossier> = batch.iter().map(|(dossier, _)| dossier).collect();
         let counts = w
             .import
             .as_mut()

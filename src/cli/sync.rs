@@ -32,6 +32,9 @@ pub struct SyncArgs {
     /// Go on although the freshness gate holds; REASON is kept in the audit.
     #[arg(long, value_name = "REASON")]
     pub accept_stale: Option<String>,
+    /// Print the time each stage took, as one JSON line on standard error, at the end.
+    #[arg(long)]
+    pub timings: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -63,6 +66,14 @@ pub async fn run(a: SyncArgs, pull: bool) -> anyhow::Result<ExitCode> {
     let progress = Bars::new();
     let result = engine.run(&scope, &options, &progress).await;
     progress.finish();
+    if a.timings
+        && let Ok(report) = &result
+    {
+        let mut stages = progress.timings();
+        let store: f64 = report.pulls.iter().map(|(_, o)| o.store_seconds).sum();
+        stages.insert("store".to_owned(), (store * 1000.0).round() / 1000.0);
+        eprintln!("{}", serde_json::json!({ "timings": stages }));
+    }
     let report = match result {
         Ok(r) => r,
         Err(SyncError::Busy(why)) => {
@@ -123,10 +134,14 @@ fn print_rows(rows: &[OutboxRow], dry_run: bool) {
     println!("{prefix}{}", sync::summarize(rows));
 }
 
-/// Progress on standard error: bars on a terminal, plain lines otherwise.
+/// Progress on standard error: bars on a terminal, plain lines otherwise; and the time each
+/// stage took.
 struct Bars {
     terminal: bool,
     bar: Mutex<Option<(ProgressBar, Option<u64>, u64)>>,
+    /// Stages in order, with when each started; the run's end closes the last.
+    stages: Mutex<Vec<(String, std::time::Instant)>>,
+    ended: Mutex<Option<std::time::Instant>>,
 }
 
 impl Bars {
@@ -134,19 +149,48 @@ impl Bars {
         Bars {
             terminal: std::io::stderr().is_terminal(),
             bar: Mutex::new(None),
+            stages: Mutex::new(Vec::new()),
+            ended: Mutex::new(None),
         }
     }
 
     fn finish(&self) {
+        self.ended
+            .lock()
+            .expect("not poisoned")
+            .get_or_insert_with(std::time::Instant::now);
         if let Some((bar, _, _)) = self.bar.lock().expect("not poisoned").take() {
             bar.finish_and_clear();
         }
+    }
+
+    /// Seconds per stage, each from its start to the next one's (or the run's end).
+    fn timings(&self) -> std::collections::BTreeMap<String, f64> {
+        let stages = self.stages.lock().expect("not poisoned");
+        let end = self
+            .ended
+            .lock()
+            .expect("not poisoned")
+            .unwrap_or_else(std::time::Instant::now);
+        let mut out = std::collections::BTreeMap::new();
+        for (i, (name, start)) in stages.iter().enumerate() {
+            let until = stages.get(i + 1).map_or(end, |(_, s)| *s);
+            let seconds = until.duration_since(*start).as_secs_f64();
+            *out.entry(name.clone()).or_insert(0.0) += (seconds * 1000.0).round() / 1000.0;
+        }
+        out
     }
 }
 
 impl Progress for Bars {
     fn stage(&self, name: &str, total: Option<u64>) {
-        self.finish();
+        if let Some((bar, _, _)) = self.bar.lock().expect("not poisoned").take() {
+            bar.finish_and_clear();
+        }
+        self.stages
+            .lock()
+            .expect("not poisoned")
+            .push((name.to_owned(), std::time::Instant::now()));
         if !self.terminal {
             match total {
                 Some(n) => eprintln!("{name}: {n}"),

@@ -3,7 +3,8 @@
 //! three systems (`/{system}/oauth/token`, system being `source`, `central` or `provincial`), the
 //! procedure-handling system's record API (`/source/v1/{kind}`), the reporting systems' report API
 //! (`/{system}/v1/reports/…`), and under `/_sandbox/` what tests and demos need besides: "person"
-//! actions on drafts and inspection of what each system holds. A deterministic fault plan
+//! actions on drafts, inspection of what each system holds, and changes to the source's records
+//! (`POST /_sandbox/records/{kind}`, NDJSON: a day at the desk). A deterministic fault plan
 //! ([`Faults`]) makes it answer as real upstreams do on a bad day.
 
 mod reports;
@@ -421,7 +422,10 @@ pub fn router(data: SandboxData, source: SourceRecords) -> Router {
         .route("/_sandbox/faults", get(fired))
         .route("/_sandbox/outage/{system}/{switch}", post(switch_outage))
         .route("/_sandbox/reports", get(reports::inspect))
-        .route("/_sandbox/records/{kind}", get(source::inspect))
+        .route(
+            "/_sandbox/records/{kind}",
+            get(source::inspect).post(source::put_records),
+        )
         .route(
             "/_sandbox/reports/{system}/{form}/{period}/{unit}/{action}",
             post(reports::person),

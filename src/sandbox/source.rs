@@ -187,6 +187,38 @@ pub(super) async fn inspect(
     Json(json!(held)).into_response()
 }
 
+/// `POST /_sandbox/records/{kind}` with NDJSON: the source's records change as a day at the
+/// one-stop desk changes them — each line replaces the record of its key (or adds one) — and the
+/// next pages serve them in (CapNhatLuc, key) order. Answers how many were taken.
+pub(super) async fn put_records(
+    Shared(state): Shared<Arc<State>>,
+    Path(kind): Path<String>,
+    body: String,
+) -> Response {
+    let (key_field, agency_field) = match kind.as_str() {
+        "dossiers" => ("MaHoSo", "MaDonViXuLy"),
+        "ratings" => ("MaDanhGia", "MaDonVi"),
+        "feedback" => ("MaPAKN", "MaDonVi"),
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "dossiers, ratings or feedback",
+            );
+        }
+    };
+    let incoming = records_from_ndjson(&body, key_field, agency_field);
+    let taken = incoming.len();
+    let mut source = state.source.lock().expect("lock");
+    let records = source.entry(kind).or_default();
+    let replaced: std::collections::HashSet<&str> =
+        incoming.iter().map(|r| r.key.as_str()).collect();
+    records.retain(|r| !replaced.contains(r.key.as_str()));
+    records.extend(incoming);
+    records.sort_by(|a, b| (a.updated, &a.key).cmp(&(b.updated, &b.key)));
+    Json(json!({"taken": taken})).into_response()
+}
+
 /// The query in a stable order, to name a request.
 fn sorted_query(q: &HashMap<String, String>) -> String {
     let mut pairs: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -2,8 +2,8 @@
 //! rest of the product is written once against [`Store`] and compiled once.
 
 use super::{
-    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingDossier, IncomingRaw,
-    OutboxChanges, OutboxFilter, OutboxRow, PgDossierImport, PgStore, PullLog, Reject, RunRecord,
+    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OutboxChanges,
+    OutboxFilter, OutboxRow, PgDossierImport, PgStore, PullLog, Reject, RunRecord,
     SqliteDossierImport, SqliteStore, Store, StoreError, UpsertCounts,
 };
 use crate::auth::vault::SealedCredential;
@@ -31,7 +31,7 @@ macro_rules! forward {
 }
 
 impl DossierImport for AnyDossierImport {
-    async fn add(&mut self, records: &[IncomingDossier<'_>]) -> Result<UpsertCounts, StoreError> {
+    async fn add(&mut self, records: &[&Dossier]) -> Result<UpsertCounts, StoreError> {
         match self {
             AnyDossierImport::Sqlite(i) => i.add(records).await,
             AnyDossierImport::Postgres(i) => i.add(records).await,

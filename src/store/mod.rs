@@ -12,6 +12,8 @@
 //! fires, run history and short leases ("locks") that keep runs of one period from overlapping.
 
 mod any;
+mod block_io;
+pub mod blocks;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -57,14 +59,6 @@ pub fn redact_url(url: &str) -> String {
             _ => url.to_owned(),
         },
     }
-}
-
-/// A dossier to store, with the record as it arrived.
-#[derive(Debug, Clone, Copy)]
-pub struct IncomingDossier<'a> {
-    pub dossier: &'a Dossier,
-    /// The record as received, a JSON object.
-    pub raw: &'a str,
 }
 
 /// A rating or feedback record to store: its key, CapNhatLuc, and the record as received.
@@ -462,15 +456,13 @@ pub struct RunRecord {
     pub summary: String,
 }
 
-/// A bulk import of dossiers: one transaction across many batches. The unique index's keys arrive
-/// in no order, so every commit rewrites most of its pages into the journal; committing every few
-/// hundred thousand dossiers rather than every batch made a million-dossier import 25 % faster
-/// without holding more than a batch in memory.
+/// A bulk import of dossiers: one transaction across many batches, merged into blocks
+/// (`store/blocks.rs`) a few at a time; nothing is visible until it commits.
 pub trait DossierImport: Send {
     /// Stores one batch (keys unique within it) under the rule of [`Store::upsert_dossiers`].
     fn add(
         &mut self,
-        records: &[IncomingDossier<'_>],
+        records: &[&Dossier],
     ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
     fn commit(self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -497,7 +489,7 @@ pub trait Store: Send + Sync {
     fn upsert_dossiers(
         &self,
         source: &str,
-        records: &[IncomingDossier<'_>],
+        records: &[&Dossier],
     ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send {
         async move {
             let mut import = self.begin_dossier_import(source).await?;

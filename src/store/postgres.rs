@@ -1,12 +1,13 @@
-//! PostgreSQL, the production store: a pool, its own migrations folder, bulk loads through `COPY`,
-//! and rows claimed with `FOR UPDATE SKIP LOCKED` so that replicas of the daemon share one
-//! database without writing the same report twice.
+//! PostgreSQL, the production store: a pool, its own migrations folder, dossiers in blocks (a
+//! source's writes serialised by locking its generation row), and rows claimed with
+//! `FOR UPDATE SKIP LOCKED` so that replicas of the daemon share one database without writing the
+//! same report twice.
 
+use super::block_io::{IndexCache, block_store};
 use super::shared;
 use super::{
-    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingDossier, IncomingRaw,
-    OutboxChanges, OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError,
-    UpsertCounts,
+    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OutboxChanges,
+    OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError, UpsertCounts,
 };
 use crate::auth::vault::SealedCredential;
 use crate::domain::{Dossier, Finding, FindingCode, Instant, RecordKind, ResultKind, Status};
@@ -14,12 +15,12 @@ use crate::sources::export::Interner;
 use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
-use std::fmt::Write as _;
 use std::str::FromStr;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    index: IndexCache,
 }
 
 impl PgStore {
@@ -48,11 +49,83 @@ impl PgStore {
             .map_err(open_err)?;
         // sqlx takes an advisory lock around migrations: replicas starting together migrate once.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        let store = PgStore {
+            pool,
+            index: IndexCache::default(),
+        };
+        store.convert_legacy().await?;
+        Ok(store)
     }
 
     shared::shared_helpers!(Postgres, PgConnection, row_lock: " FOR UPDATE");
+
+    /// Moves the dossiers an earlier version kept one row each into blocks, once (replicas
+    /// starting together: the first takes the lock, the others find the table gone).
+    async fn convert_legacy(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7251002)")
+            .execute(&mut *tx)
+            .await?;
+        let legacy: bool = sqlx::query_scalar("SELECT to_regclass('dossiers_legacy') IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+        if !legacy {
+            return Ok(());
+        }
+        let mut strings = Interner::default();
+        let mut by_source: std::collections::BTreeMap<String, Vec<Dossier>> = Default::default();
+        {
+            let mut rows = sqlx::query(
+                "SELECT source, record_key, procedure_code, field_code, field_name, unit_code, channel, status, \
+                 received_at, due_at, supplement_requested_at, finished_at, returned_at, updated_at, \
+                 result_withdrawal, deleted FROM dossiers_legacy ORDER BY id",
+            )
+            .fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await? {
+                let source: String = row.try_get(0)?;
+                let key: String = row.try_get(1)?;
+                let status: i64 = row.try_get(7)?;
+                let status = u8::try_from(status)
+                    .ok()
+                    .and_then(Status::new)
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("dossier {key} has status {status}"))
+                    })?;
+                let text =
+                    |i: usize| -> Result<String, sqlx::Error> { row.try_get::<String, _>(i) };
+                let instant = |i: usize| -> Result<Option<Instant>, sqlx::Error> {
+                    Ok(row.try_get::<Option<i64>, _>(i)?.map(Instant))
+                };
+                by_source.entry(source).or_default().push(Dossier {
+                    procedure_code: strings.intern(&text(2)?),
+                    field_code: strings.intern(&text(3)?),
+                    field_name: strings.intern(&text(4)?),
+                    unit_code: strings.intern(&text(5)?),
+                    channel: strings.intern(&text(6)?),
+                    status,
+                    received_at: instant(8)?,
+                    due_at: instant(9)?,
+                    supplement_requested_at: instant(10)?,
+                    finished_at: instant(11)?,
+                    returned_at: instant(12)?,
+                    updated_at: instant(13)?,
+                    result_kind: if row.try_get::<i64, _>(14)? != 0 {
+                        ResultKind::Withdrawal
+                    } else {
+                        ResultKind::Other
+                    },
+                    deleted: row.try_get::<i64, _>(15)? != 0,
+                    key: key.into(),
+                });
+            }
+        }
+        Self::store_converted(&mut tx, by_source).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
+
+block_store!(Postgres, PgStore, PgDossierImport, lock: " FOR UPDATE");
 
 impl Store for PgStore {
     type Import = PgDossierImport;
@@ -67,196 +140,11 @@ impl Store for PgStore {
 
     #[tracing::instrument(name = "store.begin_dossier_import", skip_all, fields(source))]
     async fn begin_dossier_import(&self, source: &str) -> Result<PgDossierImport, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "CREATE TEMP TABLE dossiers_in (ord BIGINT, source TEXT, record_key TEXT, procedure_code TEXT, \
-             field_code TEXT, field_name TEXT, unit_code TEXT, channel TEXT, status BIGINT, received_at BIGINT, \
-             due_at BIGINT, supplement_requested_at BIGINT, finished_at BIGINT, returned_at BIGINT, \
-             updated_at BIGINT, result_withdrawal BIGINT, deleted BIGINT, raw TEXT) ON COMMIT DROP",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let any_rejects = Self::dossier_rejects_exist(&mut tx, source).await?;
-        Ok(PgDossierImport {
-            tx,
-            source: source.to_owned(),
-            any_rejects,
-        })
+        let tx = self.pool.begin().await?;
+        Self::open_import(tx, source, &self.index).await
     }
 
-    #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        let mut strings = Interner::default();
-        let mut out = Vec::with_capacity(self.dossier_count(source).await?);
-        let mut rows = sqlx::query(
-            "SELECT record_key, procedure_code, field_code, field_name, unit_code, channel, status, \
-             received_at, due_at, supplement_requested_at, finished_at, returned_at, updated_at, \
-             result_withdrawal, deleted FROM dossiers WHERE $1 IS NULL OR source = $1 ORDER BY id",
-        )
-        .bind(source)
-        .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            let key: String = row.try_get(0)?;
-            let status: i64 = row.try_get(6)?;
-            let status = u8::try_from(status)
-                .ok()
-                .and_then(Status::new)
-                .ok_or_else(|| StoreError::Corrupt(format!("dossier {key} has status {status}")))?;
-            let text = |i: usize| -> Result<String, sqlx::Error> { row.try_get::<String, _>(i) };
-            let instant = |i: usize| -> Result<Option<Instant>, sqlx::Error> {
-                Ok(row.try_get::<Option<i64>, _>(i)?.map(Instant))
-            };
-            out.push(Dossier {
-                procedure_code: strings.intern(&text(1)?),
-                field_code: strings.intern(&text(2)?),
-                field_name: strings.intern(&text(3)?),
-                unit_code: strings.intern(&text(4)?),
-                channel: strings.intern(&text(5)?),
-                status,
-                received_at: instant(7)?,
-                due_at: instant(8)?,
-                supplement_requested_at: instant(9)?,
-                finished_at: instant(10)?,
-                returned_at: instant(11)?,
-                updated_at: instant(12)?,
-                result_kind: if row.try_get::<i64, _>(13)? != 0 {
-                    ResultKind::Withdrawal
-                } else {
-                    ResultKind::Other
-                },
-                deleted: row.try_get::<i64, _>(14)? != 0,
-                key: key.into(),
-            });
-        }
-        Ok(out)
+        self.read_blocks(source).await
     }
-}
-
-/// A bulk dossier import: batches are copied into a temporary table with `COPY`, then merged
-/// into `dossiers` by one `INSERT … ON CONFLICT` each, all in one transaction.
-pub struct PgDossierImport {
-    tx: sqlx::Transaction<'static, Postgres>,
-    source: String,
-    any_rejects: bool,
-}
-
-impl DossierImport for PgDossierImport {
-    #[tracing::instrument(name = "store.import.add", skip_all, fields(source = %self.source, records = records.len()))]
-    async fn add(&mut self, records: &[IncomingDossier<'_>]) -> Result<UpsertCounts, StoreError> {
-        let tx = &mut self.tx;
-        sqlx::query("TRUNCATE dossiers_in")
-            .execute(&mut **tx)
-            .await?;
-        let mut copy = tx
-            .copy_in_raw(
-                "COPY dossiers_in (ord, source, record_key, procedure_code, field_code, field_name, unit_code, \
-                 channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
-                 updated_at, result_withdrawal, deleted, raw) FROM STDIN (FORMAT text)",
-            )
-            .await?;
-        let mut buffer = String::with_capacity(1 << 20);
-        for (ord, r) in records.iter().enumerate() {
-            copy_line(&mut buffer, ord, &self.source, r);
-            if buffer.len() >= 1 << 20 {
-                copy.send(std::mem::take(&mut buffer).into_bytes()).await?;
-            }
-        }
-        if !buffer.is_empty() {
-            copy.send(buffer.into_bytes()).await?;
-        }
-        copy.finish().await?;
-        let inserted: Vec<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO dossiers (source, record_key, procedure_code, field_code, field_name, unit_code, channel, \
-             status, received_at, due_at, supplement_requested_at, finished_at, returned_at, updated_at, \
-             result_withdrawal, deleted, raw) \
-             SELECT source, record_key, procedure_code, field_code, field_name, unit_code, channel, status, \
-             received_at, due_at, supplement_requested_at, finished_at, returned_at, updated_at, \
-             result_withdrawal, deleted, raw FROM dossiers_in ORDER BY ord \
-             ON CONFLICT (source, record_key) DO UPDATE SET \
-             procedure_code = excluded.procedure_code, field_code = excluded.field_code, \
-             field_name = excluded.field_name, unit_code = excluded.unit_code, channel = excluded.channel, \
-             status = excluded.status, received_at = excluded.received_at, due_at = excluded.due_at, \
-             supplement_requested_at = excluded.supplement_requested_at, finished_at = excluded.finished_at, \
-             returned_at = excluded.returned_at, updated_at = excluded.updated_at, \
-             result_withdrawal = excluded.result_withdrawal, deleted = excluded.deleted, raw = excluded.raw, \
-             revision = dossiers.revision + 1 WHERE {} RETURNING (xmax = 0)",
-            shared::replaces("dossiers")
-        )))
-        .fetch_all(&mut **tx)
-        .await?;
-        if self.any_rejects {
-            // A readable version replaces any earlier reject of the same key.
-            sqlx::query(
-                "DELETE FROM rejected_records WHERE kind = 'dossier' AND source = $1 \
-                 AND record_key IN (SELECT record_key FROM dossiers_in)",
-            )
-            .bind(&self.source)
-            .execute(&mut **tx)
-            .await?;
-        }
-        let new = inserted.iter().filter(|&&i| i).count() as u64;
-        let written = inserted.len() as u64;
-        Ok(UpsertCounts {
-            new,
-            updated: written - new,
-            unchanged: records.len() as u64 - written,
-        })
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
-    }
-}
-
-/// One line of `COPY … (FORMAT text)`: tab-separated, `\N` for NULL, backslash escapes.
-fn copy_line(out: &mut String, ord: usize, source: &str, r: &IncomingDossier<'_>) {
-    fn text(out: &mut String, s: &str) {
-        for c in s.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
-            }
-        }
-        out.push('\t');
-    }
-    fn number(out: &mut String, n: Option<i64>) {
-        match n {
-            Some(n) => {
-                let _ = write!(out, "{n}\t");
-            }
-            None => out.push_str("\\N\t"),
-        }
-    }
-    let d = r.dossier;
-    number(out, Some(ord as i64));
-    text(out, source);
-    text(out, &d.key);
-    text(out, &d.procedure_code);
-    text(out, &d.field_code);
-    text(out, &d.field_name);
-    text(out, &d.unit_code);
-    text(out, &d.channel);
-    number(out, Some(i64::from(d.status.code())));
-    for i in [
-        d.received_at,
-        d.due_at,
-        d.supplement_requested_at,
-        d.finished_at,
-        d.returned_at,
-        d.updated_at,
-    ] {
-        number(out, i.map(|i| i.0));
-    }
-    number(
-        out,
-        Some(i64::from(d.result_kind == ResultKind::Withdrawal)),
-    );
-    number(out, Some(i64::from(d.deleted)));
-    text(out, r.raw);
-    // The last column ends the line, not a tab.
-    out.pop();
-    out.push('\n');
 }

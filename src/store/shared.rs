@@ -281,7 +281,7 @@ pub(super) fn raw_table(kind: RecordKind) -> Result<&'static str, StoreError> {
         RecordKind::Rating => Ok("ratings"),
         RecordKind::Feedback => Ok("feedback"),
         RecordKind::Dossier => Err(StoreError::Corrupt(
-            "dossiers are kept in typed columns, not raw".into(),
+            "dossiers are kept in blocks, not raw".into(),
         )),
     }
 }
@@ -326,35 +326,56 @@ macro_rules! shared_methods {
             let mut tx = self.pool.begin_with($begin).await?;
             let mut counts = UpsertCounts::default();
             let table = shared::raw_table(kind)?;
-            for r in records {
+            let any_rejects: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = $1 AND source = $2)",
+            )
+            .bind(kind.as_str())
+            .bind(source)
+            .fetch_one(&mut *tx)
+            .await?;
+            // Many rows a statement (keys are unique within a call): a statement each cost more
+            // than the rows, a province's ratings being hundreds of thousands.
+            for chunk in records.chunks(500) {
                 let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("INSERT INTO ");
                 query
                     .push(table)
-                    .push(" (source, record_key, updated_at, raw) VALUES (");
-                query.push_bind(source).push(", ").push_bind(r.key).push(", ");
-                query
-                    .push_bind(r.updated_at.map(|i| i.0))
-                    .push(", ")
-                    .push_bind(r.raw);
+                    .push(" (source, record_key, updated_at, raw) ");
+                query.push_values(chunk, |mut b, r| {
+                    b.push_bind(source)
+                        .push_bind(r.key)
+                        .push_bind(r.updated_at.map(|i| i.0))
+                        .push_bind(r.raw);
+                });
                 query.push(format!(
-                    ") ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, \
+                    " ON CONFLICT (source, record_key) DO UPDATE SET updated_at = excluded.updated_at, \
                      raw = excluded.raw, revision = {table}.revision + 1 WHERE {} RETURNING revision",
                     shared::replaces(table)
                 ));
-                let revision: Option<i64> = query.build_query_scalar().fetch_optional(&mut *tx).await?;
-                match revision {
-                    None => counts.unchanged += 1,
-                    Some(0) => counts.new += 1,
-                    Some(_) => counts.updated += 1,
+                // Rows come back only for what was written: a new one at revision 0.
+                let written: Vec<i64> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+                let new = written.iter().filter(|r| **r == 0).count() as u64;
+                counts.add(UpsertCounts {
+                    new,
+                    updated: written.len() as u64 - new,
+                    unchanged: (chunk.len() - written.len()) as u64,
+                });
+                if any_rejects {
+                    // A readable version replaces any earlier reject of the same key.
+                    let mut clear: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                        "DELETE FROM rejected_records WHERE kind = ",
+                    );
+                    clear
+                        .push_bind(kind.as_str())
+                        .push(" AND source = ")
+                        .push_bind(source)
+                        .push(" AND record_key IN (");
+                    let mut keys = clear.separated(", ");
+                    for r in chunk {
+                        keys.push_bind(r.key);
+                    }
+                    clear.push(")");
+                    clear.build().execute(&mut *tx).await?;
                 }
-                sqlx::query(
-                    "DELETE FROM rejected_records WHERE kind = $1 AND source = $2 AND record_key = $3",
-                )
-                .bind(kind.as_str())
-                .bind(source)
-                .bind(r.key)
-                .execute(&mut *tx)
-                .await?;
             }
             tx.commit().await?;
             Ok(counts)
@@ -856,12 +877,13 @@ macro_rules! shared_helpers {
         /// Stored dossiers (of one source, or all): a bulk read sizes its vector up front, since
         /// growing a million dossiers by doubling peaks at 1.5 times them.
         async fn dossier_count(&self, source: Option<&str>) -> Result<usize, StoreError> {
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE $1 IS NULL OR source = $1")
-                    .bind(source)
-                    .fetch_one(&self.pool)
-                    .await?;
-            Ok(count as usize)
+            let count: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(SUM(records) AS BIGINT) FROM dossier_blocks WHERE $1 IS NULL OR source = $1",
+            )
+            .bind(source)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(count.unwrap_or(0) as usize)
         }
 
         async fn insert_audit(conn: &mut $conn, entries: &[AuditEntry]) -> Result<(), StoreError> {

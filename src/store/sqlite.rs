@@ -1,10 +1,10 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
+use super::block_io::{IndexCache, block_store};
 use super::shared;
 use super::{
-    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingDossier, IncomingRaw,
-    OutboxChanges, OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError,
-    UpsertCounts,
+    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OutboxChanges,
+    OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError, UpsertCounts,
 };
 use crate::auth::vault::SealedCredential;
 use crate::domain::{Dossier, Finding, FindingCode, Instant, RecordKind, ResultKind, Status};
@@ -12,15 +12,13 @@ use crate::sources::export::Interner;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 use std::str::FromStr;
-
-/// Rows per multi-row INSERT: 17 bound values each, 25,500 in all, below SQLite's limit of 32,766.
-const ROWS_PER_STATEMENT: usize = 1_500;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    index: IndexCache,
 }
 
 impl SqliteStore {
@@ -54,17 +52,75 @@ impl SqliteStore {
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let store = SqliteStore {
+            pool,
+            index: IndexCache::default(),
+        };
+        store.convert_legacy().await?;
+        Ok(store)
     }
-}
 
-fn secs(i: Option<Instant>) -> Option<i64> {
-    i.map(|i| i.0)
+    /// Moves the dossiers an earlier version kept one row each into blocks, once (under the
+    /// write lock: a second process opening the file at the same time finds the table gone).
+    async fn convert_legacy(&self) -> Result<(), StoreError> {
+        let exists = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dossiers_legacy')";
+        let legacy: bool = sqlx::query_scalar(exists).fetch_one(&self.pool).await?;
+        if !legacy {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !sqlx::query_scalar::<_, bool>(exists)
+            .fetch_one(&mut *tx)
+            .await?
+        {
+            return Ok(());
+        }
+        let mut by_source: std::collections::BTreeMap<String, Vec<Dossier>> = Default::default();
+        for (source, d) in self.legacy_dossiers().await? {
+            by_source.entry(source).or_default().push(d);
+        }
+        Self::store_converted(&mut tx, by_source).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The rows of the earlier one-row-per-dossier table, in the order first stored: pages of
+    /// 1,024 dossiers, each page one JSON array that SQLite builds itself.
+    async fn legacy_dossiers(&self) -> Result<Vec<(String, Dossier)>, StoreError> {
+        let mut strings = Interner::default();
+        let mut out = Vec::new();
+        let mut after = i64::MIN;
+        loop {
+            let (page, last): (Option<String>, Option<i64>) = sqlx::query_as(
+                "SELECT json_group_array(json_array(id, source, record_key, procedure_code, field_code, field_name, \
+                 unit_code, channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
+                 updated_at, result_withdrawal, deleted)), MAX(id) \
+                 FROM (SELECT * FROM dossiers_legacy WHERE id > $1 ORDER BY id LIMIT 1024)",
+            )
+            .bind(after)
+            .fetch_one(&self.pool)
+            .await?;
+            let (Some(page), Some(last)) = (page, last) else {
+                break;
+            };
+            let mut rows: Vec<PackedDossier> = serde_json::from_str(&page)
+                .map_err(|e| StoreError::Corrupt(format!("a page of dossiers: {e}")))?;
+            rows.sort_by_key(|r| r.id);
+            for r in rows {
+                let source = r.source.0.to_string();
+                out.push((source, r.into_dossier(&mut strings)?));
+            }
+            after = last;
+        }
+        Ok(out)
+    }
 }
 
 impl SqliteStore {
     shared::shared_helpers!(Sqlite, SqliteConnection, row_lock: "");
 }
+
+block_store!(Sqlite, SqliteStore, SqliteDossierImport, lock: "");
 
 impl Store for SqliteStore {
     type Import = SqliteDossierImport;
@@ -79,57 +135,21 @@ impl Store for SqliteStore {
     async fn begin_dossier_import(&self, source: &str) -> Result<SqliteDossierImport, StoreError> {
         // IMMEDIATE: the import reads, then writes; a deferred transaction could not upgrade
         // once another connection has written (SQLITE_BUSY_SNAPSHOT).
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let any_rejects = Self::dossier_rejects_exist(&mut tx, source).await?;
-        Ok(SqliteDossierImport {
-            tx,
-            source: source.to_owned(),
-            any_rejects,
-        })
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Self::open_import(tx, source, &self.index).await
     }
 
-    /// Reads pages of 1,024 dossiers, each page one JSON array that SQLite builds itself. Row by
-    /// row, sqlx copies every column value under SQLite's global allocator lock (about 13 µs a
-    /// dossier here); a page per row makes a million dossiers a thousand values.
-    #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        let mut strings = Interner::default();
-        let mut out = Vec::with_capacity(self.dossier_count(source).await?);
-        let mut after = i64::MIN;
-        loop {
-            // Keyset pages along the rowid: no sort, no temporary table, constant memory.
-            let (page, last): (Option<String>, Option<i64>) = sqlx::query_as(
-                "SELECT json_group_array(json_array(id, record_key, procedure_code, field_code, field_name, unit_code, \
-                 channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
-                 updated_at, result_withdrawal, deleted)), MAX(id) \
-                 FROM (SELECT * FROM dossiers WHERE id > $1 AND ($2 IS NULL OR source = $2) ORDER BY id LIMIT 1024)",
-            )
-            .bind(after)
-            .bind(source)
-            .fetch_one(&self.pool)
-            .await?;
-            let (Some(page), Some(last)) = (page, last) else {
-                break;
-            };
-            let mut rows: Vec<PackedDossier> = serde_json::from_str(&page)
-                .map_err(|e| StoreError::Corrupt(format!("a page of dossiers: {e}")))?;
-            // SQL does not promise that an aggregate sees its subquery's order; check, sort if not.
-            if !rows.is_sorted_by_key(|r| r.id) {
-                rows.sort_by_key(|r| r.id);
-            }
-            for r in rows {
-                out.push(r.into_dossier(&mut strings)?);
-            }
-            after = last;
-        }
-        Ok(out)
+        self.read_blocks(source).await
     }
 }
 
-/// One dossier of a page, in the column order of the query above.
+/// One dossier of a page of the earlier table, in the column order of the query above.
 #[derive(serde::Deserialize)]
 struct PackedDossier<'a> {
     id: i64,
+    #[serde(borrow)]
+    source: Text<'a>,
     #[serde(borrow)]
     key: Text<'a>,
     #[serde(borrow)]
@@ -205,104 +225,4 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
         }
         d.deserialize_str(V(std::marker::PhantomData))
     }
-}
-
-/// A bulk dossier import: one transaction across batches (see [`DossierImport`]).
-pub struct SqliteDossierImport {
-    tx: sqlx::Transaction<'static, Sqlite>,
-    source: String,
-    any_rejects: bool,
-}
-
-impl DossierImport for SqliteDossierImport {
-    #[tracing::instrument(name = "store.import.add", skip_all, fields(source = %self.source, records = records.len()))]
-    async fn add(&mut self, records: &[IncomingDossier<'_>]) -> Result<UpsertCounts, StoreError> {
-        let (tx, source) = (&mut self.tx, self.source.as_str());
-        let mut counts = UpsertCounts::default();
-        let mut chunks = records.chunks(ROWS_PER_STATEMENT);
-        let mut next = chunks.next().map(|c| (c, upsert_statement(source, c)));
-        while let Some((chunk, mut statement)) = next.take() {
-            // New rows get ids above the largest one (SQLite's rowid rule, and this transaction is
-            // the only writer); an upsert's changes count inserted and updated rows alike.
-            let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM dossiers")
-                .fetch_one(&mut **tx)
-                .await?;
-            // Binding the next chunk's values is real work: do it while SQLite runs this one.
-            let (written, following) = tokio::join!(statement.build().execute(&mut **tx), async {
-                chunks.next().map(|c| (c, upsert_statement(source, c)))
-            });
-            next = following;
-            let written = written?.rows_affected();
-            let new: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE id > $1")
-                .bind(max_id)
-                .fetch_one(&mut **tx)
-                .await?;
-            let new = new as u64;
-            counts.add(UpsertCounts {
-                new,
-                updated: written - new,
-                unchanged: chunk.len() as u64 - written,
-            });
-            if self.any_rejects {
-                // A readable version replaces any earlier reject of the same key.
-                let mut clear: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "DELETE FROM rejected_records WHERE kind = 'dossier' AND source = ",
-                );
-                clear.push_bind(source).push(" AND record_key IN (");
-                let mut keys = clear.separated(", ");
-                for r in chunk {
-                    keys.push_bind(&*r.dossier.key);
-                }
-                clear.push(")");
-                clear.build().execute(&mut **tx).await?;
-            }
-        }
-        Ok(counts)
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
-    }
-}
-
-/// The multi-row upsert of one chunk. An existing key is replaced only by a later CapNhatLuc (an
-/// absent one is older than any), or an equal one with a different record.
-fn upsert_statement(source: &str, records: &[IncomingDossier<'_>]) -> QueryBuilder<Sqlite> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO dossiers (source, record_key, procedure_code, field_code, field_name, unit_code, \
-                 channel, status, received_at, due_at, supplement_requested_at, finished_at, returned_at, \
-                 updated_at, result_withdrawal, deleted, raw) ",
-    );
-    q.push_values(records, |mut b, r| {
-        let d = r.dossier;
-        b.push_bind(source)
-            .push_bind(&*d.key)
-            .push_bind(&*d.procedure_code)
-            .push_bind(&*d.field_code)
-            .push_bind(&*d.field_name)
-            .push_bind(&*d.unit_code)
-            .push_bind(&*d.channel)
-            .push_bind(i64::from(d.status.code()))
-            .push_bind(secs(d.received_at))
-            .push_bind(secs(d.due_at))
-            .push_bind(secs(d.supplement_requested_at))
-            .push_bind(secs(d.finished_at))
-            .push_bind(secs(d.returned_at))
-            .push_bind(secs(d.updated_at))
-            .push_bind(d.result_kind == ResultKind::Withdrawal)
-            .push_bind(d.deleted)
-            .push_bind(r.raw);
-    });
-    q.push(
-                " ON CONFLICT (source, record_key) DO UPDATE SET \
-                 procedure_code = excluded.procedure_code, field_code = excluded.field_code, \
-                 field_name = excluded.field_name, unit_code = excluded.unit_code, channel = excluded.channel, \
-                 status = excluded.status, received_at = excluded.received_at, due_at = excluded.due_at, \
-                 supplement_requested_at = excluded.supplement_requested_at, finished_at = excluded.finished_at, \
-                 returned_at = excluded.returned_at, updated_at = excluded.updated_at, \
-                 result_withdrawal = excluded.result_withdrawal, deleted = excluded.deleted, raw = excluded.raw, \
-                 revision = dossiers.revision + 1 WHERE ",
-            );
-    q.push(shared::replaces("dossiers"));
-    q
 }

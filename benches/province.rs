@@ -1,0 +1,729 @@
+//! `cargo bench --bench province`: a whole province, measured. A generated province (1,000,000
+//! dossiers, 200,000 ratings, 20,000 feedback records over 200 units by default) is
+//!
+//! 1. reported from its NDJSON file, imported into SQLite and PostgreSQL and reported from each
+//!    store (wall time and the child's own peak RSS, best of three for the reports);
+//! 2. loaded into PostgreSQL in typed columns and its II.06a computed there as one SQL aggregate
+//!    (`COUNT(*) FILTER` per column, grouped by unit and field) — the way one-stop systems compute
+//!    it — whose figures must equal ours, and whose time every report is given as a ratio of;
+//! 3. pre-filled end to end by the daemon's pipeline (`sync`) against the sandbox in a process of
+//!    its own: pull over HTTP, store, compute every form for every unit, deliver every draft to
+//!    both reporting systems, per stage, with the pipeline's peak RSS; then an incremental day
+//!    (10,000 dossiers of the period change after the cut-off, before the deadlines).
+//!
+//! Sizes: BENCH_DOSSIERS, BENCH_RATINGS, BENCH_FEEDBACK, BENCH_UNITS, BENCH_CHANGED.
+//! BENCH_STORES=sqlite,postgres (both by default); BENCH_SECTIONS=files,anchor,pipeline (all);
+//! BENCH_POSTGRES (the server, postgres://postgres@127.0.0.1:5432 by default). Prints a markdown
+//! table for docs/benchmarks.md. It asserts what must hold (the anchor's figures equal ours, every
+//! draft delivered), not the targets: those are read off the table.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_baocao-sync")
+}
+
+/// What one child process cost.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    wall: Duration,
+    peak_rss_mb: f64,
+}
+
+/// Runs the binary to its end and reads its own peak RSS with wait4 (which reaps it); its
+/// standard error is returned for the lines the caller wants.
+#[allow(clippy::zombie_processes)]
+fn measure(args: &[&str]) -> (Measured, String) {
+    let started = Instant::now();
+    let err = tempfile::NamedTempFile::new().expect("temp file");
+    let child = Command::new(bin())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(err.reopen().expect("reopen"))
+        .spawn()
+        .expect("spawn baocao-sync");
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for the child we just spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    let stderr = std::fs::read_to_string(err.path()).unwrap_or_default();
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && [0, 2].contains(&libc::WEXITSTATUS(status)),
+        "baocao-sync {args:?} failed ({status}):\n{stderr}"
+    );
+    (
+        Measured {
+            wall,
+            peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        },
+        stderr,
+    )
+}
+
+/// The best of `n` runs (the least disturbed by the machine).
+fn best_of(n: usize, args: &[&str]) -> Measured {
+    (0..n)
+        .map(|_| measure(args).0)
+        .min_by(|a, b| a.wall.cmp(&b.wall))
+        .expect("n > 0")
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+struct Table(Vec<[String; 3]>);
+
+impl Table {
+    fn row(&mut self, what: impl Into<String>, target: impl Into<String>, got: impl Into<String>) {
+        let row = [what.into(), target.into(), got.into()];
+        println!("  {} | {} | {}", row[0], row[1], row[2]);
+        self.0.push(row);
+    }
+}
+
+fn postgres_server() -> String {
+    std::env::var("BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A fresh PostgreSQL database for one section; its URL.
+fn fresh_database(name: &str) -> String {
+    let server = postgres_server();
+    runtime().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("PostgreSQL answers (see .ci/run)");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut c)
+        .await
+        .expect("drop");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await
+            .expect("create");
+    });
+    format!("{server}/{name}")
+}
+
+fn main() {
+    let dossiers = env_or("BENCH_DOSSIERS", 1_000_000);
+    let ratings = env_or("BENCH_RATINGS", dossiers / 5);
+    let feedback = env_or("BENCH_FEEDBACK", dossiers / 50);
+    let units = env_or("BENCH_UNITS", 200);
+    let changed = env_or("BENCH_CHANGED", 10_000.min(dossiers / 10));
+    let stores = env_list("BENCH_STORES", "sqlite,postgres");
+    let sections = env_list("BENCH_SECTIONS", "files,anchor,pipeline");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let t = Instant::now();
+    let spec = baocao_sync::synth::Spec {
+        dossiers,
+        ratings,
+        feedback,
+        units,
+        seed: 42,
+        ..Default::default()
+    };
+    baocao_sync::synth::write_data_set(&spec, &data).expect("generate");
+    let size = std::fs::metadata(data.join("dossiers.ndjson")).map_or(0, |m| m.len());
+    println!(
+        "province: {dossiers} dossiers ({:.0} MB NDJSON), {ratings} ratings, {feedback} feedback, {units} units; generated in {:.1} s",
+        size as f64 / 1e6,
+        secs(t.elapsed())
+    );
+    let p = |name: &str| data.join(name).display().to_string();
+    let (input, unit_file) = (p("dossiers.ndjson"), p("units.toml"));
+    let out = dir.path().join("out.json").display().to_string();
+    let report_args = |source: Vec<String>| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "report", "--units", &unit_file, "--period", "2023-Q3", "--form", "II.06a", "--out",
+            &out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(source);
+        a
+    };
+    let strs = |v: &[String]| {
+        v.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\u{1}")
+    };
+    let run_best = |v: Vec<String>| {
+        let joined = strs(&v);
+        let args: Vec<&str> = joined.split('\u{1}').collect();
+        best_of(3, &args)
+    };
+    let mut table = Table(Vec::new());
+    let mut anchor_seconds = None;
+    let mut ours_from_file = None;
+    println!("\n  what | target | measured");
+
+    if sections.iter().any(|s| s == "files") {
+        let m = run_best(report_args(vec!["--input".into(), input.clone()]));
+        ours_from_file = Some(std::fs::read_to_string(&out).expect("report written"));
+        table.row(
+            "`report` II.06a from NDJSON",
+            "≤ 1.0 s, ≤ 300 MB",
+            format!("{:.2} s, {:.0} MB", secs(m.wall), m.peak_rss_mb),
+        );
+        for store in &stores {
+            let url = match store.as_str() {
+                "sqlite" => format!("sqlite://{}", dir.path().join("files.db").display()),
+                _ => fresh_database("bench_files"),
+            };
+            let (m, _) = measure(&["import", "--input", &input, "--database-url", &url]);
+            let target = if store == "sqlite" {
+                "≥ 250,000/s"
+            } else {
+                "≥ 200,000/s"
+            };
+            table.row(
+                format!("import into {store}"),
+                target,
+                format!(
+                    "{:.2} s = {:.0}/s, {:.0} MB",
+                    secs(m.wall),
+                    dossiers as f64 / secs(m.wall),
+                    m.peak_rss_mb
+                ),
+            );
+            let m = run_best(report_args(vec![
+                "--from-store".into(),
+                "--database-url".into(),
+                url.clone(),
+            ]));
+            table.row(
+                format!("II.06a from the {store} store"),
+                "faster than PostgreSQL's own aggregate",
+                format!("{:.2} s, {:.0} MB", secs(m.wall), m.peak_rss_mb),
+            );
+            let from_store = std::fs::read_to_string(&out).expect("report written");
+            if let Some(file) = &ours_from_file {
+                assert_eq!(
+                    figures(&serde_json::from_str(file).unwrap()),
+                    figures(&serde_json::from_str(&from_store).unwrap()),
+                    "the {store} store gives the file's figures"
+                );
+            }
+        }
+    }
+
+    if sections.iter().any(|s| s == "anchor") {
+        let url = fresh_database("bench_anchor");
+        let t = Instant::now();
+        let loaded =
+            runtime().block_on(anchor::load(&url, Path::new(&input), Path::new(&unit_file)));
+        println!(
+            "  (anchor: {loaded} dossiers loaded in typed columns in {:.1} s)",
+            secs(t.elapsed())
+        );
+        let (seconds, sql_figures) = runtime().block_on(anchor::aggregate(&url, 3));
+        anchor_seconds = Some(seconds);
+        table.row(
+            "PostgreSQL's own II.06a aggregate (the anchor)",
+            "(for the ratio)",
+            format!("{seconds:.2} s"),
+        );
+        let ours = match &ours_from_file {
+            Some(f) => f.clone(),
+            None => {
+                run_best(report_args(vec!["--input".into(), input.clone()]));
+                std::fs::read_to_string(&out).expect("report written")
+            }
+        };
+        assert_eq!(
+            figures(&serde_json::from_str(&ours).unwrap()),
+            sql_figures,
+            "the SQL aggregate and the product agree on every figure"
+        );
+        println!("  (the SQL aggregate's figures equal ours, cell by cell)");
+    }
+    if let Some(anchor) = anchor_seconds {
+        let ratios: Vec<String> = table
+            .0
+            .iter()
+            .filter(|r| r[0].starts_with("II.06a from") || r[0].starts_with("`report`"))
+            .map(|r| {
+                let s: f64 = r[2].split(' ').next().unwrap().parse().unwrap();
+                format!("{}: {:.2}×", r[0], s / anchor)
+            })
+            .collect();
+        for r in ratios {
+            println!("  ratio to the anchor — {r}");
+        }
+    }
+
+    if sections.iter().any(|s| s == "pipeline") {
+        for store in &stores {
+            pipeline(&mut table, store, dir.path(), &data, changed);
+        }
+    }
+
+    println!("\n| what | target | measured |\n|---|---|---|");
+    for r in &table.0 {
+        println!("| {} | {} | {} |", r[0], r[1], r[2]);
+    }
+}
+
+/// Every figure of an II.06a report JSON: (unit, field) → column → value.
+fn figures(doc: &Value) -> BTreeMap<(String, String), BTreeMap<u32, u64>> {
+    let mut out = BTreeMap::new();
+    for r in doc["reports"].as_array().expect("reports") {
+        for row in r["rows"].as_array().expect("rows") {
+            let values: BTreeMap<u32, u64> = row["values"]
+                .as_object()
+                .expect("values")
+                .iter()
+                .map(|(k, v)| (k.parse().unwrap(), v.as_u64().unwrap()))
+                .collect();
+            out.insert(
+                (
+                    r["unit"].as_str().unwrap().to_owned(),
+                    row["key"].as_str().unwrap().to_owned(),
+                ),
+                values,
+            );
+        }
+    }
+    out
+}
+
+/// The sandbox in a process of its own; its address.
+struct Sandbox {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Sandbox {
+    fn start(data: &Path) -> Sandbox {
+        let mut child = Command::new(bin())
+            .args([
+                "sandbox",
+                "--data",
+                &data.display().to_string(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the sandbox");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the sandbox says where it listens");
+        let address = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("an address")
+            .to_owned();
+        Sandbox { child, address }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The daemon's pipeline over the province, then an incremental day, on one store.
+fn pipeline(table: &mut Table, store: &str, dir: &Path, data: &Path, changed: usize) {
+    let sandbox = Sandbox::start(data);
+    let work = dir.join(format!("pipeline-{store}"));
+    std::fs::create_dir_all(&work).unwrap();
+    let url = match store {
+        "sqlite" => format!("sqlite://{}", work.join("store.db").display()),
+        _ => fresh_database("bench_pipeline"),
+    };
+    let key = work.join("vault.key");
+    let status = Command::new(bin())
+        .args(["creds", "init-key", "--out", &key.display().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let config = work.join("baocao-sync.toml");
+    let a = &sandbox.address;
+    let mut text = format!(
+        "[store]\ndatabase_url = \"{url}\"\n[vault]\nkey_file = \"{}\"\n[files]\nunits = \"{}\"\n\
+         [pull]\nhistory_from = \"2022-01-01\"\nwindow_days = 60\n",
+        key.display(),
+        data.join("units.toml").display()
+    );
+    for system in ["central", "provincial", "source"] {
+        text.push_str(&format!(
+            "[upstreams.{system}]\nbase_url = \"{a}/{system}\"\ntoken_url = \"{a}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n"
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    let cfg = config.display().to_string();
+    let status = Command::new(bin())
+        .args([
+            "creds",
+            "import",
+            "--csv",
+            &data.join("logins.csv").display().to_string(),
+            "--config",
+            &cfg,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "creds import");
+
+    // The morning after the cut-off of 2023-Q3 (D = 14/09/2023).
+    let run = |now: &str| {
+        let (m, stderr) = measure(&[
+            "sync",
+            "--period",
+            "2023-Q3",
+            "--config",
+            &cfg,
+            "--now",
+            now,
+            "--timings",
+        ]);
+        let timings: Value = stderr
+            .lines()
+            .find_map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .ok()
+                    .filter(|v| v.get("timings").is_some())
+            })
+            .unwrap_or_else(|| panic!("sync printed no timings:\n{stderr}"))["timings"]
+            .clone();
+        (m, timings)
+    };
+    let (m, t) = run("2023-09-15T07:30:00+07:00");
+    let held: Value = reqwest::blocking::get(format!("{a}/_sandbox/reports"))
+        .and_then(|r| r.json())
+        .expect("the sandbox lists what it holds");
+    let drafts = held.as_array().map_or(0, Vec::len);
+    assert!(drafts > 0, "drafts were delivered");
+    let stage = |t: &Value, k: &str| t[k].as_f64().unwrap_or(0.0);
+    let target = if store == "sqlite" {
+        "≤ 60 s, ≤ 500 MB"
+    } else {
+        "≤ 90 s, ≤ 500 MB"
+    };
+    table.row(
+        format!("whole pre-fill on {store}: pull + store + compute + deliver ({drafts} drafts)"),
+        target,
+        format!(
+            "{:.1} s (pull {:.1} s of which storing {:.1} s, compute {:.1} s, deliver {:.1} s), {:.0} MB",
+            secs(m.wall),
+            stage(&t, "pull"),
+            stage(&t, "store"),
+            stage(&t, "compute"),
+            stage(&t, "deliver"),
+            m.peak_rss_mb
+        ),
+    );
+
+    // A day after the cut-off: `changed` dossiers still pending at D get their resolution, dated
+    // within the period, entered the next morning.
+    let mut lines = Vec::with_capacity(changed);
+    let file = std::io::BufReader::new(std::fs::File::open(data.join("dossiers.ndjson")).unwrap());
+    for line in file.lines() {
+        if lines.len() >= changed {
+            break;
+        }
+        let line = line.unwrap();
+        let mut v: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        let pending = matches!(v["TrangThaiHoSo"].as_str(), Some("2" | "4"));
+        let received = v["NgayTiepNhan"].as_str().unwrap_or("");
+        if pending && received.starts_with("202307") {
+            v["TrangThaiHoSo"] = "10".into();
+            v["NgayKetThucXuLy"] = "20230912100000".into();
+            v["CapNhatLuc"] = "20230916090000".into();
+            lines.push(v.to_string());
+        }
+    }
+    let client = reqwest::blocking::Client::new();
+    let mut taken = 0;
+    for chunk in lines.chunks(1_000) {
+        let answer: Value = client
+            .post(format!("{a}/_sandbox/records/dossiers"))
+            .body(chunk.join("\n"))
+            .send()
+            .and_then(|r| r.json())
+            .expect("the sandbox takes the day's changes");
+        taken += answer["taken"].as_u64().unwrap_or(0);
+    }
+    let (m, t) = run("2023-09-17T07:30:00+07:00");
+    table.row(
+        format!("incremental day on {store}: {taken} changed dossiers"),
+        "≤ 5 s",
+        format!(
+            "{:.1} s (pull {:.1} s, compute {:.1} s, deliver {:.1} s), {:.0} MB",
+            secs(m.wall),
+            stage(&t, "pull"),
+            stage(&t, "compute"),
+            stage(&t, "deliver"),
+            m.peak_rss_mb
+        ),
+    );
+    let _ = std::io::stdout().flush();
+}
+
+/// The anchor: the same dossiers in a typed PostgreSQL table, and II.06a as one SQL aggregate.
+/// Written from domain.md §5 on its own (it shares no code with the product): the figures it
+/// gives are checked against the product's.
+mod anchor {
+    use super::*;
+    use chrono::{FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+
+    /// A local calendar day (Asia/Ho_Chi_Minh) from the three instant forms, `None` when empty;
+    /// `Err` when the text is none of them (the record is then unreadable).
+    fn day(v: &Value) -> Result<Option<NaiveDate>, ()> {
+        let text = match v {
+            Value::Null => return Ok(None),
+            Value::String(s) => s.trim().to_owned(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(()),
+        };
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let ict = FixedOffset::east_opt(7 * 3600).unwrap();
+        if text.len() == 14 && text.bytes().all(|b| b.is_ascii_digit()) {
+            return NaiveDateTime::parse_from_str(&text, "%Y%m%d%H%M%S")
+                .map(|t| Some(t.date()))
+                .map_err(|_| ());
+        }
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&text) {
+            return Ok(Some(t.with_timezone(&ict).date_naive()));
+        }
+        NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S")
+            .map(|t| Some(ict.from_local_datetime(&t).unwrap().date_naive()))
+            .map_err(|_| ())
+    }
+
+    /// An instant as seconds, for ordering versions (absent is oldest).
+    fn seconds(v: &Value) -> Option<i64> {
+        let text = text(v);
+        let ict = FixedOffset::east_opt(7 * 3600).unwrap();
+        if text.len() == 14 && text.bytes().all(|b| b.is_ascii_digit()) {
+            let t = NaiveDateTime::parse_from_str(&text, "%Y%m%d%H%M%S").ok()?;
+            return Some(ict.from_local_datetime(&t).unwrap().timestamp());
+        }
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&text) {
+            return Some(t.timestamp());
+        }
+        let t = NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S").ok()?;
+        Some(ict.from_local_datetime(&t).unwrap().timestamp())
+    }
+
+    fn text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.trim().to_owned(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// Loads the readable dossiers (the latest CapNhatLuc of a key; the last on a tie) and the
+    /// unit codes; returns how many dossiers.
+    pub async fn load(url: &str, input: &Path, units: &Path) -> usize {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        for sql in [
+            "CREATE UNLOGGED TABLE anchor_units (code TEXT PRIMARY KEY)",
+            "CREATE UNLOGGED TABLE anchor_in (ord BIGINT, key TEXT, unit TEXT, field TEXT, channel TEXT, \
+             status INT, tn DATE, ht DATE, yc DATE, kt DATE, withdrawal BOOL, deleted BOOL, updated BIGINT)",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        let codes: Vec<String> = std::fs::read_to_string(units)
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("code = \"")?
+                    .strip_suffix('"')
+                    .map(str::to_owned)
+            })
+            .collect();
+        for code in codes {
+            sqlx::query("INSERT INTO anchor_units VALUES ($1)")
+                .bind(code)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        let mut copy = c
+            .copy_in_raw("COPY anchor_in FROM STDIN (FORMAT csv)")
+            .await
+            .unwrap();
+        let mut buf = String::new();
+        let reader = std::io::BufReader::new(std::fs::File::open(input).unwrap());
+        let mut n = 0usize;
+        for (ord, line) in reader.lines().enumerate() {
+            let Ok(v) = serde_json::from_str::<Value>(&line.unwrap()) else {
+                continue;
+            };
+            let status = text(&v["TrangThaiHoSo"])
+                .parse::<i32>()
+                .ok()
+                .filter(|s| (1..=10).contains(s));
+            let dates: Result<Vec<Option<NaiveDate>>, ()> = [
+                "NgayTiepNhan",
+                "NgayHenTra",
+                "NgayYeuCauBoSung",
+                "NgayKetThucXuLy",
+                "NgayTra",
+                "CapNhatLuc",
+            ]
+            .iter()
+            .map(|f| day(&v[*f]))
+            .collect();
+            let (Some(status), Ok(dates), key) = (status, dates, text(&v["MaHoSo"])) else {
+                continue;
+            };
+            if key.is_empty() {
+                continue;
+            }
+            let kind: String = text(&v["LoaiKetQua"]).to_lowercase();
+            let kind: String = kind.split('/').map(str::trim).collect::<Vec<_>>().join("/");
+            let withdrawal = kind == "trả lại/xin rút";
+            let d = |i: usize| dates[i].map_or(String::new(), |d| d.to_string());
+            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            buf.push_str(&format!(
+                "{ord},{},{},{},{},{status},{},{},{},{},{withdrawal},{},{}\n",
+                q(&key),
+                q(&text(&v["MaDonViXuLy"])),
+                q(&text(&v["MaLinhVuc"])),
+                q(&text(&v["KenhThucHien"])),
+                d(0),
+                d(1),
+                d(2),
+                d(3),
+                matches!(text(&v["DaXoa"]).to_lowercase().as_str(), "1" | "true"),
+                seconds(&v["CapNhatLuc"]).map_or(String::new(), |s| s.to_string()),
+            ));
+            n += 1;
+            if buf.len() > 1 << 20 {
+                copy.send(std::mem::take(&mut buf).into_bytes())
+                    .await
+                    .unwrap();
+            }
+        }
+        copy.send(buf.into_bytes()).await.unwrap();
+        copy.finish().await.unwrap();
+        // One row per key: the latest CapNhatLuc (instants compared as the product compares them:
+        // absent is oldest), the last in the file on a tie.
+        for sql in [
+            "CREATE UNLOGGED TABLE anchor AS SELECT DISTINCT ON (key) * FROM anchor_in \
+             ORDER BY key, updated DESC NULLS LAST, ord DESC",
+            "ANALYZE anchor",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        n
+    }
+
+    /// II.06a of 2023-Q3 (T = 15/06/2023, D = 14/09/2023) as one query; the best wall time of
+    /// `runs`, and its figures.
+    pub async fn aggregate(
+        url: &str,
+        runs: usize,
+    ) -> (f64, BTreeMap<(String, String), BTreeMap<u32, u64>>) {
+        use sqlx::{Connection, Row};
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        let sql = "WITH d AS ( \
+              SELECT unit, field, channel, status, tn, ht, yc, \
+                     CASE WHEN status IN (7, 9, 10) THEN kt END AS closed, \
+                     (status = 7 OR (status IN (9, 10) AND withdrawal)) AS wd, \
+                     (status IN (6, 8) OR (status = 5 AND (yc IS NULL OR yc <= DATE '2023-09-14'))) AS paused \
+              FROM anchor \
+              WHERE status NOT IN (1, 3) AND NOT deleted AND tn IS NOT NULL AND tn <= DATE '2023-09-14' \
+                AND NOT (status IN (9, 10) AND kt IS NULL) \
+                AND NOT (status IN (7, 9, 10) AND kt IS NOT NULL AND kt < tn) \
+                AND NOT (status IN (7, 9, 10) AND kt IS NOT NULL AND kt < DATE '2023-06-15') \
+                AND NOT (tn >= DATE '2023-06-15' AND channel NOT IN ('1', '2', '3')) \
+                AND unit IN (SELECT code FROM anchor_units)) \
+            SELECT unit, field, \
+              COUNT(*) AS c3, \
+              COUNT(*) FILTER (WHERE tn >= DATE '2023-06-15' AND channel = '2') AS c4, \
+              COUNT(*) FILTER (WHERE tn >= DATE '2023-06-15' AND channel IN ('1', '3')) AS c5, \
+              COUNT(*) FILTER (WHERE tn < DATE '2023-06-15') AS c6, \
+              COUNT(*) FILTER (WHERE closed BETWEEN DATE '2023-06-15' AND DATE '2023-09-14') AS c7, \
+              COUNT(*) FILTER (WHERE closed BETWEEN DATE '2023-06-15' AND DATE '2023-09-14' AND NOT wd AND ht IS NOT NULL AND closed < ht) AS c8, \
+              COUNT(*) FILTER (WHERE closed BETWEEN DATE '2023-06-15' AND DATE '2023-09-14' AND (wd OR ht IS NULL OR closed = ht)) AS c9, \
+              COUNT(*) FILTER (WHERE closed BETWEEN DATE '2023-06-15' AND DATE '2023-09-14' AND NOT wd AND ht IS NOT NULL AND closed > ht) AS c10, \
+              COUNT(*) FILTER (WHERE closed IS NULL OR closed > DATE '2023-09-14') AS c11, \
+              COUNT(*) FILTER (WHERE (closed IS NULL OR closed > DATE '2023-09-14') AND (paused OR ht IS NULL OR ht >= DATE '2023-09-14')) AS c12, \
+              COUNT(*) FILTER (WHERE (closed IS NULL OR closed > DATE '2023-09-14') AND NOT paused AND ht IS NOT NULL AND ht < DATE '2023-09-14') AS c13 \
+            FROM d GROUP BY unit, field";
+        let mut best = f64::MAX;
+        let mut figures = BTreeMap::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let rows = sqlx::query(sql)
+                .fetch_all(&mut c)
+                .await
+                .expect("the aggregate runs");
+            best = best.min(secs(t.elapsed()));
+            figures = rows
+                .iter()
+                .map(|r| {
+                    let values = (3..=13)
+                        .map(|c| (c as u32, r.get::<i64, _>(c as usize - 1) as u64))
+                        .collect();
+                    ((r.get::<String, _>(0), r.get::<String, _>(1)), values)
+                })
+                .collect();
+        }
+        (best, figures)
+    }
+}
