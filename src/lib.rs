@@ -14,6 +14,7 @@ pub mod domain;
 pub mod duties;
 pub mod forms;
 pub mod http;
+pub mod keys;
 pub mod render;
 pub mod retry;
 pub mod sandbox;

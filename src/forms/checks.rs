@@ -2,7 +2,7 @@
 //! - `online_share_shift`: a unit's online share moved far from its previous period;
 //! - `procedure_not_online`: online dossiers for a procedure the catalogue says is not online.
 
-use super::ii06a::{DOSSIER_METRICS, Placement, Window, place, tally};
+use super::ii06a::{DOSSIER_METRICS, Placement, Window, place};
 use super::table::Tally;
 use crate::catalog::FieldCatalog;
 use crate::domain::{Dossier, Finding, FindingCode, Period, UnitTree};
@@ -40,10 +40,13 @@ fn metric(name: &str) -> usize {
         .expect("a dossier metric")
 }
 
-/// Both column-4 checks for one period; `now` is the period's own tally (already computed).
+/// Both column-4 checks for one period; `now` is the period's own tally and `before` the
+/// previous period's (both already computed; none before the first period).
+#[allow(clippy::too_many_arguments)]
 pub fn column4(
     dossiers: &[Dossier],
     now: &Tally,
+    before: Option<(&Period, &Tally)>,
     units: &UnitTree,
     period: &Period,
     catalog: Option<&FieldCatalog>,
@@ -65,8 +68,7 @@ pub fn column4(
             },
         )
     };
-    if let Some(previous) = period.previous() {
-        let (before, _) = tally(dossiers, units, &previous);
+    if let Some((previous, before)) = before {
         let mut ids: Vec<usize> = now.units().collect();
         ids.sort_unstable();
         ids.dedup();

@@ -31,15 +31,24 @@ pub const DOSSIER_METRICS: [&str; 11] = [
 /// Without a catalogue: the first non-empty TenLinhVuc seen for the code, in input order, over
 /// every readable dossier (counted or not), else the code itself.
 #[derive(Debug, Default)]
-pub struct FirstSeenLabels(HashMap<Arc<str>, Arc<str>>);
+pub struct FirstSeenLabels(HashMap<Arc<str>, Arc<str>, foldhash::fast::RandomState>);
 
 impl FirstSeenLabels {
     pub fn from_dossiers(dossiers: &[Dossier]) -> FirstSeenLabels {
-        let mut map: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+        let mut map: HashMap<Arc<str>, Arc<str>, _> = HashMap::default();
+        // Codes arrive interned: once a code has its label, its pointer says so without hashing
+        // or comparing its text again.
+        let mut labelled: std::collections::HashSet<usize, foldhash::fast::RandomState> =
+            Default::default();
         for d in dossiers {
-            if !d.field_name.is_empty() && !map.contains_key(&d.field_code) {
+            let code = Arc::as_ptr(&d.field_code) as *const u8 as usize;
+            if d.field_name.is_empty() || labelled.contains(&code) {
+                continue;
+            }
+            if !map.contains_key(&*d.field_code) {
                 map.insert(d.field_code.clone(), d.field_name.clone());
             }
+            labelled.insert(code);
         }
         FirstSeenLabels(map)
     }

@@ -158,19 +158,34 @@ pub fn compute(
                         let dossiers = Inputs::need(def, inputs.dossiers, RecordKind::Dossier)?;
                         let plan = ColumnPlan::new(base, &ii06a::DOSSIER_METRICS)
                             .map_err(FormError::Definition)?;
-                        let (tally, mut f) = ii06a::tally(dossiers, units, period);
+                        // The period, and on another core the previous one (for the column-4
+                        // share check) and the first-seen labels: each a pass over every dossier.
+                        let previous = inputs.checks.and(period.previous());
+                        let ((tally, mut f), (before, seen)) = std::thread::scope(|s| {
+                            let other = s.spawn(|| {
+                                let before = previous
+                                    .as_ref()
+                                    .map(|p| (p.clone(), ii06a::tally(dossiers, units, p).0));
+                                (before, ii06a::FirstSeenLabels::from_dossiers(dossiers))
+                            });
+                            let now = ii06a::tally(dossiers, units, period);
+                            match other.join() {
+                                Ok(other) => (now, other),
+                                Err(panic) => std::panic::resume_unwind(panic),
+                            }
+                        });
                         tag(&mut f, RecordKind::Dossier);
                         if let Some(config) = inputs.checks {
                             f.extend(checks::column4(
                                 dossiers,
                                 &tally,
+                                before.as_ref().map(|(p, t)| (p, t)),
                                 units,
                                 period,
                                 inputs.catalog,
                                 &config.column_4,
                             ));
                         }
-                        let seen = ii06a::FirstSeenLabels::from_dossiers(dossiers);
                         let labels: Box<dyn table::FieldLabels> = match inputs.catalog {
                             Some(catalog) => {
                                 let labels = ii06a::CatalogLabels {

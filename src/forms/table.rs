@@ -24,18 +24,24 @@ pub trait FieldLabels {
     fn label(&self, field_code: &str) -> Option<String>;
 }
 
-/// Metric counts per (unit, row key), each metric decided by its own rule.
+/// Metric counts per unit and row key, each metric decided by its own rule. A million records
+/// are counted here one by one: a lookup by the key's text, no copy of the key once it is in.
 #[derive(Debug, Default)]
 pub struct Tally {
-    cells: HashMap<(UnitId, Arc<str>), Vec<u64>>,
+    cells: HashMap<UnitId, HashMap<Arc<str>, Vec<u64>, FastHash>, FastHash>,
 }
+
+type FastHash = foldhash::fast::RandomState;
 
 impl Tally {
     pub fn add(&mut self, unit: UnitId, key: &Arc<str>, facts: &[bool]) {
-        let cell = self
-            .cells
-            .entry((unit, key.clone()))
-            .or_insert_with(|| vec![0; facts.len()]);
+        let rows = self.cells.entry(unit).or_default();
+        let cell = match rows.get_mut(&**key) {
+            Some(cell) => cell,
+            None => rows
+                .entry(key.clone())
+                .or_insert_with(|| vec![0; facts.len()]),
+        };
         for (c, &f) in cell.iter_mut().zip(facts) {
             *c += u64::from(f);
         }
@@ -43,24 +49,31 @@ impl Tally {
 
     /// The row keys with something counted, in any unit.
     pub fn row_keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.cells.keys().map(|(_, k)| &**k)
+        self.cells
+            .values()
+            .flat_map(|rows| rows.keys().map(|k| &**k))
     }
 
     /// The units with something counted.
     pub fn units(&self) -> impl Iterator<Item = UnitId> + '_ {
-        self.cells.keys().map(|(u, _)| *u)
+        self.cells.keys().copied()
     }
 
     /// Summed counts of one unit, all rows.
     pub fn unit_counts(&self, unit: UnitId) -> Option<Vec<u64>> {
         let mut total: Option<Vec<u64>> = None;
-        for ((u, _), counts) in &self.cells {
-            if *u == unit {
-                let t = total.get_or_insert_with(|| vec![0; counts.len()]);
-                t.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
-            }
+        for counts in self.cells.get(&unit)?.values() {
+            let t = total.get_or_insert_with(|| vec![0; counts.len()]);
+            t.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
         }
         total
+    }
+
+    /// Every (unit, row key, counts), in no order.
+    fn into_cells(self) -> impl Iterator<Item = (UnitId, Arc<str>, Vec<u64>)> {
+        self.cells
+            .into_iter()
+            .flat_map(|(unit, rows)| rows.into_iter().map(move |(k, c)| (unit, k, c)))
     }
 }
 
@@ -75,7 +88,7 @@ pub fn per_unit_reports(
 ) -> (Vec<UnitReport>, Vec<IdentityViolation>) {
     let mut by_unit: HashMap<UnitId, Vec<Row>> = HashMap::new();
     let mut totals: HashMap<UnitId, Values> = HashMap::new();
-    for ((unit, key), counts) in tally.cells {
+    for (unit, key, counts) in tally.into_cells() {
         let values = plan.values(&counts);
         totals
             .entry(unit)

@@ -124,24 +124,38 @@ macro_rules! block_store {
             }
 
             /// Every stored dossier (of one source, or all), by source, in the order first stored.
+            /// Blocks are decoded on a thread of their own while the next ones are read.
             #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
             async fn read_blocks(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
                 use futures_util::TryStreamExt;
-                let mut strings = crate::sources::export::Interner::default();
-                let mut out = Vec::with_capacity(self.dossier_count(source).await?);
+                let count = self.dossier_count(source).await?;
+                let (tx, rx) = std::sync::mpsc::sync_channel::<(String, i64, Vec<u8>)>(4);
+                let decoder = std::thread::spawn(move || -> Result<Vec<Dossier>, StoreError> {
+                    let mut strings = crate::sources::export::Interner::default();
+                    let mut out = Vec::with_capacity(count);
+                    for (source, block, facts) in rx {
+                        super::blocks::decode_into(&facts, &mut strings, &mut out).map_err(|e| {
+                            StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
+                        })?;
+                    }
+                    Ok(out)
+                });
                 let mut rows = sqlx::query_as::<_, (String, i64, Vec<u8>)>(
                     "SELECT source, block, facts FROM dossier_blocks WHERE $1 IS NULL OR source = $1 \
                      ORDER BY source, block",
                 )
                 .bind(source)
                 .fetch(&self.pool);
-                while let Some((source, block, facts)) = rows.try_next().await? {
-                    let dossiers = super::blocks::decode(&facts, &mut strings).map_err(|e| {
-                        StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
-                    })?;
-                    out.extend(dossiers);
+                while let Some(row) = rows.try_next().await? {
+                    if tx.send(row).is_err() {
+                        // The decoder stopped on a damaged block: its error says which.
+                        break;
+                    }
                 }
-                Ok(out)
+                drop(tx);
+                decoder
+                    .join()
+                    .map_err(|_| StoreError::Corrupt("decoding dossier blocks failed".into()))?
             }
         }
 

@@ -13,9 +13,9 @@
 
 use super::UpsertCounts;
 use crate::domain::{Dossier, Instant, ResultKind, Status};
+use crate::keys::HashedKeys;
 use crate::sources::export::Interner;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 
 /// Dossiers per block.
 pub const BLOCK_SIZE: usize = 4096;
@@ -158,9 +158,21 @@ fn head(bytes: &[u8]) -> Result<Head<'_>, String> {
         dict.push(r.text(len)?);
     }
     let lens = r.u32s(n)?;
+    let total = lens
+        .iter()
+        .try_fold(0usize, |a, l| a.checked_add(*l as usize))
+        .ok_or("a block's keys are too long")?;
+    let region = r.text(total)?;
     let mut keys = Vec::with_capacity(n);
+    let mut at = 0;
     for len in lens {
-        keys.push(r.text(len as usize)?);
+        let end = at + len as usize;
+        keys.push(
+            region
+                .get(at..end)
+                .ok_or("a block's keys do not fall on character boundaries")?,
+        );
+        at = end;
     }
     Ok(Head {
         n,
@@ -177,6 +189,17 @@ pub fn keys(bytes: &[u8]) -> Result<Vec<&str>, String> {
 
 /// Decodes a block; repeated texts are shared through `strings`.
 pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Vec<Dossier>, String> {
+    let mut out = Vec::new();
+    decode_into(bytes, strings, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a block onto the end of `out` (a million dossiers are built in place, not moved).
+pub fn decode_into(
+    bytes: &[u8],
+    strings: &mut Interner,
+    out: &mut Vec<Dossier>,
+) -> Result<(), String> {
     let Head {
         n,
         dict,
@@ -207,7 +230,7 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Vec<Dossier>, Stri
         );
         (v != NONE).then_some(Instant(v))
     };
-    let mut out = Vec::with_capacity(n);
+    out.reserve(n);
     for (i, key) in keys.into_iter().enumerate() {
         let status = Status::new(statuses[i])
             .ok_or_else(|| format!("dossier {key} has status {}", statuses[i]))?;
@@ -234,7 +257,7 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Vec<Dossier>, Stri
             deleted: flags[i] & 2 != 0,
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Where a dossier is: its block and its place in it.
@@ -244,20 +267,12 @@ pub struct Slot {
     pub at: u32,
 }
 
-fn hash(key: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    key.hash(&mut h);
-    h.finish()
-}
-
-/// Which block holds each key of one source, and how full the last block is. Keys are held by a
-/// 64-bit hash (a million keys in 16 MB); a key whose hash another key already has is held whole.
+/// Which block holds each key of one source, and how full the last block is.
 #[derive(Debug, Clone, Default)]
 pub struct KeyIndex {
     /// The source's generation the index was built at.
     pub generation: i64,
-    by_hash: HashMap<u64, Slot>,
-    shared_hash: HashMap<Box<str>, Slot>,
+    keys: HashedKeys<Slot>,
     /// The last block and the dossiers in it.
     pub last: Option<(i64, u32)>,
 }
@@ -276,10 +291,7 @@ impl KeyIndex {
         generation: i64,
         blocks: impl IntoIterator<Item = (i64, &'a [u8])>,
     ) -> Result<KeyIndex, String> {
-        let mut index = KeyIndex {
-            generation,
-            ..KeyIndex::default()
-        };
+        let mut index = KeyIndex::empty(generation);
         for (block, bytes) in blocks {
             index.add_block(block, bytes)?;
         }
@@ -290,7 +302,7 @@ impl KeyIndex {
     pub fn add_block(&mut self, block: i64, bytes: &[u8]) -> Result<(), String> {
         let keys = keys(bytes)?;
         for (at, key) in keys.iter().enumerate() {
-            self.insert(
+            self.keys.insert(
                 key,
                 Slot {
                     block,
@@ -302,33 +314,17 @@ impl KeyIndex {
         Ok(())
     }
 
-    fn insert(&mut self, key: &str, slot: Slot) {
-        match self.by_hash.entry(hash(key)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(slot);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.shared_hash.insert(key.into(), slot);
-            }
-        }
-    }
-
-    /// Where `key` may be: a slot to check against the block's key (hashes can meet), and the
-    /// slot of a key held whole.
+    /// Where `key` may be (each slot to check against the block's key).
     fn candidates(&self, key: &str) -> impl Iterator<Item = Slot> + '_ {
-        self.shared_hash
-            .get(key)
-            .copied()
-            .into_iter()
-            .chain(self.by_hash.get(&hash(key)).copied())
+        self.keys.candidates(key)
     }
 
     pub fn len(&self) -> usize {
-        self.by_hash.len() + self.shared_hash.len()
+        self.keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.keys.is_empty()
     }
 }
 
@@ -434,7 +430,7 @@ impl Merge {
                     }
                     touched.dossiers.push((*d).clone());
                     touched.dirty = true;
-                    self.index.insert(&d.key, Slot { block, at });
+                    self.index.keys.insert(&d.key, Slot { block, at });
                     self.index.last = Some((block, at + 1));
                     counts.new += 1;
                 }
@@ -588,11 +584,11 @@ mod tests {
         let mut merge = Merge::new(KeyIndex::default());
         merge.add(&[&a]).unwrap();
         // Make B's hash lead to A's slot, as a collision would.
-        let slot_of_a = merge.index.by_hash[&hash("A")];
-        merge.index.by_hash.insert(hash("B"), slot_of_a);
+        let slot_of_a = merge.index.candidates("A").next().unwrap();
+        merge.index.keys.force_hash("B", slot_of_a);
         let counts = merge.add(&[&b]).unwrap();
         assert_eq!(counts.new, 1, "B is not taken for A");
-        assert_eq!(merge.index.shared_hash.len(), 1, "B is held whole");
+        assert_eq!(merge.index.keys.held_whole(), 1, "B is held whole");
         let again = merge.add(&[&b, &a]).unwrap();
         assert_eq!((again.new, again.unchanged), (0, 2));
     }

@@ -278,7 +278,7 @@ impl FromWire for Feedback {
 
 /// Shares the few distinct codes and names (fields, units, channels) among a million records.
 #[derive(Debug, Default)]
-pub struct Interner(HashSet<Arc<str>>);
+pub struct Interner(HashSet<Arc<str>, foldhash::fast::RandomState>);
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Arc<str> {
@@ -403,8 +403,18 @@ impl<'de> Visitor<'de> for JsonRecordSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut wire = WireRecord::new(self.0);
+        // Exports write their fields in one order: the field after the last one found is tried
+        // first, and a million records seldom need the search.
+        let mut next = 0;
         while let Some(Key(k)) = map.next_key()? {
-            match self.0.iter().position(|n| *n == k) {
+            let found = match self.0.get(next) {
+                Some(n) if *n == k => Some(next),
+                _ => self.0.iter().position(|n| *n == k),
+            };
+            if let Some(i) = found {
+                next = i + 1;
+            }
+            match found {
                 Some(i) => match map.next_value::<Flex>()? {
                     Flex::Text(v) => wire.set(i, v),
                     Flex::Nested => wire.mark_unreadable(i),
