@@ -37,6 +37,9 @@ pub struct ConfigArgs {
     /// What "now" is (RFC 3339), for tests and replays; the clock runs on from it.
     #[arg(long, hide = true)]
     pub now: Option<String>,
+    /// With `--now`: the clock stands still at it (crash drills compare runs at one instant).
+    #[arg(long, hide = true, requires = "now")]
+    pub freeze_clock: bool,
 }
 
 impl ConfigArgs {
@@ -56,7 +59,12 @@ impl ConfigArgs {
     pub fn clock(&self) -> anyhow::Result<Clock> {
         Ok(match &self.now {
             Some(text) => {
-                Clock::starting_at(Instant::parse(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?)
+                let now = Instant::parse(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?;
+                if self.freeze_clock {
+                    Clock::frozen_at(now)
+                } else {
+                    Clock::starting_at(now)
+                }
             }
             None => Clock::system(),
         })

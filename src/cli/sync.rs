@@ -72,7 +72,14 @@ pub async fn run(a: SyncArgs, pull: bool) -> anyhow::Result<ExitCode> {
         let mut stages = progress.timings();
         let store: f64 = report.pulls.iter().map(|(_, o)| o.store_seconds).sum();
         stages.insert("store".to_owned(), (store * 1000.0).round() / 1000.0);
-        eprintln!("{}", serde_json::json!({ "timings": stages }));
+        let points: serde_json::Map<String, serde_json::Value> = baocao_sync::drill::passed()
+            .into_iter()
+            .map(|(stage, n)| (stage.to_owned(), n.into()))
+            .collect();
+        eprintln!(
+            "{}",
+            serde_json::json!({ "timings": stages, "drill_points": points })
+        );
     }
     let report = match result {
         Ok(r) => r,

@@ -44,6 +44,22 @@ struct Page {
     next_after: Option<String>,
 }
 
+/// One page of the record API as upstreams.md gives it: the records' texts, and the cursor to the
+/// next page. A page that does not parse, or holds more records than were asked, breaks the
+/// contract.
+pub fn parse_page(body: &[u8], asked: u32) -> Result<(Vec<String>, Option<String>), SourceError> {
+    let page: Page = serde_json::from_slice(body)
+        .map_err(|e| SourceError::Contract(format!("a page that does not parse: {e}")))?;
+    if page.content.len() > asked as usize {
+        return Err(SourceError::Contract(format!(
+            "a page of {} records where at most {asked} were asked",
+            page.content.len()
+        )));
+    }
+    let texts = page.content.iter().map(|v| v.to_string()).collect();
+    Ok((texts, page.next_after))
+}
+
 pub struct SourceClient {
     http: reqwest::Client,
     base_url: reqwest::Url,
@@ -109,14 +125,12 @@ impl SourceClient {
                     },
                 )
                 .await?;
-            tracing::debug!(
-                items = page.content.len(),
-                more = page.next_after.is_some(),
-                "page"
-            );
-            out.extend(page.content.iter().map(|v| v.to_string()));
-            match page.next_after {
-                Some(_) if page.content.is_empty() => {
+            let (texts, next_after) = page;
+            tracing::debug!(items = texts.len(), more = next_after.is_some(), "page");
+            let empty = texts.is_empty();
+            out.extend(texts);
+            match next_after {
+                Some(_) if empty => {
                     return Err(SourceError::Contract(format!(
                         "an empty page of {kind} with a cursor to a next one"
                     )));
@@ -138,7 +152,7 @@ impl SourceClient {
         session: &Session,
         url: &reqwest::Url,
         query: &[(&'static str, String)],
-    ) -> Result<Page, SourceError> {
+    ) -> Result<(Vec<String>, Option<String>), SourceError> {
         session
             .with_token(
                 move |token| async move { self.page(&token, url, query).await },
@@ -157,7 +171,7 @@ impl SourceClient {
         token: &SecretString,
         url: &reqwest::Url,
         query: &[(&'static str, String)],
-    ) -> Result<Page, SourceError> {
+    ) -> Result<(Vec<String>, Option<String>), SourceError> {
         let started = std::time::Instant::now();
         let response = authorize(self.http.get(url.clone()), token)
             .query(query)
@@ -197,7 +211,11 @@ impl SourceClient {
                 crate::http::BodyError::TooLarge(_) => SourceError::Contract(e.to_string()),
                 crate::http::BodyError::Broken(_) => SourceError::transient(e.to_string()),
             })?;
-        serde_json::from_slice(&body)
-            .map_err(|e| SourceError::Contract(format!("a page that does not parse: {e}")))
+        let asked = query
+            .iter()
+            .find(|(k, _)| *k == "size")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(u32::MAX);
+        parse_page(&body, asked)
     }
 }

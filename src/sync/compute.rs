@@ -131,6 +131,7 @@ pub fn compute(
         period,
     )
     .map_err(failed)?;
+    crate::drill::point(crate::drill::Stage::Compute);
     let feedback = forms::compute(
         regime,
         form("II.05")?,
@@ -143,6 +144,7 @@ pub fn compute(
         period,
     )
     .map_err(failed)?;
+    crate::drill::point(crate::drill::Stage::Compute);
     let left_out = |unit: &str| {
         dossiers
             .findings

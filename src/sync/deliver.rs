@@ -220,6 +220,7 @@ impl Delivery {
     #[tracing::instrument(name = "sync.deliver", skip_all, fields(system = %row.report.system, form = %row.report.form, period = %row.report.period, unit = %row.report.unit))]
     pub async fn deliver(&self, row: OutboxRow, worker: &str) -> Result<OutboxRow, SyncError> {
         let (outcome, put) = self.attempt(&row).await;
+        crate::drill::point(crate::drill::Stage::Deliver);
         tracing::debug!(outcome = outcome.name(), "draft delivered");
         self.delivered.fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now();

@@ -54,6 +54,8 @@ pub enum SyncError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Clock {
     offset_seconds: i64,
+    /// A clock that stands still (crash drills compare runs at one instant).
+    frozen: Option<Instant>,
 }
 
 impl Clock {
@@ -65,11 +67,23 @@ impl Clock {
     pub fn starting_at(now: Instant) -> Clock {
         Clock {
             offset_seconds: now.0 - chrono::Utc::now().timestamp(),
+            frozen: None,
+        }
+    }
+
+    /// A clock that reads `now` whenever it is asked.
+    pub fn frozen_at(now: Instant) -> Clock {
+        Clock {
+            offset_seconds: 0,
+            frozen: Some(now),
         }
     }
 
     pub fn now(&self) -> Instant {
-        Instant(chrono::Utc::now().timestamp() + self.offset_seconds)
+        match self.frozen {
+            Some(now) => now,
+            None => Instant(chrono::Utc::now().timestamp() + self.offset_seconds),
+        }
     }
 }
 
@@ -546,6 +560,7 @@ impl Engine {
         let loaded = records::Loaded::from_store(&self.store, None).await?;
         let period = scope.period.clone();
         let contents = compute_contents(&setup, regime, loaded, &period)?;
+        crate::drill::point(crate::drill::Stage::Compute);
         report.rows = self
             .apply_to(
                 filter,

@@ -261,10 +261,12 @@ async fn pull_kind<S: Store, R: Pulled>(
                 return Ok(outcome);
             }
         };
+        crate::drill::point(crate::drill::Stage::Pull);
         let n = texts.len() as i64;
         let before = outcome.counts;
         let storing = std::time::Instant::now();
         store_window::<S, R>(store, req, &texts, &mut outcome).await?;
+        crate::drill::point(crate::drill::Stage::Store);
         crate::telemetry::events::records_pulled(
             req.kind,
             (outcome.counts.new - before.new) + (outcome.counts.updated - before.updated),

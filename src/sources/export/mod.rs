@@ -54,6 +54,8 @@ impl FromStr for InputFormat {
 pub enum Input {
     File(PathBuf),
     Stdin,
+    /// An export already in memory (a request's body, a fuzzer's input).
+    Bytes(std::sync::Arc<[u8]>),
 }
 
 impl Input {
@@ -69,6 +71,7 @@ impl Input {
     fn open(&self) -> Result<Box<dyn Read + Send>, ReadError> {
         match self {
             Input::Stdin => Ok(Box::new(std::io::stdin())),
+            Input::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
             Input::File(path) => std::fs::File::open(path)
                 .map(|f| Box::new(f) as Box<dyn Read + Send>)
                 .map_err(|e| ReadError::open(path, e)),
@@ -78,6 +81,7 @@ impl Input {
     fn describe(&self) -> String {
         match self {
             Input::Stdin => "standard input".to_owned(),
+            Input::Bytes(_) => "the export given".to_owned(),
             Input::File(p) => p.display().to_string(),
         }
     }
@@ -259,7 +263,7 @@ pub fn resolve_format(input: &Input, given: Option<InputFormat>) -> Result<Input
         return Ok(f);
     }
     match input {
-        Input::Stdin => Err(ReadError::FormatNeeded("standard input".into())),
+        Input::Stdin | Input::Bytes(_) => Err(ReadError::FormatNeeded(input.describe())),
         Input::File(p) => InputFormat::from_path(p)
             .ok_or_else(|| ReadError::FormatNeeded(p.display().to_string())),
     }

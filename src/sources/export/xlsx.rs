@@ -26,6 +26,10 @@ pub(super) fn read<R: FromWire>(
             drop(reader);
             read_workbook(BufReader::new(file), ctx, each).map_err(fail)
         }
+        Input::Bytes(bytes) => {
+            drop(reader);
+            read_workbook(Cursor::new(bytes.clone()), ctx, each).map_err(fail)
+        }
         Input::Stdin => {
             // A zip needs seeking: standard input is read whole first.
             let mut bytes = Vec::new();

@@ -1,0 +1,80 @@
+//! Crash drills: the points of the pipeline where a killed process leaves the most half-done work,
+//! counted on every run, and the hook that kills this process there on purpose.
+//!
+//! `BAOCAO_DRILL_KILL=<stage>:<n>` (stages: pull, store, compute, deliver) makes the process send
+//! itself SIGKILL the n-th time it reaches a point of that stage: no destructor, flush or commit
+//! runs, as when the server loses power or the kernel's OOM killer strikes. `sync --timings`
+//! prints how many points of each stage a whole run passed, from which a drill draws its moment.
+//! Without the variable a point is one relaxed atomic increment.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where in the pipeline a point sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// A window of records fetched from the source, not yet stored.
+    Pull,
+    /// A window's records stored, before its pull is logged and the watermark moves.
+    Store,
+    /// A form computed for every unit, before its drafts reach the outbox.
+    Compute,
+    /// A draft written to a reporting system, before its answer is recorded in the outbox.
+    Deliver,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Pull, Stage::Store, Stage::Compute, Stage::Deliver];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Pull => "pull",
+            Stage::Store => "store",
+            Stage::Compute => "compute",
+            Stage::Deliver => "deliver",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+static PASSED: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+static KILL_AT: OnceLock<Option<(Stage, u64)>> = OnceLock::new();
+
+/// The plan in `BAOCAO_DRILL_KILL`, if any; a value that does not parse is reported and ignored.
+fn plan() -> Option<(Stage, u64)> {
+    *KILL_AT.get_or_init(|| {
+        let text = std::env::var("BAOCAO_DRILL_KILL").ok()?;
+        let parsed = text.split_once(':').and_then(|(stage, n)| {
+            let stage = Stage::ALL.into_iter().find(|s| s.as_str() == stage)?;
+            Some((stage, n.parse::<u64>().ok().filter(|n| *n > 0)?))
+        });
+        if parsed.is_none() {
+            tracing::warn!(value = %text, "BAOCAO_DRILL_KILL is not <pull|store|compute|deliver>:<n>; no drill");
+        }
+        parsed
+    })
+}
+
+/// The pipeline passes a point of `stage`.
+pub fn point(stage: Stage) {
+    let n = PASSED[stage.index()].fetch_add(1, Ordering::Relaxed) + 1;
+    if plan() == Some((stage, n)) {
+        eprintln!("drill: killed at {} point {n}", stage.as_str());
+        // SAFETY: kill(2) on this process's own id has no memory effects; SIGKILL cannot be
+        // caught, so nothing runs after it.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+/// How many points of each stage this process has passed.
+pub fn passed() -> Vec<(&'static str, u64)> {
+    Stage::ALL
+        .into_iter()
+        .map(|s| (s.as_str(), PASSED[s.index()].load(Ordering::Relaxed)))
+        .collect()
+}

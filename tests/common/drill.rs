@@ -1,0 +1,457 @@
+//! Crash drills, shared by tests/crash.rs (a few drills on a small province, in CI) and the
+//! benchmark command (`cargo bench --bench province`, all twenty at province size).
+//!
+//! A drill is a world of its own (a sandbox process serving a generated province, a fresh store,
+//! the units' logins) in which `sync` is killed with SIGKILL at a point of a stage drawn from a
+//! seed (`BAOCAO_DRILL_KILL`, src/drill.rs), then run again normally. Every run reads the same
+//! frozen clock: a morning after the period's records have all arrived for the first, an hour later for the one
+//! after it (past every lease the killed run held). A clean world runs the same two runs
+//! unharmed. Both must end in the same state: the records, the watermarks, each outbox row's
+//! outcome class and content, and each remote draft's content hash, version and write count.
+
+#![allow(dead_code)]
+
+use baocao_sync::domain::RecordKind;
+use baocao_sync::store::{self, OutboxFilter, OutboxState, Store};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The period drilled, and the two instants its runs read: after the last record the generator
+/// dates (its dossiers close up to twenty days after the cut-off), so that the second run of a
+/// clean world finds nothing new and every difference is the crash's.
+pub const PERIOD: &str = "2023-Q3";
+pub const FIRST_RUN: &str = "2023-10-09T07:30:00+07:00";
+pub const NEXT_RUN: &str = "2023-10-09T08:30:00+07:00";
+/// The stages a drill can kill in, as src/drill.rs names them.
+pub const STAGES: [&str; 4] = ["pull", "store", "compute", "deliver"];
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_baocao-sync")
+}
+
+/// A generated province in `dir` (dossiers, ratings, feedback, units, logins).
+pub fn province(dir: &Path, dossiers: usize, units: usize) -> PathBuf {
+    let data = dir.join("province");
+    let spec = baocao_sync::synth::Spec {
+        dossiers,
+        ratings: dossiers / 5,
+        feedback: dossiers / 50,
+        units,
+        seed: 7,
+        ..Default::default()
+    };
+    baocao_sync::synth::write_data_set(&spec, &data).expect("the province is generated");
+    data
+}
+
+/// A small deterministic generator (splitmix64), so that a printed seed replays the same drills.
+pub struct Seeded(u64);
+
+impl Seeded {
+    pub fn new(seed: u64) -> Seeded {
+        Seeded(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in 1..=n.
+    pub fn pick(&mut self, n: u64) -> u64 {
+        1 + self.next() % n.max(1)
+    }
+}
+
+/// The seed of a drill series: `BAOCAO_DRILL_SEED` when given (to replay one), else the clock's.
+pub fn seed() -> u64 {
+    std::env::var("BAOCAO_DRILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+}
+
+/// The sandbox in a process of its own.
+struct Sandbox {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Sandbox {
+    fn start(data: &Path) -> Sandbox {
+        let mut child = Command::new(bin())
+            .args(["sandbox", "--data"])
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the sandbox starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the sandbox says where it listens");
+        let address = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("an address")
+            .to_owned();
+        Sandbox { child, address }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One sync run's end.
+pub struct Ran {
+    pub killed: bool,
+    /// Points of each stage the run passed (only when it was not killed).
+    pub points: BTreeMap<String, u64>,
+    pub stderr: String,
+}
+
+/// A sandbox, a store and the units' logins: one drill, or the clean run drills are compared to.
+pub struct World {
+    sandbox: Sandbox,
+    config: PathBuf,
+    pub url: String,
+}
+
+impl World {
+    /// A world over `data` in `work` (created), storing in `url`.
+    pub fn new(data: &Path, work: &Path, url: String) -> World {
+        std::fs::create_dir_all(work).unwrap();
+        let sandbox = Sandbox::start(data);
+        let key = work.join("vault.key");
+        let status = Command::new(bin())
+            .args(["creds", "init-key", "--out"])
+            .arg(&key)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "creds init-key");
+        let a = &sandbox.address;
+        let mut text = format!(
+            "[store]\ndatabase_url = \"{url}\"\n[vault]\nkey_file = \"{}\"\n[files]\nunits = \"{}\"\n\
+             [pull]\nhistory_from = \"2022-01-01\"\n",
+            key.display(),
+            data.join("units.toml").display()
+        );
+        for system in ["central", "provincial", "source"] {
+            text.push_str(&format!(
+                "[upstreams.{system}]\nbase_url = \"{a}/{system}\"\ntoken_url = \"{a}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n"
+            ));
+        }
+        let config = work.join("baocao-sync.toml");
+        std::fs::write(&config, text).unwrap();
+        let status = Command::new(bin())
+            .args(["creds", "import", "--csv"])
+            .arg(data.join("logins.csv"))
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "creds import");
+        World {
+            sandbox,
+            config,
+            url,
+        }
+    }
+
+    /// `sync` of the period at `now` (a frozen clock), killed at `kill` (`(stage, n)`) if given.
+    pub fn sync(&self, now: &str, kill: Option<(&str, u64)>) -> Ran {
+        let mut command = Command::new(bin());
+        command
+            .args(["sync", "--period", PERIOD, "--timings", "--freeze-clock"])
+            .args(["--now", now, "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "warn")
+            .env_remove("BAOCAO_DRILL_KILL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some((stage, n)) = kill {
+            command.env("BAOCAO_DRILL_KILL", format!("{stage}:{n}"));
+        }
+        let out = command.output().expect("sync runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        use std::os::unix::process::ExitStatusExt;
+        let killed = out.status.signal() == Some(libc::SIGKILL);
+        assert!(
+            killed || out.status.success(),
+            "sync ended with {}:\n{stderr}",
+            out.status
+        );
+        let points = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find_map(|v| v.get("drill_points").cloned())
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        Ran {
+            killed,
+            points,
+            stderr,
+        }
+    }
+
+    /// What the drill compares: the store's records, watermarks and outbox, and the sandbox's
+    /// drafts.
+    pub fn state(&self) -> State {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut state = runtime.block_on(async {
+            let store = store::open(&self.url).await.expect("the store opens");
+            let mut dossiers: Vec<String> = store
+                .dossiers(None)
+                .await
+                .unwrap()
+                .iter()
+                .map(|d| format!("{d:?}"))
+                .collect();
+            dossiers.sort();
+            let mut records = BTreeMap::new();
+            records.insert("dossier".to_owned(), dossiers);
+            for kind in [RecordKind::Rating, RecordKind::Feedback] {
+                let mut raws = store.raw_records(kind, None).await.unwrap();
+                raws.sort();
+                records.insert(kind.as_str().to_owned(), raws);
+            }
+            for kind in [
+                RecordKind::Dossier,
+                RecordKind::Rating,
+                RecordKind::Feedback,
+            ] {
+                let mut rejects: Vec<String> = store
+                    .rejects(kind, None)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|f| format!("{} {}", f.record, f.message))
+                    .collect();
+                rejects.sort();
+                records.insert(format!("{} rejects", kind.as_str()), rejects);
+            }
+            let mut watermarks = BTreeMap::new();
+            for kind in [
+                RecordKind::Dossier,
+                RecordKind::Rating,
+                RecordKind::Feedback,
+            ] {
+                let mark = store.watermark("default", kind).await.unwrap();
+                watermarks.insert(kind.as_str().to_owned(), mark.map(|m| m.0));
+            }
+            let outbox = store
+                .outbox(&OutboxFilter::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.report.to_string(),
+                        (outcome_class(r.state).to_owned(), r.content_hash),
+                    )
+                })
+                .collect();
+            State {
+                records,
+                watermarks,
+                outbox,
+                remote: BTreeMap::new(),
+            }
+        });
+        let held: Value =
+            reqwest::blocking::get(format!("{}/_sandbox/reports", self.sandbox.address))
+                .and_then(|r| r.json())
+                .expect("the sandbox lists what it holds");
+        for r in held.as_array().expect("a list") {
+            let key = ["system", "form", "period", "unit"]
+                .map(|k| r[k].as_str().unwrap_or_default().to_owned())
+                .join("/");
+            state.remote.insert(
+                key,
+                Remote {
+                    content_hash: r["content_hash"].as_str().map(str::to_owned),
+                    version: r["version"].as_u64().unwrap_or(0),
+                    writes: r["writes"].as_u64().unwrap_or(0),
+                    status: r["status"].as_str().unwrap_or_default().to_owned(),
+                },
+            );
+        }
+        state
+    }
+}
+
+/// A final outcome, as drills compare them: a draft in place (however it got there), or the state.
+pub fn outcome_class(state: OutboxState) -> &'static str {
+    match state {
+        OutboxState::Created
+        | OutboxState::Updated
+        | OutboxState::Unchanged
+        | OutboxState::Recreated => "delivered",
+        other => other.as_str(),
+    }
+}
+
+/// One remote draft, as the sandbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub content_hash: Option<String>,
+    pub version: u64,
+    pub writes: u64,
+    pub status: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct State {
+    /// Records by kind (and rejects), each as the store gives it back, sorted.
+    pub records: BTreeMap<String, Vec<String>>,
+    pub watermarks: BTreeMap<String, Option<i64>>,
+    /// Report → (outcome class, content hash).
+    pub outbox: BTreeMap<String, (String, Option<String>)>,
+    pub remote: BTreeMap<String, Remote>,
+}
+
+impl State {
+    /// Where `self` differs from `clean`, in words (empty when they agree).
+    pub fn differences(&self, clean: &State) -> Vec<String> {
+        let mut out = Vec::new();
+        for (kind, records) in &clean.records {
+            let ours = self.records.get(kind).map_or(0, Vec::len);
+            if self.records.get(kind) != Some(records) {
+                out.push(format!(
+                    "{kind}: {ours} records where the clean run has {} (or their contents differ)",
+                    records.len()
+                ));
+            }
+        }
+        if self.watermarks != clean.watermarks {
+            out.push(format!(
+                "watermarks {:?} where the clean run has {:?}",
+                self.watermarks, clean.watermarks
+            ));
+        }
+        for (report, want) in &clean.outbox {
+            match self.outbox.get(report) {
+                Some(got) if got == want => {}
+                got => out.push(format!(
+                    "outbox {report}: {got:?} where the clean run has {want:?}"
+                )),
+            }
+        }
+        for report in self
+            .outbox
+            .keys()
+            .filter(|r| !clean.outbox.contains_key(*r))
+        {
+            out.push(format!(
+                "outbox {report}: a row the clean run does not have"
+            ));
+        }
+        for (report, want) in &clean.remote {
+            match self.remote.get(report) {
+                Some(got) if got == want => {}
+                got => out.push(format!(
+                    "draft {report}: {got:?} where the clean run has {want:?}"
+                )),
+            }
+        }
+        for report in self
+            .remote
+            .keys()
+            .filter(|r| !clean.remote.contains_key(*r))
+        {
+            out.push(format!(
+                "draft {report}: a draft the clean run does not have"
+            ));
+        }
+        out
+    }
+}
+
+/// A drill's plan: where the first run is killed.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub stage: &'static str,
+    pub point: u64,
+}
+
+/// `count` drills from `seed`, spread over the stages in turn, each at a point drawn among those
+/// the clean run passed.
+pub fn plans(seed: u64, count: usize, points: &BTreeMap<String, u64>) -> Vec<Plan> {
+    let mut rng = Seeded::new(seed);
+    let stages: Vec<&'static str> = STAGES
+        .into_iter()
+        .filter(|s| points.get(*s).copied().unwrap_or(0) > 0)
+        .collect();
+    assert!(
+        !stages.is_empty(),
+        "the clean run passed no drill point: {points:?}"
+    );
+    (0..count)
+        .map(|i| {
+            let stage = stages[i % stages.len()];
+            Plan {
+                stage,
+                point: rng.pick(points[stage]),
+            }
+        })
+        .collect()
+}
+
+/// The clean world's two runs: its state, and the points its first run passed.
+pub fn clean_run(data: &Path, work: &Path, url: String) -> (State, BTreeMap<String, u64>) {
+    let world = World::new(data, work, url);
+    let first = world.sync(FIRST_RUN, None);
+    assert!(!first.killed);
+    world.sync(NEXT_RUN, None);
+    (world.state(), first.points)
+}
+
+/// What one drill found.
+pub struct Drilled {
+    /// How the killed run's world differed from the clean one before the normal run (the crash's
+    /// half-done work: proof that the comparison sees it).
+    pub left_by_the_crash: usize,
+    /// How it differs after the normal run: must be none.
+    pub differences: Vec<String>,
+}
+
+/// One drill: killed as planned, then run normally.
+pub fn drill(data: &Path, work: &Path, url: String, plan: &Plan, clean: &State) -> Drilled {
+    let world = World::new(data, work, url);
+    let first = world.sync(FIRST_RUN, Some((plan.stage, plan.point)));
+    let mut differences = Vec::new();
+    if !first.killed {
+        differences.push(format!(
+            "the run was not killed at {} point {}: {}",
+            plan.stage, plan.point, first.stderr
+        ));
+    }
+    let left_by_the_crash = world.state().differences(clean).len();
+    world.sync(NEXT_RUN, None);
+    differences.extend(world.state().differences(clean));
+    Drilled {
+        left_by_the_crash,
+        differences,
+    }
+}
