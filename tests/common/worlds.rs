@@ -1,7 +1,9 @@
-//! Crash drills, shared by tests/crash.rs (a few drills on a small province, in CI) and the
-//! benchmark command (`cargo bench --bench province`, all twenty at province size).
+//! Worlds to break and compare: a sandbox process serving a generated province, a fresh store,
+//! the units' logins. Shared by tests/crash.rs and tests/faults_at_scale.rs (small provinces, in
+//! CI) and the benchmark command (`cargo bench --bench province`: twenty drills and every fault at
+//! province size).
 //!
-//! A drill is a world of its own (a sandbox process serving a generated province, a fresh store,
+//! A crash drill is a world of its own (a sandbox process serving a generated province, a fresh store,
 //! the units' logins) in which `sync` is killed with SIGKILL at a point of a stage drawn from a
 //! seed (`BAOCAO_DRILL_KILL`, src/drill.rs), then run again normally. Every run reads the same
 //! frozen clock: a morning after the period's records have all arrived for the first, an hour later for the one
@@ -88,11 +90,12 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    fn start(data: &Path) -> Sandbox {
+    fn start(data: &Path, extra: &[String]) -> Sandbox {
         let mut child = Command::new(bin())
             .args(["sandbox", "--data"])
             .arg(data)
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -122,6 +125,7 @@ pub struct Ran {
     pub killed: bool,
     /// Points of each stage the run passed (only when it was not killed).
     pub points: BTreeMap<String, u64>,
+    pub stdout: String,
     pub stderr: String,
 }
 
@@ -132,11 +136,30 @@ pub struct World {
     pub url: String,
 }
 
+/// What a world's sandbox and upstreams are told beyond the defaults.
+#[derive(Default, Clone)]
+pub struct Setup {
+    /// A sandbox fault plan (src/sandbox/mod.rs `Faults`, as TOML), if any.
+    pub faults: Option<String>,
+    /// Lines added to each `[upstreams.*]` section (`timeout_ms`, `retry`).
+    pub upstream_extra: String,
+}
+
 impl World {
     /// A world over `data` in `work` (created), storing in `url`.
     pub fn new(data: &Path, work: &Path, url: String) -> World {
+        World::with(data, work, url, &Setup::default())
+    }
+
+    pub fn with(data: &Path, work: &Path, url: String, setup: &Setup) -> World {
         std::fs::create_dir_all(work).unwrap();
-        let sandbox = Sandbox::start(data);
+        let mut extra = Vec::new();
+        if let Some(plan) = &setup.faults {
+            let file = work.join("faults.toml");
+            std::fs::write(&file, plan).unwrap();
+            extra = vec!["--faults".to_owned(), file.display().to_string()];
+        }
+        let sandbox = Sandbox::start(data, &extra);
         let key = work.join("vault.key");
         let status = Command::new(bin())
             .args(["creds", "init-key", "--out"])
@@ -154,7 +177,8 @@ impl World {
         );
         for system in ["central", "provincial", "source"] {
             text.push_str(&format!(
-                "[upstreams.{system}]\nbase_url = \"{a}/{system}\"\ntoken_url = \"{a}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n"
+                "[upstreams.{system}]\nbase_url = \"{a}/{system}\"\ntoken_url = \"{a}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n{}\n",
+                setup.upstream_extra
             ));
         }
         let config = work.join("baocao-sync.toml");
@@ -185,13 +209,14 @@ impl World {
             .arg(&self.config)
             .env("RUST_LOG", "warn")
             .env_remove("BAOCAO_DRILL_KILL")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some((stage, n)) = kill {
             command.env("BAOCAO_DRILL_KILL", format!("{stage}:{n}"));
         }
         let out = command.output().expect("sync runs");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         use std::os::unix::process::ExitStatusExt;
         let killed = out.status.signal() == Some(libc::SIGKILL);
         assert!(
@@ -208,6 +233,7 @@ impl World {
         Ran {
             killed,
             points,
+            stdout,
             stderr,
         }
     }
@@ -301,6 +327,35 @@ impl World {
     }
 }
 
+impl World {
+    /// How often each fault of the sandbox's plan fired (`GET /_sandbox/faults`).
+    pub fn faults_fired(&self) -> BTreeMap<String, u64> {
+        reqwest::blocking::get(format!("{}/_sandbox/faults", self.sandbox.address))
+            .and_then(|r| r.json())
+            .expect("the sandbox counts its faults")
+    }
+}
+
+/// Runs `sync` at the first instant, then an hour later each time, until no outbox row waits for
+/// a retry and every pull succeeded (at most `max_runs`); how many runs it took.
+pub fn settle(world: &World, max_runs: usize) -> usize {
+    let first = chrono::DateTime::parse_from_rfc3339(FIRST_RUN).unwrap();
+    for run in 0..max_runs {
+        let now = (first + chrono::Duration::hours(run as i64)).to_rfc3339();
+        let ran = world.sync(&now, None);
+        let pulled = !ran.stdout.contains(": failed:");
+        let state = world.state();
+        let waiting = state
+            .outbox
+            .values()
+            .any(|(class, _)| matches!(class.as_str(), "retrying" | "sending" | "pending"));
+        if pulled && !waiting {
+            return run + 1;
+        }
+    }
+    max_runs
+}
+
 /// A final outcome, as drills compare them: a draft in place (however it got there), or the state.
 pub fn outcome_class(state: OutboxState) -> &'static str {
     match state {
@@ -332,6 +387,12 @@ pub struct State {
 }
 
 impl State {
+    /// The state without its watermarks (they follow the clock of the last run).
+    pub fn without_watermarks(mut self) -> State {
+        self.watermarks.clear();
+        self
+    }
+
     /// Where `self` differs from `clean`, in words (empty when they agree).
     pub fn differences(&self, clean: &State) -> Vec<String> {
         let mut out = Vec::new();
