@@ -87,7 +87,9 @@ fn every_fault_at_a_high_rate_ends_as_a_fault_free_run() {
             differences.len()
         );
         if fired.is_empty() || fired.values().any(|n| *n < 20) {
-            failures.push(format!("{name}: a fault of the plan hardly fired ({fired:?})"));
+            failures.push(format!(
+                "{name}: a fault of the plan hardly fired ({fired:?})"
+            ));
         }
         if !differences.is_empty() {
             failures.push(format!("{name}:\n    {}", differences.join("\n    ")));

@@ -1,6 +1,7 @@
 //! The source client and the pull stage against a source that breaks upstreams.md §1 (wiremock):
 //! a cursor that comes back, an empty page that promises more, an answer larger than allowed are
-//! contract errors, never endless loops; the pull keeps the windows stored before the failure and
+//! contract errors, never endless loops; so are a page larger than asked and an answer of the wrong
+//! shape, while a record of the wrong types in a good page is that record's finding only; the pull keeps the windows stored before the failure and
 //! logs the failed one for the freshness gate; the watermark only covers what was stored.
 
 mod common;
@@ -48,10 +49,20 @@ fn client(server: &MockServer, max_body: usize) -> SourceClient {
     SourceClient::new(http_client(Duration::from_secs(5)), &server.uri(), max_body).unwrap()
 }
 
+/// One window of July 2023, in pages of 2.
 async fn window(
     server: &MockServer,
     session: &Session,
     max_body: usize,
+) -> Result<Vec<String>, SourceError> {
+    window_of(server, session, max_body, 2).await
+}
+
+async fn window_of(
+    server: &MockServer,
+    session: &Session,
+    max_body: usize,
+    size: u32,
 ) -> Result<Vec<String>, SourceError> {
     client(server, max_body)
         .window(
@@ -60,7 +71,7 @@ async fn window(
             "dossiers",
             Instant::parse("2023-07-01T00:00:00Z").unwrap(),
             Instant::parse("2023-08-01T00:00:00Z").unwrap(),
-            2,
+            size,
         )
         .await
 }
@@ -112,6 +123,78 @@ async fn an_empty_page_with_a_cursor_is_a_contract_error() {
 }
 
 #[tokio::test]
+async fn a_page_larger_than_asked_is_a_contract_error() {
+    let (server, session) = source().await;
+    Mock::given(path("/v1/dossiers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "content": [dossier("A", "20230702080000"), dossier("B", "20230702080000"),
+                        dossier("C", "20230702080000")],
+            "next_after": null
+        })))
+        .mount(&server)
+        .await;
+    // `window` asks for pages of 2.
+    let result = window(&server, &session, 1 << 20).await;
+    assert!(
+        matches!(&result, Err(SourceError::Contract(m)) if m.contains("3 records where at most 2 were asked")),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_of_the_wrong_shape_is_a_contract_error() {
+    for body in [
+        json!({"content": {"MaHoSo": "A"}, "next_after": null}),
+        json!({"content": [dossier("A", "20230702080000")], "next_after": 7}),
+        json!([dossier("A", "20230702080000")]),
+        json!("content"),
+    ] {
+        let (server, session) = source().await;
+        Mock::given(path("/v1/dossiers"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body.clone()))
+            .mount(&server)
+            .await;
+        let result = window(&server, &session, 1 << 20).await;
+        assert!(
+            matches!(&result, Err(SourceError::Contract(m)) if m.contains("does not parse")),
+            "{body}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_record_of_the_wrong_types_is_its_own_finding_and_the_page_is_kept() {
+    let (server, session) = source().await;
+    let mut wrong = dossier("B", "20230702080000");
+    wrong["NgayTiepNhan"] = json!(20230701080000u64);
+    wrong["TrangThaiHoSo"] = json!(["2"]);
+    Mock::given(path("/v1/dossiers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "content": [dossier("A", "20230702080000"), wrong], "next_after": null
+        })))
+        .mount(&server)
+        .await;
+    let texts = window(&server, &session, 1 << 20)
+        .await
+        .expect("a good page");
+    let batch = baocao_sync::sources::export::parse_raw::<baocao_sync::domain::Dossier>(
+        texts.iter().map(String::as_str),
+        true,
+    );
+    use baocao_sync::sources::export::FromWire;
+    let keys: Vec<&str> = batch.records.iter().map(|d| d.key()).collect();
+    assert_eq!(keys, ["A"], "the good record is kept");
+    assert_eq!(batch.findings.len(), 1, "{:?}", batch.findings);
+    let finding = &batch.findings[0];
+    assert_eq!(finding.record, "B");
+    assert!(
+        finding.message.contains("TrangThaiHoSo"),
+        "{}",
+        finding.message
+    );
+}
+
+#[tokio::test]
 async fn an_answer_over_the_limit_is_refused() {
     let (server, session) = source().await;
     let big: Vec<_> = (0..50)
@@ -123,12 +206,18 @@ async fn an_answer_over_the_limit_is_refused() {
         )
         .mount(&server)
         .await;
-    let result = window(&server, &session, 1_000).await;
+    let result = window_of(&server, &session, 1_000, 50).await;
     assert!(
         matches!(&result, Err(SourceError::Contract(m)) if m.contains("1000 bytes")),
         "{result:?}"
     );
-    assert_eq!(window(&server, &session, 1 << 20).await.unwrap().len(), 50);
+    assert_eq!(
+        window_of(&server, &session, 1 << 20, 50)
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
 }
 
 #[tokio::test]

@@ -507,6 +507,15 @@ fn parse_regime(dir: &str, files: Vec<(String, String)>) -> Result<Regime, Defin
         let file: FormFile =
             toml::from_str(text).map_err(|e| invalid(name, e.message().to_owned()))?;
         let def = form_def(file).map_err(|reason| invalid(name, reason))?;
+        if forms.contains_key(&def.code) {
+            return Err(invalid(
+                name,
+                format!(
+                    "defines {} again: another file of this regime defines it",
+                    def.code
+                ),
+            ));
+        }
         forms.insert(def.code.clone(), def);
     }
     let info = info.ok_or_else(|| invalid("regime.toml", "missing".into()))?;
@@ -566,6 +575,41 @@ fn form_def(file: FormFile) -> Result<FormDef, String> {
         provisional: file.provisional,
         print: file.print,
     };
+    let mut numbers = std::collections::HashSet::new();
+    for c in &def.columns {
+        if !numbers.insert(c.number) {
+            return Err(format!(
+                "column {} is defined twice: number the columns once each",
+                c.number
+            ));
+        }
+    }
+    for c in &def.columns {
+        if let Fill::Sum(terms) = &c.fill {
+            if let Some(t) = terms.iter().find(|t| def.column(**t).is_none()) {
+                return Err(format!(
+                    "column {} sums column {t}, which is not defined",
+                    c.number
+                ));
+            }
+            // A sum over sums must end in figures: walk what it reaches.
+            let mut todo: Vec<u32> = terms.clone();
+            let mut seen = std::collections::HashSet::new();
+            while let Some(t) = todo.pop() {
+                if t == c.number {
+                    return Err(format!(
+                        "column {} sums itself (through the sums it adds)",
+                        c.number
+                    ));
+                }
+                if seen.insert(t)
+                    && let Some(Fill::Sum(more)) = def.column(t).map(|x| &x.fill)
+                {
+                    todo.extend(more);
+                }
+            }
+        }
+    }
     for g in &def.groups {
         if let Some(c) = g.columns.iter().find(|c| def.column(**c).is_none()) {
             return Err(format!(

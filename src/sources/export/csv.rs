@@ -44,6 +44,9 @@ pub(super) fn read<R: FromWire>(
     if !columns.contains(&Some(0)) {
         return Err(header_error(format!("there is no {} column", R::FIELDS[0])));
     }
+    if let Some(reason) = super::repeated_column(R::FIELDS, &columns) {
+        return Err(header_error(reason));
+    }
     let mut record = ::csv::ByteRecord::new();
     loop {
         let start = csv.position().byte();

@@ -258,6 +258,25 @@ pub fn parse_raw<'a, R: FromWire>(
 }
 
 /// The format to read `input` with: the one given, else the file's extension.
+/// A header that names one field in two columns, in words (the columns counted from 1): which of
+/// the two the export meant cannot be told, so the file is refused.
+pub(super) fn repeated_column(fields: &[&str], columns: &[Option<usize>]) -> Option<String> {
+    let mut seen: Vec<Option<usize>> = vec![None; fields.len()];
+    for (i, column) in columns.iter().enumerate() {
+        let Some(field) = *column else { continue };
+        if let Some(first) = seen[field] {
+            return Some(format!(
+                "the column {} appears twice (columns {} and {}): keep one and export again",
+                fields[field],
+                first + 1,
+                i + 1
+            ));
+        }
+        seen[field] = Some(i);
+    }
+    None
+}
+
 pub fn resolve_format(input: &Input, given: Option<InputFormat>) -> Result<InputFormat, ReadError> {
     if let Some(f) = given {
         return Ok(f);

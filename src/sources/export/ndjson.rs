@@ -184,6 +184,13 @@ fn parse_line<R: FromWire>(
             "the line is JSON but not an object",
             None,
         )),
+        // serde_json names the bytes that are not UTF-8 only as an error of their position.
+        Err(_) if std::str::from_utf8(line).is_err() => each(invalid(
+            None,
+            at,
+            "the line is not UTF-8 text (an export saved in another encoding?): save it as UTF-8",
+            None,
+        )),
         Err(e) => each(invalid(
             None,
             at,

@@ -53,6 +53,10 @@ fn read_workbook<W: Read + Seek, R: FromWire>(
         .first()
         .cloned()
         .ok_or("the workbook has no sheet")?;
+    let merged = Merged::of(
+        book.merge_cells_by_sheet_name(&sheet)
+            .map_err(|e| e.to_string())?,
+    );
     let mut cells = book
         .worksheet_cells_reader(&sheet)
         .map_err(|e| e.to_string())?;
@@ -75,7 +79,7 @@ fn read_workbook<W: Read + Seek, R: FromWire>(
         }
         if row.number != Some(r) {
             row.finish(ctx, each);
-            row.start(r, &columns)?;
+            row.start(r, &columns, &merged)?;
         }
         row.cell(c as usize, cell.get_value(), &columns);
     }
@@ -84,6 +88,62 @@ fn read_workbook<W: Read + Seek, R: FromWire>(
     }
     row.finish(ctx, each);
     Ok(())
+}
+
+/// The sheet's merged cells: each merge shows its first cell's value over cells that are empty in
+/// the file.
+struct Merged(Vec<(calamine::Dimensions, String)>);
+
+impl Merged {
+    fn of(regions: Vec<calamine::Dimensions>) -> Merged {
+        Merged(
+            regions
+                .into_iter()
+                .map(|d| {
+                    let name = format!(
+                        "{}{}:{}{}",
+                        column_name(d.start.1),
+                        d.start.0 + 1,
+                        column_name(d.end.1),
+                        d.end.0 + 1
+                    );
+                    (d, name)
+                })
+                .collect(),
+        )
+    }
+
+    /// The cells of `row` in `columns` that a merge covers (all but its first), with the merge.
+    fn covering<'a>(
+        &'a self,
+        row: u32,
+        columns: &'a [Option<usize>],
+    ) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+        self.0
+            .iter()
+            .filter(move |(d, _)| d.start.0 <= row && row <= d.end.0)
+            .flat_map(move |(d, name)| {
+                columns.iter().enumerate().filter_map(move |(c, field)| {
+                    let c32 = c as u32;
+                    let inside = d.start.1 <= c32 && c32 <= d.end.1 && (row, c32) != d.start;
+                    Some(((*field)?, name.as_str())).filter(|_| inside)
+                })
+            })
+    }
+}
+
+/// `A`, `B`, … `Z`, `AA`, … for a column counted from 0.
+fn column_name(mut c: u32) -> String {
+    let mut name = Vec::new();
+    loop {
+        name.push(b'A' + (c % 26) as u8);
+        if c < 26 {
+            break;
+        }
+        c = c / 26 - 1;
+    }
+    name.reverse();
+    String::from_utf8(name).expect("ASCII")
 }
 
 struct Row {
@@ -105,14 +165,25 @@ impl Row {
         }
     }
 
-    fn start(&mut self, r: u32, columns: &[Option<usize>]) -> Result<(), String> {
+    fn start(&mut self, r: u32, columns: &[Option<usize>], merged: &Merged) -> Result<(), String> {
         if !columns.contains(&Some(0)) {
             return Err(format!("the header row has no {} column", self.fields[0]));
+        }
+        if let Some(reason) = super::repeated_column(self.fields, columns) {
+            return Err(format!("the header row: {reason}"));
         }
         *self = Row {
             number: Some(r),
             ..Row::new(self.fields)
         };
+        // A cell a merge covers is empty in the file, though it shows its neighbour's value.
+        if let Some((field, region)) = merged.covering(r, columns).next() {
+            self.any_value = true;
+            self.error = Some(format!(
+                "{} is in the merged cells {region}: unmerge them and give every row its own value",
+                self.fields[field]
+            ));
+        }
         Ok(())
     }
 
