@@ -281,7 +281,7 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
 
 #[test]
 fn no_secret_in_pages_answers_audit_or_trace_logs() {
-    let d = Demo::start("trace");
+    let d = Demo::start(TRACE_EVERY_TARGET);
     let units = d.units();
     let mut seen = String::new();
     for path in [
@@ -299,6 +299,7 @@ fn no_secret_in_pages_answers_audit_or_trace_logs() {
     let store = d.dir.path().join("province/baocao-sync.db");
     let log = d.stop();
     assert!(log.contains("TRACE"), "the demo logged at trace level");
+    assert_http_libraries_traced(&log);
     // The audit table itself, read from the store.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let audit = rt.block_on(async {

@@ -185,3 +185,48 @@ fn bad_logins_and_missing_keys_are_clear_errors() {
         .unwrap();
     assert!(!twice.status.success(), "a key file is never overwritten");
 }
+
+#[test]
+fn a_key_file_others_can_read_or_kept_beside_its_store_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let set = |key: &std::path::Path| {
+        let out = creds(
+            &db,
+            &[
+                "set",
+                "--system",
+                "central",
+                "--unit",
+                "000.10.00.H55",
+                "--username",
+                CITIZEN_ID,
+                "--password-stdin",
+                "--key-file",
+                key.to_str().unwrap(),
+            ],
+            Some(PASSWORD),
+        );
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Beside the store and readable by all: both warnings, each with its fix.
+    let beside = dir.path().join("vault.key");
+    init_key(&beside);
+    std::fs::set_permissions(&beside, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = set(&beside);
+    assert!(
+        err.contains("readable by others (mode 644): chmod 600"),
+        "{err}"
+    );
+    assert!(err.contains("sits beside the store it opens"), "{err}");
+    // In a folder of its own, private: no warning.
+    let apart = dir.path().join("keys");
+    std::fs::create_dir(&apart).unwrap();
+    let key = apart.join("vault.key");
+    std::fs::copy(&beside, &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let err = set(&key);
+    assert!(!err.contains("vault key file"), "{err}");
+}

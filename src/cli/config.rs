@@ -83,7 +83,12 @@ impl ConfigArgs {
 /// The vault, from `vault.key_file` or `BAOCAO_VAULT_KEY`; `None` when neither is set.
 pub fn vault(settings: &Settings) -> anyhow::Result<Option<Vault>> {
     match &settings.vault.key_file {
-        Some(path) => Ok(Some(read_key(path)?)),
+        Some(path) => {
+            for warning in key_file_warnings(path, &settings.store.database_url) {
+                tracing::warn!(key_file = %path.display(), "{warning}");
+            }
+            Ok(Some(read_key(path)?))
+        }
         None => match std::env::var("BAOCAO_VAULT_KEY") {
             Ok(key) => Ok(Some(Vault::from_base64(&key)?)),
             Err(_) => Ok(None),
@@ -94,6 +99,42 @@ pub fn vault(settings: &Settings) -> anyhow::Result<Option<Vault>> {
 /// The vault, which this command cannot do without.
 pub fn require_vault(settings: &Settings) -> anyhow::Result<Vault> {
     vault(settings)?.ok_or_else(|| VaultError::NoKey.into())
+}
+
+/// What is unsafe about where the vault key is kept, in words with the fix: a key file others may
+/// read, or one in the folder of the SQLite store whose logins it opens (whoever copies or backs up
+/// that folder takes both).
+pub fn key_file_warnings(key: &Path, database_url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(key) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            out.push(format!(
+                "the vault key file is readable by others (mode {mode:o}): chmod 600 {}",
+                key.display()
+            ));
+        }
+    }
+    let store = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| Path::new(rest.split('?').next().unwrap_or(rest)));
+    let folder = |p: &Path| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        std::fs::canonicalize(parent.unwrap_or(Path::new(".")).to_path_buf()).ok()
+    };
+    if let Some(store) = store
+        && folder(store).is_some()
+        && folder(store) == folder(key)
+    {
+        out.push(format!(
+            "the vault key file sits beside the store it opens ({}): whoever copies or backs up that folder has every login; keep the key elsewhere (e.g. /etc/baocao-sync/vault.key, mode 600)",
+            store.display()
+        ));
+    }
+    out
 }
 
 pub fn read_key(path: &Path) -> anyhow::Result<Vault> {

@@ -86,7 +86,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     ));
 
     // Keys, the operator, the duties, the configuration: files the operator can reuse.
-    let key = dir.join("vault.key");
+    // The key apart from the store it opens (a key beside its store is warned about).
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys)?;
+    let key = keys.join("vault.key");
     super::daemon::write_private(&key, &Vault::generate_key())?;
     let mut operators = baocao_sync::auth::operators::OperatorsFile { operators: vec![] };
     let token = operators.add("demo");

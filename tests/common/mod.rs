@@ -228,3 +228,18 @@ pub fn creds_set(db: &str, key: &Path, system: &str, unit: &str, username: &str,
         .unwrap();
     assert!(child.wait().unwrap().success(), "creds set {system} {unit}");
 }
+
+/// `RUST_LOG` for the tests that search every log line for secrets: trace level for everything,
+/// and by name for the targets that see credentials on the wire — the HTTP client and server
+/// libraries, TLS, the OAuth2 client, the database driver — so that no default filter can leave
+/// them out.
+pub const TRACE_EVERY_TARGET: &str = "trace,baocao_sync=trace,reqwest=trace,hyper=trace,hyper_util=trace,h2=trace,rustls=trace,oauth2=trace,sqlx=trace,axum=trace,tower=trace,tower_http=trace";
+
+/// Asserts a log holds the HTTP libraries' own trace lines (the client's connection pool), so a
+/// search of it for secrets covered them.
+pub fn assert_http_libraries_traced(log: &str) {
+    assert!(
+        log.contains("starting new connection") && log.contains("checkout"),
+        "the HTTP libraries' trace lines (reqwest, hyper-util) are in the log"
+    );
+}
