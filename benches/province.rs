@@ -9,13 +9,22 @@
 //! 3. pre-filled end to end by the daemon's pipeline (`sync`) against the sandbox in a process of
 //!    its own: pull over HTTP, store, compute every form for every unit, deliver every draft to
 //!    both reporting systems, per stage, with the pipeline's peak RSS; then an incremental day
-//!    (10,000 dossiers of the period change after the cut-off, before the deadlines).
+//!    (10,000 dossiers of the period change after the cut-off, before the deadlines);
+//! 4. drilled: twenty `sync` runs killed with SIGKILL at moments drawn from a printed seed (pull,
+//!    store, compute, delivery; shared among the stores), each followed by a normal run, must end
+//!    as a clean run under the same frozen clock (tests/common/worlds.rs);
+//! 5. faulted: every sandbox fault at a high rate, alone and all together, must end as a
+//!    fault-free run (same records, outbox outcomes and drafts, each written once).
 //!
-//! Sizes: BENCH_DOSSIERS, BENCH_RATINGS, BENCH_FEEDBACK, BENCH_UNITS, BENCH_CHANGED.
-//! BENCH_STORES=sqlite,postgres (both by default); BENCH_SECTIONS=files,anchor,pipeline (all);
+//! Sizes: BENCH_DOSSIERS, BENCH_RATINGS, BENCH_FEEDBACK, BENCH_UNITS, BENCH_CHANGED, BENCH_DRILLS
+//! (20; BAOCAO_DRILL_SEED replays a series). BENCH_STORES=sqlite,postgres (both by default);
+//! BENCH_SECTIONS=files,anchor,pipeline,drills,faults (all);
 //! BENCH_POSTGRES (the server, postgres://postgres@127.0.0.1:5432 by default). Prints a markdown
 //! table for docs/benchmarks.md. It asserts what must hold (the anchor's figures equal ours, every
 //! draft delivered), not the targets: those are read off the table.
+
+#[path = "../tests/common/worlds.rs"]
+mod worlds;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -146,7 +155,8 @@ fn main() {
     let units = env_or("BENCH_UNITS", 200);
     let changed = env_or("BENCH_CHANGED", 10_000.min(dossiers / 10));
     let stores = env_list("BENCH_STORES", "sqlite,postgres");
-    let sections = env_list("BENCH_SECTIONS", "files,anchor,pipeline");
+    let sections = env_list("BENCH_SECTIONS", "files,anchor,pipeline,drills,faults");
+    let drills = env_or("BENCH_DRILLS", 20);
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let t = Instant::now();
@@ -296,9 +306,112 @@ fn main() {
         }
     }
 
+    if sections.iter().any(|s| s == "drills") {
+        let seed = worlds::seed();
+        println!("  (crash drills: seed {seed}; BAOCAO_DRILL_SEED={seed} replays them)");
+        for (n, store) in stores.iter().enumerate() {
+            // The twenty drills shared among the stores.
+            let count = drills / stores.len() + usize::from(n < drills % stores.len());
+            drill_series(&mut table, store, dir.path(), &data, seed + n as u64, count);
+        }
+    }
+    if sections.iter().any(|s| s == "faults") {
+        fault_series(&mut table, dir.path(), &data);
+    }
+
     println!("\n| what | target | measured |\n|---|---|---|");
     for r in &table.0 {
         println!("| {} | {} | {} |", r[0], r[1], r[2]);
+    }
+}
+
+/// A fresh database for a world of `store` (`sqlite` or `postgres`) under `dir`.
+fn world_store(store: &str, dir: &Path, name: &str) -> String {
+    match store {
+        "sqlite" => format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
+        _ => fresh_database(&format!("bench_world_{}", name.replace('-', "_"))),
+    }
+}
+
+/// `count` crash drills on `store`, each ending as the clean run (asserted).
+fn drill_series(table: &mut Table, store: &str, dir: &Path, data: &Path, seed: u64, count: usize) {
+    if count == 0 {
+        return;
+    }
+    let root = dir.join(format!("drills-{store}"));
+    std::fs::create_dir_all(&root).unwrap();
+    let started = Instant::now();
+    let (points, runs) = worlds::drill_series(
+        data,
+        &root,
+        &mut |name| world_store(store, &root, name),
+        seed,
+        count,
+    );
+    let mut by_stage: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, run) in runs.iter().enumerate() {
+        println!(
+            "  drill {i} on {store}: killed at {} point {} of {}: {} differences left by the crash, {} after the next run ({:.1} s)",
+            run.plan.stage,
+            run.plan.point,
+            points[run.plan.stage],
+            run.drilled.left_by_the_crash,
+            run.drilled.differences.len(),
+            run.seconds
+        );
+        assert!(
+            run.drilled.differences.is_empty(),
+            "drill {i} on {store} (seed {seed}) did not end as the clean run:\n{}",
+            run.drilled.differences.join("\n")
+        );
+        *by_stage.entry(run.plan.stage).or_default() += 1;
+    }
+    table.row(
+        format!(
+            "crash drills on {store}: {count} runs killed (SIGKILL) at moments from seed {seed} ({})",
+            by_stage
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "each ends as a clean run",
+        format!(
+            "{count} of {count} ended as the clean run (records, watermarks, outbox outcomes, drafts' hash/version/writes); {:.0} s in all",
+            secs(started.elapsed())
+        ),
+    );
+}
+
+/// Every fault plan on the province, each ending as the fault-free run (asserted).
+fn fault_series(table: &mut Table, dir: &Path, data: &Path) {
+    let root = dir.join("faults");
+    std::fs::create_dir_all(&root).unwrap();
+    for run in worlds::fault_series(data, &root, &mut |name| world_store("sqlite", &root, name)) {
+        println!(
+            "  fault plan `{}`: settled in {} run(s), fired {:?}, {} differences ({:.1} s)",
+            run.name,
+            run.runs,
+            run.fired,
+            run.differences.len(),
+            run.seconds
+        );
+        assert!(
+            run.differences.is_empty(),
+            "fault plan `{}` did not end as the fault-free run:\n{}",
+            run.name,
+            run.differences.join("\n")
+        );
+        table.row(
+            format!("faults at scale: {}", run.name),
+            "ends as a fault-free run",
+            format!(
+                "same end state; {} run(s), {} faults fired, {:.0} s",
+                run.runs,
+                run.fired.values().sum::<u64>(),
+                run.seconds
+            ),
+        );
     }
 }
 
@@ -385,7 +498,7 @@ fn pipeline(table: &mut Table, store: &str, dir: &Path, data: &Path, changed: us
     let a = &sandbox.address;
     let mut text = format!(
         "[store]\ndatabase_url = \"{url}\"\n[vault]\nkey_file = \"{}\"\n[files]\nunits = \"{}\"\n\
-         [pull]\nhistory_from = \"2022-01-01\"\nwindow_days = 60\n",
+         [pull]\nhistory_from = \"2022-01-01\"\n",
         key.display(),
         data.join("units.toml").display()
     );

@@ -671,6 +671,12 @@ fn form_def(file: FormFile) -> Result<FormDef, String> {
             ));
         }
     }
+    if def.layout != Layout::Narrative && !def.columns.iter().any(|c| c.fill == Fill::Label) {
+        return Err(format!(
+            "{} is a table: it needs its columns, one of them with fill = \"label\" (the row's name)",
+            def.code
+        ));
+    }
     if def.layout == Layout::Aggregate && def.of.is_none() {
         return Err("an aggregate form needs `of`, the per-unit form it sums".into());
     }

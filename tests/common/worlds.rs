@@ -356,6 +356,42 @@ pub fn settle(world: &World, max_runs: usize) -> usize {
     max_runs
 }
 
+/// (name, fault plan): each fault of the sandbox's plan that leaves the data as it is, at a rate
+/// far above what a real day brings, then all of them at once. (Records changing between pages
+/// and a person's edits change what the right end state is: tests/faults.rs covers those.)
+pub const FAULT_PLANS: [(&str, &str); 7] = [
+    ("503 on every other request", "transient_every = 2\n"),
+    (
+        "502 on every third request",
+        "transient_every = 3\ntransient_status = 502\n",
+    ),
+    (
+        "bursts of 429",
+        "rate_limit_every = 3\nrate_limit_burst = 2\n",
+    ),
+    (
+        "slow answers past the timeout",
+        "slow_every = 5\nslow_ms = 700\n",
+    ),
+    (
+        "tokens worn out after 4 calls",
+        "tokens_expire_after_calls = 4\n",
+    ),
+    (
+        "token endpoint's error pages",
+        "token_transient_every = 2\ntokens_expire_after_calls = 5\n",
+    ),
+    (
+        "all at once",
+        "transient_every = 4\nrate_limit_every = 5\nrate_limit_burst = 2\nslow_every = 9\n\
+         slow_ms = 700\ntokens_expire_after_calls = 6\ntoken_transient_every = 4\n",
+    ),
+];
+
+/// Requests time out after 400 ms and are tried up to 8 times from 50 ms.
+pub const UPSTREAM_EXTRA: &str =
+    "timeout_ms = 400\nretry = { max_attempts = 8, backoff_ms = 50, cap_seconds = 2 }";
+
 /// A final outcome, as drills compare them: a draft in place (however it got there), or the state.
 pub fn outcome_class(state: OutboxState) -> &'static str {
     match state {
@@ -515,4 +551,97 @@ pub fn drill(data: &Path, work: &Path, url: String, plan: &Plan, clean: &State) 
         left_by_the_crash,
         differences,
     }
+}
+
+/// One drill of a series, as it ended.
+pub struct DrillRun {
+    pub plan: Plan,
+    pub drilled: Drilled,
+    pub seconds: f64,
+}
+
+/// A clean world, then `count` drills from `seed` (each in a world of its own); `store` gives a
+/// fresh database URL for a name. The clean run's points per stage, and each drill.
+pub fn drill_series(
+    data: &Path,
+    dir: &Path,
+    store: &mut dyn FnMut(&str) -> String,
+    seed: u64,
+    count: usize,
+) -> (BTreeMap<String, u64>, Vec<DrillRun>) {
+    let (clean, points) = clean_run(data, &dir.join("clean"), store("clean"));
+    assert!(!clean.remote.is_empty(), "the clean run delivered drafts");
+    assert!(
+        clean.remote.values().all(|r| r.writes == 1),
+        "the clean world's second run found nothing new to write"
+    );
+    let runs = plans(seed, count, &points)
+        .into_iter()
+        .enumerate()
+        .map(|(i, plan)| {
+            let started = std::time::Instant::now();
+            let name = format!("drill-{i}");
+            let drilled = drill(data, &dir.join(&name), store(&name), &plan, &clean);
+            DrillRun {
+                plan,
+                drilled,
+                seconds: started.elapsed().as_secs_f64(),
+            }
+        })
+        .collect();
+    (points, runs)
+}
+
+/// One fault plan's world, as it settled.
+pub struct FaultRun {
+    pub name: &'static str,
+    pub runs: usize,
+    pub fired: BTreeMap<String, u64>,
+    pub differences: Vec<String>,
+    pub seconds: f64,
+}
+
+/// A fault-free world, then one world per plan of [`FAULT_PLANS`], each settled and compared
+/// with it (watermarks aside: they follow the last run's clock).
+pub fn fault_series(
+    data: &Path,
+    dir: &Path,
+    store: &mut dyn FnMut(&str) -> String,
+) -> Vec<FaultRun> {
+    let setup = |faults: Option<&str>| Setup {
+        faults: faults.map(str::to_owned),
+        upstream_extra: UPSTREAM_EXTRA.to_owned(),
+    };
+    let clean_world = World::with(
+        data,
+        &dir.join("fault-free"),
+        store("fault-free"),
+        &setup(None),
+    );
+    settle(&clean_world, 2);
+    let clean = clean_world.state().without_watermarks();
+    assert!(
+        !clean.remote.is_empty(),
+        "the fault-free run delivered drafts"
+    );
+    drop(clean_world);
+    FAULT_PLANS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, plan))| {
+            let started = std::time::Instant::now();
+            let label = format!("fault-{i}");
+            let world = World::with(data, &dir.join(&label), store(&label), &setup(Some(plan)));
+            let runs = settle(&world, 6);
+            let fired = world.faults_fired();
+            let differences = world.state().without_watermarks().differences(&clean);
+            FaultRun {
+                name,
+                runs,
+                fired,
+                differences,
+                seconds: started.elapsed().as_secs_f64(),
+            }
+        })
+        .collect()
 }

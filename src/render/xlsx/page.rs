@@ -100,9 +100,12 @@ impl<'a> Page<'a> {
 
     /// Width of columns `first..=last`, in column units.
     pub fn width(&self, first: u16, last: u16) -> f64 {
-        let cols = &self.widths[first as usize..=last as usize];
+        let cols = self
+            .widths
+            .get(first as usize..=last as usize)
+            .unwrap_or_default();
         // Each column boundary inside a merged cell gives back the cell padding.
-        cols.iter().sum::<f64>() + (cols.len() - 1) as f64 * 5.0 / 7.0
+        cols.iter().sum::<f64>() + cols.len().saturating_sub(1) as f64 * 5.0 / 7.0
     }
 
     /// The left block of the page (form number, signer on the left) and the right block (unit,
