@@ -671,9 +671,9 @@ fn form_def(file: FormFile) -> Result<FormDef, String> {
             ));
         }
     }
-    if def.layout != Layout::Narrative && !def.columns.iter().any(|c| c.fill == Fill::Label) {
+    if def.layout != Layout::Narrative && def.columns.is_empty() {
         return Err(format!(
-            "{} is a table: it needs its columns, one of them with fill = \"label\" (the row's name)",
+            "{} is a table: it needs its [[columns]] (none is defined)",
             def.code
         ));
     }
