@@ -28,6 +28,17 @@ pub struct Day(pub i32);
 )]
 pub struct InstantError(pub String);
 
+/// `yyyy-MM-dd HH:mm:ss` to the byte: digits where digits go (chrono's `%Y` would take a sign
+/// and its spaces any run of white space).
+fn local_shape(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, b)| match i {
+        4 | 7 => *b == b'-',
+        10 => *b == b' ',
+        13 | 16 => *b == b':',
+        _ => b.is_ascii_digit(),
+    })
+}
+
 impl Instant {
     /// Parses one of the three accepted forms. Surrounding white space is ignored; the caller
     /// decides what an empty value means (it means "absent" everywhere in domain.md).
@@ -36,7 +47,7 @@ impl Instant {
         let bytes = s.as_bytes();
         let parsed = if bytes.len() == 14 && bytes.iter().all(u8::is_ascii_digit) {
             compact_local(bytes)
-        } else if bytes.len() == 19 && bytes[10] == b' ' && !s.contains(['+', 'Z', 'z']) {
+        } else if bytes.len() == 19 && local_shape(bytes) {
             NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
                 .ok()
                 .map(Instant::from_local)
@@ -45,7 +56,15 @@ impl Instant {
                 .ok()
                 .map(|dt| Instant(dt.timestamp()))
         };
-        parsed.ok_or_else(|| InstantError(text.to_owned()))
+        // Only what the three forms can write back: a four-digit year in UTC and in local time.
+        parsed
+            .filter(|i| {
+                let four_digits = |y: i32| (0..=9999).contains(&y);
+                DateTime::from_timestamp(i.0, 0).is_some_and(|d| four_digits(d.year()))
+                    && DateTime::from_timestamp(i.0 + VN_OFFSET_SECONDS, 0)
+                        .is_some_and(|d| four_digits(d.year()))
+            })
+            .ok_or_else(|| InstantError(text.to_owned()))
     }
 
     /// The instant of a Vietnam local date and time.
@@ -154,6 +173,11 @@ mod tests {
             "yesterday",
             "2023-06-20 25:00:00",
             "2023-06-20T10:00:00",
+            // Found by fuzzing: chrono's `%Y` takes a sign, its spaces any white space.
+            " -023-07-\r1 \r1:0: 00",
+            "-023-07-01 08:00:00",
+            // A year the forms cannot write back (10000 in UTC).
+            "9999-12-31T23:00:00-05:00",
         ] {
             assert!(Instant::parse(bad).is_err(), "{bad} should be rejected");
         }
