@@ -7,8 +7,11 @@ use crate::domain::{Dossier, Feedback, Instant, Period, Rating, UnitTree};
 use crate::forms::{self, FormCatalog, Inputs, Layout};
 use crate::sources::export::{Input, InputFormat, RecordBatch, parse_raw};
 
+/// A fuzz target: any bytes in, a panic only when something that must hold does not.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name, for the replay test.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("export", export),
     ("instant", instant),
     ("unit_tree", unit_tree),

@@ -123,7 +123,7 @@ pub fn key_file_warnings(key: &Path, database_url: &str) -> Vec<String> {
         .map(|rest| Path::new(rest.split('?').next().unwrap_or(rest)));
     let folder = |p: &Path| {
         let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
-        std::fs::canonicalize(parent.unwrap_or(Path::new(".")).to_path_buf()).ok()
+        std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()
     };
     if let Some(store) = store
         && folder(store).is_some()
