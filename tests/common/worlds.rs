@@ -22,11 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The period drilled, and the two instants its runs read: after the last record the generator
-/// dates (its dossiers close up to twenty days after the cut-off), so that the second run of a
+/// dates (dossiers close up to twenty days after the cut-off, feedback up to thirty), so that the second run of a
 /// clean world finds nothing new and every difference is the crash's.
 pub const PERIOD: &str = "2023-Q3";
-pub const FIRST_RUN: &str = "2023-10-09T07:30:00+07:00";
-pub const NEXT_RUN: &str = "2023-10-09T08:30:00+07:00";
+pub const FIRST_RUN: &str = "2023-11-01T07:30:00+07:00";
+pub const NEXT_RUN: &str = "2023-11-01T08:30:00+07:00";
 /// The stages a drill can kill in, as src/drill.rs names them.
 pub const STAGES: [&str; 4] = ["pull", "store", "compute", "deliver"];
 
