@@ -438,91 +438,17 @@ fn figures(doc: &Value) -> BTreeMap<(String, String), BTreeMap<u32, u64>> {
     out
 }
 
-/// The sandbox in a process of its own; its address.
-struct Sandbox {
-    child: std::process::Child,
-    address: String,
-}
-
-impl Sandbox {
-    fn start(data: &Path) -> Sandbox {
-        let mut child = Command::new(bin())
-            .args([
-                "sandbox",
-                "--data",
-                &data.display().to_string(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn the sandbox");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the sandbox says where it listens");
-        let address = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("an address")
-            .to_owned();
-        Sandbox { child, address }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The daemon's pipeline over the province, then an incremental day, on one store.
 fn pipeline(table: &mut Table, store: &str, dir: &Path, data: &Path, changed: usize) {
-    let sandbox = Sandbox::start(data);
     let work = dir.join(format!("pipeline-{store}"));
-    std::fs::create_dir_all(&work).unwrap();
     let url = match store {
         "sqlite" => format!("sqlite://{}", work.join("store.db").display()),
         _ => fresh_database("bench_pipeline"),
     };
-    let key = work.join("vault.key");
-    let status = Command::new(bin())
-        .args(["creds", "init-key", "--out", &key.display().to_string()])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let config = work.join("baocao-sync.toml");
-    let a = &sandbox.address;
-    let mut text = format!(
-        "[store]\ndatabase_url = \"{url}\"\n[vault]\nkey_file = \"{}\"\n[files]\nunits = \"{}\"\n\
-         [pull]\nhistory_from = \"2022-01-01\"\n",
-        key.display(),
-        data.join("units.toml").display()
-    );
-    for system in ["central", "provincial", "source"] {
-        text.push_str(&format!(
-            "[upstreams.{system}]\nbase_url = \"{a}/{system}\"\ntoken_url = \"{a}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n"
-        ));
-    }
-    std::fs::write(&config, text).unwrap();
-    let cfg = config.display().to_string();
-    let status = Command::new(bin())
-        .args([
-            "creds",
-            "import",
-            "--csv",
-            &data.join("logins.csv").display().to_string(),
-            "--config",
-            &cfg,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "creds import");
+    // A sandbox serving the province, the store, every unit's login, the configuration.
+    let world = worlds::World::new(data, &work, url);
+    let cfg = world.config().display().to_string();
+    let a = world.address().to_owned();
 
     // The morning after the cut-off of 2023-Q3 (D = 14/09/2023).
     let run = |now: &str| {

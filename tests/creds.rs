@@ -50,17 +50,10 @@ fn init_key(path: &std::path::Path) {
     );
 }
 
-#[test]
-fn logins_are_sealed_listed_masked_and_rotated() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("store.db").display());
-    let (key1, key2) = (dir.path().join("key1"), dir.path().join("key2"));
-    init_key(&key1);
-    init_key(&key2);
-    let k1 = key1.to_str().unwrap();
-
-    let set = creds(
-        &db,
+/// `creds set` of the department's central login (the citizen ID and password above) with `key`.
+fn set_central_login(db: &str, key: &std::path::Path) -> Output {
+    creds(
+        db,
         &[
             "set",
             "--system",
@@ -71,10 +64,22 @@ fn logins_are_sealed_listed_masked_and_rotated() {
             CITIZEN_ID,
             "--password-stdin",
             "--key-file",
-            k1,
+            key.to_str().unwrap(),
         ],
         Some(&format!("{PASSWORD}\n")),
-    );
+    )
+}
+
+#[test]
+fn logins_are_sealed_listed_masked_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let (key1, key2) = (dir.path().join("key1"), dir.path().join("key2"));
+    init_key(&key1);
+    init_key(&key2);
+    let k1 = key1.to_str().unwrap();
+
+    let set = set_central_login(&db, &key1);
     assert!(
         set.status.success(),
         "{}",
@@ -192,22 +197,7 @@ fn a_key_file_others_can_read_or_kept_beside_its_store_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let set = |key: &std::path::Path| {
-        let out = creds(
-            &db,
-            &[
-                "set",
-                "--system",
-                "central",
-                "--unit",
-                "000.10.00.H55",
-                "--username",
-                CITIZEN_ID,
-                "--password-stdin",
-                "--key-file",
-                key.to_str().unwrap(),
-            ],
-            Some(PASSWORD),
-        );
+        let out = set_central_login(&db, key);
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
