@@ -254,6 +254,7 @@ pub fn parse_raw<'a, R: FromWire>(
         };
         batch.push(item);
     }
+    batch.settle_duplicates();
     batch
 }
 
@@ -299,7 +300,6 @@ pub struct RecordBatch<R> {
     pub findings: Vec<Finding>,
     /// Records read, readable or not.
     pub records_read: usize,
-    index: KeyIndex,
 }
 
 /// The dossiers of one input.
@@ -312,7 +312,6 @@ impl<R> Default for RecordBatch<R> {
             raws: Vec::new(),
             findings: Vec::new(),
             records_read: 0,
-            index: KeyIndex::default(),
         }
     }
 }
@@ -330,44 +329,112 @@ impl<R: FromWire> RecordBatch<R> {
             batch.records.reserve((meta.len() / 128) as usize);
         }
         read_each(input, format, false, |item| batch.push(item))?;
+        batch.settle_duplicates();
         Ok(batch)
     }
 
-    /// Adds one record. The same key twice: the latest CapNhatLuc counts (an absent one is older
-    /// than any), the last one on a tie, and a `duplicate_record` warning names the key.
-    pub fn push(&mut self, item: Item<R>) {
+    /// Adds one record, or the finding of one that could not be read. Duplicates are settled
+    /// once every record is in ([`RecordBatch::settle_duplicates`]).
+    fn push(&mut self, item: Item<R>) {
         self.records_read += 1;
-        let (record, raw) = match item {
-            Item::Invalid { finding, .. } => return self.findings.push(finding),
-            Item::Record { record, raw } => (record, raw),
-        };
-        let next = self.records.len();
-        match self
-            .index
-            .find_or_insert(record.key(), next, |at| self.records[at].key())
-        {
-            None => {
+        match item {
+            Item::Invalid { finding, .. } => self.findings.push(finding),
+            Item::Record { record, raw } => {
                 self.records.push(record);
                 self.raws.extend(raw);
             }
-            Some(at) => {
-                let kept = &mut self.records[at];
-                let message = if record.updated_at() >= kept.updated_at() {
-                    let m = duplicate_message::<R>(record.updated_at(), kept.updated_at());
-                    *kept = record;
-                    if let (Some(raw), Some(slot)) = (raw, self.raws.get_mut(at)) {
-                        *slot = raw;
-                    }
-                    m
-                } else {
-                    duplicate_message::<R>(kept.updated_at(), record.updated_at())
-                };
-                let finding =
-                    Finding::new(FindingCode::DuplicateRecord, kept.key().to_owned(), message)
-                        .with_unit(kept.unit_code().to_owned());
-                self.findings.push(finding);
+        }
+    }
+
+    /// The same key more than once: the latest CapNhatLuc counts (an absent one is older than
+    /// any), the last one read on a tie, in the place of the key's first record; a
+    /// `duplicate_record` warning names the key for each version set aside.
+    ///
+    /// Done once at the end by sorting 64-bit hashes of the keys (16 bytes a record), rather
+    /// than with a map of every key while reading, which held three times that at its peak.
+    fn settle_duplicates(&mut self) {
+        use std::hash::BuildHasher;
+        let hasher = foldhash::quality::RandomState::default();
+        let mut order: Vec<(u64, u32)> = self
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (hasher.hash_one(r.key()), i as u32))
+            .collect();
+        order.sort_unstable();
+        let mut set_aside: Vec<usize> = Vec::new();
+        let mut warnings: Vec<(usize, Finding)> = Vec::new();
+        let mut run = 0;
+        while run < order.len() {
+            let end = run + order[run..].iter().take_while(|(h, _)| *h == order[run].0).count();
+            if end - run > 1 {
+                // One hash, maybe more than one key: each key's records, in input order.
+                let mut rest: Vec<usize> = order[run..end].iter().map(|(_, i)| *i as usize).collect();
+                while let Some(&first) = rest.first() {
+                    let (same, other): (Vec<usize>, Vec<usize>) = rest
+                        .iter()
+                        .partition(|&&i| self.records[i].key() == self.records[first].key());
+                    self.settle_key(&same, &mut set_aside, &mut warnings);
+                    rest = other;
+                }
+            }
+            run = end;
+        }
+        drop(order);
+        if set_aside.is_empty() {
+            return;
+        }
+        set_aside.sort_unstable();
+        let keep = |i: usize| set_aside.binary_search(&i).is_err();
+        let mut i = 0;
+        self.records.retain(|_| {
+            i += 1;
+            keep(i - 1)
+        });
+        if !self.raws.is_empty() {
+            let mut i = 0;
+            self.raws.retain(|_| {
+                i += 1;
+                keep(i - 1)
+            });
+        }
+        warnings.sort_by_key(|(at, _)| *at);
+        self.findings.extend(warnings.into_iter().map(|(_, f)| f));
+    }
+
+    /// One key's records (`at`, in input order, at least two): which counts, as if they had been
+    /// read one by one, and the warning for each version read after the first.
+    fn settle_key(
+        &mut self,
+        at: &[usize],
+        set_aside: &mut Vec<usize>,
+        warnings: &mut Vec<(usize, Finding)>,
+    ) {
+        let Some((&first, later)) = at.split_first() else {
+            return;
+        };
+        let mut kept = first;
+        for &i in later {
+            let (new, old) = (self.records[i].updated_at(), self.records[kept].updated_at());
+            let message = if new >= old {
+                kept = i;
+                duplicate_message::<R>(new, old)
+            } else {
+                duplicate_message::<R>(old, new)
+            };
+            let r = &self.records[kept];
+            let finding = Finding::new(FindingCode::DuplicateRecord, r.key().to_owned(), message)
+                .with_unit(r.unit_code().to_owned());
+            warnings.push((i, finding));
+        }
+        // The version that counts takes the first one's place; the others are set aside.
+        if kept != first {
+            self.records.swap(first, kept);
+            if self.raws.len() == self.records.len() {
+                self.raws.swap(first, kept);
             }
         }
+        set_aside.extend_from_slice(later);
     }
 }
 
@@ -388,24 +455,3 @@ fn duplicate_message<R: FromWire>(
     )
 }
 
-/// Key → position in the batch (see [`crate::keys`]).
-#[derive(Debug, Default)]
-struct KeyIndex(crate::keys::HashedKeys<u32>);
-
-impl KeyIndex {
-    /// The position of a record with this key, or `None` after noting that `next` will hold it.
-    fn find_or_insert<'k>(
-        &mut self,
-        key: &str,
-        next: usize,
-        key_at: impl Fn(usize) -> &'k str,
-    ) -> Option<usize> {
-        match self.0.get(key, |at| key_at(at as usize) == key) {
-            Some(at) => Some(at as usize),
-            None => {
-                self.0.insert(key, next as u32);
-                None
-            }
-        }
-    }
-}
