@@ -242,7 +242,7 @@ impl World {
                 let dossiers = runtime.block_on(store.dossiers(None)).unwrap();
                 dossiers
                     .into_iter()
-                    .map(|d| (d.key.to_string(), d.updated_at.unwrap()))
+                    .map(|d| (d.key.to_string(), d.updated_at.get().unwrap()))
                     .collect()
             } else {
                 let raws = runtime

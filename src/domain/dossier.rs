@@ -4,7 +4,7 @@
 //! and result kind keep their raw text's meaning without judging it: whether a channel is usable
 //! depends on the period (a carried-over dossier needs none), so that judgement is the forms'.
 
-use super::instant::Instant;
+use super::instant::Moment;
 use std::sync::Arc;
 use unicode_normalization::UnicodeNormalization;
 
@@ -127,17 +127,17 @@ pub struct Dossier {
     pub channel: Arc<str>,
     pub status: Status,
     /// NgayTiepNhan (TN).
-    pub received_at: Option<Instant>,
+    pub received_at: Moment,
     /// NgayHenTra (HT): absent when the procedure has no time limit.
-    pub due_at: Option<Instant>,
+    pub due_at: Moment,
     /// NgayYeuCauBoSung (YC).
-    pub supplement_requested_at: Option<Instant>,
+    pub supplement_requested_at: Moment,
     /// NgayKetThucXuLy (KT).
-    pub finished_at: Option<Instant>,
+    pub finished_at: Moment,
     /// NgayTra.
-    pub returned_at: Option<Instant>,
+    pub returned_at: Moment,
     /// CapNhatLuc: the source's last-modified instant.
-    pub updated_at: Option<Instant>,
+    pub updated_at: Moment,
     /// LoaiKetQua, judged.
     pub result_kind: ResultKind,
     /// DaXoa = 1.

@@ -13,7 +13,7 @@ pub mod unit;
 
 pub use dossier::{Channel, Dossier, ResultKind, Status, StatusClass};
 pub use finding::{Finding, FindingCode, Severity};
-pub use instant::{Day, Instant, InstantError};
+pub use instant::{Day, Instant, InstantError, Moment};
 pub use period::{Period, PeriodError, PeriodKind};
 pub use rating::{Feedback, Level, Rating};
 pub use unit::{Unit, UnitTree, UnitTreeError};

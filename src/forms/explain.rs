@@ -94,9 +94,9 @@ fn reason(column: u32, metric: &str, d: &Dossier, w: Window) -> String {
         w.first.to_date().format("%d/%m/%Y"),
         w.last.to_date().format("%d/%m/%Y"),
     );
-    let received = dd(d.received_at);
-    let finished = dd(d.finished_at);
-    let due = dd(d.due_at);
+    let received = dd(d.received_at.get());
+    let finished = dd(d.finished_at.get());
+    let due = dd(d.due_at.get());
     let withdrawn = d.status.code() == 7 || d.result_kind == crate::domain::ResultKind::Withdrawal;
     let text = match metric {
         "received" => format!(
@@ -112,21 +112,21 @@ fn reason(column: u32, metric: &str, d: &Dossier, w: Window) -> String {
         "closed_on_time" if withdrawn => {
             format!("hồ sơ trả lại/xin rút, tính vào đúng hạn: kết thúc {finished}")
         }
-        "closed_on_time" if d.due_at.is_none() => {
+        "closed_on_time" if d.due_at.get().is_none() => {
             format!("đã giải quyết, thủ tục không quy định thời hạn: kết thúc {finished}")
         }
         "closed_on_time" => format!("đã giải quyết đúng hạn: kết thúc {finished}, hạn {due}"),
         "closed_late" => format!("đã giải quyết quá hạn: kết thúc {finished}, hạn {due}"),
-        "pending" if d.status.reads_finish_date() && d.finished_at.is_some() => {
+        "pending" if d.status.reads_finish_date() && d.finished_at.get().is_some() => {
             format!("đang giải quyết tại ngày {dl}: kết thúc {finished}, sau kỳ báo cáo")
         }
         "pending" => format!("đang giải quyết tại ngày {dl}: chưa kết thúc"),
         "pending_within_time" if matches!(d.status.code(), 5 | 6 | 8) => format!(
             "đang giải quyết trong hạn: tạm dừng tại ngày {dl} (trạng thái {}), yêu cầu bổ sung {}",
             d.status.code(),
-            dd(d.supplement_requested_at)
+            dd(d.supplement_requested_at.get())
         ),
-        "pending_within_time" if d.due_at.is_none() => {
+        "pending_within_time" if d.due_at.get().is_none() => {
             "đang giải quyết trong hạn: thủ tục không quy định thời hạn".to_owned()
         }
         "pending_within_time" => format!("đang giải quyết trong hạn: hạn {due}, không trước {dl}"),
@@ -249,10 +249,10 @@ pub fn explain(
                             unit: code.to_owned(),
                             field: d.field_code.to_string(),
                             reason: reason(column, DOSSIER_METRICS[i], d, w),
-                            received: day(d.received_at),
-                            due: day(d.due_at),
-                            finished: day(d.finished_at),
-                            supplement_requested: day(d.supplement_requested_at),
+                            received: day(d.received_at.get()),
+                            due: day(d.due_at.get()),
+                            finished: day(d.finished_at.get()),
+                            supplement_requested: day(d.supplement_requested_at.get()),
                             status: d.status.code(),
                             channel: d.channel.to_string(),
                         });

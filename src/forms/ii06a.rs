@@ -144,7 +144,7 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     }
     let withdrawn = class == StatusClass::Withdrawn
         || (!reading.withdrawn_by_dates && d.result_kind == ResultKind::Withdrawal);
-    let Some(received) = d.received_at.map(|i| i.local_day()) else {
+    let Some(received) = d.received_at.get().map(|i| i.local_day()) else {
         if reading.resolved_without_reception_date
             && let Some(p) = resolved_without_reception(d, w, units, withdrawn)
         {
@@ -158,7 +158,7 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     if received > w.last {
         return Placement::Outside;
     }
-    let finished = d.finished_at.map(|i| i.local_day());
+    let finished = d.finished_at.get().map(|i| i.local_day());
     if class == StatusClass::Finished && finished.is_none() {
         return error(
             FindingCode::FinishedWithoutFinishDate,
@@ -201,13 +201,14 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     };
 
     let resolved = !withdrawn;
-    let due = d.due_at.map(|i| i.local_day());
+    let due = d.due_at.get().map(|i| i.local_day());
     let closed_in_period = closed_on.filter(|&k| w.first <= k && k <= w.last);
     let pending_at_end = closed_on.is_none_or(|k| k > w.last);
     let paused_at_end = match d.status.code() {
         6 | 8 => true,
         5 => d
             .supplement_requested_at
+            .get()
             .is_none_or(|y| y.local_day() <= w.last),
         _ => false,
     };
@@ -254,12 +255,12 @@ fn resolved_without_reception(
     if d.status.class() != StatusClass::Finished || withdrawn {
         return None;
     }
-    let k = d.finished_at?.local_day();
+    let k = d.finished_at.get()?.local_day();
     let unit = units.find(&d.unit_code)?;
     if k < w.first || k > w.last {
         return Some(Placement::Outside);
     }
-    let due = d.due_at.map(|i| i.local_day());
+    let due = d.due_at.get().map(|i| i.local_day());
     let mut columns = [false; 11];
     columns[4] = true;
     columns[5] = due.is_some_and(|h| k < h);
@@ -312,7 +313,7 @@ pub fn tally(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> (Tally,
 mod tests {
     //! One case per rule of domain.md §5, each built from the rule's own words.
     use super::*;
-    use crate::domain::{Instant, Status};
+    use crate::domain::{Instant, Moment, Status};
 
     const UNITS: &str =
         "[[units]]\ncode=\"U\"\nname=\"Đơn vị\"\nkind=\"department\"\nparent=\"\"\n";
@@ -327,12 +328,12 @@ mod tests {
             unit_code: "U".into(),
             channel: "2".into(),
             status: Status::new(4).unwrap(),
-            received_at: at("20230701090000"),
-            due_at: at("20230710090000"),
-            supplement_requested_at: None,
-            finished_at: None,
-            returned_at: None,
-            updated_at: None,
+            received_at: at("20230701090000").into(),
+            due_at: at("20230710090000").into(),
+            supplement_requested_at: None.into(),
+            finished_at: None.into(),
+            returned_at: None.into(),
+            updated_at: None.into(),
             result_kind: ResultKind::Other,
             deleted: false,
         }
@@ -373,7 +374,7 @@ mod tests {
     #[test]
     fn pending_online_within_time() {
         assert_eq!(columns(&base()), [3, 4, 11, 13]);
-        let d = with(|d| d.due_at = at("20230914090000"));
+        let d = with(|d| d.due_at = at("20230914090000").into());
         assert_eq!(columns(&d), [3, 4, 11, 12], "due on D is within time");
     }
 
@@ -381,12 +382,12 @@ mod tests {
     fn resolved_early_on_time_late_by_calendar_day() {
         let early = with(|d| {
             d.status = Status::new(9).unwrap();
-            d.finished_at = at("20230709235900");
+            d.finished_at = at("20230709235900").into();
         });
         assert_eq!(columns(&early), [3, 4, 7, 8]);
         let same_day = with(|d| {
             d.status = Status::new(10).unwrap();
-            d.finished_at = at("20230710235900");
+            d.finished_at = at("20230710235900").into();
         });
         assert_eq!(
             columns(&same_day),
@@ -395,13 +396,13 @@ mod tests {
         );
         let late = with(|d| {
             d.status = Status::new(10).unwrap();
-            d.finished_at = at("20230711000100");
+            d.finished_at = at("20230711000100").into();
         });
         assert_eq!(columns(&late), [3, 4, 7, 10]);
         let no_limit = with(|d| {
             d.status = Status::new(10).unwrap();
-            d.due_at = None;
-            d.finished_at = at("20230901000000");
+            d.due_at = Moment::NONE;
+            d.finished_at = at("20230901000000").into();
         });
         assert_eq!(columns(&no_limit), [3, 4, 7, 9]);
     }
@@ -410,13 +411,13 @@ mod tests {
     fn withdrawn_dossiers_are_on_time_even_when_late() {
         let stored_as_finished = with(|d| {
             d.status = Status::new(10).unwrap();
-            d.finished_at = at("20230801000000");
+            d.finished_at = at("20230801000000").into();
             d.result_kind = ResultKind::Withdrawal;
         });
         assert_eq!(columns(&stored_as_finished), [3, 4, 7, 9]);
         let status7 = with(|d| {
             d.status = Status::new(7).unwrap();
-            d.finished_at = at("20230705000000");
+            d.finished_at = at("20230705000000").into();
         });
         assert_eq!(columns(&status7), [3, 4, 7, 9]);
     }
@@ -438,7 +439,7 @@ mod tests {
 
     #[test]
     fn finish_date_is_read_only_for_statuses_7_9_10() {
-        let d = with(|d| d.finished_at = at("20230705000000"));
+        let d = with(|d| d.finished_at = at("20230705000000").into());
         assert_eq!(
             columns(&d),
             [3, 4, 11, 13],
@@ -450,7 +451,7 @@ mod tests {
     fn closed_after_d_was_pending_at_d() {
         let d = with(|d| {
             d.status = Status::new(10).unwrap();
-            d.finished_at = at("20230920000000");
+            d.finished_at = at("20230920000000").into();
         });
         assert_eq!(columns(&d), [3, 4, 11, 13]);
     }
@@ -458,15 +459,15 @@ mod tests {
     #[test]
     fn closed_before_t_is_outside_and_carried_over_needs_no_channel() {
         let closed = with(|d| {
-            d.received_at = at("20230601000000");
+            d.received_at = at("20230601000000").into();
             d.status = Status::new(9).unwrap();
-            d.finished_at = at("20230614235959");
+            d.finished_at = at("20230614235959").into();
         });
         assert_eq!(placement(&closed), Placement::Outside);
         let carried = with(|d| {
-            d.received_at = at("20230601000000");
+            d.received_at = at("20230601000000").into();
             d.channel = "".into();
-            d.due_at = at("20230920000000");
+            d.due_at = at("20230920000000").into();
         });
         assert_eq!(columns(&carried), [3, 6, 11, 12]);
     }
@@ -479,12 +480,12 @@ mod tests {
         }
         let asked_before_d = with(|d| {
             d.status = Status::new(5).unwrap();
-            d.supplement_requested_at = at("20230914230000");
+            d.supplement_requested_at = at("20230914230000").into();
         });
         assert_eq!(columns(&asked_before_d), [3, 4, 11, 12]);
         let asked_after_d = with(|d| {
             d.status = Status::new(5).unwrap();
-            d.supplement_requested_at = at("20230915000100");
+            d.supplement_requested_at = at("20230915000100").into();
         });
         assert_eq!(
             columns(&asked_after_d),
@@ -498,7 +499,7 @@ mod tests {
     #[test]
     fn findings_in_order_first_error_wins() {
         let no_tn = with(|d| {
-            d.received_at = None;
+            d.received_at = Moment::NONE;
             d.channel = "9".into();
         });
         assert!(matches!(
@@ -515,7 +516,7 @@ mod tests {
         ));
         let before = with(|d| {
             d.status = Status::new(7).unwrap();
-            d.finished_at = at("20230630000000");
+            d.finished_at = at("20230630000000").into();
             d.unit_code = "ELSEWHERE".into();
         });
         assert!(matches!(
@@ -537,7 +538,7 @@ mod tests {
         ));
         // Received after D: not this period's business, whatever is wrong with it.
         let later = with(|d| {
-            d.received_at = at("20230915000000");
+            d.received_at = at("20230915000000").into();
             d.status = Status::new(9).unwrap();
         });
         assert_eq!(placement(&later), Placement::Outside);
@@ -548,7 +549,7 @@ mod tests {
         for code in [1, 3] {
             let d = with(|d| {
                 d.status = Status::new(code).unwrap();
-                d.received_at = None;
+                d.received_at = Moment::NONE;
             });
             assert_eq!(placement(&d), Placement::Outside);
         }

@@ -76,12 +76,12 @@ pub fn encode(dossiers: &[Dossier]) -> Vec<u8> {
         }),
     );
     let instants: [fn(&Dossier) -> Option<Instant>; 6] = [
-        |d| d.received_at,
-        |d| d.due_at,
-        |d| d.supplement_requested_at,
-        |d| d.finished_at,
-        |d| d.returned_at,
-        |d| d.updated_at,
+        |d| d.received_at.get(),
+        |d| d.due_at.get(),
+        |d| d.supplement_requested_at.get(),
+        |d| d.finished_at.get(),
+        |d| d.returned_at.get(),
+        |d| d.updated_at.get(),
     ];
     for get in instants {
         for d in dossiers {
@@ -243,12 +243,12 @@ pub fn decode_into(
             unit_code: text(3),
             channel: text(4),
             status,
-            received_at: instant(0, i),
-            due_at: instant(1, i),
-            supplement_requested_at: instant(2, i),
-            finished_at: instant(3, i),
-            returned_at: instant(4, i),
-            updated_at: instant(5, i),
+            received_at: instant(0, i).into(),
+            due_at: instant(1, i).into(),
+            supplement_requested_at: instant(2, i).into(),
+            finished_at: instant(3, i).into(),
+            returned_at: instant(4, i).into(),
+            updated_at: instant(5, i).into(),
             result_kind: if flags[i] & 1 != 0 {
                 ResultKind::Withdrawal
             } else {
@@ -401,8 +401,8 @@ impl Merge {
                     let block = self.blocks.get_mut(&slot.block).expect("loaded");
                     let stored = &mut block.dossiers[slot.at as usize];
                     let (old, new) = (
-                        stored.updated_at.map_or(i64::MIN, |i| i.0),
-                        d.updated_at.map_or(i64::MIN, |i| i.0),
+                        stored.updated_at.get().map_or(i64::MIN, |i| i.0),
+                        d.updated_at.get().map_or(i64::MIN, |i| i.0),
                     );
                     if new > old || (new == old && *stored != **d) {
                         *stored = (*d).clone();
@@ -477,12 +477,12 @@ mod tests {
             unit_code: "U".into(),
             channel: "2".into(),
             status: Status::new(9).unwrap(),
-            received_at: Some(Instant(1_690_000_000)),
-            due_at: None,
-            supplement_requested_at: Some(Instant(-5)),
-            finished_at: Some(Instant(1_690_100_000)),
-            returned_at: None,
-            updated_at: Some(Instant(updated)),
+            received_at: Some(Instant(1_690_000_000)).into(),
+            due_at: None.into(),
+            supplement_requested_at: Some(Instant(-5)).into(),
+            finished_at: Some(Instant(1_690_100_000)).into(),
+            returned_at: None.into(),
+            updated_at: Some(Instant(updated)).into(),
             result_kind: ResultKind::Withdrawal,
             deleted: key.ends_with('x'),
         }

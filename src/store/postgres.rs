@@ -103,12 +103,12 @@ impl PgStore {
                     unit_code: strings.intern(&text(5)?),
                     channel: strings.intern(&text(6)?),
                     status,
-                    received_at: instant(8)?,
-                    due_at: instant(9)?,
-                    supplement_requested_at: instant(10)?,
-                    finished_at: instant(11)?,
-                    returned_at: instant(12)?,
-                    updated_at: instant(13)?,
+                    received_at: instant(8)?.into(),
+                    due_at: instant(9)?.into(),
+                    supplement_requested_at: instant(10)?.into(),
+                    finished_at: instant(11)?.into(),
+                    returned_at: instant(12)?.into(),
+                    updated_at: instant(13)?.into(),
                     result_kind: if row.try_get::<i64, _>(14)? != 0 {
                         ResultKind::Withdrawal
                     } else {

@@ -189,12 +189,12 @@ impl PackedDossier<'_> {
             unit_code: strings.intern(&self.unit_code.0),
             channel: strings.intern(&self.channel.0),
             status,
-            received_at: self.received_at.map(Instant),
-            due_at: self.due_at.map(Instant),
-            supplement_requested_at: self.supplement_requested_at.map(Instant),
-            finished_at: self.finished_at.map(Instant),
-            returned_at: self.returned_at.map(Instant),
-            updated_at: self.updated_at.map(Instant),
+            received_at: self.received_at.map(Instant).into(),
+            due_at: self.due_at.map(Instant).into(),
+            supplement_requested_at: self.supplement_requested_at.map(Instant).into(),
+            finished_at: self.finished_at.map(Instant).into(),
+            returned_at: self.returned_at.map(Instant).into(),
+            updated_at: self.updated_at.map(Instant).into(),
             result_kind: if self.result_withdrawal != 0 {
                 ResultKind::Withdrawal
             } else {

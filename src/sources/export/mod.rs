@@ -366,10 +366,15 @@ impl<R: FromWire> RecordBatch<R> {
         let mut warnings: Vec<(usize, Finding)> = Vec::new();
         let mut run = 0;
         while run < order.len() {
-            let end = run + order[run..].iter().take_while(|(h, _)| *h == order[run].0).count();
+            let end = run
+                + order[run..]
+                    .iter()
+                    .take_while(|(h, _)| *h == order[run].0)
+                    .count();
             if end - run > 1 {
                 // One hash, maybe more than one key: each key's records, in input order.
-                let mut rest: Vec<usize> = order[run..end].iter().map(|(_, i)| *i as usize).collect();
+                let mut rest: Vec<usize> =
+                    order[run..end].iter().map(|(_, i)| *i as usize).collect();
                 while let Some(&first) = rest.first() {
                     let (same, other): (Vec<usize>, Vec<usize>) = rest
                         .iter()
@@ -415,7 +420,10 @@ impl<R: FromWire> RecordBatch<R> {
         };
         let mut kept = first;
         for &i in later {
-            let (new, old) = (self.records[i].updated_at(), self.records[kept].updated_at());
+            let (new, old) = (
+                self.records[i].updated_at(),
+                self.records[kept].updated_at(),
+            );
             let message = if new >= old {
                 kept = i;
                 duplicate_message::<R>(new, old)
@@ -454,4 +462,3 @@ fn duplicate_message<R: FromWire>(
         at(dropped)
     )
 }
-

@@ -172,12 +172,12 @@ impl FromWire for Dossier {
             unit_code: strings.intern(w.at(MA_DON_VI)),
             channel: strings.intern(w.at(KENH)),
             status,
-            received_at: w.instant_at(TIEP_NHAN)?,
-            due_at: w.instant_at(HEN_TRA)?,
-            supplement_requested_at: w.instant_at(BO_SUNG)?,
-            finished_at: w.instant_at(KET_THUC)?,
-            returned_at: w.instant_at(TRA)?,
-            updated_at: w.instant_at(CAP_NHAT)?,
+            received_at: w.instant_at(TIEP_NHAN)?.into(),
+            due_at: w.instant_at(HEN_TRA)?.into(),
+            supplement_requested_at: w.instant_at(BO_SUNG)?.into(),
+            finished_at: w.instant_at(KET_THUC)?.into(),
+            returned_at: w.instant_at(TRA)?.into(),
+            updated_at: w.instant_at(CAP_NHAT)?.into(),
             result_kind: ResultKind::from_text(w.at(LOAI_KET_QUA)),
             deleted: is_set(w.at(DA_XOA)),
         })
@@ -187,7 +187,7 @@ impl FromWire for Dossier {
         &self.key
     }
     fn updated_at(&self) -> Option<Instant> {
-        self.updated_at
+        self.updated_at.get()
     }
     fn unit_code(&self) -> &str {
         &self.unit_code
