@@ -41,6 +41,11 @@ pub fn units(path: &Path) -> Result<UnitTree, ConfigError> {
     })
 }
 
+/// Form definitions from a folder when one is given, else the copy built into the binary.
+pub fn forms_or_builtin(dir: Option<&Path>) -> Result<FormCatalog, ConfigError> {
+    dir.map_or_else(|| Ok(FormCatalog::builtin()), forms)
+}
+
 /// Form definitions from `<dir>/<regime>/regime.toml` and the form files beside it.
 pub fn forms(dir: &Path) -> Result<FormCatalog, ConfigError> {
     let list = |d: &Path| -> Result<Vec<std::path::PathBuf>, ConfigError> {

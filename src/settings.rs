@@ -396,10 +396,7 @@ impl Settings {
             None => Duties::builtin(),
         };
         let upstreams = self.load_upstreams()?;
-        let forms = match &self.files.forms_dir {
-            Some(dir) => configuration::forms(dir)?,
-            None => FormCatalog::builtin(),
-        };
+        let forms = configuration::forms_or_builtin(self.files.forms_dir.as_deref())?;
         let catalog = self
             .files
             .catalog_dir

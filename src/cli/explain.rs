@@ -5,7 +5,6 @@ use super::report::RecordArgs;
 use anyhow::{Context, bail};
 use baocao_sync::configuration;
 use baocao_sync::domain::Period;
-use baocao_sync::forms::FormCatalog;
 use baocao_sync::forms::explain::{Cell, explain};
 use baocao_sync::render;
 use std::io::Write;
@@ -50,10 +49,7 @@ pub struct ExplainArgs {
 
 pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let period: Period = a.period.parse()?;
-    let catalog = match &a.forms_dir {
-        Some(dir) => configuration::forms(dir)?,
-        None => FormCatalog::builtin(),
-    };
+    let catalog = configuration::forms_or_builtin(a.forms_dir.as_deref())?;
     if let Some(dir) = &a.catalog {
         configuration::catalog(dir)?;
     }

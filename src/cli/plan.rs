@@ -1,7 +1,6 @@
 use baocao_sync::configuration;
 use baocao_sync::domain::Period;
 use baocao_sync::duties::{self, Duties, PlanRow};
-use baocao_sync::forms::FormCatalog;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,10 +30,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<ExitCode> {
         Some(p) => configuration::duties(p)?,
         None => Duties::builtin(),
     };
-    let catalog = match &a.forms_dir {
-        Some(dir) => configuration::forms(dir)?,
-        None => FormCatalog::builtin(),
-    };
+    let catalog = configuration::forms_or_builtin(a.forms_dir.as_deref())?;
     duties
         .check_forms(&catalog, &period)
         .map_err(anyhow::Error::msg)?;

@@ -6,7 +6,7 @@ use super::report::RecordArgs;
 use anyhow::{Context, bail};
 use baocao_sync::configuration;
 use baocao_sync::domain::Period;
-use baocao_sync::forms::{self, FormCatalog, Inputs, Layout};
+use baocao_sync::forms::{self, Inputs, Layout};
 use baocao_sync::render;
 use baocao_sync::sources::theirs;
 use std::io::Write;
@@ -47,10 +47,7 @@ pub struct ReconcileArgs {
 /// Exit 0 when every difference is explained and every row of theirs matched, 4 otherwise.
 pub fn run(a: ReconcileArgs) -> anyhow::Result<ExitCode> {
     let period: Period = a.period.parse()?;
-    let forms_catalog = match &a.forms_dir {
-        Some(dir) => configuration::forms(dir)?,
-        None => FormCatalog::builtin(),
-    };
+    let forms_catalog = configuration::forms_or_builtin(a.forms_dir.as_deref())?;
     let regime = forms_catalog.regime_for(&period)?;
     let def = regime.form(&a.form)?;
     if def.layout != Layout::PerUnit || def.record != forms::RecordKind::Dossier {

@@ -2,7 +2,7 @@ use anyhow::{Context, bail};
 use baocao_sync::configuration;
 use baocao_sync::domain::{Dossier, Feedback, Period, Rating, Severity};
 use baocao_sync::forms::checks::ChecksConfig;
-use baocao_sync::forms::{self, FormCatalog, Inputs, Layout};
+use baocao_sync::forms::{self, Inputs, Layout};
 use baocao_sync::render::texts::DocumentTexts;
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
 use baocao_sync::sources::export::{FromWire, Input, InputFormat, RecordBatch, resolve_format};
@@ -129,10 +129,7 @@ fn read_file<R: FromWire>(
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let period: Period = a.period.parse()?;
-    let catalog = match &a.forms_dir {
-        Some(dir) => configuration::forms(dir)?,
-        None => FormCatalog::builtin(),
-    };
+    let catalog = configuration::forms_or_builtin(a.forms_dir.as_deref())?;
     let regime = catalog.regime_for(&period)?;
     let def = regime.form(&a.form)?;
     let format: OutputFormat = a.format.parse()?;
