@@ -23,22 +23,17 @@
 //! table for docs/benchmarks.md. It asserts what must hold (the anchor's figures equal ours, every
 //! draft delivered), not the targets: those are read off the table.
 
+mod common;
 #[path = "../tests/common/worlds.rs"]
 mod worlds;
+
+use common::{Measured, env_or};
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 fn env_list(name: &str, default: &str) -> Vec<String> {
     std::env::var(name)
@@ -49,48 +44,9 @@ fn env_list(name: &str, default: &str) -> Vec<String> {
         .collect()
 }
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_baocao-sync")
-}
-
-/// What one child process cost.
-#[derive(Debug, Clone, Copy)]
-struct Measured {
-    wall: Duration,
-    peak_rss_mb: f64,
-}
-
-/// Runs the binary to its end and reads its own peak RSS with wait4 (which reaps it); its
-/// standard error is returned for the lines the caller wants.
-#[allow(clippy::zombie_processes)]
+/// `measure` as this bench runs it: `sync` ends with 2 when something waits for a retry.
 fn measure(args: &[&str]) -> (Measured, String) {
-    let started = Instant::now();
-    let err = tempfile::NamedTempFile::new().expect("temp file");
-    let child = Command::new(bin())
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(err.reopen().expect("reopen"))
-        .spawn()
-        .expect("spawn baocao-sync");
-    let mut status = 0;
-    // SAFETY: rusage is plain old data; wait4 fills it for the child we just spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    let stderr = std::fs::read_to_string(err.path()).unwrap_or_default();
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && [0, 2].contains(&libc::WEXITSTATUS(status)),
-        "baocao-sync {args:?} failed ({status}):\n{stderr}"
-    );
-    (
-        Measured {
-            wall,
-            peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
-        },
-        stderr,
-    )
+    common::measure(args, &[0, 2])
 }
 
 /// The best of `n` runs (the least disturbed by the machine).

@@ -10,47 +10,14 @@
 //!
 //! Not a test: it asserts nothing and never runs in CI.
 
+mod common;
+
+use common::{Measured, env_or};
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-struct Measured {
-    wall: Duration,
-    peak_rss_mb: f64,
-}
-
-/// Runs the binary and reads the child's own peak RSS with wait4 (which reaps it, so std's
-/// `wait` is not called).
-#[allow(clippy::zombie_processes)]
 fn measure(args: &[&str]) -> Measured {
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_baocao-sync"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn baocao-sync");
-    let mut status = 0;
-    // SAFETY: rusage is plain old data; wait4 fills it for the child we just spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "baocao-sync {args:?} failed"
-    );
-    Measured {
-        wall,
-        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
-    }
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    common::measure(args, &[0]).0
 }
 
 fn main() {
