@@ -11,23 +11,24 @@ fn theirs(name: &str) -> String {
     own_fixture("reconcile-golden", name)
 }
 
-/// Runs `reconcile` on the golden dossiers; its exit code and JSON.
-fn reconcile(theirs_file: &str) -> (i32, Value) {
-    let out = bin()
+/// `reconcile` of the golden dossiers' 2023-Q3 against `theirs_file`.
+fn reconcile_command(theirs_file: &str) -> std::process::Command {
+    let mut command = bin();
+    command
         .args([
             "reconcile",
             "--input",
             fixture("dossiers.ndjson").to_str().unwrap(),
         ])
         .args(["--units", fixture("units.toml").to_str().unwrap()])
-        .args([
-            "--period",
-            "2023-Q3",
-            "--form",
-            "II.06a",
-            "--theirs",
-            theirs_file,
-        ])
+        .args(["--period", "2023-Q3", "--theirs", theirs_file]);
+    command
+}
+
+/// Runs `reconcile` on the golden dossiers; its exit code and JSON.
+fn reconcile(theirs_file: &str) -> (i32, Value) {
+    let out = reconcile_command(theirs_file)
+        .args(["--form", "II.06a"])
         .output()
         .unwrap();
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -424,19 +425,7 @@ fn a_reading_their_system_does_not_apply_is_not_taken() {
 fn the_workbook_is_in_vietnamese() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.xlsx");
-    let status = bin()
-        .args([
-            "reconcile",
-            "--input",
-            fixture("dossiers.ndjson").to_str().unwrap(),
-        ])
-        .args(["--units", fixture("units.toml").to_str().unwrap()])
-        .args([
-            "--period",
-            "2023-Q3",
-            "--theirs",
-            &theirs("theirs-flat.csv"),
-        ])
+    let status = reconcile_command(&theirs("theirs-flat.csv"))
         .args(["--format", "xlsx", "--out", out.to_str().unwrap()])
         .status()
         .unwrap();

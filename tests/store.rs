@@ -668,18 +668,21 @@ fn dossiers_an_earlier_version_stored_one_row_each_move_into_blocks() {
                 fill!(conn);
             }
         });
-        let stored = run(&[
-            "report",
-            "--from-store",
-            "--database-url",
-            &url,
-            "--units",
-            units.to_str().unwrap(),
-            "--period",
-            "2023-Q3",
-            "--form",
-            "II.06a",
-        ]);
+        let report = || {
+            run(&[
+                "report",
+                "--from-store",
+                "--database-url",
+                &url,
+                "--units",
+                units.to_str().unwrap(),
+                "--period",
+                "2023-Q3",
+                "--form",
+                "II.06a",
+            ])
+        };
+        let stored = report();
         assert!(
             stored.status.success(),
             "{}",
@@ -694,18 +697,7 @@ fn dossiers_an_earlier_version_stored_one_row_each_move_into_blocks() {
             .sum();
         assert!(counted > 0, "{backend}: the converted dossiers are counted");
         // Opened again: nothing left to convert, the same figures.
-        let again = run(&[
-            "report",
-            "--from-store",
-            "--database-url",
-            &url,
-            "--units",
-            units.to_str().unwrap(),
-            "--period",
-            "2023-Q3",
-            "--form",
-            "II.06a",
-        ]);
+        let again = report();
         assert_eq!(again.stdout, stored.stdout, "{backend}");
     }
 }
