@@ -187,6 +187,32 @@ pub fn upstreams_ready(mut u: Upstreams, origin: &str) -> Result<Upstreams, Conf
     Ok(u)
 }
 
+/// Every source checked (see `SourceSettings::check`), names unique, CA files read.
+pub fn sources_ready(
+    mut sources: Vec<crate::sources::config::SourceSettings>,
+) -> Result<Vec<crate::sources::config::SourceSettings>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        path: "[[sources]]".to_owned(),
+        reason,
+    };
+    let mut names = std::collections::HashSet::new();
+    for s in &mut sources {
+        if !names.insert(s.name.clone()) {
+            return Err(invalid(format!(
+                "two sources are named `{}`; each needs its own name",
+                s.name
+            )));
+        }
+        if let Some(ca) = &s.ca_file {
+            s.ca_pem = Some(std::fs::read(ca).map_err(|e| {
+                invalid(format!("sources `{}` ca_file {}: {e}", s.name, ca.display()))
+            })?);
+        }
+        s.check().map_err(invalid)?;
+    }
+    Ok(sources)
+}
+
 /// The admin HTTP's operators (names and token hashes).
 pub fn operators(path: &Path) -> Result<crate::auth::operators::OperatorsFile, ConfigError> {
     crate::auth::operators::OperatorsFile::from_toml(&read(path)?).map_err(|reason| {

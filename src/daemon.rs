@@ -166,12 +166,17 @@ async fn run_fire(engine: Arc<Engine>, fire: Fire) {
                 RecordKind::Rating,
                 RecordKind::Feedback,
             ];
-            match engine.pull(&kinds, None).await {
+            match engine
+                .pull(&kinds, &crate::sync::pull::PullPlan::default())
+                .await
+            {
                 Ok(results) => {
                     let failed: Vec<String> = results
                         .iter()
                         .filter_map(|(k, o)| {
-                            o.failure.as_ref().map(|f| format!("{}: {f}", k.as_str()))
+                            o.failure
+                                .as_ref()
+                                .map(|f| format!("{} {}: {f}", o.source, k.as_str()))
                         })
                         .collect();
                     if failed.is_empty() {

@@ -2,6 +2,11 @@
 //! wait. 429 and 503 honour `Retry-After`; other 5xx and timeouts back off exponentially with
 //! jitter up to a cap; other 4xx are final. Waiting is `tokio::time::sleep`, so tests run on a
 //! paused clock.
+//!
+//! Two ways to stop: after a number of attempts (the reporting systems' writes, each attempt of
+//! which the outbox counts again), or when a time budget runs out ([`RetryPolicy::within`]: source
+//! pulls, which must get through a gateway's bad hour on their own). Within a budget a server's
+//! `Retry-After` is the floor of a wait, not its ceiling.
 
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
@@ -13,8 +18,11 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// The first back-off; doubled each attempt.
     pub base: Duration,
-    /// No wait is longer, whatever the server asks.
+    /// No back-off is longer; no `Retry-After` either, unless `deadline` is set.
     pub cap: Duration,
+    /// Retries stop when the next wait would end past this instant (then `max_attempts` does not
+    /// count).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Default for RetryPolicy {
@@ -23,6 +31,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(60),
+            deadline: None,
         }
     }
 }
@@ -37,19 +46,40 @@ pub enum Attempt<T> {
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `n + 1` (n from 1): the server's word if any (capped), else "full
-    /// jitter" — a random wait up to `base × 2^(n-1)`, capped.
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(after) = retry_after {
-            return after.min(self.cap);
+    /// Retries by time: back off from `base` to `cap` with jitter, `Retry-After` as a floor, for as
+    /// long as `budget` (from now) allows.
+    pub fn within(base: Duration, cap: Duration, budget: Duration) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: u32::MAX,
+            base,
+            cap,
+            deadline: Some(tokio::time::Instant::now() + budget),
         }
+    }
+
+    /// The wait before attempt `n + 1` (n from 1): the server's word if any (capped, unless a
+    /// budget rules), else "full jitter" — a random wait up to `base × 2^(n-1)`, capped.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let ceiling = self
             .base
-            .saturating_mul(1 << (attempt - 1).min(20))
+            .saturating_mul(1 << (attempt.max(1) - 1).min(20))
             .min(self.cap);
         // Jitter needs no cryptography: the process's random hasher keys are enough.
         let fraction = (RandomState::new().hash_one(attempt) % 1000) as u32;
-        ceiling * fraction / 1000
+        let jittered = ceiling * fraction / 1000;
+        match (retry_after, self.deadline) {
+            (Some(after), Some(_)) => after.max(jittered),
+            (Some(after), None) => after.min(self.cap),
+            (None, _) => jittered,
+        }
+    }
+
+    /// Whether another attempt may be made after `attempt`, waiting `wait`.
+    fn may_retry(&self, attempt: u32, wait: Duration) -> bool {
+        match self.deadline {
+            Some(deadline) => tokio::time::Instant::now() + wait <= deadline,
+            None => attempt < self.max_attempts,
+        }
     }
 
     /// Runs `op` until it is done or attempts run out; returns the last result.
@@ -62,9 +92,11 @@ impl RetryPolicy {
         loop {
             match op(attempt).await {
                 Attempt::Done(result) => return result,
-                Attempt::Retry { result, .. } if attempt >= self.max_attempts => return result,
-                Attempt::Retry { after, .. } => {
+                Attempt::Retry { result, after } => {
                     let wait = self.delay(attempt, after);
+                    if !self.may_retry(attempt, wait) {
+                        return result;
+                    }
                     tracing::info!(
                         attempt,
                         wait_ms = wait.as_millis() as u64,
@@ -95,19 +127,20 @@ impl RetryPolicy {
         let mut attempt = 1;
         loop {
             let result = op().await;
-            match transient(&result) {
-                Some(after) if attempt < self.max_attempts => {
-                    let wait = self.delay(attempt, after);
-                    tracing::info!(
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
-                        "retrying after a transient failure"
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                _ => return result,
+            let Some(after) = transient(&result) else {
+                return result;
+            };
+            let wait = self.delay(attempt, after);
+            if !self.may_retry(attempt, wait) {
+                return result;
             }
+            tracing::info!(
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying after a transient failure"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
         }
     }
 }
@@ -179,6 +212,7 @@ mod tests {
             max_attempts: 4,
             base: Duration::from_secs(1),
             cap: Duration::from_secs(3),
+            deadline: None,
         };
         let started = Instant::now();
         let result = policy
@@ -204,5 +238,54 @@ mod tests {
             Duration::from_secs(3),
             "even Retry-After is capped"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_retries_past_any_count_and_stops_at_its_end() {
+        let policy = RetryPolicy::within(
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            Duration::from_secs(60),
+        );
+        let started = Instant::now();
+        let mut calls = 0u32;
+        // Transient forty times, then through: far more than any count-based policy allows.
+        let result = policy
+            .run_while(
+                || {
+                    calls += 1;
+                    let n = calls;
+                    async move { n }
+                },
+                |n| (*n <= 40).then_some(None),
+            )
+            .await;
+        assert_eq!(result, 41);
+        assert!(started.elapsed() <= Duration::from_secs(60));
+
+        let policy = RetryPolicy::within(
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            Duration::from_secs(10),
+        );
+        let started = Instant::now();
+        let result = policy.run_while(|| async { "503" }, |_| Some(None)).await;
+        assert_eq!(result, "503", "the last answer, once the budget is spent");
+        assert!(started.elapsed() <= Duration::from_secs(10));
+        assert!(started.elapsed() >= Duration::from_secs(8), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn within_a_budget_retry_after_is_a_floor() {
+        let policy = RetryPolicy {
+            deadline: Some(tokio::time::Instant::now() + Duration::from_secs(3600)),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(600))),
+            Duration::from_secs(600),
+            "past the cap: the server asked"
+        );
+        assert!(policy.delay(9, Some(Duration::from_millis(1))) >= Duration::from_millis(1));
     }
 }

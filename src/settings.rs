@@ -27,6 +27,9 @@ pub struct Settings {
     pub files: FileSettings,
     /// The upstream systems, inline; `files.upstreams` names a separate file instead.
     pub upstreams: Option<Upstreams>,
+    /// The systems records come from (`[[sources]]`); `[upstreams.source]` is one more, of
+    /// protocol `baocao`, named `pull.source`.
+    pub sources: Vec<crate::sources::config::SourceSettings>,
     pub pull: PullSettings,
     pub gate: GateSettings,
     pub schedule: ScheduleSettings,
@@ -297,6 +300,8 @@ pub struct Parts {
     pub forms: FormCatalog,
     pub catalog: Option<crate::catalog::FieldCatalog>,
     pub checks: ChecksConfig,
+    /// Every source, `[upstreams.source]` included, checked and with its CA file read.
+    pub sources: Vec<crate::sources::config::SourceSettings>,
 }
 
 impl Settings {
@@ -407,6 +412,7 @@ impl Settings {
             Some(path) => configuration::checks(path)?,
             None => ChecksConfig::builtin(),
         };
+        let sources = self.sources_with(&upstreams)?;
         Ok(Parts {
             units,
             duties,
@@ -414,7 +420,35 @@ impl Settings {
             forms,
             catalog,
             checks,
+            sources,
         })
+    }
+
+    /// Every source: `[[sources]]`, and `[upstreams.source]` as a `baocao` source named
+    /// `pull.source` (unless a `[[sources]]` entry has that name), checked, CA files read.
+    pub fn sources_with(
+        &self,
+        upstreams: &Upstreams,
+    ) -> Result<Vec<crate::sources::config::SourceSettings>, ConfigError> {
+        let mut all = self.sources.clone();
+        if let Some(endpoint) = &upstreams.source
+            && !all.iter().any(|s| s.name == self.pull.source)
+        {
+            all.push(crate::sources::config::legacy(endpoint, &self.pull));
+        }
+        configuration::sources_ready(all)
+    }
+
+    /// The sources, reading only the upstreams the settings name.
+    pub fn load_sources(&self) -> Result<Vec<crate::sources::config::SourceSettings>, ConfigError> {
+        match self.load_upstreams() {
+            Ok(u) => self.sources_with(&u),
+            // No upstreams at all: the `[[sources]]` alone (a receiver, a file-fed province).
+            Err(_) if self.upstreams.is_none() && self.files.upstreams.is_none() => {
+                configuration::sources_ready(self.sources.clone())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The upstream systems: `files.upstreams` when set, else the inline `[upstreams]`, checked.

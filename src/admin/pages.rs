@@ -189,10 +189,10 @@ async fn grid_page(
     let kinds = setup.record_kinds(regime);
     let needed = gate::settle_instant(period, engine.settings.gate.settle_hours);
     body.push_str(&format!(
-        "<h2>Dữ liệu nguồn</h2><p class=\"note\">Cần đủ dữ liệu đến {} (sau ngày chốt số liệu).</p><table><tr><th>Loại</th><th>Đã lấy đến</th><th>Lần lấy gần nhất</th></tr>",
+        "<h2>Dữ liệu nguồn</h2><p class=\"note\">Cần đủ dữ liệu đến {} (sau ngày chốt số liệu).</p><table><tr><th>Nguồn</th><th>Loại</th><th>Đã lấy đến</th><th>Lần lấy gần nhất</th><th>Hồ sơ đang giải quyết chưa đọc lại</th></tr>",
         time(needed)
     ));
-    for f in engine.freshness(&kinds).await? {
+    for f in engine.freshness(&kinds, Some(needed)).await? {
         let kind = match f.kind {
             crate::domain::RecordKind::Dossier => "Hồ sơ",
             crate::domain::RecordKind::Rating => "Đánh giá hài lòng",
@@ -203,8 +203,14 @@ async fn grid_page(
             Some((at, false, why)) => format!("{} — <b>LỖI</b>: {}", time(*at), esc(why)),
             None => "chưa lấy lần nào".to_owned(),
         };
+        let unread = if f.protocol.looks_up_open_dossiers() && f.kind == crate::domain::RecordKind::Dossier {
+            f.open_unread.to_string()
+        } else {
+            "—".to_owned()
+        };
         body.push_str(&format!(
-            "<tr><td>{kind}</td><td>{}</td><td>{latest}</td></tr>",
+            "<tr><td>{}</td><td>{kind}</td><td>{}</td><td>{latest}</td><td>{unread}</td></tr>",
+            esc(&f.source),
             f.covered_to.map_or_else(|| "chưa có".to_owned(), time)
         ));
     }

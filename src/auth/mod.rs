@@ -9,6 +9,7 @@ pub mod check;
 pub mod operators;
 pub mod secret;
 pub mod session;
+pub mod source;
 pub mod token;
 pub mod vault;
 

@@ -95,47 +95,24 @@ impl TokenEndpoint {
             max_attempts: self.retry.max_attempts.max(1),
             base: Duration::from_millis(self.retry.backoff_ms),
             cap: Duration::from_secs(self.retry.cap_seconds),
+            deadline: None,
         }
     }
 
     /// An HTTP client for this system, its token calls and its API calls: the system's timeout,
     /// its private CA if it has one, certificate verification always on.
     pub fn http_client(&self) -> reqwest::Client {
-        let mut builder = client_builder(Duration::from_millis(self.timeout_ms));
-        if let Some(pem) = &self.ca_pem {
-            // Checked when the configuration was read (`check_urls`).
-            for cert in reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default() {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        builder.build().expect("a TLS backend is compiled in")
+        http_client_with(Duration::from_millis(self.timeout_ms), self.ca_pem.as_deref())
     }
 
     /// Refuses URLs the product must not use: not http(s), or plain http to a host that is not on
     /// loopback without `allow_http`; and a CA file that holds no certificate. `system` names the
     /// section in messages.
     pub fn check(&self, system: &str) -> Result<(), String> {
-        let urls = std::iter::once(("token_url", Some(&self.token_url)))
-            .chain(std::iter::once(("base_url", self.base_url.as_ref())));
-        for (name, url) in urls {
-            let Some(url) = url else { continue };
-            let parsed = reqwest::Url::parse(url)
-                .map_err(|e| format!("[{system}] {name} `{url}` is not a URL: {e}"))?;
-            match parsed.scheme() {
-                "https" => {}
-                "http" if self.allow_http || is_loopback(&parsed) => {}
-                "http" => {
-                    return Err(format!(
-                        "[{system}] {name} `{url}` is plain http to a host that is not on loopback: \
-                         use https (or set allow_http = true for a network you trust)"
-                    ));
-                }
-                other => {
-                    return Err(format!(
-                        "[{system}] {name} `{url}`: scheme `{other}` is not http or https"
-                    ));
-                }
-            }
+        let section = format!("[{system}]");
+        check_url(&section, "token_url", &self.token_url, self.allow_http)?;
+        if let Some(base) = &self.base_url {
+            check_url(&section, "base_url", base, self.allow_http)?;
         }
         if let (Some(path), Some(pem)) = (&self.ca_file, &self.ca_pem) {
             match reqwest::Certificate::from_pem_bundle(pem) {
@@ -150,6 +127,36 @@ impl TokenEndpoint {
         }
         Ok(())
     }
+}
+
+/// Refuses a URL the product must not use: not http(s), or plain http to a host that is not on
+/// loopback unless `allow_http`. `section` and `name` say where it is configured.
+pub fn check_url(section: &str, name: &str, url: &str, allow_http: bool) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| format!("{section} {name} `{url}` is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(&parsed) => Ok(()),
+        "http" => Err(format!(
+            "{section} {name} `{url}` is plain http to a host that is not on loopback: \
+             use https (or set allow_http = true for a network you trust)"
+        )),
+        other => Err(format!(
+            "{section} {name} `{url}`: scheme `{other}` is not http or https"
+        )),
+    }
+}
+
+/// An HTTP client: no redirects, each request limited to `timeout`, a private CA's certificates
+/// (PEM, checked when the configuration was read) trusted besides the public roots.
+pub fn http_client_with(timeout: Duration, ca_pem: Option<&[u8]>) -> reqwest::Client {
+    let mut builder = client_builder(timeout);
+    if let Some(pem) = ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default() {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().expect("a TLS backend is compiled in")
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
@@ -429,3 +436,133 @@ pub async fn refresh(
         .await;
     client.outcome(answer.map(token).map_err(|e| classify(e, client.status())))
 }
+
+/// An OAuth2 grant a source's authentication asks for (`auth::source`).
+pub enum Grant<'a> {
+    /// `client_credentials`; the client authenticates in a Basic header (WSO2's way) or in the
+    /// body (Keycloak takes both).
+    ClientCredentials {
+        client_id: &'a str,
+        secret: &'a SecretString,
+        basic: bool,
+        scope: Option<&'a str>,
+    },
+    /// `password` (OpenID Connect's resource-owner grant), a public client or one with a secret.
+    Password {
+        client_id: &'a str,
+        client_secret: Option<&'a SecretString>,
+        username: &'a str,
+        password: &'a SecretString,
+        scope: Option<&'a str>,
+    },
+    /// `refresh_token`.
+    Refresh {
+        client_id: &'a str,
+        client_secret: Option<&'a SecretString>,
+        refresh: &'a SecretString,
+    },
+}
+
+/// Asks `token_url` for a token by `grant`; `label` names the endpoint in metrics.
+#[tracing::instrument(name = "auth.grant", skip_all, fields(endpoint = label))]
+pub async fn grant(
+    http: &reqwest::Client,
+    token_url: &str,
+    max_body: usize,
+    label: &'static str,
+    grant: &Grant<'_>,
+) -> Result<Token, TokenError> {
+    let url = TokenUrl::new(token_url.to_owned())
+        .map_err(|e| TokenError::Configuration(e.to_string()))?;
+    let client = Exchange::new(http, max_body, label);
+    let with_secret = |id: &str, secret: Option<&SecretString>| {
+        let c = BasicClient::new(ClientId::new(id.to_owned())).set_token_uri(url.clone());
+        match secret {
+            Some(s) => c.set_client_secret(ClientSecret::new(s.expose_secret().to_owned())),
+            None => c,
+        }
+    };
+    let answer = match grant {
+        Grant::ClientCredentials {
+            client_id,
+            secret,
+            basic,
+            scope,
+        } => {
+            let auth = if *basic {
+                AuthType::BasicAuth
+            } else {
+                AuthType::RequestBody
+            };
+            let c = with_secret(client_id, Some(secret)).set_auth_type(auth);
+            let mut request = c.exchange_client_credentials();
+            if let Some(scope) = scope {
+                request = request.add_scope(oauth2::Scope::new((*scope).to_owned()));
+            }
+            request.request_async(&client).await
+        }
+        Grant::Password {
+            client_id,
+            client_secret,
+            username,
+            password,
+            scope,
+        } => {
+            let username = ResourceOwnerUsername::new((*username).to_owned());
+            let password = ResourceOwnerPassword::new(password.expose_secret().to_owned());
+            let c = with_secret(client_id, *client_secret).set_auth_type(AuthType::RequestBody);
+            let mut request = c.exchange_password(&username, &password);
+            if let Some(scope) = scope {
+                request = request.add_scope(oauth2::Scope::new((*scope).to_owned()));
+            }
+            request.request_async(&client).await
+        }
+        Grant::Refresh {
+            client_id,
+            client_secret,
+            refresh,
+        } => {
+            let refresh = RefreshToken::new(refresh.expose_secret().to_owned());
+            let c = with_secret(client_id, *client_secret).set_auth_type(AuthType::RequestBody);
+            c.exchange_refresh_token(&refresh)
+                .request_async(&client)
+                .await
+        }
+    };
+    client.outcome(answer.map(token).map_err(|e| classify(e, client.status())))
+}
+
+/// A token from an answer that is not shaped by a library (VNPT's LGSP): `access_token` and
+/// maybe `expires_in`, or why there is none. `status` is the answer's HTTP status.
+pub fn token_from_json(status: u16, body: &[u8]) -> Result<Token, TokenError> {
+    if status == 429 || status >= 500 {
+        return Err(TokenError::Transient(format!("HTTP {status}")));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        TokenError::Transient(format!(
+            "HTTP {status}: an answer that is not JSON ({e})"
+        ))
+    })?;
+    let access = value
+        .get("access_token")
+        .and_then(serde_json::Value::as_str)
+        .filter(|t| !t.is_empty());
+    match access {
+        Some(access) if status < 300 => Ok(Token {
+            access: SecretString::from(access.to_owned()),
+            expires_in: value
+                .get("expires_in")
+                .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+                .map(|s| Duration::from_secs(s).clamp(SHORTEST_LIFETIME, LONGEST_LIFETIME)),
+            refresh: None,
+        }),
+        _ => match value.get("error").and_then(serde_json::Value::as_str) {
+            Some("invalid_grant") => Err(TokenError::InvalidGrant),
+            Some("invalid_client") => Err(TokenError::InvalidClient),
+            Some(other) => Err(TokenError::Refused(other.to_owned())),
+            None if status == 401 || status == 403 => Err(TokenError::InvalidClient),
+            None => Err(TokenError::Refused(format!("HTTP {status} without a token"))),
+        },
+    }
+}
+

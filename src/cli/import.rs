@@ -155,6 +155,7 @@ async fn import<R: Importable>(a: ImportArgs) -> anyhow::Result<ExitCode> {
                             record_key: finding.record.clone(),
                             reason: finding.message.clone(),
                             raw: raw.unwrap_or_default(),
+                            code: finding.code,
                         });
                     }
                     unreadable.push(finding);

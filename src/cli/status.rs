@@ -56,7 +56,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
     let regime = setup.regime(&period)?;
     let kinds = setup.record_kinds(regime);
     let settle = gate::settle_instant(&period, engine.settings.gate.settle_hours);
-    for f in engine.freshness(&kinds).await? {
+    for f in engine.freshness(&kinds, Some(settle)).await? {
         let latest = match &f.latest {
             Some((at, true, _)) => format!("latest pull ok at {}", ict(*at)),
             Some((at, false, why)) => format!("latest pull FAILED at {}: {why}", ict(*at)),
@@ -65,8 +65,14 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
         let covered = f
             .covered_to
             .map_or_else(|| "nothing".to_owned(), |t| format!("up to {}", ict(t)));
+        let open = if f.open_unread > 0 {
+            format!("; {} open dossiers not read again since then", f.open_unread)
+        } else {
+            String::new()
+        };
         println!(
-            "source {:<9} covered {covered}; {latest}; needed up to {}",
+            "source {} {:<9} covered {covered}; {latest}; needed up to {}{open}",
+            f.source,
             f.kind.as_str(),
             ict(settle)
         );

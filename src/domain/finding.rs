@@ -39,6 +39,12 @@ pub enum FindingCode {
     OnlineShareShift,
     /// Column 4: online dossiers for a procedure the catalogue does not offer online.
     ProcedureNotOnline,
+    /// A source sent a value its configuration does not map (a status or channel code, a unit
+    /// name, a satisfaction question): the finding names the setting that would.
+    UnmappedValue,
+    /// A dossier still open in the store that the source no longer returns: counted as last
+    /// seen, never deleted.
+    MissingAtSource,
 }
 
 impl FindingCode {
@@ -61,6 +67,8 @@ impl FindingCode {
             FindingCode::ProcessedBeforeReceived => "processed_before_received",
             FindingCode::OnlineShareShift => "online_share_shift",
             FindingCode::ProcedureNotOnline => "procedure_not_online",
+            FindingCode::UnmappedValue => "unmapped_value",
+            FindingCode::MissingAtSource => "missing_at_source",
         }
     }
 
@@ -119,6 +127,12 @@ impl FindingCode {
             FindingCode::ProcedureNotOnline => {
                 "Có hồ sơ trực tuyến (cột 4) của thủ tục chưa được cung cấp trực tuyến; kiểm tra kênh tiếp nhận"
             }
+            FindingCode::UnmappedValue => {
+                "Hệ thống nguồn gửi một giá trị chưa có trong bảng ánh xạ (mã trạng thái, kênh, tên đơn vị, câu hỏi đánh giá); bổ sung vào cấu hình nguồn theo khóa cấu hình đã nêu"
+            }
+            FindingCode::MissingAtSource => {
+                "Hồ sơ đang giải quyết nhưng hệ thống nguồn không còn trả về; đang tính theo lần đọc gần nhất, đề nghị kiểm tra trên hệ thống nguồn"
+            }
         }
     }
 
@@ -144,7 +158,8 @@ impl FindingCode {
             | FindingCode::UnknownField
             | FindingCode::WithdrawnWithoutFinishDate
             | FindingCode::OnlineShareShift
-            | FindingCode::ProcedureNotOnline => "Hồ sơ",
+            | FindingCode::ProcedureNotOnline
+            | FindingCode::MissingAtSource => "Hồ sơ",
             FindingCode::NoRatingDate | FindingCode::UnknownRatingChannel => "Lượt đánh giá",
             FindingCode::UnknownContentKind
             | FindingCode::UnknownFeedbackState
@@ -152,7 +167,8 @@ impl FindingCode {
             | FindingCode::ProcessedBeforeReceived => "Phản ánh, kiến nghị",
             FindingCode::InvalidRecord
             | FindingCode::UnknownUnit
-            | FindingCode::DuplicateRecord => "Bản ghi",
+            | FindingCode::DuplicateRecord
+            | FindingCode::UnmappedValue => "Bản ghi",
         }
     }
 
@@ -162,7 +178,8 @@ impl FindingCode {
             | FindingCode::UnknownField
             | FindingCode::WithdrawnWithoutFinishDate
             | FindingCode::OnlineShareShift
-            | FindingCode::ProcedureNotOnline => Severity::Warning,
+            | FindingCode::ProcedureNotOnline
+            | FindingCode::MissingAtSource => Severity::Warning,
             _ => Severity::Error,
         }
     }

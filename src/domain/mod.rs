@@ -15,7 +15,7 @@ pub use dossier::{Channel, Dossier, ResultKind, Status, StatusClass};
 pub use finding::{Finding, FindingCode, Severity};
 pub use instant::{Day, Instant, InstantError, Moment};
 pub use period::{Period, PeriodError, PeriodKind};
-pub use rating::{Feedback, Level, Rating};
+pub use rating::{Feedback, Level, Rating, RatingMonth};
 pub use unit::{Unit, UnitTree, UnitTreeError};
 
 /// The three kinds of records the product reads.
@@ -36,3 +36,52 @@ impl RecordKind {
         }
     }
 }
+
+/// Which date a pulled window is a window of: how the freshness gate reads a source's pull log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Axis {
+    /// The record's own last change (CapNhatLuc): our contract's windows.
+    Updated,
+    /// The dossier's reception date (NgayTiepNhan, iGate's `accepted`).
+    Received,
+    /// The due date (iGate's `appointment`).
+    Due,
+    /// The result-returned date.
+    Returned,
+    /// A pass reading the store's open dossiers again by key.
+    Lookup,
+    /// A drain of a queue until it was empty.
+    Queue,
+    /// A batch a one-stop system pushed to the receiver.
+    Push,
+}
+
+impl Axis {
+    pub const ALL: [Axis; 7] = [
+        Axis::Updated,
+        Axis::Received,
+        Axis::Due,
+        Axis::Returned,
+        Axis::Lookup,
+        Axis::Queue,
+        Axis::Push,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Axis::Updated => "updated",
+            Axis::Received => "received",
+            Axis::Due => "due",
+            Axis::Returned => "returned",
+            Axis::Lookup => "lookup",
+            Axis::Queue => "queue",
+            Axis::Push => "push",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Axis> {
+        Axis::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+

@@ -18,6 +18,9 @@ pub struct Unit {
     /// e.g. `province`, `department`, `district`, `district-office`, `commune`.
     pub kind: String,
     pub parent: Option<UnitId>,
+    /// Other names sources use for the unit (a one-stop system's `DonViXuLy`), matched as the
+    /// catalogue matches field names: case, accents and punctuation folded.
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +70,8 @@ pub struct UnitEntry {
     pub kind: String,
     #[serde(default)]
     pub parent: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 impl UnitTree {
@@ -112,6 +117,7 @@ impl UnitTree {
                 name: e.name,
                 kind: e.kind.trim().to_owned(),
                 parent,
+                aliases: e.aliases,
             });
         }
         if roots.len() != 1 {

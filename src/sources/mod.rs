@@ -4,5 +4,13 @@
 //! [`crate::domain::Finding`]s for records that cannot be read.
 
 pub mod export;
+pub mod call;
+pub mod config;
+pub mod mapping;
+pub mod envelope;
+pub mod igate;
+pub mod ingest;
 pub mod procedure;
+pub mod queue;
+pub mod rating_months;
 pub mod theirs;

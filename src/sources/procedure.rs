@@ -4,39 +4,11 @@
 //! Each page is retried on its own (429/5xx/timeouts) and asked again once with a renewed token
 //! after a 401, so a walk longer than a token's life or a bad minute goes on where it was.
 
-use crate::auth::session::Session;
-use crate::auth::token::{TokenError, authorize};
+pub use super::call::SourceError;
+use super::call::{authorized, send};
+use crate::auth::source::Authorizer;
 use crate::domain::Instant;
 use crate::retry::RetryPolicy;
-use reqwest::StatusCode;
-use secrecy::SecretString;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("the source refused the token (401)")]
-    Unauthorized,
-    #[error("the source is unavailable for now: {reason}")]
-    Transient {
-        reason: String,
-        retry_after: Option<std::time::Duration>,
-    },
-    #[error("the source refused the request: {0}")]
-    Refused(String),
-    /// An answer that breaks upstreams.md §1 (a cursor that repeats, an empty page that promises
-    /// more, a body too large): reported, never looped on.
-    #[error("the source broke its contract: {0}")]
-    Contract(String),
-}
-
-impl SourceError {
-    /// A failure without an answer (no connection, a timeout): worth retrying after a back-off.
-    fn transient(reason: String) -> SourceError {
-        SourceError::Transient {
-            reason,
-            retry_after: None,
-        }
-    }
-}
 
 #[derive(serde::Deserialize)]
 struct Page {
@@ -86,9 +58,9 @@ impl SourceClient {
     /// once if refused) and retried under `retry` when the answer is transient; the keyset cursor
     /// lets a retried page continue exactly where the walk was.
     #[tracing::instrument(name = "source.window", skip_all, fields(kind = %kind, from = %from, to = %to))]
-    pub async fn window(
+    pub async fn window<A: Authorizer>(
         &self,
-        session: &Session,
+        session: &A,
         retry: &RetryPolicy,
         kind: &str,
         from: Instant,
@@ -113,18 +85,12 @@ impl SourceClient {
                 query.push(("after", a.clone()));
             }
             let (url, query) = (&url, &query);
-            let page = retry
-                .run_while(
-                    move || self.page_with_session(session, url, query),
-                    |result| match result {
-                        Err(SourceError::Transient { retry_after, .. }) => Some(*retry_after),
-                        // Refused even after a fresh login (a token the parallel windows wore
-                        // out at once): asked again, within the page's bound.
-                        Err(SourceError::Unauthorized) => Some(None),
-                        _ => None,
-                    },
-                )
-                .await?;
+            let page = authorized(session, retry, move |material| async move {
+                let request = material.apply(self.http.get(url.clone()).query(query));
+                let body = send(request, self.max_body_bytes, "source").await?;
+                parse_page(&body, size)
+            })
+            .await?;
             let (texts, next_after) = page;
             tracing::debug!(items = texts.len(), more = next_after.is_some(), "page");
             let empty = texts.is_empty();
@@ -144,78 +110,5 @@ impl SourceClient {
                 None => return Ok(out),
             }
         }
-    }
-
-    /// One page with the session's token; a refused token is renewed and the page asked once more.
-    async fn page_with_session(
-        &self,
-        session: &Session,
-        url: &reqwest::Url,
-        query: &[(&'static str, String)],
-    ) -> Result<(Vec<String>, Option<String>), SourceError> {
-        session
-            .with_token(
-                move |token| async move { self.page(&token, url, query).await },
-                |answer| matches!(answer, Err(SourceError::Unauthorized)),
-            )
-            .await
-            .map_err(|e| match e {
-                // The token endpoint cannot be used for now: as transient as the API not answering.
-                TokenError::Transient(_) => SourceError::transient(format!("login: {e}")),
-                e => SourceError::Refused(format!("login: {e}")),
-            })?
-    }
-
-    async fn page(
-        &self,
-        token: &SecretString,
-        url: &reqwest::Url,
-        query: &[(&'static str, String)],
-    ) -> Result<(Vec<String>, Option<String>), SourceError> {
-        let started = std::time::Instant::now();
-        let response = authorize(self.http.get(url.clone()), token)
-            .query(query)
-            .send()
-            .await;
-        crate::telemetry::events::upstream_request(
-            "source",
-            response.as_ref().ok().map(|r| r.status().as_u16()),
-            started.elapsed().as_secs_f64(),
-        );
-        let response = response.map_err(|e| SourceError::transient(e.to_string()))?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::UNAUTHORIZED => return Err(SourceError::Unauthorized),
-            s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(std::time::Duration::from_secs);
-                return Err(SourceError::Transient {
-                    reason: format!("HTTP {s}"),
-                    retry_after,
-                });
-            }
-            s => {
-                return Err(SourceError::Refused(format!(
-                    "HTTP {s}: {}",
-                    response.text().await.unwrap_or_default()
-                )));
-            }
-        }
-        let body = crate::http::read_capped(response, self.max_body_bytes)
-            .await
-            .map_err(|e| match e {
-                crate::http::BodyError::TooLarge(_) => SourceError::Contract(e.to_string()),
-                crate::http::BodyError::Broken(_) => SourceError::transient(e.to_string()),
-            })?;
-        let asked = query
-            .iter()
-            .find(|(k, _)| *k == "size")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(u32::MAX);
-        parse_page(&body, asked)
     }
 }

@@ -2,12 +2,12 @@
 //! rest of the product is written once against [`Store`] and compiled once.
 
 use super::{
-    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OutboxChanges,
-    OutboxFilter, OutboxRow, PgDossierImport, PgStore, PullLog, Reject, RunRecord,
-    SqliteDossierImport, SqliteStore, Store, StoreError, UpsertCounts,
+    AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OpenDossier, OpenMark,
+    OutboxChanges, OutboxFilter, OutboxRow, PgDossierImport, PgStore, PullLog, Reject, RunRecord,
+    SourceFinding, SqliteDossierImport, SqliteStore, Store, StoreError, UpsertCounts,
 };
 use crate::auth::vault::SealedCredential;
-use crate::domain::{Dossier, Finding, Instant, RecordKind};
+use crate::domain::{Axis, Dossier, Finding, Instant, RecordKind};
 
 #[derive(Debug, Clone)]
 pub enum AnyStore {
@@ -233,5 +233,128 @@ impl Store for AnyStore {
 
     async fn runs(&self, period: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
         forward!(self, s => s.runs(period, limit).await)
+    }
+
+    async fn axis_watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        axis: Axis,
+    ) -> Result<Option<Instant>, StoreError> {
+        forward!(self, s => s.axis_watermark(source, kind, axis).await)
+    }
+
+    async fn advance_axis_watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        axis: Axis,
+        upper: Instant,
+    ) -> Result<bool, StoreError> {
+        forward!(self, s => s.advance_axis_watermark(source, kind, axis, upper).await)
+    }
+
+    async fn sources(&self, kind: RecordKind) -> Result<Vec<String>, StoreError> {
+        forward!(self, s => s.sources(kind).await)
+    }
+
+    async fn dossiers_by_keys(&self, source: &str, keys: &[&str]) -> Result<Vec<Dossier>, StoreError> {
+        forward!(self, s => s.dossiers_by_keys(source, keys).await)
+    }
+
+    async fn track_open(
+        &self,
+        source: &str,
+        marks: &[OpenMark],
+        seen_at: Instant,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.track_open(source, marks, seen_at).await)
+    }
+
+    async fn open_dossiers(
+        &self,
+        source: &str,
+        seen_before: Instant,
+        limit: i64,
+    ) -> Result<Vec<OpenDossier>, StoreError> {
+        forward!(self, s => s.open_dossiers(source, seen_before, limit).await)
+    }
+
+    async fn count_open(&self, source: &str, seen_before: Instant) -> Result<i64, StoreError> {
+        forward!(self, s => s.count_open(source, seen_before).await)
+    }
+
+    async fn mark_gone(&self, source: &str, keys: &[&str], at: Instant) -> Result<(), StoreError> {
+        forward!(self, s => s.mark_gone(source, keys, at).await)
+    }
+
+    async fn replace_source_findings(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        keys: &[&str],
+        findings: &[SourceFinding],
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.replace_source_findings(source, kind, keys, findings, at).await)
+    }
+
+    async fn source_findings(
+        &self,
+        source: Option<&str>,
+    ) -> Result<Vec<(RecordKind, Finding)>, StoreError> {
+        forward!(self, s => s.source_findings(source).await)
+    }
+
+    async fn upsert_rating_months(
+        &self,
+        source: &str,
+        records: &[IncomingRaw<'_>],
+    ) -> Result<UpsertCounts, StoreError> {
+        forward!(self, s => s.upsert_rating_months(source, records).await)
+    }
+
+    async fn rating_months(&self, source: Option<&str>) -> Result<Vec<String>, StoreError> {
+        forward!(self, s => s.rating_months(source).await)
+    }
+
+    async fn put_receiver_client(
+        &self,
+        source: &str,
+        client: &str,
+        password_hash: &str,
+        at: Instant,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.put_receiver_client(source, client, password_hash, at).await)
+    }
+
+    async fn receiver_client(&self, source: &str, client: &str) -> Result<Option<String>, StoreError> {
+        forward!(self, s => s.receiver_client(source, client).await)
+    }
+
+    async fn receiver_clients(&self, source: &str) -> Result<Vec<(String, Instant)>, StoreError> {
+        forward!(self, s => s.receiver_clients(source).await)
+    }
+
+    async fn remove_receiver_client(&self, source: &str, client: &str) -> Result<bool, StoreError> {
+        forward!(self, s => s.remove_receiver_client(source, client).await)
+    }
+
+    async fn put_receiver_session(
+        &self,
+        token_hash: &str,
+        source: &str,
+        client: &str,
+        expires_at: Instant,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.put_receiver_session(token_hash, source, client, expires_at).await)
+    }
+
+    async fn receiver_session(
+        &self,
+        token_hash: &str,
+        now: Instant,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        forward!(self, s => s.receiver_session(token_hash, now).await)
     }
 }

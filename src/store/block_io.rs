@@ -123,6 +123,63 @@ macro_rules! block_store {
                 Ok(())
             }
 
+            /// The stored dossiers of `source` with these keys: the blocks the key index names,
+            /// decoded. The index comes from the cache while the source's generation says nobody
+            /// wrote since it was built.
+            #[tracing::instrument(name = "store.dossiers_by_keys", skip_all, fields(source, keys = keys.len()))]
+            async fn read_by_keys(&self, source: &str, keys: &[&str]) -> Result<Vec<Dossier>, StoreError> {
+                if keys.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.pool.begin().await?;
+                let generation: Option<i64> =
+                    sqlx::query_scalar("SELECT generation FROM dossier_sources WHERE source = $1")
+                        .bind(source)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(generation) = generation else {
+                    return Ok(Vec::new());
+                };
+                let cached = self
+                    .index
+                    .lock()
+                    .expect("index cache")
+                    .remove(source)
+                    .filter(|i| i.generation == generation);
+                let index = match cached {
+                    Some(index) => index,
+                    None => Self::build_index(&mut tx, source, generation).await?,
+                };
+                let blocks = index.blocks_of(keys.iter().copied());
+                self.index
+                    .lock()
+                    .expect("index cache")
+                    .insert(source.to_owned(), index);
+                let wanted: std::collections::HashSet<&str> = keys.iter().copied().collect();
+                let mut strings = crate::sources::export::Interner::default();
+                let mut out = Vec::new();
+                for ids in blocks.chunks(256) {
+                    let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                        "SELECT block, facts FROM dossier_blocks WHERE source = ",
+                    );
+                    q.push_bind(source).push(" AND block IN (");
+                    let mut list = q.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    q.push(")");
+                    let rows: Vec<(i64, Vec<u8>)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (block, facts) in rows {
+                        let dossiers = super::blocks::decode(&facts, &mut strings).map_err(|e| {
+                            StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
+                        })?;
+                        out.extend(dossiers.into_iter().filter(|d| wanted.contains(&*d.key)));
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
             /// Every stored dossier (of one source, or all), by source, in the order first stored.
             /// Blocks are decoded on a thread of their own while the next ones are read.
             #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]

@@ -319,6 +319,17 @@ impl KeyIndex {
         self.keys.candidates(key)
     }
 
+    /// The blocks that may hold any of `keys`.
+    pub fn blocks_of<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Vec<i64> {
+        let mut out: Vec<i64> = keys
+            .into_iter()
+            .flat_map(|k| self.candidates(k).map(|s| s.block))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

@@ -17,9 +17,10 @@ pub mod blocks;
 mod postgres;
 mod shared;
 mod sqlite;
+mod tracking;
 
 use crate::auth::vault::SealedCredential;
-use crate::domain::{Dossier, Finding, Instant, RecordKind};
+use crate::domain::{Axis, Dossier, Finding, FindingCode, Instant, RecordKind};
 use crate::sinks::Draft;
 pub use any::{AnyDossierImport, AnyStore};
 pub use postgres::{PgDossierImport, PgStore};
@@ -69,12 +70,43 @@ pub struct IncomingRaw<'a> {
     pub raw: &'a str,
 }
 
-/// A record that could not be read, named by its key.
+/// A record that could not be read (or mapped), named by its key.
 #[derive(Debug, Clone)]
 pub struct Reject {
     pub record_key: String,
     pub reason: String,
     pub raw: String,
+    /// `invalid_record`, or `unmapped_value` for a value a source's code table lacks.
+    pub code: FindingCode,
+}
+
+/// A dossier as last read from a source without CapNhatLuc: open or not, and its id there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenMark {
+    pub key: String,
+    pub remote_id: Option<String>,
+    pub open: bool,
+}
+
+/// A dossier the store holds as open at a source, and when it was last read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenDossier {
+    pub key: String,
+    pub remote_id: Option<String>,
+    pub seen_at: Instant,
+    /// The source no longer returned it.
+    pub gone: bool,
+}
+
+/// What a source's mapping noted about one stored record (kept until the record maps cleanly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFinding {
+    pub key: String,
+    /// The canonical field it is about (`_gone` for a dossier the source no longer returns).
+    pub field: String,
+    pub code: FindingCode,
+    pub unit: Option<String>,
+    pub message: String,
 }
 
 /// What an upsert did.
@@ -418,7 +450,9 @@ pub struct Claim {
 pub struct PullLog {
     pub source: String,
     pub kind: RecordKind,
-    /// `updated_from` (inclusive) and `updated_to` (exclusive) of the window.
+    /// Which date the window is a window of.
+    pub axis: Axis,
+    /// The window's lower bound (inclusive) and upper bound (exclusive).
     pub from: Instant,
     pub to: Instant,
     pub ok: bool,
@@ -583,6 +617,143 @@ pub trait Store: Send + Sync {
         source: &str,
         kind: RecordKind,
     ) -> impl Future<Output = Result<Vec<PullLog>, StoreError>> + Send;
+
+    /// The watermark of one window kind (`axis`) of a record kind from a source.
+    fn axis_watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        axis: Axis,
+    ) -> impl Future<Output = Result<Option<Instant>, StoreError>> + Send;
+
+    /// Moves it forward (compare-and-set); `true` when it moved.
+    fn advance_axis_watermark(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        axis: Axis,
+        upper: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The sources that hold records of `kind` (rating months: `Rating` with `months`).
+    fn sources(
+        &self,
+        kind: RecordKind,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The stored dossiers of `source` with these keys (those it holds).
+    fn dossiers_by_keys(
+        &self,
+        source: &str,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<Vec<Dossier>, StoreError>> + Send;
+
+    /// Records how dossiers of `source` stood when read at `seen_at`: open ones are kept (or
+    /// refreshed, `gone` cleared), the others forgotten.
+    fn track_open(
+        &self,
+        source: &str,
+        marks: &[OpenMark],
+        seen_at: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Open dossiers of `source` last read before `seen_before`, the longest unread first.
+    fn open_dossiers(
+        &self,
+        source: &str,
+        seen_before: Instant,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<OpenDossier>, StoreError>> + Send;
+
+    /// How many open dossiers of `source` were last read before `seen_before`.
+    fn count_open(
+        &self,
+        source: &str,
+        seen_before: Instant,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// The source no longer returned these open dossiers when asked at `at`.
+    fn mark_gone(
+        &self,
+        source: &str,
+        keys: &[&str],
+        at: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces the findings about `keys` of `kind` from `source` with `findings` (about those
+    /// keys) in one transaction.
+    fn replace_source_findings(
+        &self,
+        source: &str,
+        kind: RecordKind,
+        keys: &[&str],
+        findings: &[SourceFinding],
+        at: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The findings sources' mappings left about stored records (of one source, or all).
+    fn source_findings(
+        &self,
+        source: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<(RecordKind, Finding)>, StoreError>> + Send;
+
+    /// Monthly satisfaction aggregates, kept as received (the replacement rule of `upsert_raw`).
+    fn upsert_rating_months(
+        &self,
+        source: &str,
+        records: &[IncomingRaw<'_>],
+    ) -> impl Future<Output = Result<UpsertCounts, StoreError>> + Send;
+
+    /// Stored monthly aggregates (of one source, or all), in the order first stored.
+    fn rating_months(
+        &self,
+        source: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Adds or replaces a receiver client's password hash.
+    fn put_receiver_client(
+        &self,
+        source: &str,
+        client: &str,
+        password_hash: &str,
+        at: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A receiver client's password hash.
+    fn receiver_client(
+        &self,
+        source: &str,
+        client: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// A source's receiver clients and when each was set.
+    fn receiver_clients(
+        &self,
+        source: &str,
+    ) -> impl Future<Output = Result<Vec<(String, Instant)>, StoreError>> + Send;
+
+    /// Removes a receiver client and its sessions; `true` when it existed.
+    fn remove_receiver_client(
+        &self,
+        source: &str,
+        client: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Keeps a receiver session (by the hash of its token) until `expires_at`; expired ones go.
+    fn put_receiver_session(
+        &self,
+        token_hash: &str,
+        source: &str,
+        client: &str,
+        expires_at: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The (source, client) of a session still valid at `now`.
+    fn receiver_session(
+        &self,
+        token_hash: &str,
+        now: Instant,
+    ) -> impl Future<Output = Result<Option<(String, String)>, StoreError>> + Send;
 
     /// Outbox rows in `filter`, by id.
     fn outbox(

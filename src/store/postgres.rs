@@ -5,6 +5,7 @@
 
 use super::block_io::{IndexCache, block_store};
 use super::shared;
+use super::tracking::tracking_methods;
 use super::{
     AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OutboxChanges,
     OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError, UpsertCounts,
@@ -137,6 +138,8 @@ impl Store for PgStore {
     // The advisory lock serialises `outbox_apply` across replicas, so two of them never insert
     // the same new row at once; claims skip rows another transaction holds.
     shared::shared_methods!(Postgres, begin: "BEGIN", apply_lock: "SELECT pg_advisory_xact_lock(7251001)", row_lock: " FOR UPDATE", claim_lock: " FOR UPDATE SKIP LOCKED");
+
+    tracking_methods!(Postgres, begin: "BEGIN");
 
     #[tracing::instrument(name = "store.begin_dossier_import", skip_all, fields(source))]
     async fn begin_dossier_import(&self, source: &str) -> Result<PgDossierImport, StoreError> {

@@ -194,6 +194,7 @@ impl From<AuditRow> for AuditEntry {
 pub(super) struct PullRow {
     source: String,
     kind: String,
+    axis: String,
     from_at: i64,
     to_at: i64,
     ok: i64,
@@ -210,9 +211,13 @@ impl PullRow {
             "feedback" => RecordKind::Feedback,
             other => return Err(StoreError::Corrupt(format!("pull log of kind `{other}`"))),
         };
+        let axis = crate::domain::Axis::parse(&self.axis).ok_or_else(|| {
+            StoreError::Corrupt(format!("pull log of axis `{}`", self.axis))
+        })?;
         Ok(PullLog {
             source: self.source,
             kind,
+            axis,
             from: Instant(self.from_at),
             to: Instant(self.to_at),
             ok: self.ok != 0,
@@ -409,10 +414,10 @@ macro_rules! shared_methods {
             let mut tx = self.pool.begin_with($begin).await?;
             for r in rejects {
                 sqlx::query(
-                    "INSERT INTO rejected_records (kind, source, record_key, reason, raw, rejected_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
+                    "INSERT INTO rejected_records (kind, source, record_key, reason, raw, rejected_at, code) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (kind, source, record_key) DO UPDATE SET reason = excluded.reason, raw = excluded.raw, \
-                     rejected_at = excluded.rejected_at",
+                     rejected_at = excluded.rejected_at, code = excluded.code",
                 )
                 .bind(kind.as_str())
                 .bind(source)
@@ -420,6 +425,7 @@ macro_rules! shared_methods {
                 .bind(&r.reason)
                 .bind(&r.raw)
                 .bind(&now)
+                .bind(r.code.as_str())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -433,8 +439,8 @@ macro_rules! shared_methods {
             kind: RecordKind,
             source: Option<&str>,
         ) -> Result<Vec<Finding>, StoreError> {
-            let rows: Vec<(String, String)> = sqlx::query_as(
-                "SELECT record_key, reason FROM rejected_records WHERE kind = $1 AND ($2 IS NULL OR source = $2) \
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT record_key, reason, code FROM rejected_records WHERE kind = $1 AND ($2 IS NULL OR source = $2) \
                  ORDER BY record_key",
             )
             .bind(kind.as_str())
@@ -443,7 +449,13 @@ macro_rules! shared_methods {
             .await?;
             Ok(rows
                 .into_iter()
-                .map(|(key, reason)| Finding::new(FindingCode::InvalidRecord, key, reason))
+                .map(|(key, reason, code)| {
+                    let code = match code.as_str() {
+                        "unmapped_value" => FindingCode::UnmappedValue,
+                        _ => FindingCode::InvalidRecord,
+                    };
+                    Finding::new(code, key, reason)
+                })
                 .collect())
         }
 
@@ -534,11 +546,12 @@ macro_rules! shared_methods {
         #[tracing::instrument(name = "store.record_pull", skip_all, fields(source = %log.source, kind = log.kind.as_str(), ok = log.ok))]
         async fn record_pull(&self, log: &PullLog) -> Result<(), StoreError> {
             sqlx::query(
-                "INSERT INTO pulls (source, kind, from_at, to_at, ok, detail, records, finished_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO pulls (source, kind, axis, from_at, to_at, ok, detail, records, finished_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&log.source)
             .bind(log.kind.as_str())
+            .bind(log.axis.as_str())
             .bind(log.from.0)
             .bind(log.to.0)
             .bind(i64::from(log.ok))
@@ -553,7 +566,7 @@ macro_rules! shared_methods {
         #[tracing::instrument(name = "store.pulls", skip_all, fields(source, kind = kind.as_str()))]
         async fn pulls(&self, source: &str, kind: RecordKind) -> Result<Vec<PullLog>, StoreError> {
             let rows: Vec<shared::PullRow> = sqlx::query_as(
-                "SELECT source, kind, from_at, to_at, ok, detail, records, finished_at FROM pulls \
+                "SELECT source, kind, axis, from_at, to_at, ok, detail, records, finished_at FROM pulls \
                  WHERE source = $1 AND kind = $2 ORDER BY id",
             )
             .bind(source)

@@ -2,6 +2,7 @@
 
 use super::block_io::{IndexCache, block_store};
 use super::shared;
+use super::tracking::tracking_methods;
 use super::{
     AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OutboxChanges,
     OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError, UpsertCounts,
@@ -130,6 +131,8 @@ impl Store for SqliteStore {
     }
 
     shared::shared_methods!(Sqlite, begin: "BEGIN IMMEDIATE", apply_lock: "", row_lock: "", claim_lock: "");
+
+    tracking_methods!(Sqlite, begin: "BEGIN IMMEDIATE");
 
     #[tracing::instrument(name = "store.begin_dossier_import", skip_all, fields(source))]
     async fn begin_dossier_import(&self, source: &str) -> Result<SqliteDossierImport, StoreError> {

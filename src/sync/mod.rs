@@ -368,19 +368,25 @@ impl Engine {
     pub async fn pull(
         &self,
         kinds: &[RecordKind],
-        full_from: Option<Instant>,
+        plan: &pull::PullPlan,
     ) -> Result<Vec<(RecordKind, PullOutcome)>, SyncError> {
         // One pull at a time in this process: the schedule's pull and a run's would fetch the
         // same windows twice and queue for the same write lock.
         let _one = self.pulling.lock().await;
+        let history_from = self
+            .settings
+            .pull
+            .history_start()
+            .ok_or_else(|| SyncError::Config("pull.history_from is required".to_owned()))?;
         pull::Puller {
             store: &self.store,
-            settings: &self.settings.pull,
-            source: self.parts.upstreams.source.as_ref(),
+            sources: &self.parts.sources,
+            history_from,
+            units: &self.parts.units,
             vault: self.vault.as_deref(),
             now: self.clock.now(),
         }
-        .pull(kinds, full_from)
+        .pull(kinds, plan)
         .await
     }
 
@@ -487,14 +493,21 @@ impl Engine {
         let setup = self.setup();
         let regime = setup.regime(&scope.period)?;
         let kinds = setup.record_kinds(regime);
+        let settle = gate::settle_instant(&scope.period, self.settings.gate.settle_hours);
         let pulls = if opts.pull && !opts.dry_run {
             progress.stage("pull", None);
-            self.pull(&kinds, None).await?
+            // Before a period is computed, every dossier still open at a source without
+            // CapNhatLuc is read again once its records have settled.
+            let plan = pull::PullPlan {
+                lookups_before: (self.clock.now() >= settle).then_some(settle),
+                ..pull::PullPlan::default()
+            };
+            self.pull(&kinds, &plan).await?
         } else {
             Vec::new()
         };
         let now = self.clock.now();
-        let freshness = self.freshness(&kinds).await?;
+        let freshness = self.freshness(&kinds, Some(settle)).await?;
         let gate = gate::reasons(
             &scope.period,
             &kinds,
@@ -658,17 +671,35 @@ impl Engine {
             .collect())
     }
 
-    /// What the freshness gate sees, per record kind.
-    pub async fn freshness(&self, kinds: &[RecordKind]) -> Result<Vec<gate::Freshness>, SyncError> {
+    /// What the freshness gate sees, per source and record kind it sends; with `needed` (a
+    /// period's settle instant), how many dossiers open at each source that is read again by key
+    /// were last read before it.
+    pub async fn freshness(
+        &self,
+        kinds: &[RecordKind],
+        needed: Option<Instant>,
+    ) -> Result<Vec<gate::Freshness>, SyncError> {
         let history = self
             .settings
             .pull
             .history_start()
             .ok_or_else(|| SyncError::Config("pull.history_from is required".to_owned()))?;
         let mut out = Vec::new();
-        for &kind in kinds {
-            let log = self.store.pulls(&self.settings.pull.source, kind).await?;
-            out.push(gate::Freshness::of(kind, &log, history));
+        for source in &self.parts.sources {
+            for &kind in kinds {
+                if !source.feeds(kind) {
+                    continue;
+                }
+                let log = self.store.pulls(&source.name, kind).await?;
+                let mut f = gate::Freshness::of(&source.name, source.protocol, kind, &log, history);
+                if let Some(needed) = needed
+                    && kind == RecordKind::Dossier
+                    && source.protocol.looks_up_open_dossiers()
+                {
+                    f.open_unread = self.store.count_open(&source.name, needed).await?;
+                }
+                out.push(f);
+            }
         }
         Ok(out)
     }

@@ -1,21 +1,18 @@
-//! Pull: records from the procedure-handling system into the store, incrementally. Each run closes
-//! its span at a fixed bound a little in the past (`now - lag`) and starts a little before the last
-//! watermark (`overlap`: a record updated during a walk may appear again later), or at
-//! `history_from` on the first run. The span is split into windows fetched in parallel within a
-//! bound and handed on in order; each window's records are de-duplicated by key and CapNhatLuc and
-//! stored as the window completes, and only then does the watermark move over it (forward only).
-//! A failure keeps every window before it. Every window, stored or failed, is logged for the
-//! freshness gate.
+//! Pulling from a source that speaks our own contract (upstreams.md §1, protocol `baocao`),
+//! incrementally. Each run closes its span at a fixed bound a little in the past (`now - lag`) and
+//! starts a little before the last watermark (`overlap`: a record updated during a walk may appear
+//! again later), or at `history_from` on the first run. The span is split into windows fetched in
+//! parallel within a bound and handed on in order; each window's records are de-duplicated by key
+//! and CapNhatLuc and stored as the window completes, and only then does the watermark move over
+//! it (forward only). A failure keeps every window before it. Every window, stored or failed, is
+//! logged for the freshness gate.
 
-use super::SyncError;
-use crate::auth::session::Session;
-use crate::auth::token::TokenEndpoint;
-use crate::auth::vault::{SOURCE_UNIT, System, Vault};
-use crate::domain::{Dossier, Feedback, Finding, Instant, Rating, RecordKind};
-use crate::settings::PullSettings;
+use super::{PullOutcome, SyncError};
+use crate::auth::source::Authorizer;
+use crate::domain::{Axis, Dossier, Feedback, Instant, Rating, RecordKind};
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
 use crate::sources::procedure::{SourceClient, SourceError};
-use crate::store::{AnyStore, IncomingRaw, PullLog, Reject, Store, UpsertCounts};
+use crate::store::{IncomingRaw, PullLog, Reject, Store, UpsertCounts};
 use futures_util::StreamExt;
 
 #[derive(Debug, Clone)]
@@ -39,21 +36,6 @@ pub struct PullRequest {
     pub retry: crate::retry::RetryPolicy,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct PullOutcome {
-    pub counts: UpsertCounts,
-    pub rejected: Vec<Finding>,
-    pub from: Option<Instant>,
-    pub to: Option<Instant>,
-    pub windows: usize,
-    /// Windows stored (a prefix of `windows`).
-    pub stored: usize,
-    /// Why the pull stopped before its end, if it did.
-    pub failure: Option<String>,
-    /// Time spent storing the windows (the fetches of the next ones go on meanwhile).
-    pub store_seconds: f64,
-}
-
 impl PullRequest {
     /// The windows of this pull's span, in order.
     pub fn windows(&self, watermark: Option<Instant>) -> Vec<(Instant, Instant)> {
@@ -75,107 +57,24 @@ impl PullRequest {
     }
 }
 
-/// The pull stage with what it needs: the store, the `[pull]` settings, the source's endpoint and
-/// the vault that opens the province's login to it, and "now".
-pub struct Puller<'a> {
-    pub store: &'a AnyStore,
-    pub settings: &'a PullSettings,
-    pub source: Option<&'a TokenEndpoint>,
-    pub vault: Option<&'a Vault>,
-    pub now: Instant,
-}
-
-impl Puller<'_> {
-    /// Pulls `kinds` (from `full_from` instead of the watermark when given). A kind that cannot be
-    /// pulled is logged as a failed pull, so the freshness gate says why.
-    pub async fn pull(
-        &self,
-        kinds: &[RecordKind],
-        full_from: Option<Instant>,
-    ) -> Result<Vec<(RecordKind, PullOutcome)>, SyncError> {
-        let p = self.settings;
-        let history_from = p
-            .history_start()
-            .ok_or_else(|| SyncError::Config("pull.history_from is required".to_owned()))?;
-        let requests: Vec<PullRequest> = kinds
-            .iter()
-            .map(|&kind| PullRequest {
-                source: p.source.clone(),
-                kind,
-                now: self.now,
-                lag_seconds: p.lag_seconds,
-                overlap_seconds: p.overlap_seconds,
-                window_seconds: p.window_days * 86_400,
-                history_from,
-                full_from,
-                page_size: p.page_size,
-                parallel: p.parallel,
-                retry: self.source.map(|s| s.retry_policy()).unwrap_or_default(),
-            })
-            .collect();
-        let source = match self.session().await {
-            Ok(s) => Some(s),
-            Err(reason) => {
-                tracing::warn!(%reason, "cannot pull");
-                for req in &requests {
-                    log_failure(self.store, req, &reason).await?;
-                }
-                None
-            }
-        };
-        let mut out = Vec::new();
-        for req in requests {
-            let outcome = match &source {
-                Some((client, session)) => pull(self.store, client, session, &req).await?,
-                None => PullOutcome {
-                    failure: Some("the source cannot be used (see the log)".to_owned()),
-                    ..PullOutcome::default()
-                },
-            };
-            out.push((req.kind, outcome));
-        }
-        Ok(out)
-    }
-
-    /// The source's client and the province's login session, or why there is none.
-    async fn session(&self) -> Result<(SourceClient, Session), String> {
-        let endpoint = self.source.ok_or("no [upstreams.source] is configured")?;
-        let base_url = endpoint
-            .base_url
-            .as_deref()
-            .ok_or("[upstreams.source] has no base_url")?;
-        let sealed = self
-            .store
-            .credential(System::Source, SOURCE_UNIT)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("no source login: baocao-sync creds set --system source --unit '*' --username CLIENT_ID --password-stdin")?;
-        let vault = self
-            .vault
-            .ok_or("no vault key: set vault.key_file (or BAOCAO_VAULT_KEY)")?;
-        let credential = vault.open(&sealed).map_err(|e| e.to_string())?;
-        let http = endpoint.http_client();
-        let client = SourceClient::new(http.clone(), base_url, endpoint.max_body_bytes)?;
-        Ok((client, Session::new(http, endpoint.clone(), credential)))
-    }
-}
-
 /// Pulls one record kind. `Err` only when the store fails; an upstream failure ends the pull
 /// early with `failure` set (and logged), keeping every window before it.
 #[tracing::instrument(name = "sync.pull", skip_all, fields(source = %req.source, kind = req.kind.as_str()))]
-pub async fn pull<S: Store>(
+pub async fn pull<S: Store, A: Authorizer>(
     store: &S,
     client: &SourceClient,
-    session: &Session,
+    session: &A,
     req: &PullRequest,
 ) -> Result<PullOutcome, SyncError> {
     match req.kind {
         RecordKind::Dossier => {
-            pull_kind::<S, Dossier>(store, client, session, req, "dossiers").await
+            pull_kind::<S, A, Dossier>(store, client, session, req, "dossiers").await
         }
-        RecordKind::Rating => pull_kind::<S, Rating>(store, client, session, req, "ratings").await,
+        RecordKind::Rating => {
+            pull_kind::<S, A, Rating>(store, client, session, req, "ratings").await
+        }
         RecordKind::Feedback => {
-            pull_kind::<S, Feedback>(store, client, session, req, "feedback").await
+            pull_kind::<S, A, Feedback>(store, client, session, req, "feedback").await
         }
     }
 }
@@ -192,6 +91,7 @@ pub async fn log_failure<S: Store>(
         .record_pull(&PullLog {
             source: req.source.clone(),
             kind: req.kind,
+            axis: Axis::Updated,
             from: to,
             to,
             ok: false,
@@ -203,16 +103,17 @@ pub async fn log_failure<S: Store>(
     Ok(())
 }
 
-async fn pull_kind<S: Store, R: Pulled>(
+async fn pull_kind<S: Store, A: Authorizer, R: Pulled>(
     store: &S,
     client: &SourceClient,
-    session: &Session,
+    session: &A,
     req: &PullRequest,
     path: &str,
 ) -> Result<PullOutcome, SyncError> {
     let watermark = store.watermark(&req.source, req.kind).await?;
     let spans = req.windows(watermark);
     let mut outcome = PullOutcome {
+        source: req.source.clone(),
         from: spans.first().map(|w| w.0),
         to: spans.last().map(|w| w.1),
         windows: spans.len(),
@@ -244,6 +145,7 @@ async fn pull_kind<S: Store, R: Pulled>(
         let log = |ok: bool, detail: String, records: i64| PullLog {
             source: req.source.clone(),
             kind: req.kind,
+            axis: Axis::Updated,
             from,
             to,
             ok,
@@ -320,6 +222,7 @@ async fn store_window<S: Store, R: Pulled>(
             record_key: f.record.clone(),
             reason: f.message.clone(),
             raw: String::new(),
+            code: f.code,
         })
         .collect();
     if !rejects.is_empty() {
