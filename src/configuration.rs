@@ -227,10 +227,19 @@ pub fn operators(path: &Path) -> Result<crate::auth::operators::OperatorsFile, C
 /// `<dir>/{dossiers,ratings,feedback}.ndjson` when present.
 pub fn sandbox(dir: &Path) -> Result<(SandboxData, SourceRecords), ConfigError> {
     let path = dir.join("accounts.toml");
-    let data = SandboxData::from_toml(&read(&path)?).map_err(|reason| ConfigError::Invalid {
+    let mut data = SandboxData::from_toml(&read(&path)?).map_err(|reason| ConfigError::Invalid {
         path: path.display().to_string(),
         reason,
     })?;
+    // The unit tree, when the data set has one: protocols that name units use its names.
+    let units_path = dir.join("units.toml");
+    if units_path.is_file() {
+        let tree = units(&units_path)?;
+        data.unit_names = tree
+            .ids()
+            .map(|id| (tree.get(id).code.clone(), tree.get(id).name.clone()))
+            .collect();
+    }
     let optional = |name: &str| -> Result<String, ConfigError> {
         let p = dir.join(name);
         if p.is_file() {

@@ -409,6 +409,7 @@ async fn watermarks_only_move_forward_and_pulls_are_logged() {
         let log = PullLog {
             source: "default".into(),
             kind: k,
+            axis: baocao_sync::domain::Axis::Updated,
             from: Instant(0),
             to: Instant(600),
             ok: true,

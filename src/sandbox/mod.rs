@@ -7,6 +7,7 @@
 //! (`POST /_sandbox/records/{kind}`, NDJSON: a day at the desk). A deterministic fault plan
 //! ([`Faults`]) makes it answer as real upstreams do on a bad day.
 
+mod protocols;
 mod reports;
 pub mod source;
 pub mod tls;
@@ -33,6 +34,54 @@ pub struct SandboxData {
     /// The fault plan.
     #[serde(default)]
     pub faults: Faults,
+    /// How the one-stop-system protocols deviate (real-sources.md's quirks).
+    #[serde(default)]
+    pub quirks: Quirks,
+    /// Unit names by code (`<data>/units.toml`), for protocols that name units.
+    #[serde(skip)]
+    pub unit_names: HashMap<String, String>,
+}
+
+/// The quirks real one-stop systems show (real-sources.md), each switchable, so that a client's
+/// handling of every one is tested.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quirks {
+    /// The envelope's `error_code`: `number` (0) or `string` ("0").
+    pub error_codes: String,
+    /// The envelope's status codes: `dvcqg` (domain.md's), or `swapped` (1↔2 and 3↔8, as one
+    /// system reads the same words).
+    pub status_codes: String,
+    /// iGate's channel codes: `dvcqg`, or `reversed` (1 online, 2 at the counter).
+    pub channels: String,
+    /// iGate writes local time with a literal `Z`.
+    pub literal_z: bool,
+    /// The envelope's look-up answers success as `error_code` "-3" with the message "Thành
+    /// công".
+    pub soft_lookups: bool,
+    /// Envelope sessions and queue tokens stop working after this many seconds of the sandbox's
+    /// clock (0: never); the envelope then answers "Phiên làm việc đã hết hạn".
+    pub session_seconds: u64,
+    /// An LGSP gateway in front of the envelope: `wso2` (a Bearer token from `/lgsp/token`) or
+    /// `vnpt` (the `lgspaccesstoken` header and a Bearer token from `/vnpt/token`).
+    pub gateway: Option<String>,
+    /// When set, the envelope's login requires this `dstcode` header.
+    pub dstcode: Option<String>,
+}
+
+impl Default for Quirks {
+    fn default() -> Quirks {
+        Quirks {
+            error_codes: "number".to_owned(),
+            status_codes: "dvcqg".to_owned(),
+            channels: "dvcqg".to_owned(),
+            literal_z: false,
+            soft_lookups: false,
+            session_seconds: 600,
+            gateway: None,
+            dstcode: None,
+        }
+    }
 }
 
 /// Faults the sandbox injects, so clients are tested against what real upstreams do. Faults keyed
@@ -87,6 +136,13 @@ pub struct Faults {
     /// requests included, answers 503 until `POST /_sandbox/outage/{system}/off`.
     #[serde(default)]
     pub outage: Vec<String>,
+    /// Every attempt of a one-stop-system protocol's call (login and token endpoints included)
+    /// fails with a 503 with this probability, drawn from the request, the attempt and `seed`:
+    /// a gateway's bad day, which only retries by time get through.
+    #[serde(default)]
+    pub transient_rate: Option<f64>,
+    #[serde(default)]
+    pub seed: u64,
 }
 
 impl Default for Faults {
@@ -106,6 +162,8 @@ impl Default for Faults {
             token_transient_every: None,
             token_transient_status: default_transient_status(),
             outage: Vec::new(),
+            transient_rate: None,
+            seed: 0,
         }
     }
 }
@@ -214,6 +272,8 @@ pub(crate) struct State {
     pub outage: Mutex<std::collections::BTreeSet<String>>,
     /// Token requests answered so far, for `token_transient_every`.
     pub token_requests: AtomicU64,
+    /// The one-stop-system protocols' own state (sessions, the queue, ObjectIds).
+    pub protocols: protocols::ProtocolState,
 }
 
 impl State {
@@ -366,6 +426,9 @@ pub(crate) fn admit(
         *entry
     };
     let every = |n: Option<u64>| n.is_some_and(|n| n > 0 && number % n == 0);
+    if let Some(answer) = protocols::unlucky(state, &format!("{system} {number}"), attempt) {
+        return Err(Box::new(answer));
+    }
     let refuse = |status: StatusCode, code: &str| {
         let body = serde_json::json!({"error_code": code, "message": "the sandbox's fault plan"});
         let retry_after = faults.retry_after_seconds.to_string();
@@ -419,6 +482,7 @@ pub fn router(data: SandboxData, source: SourceRecords) -> Router {
             put(reports::put_draft),
         )
         .route("/source/v1/{kind}", get(source::list))
+        .merge(protocols::routes())
         .route("/_sandbox/faults", get(fired))
         .route("/_sandbox/outage/{system}/{switch}", post(switch_outage))
         .route("/_sandbox/reports", get(reports::inspect))

@@ -209,6 +209,11 @@ pub(super) async fn put_records(
     };
     let incoming = records_from_ndjson(&body, key_field, agency_field);
     let taken = incoming.len();
+    if kind == "dossiers" {
+        for r in &incoming {
+            super::protocols::changed_dossier(&state, &r.key);
+        }
+    }
     let mut source = state.source.lock().expect("lock");
     let records = source.entry(kind).or_default();
     let replaced: std::collections::HashSet<&str> =

@@ -50,11 +50,24 @@ pub(super) async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(answer) = super::down(&state, &system) {
+    issue(&state, system, &headers, &form)
+}
+
+/// The token endpoint of `system`: its clients and accounts, OAuth2 answers.
+pub(super) fn issue(
+    state: &Arc<State>,
+    system: String,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Response {
+    if let Some(answer) = super::down(state, &system) {
         return answer;
     }
     let faults = &state.data.faults;
     let n = state.token_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if let Some(answer) = super::protocols::unlucky(state, &format!("token {system}"), n) {
+        return answer;
+    }
     if faults
         .token_transient_every
         .is_some_and(|every| every > 0 && n % every == 0)
@@ -70,7 +83,7 @@ pub(super) async fn token(
         )
             .into_response();
     }
-    let (client_id, client_secret) = client_credentials(&headers, &form);
+    let (client_id, client_secret) = client_credentials(headers, form);
     let client = state
         .data
         .clients
