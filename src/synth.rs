@@ -196,6 +196,7 @@ pub fn accounts_toml(units: &[SynthUnit]) -> String {
          [[clients]]\nsystem = \"central\"\nclient_id = \"baocao-sync\"\n\n\
          [[clients]]\nsystem = \"provincial\"\nclient_id = \"baocao-sync\"\n\n",
     );
+    s.push_str(PROTOCOL_ACCOUNTS);
     for (n, u) in units.iter().enumerate() {
         for (system, username, password) in demo_logins(n) {
             s.push_str(&format!(
@@ -206,6 +207,18 @@ pub fn accounts_toml(units: &[SynthUnit]) -> String {
     }
     s
 }
+
+/// The sandbox's logins for the one-stop-system protocols (real-sources.md): the envelope's
+/// `dvc`, iGate's user `igate` with the realm's public client `digo` (and a client-credentials
+/// client `baocao-svc`), the queue's `hotich`, and the LGSP gateways' applications.
+const PROTOCOL_ACCOUNTS: &str = "\
+[[accounts]]\nsystem = \"envelope\"\nusername = \"dvc\"\npassword = \"demo-dvc\"\n\n\
+[[accounts]]\nsystem = \"igate\"\nusername = \"igate\"\npassword = \"demo-igate\"\n\n\
+[[clients]]\nsystem = \"igate\"\nclient_id = \"digo\"\n\n\
+[[clients]]\nsystem = \"igate\"\nclient_id = \"baocao-svc\"\nclient_secret = \"demo-svc\"\n\n\
+[[accounts]]\nsystem = \"queue\"\nusername = \"hotich\"\npassword = \"demo-hotich\"\n\n\
+[[clients]]\nsystem = \"lgsp\"\nclient_id = \"lgsp-gw\"\nclient_secret = \"demo-gw\"\n\n\
+[[clients]]\nsystem = \"vnpt\"\nclient_id = \"vnpt-ak\"\nclient_secret = \"demo-sk\"\n\n";
 
 /// The demo logins of the unit at position `n`: (system, user name, password).
 fn demo_logins(n: usize) -> [(&'static str, String, String); 2] {
@@ -222,7 +235,10 @@ fn demo_logins(n: usize) -> [(&'static str, String, String); 2] {
 /// The demo logins of [`accounts_toml`] as `creds import` reads them (`system,unit,username,
 /// password`), the province's source client first.
 pub fn logins_csv(units: &[SynthUnit]) -> String {
-    let mut s = String::from("system,unit,username,password\nsource,*,lgsp,demo-lgsp\n");
+    let mut s = String::from(
+        "system,unit,username,password\nsource,*,lgsp,demo-lgsp\n\
+         source,dvc,dvc,demo-dvc\nsource,igate,igate,demo-igate\nsource,hotich,hotich,demo-hotich\n",
+    );
     for (n, u) in units.iter().enumerate() {
         for (system, username, password) in demo_logins(n) {
             s.push_str(&format!("{system},{},{username},{password}\n", u.code));

@@ -35,7 +35,8 @@ impl Cache {
         let setup = engine.setup();
         let regime = setup.regime(period)?;
         let rules = compute::aggregation_rules(&engine.parts.duties, regime);
-        let mut loaded = Loaded::from_store(&engine.store, None).await?;
+        let precedence = crate::sync::records::Precedence::of(&engine.parts.sources);
+        let mut loaded = Loaded::from_store(&engine.store, None, &precedence).await?;
         let findings = loaded.findings_for(&[RecordKind::Dossier]);
         let dossiers = loaded.dossiers.take().unwrap_or_default();
         let computed = forms::compute(

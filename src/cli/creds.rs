@@ -20,10 +20,15 @@ pub enum CredsCommand {
     /// waited for this login are armed again.
     Set {
         /// central (VNConnect, citizen-ID user name), provincial (government mail) or source.
+        #[arg(long, required_unless_present = "source", conflicts_with = "source")]
+        system: Option<String>,
+        #[arg(long, required_unless_present = "source", conflicts_with = "source")]
+        unit: Option<String>,
+        /// A configured source's login, by its name (`[[sources]]`; `NAME:gateway` for the LGSP
+        /// gateway in front of it, `NAME:client` for its OpenID client's secret).
         #[arg(long)]
-        system: String,
-        #[arg(long)]
-        unit: String,
+        source: Option<String>,
+        /// The user name, client id or access key.
         #[arg(long)]
         username: String,
         /// Read the password from the first line of standard input (never from the command line).
@@ -82,12 +87,19 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
         CredsCommand::Set {
             system,
             unit,
+            source,
             username,
             password_stdin: _,
             config,
         } => {
             let settings = config.settings()?;
-            let system: System = system.parse()?;
+            let (system, unit) = match source {
+                Some(name) => (System::Source, name),
+                None => (
+                    system.unwrap_or_default().parse()?,
+                    unit.unwrap_or_default(),
+                ),
+            };
             let username = system.username(&username)?;
             let vault = super::config::require_vault(&settings)?;
             let mut line = String::new();

@@ -37,15 +37,33 @@ pub struct RecordArgs {
     /// Only this source's records (--from-store); all sources by default.
     #[arg(long)]
     source: Option<String>,
+    /// With --from-store: the daemon's configuration file, for its store and its sources'
+    /// precedence (which copy counts when two sources send the same dossier).
+    #[arg(long, requires = "from_store")]
+    config: Option<PathBuf>,
 }
 
 impl RecordArgs {
     /// The records, from the files or the store.
     pub fn load(&self) -> anyhow::Result<Loaded> {
         if self.from_store {
+            let (url, precedence) = match &self.config {
+                Some(path) => {
+                    let settings = baocao_sync::settings::Settings::load(
+                        Some(path),
+                        &baocao_sync::settings::Overrides::default(),
+                    )?;
+                    let sources = settings.load_sources()?;
+                    (
+                        settings.store.database_url.clone(),
+                        baocao_sync::sync::records::Precedence::of(&sources),
+                    )
+                }
+                None => (self.database_url.clone(), Default::default()),
+            };
             super::runtime()?.block_on(async {
-                let store = store::open(&self.database_url).await?;
-                anyhow::Ok(Loaded::from_store(&store, self.source.as_deref()).await?)
+                let store = store::open(&url).await?;
+                anyhow::Ok(Loaded::from_store(&store, self.source.as_deref(), &precedence).await?)
             })
         } else {
             self.load_files()

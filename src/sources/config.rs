@@ -262,7 +262,11 @@ impl Default for Igate {
             query: BTreeMap::from([("spec".to_owned(), "slice".to_owned())]),
             first_page: 0,
             id_field: "id".to_owned(),
-            lookups: BTreeMap::new(),
+            lookups: BTreeMap::from([
+                ("agency".to_owned(), "/ba/agency/{id}".to_owned()),
+                ("sector".to_owned(), "/ba/sector/{id}".to_owned()),
+                ("procedure".to_owned(), "/ba/procedure/{id}".to_owned()),
+            ]),
         }
     }
 }
@@ -434,6 +438,79 @@ impl SourceSettings {
         self.provides().iter().any(|p| p.record_kind() == kind)
     }
 
+    /// Its mapping: what `[sources.mapping]` says, over the field paths of the protocol's shape as
+    /// real-sources.md gives it (the envelope's `DongBoHoSoMC`, iGate's dossier, the queue's
+    /// lowerCamel items), and the envelope's units found by name (it carries no unit code).
+    pub fn effective_mapping(&self) -> MappingSettings {
+        use crate::sources::mapping::{FieldRule, Pick, UnitBy};
+        let mut m = self.mapping.clone();
+        let path = |p: &str| FieldRule::Path(p.to_owned());
+        let latest = |p: &str| FieldRule::Rule {
+            path: p.to_owned(),
+            pick: Pick::Latest,
+            lookup: None,
+            take: None,
+            default: None,
+        };
+        let lookup = |p: &str, catalogue: &str, take: &str| FieldRule::Rule {
+            path: p.to_owned(),
+            pick: Pick::First,
+            lookup: Some(catalogue.to_owned()),
+            take: Some(take.to_owned()),
+            default: None,
+        };
+        let defaults: Vec<(&str, FieldRule)> = match self.protocol {
+            Protocol::EnvelopeWindow | Protocol::Receiver => vec![(
+                "NgayYeuCauBoSung",
+                latest("DanhSachHoSoBoSung[].NgayBoSung"),
+            )],
+            Protocol::Igate => vec![
+                ("MaHoSo", path("code")),
+                ("MaTTHC", lookup("procedure.id", "procedure", "code")),
+                ("TenTTHC", lookup("procedure.id", "procedure", "name")),
+                ("MaLinhVuc", lookup("sector.id", "sector", "code")),
+                ("TenLinhVuc", lookup("sector.id", "sector", "name")),
+                ("MaDonViXuLy", lookup("agency.id", "agency", "code")),
+                ("DonViXuLy", path("agency.name")),
+                ("KenhThucHien", path("applyMethod.id")),
+                ("TrangThaiHoSo", path("dossierStatus.id")),
+                ("NgayTiepNhan", path("acceptedDate")),
+                ("NgayHenTra", path("appointmentDate")),
+                ("NgayYeuCauBoSung", latest("additionalRequests[].requestDate")),
+                ("NgayKetThucXuLy", path("completedDate")),
+                ("NgayTra", path("returnedDate")),
+                ("LoaiKetQua", path("result.name")),
+            ],
+            Protocol::AckQueue => vec![
+                ("MaHoSo", path("maHoSo")),
+                ("MaTTHC", path("maTTHC")),
+                ("TenTTHC", path("tenTTHC")),
+                ("MaLinhVuc", path("maLinhVuc")),
+                ("TenLinhVuc", path("tenLinhVuc")),
+                ("MaDonViXuLy", path("maDonVi")),
+                ("DonViXuLy", path("tenDonVi")),
+                ("KenhThucHien", path("kenhThucHien")),
+                ("TrangThaiHoSo", path("trangThaiHoSo")),
+                ("NgayTiepNhan", path("ngayTiepNhan")),
+                ("NgayHenTra", path("ngayHenTra")),
+                ("NgayYeuCauBoSung", path("ngayYeuCauBoSung")),
+                ("NgayKetThucXuLy", path("ngayKetThucXuLy")),
+                ("NgayTra", path("ngayTra")),
+                ("LoaiKetQua", path("loaiKetQua")),
+            ],
+            Protocol::Baocao => Vec::new(),
+        };
+        for (field, rule) in defaults {
+            m.fields.entry(field.to_owned()).or_insert(rule);
+        }
+        if matches!(self.protocol, Protocol::EnvelopeWindow | Protocol::Receiver)
+            && m.units.by == [UnitBy::Code]
+        {
+            m.units.by = vec![UnitBy::Name];
+        }
+        m
+    }
+
     /// Its authentication, the protocol's default when none is written.
     pub fn auth(&self) -> AuthSettings {
         if let Some(a) = &self.auth {
@@ -541,7 +618,7 @@ impl SourceSettings {
             }
         }
         auth.check(&section)?;
-        crate::sources::mapping::Mapping::compile(&self.name, &self.mapping)?;
+        crate::sources::mapping::Mapping::compile(&self.name, &self.effective_mapping())?;
         if self.protocol == Protocol::Receiver
             && let Some(listen) = &self.receiver.listen
         {

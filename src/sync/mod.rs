@@ -570,7 +570,8 @@ impl Engine {
             }
         }
         progress.stage("compute", Some(reports.len() as u64));
-        let loaded = records::Loaded::from_store(&self.store, None).await?;
+        let precedence = records::Precedence::of(&self.parts.sources);
+        let loaded = records::Loaded::from_store(&self.store, None, &precedence).await?;
         let period = scope.period.clone();
         let contents = compute_contents(&setup, regime, loaded, &period)?;
         crate::drill::point(crate::drill::Stage::Compute);

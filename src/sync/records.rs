@@ -1,16 +1,87 @@
 //! The records forms are computed from, loaded once: from the store (push, `report
 //! --from-store`) or from export files (`report --input`), de-duplicated, with the findings about
 //! the records that could not be read, by kind, so each form lists only those about what it reads.
+//!
+//! From the store, records come from every source; the same key from two sources counts once,
+//! from the source of the lowest `precedence` (then the first by name), and each other copy is a
+//! `duplicate_record` finding naming both sources. The findings a source's mapping left about
+//! stored records (values no table maps, dossiers a source no longer returns) join the rest.
 
-use crate::domain::{Dossier, Feedback, Finding, Rating, RecordKind};
+use crate::domain::{Dossier, Feedback, Finding, FindingCode, Rating, RatingMonth, RecordKind};
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
 use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+
+/// Which source counts when two send the same record: the lower number.
+#[derive(Debug, Clone, Default)]
+pub struct Precedence(HashMap<String, i64>);
+
+impl Precedence {
+    pub fn of(sources: &[crate::sources::config::SourceSettings]) -> Precedence {
+        Precedence(
+            sources
+                .iter()
+                .map(|s| (s.name.clone(), s.precedence))
+                .collect(),
+        )
+    }
+
+    fn rank(&self, source: &str) -> (i64, String) {
+        (self.0.get(source).copied().unwrap_or(100), source.to_owned())
+    }
+}
+
+/// Keeps each key's copy from the best-ranked source; `(records, findings about the others)`.
+fn settle_sources<R>(
+    mut by_source: Vec<(String, Vec<R>)>,
+    precedence: &Precedence,
+    key: impl Fn(&R) -> &str,
+    unit: impl Fn(&R) -> &str,
+    kind: RecordKind,
+) -> (Vec<R>, Vec<Finding>) {
+    by_source.sort_by_key(|(s, _)| precedence.rank(s));
+    if by_source.len() <= 1 {
+        return (
+            by_source.into_iter().flat_map(|(_, r)| r).collect(),
+            Vec::new(),
+        );
+    }
+    let mut counted: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::new();
+    let mut findings = Vec::new();
+    for (source, records) in by_source {
+        for r in records {
+            match counted.get(key(&r)) {
+                Some(first) => findings.push(
+                    Finding::new(
+                        FindingCode::DuplicateRecord,
+                        key(&r).to_owned(),
+                        format!(
+                            "{} {} came from source `{first}` and from `{source}`; the copy from `{first}` counts (sources' precedence)",
+                            kind.as_str(),
+                            key(&r)
+                        ),
+                    )
+                    .about(kind)
+                    .with_unit(unit(&r).to_owned()),
+                ),
+                None => {
+                    counted.insert(key(&r).to_owned(), source.clone());
+                    out.push(r);
+                }
+            }
+        }
+    }
+    (out, findings)
+}
 
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub dossiers: Option<Vec<Dossier>>,
     pub ratings: Option<Vec<Rating>>,
     pub feedback: Option<Vec<Feedback>>,
+    /// Monthly satisfaction aggregates (`DongBoDanhGia`), when a source sends them.
+    pub rating_months: Option<Vec<RatingMonth>>,
     pub findings: Vec<(RecordKind, Finding)>,
     /// Records read, the unreadable ones included.
     pub records: usize,
@@ -34,23 +105,61 @@ impl Loaded {
             .collect()
     }
 
-    /// Every stored record of the three kinds (of one source, or all), and the rejects no
-    /// readable version has replaced.
+    /// Every stored record of the three kinds (of one source, or all), the rejects no readable
+    /// version has replaced, and what the sources' mappings noted.
     #[tracing::instrument(name = "sync.load", skip_all, fields(source))]
     pub async fn from_store<S: Store>(
         store: &S,
         source: Option<&str>,
+        precedence: &Precedence,
     ) -> Result<Loaded, StoreError> {
         let mut loaded = Loaded::default();
-        let dossiers = store.dossiers(source).await?;
-        loaded.records += dossiers.len();
+        let sources = |kind| async move {
+            let all = store.sources(kind).await?;
+            Ok::<Vec<String>, StoreError>(match source {
+                Some(s) => all.into_iter().filter(|a| a == s).collect(),
+                None => all,
+            })
+        };
+        let mut by_source = Vec::new();
+        for s in sources(RecordKind::Dossier).await? {
+            let d = store.dossiers(Some(&s)).await?;
+            by_source.push((s, d));
+        }
+        let (dossiers, findings) = settle_sources(
+            by_source,
+            precedence,
+            |d: &Dossier| &d.key,
+            |d| &d.unit_code,
+            RecordKind::Dossier,
+        );
+        loaded.records += dossiers.len() + findings.len();
         loaded.dossiers = Some(dossiers);
-        let ratings = store.raw_records(RecordKind::Rating, source).await?;
-        let ratings = parse_raw::<Rating>(ratings.iter().map(String::as_str), false);
-        loaded.ratings = Some(loaded.take(ratings));
-        let feedback = store.raw_records(RecordKind::Feedback, source).await?;
-        let feedback = parse_raw::<Feedback>(feedback.iter().map(String::as_str), false);
-        loaded.feedback = Some(loaded.take(feedback));
+        loaded
+            .findings
+            .extend(findings.into_iter().map(|f| (RecordKind::Dossier, f)));
+        loaded.ratings = Some(
+            load_raw::<S, Rating>(store, &mut loaded, sources(RecordKind::Rating).await?, precedence)
+                .await?,
+        );
+        loaded.feedback = Some(
+            load_raw::<S, Feedback>(
+                store,
+                &mut loaded,
+                sources(RecordKind::Feedback).await?,
+                precedence,
+            )
+            .await?,
+        );
+        let months = store.rating_months(source).await?;
+        if !months.is_empty() {
+            loaded.rating_months = Some(
+                months
+                    .iter()
+                    .filter_map(|t| crate::sources::rating_months::parse_stored(t))
+                    .collect(),
+            );
+        }
         for kind in [
             RecordKind::Dossier,
             RecordKind::Rating,
@@ -62,6 +171,34 @@ impl Loaded {
                 .findings
                 .extend(rejects.into_iter().map(|f| (kind, f)));
         }
+        loaded.findings.extend(store.source_findings(source).await?);
         Ok(loaded)
     }
+}
+
+/// Ratings or feedback of every source in `sources`, settled by precedence.
+async fn load_raw<S: Store, R: FromWire>(
+    store: &S,
+    loaded: &mut Loaded,
+    sources: Vec<String>,
+    precedence: &Precedence,
+) -> Result<Vec<R>, StoreError> {
+    let mut by_source = Vec::new();
+    for s in sources {
+        let raws = store.raw_records(R::KIND, Some(&s)).await?;
+        let batch = parse_raw::<R>(raws.iter().map(String::as_str), false);
+        let records = loaded.take(batch);
+        by_source.push((s, records));
+    }
+    let (records, findings) = settle_sources(
+        by_source,
+        precedence,
+        |r: &R| r.key(),
+        |r| r.unit_code(),
+        R::KIND,
+    );
+    loaded
+        .findings
+        .extend(findings.into_iter().map(|f| (R::KIND, f)));
+    Ok(records)
 }

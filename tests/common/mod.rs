@@ -2,6 +2,7 @@
 //! fresh store on either backend.
 #![allow(dead_code)]
 
+pub mod sources;
 pub mod stores;
 
 use serde_json::Value;

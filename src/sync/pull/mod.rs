@@ -173,7 +173,7 @@ impl Puller<'_> {
                 let run = SourceRun {
                     store: self.store,
                     settings: source,
-                    mapping: Mapping::compile(&source.name, &source.mapping)
+                    mapping: Mapping::compile(&source.name, &source.effective_mapping())
                         .map_err(SyncError::Config)?,
                     units: UnitIndex::of(self.units),
                     auth,

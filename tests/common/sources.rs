@@ -1,0 +1,175 @@
+//! A province served by the sandbox through the one-stop-system protocols, and the product
+//! configured for it: a generated data set (the same dossiers an export holds), the sandbox with
+//! the quirks and faults a test asks for, a vault with the sources' logins, and a configuration
+//! file naming the sources. Shared by tests/real_sources.rs and tests/receiver.rs.
+#![allow(dead_code)]
+
+use super::{Sandbox, bin, output_with};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// After every generated record has settled (the period is 2023-Q3).
+pub const NOW: &str = "2023-11-01T07:30:00+07:00";
+pub const PERIOD: &str = "2023-Q3";
+
+pub struct Province {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub key: PathBuf,
+    pub sandbox: Option<Sandbox>,
+}
+
+impl Province {
+    /// `dossiers` generated over `units` units (two tiers), seed 11; the sandbox serving them with
+    /// `quirks` (the body of accounts.toml's `[quirks]`) and `faults` (a fault plan, if any).
+    pub fn new(dossiers: usize, units: usize, quirks: &str, faults: Option<&str>) -> Province {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let spec = baocao_sync::synth::Spec {
+            dossiers,
+            ratings: 0,
+            feedback: 0,
+            units,
+            tiers: 2,
+            seed: 11,
+            ..Default::default()
+        };
+        baocao_sync::synth::write_data_set(&spec, &data).unwrap();
+        let accounts = data.join("accounts.toml");
+        let mut text = std::fs::read_to_string(&accounts).unwrap();
+        text.push_str(&format!("\n[quirks]\n{quirks}\n"));
+        std::fs::write(&accounts, text).unwrap();
+        let mut extra: Vec<String> = Vec::new();
+        if let Some(plan) = faults {
+            let file = dir.path().join("faults.toml");
+            std::fs::write(&file, plan).unwrap();
+            extra = vec!["--faults".into(), file.display().to_string()];
+        }
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let sandbox = Sandbox::spawn_with(&data, &extra);
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        let key = dir.path().join("keys/vault.key");
+        super::init_key(&key);
+        Province {
+            dir,
+            data,
+            key,
+            sandbox: Some(sandbox),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.sandbox.as_ref().expect("the sandbox runs").base
+    }
+
+    pub fn units(&self) -> PathBuf {
+        self.data.join("units.toml")
+    }
+
+    pub fn export(&self) -> PathBuf {
+        self.data.join("dossiers.ndjson")
+    }
+
+    /// A configuration with `sources` (TOML, `{base}` replaced by the sandbox's address), storing
+    /// in `db`.
+    pub fn config(&self, name: &str, sources: &str, db: &str) -> PathBuf {
+        let text = format!(
+            "[store]\ndatabase_url = \"{db}\"\n[vault]\nkey_file = \"{}\"\n[files]\nunits = \"{}\"\n\
+             [pull]\nhistory_from = \"2023-01-01\"\n\n{}",
+            self.key.display(),
+            self.units().display(),
+            sources.replace("{base}", self.base())
+        );
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A SQLite store of its own.
+    pub fn sqlite(&self, name: &str) -> String {
+        format!("sqlite://{}", self.dir.path().join(format!("{name}.db")).display())
+    }
+
+    /// `creds set --source NAME`.
+    pub fn login(&self, config: &Path, source: &str, username: &str, password: &str) {
+        use std::io::Write;
+        let mut child = bin()
+            .args(["creds", "set", "--source", source, "--username", username, "--password-stdin"])
+            .arg("--config")
+            .arg(config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "creds set --source {source}");
+    }
+
+    /// `pull` with the configuration at `now`; standard output and error, and the exit code.
+    pub fn pull(&self, config: &Path, extra: &[&str]) -> (String, String, i32) {
+        let out = bin()
+            .args(["pull", "--now", NOW, "--config"])
+            .arg(config)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code().unwrap_or(-1),
+        )
+    }
+
+    /// A form's JSON from the store of `config`.
+    pub fn from_store(&self, config: &Path, form: &str) -> Value {
+        let out = output_with(
+            Command::new(env!("CARGO_BIN_EXE_baocao-sync"))
+                .env("RUST_LOG", "warn")
+                .args(["report", "--from-store", "--period", PERIOD, "--form", form])
+                .arg("--config")
+                .arg(config)
+                .arg("--units")
+                .arg(self.units()),
+            &[0],
+        );
+        serde_json::from_str(&out).unwrap()
+    }
+
+    /// The same form from the export file of the same dossiers.
+    pub fn from_export(&self, form: &str) -> Value {
+        super::report_json(&[
+            "--input",
+            self.export().to_str().unwrap(),
+            "--units",
+            self.units().to_str().unwrap(),
+            "--period",
+            PERIOD,
+            "--form",
+            form,
+        ])
+    }
+}
+
+/// The figures of two reports agree, and so do their error findings, but for those a protocol
+/// cannot carry: a dossier without a reception date is in no reception window.
+pub fn assert_same_as_export(export: &Value, pulled: &Value) {
+    let without_undated = |doc: &Value| {
+        let mut doc = doc.clone();
+        let findings: Vec<Value> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] != "no_reception_date")
+            .cloned()
+            .collect();
+        doc["findings"] = Value::Array(findings);
+        doc
+    };
+    super::assert_same_figures(&without_undated(export), &without_undated(pulled));
+}
