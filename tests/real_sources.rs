@@ -39,3 +39,262 @@ fn the_envelope_gives_the_figures_of_the_export() {
         assert_same_as_export(&p.from_export(form), &p.from_store(&config, form));
     }
 }
+
+/// The TOML of one of docs/sources.md's worked examples, verbatim.
+fn docs_example(name: &str) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sources.md"))
+        .unwrap();
+    let after = text
+        .split(&format!("<!-- example:{name} -->"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("docs/sources.md has the example `{name}`"));
+    let body = after.split_once("```toml\n").unwrap().1;
+    body.split_once("\n```").unwrap().0.to_owned()
+}
+
+#[test]
+fn igate_configured_with_the_documented_example_gives_the_figures_of_the_export() {
+    let p = Province::new(900, 24, "channels = \"reversed\"\nliteral_z = true\n", None);
+    // Only the addresses change: the sandbox stands in for the province's iGate and its Keycloak.
+    let example = docs_example("igate")
+        .replace("https://igate.example.gov.vn", "{base}/igate")
+        .replace("https://sso.example.gov.vn/auth", "{base}/igate");
+    let config = p.config("igate", &example, &p.sqlite("igate"));
+    p.login(&config, "igate", "igate", "demo-igate");
+    let (out, err, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("from `igate`"), "{out}");
+    for form in ["II.06a", "II.06"] {
+        assert_same_as_export(&p.from_export(form), &p.from_store(&config, form));
+    }
+}
+
+#[test]
+fn a_queue_drained_and_acknowledged_gives_the_figures_of_the_export() {
+    let p = Province::new(600, 16, "", None);
+    let config = p.config(
+        "queue",
+        &docs_example("ack_queue").replace("https://hotich.example.gov.vn/api", "{base}/queue"),
+        &p.sqlite("queue"),
+    );
+    p.login(&config, "hotich", "hotich", "demo-hotich");
+    let (out, err, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let queue: serde_json::Value =
+        reqwest::blocking::get(format!("{}/_sandbox/queue", p.base()))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(queue["waiting"], 0, "every item stored was acknowledged: {queue}");
+    assert!(queue["acknowledged"].as_u64().unwrap() > 500, "{queue}");
+    for form in ["II.06a", "II.06"] {
+        assert_same_as_export(&p.from_export(form), &p.from_store(&config, form));
+    }
+    // A second drain finds nothing and changes nothing.
+    let (again, _, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0);
+    assert!(again.starts_with("new 0, updated 0, unchanged 0"), "{again}");
+}
+
+/// Each quirk of real-sources.md matters: the same pull without its handling gives other figures
+/// or fails.
+#[test]
+fn every_quirk_needs_its_handling() {
+    use common::sources::same_figures;
+    // The envelope: statuses swapped, units by name, error codes as strings, sessions that expire
+    // (the sandbox's clock runs two minutes a call; a session lives five).
+    let p = Province::new(
+        500,
+        16,
+        "error_codes = \"string\"\nstatus_codes = \"swapped\"\nsession_seconds = 300\n",
+        Some("seconds_per_call = 120\n"),
+    );
+    let export = p.from_export("II.06a");
+    let run = |name: &str, sources: &str| {
+        let config = p.config(name, sources, &p.sqlite(name));
+        p.login(&config, "dvc", "dvc", "demo-dvc");
+        let (out, err, code) = p.pull(&config, &[]);
+        (config, out, err, code)
+    };
+    let (config, out, err, code) = run("handled", ENVELOPE);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_same_as_export(&export, &p.from_store(&config, "II.06a"));
+    let fired: serde_json::Value = reqwest::blocking::get(format!("{}/_sandbox/faults", p.base()))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(fired["session_expired"].as_u64().unwrap_or(0) > 0, "sessions expired: {fired}");
+
+    let no_status_table = ENVELOPE.replace("status = {", "# status = {");
+    let (config, out, err, code) = run("statuses", &no_status_table);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        !same_figures(&export, &p.from_store(&config, "II.06a")),
+        "swapped status codes read as they are give other figures"
+    );
+
+    let by_code = format!("{ENVELOPE}units = {{ by = [\"code\"] }}\n");
+    let (config, _, _, code) = run("units", &by_code);
+    assert_eq!(code, 0);
+    let got = p.from_store(&config, "II.06a");
+    assert!(!same_figures(&export, &got), "no unit codes on this path");
+    assert!(
+        got["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "unmapped_value" && f["message"].as_str().unwrap().contains("units.by")),
+        "each unit that matches nothing is named with the setting to fix"
+    );
+
+    let no_relogin = ENVELOPE.replace(
+        "[sources.mapping]",
+        "[sources.envelope]\nsession_gone_messages = []\n\n[sources.mapping]",
+    );
+    let (_, out, err, code) = run("sessions", &no_relogin);
+    assert_eq!(code, 2, "an expired session not recognised stops the pull\n{out}\n{err}");
+    assert!(err.contains("hết hạn"), "{err}");
+
+    // iGate: channels reversed, local times with a literal Z, 0-based pages with no total.
+    let i = Province::new(500, 16, "channels = \"reversed\"\nliteral_z = true\n", None);
+    let export = i.from_export("II.06a");
+    let igate = |name: &str, extra: &str| {
+        let sources = format!(
+            "[[sources]]\nname = \"igate\"\nprotocol = \"igate\"\nbase_url = \"{{base}}/igate\"\n\
+             windows = {{ days = 30, page_size = 7 }}\n{extra}\n\
+             [sources.auth]\nkind = \"oauth2_password\"\n\
+             token_url = \"{{base}}/igate/realms/digo/protocol/openid-connect/token\"\nclient_id = \"digo\"\n"
+        );
+        let config = i.config(name, &sources, &i.sqlite(name));
+        i.login(&config, "igate", "igate", "demo-igate");
+        let (out, err, code) = i.pull(&config, &[]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        i.from_store(&config, "II.06a")
+    };
+    let mapped = "[sources.mapping]\nlocal_z = true\nchannel = { \"1\" = \"2\", \"2\" = \"1\", \"3\" = \"3\" }\n";
+    assert_same_as_export(&export, &igate("paged", mapped));
+    let no_channels = "[sources.mapping]\nlocal_z = true\n";
+    assert!(!same_figures(&export, &igate("channels", no_channels)), "reversed channels");
+    let no_z = "[sources.mapping]\nchannel = { \"1\" = \"2\", \"2\" = \"1\", \"3\" = \"3\" }\n";
+    assert!(!same_figures(&export, &igate("z", no_z)), "a literal Z on local time");
+    let one_based = format!("[sources.igate]\nfirst_page = 1\n{mapped}");
+    assert!(!same_figures(&export, &igate("pages", &one_based)), "pages from 0");
+}
+
+/// Dossiers received long ago are read again by key: a change the reception windows no longer
+/// see is stored; a dossier the source no longer returns stays, counted as last read, named in a
+/// finding. The look-up's success answered as "-3 Thành công" is success.
+#[test]
+fn open_dossiers_are_read_again_by_key() {
+    use common::sources::{change_at_source, dossiers};
+    let p = Province::new(500, 16, "soft_lookups = true\n", None);
+    let sources = "[[sources]]\nname = \"dvc\"\nprotocol = \"envelope_window\"\n\
+                   base_url = \"{base}/envelope\"\nwindows = { days = 31 }\n";
+    let config = p.config("lookups", sources, &p.sqlite("lookups"));
+    p.login(&config, "dvc", "dvc", "demo-dvc");
+    let (out, err, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // Two dossiers still open, received in July: one is resolved, one disappears at the source.
+    let all = dossiers(&p);
+    let open: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|d| {
+            matches!(d["TrangThaiHoSo"].as_str(), Some("2" | "4"))
+                && d["NgayTiepNhan"].as_str().is_some_and(|t| t.starts_with("202307"))
+                && d["DaXoa"] != "1"
+        })
+        .take(2)
+        .collect();
+    assert_eq!(open.len(), 2);
+    let mut resolved = open[0].clone();
+    resolved["TrangThaiHoSo"] = "10".into();
+    resolved["NgayKetThucXuLy"] = "20230810100000".into();
+    resolved["CapNhatLuc"] = "20230810100000".into();
+    let mut deleted = open[1].clone();
+    deleted["DaXoa"] = "1".into();
+    change_at_source(&p, &[resolved.clone(), deleted]);
+    // Seven hours on: the reception windows re-read are August's only; the look-ups are due.
+    let (out, err, code) = p.pull_at(&config, "2023-11-01T14:30:00+07:00", &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("open dossiers read again (1 no longer returned)"), "{out}");
+    // The export with the resolved dossier as the source has it now; the deleted one is kept as
+    // last read, so the export keeps it too.
+    let changed = p.dir.path().join("changed.ndjson");
+    let text: String = all
+        .iter()
+        .map(|d| if d["MaHoSo"] == resolved["MaHoSo"] { &resolved } else { d })
+        .map(|d| format!("{d}\n"))
+        .collect();
+    std::fs::write(&changed, text).unwrap();
+    let got = p.from_store(&config, "II.06a");
+    assert_same_as_export(&p.from_file(&changed, "II.06a"), &got);
+    let gone = open[1]["MaHoSo"].as_str().unwrap();
+    assert!(
+        got["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "missing_at_source" && f["record"] == gone),
+        "the dossier the source no longer returns is named"
+    );
+    // Without reading "-3 Thành công" as success, the look-ups stop the pull.
+    let strict = format!("{sources}[sources.envelope]\nsoft_codes = []\n");
+    let config = p.config("strict", &strict, &p.sqlite("strict"));
+    p.login(&config, "dvc", "dvc", "demo-dvc");
+    let (_, _, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0);
+    let (out, err, code) = p.pull_at(&config, "2023-11-01T14:30:00+07:00", &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("-3"), "{err}");
+}
+
+/// Under 30 % of calls failing (APIs, logins and token endpoints alike), the first pull of every
+/// protocol ends complete on its own: retries go by time, not by count.
+#[test]
+fn a_gateways_bad_day_ends_in_a_complete_first_pull() {
+    let p = Province::new(400, 12, "", Some("transient_rate = 0.3\nseed = 7\n"));
+    let fast = "retry = { base_ms = 10, cap_seconds = 1, budget_seconds = 300 }";
+    let sources = format!(
+        "[[sources]]\nname = \"dvc\"\nprotocol = \"envelope_window\"\nbase_url = \"{{base}}/envelope\"\n\
+         windows = {{ days = 31 }}\nprecedence = 1\n{fast}\n\n\
+         [[sources]]\nname = \"igate\"\nprotocol = \"igate\"\nbase_url = \"{{base}}/igate\"\n\
+         windows = {{ days = 31, page_size = 20 }}\nprecedence = 2\n{fast}\n\
+         [sources.auth]\nkind = \"oauth2_password\"\n\
+         token_url = \"{{base}}/igate/realms/digo/protocol/openid-connect/token\"\nclient_id = \"digo\"\n\n\
+         [[sources]]\nname = \"hotich\"\nprotocol = \"ack_queue\"\nbase_url = \"{{base}}/queue\"\nprecedence = 3\n{fast}\n\n\
+         [[sources]]\nname = \"lgsp\"\nprotocol = \"baocao\"\nbase_url = \"{{base}}/source\"\n\
+         windows = {{ days = 60 }}\nprecedence = 4\n{fast}\n\
+         [sources.auth]\nkind = \"oauth2_client_credentials\"\ntoken_url = \"{{base}}/source/oauth/token\"\n"
+    );
+    let config = p.config("faults", &sources, &p.sqlite("faults"));
+    for (source, user, password) in [
+        ("dvc", "dvc", "demo-dvc"),
+        ("igate", "igate", "demo-igate"),
+        ("hotich", "hotich", "demo-hotich"),
+        ("lgsp", "lgsp", "demo-lgsp"),
+    ] {
+        p.login(&config, source, user, password);
+    }
+    let (out, err, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for source in ["dvc", "igate", "hotich", "lgsp"] {
+        assert!(out.contains(&format!("from `{source}`")), "{out}");
+    }
+    let fired: serde_json::Value = reqwest::blocking::get(format!("{}/_sandbox/faults", p.base()))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(fired["transient_rate"].as_u64().unwrap() > 50, "{fired}");
+    // Four sources sent the same dossiers: each counts once, from the first by precedence.
+    let got = p.from_store(&config, "II.06a");
+    assert_same_as_export(&p.from_export("II.06a"), &got);
+    assert!(
+        got["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "duplicate_record"
+                && f["message"].as_str().unwrap().contains("from source `dvc` and from `igate`")),
+        "the other copies are named"
+    );
+}

@@ -221,7 +221,13 @@ type OauthError = RequestTokenError<TransportError, StandardErrorResponse<BasicE
 /// Why a token request got no answer.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct TransportError(String);
+pub struct TransportError(String, bool);
+
+impl TransportError {
+    fn new(message: String) -> TransportError {
+        TransportError(message, false)
+    }
+}
 
 /// Classifies a token endpoint's answer. Only an OAuth2 error body on a 4xx is final; 5xx and 429
 /// are transient whatever their body says, and so is an answer that is not OAuth2 at all (a
@@ -238,6 +244,7 @@ fn classify(e: OauthError, status: Option<u16>) -> TokenError {
             BasicErrorResponseType::InvalidClient => TokenError::InvalidClient,
             other => TokenError::Refused(other.to_string()),
         },
+        RequestTokenError::Request(e) if e.1 => TokenError::Configuration(e.0),
         RequestTokenError::Request(e) => TokenError::Transient(e.to_string()),
         RequestTokenError::Parse(e, _) => TokenError::Transient(format!(
             "HTTP {}: an answer that is not OAuth2 ({e})",
@@ -356,11 +363,15 @@ async fn exchange(
     max: usize,
     status: &std::sync::Mutex<Option<u16>>,
 ) -> Result<oauth2::HttpResponse, TransportError> {
-    let request = reqwest::Request::try_from(request).map_err(|e| TransportError(e.to_string()))?;
+    let request =
+        reqwest::Request::try_from(request).map_err(|e| TransportError::new(e.to_string()))?;
     let response = http
         .execute(request)
         .await
-        .map_err(|e| TransportError(e.to_string()))?;
+        .map_err(|e| match untrusted_certificate(&e) {
+            Some(why) => TransportError(why, true),
+            None => TransportError::new(e.to_string()),
+        })?;
     *status.lock().expect("not poisoned") = Some(response.status().as_u16());
     let mut builder = oauth2::http::Response::builder().status(response.status().as_u16());
     for (name, value) in response.headers() {
@@ -368,10 +379,32 @@ async fn exchange(
     }
     let body = crate::http::read_capped(response, max)
         .await
-        .map_err(|e| TransportError(e.to_string()))?;
+        .map_err(|e| TransportError::new(e.to_string()))?;
     builder
         .body(body)
-        .map_err(|e| TransportError(e.to_string()))
+        .map_err(|e| TransportError::new(e.to_string()))
+}
+
+/// When a request failed because the server's certificate is not trusted (a private certificate
+/// authority not configured, a wrong host name, an expired certificate): why, with the fix. No
+/// retry mends that.
+pub fn untrusted_certificate(e: &reqwest::Error) -> Option<String> {
+    use tokio_rustls::rustls;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(rustls::Error::InvalidCertificate(why)) = c.downcast_ref::<rustls::Error>() {
+            return Some(format!(
+                "the server's certificate is not trusted ({why:?}): if the system uses a private \
+                 certificate authority, give its certificate as ca_file"
+            ));
+        }
+        // An I/O error wrapping another hands on the wrapped one itself (its `source()` skips it).
+        cause = match c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    None
 }
 
 /// Logs in with a stored credential.

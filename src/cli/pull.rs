@@ -74,12 +74,12 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
     }
     let history_from = settings.require_history()?;
     let sources = settings.load_sources()?;
-    let units = match &settings.files.units {
-        Some(path) => baocao_sync::configuration::units(path)?,
-        None => anyhow::bail!(
-            "files.units is required (or --units): sources name their units by code, name or code prefix"
-        ),
-    };
+    let units = settings
+        .files
+        .units
+        .as_deref()
+        .map(baocao_sync::configuration::units)
+        .transpose()?;
     let vault = super::config::vault(&settings)?;
     let store = baocao_sync::store::open(&settings.store.database_url).await?;
     let now = a.config.clock()?.now();
@@ -87,7 +87,7 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         store: &store,
         sources: &sources,
         history_from,
-        units: &units,
+        units: units.as_ref(),
         vault: vault.as_ref(),
         now,
     };
@@ -155,7 +155,7 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
             outcome.source
         );
         if let Some(failure) = &outcome.failure {
-            eprintln!("error: the pull of `{}` stopped: {failure}", outcome.source);
+            eprintln!("error: the pull stopped (source `{}`): {failure}", outcome.source);
             code = ExitCode::from(2);
         }
     }

@@ -112,7 +112,10 @@ pub async fn send(
         response.as_ref().ok().map(|r| r.status().as_u16()),
         started.elapsed().as_secs_f64(),
     );
-    let response = response.map_err(|e| SourceError::transient(e.to_string()))?;
+    let response = response.map_err(|e| match crate::auth::token::untrusted_certificate(&e) {
+        Some(why) => SourceError::Refused(why),
+        None => SourceError::transient(e.to_string()),
+    })?;
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {
         return Err(SourceError::Unauthorized);

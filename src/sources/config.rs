@@ -504,7 +504,7 @@ impl SourceSettings {
             m.fields.entry(field.to_owned()).or_insert(rule);
         }
         if matches!(self.protocol, Protocol::EnvelopeWindow | Protocol::Receiver)
-            && m.units.by == [UnitBy::Code]
+            && m.units.by.is_empty()
         {
             m.units.by = vec![UnitBy::Name];
         }

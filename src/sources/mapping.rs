@@ -122,7 +122,8 @@ pub enum UnitBy {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UnitResolution {
-    /// Tried in order; the first that finds a unit of the tree wins.
+    /// Tried in order; the first that finds a unit of the tree wins. Empty: the protocol's way
+    /// (the envelope's names; a code elsewhere).
     pub by: Vec<UnitBy>,
     /// The field read for `code` or `name` (defaults: MaDonViXuLy, DonViXuLy).
     pub code_field: Option<String>,
@@ -135,7 +136,7 @@ pub struct UnitResolution {
 impl Default for UnitResolution {
     fn default() -> UnitResolution {
         UnitResolution {
-            by: vec![UnitBy::Code],
+            by: Vec::new(),
             code_field: None,
             name_field: None,
             separator: "-".to_owned(),
@@ -371,8 +372,9 @@ impl Mapping {
         if s.instants.is_empty() {
             return Err(format!("{}: at least one format", setting("instants")));
         }
-        if s.units.by.is_empty() {
-            return Err(format!("{}: at least one way", setting("units.by")));
+        let mut units = s.units.clone();
+        if units.by.is_empty() {
+            units.by = vec![UnitBy::Code];
         }
         Ok(Mapping {
             source: source.to_owned(),
@@ -385,7 +387,7 @@ impl Mapping {
                 .iter()
                 .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
                 .collect(),
-            units: s.units.clone(),
+            units,
         })
     }
 
@@ -637,8 +639,20 @@ impl Mapping {
         let raw = first_raw.unwrap_or_default();
         let message = if tried.is_empty() {
             format!(
-                "source `{}`: the dossier names no handling unit ({} by {:?})",
-                self.source, code_field, self.units.by
+                "source `{}`: the dossier names no handling unit where sources.{}.mapping.units.by looks ({}); \
+                 say where it is (units.by = [\"name\"] for DonViXuLy, [\"prefix\"] for the MaHoSo prefix, or units.code_field)",
+                self.source,
+                self.source,
+                self.units
+                    .by
+                    .iter()
+                    .map(|b| match b {
+                        UnitBy::Code => format!("code in {code_field}"),
+                        UnitBy::Prefix => "MaHoSo prefix".to_owned(),
+                        UnitBy::Name => format!("name in {name_field}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         } else {
             format!(

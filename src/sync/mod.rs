@@ -382,7 +382,7 @@ impl Engine {
             store: &self.store,
             sources: &self.parts.sources,
             history_from,
-            units: &self.parts.units,
+            units: Some(&self.parts.units),
             vault: self.vault.as_deref(),
             now: self.clock.now(),
         }

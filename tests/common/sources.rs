@@ -111,10 +111,15 @@ impl Province {
         assert!(child.wait().unwrap().success(), "creds set --source {source}");
     }
 
-    /// `pull` with the configuration at `now`; standard output and error, and the exit code.
+    /// `pull` with the configuration at [`NOW`]; standard output and error, and the exit code.
     pub fn pull(&self, config: &Path, extra: &[&str]) -> (String, String, i32) {
+        self.pull_at(config, NOW, extra)
+    }
+
+    /// `pull` at `now`.
+    pub fn pull_at(&self, config: &Path, now: &str, extra: &[&str]) -> (String, String, i32) {
         let out = bin()
-            .args(["pull", "--now", NOW, "--config"])
+            .args(["pull", "--now", now, "--config"])
             .arg(config)
             .args(extra)
             .output()
@@ -143,9 +148,14 @@ impl Province {
 
     /// The same form from the export file of the same dossiers.
     pub fn from_export(&self, form: &str) -> Value {
+        self.from_file(&self.export(), form)
+    }
+
+    /// A form from an export file.
+    pub fn from_file(&self, file: &Path, form: &str) -> Value {
         super::report_json(&[
             "--input",
-            self.export().to_str().unwrap(),
+            file.to_str().unwrap(),
             "--units",
             self.units().to_str().unwrap(),
             "--period",
@@ -154,6 +164,31 @@ impl Province {
             form,
         ])
     }
+}
+
+/// The generated dossiers, as the export holds them.
+pub fn dossiers(p: &Province) -> Vec<Value> {
+    std::fs::read_to_string(p.export())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Changes records at the sandbox's source (`/_sandbox/records/dossiers`).
+pub fn change_at_source(p: &Province, records: &[Value]) {
+    let body: String = records.iter().map(|r| format!("{r}\n")).collect();
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{}/_sandbox/records/dossiers", p.base()))
+        .body(body)
+        .send()
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+/// Whether two reports have the same figures (reports by unit, all-zero ones aside).
+pub fn same_figures(a: &Value, b: &Value) -> bool {
+    super::reports_by_unit(a) == super::reports_by_unit(b)
 }
 
 /// The figures of two reports agree, and so do their error findings, but for those a protocol

@@ -70,7 +70,8 @@ pub struct Puller<'a> {
     pub store: &'a AnyStore,
     pub sources: &'a [SourceSettings],
     pub history_from: Instant,
-    pub units: &'a UnitTree,
+    /// The unit tree, which sources other than our own contract resolve units against.
+    pub units: Option<&'a UnitTree>,
     pub vault: Option<&'a Vault>,
     pub now: Instant,
 }
@@ -170,12 +171,18 @@ impl Puller<'_> {
                 Ok(out)
             }
             Protocol::EnvelopeWindow | Protocol::Igate | Protocol::AckQueue => {
+                let units = self.units.ok_or_else(|| {
+                    SyncError::Config(format!(
+                        "source `{}` names its dossiers' units by code, name or code prefix: files.units (--units) is required",
+                        source.name
+                    ))
+                })?;
                 let run = SourceRun {
                     store: self.store,
                     settings: source,
                     mapping: Mapping::compile(&source.name, &source.effective_mapping())
                         .map_err(SyncError::Config)?,
-                    units: UnitIndex::of(self.units),
+                    units: UnitIndex::of(units),
                     auth,
                     http,
                     retry,
