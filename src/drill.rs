@@ -1,7 +1,8 @@
 //! Crash drills: the points of the pipeline where a killed process leaves the most half-done work,
 //! counted on every run, and the hook that kills this process there on purpose.
 //!
-//! `BAOCAO_DRILL_KILL=<stage>:<n>` (stages: pull, store, compute, deliver) makes the process send
+//! `BAOCAO_DRILL_KILL=<stage>:<n>` (stages: pull, store, compute, deliver, and the receiver's
+//! receive and answer) makes the process send
 //! itself SIGKILL the n-th time it reaches a point of that stage: no destructor, flush or commit
 //! runs, as when the server loses power or the kernel's OOM killer strikes. `sync --timings`
 //! prints how many points of each stage a whole run passed, from which a drill draws its moment.
@@ -21,10 +22,21 @@ pub enum Stage {
     Compute,
     /// A draft written to a reporting system, before its answer is recorded in the outbox.
     Deliver,
+    /// The receiver read a pushed batch, before storing it.
+    Receive,
+    /// The receiver stored a pushed batch, before answering.
+    Answer,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Pull, Stage::Store, Stage::Compute, Stage::Deliver];
+    pub const ALL: [Stage; 6] = [
+        Stage::Pull,
+        Stage::Store,
+        Stage::Compute,
+        Stage::Deliver,
+        Stage::Receive,
+        Stage::Answer,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +44,8 @@ impl Stage {
             Stage::Store => "store",
             Stage::Compute => "compute",
             Stage::Deliver => "deliver",
+            Stage::Receive => "receive",
+            Stage::Answer => "answer",
         }
     }
 
@@ -40,7 +54,7 @@ impl Stage {
     }
 }
 
-static PASSED: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+static PASSED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 static KILL_AT: OnceLock<Option<(Stage, u64)>> = OnceLock::new();
 
 /// The plan in `BAOCAO_DRILL_KILL`, if any; a value that does not parse is reported and ignored.
@@ -52,7 +66,7 @@ fn plan() -> Option<(Stage, u64)> {
             Some((stage, n.parse::<u64>().ok().filter(|n| *n > 0)?))
         });
         if parsed.is_none() {
-            tracing::warn!(value = %text, "BAOCAO_DRILL_KILL is not <pull|store|compute|deliver>:<n>; no drill");
+            tracing::warn!(value = %text, "BAOCAO_DRILL_KILL is not <pull|store|compute|deliver|receive|answer>:<n>; no drill");
         }
         parsed
     })

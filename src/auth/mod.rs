@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod operators;
+pub mod receiver;
 pub mod secret;
 pub mod session;
 pub mod source;

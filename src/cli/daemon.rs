@@ -60,6 +60,31 @@ pub async fn run(a: DaemonArgs) -> anyhow::Result<ExitCode> {
     let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let admin = admin(&engine, running.clone()).await?;
     let (trigger, listener) = shutdown::channel();
+    let clock = engine.clock;
+    let receivers = baocao_sync::sources::receiver::bind_all(
+        &engine.store,
+        &engine.parts.sources,
+        &engine.parts.units,
+        Arc::new(move || clock.now()),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    for (receiver, socket) in receivers {
+        println!(
+            "receiver `{}` on http://{}",
+            receiver.settings.name,
+            socket.local_addr()?
+        );
+        let mut stop = listener.clone();
+        tokio::spawn(async move {
+            if let Err(e) = receiver
+                .serve(socket, async move { stop.requested().await })
+                .await
+            {
+                tracing::error!(error = %e, "a receiver stopped");
+            }
+        });
+    }
     tokio::spawn(async move {
         shutdown::signal().await;
         tracing::info!("shutdown asked for: finishing what is in flight");

@@ -13,6 +13,7 @@ mod outbox;
 mod plan;
 mod pull;
 mod push;
+mod receiver;
 mod reconcile;
 mod report;
 mod sandbox;
@@ -99,6 +100,9 @@ enum Command {
     Push(Box<sync::SyncArgs>),
     /// Serve the upstream systems' contracts on loopback from a data set, for tests and demos.
     Sandbox(sandbox::SandboxArgs),
+    /// Receivers one-stop systems push to: their clients' accounts, and serving them alone.
+    #[command(subcommand)]
+    Receiver(receiver::ReceiverCommand),
     /// Units' logins for the upstream systems, sealed in the store.
     #[command(subcommand)]
     Creds(creds::CredsCommand),
@@ -123,6 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Catalog(c) => catalog::run(c),
         Command::Plan(a) => plan::run(a),
         Command::Creds(c) => creds::run(c),
+        Command::Receiver(c) => runtime()?.block_on(receiver::run(c)),
         Command::Sandbox(a) => runtime()?.block_on(sandbox::run(a)),
         Command::Push(a) => runtime()?.block_on(push::run(*a)),
         Command::Pull(a) => runtime()?.block_on(pull::run(*a)),

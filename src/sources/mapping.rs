@@ -463,6 +463,21 @@ impl Mapping {
         ))
     }
 
+    /// A status code of the source through its table: domain.md's code and the result kind the
+    /// table carries; `Err` naming the setting for a code the table lacks.
+    pub fn status(&self, raw: &str) -> Result<(String, Option<String>), String> {
+        let raw = raw.trim();
+        if self.status.is_empty() || raw.is_empty() {
+            return Ok((raw.to_owned(), None));
+        }
+        self.status.get(raw).cloned().ok_or_else(|| {
+            format!(
+                "source `{}`: TrangThaiHoSo `{raw}` is not in the status table; map it with sources.{}.mapping.status.\"{raw}\" = \"<1–10>\"",
+                self.source, self.source
+            )
+        })
+    }
+
     /// Maps one record of the source. `Err` for a record that cannot be counted.
     pub fn map(
         &self,
@@ -522,29 +537,16 @@ impl Mapping {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let status = if self.status.is_empty() {
-            status_raw.clone()
-        } else {
-            match self.status.get(&status_raw) {
-                Some((to, result)) => {
-                    if let Some(r) = result
-                        && !out.contains_key("LoaiKetQua")
-                    {
-                        out.insert("LoaiKetQua".to_owned(), Value::String(r.clone()));
-                    }
-                    to.clone()
+        let status = match self.status(&status_raw) {
+            Ok((to, result)) => {
+                if let Some(r) = result
+                    && !out.contains_key("LoaiKetQua")
+                {
+                    out.insert("LoaiKetQua".to_owned(), Value::String(r));
                 }
-                None if status_raw.is_empty() => String::new(),
-                None => {
-                    return Err(reject(
-                        FindingCode::UnmappedValue,
-                        format!(
-                            "source `{}`: TrangThaiHoSo `{status_raw}` is not in the status table; map it with sources.{}.mapping.status.\"{status_raw}\" = \"<1–10>\"",
-                            self.source, self.source
-                        ),
-                    ));
-                }
+                to
             }
+            Err(message) => return Err(reject(FindingCode::UnmappedValue, message)),
         };
         out.insert("TrangThaiHoSo".to_owned(), Value::String(status.clone()));
         // Channel, through the table; a code it lacks goes on raw, with a note.

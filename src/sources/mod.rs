@@ -13,4 +13,5 @@ pub mod ingest;
 pub mod procedure;
 pub mod queue;
 pub mod rating_months;
+pub mod receiver;
 pub mod theirs;
