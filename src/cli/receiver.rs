@@ -145,16 +145,15 @@ pub async fn run(c: ReceiverCommand) -> anyhow::Result<ExitCode> {
         }
         ReceiverCommand::Serve { config } => {
             let settings = config.settings()?;
-            let parts = settings.load_parts()?;
+            let sources = settings.load_sources()?;
+            let units = match &settings.files.units {
+                Some(path) => baocao_sync::configuration::units(path)?,
+                None => bail!("files.units is required (or --units): dossiers name their units"),
+            };
             let store = baocao_sync::store::open(&settings.store.database_url).await?;
             let clock = config.clock()?;
             let now: baocao_sync::sources::receiver::Now = Arc::new(move || clock.now());
-            let receivers = baocao_sync::sources::receiver::bind_all(
-                &store,
-                &parts.sources,
-                &parts.units,
-                now,
-            )
+            let receivers = baocao_sync::sources::receiver::bind_all(&store, &sources, &units, now)
             .await
             .map_err(anyhow::Error::msg)?;
             if receivers.is_empty() {

@@ -44,6 +44,18 @@ pub struct RecordArgs {
 }
 
 impl RecordArgs {
+    /// The configured satisfaction question (monthly aggregates), with `--config`.
+    pub fn question(&self) -> Option<String> {
+        let path = self.config.as_ref()?;
+        let settings = baocao_sync::settings::Settings::load(
+            Some(path),
+            &baocao_sync::settings::Overrides::default(),
+        )
+        .ok()?;
+        let sources = settings.load_sources().ok()?;
+        baocao_sync::sources::config::satisfaction_question(&sources).map(str::to_owned)
+    }
+
     /// The records, from the files or the store.
     pub fn load(&self) -> anyhow::Result<Loaded> {
         if self.from_store {
@@ -166,10 +178,18 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let mut loaded = a.records.load()?;
     let findings = loaded.findings_for(&forms::record_kinds(regime, def));
+    let question = a.records.question();
     let inputs = Inputs {
         dossiers: loaded.dossiers.as_deref(),
         ratings: loaded.ratings.as_deref(),
         feedback: loaded.feedback.as_deref(),
+        rating_months: loaded
+            .rating_months
+            .as_deref()
+            .map(|months| forms::satisfaction::MonthlyInput {
+                months,
+                question: question.as_deref(),
+            }),
         findings,
         catalog: catalog.as_ref(),
         checks: Some(&checks),

@@ -68,6 +68,8 @@ pub struct Inputs<'a> {
     pub dossiers: Option<&'a [Dossier]>,
     pub ratings: Option<&'a [Rating]>,
     pub feedback: Option<&'a [Feedback]>,
+    /// Satisfaction as monthly aggregates, when a source sends it that way.
+    pub rating_months: Option<satisfaction::MonthlyInput<'a>>,
     /// Findings from reading (unreadable or duplicate records), merged into the result's.
     pub findings: Vec<Finding>,
     /// The field catalogue: published labels and `unknown_field` warnings when given.
@@ -230,7 +232,11 @@ pub fn compute(
         }
         Layout::Satisfaction => {
             satisfaction::check_columns(def).map_err(FormError::Definition)?;
-            let ratings = Inputs::need(def, inputs.ratings, RecordKind::Rating)?;
+            // Monthly aggregates alone are ratings enough.
+            let ratings = match (inputs.ratings, &inputs.rating_months) {
+                (None, Some(_)) => &[][..],
+                (r, _) => Inputs::need(def, r, RecordKind::Rating)?,
+            };
             // Coverage compares with II.06a column 7 (dossiers resolved in the period), when given.
             let resolved = inputs.dossiers.map(|dossiers| {
                 let (tally, mut f) = ii06a::tally(dossiers, units, period);
@@ -238,8 +244,13 @@ pub fn compute(
                 findings.extend(f);
                 resolved_by_unit(&tally, units)
             });
-            let (per_unit, aggregates, mut f) =
-                satisfaction::compute(ratings, units, period, resolved.as_ref());
+            let (per_unit, aggregates, mut f) = satisfaction::compute(
+                ratings,
+                inputs.rating_months.as_ref(),
+                units,
+                period,
+                resolved.as_ref(),
+            );
             tag(&mut f, RecordKind::Rating);
             findings.extend(f);
             out.satisfaction = per_unit;
@@ -319,7 +330,10 @@ pub fn narratives(
             .form(code)
             .map_err(|e| FormError::Definition(e.to_string()))
     };
-    let (had_ratings, had_feedback) = (inputs.ratings.is_some(), inputs.feedback.is_some());
+    let (had_ratings, had_feedback) = (
+        inputs.ratings.is_some() || inputs.rating_months.is_some(),
+        inputs.feedback.is_some(),
+    );
     let aggregation = inputs.aggregation;
     let dossiers = match inputs.dossiers {
         Some(d) => compute(
@@ -355,19 +369,20 @@ pub fn narratives(
         )?),
         None => None,
     };
-    let satisfaction = match inputs.ratings {
-        Some(r) => Some(compute(
+    let satisfaction = match (inputs.ratings, inputs.rating_months) {
+        (None, None) => None,
+        (r, months) => Some(compute(
             regime,
             form("HL")?,
             Inputs {
-                ratings: Some(r),
+                ratings: r,
+                rating_months: months,
                 dossiers: inputs.dossiers,
                 ..Default::default()
             },
             units,
             period,
         )?),
-        None => None,
     };
     let mut all = dossiers;
     for extra in feedback.iter().chain(&satisfaction) {

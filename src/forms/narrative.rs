@@ -255,11 +255,16 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
                 level("2"),
                 level("3"),
             )));
-            let [tablet, paper, online] = CHANNELS.map(channel);
-            s2.push(p(format!(
-                "Theo hình thức đánh giá: qua máy tính bảng tại Bộ phận Một cửa {tablet} lượt, qua phiếu đánh giá \
-                 {paper} lượt, trực tuyến trên Hệ thống thông tin giải quyết TTHC tỉnh {online} lượt."
-            )));
+            match r.basis.describe_vi() {
+                Some(basis) => s2.push(p(basis.to_owned())),
+                None => {
+                    let [tablet, paper, online] = CHANNELS.map(channel);
+                    s2.push(p(format!(
+                        "Theo hình thức đánh giá: qua máy tính bảng tại Bộ phận Một cửa {tablet} lượt, qua phiếu đánh giá \
+                         {paper} lượt, trực tuyến trên Hệ thống thông tin giải quyết TTHC tỉnh {online} lượt."
+                    )));
+                }
+            }
             if let Some(resolved) = r.resolved
                 && let Some(v) = share(r.total, resolved)
             {

@@ -1,10 +1,60 @@
 //! The satisfaction summary (domain.md §7): ratings given in the period, by level and by channel,
 //! the satisfaction rate, and coverage against the dossiers resolved (II.06a column 7).
 //! Aggregates sum counts over a subtree and recompute the rates.
+//!
+//! Where a source sends satisfaction only as monthly aggregates (`DongBoDanhGia`, docs/sources.md):
+//! a calendar month counts in the period whose window holds its 15th day; one question counts
+//! (the configured one, or the only one); each level's count is rebuilt from its share by the
+//! largest remainder, so the counts add up to the raters; there is no channel. A unit with ratings
+//! one per dossier in the period is summed from those; the report says which input it was computed
+//! from (`basis`).
 
 use super::ii06a::Window;
-use crate::domain::{Finding, FindingCode, Period, Rating, UnitTree};
+use crate::catalog::fold;
+use crate::domain::{Finding, FindingCode, Period, Rating, RatingMonth, UnitTree};
 use std::collections::HashMap;
+
+/// What a summary was computed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Ratings one per dossier (exact; by channel too).
+    #[default]
+    PerDossier,
+    /// Monthly aggregates of shares (counts rebuilt from percentages; no channel).
+    MonthlyAggregates,
+    /// Some units of the subtree one way, some the other.
+    Mixed,
+}
+
+impl Basis {
+    pub fn is_per_dossier(&self) -> bool {
+        *self == Basis::PerDossier
+    }
+
+    fn with(self, other: Basis) -> Basis {
+        if self == other { self } else { Basis::Mixed }
+    }
+
+    /// What an official reads about the figures' precision, in Vietnamese.
+    pub fn describe_vi(self) -> Option<&'static str> {
+        match self {
+            Basis::PerDossier => None,
+            Basis::MonthlyAggregates => Some(
+                "Tính từ số liệu tổng hợp theo tháng (tỷ lệ phần trăm từng mức và tổng số người đánh giá) do Hệ thống thông tin giải quyết TTHC gửi; số lượt theo từng mức được quy đổi từ tỷ lệ (sai số dưới 0,5% số người đánh giá), không có số liệu theo hình thức đánh giá; các tháng dương lịch được tính vào kỳ có ngày 15 của tháng.",
+            ),
+            Basis::Mixed => Some(
+                "Một phần tính từ từng lượt đánh giá, một phần từ số liệu tổng hợp theo tháng (quy đổi từ tỷ lệ phần trăm, không có số liệu theo hình thức đánh giá).",
+            ),
+        }
+    }
+}
+
+/// Whether a calendar month counts in a period: the window holds the month's 15th day.
+pub fn month_in(period: &Period, (year, month): (i32, u32)) -> bool {
+    chrono::NaiveDate::from_ymd_opt(year, month, 15)
+        .is_some_and(|d| period.first_day <= d && d <= period.last_day)
+}
 
 /// Rating channels (KenhDanhGia), in report order.
 pub const CHANNELS: [&str; 3] = ["tablet", "phieu", "truc-tuyen"];
@@ -23,6 +73,9 @@ pub struct SatisfactionReport {
     pub resolved: Option<u64>,
     /// Ratings over resolved dossiers, in percent, one decimal; empty when nothing was resolved.
     pub coverage: Option<f64>,
+    /// What the counts were computed from (ratings one per dossier unless said).
+    #[serde(default, skip_serializing_if = "Basis::is_per_dossier")]
+    pub basis: Basis,
 }
 
 /// What a column of the HL definition may show (`metric = "…"` in config/forms/*/HL.toml).
@@ -69,6 +122,10 @@ impl SatisfactionReport {
                 if !CHANNELS.contains(&channel.as_str()) {
                     return None;
                 }
+                // Monthly aggregates carry no channel: the figure is absent, never zero.
+                if !self.basis.is_per_dossier() {
+                    return Some(Figure::Undefined);
+                }
                 count(&self.channels, &channel)
             }
         })
@@ -96,14 +153,16 @@ pub fn check_columns(def: &super::FormDef) -> Result<(), String> {
 struct Counts {
     levels: [u64; 3],
     channels: [u64; 3],
+    basis: Basis,
 }
 
 impl Counts {
-    fn add(&mut self, o: &Counts) {
+    fn add(&mut self, o: &Counts, first: bool) {
         (0..3).for_each(|i| {
             self.levels[i] += o.levels[i];
             self.channels[i] += o.channels[i];
         });
+        self.basis = if first { o.basis } else { self.basis.with(o.basis) };
     }
 }
 
@@ -121,6 +180,7 @@ pub fn percent(numerator: u64, denominator: u64) -> Option<f64> {
 /// `resolved` gives column 7 of each unit's II.06a by unit code, when dossiers were given.
 pub fn compute(
     ratings: &[Rating],
+    months: Option<&MonthlyInput<'_>>,
     units: &UnitTree,
     period: &Period,
     resolved: Option<&HashMap<String, u64>>,
@@ -166,6 +226,13 @@ pub fn compute(
         c.levels[usize::from(r.level.code()) - 1] += 1;
         c.channels[channel] += 1;
     }
+    if let Some(m) = months {
+        let from_months = monthly(m, units, period, &mut findings);
+        for (unit, counts) in from_months {
+            // A unit rated one per dossier is summed from those ratings alone.
+            by_unit.entry(unit).or_insert(counts);
+        }
+    }
     // A unit that resolved dossiers but got no rating is listed too (0 ratings, coverage 0 %):
     // it is exactly what the office must see, and the unit rows then add up to the aggregates.
     if let Some(resolved) = resolved {
@@ -185,18 +252,24 @@ pub fn compute(
     };
     let report = |unit: usize, c: Counts, resolved: Option<u64>| {
         let total: u64 = c.levels.iter().sum();
-        SatisfactionReport {
-            unit: units.get(unit).code.clone(),
-            levels: (1..=3).map(|l| (l.to_string(), c.levels[l - 1])).collect(),
-            channels: CHANNELS
+        let channels = if c.basis.is_per_dossier() {
+            CHANNELS
                 .iter()
                 .zip(c.channels)
                 .map(|(n, v)| ((*n).to_owned(), v))
-                .collect(),
+                .collect()
+        } else {
+            Default::default()
+        };
+        SatisfactionReport {
+            unit: units.get(unit).code.clone(),
+            levels: (1..=3).map(|l| (l.to_string(), c.levels[l - 1])).collect(),
+            channels,
             total,
             satisfaction_rate: percent(c.levels[0] + c.levels[1], total),
             resolved,
             coverage: resolved.and_then(|r| percent(total, r)),
+            basis: c.basis,
         }
     };
     let mut per_unit: Vec<SatisfactionReport> = by_unit
@@ -209,9 +282,11 @@ pub fn compute(
         .filter(|&u| units.has_children(u))
         .map(|u| {
             let mut sum = Counts::default();
+            let mut first = true;
             for member in units.subtree(u) {
                 if let Some(c) = by_unit.get(&member) {
-                    sum.add(c);
+                    sum.add(c, first);
+                    first = false;
                 }
             }
             report(u, sum, resolved_of(&mut units.subtree(u)))
@@ -219,6 +294,75 @@ pub fn compute(
         .collect();
     aggregates.sort_by(|a, b| a.unit.cmp(&b.unit));
     (per_unit, aggregates, findings)
+}
+
+/// Monthly aggregates, and the question that counts (compared folded), when one is configured.
+#[derive(Debug, Clone, Copy)]
+pub struct MonthlyInput<'a> {
+    pub months: &'a [RatingMonth],
+    pub question: Option<&'a str>,
+}
+
+/// Level counts per unit from the months that count in `period`: one question per unit-month.
+fn monthly(
+    input: &MonthlyInput<'_>,
+    units: &UnitTree,
+    period: &Period,
+    findings: &mut Vec<Finding>,
+) -> HashMap<usize, Counts> {
+    let mut by_unit_month: std::collections::BTreeMap<(&str, (i32, u32)), Vec<&RatingMonth>> =
+        Default::default();
+    for m in input.months.iter().filter(|m| month_in(period, m.month)) {
+        by_unit_month
+            .entry((&m.unit_code, m.month))
+            .or_default()
+            .push(m);
+    }
+    let wanted = input.question.map(fold);
+    let mut out: HashMap<usize, Counts> = HashMap::new();
+    for ((unit_code, (year, month)), items) in by_unit_month {
+        let record = format!("{unit_code}|{year:04}-{month:02}");
+        let chosen: Vec<&&RatingMonth> = match &wanted {
+            Some(q) => items.iter().filter(|m| fold(&m.question) == *q).collect(),
+            None => items.iter().collect(),
+        };
+        let item = match chosen.as_slice() {
+            [one] => **one,
+            _ => {
+                let questions: Vec<&str> = items.iter().map(|m| &*m.question).collect();
+                let message = match &wanted {
+                    Some(_) => format!(
+                        "the monthly satisfaction of {unit_code} for {month}/{year} has no answer to the configured question (sources.*.satisfaction.question); its questions: {}",
+                        questions.join(" | ")
+                    ),
+                    None => format!(
+                        "the monthly satisfaction of {unit_code} for {month}/{year} answers {} questions ({}): say which counts with sources.*.satisfaction.question",
+                        questions.len(),
+                        questions.join(" | ")
+                    ),
+                };
+                findings.push(
+                    Finding::new(FindingCode::UnmappedValue, record, message)
+                        .with_unit(unit_code.to_owned()),
+                );
+                continue;
+            }
+        };
+        let Some(unit) = units.find(unit_code) else {
+            let message = format!(
+                "MaDonVi `{unit_code}` of the monthly satisfaction for {month}/{year} is not in the unit tree; add the unit (or an alias) to the configuration"
+            );
+            findings.push(Finding::new(FindingCode::UnknownUnit, record, message));
+            continue;
+        };
+        let levels = item.counts();
+        let c = out.entry(unit).or_insert(Counts {
+            basis: Basis::MonthlyAggregates,
+            ..Counts::default()
+        });
+        (0..3).for_each(|i| c.levels[i] += levels[i]);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -245,7 +389,7 @@ mod tests {
         // A resolved 2 dossiers and got one rating; B resolved 3 and got none.
         let resolved: HashMap<String, u64> = [("A".into(), 2), ("B".into(), 3)].into();
         let period: Period = "2023-Q3".parse().unwrap();
-        let (per_unit, aggregates, _) = compute(&[rating], &units, &period, Some(&resolved));
+        let (per_unit, aggregates, _) = compute(&[rating], None, &units, &period, Some(&resolved));
         let b = per_unit
             .iter()
             .find(|r| r.unit == "B")
@@ -271,6 +415,7 @@ mod tests {
             satisfaction_rate: Some(75.0),
             resolved: None,
             coverage: None,
+            basis: Basis::PerDossier,
         };
         let got: Vec<Figure> = SATISFACTION_METRICS
             .iter()

@@ -8,6 +8,7 @@
 //! ([`Faults`]) makes it answer as real upstreams do on a bad day.
 
 mod protocols;
+pub mod pusher;
 mod reports;
 pub mod source;
 pub mod tls;

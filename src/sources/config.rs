@@ -635,6 +635,13 @@ impl SourceSettings {
     }
 }
 
+/// The satisfaction question that counts in monthly aggregates: the first source that names one.
+pub fn satisfaction_question(sources: &[SourceSettings]) -> Option<&str> {
+    sources
+        .iter()
+        .find_map(|s| s.satisfaction.question.as_deref())
+}
+
 /// Today's `[upstreams.source]` (a [`crate::auth::token::TokenEndpoint`]) and `[pull]` as a
 /// `baocao` source: the same name, address, token endpoint, windows and vault entry.
 pub fn legacy(

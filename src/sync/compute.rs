@@ -21,6 +21,8 @@ use std::collections::HashMap;
 #[derive(Clone, Copy)]
 pub struct Setup<'a> {
     pub units: &'a UnitTree,
+    /// The question that counts in monthly satisfaction aggregates, when one is configured.
+    pub question: Option<&'a str>,
     pub duties: &'a Duties,
     pub forms: &'a FormCatalog,
     pub catalog: Option<&'a crate::catalog::FieldCatalog>,
@@ -122,6 +124,13 @@ pub fn compute(
             dossiers: loaded.dossiers.as_deref(),
             ratings: loaded.ratings.as_deref(),
             feedback: loaded.feedback.as_deref(),
+            rating_months: loaded
+                .rating_months
+                .as_deref()
+                .map(|months| forms::satisfaction::MonthlyInput {
+                    months,
+                    question: setup.question,
+                }),
             findings,
             catalog: setup.catalog,
             checks: setup.checks,

@@ -284,6 +284,7 @@ impl Engine {
     pub fn setup(&self) -> compute::Setup<'_> {
         compute::Setup {
             units: &self.parts.units,
+            question: crate::sources::config::satisfaction_question(&self.parts.sources),
             duties: &self.parts.duties,
             forms: &self.parts.forms,
             catalog: self.parts.catalog.as_ref(),

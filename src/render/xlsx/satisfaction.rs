@@ -26,7 +26,7 @@ fn note(r: &SatisfactionReport) -> Option<&'static str> {
     if r.total == 0 && r.resolved.is_some_and(|n| n > 0) {
         return Some("Chưa có lượt đánh giá nào cho hồ sơ đã giải quyết trong kỳ.");
     }
-    None
+    r.basis.describe_vi()
 }
 
 pub(super) fn sheet(

@@ -2,7 +2,7 @@
 //! `session`, services posted with it, `{error_code, message, result}` answers with HTTP 200.
 
 use super::super::State;
-use super::{dossiers, error_code, field, instant, status_code, unit_name};
+use super::{dossiers, error_code, field, instant, status_code};
 use crate::domain::Instant;
 use axum::Json;
 use axum::extract::State as Shared;
@@ -167,7 +167,25 @@ fn call(state: &State, headers: &HeaderMap, body: &str) -> Response {
 /// handling unit's name only), supplement requests as a list (the latest in the middle, so only a
 /// client that takes the latest reads it right).
 fn render(state: &State, r: &Value, dates: Dates) -> Value {
-    let q = &state.data.quirks;
+    render_with(&state.data.quirks, &state.data.unit_names, r, dates)
+}
+
+/// A canonical dossier as `DongBoHoSoMC` carries it, for a system with `quirks` whose units are
+/// named `names` (the pusher sends the same shape).
+pub(crate) fn item(
+    quirks: &super::super::Quirks,
+    names: &std::collections::HashMap<String, String>,
+    r: &Value,
+) -> Value {
+    render_with(quirks, names, r, Dates::Compact)
+}
+
+fn render_with(
+    q: &super::super::Quirks,
+    names: &std::collections::HashMap<String, String>,
+    r: &Value,
+    dates: Dates,
+) -> Value {
     let write = |i: Instant| match dates {
         Dates::Compact => i.to_compact_local(),
         Dates::DayMonth => i.to_local().format("%d/%m/%Y %H:%M:%S").to_string(),
@@ -196,7 +214,10 @@ fn render(state: &State, r: &Value, dates: Dates) -> Value {
         "NgayKetThucXuLy": date("NgayKetThucXuLy"),
         "NgayTra": date("NgayTra"),
         "HinhThuc": "1",
-        "DonViXuLy": unit_name(state, field(r, "MaDonViXuLy")),
+        "DonViXuLy": names
+            .get(field(r, "MaDonViXuLy"))
+            .cloned()
+            .unwrap_or_else(|| format!("Đơn vị {}", field(r, "MaDonViXuLy"))),
         "LoaiKetQua": field(r, "LoaiKetQua"),
         "DanhSachHoSoBoSung": requests,
         "TaiLieuNop": [],

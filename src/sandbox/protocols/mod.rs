@@ -15,7 +15,7 @@
 //!
 //! `quirks` in `accounts.toml` switch the deviations; the fault plan applies to every call.
 
-mod envelope;
+pub(crate) mod envelope;
 mod gateway;
 mod igate;
 mod queue;
