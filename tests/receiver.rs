@@ -16,6 +16,10 @@ use std::process::{Child, Stdio};
 const PASSWORD: &str = "mat-khau-dai-du-12";
 
 fn receiver_config(p: &Province, name: &str, extra: &str) -> std::path::PathBuf {
+    receiver_config_in(p, name, extra, &p.sqlite(name))
+}
+
+fn receiver_config_in(p: &Province, name: &str, extra: &str, db: &str) -> std::path::PathBuf {
     p.config(
         name,
         &format!(
@@ -23,7 +27,7 @@ fn receiver_config(p: &Province, name: &str, extra: &str) -> std::path::PathBuf 
              dstcode = \"BAOCAO\"\n{extra}\n[sources.satisfaction]\nquestion = \"{}\"\n",
             baocao_sync::sandbox::pusher::QUESTION
         ),
-        &p.sqlite(name),
+        db,
     )
 }
 
@@ -268,41 +272,43 @@ fn a_receiver_killed_before_storing_or_before_answering_loses_nothing() {
 #[test]
 fn twenty_clients_at_once_store_every_dossier_once() {
     let p = Province::new(1000, 16, "", None);
-    let config = receiver_config(&p, "twenty", "");
-    let clients: Vec<String> = (0..20).map(|i| format!("he-thong-{i:02}")).collect();
-    for c in &clients {
-        add_client(&config, c);
-    }
-    let r = serve(&config, None);
     let all = items(&p);
-    // Each client sends its share and, at the same time, the first batch of the next one's.
-    let shares: Vec<Vec<Value>> = (0..20)
-        .map(|i| all.iter().skip(i).step_by(20).cloned().collect())
-        .collect();
-    std::thread::scope(|s| {
-        for (i, client) in clients.iter().enumerate() {
-            let (base, shares) = (&r.base, &shares);
-            s.spawn(move || {
-                let session = login(base, client);
-                let mine = &shares[i];
-                let next = &shares[(i + 1) % 20];
-                for batch in mine.chunks(10).chain(next.chunks(10).take(1)) {
-                    let answer = push(base, &session, batch);
-                    assert_eq!(answer["error_code"], 0, "{client}: {answer}");
-                }
-            });
+    for backend in common::stores::BACKENDS {
+        let db = common::stores::TestDb::new(backend);
+        let config = receiver_config_in(&p, &format!("twenty-{backend}"), "", db.url());
+        let clients: Vec<String> = (0..20).map(|i| format!("he-thong-{i:02}")).collect();
+        for c in &clients {
+            add_client(&config, c);
         }
-    });
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let stored = runtime.block_on(async {
-        use baocao_sync::store::Store;
-        let store = baocao_sync::store::open(&p.sqlite("twenty")).await.unwrap();
-        store.dossiers(Some("nhan")).await.unwrap()
-    });
-    let keys: std::collections::HashSet<&str> = stored.iter().map(|d| &*d.key).collect();
-    assert_eq!(keys.len(), stored.len(), "no dossier stored twice");
-    assert_eq!(stored.len(), all.len(), "every dossier stored");
-    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+        let r = serve(&config, None);
+        // Each client sends its share and, at the same time, the first batch of the next one's.
+        let shares: Vec<Vec<Value>> = (0..20)
+            .map(|i| all.iter().skip(i).step_by(20).cloned().collect())
+            .collect();
+        std::thread::scope(|s| {
+            for (i, client) in clients.iter().enumerate() {
+                let (base, shares) = (&r.base, &shares);
+                s.spawn(move || {
+                    let session = login(base, client);
+                    let mine = &shares[i];
+                    let next = &shares[(i + 1) % 20];
+                    for batch in mine.chunks(10).chain(next.chunks(10).take(1)) {
+                        let answer = push(base, &session, batch);
+                        assert_eq!(answer["error_code"], 0, "{backend} {client}: {answer}");
+                    }
+                });
+            }
+        });
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let stored = runtime.block_on(async {
+            use baocao_sync::store::Store;
+            db.open().await.dossiers(Some("nhan")).await.unwrap()
+        });
+        let keys: std::collections::HashSet<&str> = stored.iter().map(|d| &*d.key).collect();
+        assert_eq!(keys.len(), stored.len(), "{backend}: no dossier stored twice");
+        assert_eq!(stored.len(), all.len(), "{backend}: every dossier stored");
+        assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+    }
 }
 
 /// Hand-worked: docs/sources.md's rules on a few aggregates.
