@@ -298,3 +298,88 @@ fn a_gateways_bad_day_ends_in_a_complete_first_pull() {
         "the other copies are named"
     );
 }
+
+/// `check-config --probe-source` reads a window, stores nothing, and names every value its tables
+/// do not map.
+#[test]
+fn the_probe_names_every_value_no_table_maps() {
+    use common::sources::dossiers;
+    let p = Province::new(500, 16, "", None);
+    // A status table without 10, a channel table without 3 (and 4, which one dossier in a
+    // hundred carries); units by name, and one unit code the tree does not hold.
+    let sources = "[[sources]]\nname = \"dvc\"\nprotocol = \"envelope_window\"\nbase_url = \"{base}/envelope\"\n\
+                   [sources.mapping]\nstatus = { \"1\" = \"1\", \"2\" = \"2\", \"3\" = \"3\", \"4\" = \"4\", \"5\" = \"5\", \"6\" = \"6\", \"7\" = \"7\", \"8\" = \"8\", \"9\" = \"9\" }\n\
+                   channel = { \"1\" = \"1\", \"2\" = \"2\" }\n";
+    let config = p.config("probe", sources, &p.sqlite("probe"));
+    p.login(&config, "dvc", "dvc", "demo-dvc");
+    let out = common::bin()
+        .args(["check-config", "--probe-source", "dvc", "--window", "2023-06-15..2023-09-14"])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // What the window holds, from the export itself.
+    let in_window: Vec<serde_json::Value> = dossiers(&p)
+        .into_iter()
+        .filter(|d| d["DaXoa"] != "1")
+        .filter(|d| {
+            d["NgayTiepNhan"]
+                .as_str()
+                .is_some_and(|t| ("20230615".."20230915").contains(&&t[..8.min(t.len())]))
+        })
+        .collect();
+    let has = |field: &str, value: &str| in_window.iter().any(|d| d[field] == value);
+    assert!(has("TrangThaiHoSo", "10") && has("KenhThucHien", "3"));
+    let mut expected = vec![
+        "TrangThaiHoSo `10`".to_owned(),
+        "KenhThucHien `3`".to_owned(),
+    ];
+    if has("KenhThucHien", "4") {
+        expected.push("KenhThucHien `4`".to_owned());
+    }
+    if has("MaDonViXuLy", "000.99.99.H55") {
+        expected.push("MaDonViXuLy `Đơn vị 000.99.99.H55`".to_owned());
+    }
+    for value in &expected {
+        assert!(text.contains(value.as_str()), "{value} is named:\n{text}");
+    }
+    assert!(text.contains("sources.dvc.mapping.status.\"10\""), "{text}");
+    assert!(text.contains("sources.dvc.mapping.channel.\"3\""), "{text}");
+    assert!(text.contains("nothing was stored"), "{text}");
+    let stored = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use baocao_sync::store::Store;
+        let store = baocao_sync::store::open(&p.sqlite("probe")).await.unwrap();
+        store.sources(baocao_sync::domain::RecordKind::Dossier).await.unwrap()
+    });
+    assert!(stored.is_empty(), "the probe stores nothing: {stored:?}");
+}
+
+/// The whole pipeline on a real protocol: a period waits until every dossier still open at the
+/// source has been read again after its records settled, then its drafts go out.
+#[test]
+fn a_period_waits_for_its_open_dossiers_to_be_read_again() {
+    let p = Province::new(400, 12, "", None);
+    let sources = |per_pull: &str| {
+        format!(
+            "[[sources]]\nname = \"dvc\"\nprotocol = \"envelope_window\"\nbase_url = \"{{base}}/envelope\"\n\
+             windows = {{ days = 31 }}\nlookups = {{ per_second = 1000, {per_pull} }}\n"
+        )
+    };
+    let db = p.sqlite("pipeline");
+    let config = p.sync_config("pipeline", &sources("per_pull = 5"), &db);
+    // Pulled before the cut-off: many dossiers are still open.
+    let (out, err, code) = p.pull_at(&config, "2023-09-13T12:00:00+07:00", &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The pre-fill reads them again by key, five a pull here: not all of them.
+    let (out, err, code) = p.sync(&config, common::sources::NOW);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("still open at `dvc` were last read before"), "{out}");
+    // Ten minutes' worth a pull (the default): every one is read, the gate opens, drafts go out.
+    let config = p.sync_config("pipeline", &sources("parallel = 4"), &db);
+    let (out, err, code) = p.sync(&config, "2023-11-01T08:30:00+07:00");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("created"), "{out}");
+    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+}

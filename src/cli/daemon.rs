@@ -202,6 +202,15 @@ pub fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckConfigArgs {
+    /// Log in to this configured source, read a window of its dossiers, store nothing, and print
+    /// what came: records per status code, values no table maps, unit names no unit matches, the
+    /// time range.
+    #[arg(long, value_name = "NAME")]
+    probe_source: Option<String>,
+    /// The reception days to read, FROM..TO (YYYY-MM-DD, both included); the last 7 days by
+    /// default.
+    #[arg(long, requires = "probe_source", value_name = "FROM..TO")]
+    window: Option<String>,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -209,6 +218,9 @@ pub struct CheckConfigArgs {
 /// Prints the configuration as it resolved (passwords masked), then checks everything it names:
 /// the files, the store, the vault key, the schedule.
 pub async fn check(a: CheckConfigArgs) -> anyhow::Result<ExitCode> {
+    if let Some(name) = &a.probe_source {
+        return probe(&a, name).await;
+    }
     let settings = a.config.settings()?;
     println!("{}", settings.resolved());
     settings.require_history()?;
@@ -246,6 +258,116 @@ pub async fn check(a: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let store = baocao_sync::store::open(&settings.store.database_url).await?;
     store.ping().await?;
     println!("# store: {} reachable, migrations applied", store.backend());
+    for s in &parts.sources {
+        println!(
+            "# source {}: {} (precedence {}, sends {:?})",
+            s.name,
+            s.protocol,
+            s.precedence,
+            s.provides()
+        );
+    }
     println!("# configuration OK");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `check-config --probe-source NAME`: exit 0 when everything maps, 2 when something needs a
+/// setting, 1 when the source cannot be read.
+async fn probe(a: &CheckConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
+    use baocao_sync::domain::Instant;
+    let settings = a.config.settings()?;
+    let sources = settings.load_sources()?;
+    let source = sources
+        .iter()
+        .find(|s| s.name == name)
+        .with_context(|| {
+            format!(
+                "no source is named `{name}`; configured: {}",
+                sources
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let units = match &settings.files.units {
+        Some(path) => baocao_sync::configuration::units(path)?,
+        None => anyhow::bail!("files.units is required (or --units): units are matched against it"),
+    };
+    let now = a.config.clock()?.now();
+    let midnight = |d: chrono::NaiveDate| Instant::from_local(d.and_time(chrono::NaiveTime::MIN));
+    let (from, to) = match &a.window {
+        Some(w) => {
+            let (f, t) = w
+                .split_once("..")
+                .with_context(|| format!("--window `{w}` is not FROM..TO"))?;
+            let day = |s: &str| {
+                chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                    .with_context(|| format!("--window: `{s}` is not a day YYYY-MM-DD"))
+            };
+            (midnight(day(f)?), midnight(day(t)? + chrono::Duration::days(1)))
+        }
+        None => (
+            midnight(now.to_local().date() - chrono::Duration::days(7)),
+            now,
+        ),
+    };
+    let vault = super::config::vault(&settings)?;
+    let store = baocao_sync::store::open(&settings.store.database_url).await?;
+    let auth = baocao_sync::sync::pull::source_auth(&store, vault.as_ref(), source)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let day = |i: Instant| i.to_local().format("%d/%m/%Y %H:%M").to_string();
+    println!(
+        "probe of `{name}` ({}): dossiers received {} – {} (ICT)",
+        source.protocol,
+        day(from),
+        day(Instant(to.0 - 1))
+    );
+    let seen = match baocao_sync::sources::probe::run(source, &auth, &units, from, to).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: the source could not be read: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!("logged in and read {} dossiers; nothing was stored", seen.records);
+    if !seen.statuses.is_empty() {
+        let mut codes: Vec<(&String, &usize)> = seen.statuses.iter().collect();
+        codes.sort_by_key(|(code, _)| (code.len(), code.to_string()));
+        let by_code: Vec<String> = codes
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect();
+        println!("status codes as the source writes them: {}", by_code.join(", "));
+    }
+    if let Some((first, last)) = seen.received {
+        println!("received from {} to {}", day(first), day(last));
+    }
+    if !seen.unmapped.is_empty() {
+        println!("values no table maps:");
+        for ((field, value), (n, example, message)) in &seen.unmapped {
+            let kind = if field == "MaDonViXuLy" {
+                "unit name no unit matches"
+            } else {
+                "value"
+            };
+            println!("  {kind} {field} `{value}` ({n} dossiers, e.g. {example}): {message}");
+        }
+    }
+    if !seen.unreadable.is_empty() {
+        println!("records that cannot be read:");
+        for (key, why) in seen.unreadable.iter().take(20) {
+            println!("  {key}: {why}");
+        }
+        if seen.unreadable.len() > 20 {
+            println!("  … and {} more", seen.unreadable.len() - 20);
+        }
+    }
+    Ok(if seen.clean() {
+        println!("everything maps");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

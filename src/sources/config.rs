@@ -152,6 +152,9 @@ pub struct Lookups {
     pub every_minutes: u32,
     pub per_second: f64,
     pub parallel: usize,
+    /// At most this many a pull (default: ten minutes' worth at `per_second`); the rest go on at
+    /// the next pull.
+    pub per_pull: Option<usize>,
 }
 
 impl Default for Lookups {
@@ -160,6 +163,7 @@ impl Default for Lookups {
             every_minutes: 360,
             per_second: 20.0,
             parallel: 4,
+            per_pull: None,
         }
     }
 }

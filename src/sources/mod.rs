@@ -10,6 +10,7 @@ pub mod mapping;
 pub mod envelope;
 pub mod igate;
 pub mod ingest;
+pub mod probe;
 pub mod procedure;
 pub mod queue;
 pub mod rating_months;

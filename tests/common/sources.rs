@@ -86,6 +86,43 @@ impl Province {
         path
     }
 
+    /// A configuration that also pushes to the sandbox's reporting systems, with every login of
+    /// the data set (`logins.csv`) in its vault.
+    pub fn sync_config(&self, name: &str, sources: &str, db: &str) -> PathBuf {
+        let mut upstreams = String::new();
+        for system in ["central", "provincial"] {
+            upstreams.push_str(&format!(
+                "[upstreams.{system}]\nbase_url = \"{{base}}/{system}\"\ntoken_url = \"{{base}}/{system}/oauth/token\"\n\
+                 client_id = \"baocao-sync\"\n"
+            ));
+        }
+        let config = self.config(name, &format!("{upstreams}\n{sources}"), db);
+        let status = bin()
+            .args(["creds", "import", "--csv"])
+            .arg(self.data.join("logins.csv"))
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "creds import");
+        config
+    }
+
+    /// `sync` of the period at `now`.
+    pub fn sync(&self, config: &Path, now: &str) -> (String, String, i32) {
+        let out = bin()
+            .args(["sync", "--period", PERIOD, "--freeze-clock", "--now", now, "--config"])
+            .arg(config)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code().unwrap_or(-1),
+        )
+    }
+
     /// A SQLite store of its own.
     pub fn sqlite(&self, name: &str) -> String {
         format!("sqlite://{}", self.dir.path().join(format!("{name}.db")).display())

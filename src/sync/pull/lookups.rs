@@ -3,7 +3,8 @@
 //! every dossier still open in the store is read again — those not read for `every_minutes` at
 //! each pull, and before a pre-fill every one not read since the period's settle instant (the
 //! freshness gate waits for them). Calls start no faster than `per_second`, `parallel` at once,
-//! and a pull makes at most as many as ten minutes allow; the rest go on at the next pull.
+//! and a pull makes at most `per_pull` (ten minutes' worth by default); the rest go on at the
+//! next pull.
 //!
 //! A dossier the source no longer returns is not deleted: it stays as last read, counted, with a
 //! `missing_at_source` finding until the source returns it again.
@@ -46,7 +47,10 @@ pub async fn run(run: &SourceRun<'_>, before: Option<Instant>) -> Result<PullOut
     if due == 0 {
         return Ok(outcome);
     }
-    let budget = (l.per_second * PER_PULL_SECONDS).max(1.0) as usize;
+    let budget = l
+        .per_pull
+        .unwrap_or((l.per_second * PER_PULL_SECONDS).max(1.0) as usize)
+        .max(1);
     let interval = Duration::from_secs_f64(1.0 / l.per_second);
     let envelope = EnvelopeClient::new(run.settings, run.http.clone()).map_err(SyncError::Config)?;
     let igate = IgateClient::new(run.settings, run.http.clone());

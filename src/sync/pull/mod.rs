@@ -213,16 +213,7 @@ impl Puller<'_> {
 
     /// The source's authentication with its logins from the vault, or why there is none.
     async fn auth(&self, source: &SourceSettings) -> Result<SourceAuth, String> {
-        let settings = source.auth();
-        let credentials = open_credentials(self.store, self.vault, &source.name, &settings).await?;
-        SourceAuth::new(
-            &source.name,
-            settings,
-            source.http_client(),
-            source.max_body_bytes,
-            credentials,
-            |p| source.url(p),
-        )
+        source_auth(self.store, self.vault, source).await
     }
 
     async fn log_failure(
@@ -254,6 +245,24 @@ impl Puller<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// A source's authentication, its logins opened from the vault.
+pub async fn source_auth<S: Store>(
+    store: &S,
+    vault: Option<&Vault>,
+    source: &SourceSettings,
+) -> Result<SourceAuth, String> {
+    let settings = source.auth();
+    let credentials = open_credentials(store, vault, &source.name, &settings).await?;
+    SourceAuth::new(
+        &source.name,
+        settings,
+        source.http_client(),
+        source.max_body_bytes,
+        credentials,
+        |p| source.url(p),
+    )
 }
 
 /// Opens a source's logins from the vault: its own entry (or, for today's `[upstreams.source]`,
