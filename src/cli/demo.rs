@@ -4,6 +4,12 @@
 //! SQLite with its admin HTTP, its clock set to the morning after the cut-off of the last quarter
 //! that has ended; its schedule pre-fills that quarter. The command prints a summary, the page's
 //! address and the file holding the demo operator's token, and stops everything on Ctrl-C.
+//!
+//! `--source` picks the protocol the province's one-stop system speaks: our own contract
+//! (`baocao`), the national portal's envelope pulled by window (`envelope_window`), VNPT iGate
+//! (`igate`), or the `receiver`, into which a one-stop system played by the sandbox pushes its
+//! dossiers and monthly satisfaction as it does to the national portal. Ratings and feedback that
+//! the protocol does not carry come from export files, as they would.
 
 use anyhow::Context;
 use baocao_sync::auth::vault::{Credential, System, Vault};
@@ -36,6 +42,42 @@ pub struct DemoArgs {
     /// The status page's address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// The protocol the province's one-stop system speaks.
+    #[arg(long, value_enum, default_value = "baocao")]
+    source: DemoSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum DemoSource {
+    Baocao,
+    EnvelopeWindow,
+    Igate,
+    Receiver,
+}
+
+/// The demo's receiver client (the sandbox's one-stop system) and its password.
+const PUSHER: (&str, &str) = ("mot-cua-tinh", "demo-mot-cua-tinh");
+
+/// The `[[sources]]` (or `[upstreams.source]`) of each choice, at the sandbox's `upstream`.
+fn source_block(choice: DemoSource, upstream: &str) -> String {
+    match choice {
+        DemoSource::Baocao => format!(
+            "[upstreams.source]\nbase_url = \"{upstream}/source\"\ntoken_url = \"{upstream}/source/oauth/token\"\nclient_id = \"baocao-sync\"\n"
+        ),
+        DemoSource::EnvelopeWindow => format!(
+            "[[sources]]\nname = \"dvc\"\nprotocol = \"envelope_window\"\nbase_url = \"{upstream}/envelope\"\n\
+             windows = {{ days = 31 }}\n"
+        ),
+        DemoSource::Igate => format!(
+            "[[sources]]\nname = \"igate\"\nprotocol = \"igate\"\nbase_url = \"{upstream}/igate\"\n\
+             windows = {{ days = 31 }}\n[sources.auth]\nkind = \"oauth2_password\"\n\
+             token_url = \"{upstream}/igate/realms/digo/protocol/openid-connect/token\"\nclient_id = \"digo\"\n"
+        ),
+        DemoSource::Receiver => "[[sources]]\nname = \"nhan\"\nprotocol = \"receiver\"\n\
+             [sources.receiver]\nlisten = \"127.0.0.1:0\"\n"
+            .to_owned(),
+    }
 }
 
 /// The last quarter whose window has ended by `today`.
@@ -101,11 +143,12 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     std::fs::write(dir.join("duties.toml"), Duties::TWO_TIER)?;
     let mut upstreams = String::new();
-    for system in ["central", "provincial", "source"] {
+    for system in ["central", "provincial"] {
         upstreams.push_str(&format!(
             "[upstreams.{system}]\nbase_url = \"{upstream}/{system}\"\ntoken_url = \"{upstream}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n"
         ));
     }
+    upstreams.push_str(&source_block(a.source, &upstream));
     let history = period
         .first_day
         .with_day(1)
@@ -163,6 +206,21 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         count += 1;
     }
     eprintln!("{count} demo logins sealed in the store");
+    if a.source != DemoSource::Baocao {
+        // What the protocol does not carry comes from export files, as in a real province.
+        let mut kinds = vec![("feedback.ndjson", baocao_sync::domain::RecordKind::Feedback)];
+        if a.source != DemoSource::Receiver {
+            kinds.push(("ratings.ndjson", baocao_sync::domain::RecordKind::Rating));
+        }
+        for (file, kind) in kinds {
+            let n = import_raw(&engine.store, kind, &std::fs::read_to_string(data.join(file))?)
+                .await?;
+            eprintln!("{n} {} records imported from {file}", kind.as_str());
+        }
+    }
+    if a.source == DemoSource::Receiver {
+        receive(&engine, &data).await?;
+    }
 
     let schedule = Schedule::new(&engine.settings.schedule, &engine.parts.duties)
         .map_err(anyhow::Error::msg)?;
@@ -228,3 +286,96 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     daemon.await??;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Stores ratings or feedback of an export (NDJSON) under the source `files`.
+async fn import_raw(
+    store: &baocao_sync::store::AnyStore,
+    kind: baocao_sync::domain::RecordKind,
+    ndjson: &str,
+) -> anyhow::Result<usize> {
+    use baocao_sync::domain::{Feedback, Rating, RecordKind};
+    use baocao_sync::sources::export::{FromWire, parse_raw};
+    fn incoming<R: FromWire>(ndjson: &str) -> (Vec<(String, Option<Instant>)>, Vec<String>) {
+        let batch = parse_raw::<R>(ndjson.lines(), true);
+        let keys = batch
+            .records
+            .iter()
+            .map(|r| (r.key().to_owned(), r.updated_at()))
+            .collect();
+        (keys, batch.raws)
+    }
+    let (keys, raws) = match kind {
+        RecordKind::Rating => incoming::<Rating>(ndjson),
+        _ => incoming::<Feedback>(ndjson),
+    };
+    let records: Vec<baocao_sync::store::IncomingRaw> = keys
+        .iter()
+        .zip(&raws)
+        .map(|((key, updated_at), raw)| baocao_sync::store::IncomingRaw {
+            key,
+            updated_at: *updated_at,
+            raw,
+        })
+        .collect();
+    store.upsert_raw(kind, "files", &records).await?;
+    Ok(records.len())
+}
+
+/// The receiver, with the sandbox's one-stop system pushing its dossiers and its monthly
+/// satisfaction into it as it does to the national portal.
+async fn receive(engine: &Arc<Engine>, data: &std::path::Path) -> anyhow::Result<()> {
+    let hash = baocao_sync::auth::receiver::hash_password(&SecretString::from(PUSHER.1.to_owned()))
+        .map_err(anyhow::Error::msg)?;
+    engine
+        .store
+        .put_receiver_client("nhan", PUSHER.0, &hash, engine.clock.now())
+        .await?;
+    let clock = engine.clock;
+    let receivers = baocao_sync::sources::receiver::bind_all(
+        &engine.store,
+        &engine.parts.sources,
+        &engine.parts.units,
+        Arc::new(move || clock.now()),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let mut base = String::new();
+    for (receiver, listener) in receivers {
+        base = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(receiver.serve(listener, std::future::pending()));
+    }
+    eprintln!("receiver on {base}; the sandbox's one-stop system pushes into it…");
+    let names: std::collections::HashMap<String, String> = engine
+        .parts
+        .units
+        .ids()
+        .map(|id| {
+            let u = engine.parts.units.get(id);
+            (u.code.clone(), u.name.clone())
+        })
+        .collect();
+    let dossiers = sandbox::pusher::dossier_items(
+        &std::fs::read_to_string(data.join("dossiers.ndjson"))?,
+        &names,
+    );
+    let pushed = sandbox::pusher::push(&base, PUSHER, None, "DongBoHoSoMC", &dossiers, 500)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let ratings = sandbox::pusher::rating_items(
+        &std::fs::read_to_string(data.join("ratings.ndjson"))?,
+        &names,
+    );
+    let months = sandbox::pusher::push(&base, PUSHER, None, "DongBoDanhGia", &ratings, 500)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "pushed {} dossiers in {} batches ({} refused by the receiver) and {} monthly satisfaction items",
+        dossiers.len(),
+        pushed.batches,
+        pushed.refused.len(),
+        ratings.len()
+    );
+    let _ = months;
+    Ok(())
+}
+
