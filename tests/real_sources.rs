@@ -383,3 +383,116 @@ fn a_period_waits_for_its_open_dossiers_to_be_read_again() {
     assert!(out.contains("created"), "{out}");
     assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
 }
+
+/// `demo --source` runs the daemon end to end on each protocol.
+#[test]
+fn the_demo_runs_on_every_protocol() {
+    use std::io::BufRead;
+    for source in ["envelope_window", "igate", "receiver"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = common::bin()
+            .args(["demo", "--source", source, "--dir"])
+            .arg(dir.path().join("demo"))
+            .args(["--units", "12", "--dossiers", "600", "--ratings", "120", "--feedback", "60"])
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut summary = None;
+        for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if line.contains(" reports for ") {
+                summary = Some(line.clone());
+            }
+            if line.starts_with("press Ctrl-C") {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let summary = summary.unwrap_or_else(|| panic!("{source}: the demo settled"));
+        assert!(summary.contains("created"), "{source}: {summary}");
+        assert!(
+            !summary.contains("waiting_for_source") && !summary.contains("retrying"),
+            "{source}: {summary}"
+        );
+    }
+}
+
+/// Every kind of authentication reaches what it fronts: the envelope's session login with a
+/// `dstcode`, behind a WSO2 gateway and behind VNPT's LGSP; iGate's OpenID Connect client
+/// credentials, and its password grant while tokens wear out.
+#[test]
+fn every_authentication_kind_gets_in() {
+    let envelope = |gateway: &str| {
+        format!(
+            "[[sources]]\nname = \"dvc\"\nprotocol = \"envelope_window\"\nbase_url = \"{{base}}/envelope\"\n\
+             windows = {{ days = 62 }}\nretry = {{ base_ms = 10, cap_seconds = 1, budget_seconds = 5 }}\n\
+             [sources.auth]\nkind = \"login\"\ndstcode = \"H55\"\nheaders = {{ SENDER_CODE = \"BAOCAO\" }}\n{gateway}"
+        )
+    };
+    for (gateway, section, login) in [
+        (
+            "wso2",
+            "[sources.auth.gateway]\nkind = \"wso2\"\ntoken_url = \"{base}/lgsp/token\"\n",
+            ("lgsp-gw", "demo-gw"),
+        ),
+        (
+            "vnpt",
+            "[sources.auth.gateway]\nkind = \"vnpt_lgsp\"\ntoken_url = \"{base}/vnpt/token\"\n\
+             lgsp = { app_name = \"baocao-sync\", partner_code = \"H55\", partner_code_cus = \"H55\" }\n",
+            ("vnpt-ak", "demo-sk"),
+        ),
+    ] {
+        let p = Province::new(200, 8, &format!("gateway = \"{gateway}\"\ndstcode = \"H55\"\n"), None);
+        let config = p.config(gateway, &envelope(section), &p.sqlite(gateway));
+        p.login(&config, "dvc", "dvc", "demo-dvc");
+        p.login(&config, "dvc:gateway", login.0, login.1);
+        let (out, err, code) = p.pull(&config, &[]);
+        assert_eq!(code, 0, "{gateway}: {out}\n{err}");
+        assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+        // Without the gateway's token, nothing gets through.
+        let bare = p.config(&format!("{gateway}-bare"), &envelope(""), &p.sqlite(&format!("{gateway}-bare")));
+        p.login(&bare, "dvc", "dvc", "demo-dvc");
+        let (_, err, code) = p.pull(&bare, &[]);
+        assert_eq!(code, 2, "{gateway}: refused without the gateway\n{err}");
+    }
+    // The dstcode is checked.
+    let p = Province::new(200, 8, "dstcode = \"H55\"\n", Some("seconds_per_call = 30\n"));
+    let wrong = envelope("").replace("dstcode = \"H55\"", "dstcode = \"H56\"");
+    let config = p.config("dstcode", &wrong, &p.sqlite("dstcode"));
+    p.login(&config, "dvc", "dvc", "demo-dvc");
+    let (_, err, code) = p.pull(&config, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("dstcode"), "{err}");
+    // iGate: client credentials, and the password grant with tokens that wear out (the sandbox's
+    // clock runs thirty seconds a call; a token lives an hour of it: 120 calls).
+    let igate = |auth: &str| {
+        format!(
+            "[[sources]]\nname = \"igate\"\nprotocol = \"igate\"\nbase_url = \"{{base}}/igate\"\n\
+             windows = {{ days = 62, page_size = 9 }}\n[sources.auth]\n{auth}\n\
+             token_url = \"{{base}}/igate/realms/digo/protocol/openid-connect/token\"\n"
+        )
+    };
+    let p = Province::new(200, 8, "", Some("seconds_per_call = 30\n"));
+    let config = p.config("client", &igate("kind = \"oauth2_client_credentials\""), &p.sqlite("client"));
+    p.login(&config, "igate", "baocao-svc", "demo-svc");
+    let (out, err, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+    let config = p.config(
+        "password",
+        &igate("kind = \"oauth2_password\"\nclient_id = \"digo\""),
+        &p.sqlite("password"),
+    );
+    p.login(&config, "igate", "igate", "demo-igate");
+    let (out, err, code) = p.pull(&config, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+    let fired: serde_json::Value = reqwest::blocking::get(format!("{}/_sandbox/faults", p.base()))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(fired["token_refused"].as_u64().unwrap_or(0) > 0, "tokens wore out: {fired}");
+}

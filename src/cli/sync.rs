@@ -35,6 +35,9 @@ pub struct SyncArgs {
     /// Print the time each stage took, as one JSON line on standard error, at the end.
     #[arg(long)]
     pub timings: bool,
+    /// Pull only this configured source (its `[[sources]]` name) before computing.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -62,6 +65,7 @@ pub async fn run(a: SyncArgs, pull: bool) -> anyhow::Result<ExitCode> {
         accept_stale: a.accept_stale.clone(),
         actor: cli_actor(),
         cause: "cli".to_owned(),
+        source: a.source.clone(),
     };
     let progress = Bars::new();
     let result = engine.run(&scope, &options, &progress).await;

@@ -164,6 +164,8 @@ pub struct RunOptions {
     pub actor: String,
     /// `schedule`, `cli`, `http`.
     pub cause: String,
+    /// Pull only this configured source (by name); every source by default.
+    pub source: Option<String>,
 }
 
 /// How a run ended, for its exit status.
@@ -501,6 +503,7 @@ impl Engine {
             // CapNhatLuc is read again once its records have settled.
             let plan = pull::PullPlan {
                 lookups_before: (self.clock.now() >= settle).then_some(settle),
+                only: opts.source.clone(),
                 ..pull::PullPlan::default()
             };
             self.pull(&kinds, &plan).await?
