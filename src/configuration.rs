@@ -205,7 +205,11 @@ pub fn sources_ready(
         }
         if let Some(ca) = &s.ca_file {
             s.ca_pem = Some(std::fs::read(ca).map_err(|e| {
-                invalid(format!("sources `{}` ca_file {}: {e}", s.name, ca.display()))
+                invalid(format!(
+                    "sources `{}` ca_file {}: {e}",
+                    s.name,
+                    ca.display()
+                ))
             })?);
         }
         s.check().map_err(invalid)?;
@@ -227,10 +231,11 @@ pub fn operators(path: &Path) -> Result<crate::auth::operators::OperatorsFile, C
 /// `<dir>/{dossiers,ratings,feedback}.ndjson` when present.
 pub fn sandbox(dir: &Path) -> Result<(SandboxData, SourceRecords), ConfigError> {
     let path = dir.join("accounts.toml");
-    let mut data = SandboxData::from_toml(&read(&path)?).map_err(|reason| ConfigError::Invalid {
-        path: path.display().to_string(),
-        reason,
-    })?;
+    let mut data =
+        SandboxData::from_toml(&read(&path)?).map_err(|reason| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        })?;
     // The unit tree, when the data set has one: protocols that name units use its names.
     let units_path = dir.join("units.toml");
     if units_path.is_file() {

@@ -272,7 +272,11 @@ mod tests {
         let result = policy.run_while(|| async { "503" }, |_| Some(None)).await;
         assert_eq!(result, "503", "the last answer, once the budget is spent");
         assert!(started.elapsed() <= Duration::from_secs(10));
-        assert!(started.elapsed() >= Duration::from_secs(8), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -109,6 +109,7 @@ fn contents(forms: &FormCatalog) -> Contents {
         forms,
         catalog: None,
         checks: None,
+        question: None,
     };
     let period: Period = "2023-Q3".parse().unwrap();
     let regime = setup.regime(&period).unwrap();

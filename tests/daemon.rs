@@ -82,7 +82,7 @@ impl Province {
             upstreams.push_str(&format!(
                 "[upstreams.{system}]\nbase_url = \"{base}/{system}\"\ntoken_url = \"{base}/{system}/oauth/token\"\n\
                  client_id = \"baocao-sync\"\ntimeout_ms = 5000\n\
-                 retry = {{ max_attempts = 4, backoff_ms = 50, cap_seconds = 1 }}\n"
+                 retry = {{ max_attempts = 4, backoff_ms = 50, cap_seconds = 1, budget_seconds = 2 }}\n"
             ));
         }
         let config = dir.path().join("baocao-sync.toml");

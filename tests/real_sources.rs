@@ -24,7 +24,8 @@ retry = { base_ms = 20, cap_seconds = 1, budget_seconds = 120 }
 status = { "1" = "2", "2" = "1", "3" = "8", "4" = "4", "5" = "5", "6" = "6", "7" = { status = "7", result = "Trả lại/Xin rút" }, "8" = "3", "9" = "9", "10" = "10" }
 "#;
 
-const ENVELOPE_QUIRKS: &str = "error_codes = \"string\"\nstatus_codes = \"swapped\"\nsoft_lookups = true\n";
+const ENVELOPE_QUIRKS: &str =
+    "error_codes = \"string\"\nstatus_codes = \"swapped\"\nsoft_lookups = true\n";
 
 #[test]
 fn the_envelope_gives_the_figures_of_the_export() {
@@ -36,14 +37,17 @@ fn the_envelope_gives_the_figures_of_the_export() {
     assert!(out.contains("from `dvc`"), "{out}");
 
     for form in ["II.06a", "II.06"] {
-        assert_same_as_export(&p.from_export(form), &p.from_store(&config, form));
+        assert_same_as_export(
+            &p.report_from_export(form),
+            &p.report_from_store(&config, form),
+        );
     }
 }
 
 /// The TOML of one of docs/sources.md's worked examples, verbatim.
 fn docs_example(name: &str) -> String {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sources.md"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sources.md")).unwrap();
     let after = text
         .split(&format!("<!-- example:{name} -->"))
         .nth(1)
@@ -65,7 +69,10 @@ fn igate_configured_with_the_documented_example_gives_the_figures_of_the_export(
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("from `igate`"), "{out}");
     for form in ["II.06a", "II.06"] {
-        assert_same_as_export(&p.from_export(form), &p.from_store(&config, form));
+        assert_same_as_export(
+            &p.report_from_export(form),
+            &p.report_from_store(&config, form),
+        );
     }
 }
 
@@ -80,20 +87,28 @@ fn a_queue_drained_and_acknowledged_gives_the_figures_of_the_export() {
     p.login(&config, "hotich", "hotich", "demo-hotich");
     let (out, err, code) = p.pull(&config, &[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    let queue: serde_json::Value =
-        reqwest::blocking::get(format!("{}/_sandbox/queue", p.base()))
-            .unwrap()
-            .json()
-            .unwrap();
-    assert_eq!(queue["waiting"], 0, "every item stored was acknowledged: {queue}");
+    let queue: serde_json::Value = reqwest::blocking::get(format!("{}/_sandbox/queue", p.base()))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        queue["waiting"], 0,
+        "every item stored was acknowledged: {queue}"
+    );
     assert!(queue["acknowledged"].as_u64().unwrap() > 500, "{queue}");
     for form in ["II.06a", "II.06"] {
-        assert_same_as_export(&p.from_export(form), &p.from_store(&config, form));
+        assert_same_as_export(
+            &p.report_from_export(form),
+            &p.report_from_store(&config, form),
+        );
     }
     // A second drain finds nothing and changes nothing.
     let (again, _, code) = p.pull(&config, &[]);
     assert_eq!(code, 0);
-    assert!(again.starts_with("new 0, updated 0, unchanged 0"), "{again}");
+    assert!(
+        again.starts_with("new 0, updated 0, unchanged 0"),
+        "{again}"
+    );
 }
 
 /// Each quirk of real-sources.md matters: the same pull without its handling gives other figures
@@ -109,7 +124,7 @@ fn every_quirk_needs_its_handling() {
         "error_codes = \"string\"\nstatus_codes = \"swapped\"\nsession_seconds = 300\n",
         Some("seconds_per_call = 120\n"),
     );
-    let export = p.from_export("II.06a");
+    let export = p.report_from_export("II.06a");
     let run = |name: &str, sources: &str| {
         let config = p.config(name, sources, &p.sqlite(name));
         p.login(&config, "dvc", "dvc", "demo-dvc");
@@ -118,32 +133,36 @@ fn every_quirk_needs_its_handling() {
     };
     let (config, out, err, code) = run("handled", ENVELOPE);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_same_as_export(&export, &p.from_store(&config, "II.06a"));
+    assert_same_as_export(&export, &p.report_from_store(&config, "II.06a"));
     let fired: serde_json::Value = reqwest::blocking::get(format!("{}/_sandbox/faults", p.base()))
         .unwrap()
         .json()
         .unwrap();
-    assert!(fired["session_expired"].as_u64().unwrap_or(0) > 0, "sessions expired: {fired}");
+    assert!(
+        fired["session_expired"].as_u64().unwrap_or(0) > 0,
+        "sessions expired: {fired}"
+    );
 
     let no_status_table = ENVELOPE.replace("status = {", "# status = {");
     let (config, out, err, code) = run("statuses", &no_status_table);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
-        !same_figures(&export, &p.from_store(&config, "II.06a")),
+        !same_figures(&export, &p.report_from_store(&config, "II.06a")),
         "swapped status codes read as they are give other figures"
     );
 
     let by_code = format!("{ENVELOPE}units = {{ by = [\"code\"] }}\n");
     let (config, _, _, code) = run("units", &by_code);
     assert_eq!(code, 0);
-    let got = p.from_store(&config, "II.06a");
+    let got = p.report_from_store(&config, "II.06a");
     assert!(!same_figures(&export, &got), "no unit codes on this path");
     assert!(
         got["findings"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["code"] == "unmapped_value" && f["message"].as_str().unwrap().contains("units.by")),
+            .any(|f| f["code"] == "unmapped_value"
+                && f["message"].as_str().unwrap().contains("units.by")),
         "each unit that matches nothing is named with the setting to fix"
     );
 
@@ -152,12 +171,15 @@ fn every_quirk_needs_its_handling() {
         "[sources.envelope]\nsession_gone_messages = []\n\n[sources.mapping]",
     );
     let (_, out, err, code) = run("sessions", &no_relogin);
-    assert_eq!(code, 2, "an expired session not recognised stops the pull\n{out}\n{err}");
+    assert_eq!(
+        code, 2,
+        "an expired session not recognised stops the pull\n{out}\n{err}"
+    );
     assert!(err.contains("hết hạn"), "{err}");
 
     // iGate: channels reversed, local times with a literal Z, 0-based pages with no total.
     let i = Province::new(500, 16, "channels = \"reversed\"\nliteral_z = true\n", None);
-    let export = i.from_export("II.06a");
+    let export = i.report_from_export("II.06a");
     let igate = |name: &str, extra: &str| {
         let sources = format!(
             "[[sources]]\nname = \"igate\"\nprotocol = \"igate\"\nbase_url = \"{{base}}/igate\"\n\
@@ -169,16 +191,25 @@ fn every_quirk_needs_its_handling() {
         i.login(&config, "igate", "igate", "demo-igate");
         let (out, err, code) = i.pull(&config, &[]);
         assert_eq!(code, 0, "{out}\n{err}");
-        i.from_store(&config, "II.06a")
+        i.report_from_store(&config, "II.06a")
     };
     let mapped = "[sources.mapping]\nlocal_z = true\nchannel = { \"1\" = \"2\", \"2\" = \"1\", \"3\" = \"3\" }\n";
     assert_same_as_export(&export, &igate("paged", mapped));
     let no_channels = "[sources.mapping]\nlocal_z = true\n";
-    assert!(!same_figures(&export, &igate("channels", no_channels)), "reversed channels");
+    assert!(
+        !same_figures(&export, &igate("channels", no_channels)),
+        "reversed channels"
+    );
     let no_z = "[sources.mapping]\nchannel = { \"1\" = \"2\", \"2\" = \"1\", \"3\" = \"3\" }\n";
-    assert!(!same_figures(&export, &igate("z", no_z)), "a literal Z on local time");
+    assert!(
+        !same_figures(&export, &igate("z", no_z)),
+        "a literal Z on local time"
+    );
     let one_based = format!("[sources.igate]\nfirst_page = 1\n{mapped}");
-    assert!(!same_figures(&export, &igate("pages", &one_based)), "pages from 0");
+    assert!(
+        !same_figures(&export, &igate("pages", &one_based)),
+        "pages from 0"
+    );
 }
 
 /// Dossiers received long ago are read again by key: a change the reception windows no longer
@@ -200,7 +231,9 @@ fn open_dossiers_are_read_again_by_key() {
         .iter()
         .filter(|d| {
             matches!(d["TrangThaiHoSo"].as_str(), Some("2" | "4"))
-                && d["NgayTiepNhan"].as_str().is_some_and(|t| t.starts_with("202307"))
+                && d["NgayTiepNhan"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("202307"))
                 && d["DaXoa"] != "1"
         })
         .take(2)
@@ -216,18 +249,27 @@ fn open_dossiers_are_read_again_by_key() {
     // Seven hours on: the reception windows re-read are August's only; the look-ups are due.
     let (out, err, code) = p.pull_at(&config, "2023-11-01T14:30:00+07:00", &[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("open dossiers read again (1 no longer returned)"), "{out}");
+    assert!(
+        out.contains("open dossiers read again (1 no longer returned)"),
+        "{out}"
+    );
     // The export with the resolved dossier as the source has it now; the deleted one is kept as
     // last read, so the export keeps it too.
     let changed = p.dir.path().join("changed.ndjson");
     let text: String = all
         .iter()
-        .map(|d| if d["MaHoSo"] == resolved["MaHoSo"] { &resolved } else { d })
+        .map(|d| {
+            if d["MaHoSo"] == resolved["MaHoSo"] {
+                &resolved
+            } else {
+                d
+            }
+        })
         .map(|d| format!("{d}\n"))
         .collect();
     std::fs::write(&changed, text).unwrap();
-    let got = p.from_store(&config, "II.06a");
-    assert_same_as_export(&p.from_file(&changed, "II.06a"), &got);
+    let got = p.report_from_store(&config, "II.06a");
+    assert_same_as_export(&p.report_from_file(&changed, "II.06a"), &got);
     let gone = open[1]["MaHoSo"].as_str().unwrap();
     assert!(
         got["findings"]
@@ -286,15 +328,18 @@ fn a_gateways_bad_day_ends_in_a_complete_first_pull() {
         .unwrap();
     assert!(fired["transient_rate"].as_u64().unwrap() > 50, "{fired}");
     // Four sources sent the same dossiers: each counts once, from the first by precedence.
-    let got = p.from_store(&config, "II.06a");
-    assert_same_as_export(&p.from_export("II.06a"), &got);
+    let got = p.report_from_store(&config, "II.06a");
+    assert_same_as_export(&p.report_from_export("II.06a"), &got);
     assert!(
         got["findings"]
             .as_array()
             .unwrap()
             .iter()
             .any(|f| f["code"] == "duplicate_record"
-                && f["message"].as_str().unwrap().contains("from source `dvc` and from `igate`")),
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("from source `dvc` and from `igate`")),
         "the other copies are named"
     );
 }
@@ -313,13 +358,24 @@ fn the_probe_names_every_value_no_table_maps() {
     let config = p.config("probe", sources, &p.sqlite("probe"));
     p.login(&config, "dvc", "dvc", "demo-dvc");
     let out = common::bin()
-        .args(["check-config", "--probe-source", "dvc", "--window", "2023-06-15..2023-09-14"])
+        .args([
+            "check-config",
+            "--probe-source",
+            "dvc",
+            "--window",
+            "2023-06-15..2023-09-14",
+        ])
         .arg("--config")
         .arg(&config)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // What the window holds, from the export itself.
     let in_window: Vec<serde_json::Value> = dossiers(&p)
         .into_iter()
@@ -351,7 +407,10 @@ fn the_probe_names_every_value_no_table_maps() {
     let stored = tokio::runtime::Runtime::new().unwrap().block_on(async {
         use baocao_sync::store::Store;
         let store = baocao_sync::store::open(&p.sqlite("probe")).await.unwrap();
-        store.sources(baocao_sync::domain::RecordKind::Dossier).await.unwrap()
+        store
+            .sources(baocao_sync::domain::RecordKind::Dossier)
+            .await
+            .unwrap()
     });
     assert!(stored.is_empty(), "the probe stores nothing: {stored:?}");
 }
@@ -375,13 +434,19 @@ fn a_period_waits_for_its_open_dossiers_to_be_read_again() {
     // The pre-fill reads them again by key, five a pull here: not all of them.
     let (out, err, code) = p.sync(&config, common::sources::NOW);
     assert_eq!(code, 2, "{out}\n{err}");
-    assert!(out.contains("still open at `dvc` were last read before"), "{out}");
+    assert!(
+        out.contains("still open at `dvc` were last read before"),
+        "{out}"
+    );
     // Ten minutes' worth a pull (the default): every one is read, the gate opens, drafts go out.
     let config = p.sync_config("pipeline", &sources("parallel = 4"), &db);
     let (out, err, code) = p.sync(&config, "2023-11-01T08:30:00+07:00");
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("created"), "{out}");
-    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+    assert_same_as_export(
+        &p.report_from_export("II.06a"),
+        &p.report_from_store(&config, "II.06a"),
+    );
 }
 
 /// `demo --source` runs the daemon end to end on each protocol.
@@ -393,7 +458,16 @@ fn the_demo_runs_on_every_protocol() {
         let mut child = common::bin()
             .args(["demo", "--source", source, "--dir"])
             .arg(dir.path().join("demo"))
-            .args(["--units", "12", "--dossiers", "600", "--ratings", "120", "--feedback", "60"])
+            .args([
+                "--units",
+                "12",
+                "--dossiers",
+                "600",
+                "--ratings",
+                "120",
+                "--feedback",
+                "60",
+            ])
             .args(["--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -445,21 +519,38 @@ fn every_authentication_kind_gets_in() {
             ("vnpt-ak", "demo-sk"),
         ),
     ] {
-        let p = Province::new(200, 8, &format!("gateway = \"{gateway}\"\ndstcode = \"H55\"\n"), None);
+        let p = Province::new(
+            200,
+            8,
+            &format!("gateway = \"{gateway}\"\ndstcode = \"H55\"\n"),
+            None,
+        );
         let config = p.config(gateway, &envelope(section), &p.sqlite(gateway));
         p.login(&config, "dvc", "dvc", "demo-dvc");
         p.login(&config, "dvc:gateway", login.0, login.1);
         let (out, err, code) = p.pull(&config, &[]);
         assert_eq!(code, 0, "{gateway}: {out}\n{err}");
-        assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+        assert_same_as_export(
+            &p.report_from_export("II.06a"),
+            &p.report_from_store(&config, "II.06a"),
+        );
         // Without the gateway's token, nothing gets through.
-        let bare = p.config(&format!("{gateway}-bare"), &envelope(""), &p.sqlite(&format!("{gateway}-bare")));
+        let bare = p.config(
+            &format!("{gateway}-bare"),
+            &envelope(""),
+            &p.sqlite(&format!("{gateway}-bare")),
+        );
         p.login(&bare, "dvc", "dvc", "demo-dvc");
         let (_, err, code) = p.pull(&bare, &[]);
         assert_eq!(code, 2, "{gateway}: refused without the gateway\n{err}");
     }
     // The dstcode is checked.
-    let p = Province::new(200, 8, "dstcode = \"H55\"\n", Some("seconds_per_call = 30\n"));
+    let p = Province::new(
+        200,
+        8,
+        "dstcode = \"H55\"\n",
+        Some("seconds_per_call = 30\n"),
+    );
     let wrong = envelope("").replace("dstcode = \"H55\"", "dstcode = \"H56\"");
     let config = p.config("dstcode", &wrong, &p.sqlite("dstcode"));
     p.login(&config, "dvc", "dvc", "demo-dvc");
@@ -476,11 +567,18 @@ fn every_authentication_kind_gets_in() {
         )
     };
     let p = Province::new(200, 8, "", Some("seconds_per_call = 30\n"));
-    let config = p.config("client", &igate("kind = \"oauth2_client_credentials\""), &p.sqlite("client"));
+    let config = p.config(
+        "client",
+        &igate("kind = \"oauth2_client_credentials\""),
+        &p.sqlite("client"),
+    );
     p.login(&config, "igate", "baocao-svc", "demo-svc");
     let (out, err, code) = p.pull(&config, &[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+    assert_same_as_export(
+        &p.report_from_export("II.06a"),
+        &p.report_from_store(&config, "II.06a"),
+    );
     let config = p.config(
         "password",
         &igate("kind = \"oauth2_password\"\nclient_id = \"digo\""),
@@ -489,10 +587,16 @@ fn every_authentication_kind_gets_in() {
     p.login(&config, "igate", "igate", "demo-igate");
     let (out, err, code) = p.pull(&config, &[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+    assert_same_as_export(
+        &p.report_from_export("II.06a"),
+        &p.report_from_store(&config, "II.06a"),
+    );
     let fired: serde_json::Value = reqwest::blocking::get(format!("{}/_sandbox/faults", p.base()))
         .unwrap()
         .json()
         .unwrap();
-    assert!(fired["token_refused"].as_u64().unwrap_or(0) > 0, "tokens wore out: {fired}");
+    assert!(
+        fired["token_refused"].as_u64().unwrap_or(0) > 0,
+        "tokens wore out: {fired}"
+    );
 }

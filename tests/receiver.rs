@@ -32,22 +32,17 @@ fn receiver_config_in(p: &Province, name: &str, extra: &str, db: &str) -> std::p
 }
 
 fn add_client(config: &Path, client: &str) {
-    use std::io::Write;
-    let mut child = common::bin()
-        .args(["receiver", "client", "add", "--source", "nhan", "--client", client])
+    let mut command = common::bin();
+    command
+        .args([
+            "receiver", "client", "add", "--source", "nhan", "--client", client,
+        ])
         .args(["--password-stdin", "--config"])
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "receiver client add");
+        .arg(config);
+    assert!(
+        common::with_stdin(&mut command, PASSWORD),
+        "receiver client add"
+    );
 }
 
 /// `receiver serve` in a process of its own; killed when dropped.
@@ -66,7 +61,13 @@ impl Drop for Serving {
 fn serve(config: &Path, drill: Option<&str>) -> Serving {
     let mut command = common::bin();
     command
-        .args(["receiver", "serve", "--now", common::sources::NOW, "--config"])
+        .args([
+            "receiver",
+            "serve",
+            "--now",
+            common::sources::NOW,
+            "--config",
+        ])
         .arg(config)
         .stdout(Stdio::piped())
         .env_remove("BAOCAO_DRILL_KILL");
@@ -167,12 +168,18 @@ fn pushed_dossiers_give_the_figures_of_the_export_and_a_resend_changes_nothing()
         assert_eq!(answer["error_code"], 0, "{answer}");
     }
     for form in ["II.06a", "II.06"] {
-        assert_same_as_export(&p.from_export(form), &p.from_store(&config, form));
+        assert_same_as_export(
+            &p.report_from_export(form),
+            &p.report_from_store(&config, form),
+        );
     }
     // The same batch again (its answer lost, say): answered 0, nothing stored twice.
     let again = push(&r.base, &session, &items[..100]);
     assert_eq!(again["error_code"], 0, "{again}");
-    assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+    assert_same_as_export(
+        &p.report_from_export("II.06a"),
+        &p.report_from_store(&config, "II.06a"),
+    );
     // What is stored is what TraCuuHoSo answers.
     let key = items[7]["MaHoSo"].as_str().unwrap();
     let found = look_up(&r.base, &session, key);
@@ -205,25 +212,37 @@ fn a_batch_with_bad_items_stores_the_rest_and_names_each_bad_one() {
     let bad = answer["result"].as_array().unwrap();
     let named: Vec<&str> = bad.iter().map(|b| b["MaHoSo"].as_str().unwrap()).collect();
     assert_eq!(named.len(), 3, "{answer}");
-    assert!(named.contains(&"HS-TRANG-THAI") && named.contains(&"HS-NGAY"), "{named:?}");
-    assert!(named.contains(&"row:4"), "the item without a code is named by its place: {named:?}");
+    assert!(
+        named.contains(&"HS-TRANG-THAI") && named.contains(&"HS-NGAY"),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&"row:4"),
+        "the item without a code is named by its place: {named:?}"
+    );
     let why = |k: &str| {
-        bad.iter()
-            .find(|b| b["MaHoSo"] == k)
-            .unwrap()["message"]
+        bad.iter().find(|b| b["MaHoSo"] == k).unwrap()["message"]
             .as_str()
             .unwrap()
             .to_owned()
     };
-    assert!(why("HS-TRANG-THAI").contains("TrangThaiHoSo"), "{}", why("HS-TRANG-THAI"));
-    assert!(why("HS-NGAY").contains("NgayTiepNhan"), "{}", why("HS-NGAY"));
+    assert!(
+        why("HS-TRANG-THAI").contains("TrangThaiHoSo"),
+        "{}",
+        why("HS-TRANG-THAI")
+    );
+    assert!(
+        why("HS-NGAY").contains("NgayTiepNhan"),
+        "{}",
+        why("HS-NGAY")
+    );
     for good in &batch {
         if let Some(k) = good["MaHoSo"].as_str().filter(|k| k.contains(".H55-")) {
             assert_eq!(look_up(&r.base, &session, k).len(), 1, "{k} is stored");
         }
     }
     // The bad ones are listed with the reports, by their codes.
-    let report = p.from_store(&config, "II.06a");
+    let report = p.report_from_store(&config, "II.06a");
     let listed: Vec<&str> = report["findings"]
         .as_array()
         .unwrap()
@@ -231,7 +250,10 @@ fn a_batch_with_bad_items_stores_the_rest_and_names_each_bad_one() {
         .filter(|f| f["code"] == "invalid_record")
         .map(|f| f["record"].as_str().unwrap())
         .collect();
-    assert!(listed.contains(&"HS-TRANG-THAI") && listed.contains(&"HS-NGAY"), "{listed:?}");
+    assert!(
+        listed.contains(&"HS-TRANG-THAI") && listed.contains(&"HS-NGAY"),
+        "{listed:?}"
+    );
 }
 
 #[test]
@@ -250,7 +272,10 @@ fn a_receiver_killed_before_storing_or_before_answering_loses_nothing() {
                 .post(format!("{}/integration", r.base))
                 .json(&json!({"session": session, "service": "DongBoHoSoMC", "isUpdating": "True", "data": batch}))
                 .send();
-            assert!(answer.is_err(), "{stage}: killed, nothing answered: {answer:?}");
+            assert!(
+                answer.is_err(),
+                "{stage}: killed, nothing answered: {answer:?}"
+            );
             session
         };
         // Restarted; the session lives in the store.
@@ -305,9 +330,16 @@ fn twenty_clients_at_once_store_every_dossier_once() {
             db.open().await.dossiers(Some("nhan")).await.unwrap()
         });
         let keys: std::collections::HashSet<&str> = stored.iter().map(|d| &*d.key).collect();
-        assert_eq!(keys.len(), stored.len(), "{backend}: no dossier stored twice");
+        assert_eq!(
+            keys.len(),
+            stored.len(),
+            "{backend}: no dossier stored twice"
+        );
         assert_eq!(stored.len(), all.len(), "{backend}: every dossier stored");
-        assert_same_as_export(&p.from_export("II.06a"), &p.from_store(&config, "II.06a"));
+        assert_same_as_export(
+            &p.report_from_export("II.06a"),
+            &p.report_from_store(&config, "II.06a"),
+        );
     }
 }
 
@@ -325,7 +357,12 @@ fn monthly_satisfaction_gives_the_documented_figures() {
                "PhanTramDanhGia": {"RatHaiLong": shares[0], "HaiLong": shares[1], "ChuaHaiLong": shares[2]},
                "NoiDung": question, "Madonvi": unit, "TenDonVi": ""})
     };
-    let (dept, b, c, e) = ("000.10.00.H55", "000.00.100.H55", "000.00.101.H55", "000.00.102.H55");
+    let (dept, b, c, e) = (
+        "000.10.00.H55",
+        "000.00.100.H55",
+        "000.00.101.H55",
+        "000.00.102.H55",
+    );
     let items = vec![
         // June (its 15th is in 2023-Q3): 87% of 120 = 104.4, 10% = 12, 3% = 3.6: 104, 12, 3 and
         // the one left over to the largest remainder (.6): 104, 12, 4.
@@ -345,8 +382,12 @@ fn monthly_satisfaction_gives_the_documented_figures() {
         item(e, "8-2023", 10, ["10%", "90%", "0%"], "Câu hỏi 2"),
     ];
     let (status, answer) = call(&r.base, &session, "DongBoDanhGia", json!({"data": items}));
-    assert_eq!((status, &answer["error_code"]), (200, &json!(0)), "{answer}");
-    let hl = p.from_store(&config, "HL");
+    assert_eq!(
+        (status, &answer["error_code"]),
+        (200, &json!(0)),
+        "{answer}"
+    );
+    let hl = p.report_from_store(&config, "HL");
     let report = |list: &str, unit: &str| {
         hl[list]
             .as_array()
@@ -366,7 +407,10 @@ fn monthly_satisfaction_gives_the_documented_figures() {
     assert_eq!(d["total"], 170);
     assert_eq!(d["satisfaction_rate"], 94.7, "161 of 170");
     assert_eq!(d["basis"], "monthly_aggregates");
-    assert!(d["channels"].as_object().unwrap().is_empty(), "no channel on this path");
+    assert!(
+        d["channels"].as_object().unwrap().is_empty(),
+        "no channel on this path"
+    );
     assert_eq!(levels(&report("reports", b)), [20, 20, 0]);
     assert_eq!(report("reports", b)["satisfaction_rate"], 100.0);
     assert_eq!(levels(&report("reports", c)), [3, 2, 2]);
@@ -375,9 +419,11 @@ fn monthly_satisfaction_gives_the_documented_figures() {
     assert_eq!(levels(&province), [157, 49, 11]);
     assert_eq!(province["satisfaction_rate"], 94.9, "206 of 217");
     assert!(
-        hl["findings"].as_array().unwrap().iter().any(|f| {
-            f["code"] == "unmapped_value" && f["record"] == format!("{e}|2023-08")
-        }),
+        hl["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| { f["code"] == "unmapped_value" && f["record"] == format!("{e}|2023-08") }),
         "{}",
         hl["findings"]
     );
@@ -410,8 +456,12 @@ fn progress_moves_a_stored_dossier_on() {
     assert_eq!(now[0]["NgayYeuCauBoSung"], "20230703090000");
     assert_eq!(now[0]["NgayKetThucXuLy"], "20230710160000");
     // A step older than what the dossier shows changes nothing.
-    let stale = json!({"data": [{"MaHoSo": key, "TrangThai": "4", "ThoiDiemXuLy": "20230705090000"}]});
-    assert_eq!(call(&r.base, &session, "CapNhatTienDoHoSoMC", stale).1["error_code"], 0);
+    let stale =
+        json!({"data": [{"MaHoSo": key, "TrangThai": "4", "ThoiDiemXuLy": "20230705090000"}]});
+    assert_eq!(
+        call(&r.base, &session, "CapNhatTienDoHoSoMC", stale).1["error_code"],
+        0
+    );
     assert_eq!(look_up(&r.base, &session, &key)[0]["TrangThaiHoSo"], "9");
 }
 
@@ -434,21 +484,49 @@ fn bad_input_is_answered_clearly() {
             request = request.header("dstcode", code);
         }
         let answer = request.send().unwrap();
-        (answer.status().as_u16(), answer.json().unwrap_or(Value::Null))
+        (
+            answer.status().as_u16(),
+            answer.json().unwrap_or(Value::Null),
+        )
     };
     let (_, wrong) = login_as("tinh-dvc", "sai-mat-khau", Some("BAOCAO"));
     assert_eq!(wrong["error_code"], -1);
-    assert!(wrong["message"].as_str().unwrap().contains("Sai tên đăng nhập"), "{wrong}");
+    assert!(
+        wrong["message"]
+            .as_str()
+            .unwrap()
+            .contains("Sai tên đăng nhập"),
+        "{wrong}"
+    );
     let (_, no_dst) = login_as("tinh-dvc", PASSWORD, None);
-    assert!(no_dst["message"].as_str().unwrap().contains("dstcode"), "{no_dst}");
+    assert!(
+        no_dst["message"].as_str().unwrap().contains("dstcode"),
+        "{no_dst}"
+    );
     let session = login(&r.base, "tinh-dvc");
-    let (_, gone) = call(&r.base, "khong-phai-phien", "DongBoHoSoMC", json!({"data": []}));
-    assert!(gone["message"].as_str().unwrap().contains("Phiên làm việc"), "{gone}");
+    let (_, gone) = call(
+        &r.base,
+        "khong-phai-phien",
+        "DongBoHoSoMC",
+        json!({"data": []}),
+    );
+    assert!(
+        gone["message"].as_str().unwrap().contains("Phiên làm việc"),
+        "{gone}"
+    );
     let (_, unknown) = call(&r.base, &session, "XoaHoSo", json!({}));
-    assert!(unknown["message"].as_str().unwrap().contains("XoaHoSo"), "{unknown}");
+    assert!(
+        unknown["message"].as_str().unwrap().contains("XoaHoSo"),
+        "{unknown}"
+    );
     let (_, not_list) = call(&r.base, &session, "DongBoHoSoMC", json!({"data": "x"}));
-    assert!(not_list["message"].as_str().unwrap().contains("data"), "{not_list}");
-    let big: Vec<Value> = (0..400).map(|i| json!({"MaHoSo": format!("HS-{i:05}")})).collect();
+    assert!(
+        not_list["message"].as_str().unwrap().contains("data"),
+        "{not_list}"
+    );
+    let big: Vec<Value> = (0..400)
+        .map(|i| json!({"MaHoSo": format!("HS-{i:05}")}))
+        .collect();
     let (status, _) = call(&r.base, &session, "DongBoHoSoMC", json!({"data": big}));
     assert_eq!(status, 413, "a body over receiver.max_body_bytes");
     // The client's calls beyond its burst are slowed down, with the wait said.

@@ -719,11 +719,35 @@ async fn what_sources_keep_holds_on_both_backends() {
         let at = |s: i64| Instant(1_690_000_000 + s);
         let d = RecordKind::Dossier;
         // Axes keep their own watermarks, apart from the CapNhatLuc one.
-        assert!(store.advance_axis_watermark("dvc", d, Axis::Received, at(100)).await.unwrap());
-        assert!(!store.advance_axis_watermark("dvc", d, Axis::Received, at(50)).await.unwrap());
-        assert!(store.advance_axis_watermark("dvc", d, Axis::Due, at(10)).await.unwrap());
-        assert_eq!(store.axis_watermark("dvc", d, Axis::Received).await.unwrap(), Some(at(100)));
-        assert_eq!(store.axis_watermark("dvc", d, Axis::Due).await.unwrap(), Some(at(10)));
+        assert!(
+            store
+                .advance_axis_watermark("dvc", d, Axis::Received, at(100))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .advance_axis_watermark("dvc", d, Axis::Received, at(50))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .advance_axis_watermark("dvc", d, Axis::Due, at(10))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .axis_watermark("dvc", d, Axis::Received)
+                .await
+                .unwrap(),
+            Some(at(100))
+        );
+        assert_eq!(
+            store.axis_watermark("dvc", d, Axis::Due).await.unwrap(),
+            Some(at(10))
+        );
         assert_eq!(store.watermark("dvc", d).await.unwrap(), None, "{backend}");
         // Open dossiers: kept while open, forgotten once closed, the longest unread first.
         let mark = |k: &str, open: bool| OpenMark {
@@ -732,12 +756,27 @@ async fn what_sources_keep_holds_on_both_backends() {
             open,
         };
         store
-            .track_open("dvc", &[mark("A", true), mark("B", true), mark("C", true)], at(0))
+            .track_open(
+                "dvc",
+                &[mark("A", true), mark("B", true), mark("C", true)],
+                at(0),
+            )
             .await
             .unwrap();
-        store.track_open("dvc", &[mark("B", true), mark("C", false)], at(60)).await.unwrap();
-        assert_eq!(store.count_open("dvc", at(30)).await.unwrap(), 1, "{backend}: A only");
-        assert_eq!(store.count_open("dvc", at(61)).await.unwrap(), 2, "{backend}: A, B");
+        store
+            .track_open("dvc", &[mark("B", true), mark("C", false)], at(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.count_open("dvc", at(30)).await.unwrap(),
+            1,
+            "{backend}: A only"
+        );
+        assert_eq!(
+            store.count_open("dvc", at(61)).await.unwrap(),
+            2,
+            "{backend}: A, B"
+        );
         let due = store.open_dossiers("dvc", at(61), 10).await.unwrap();
         assert_eq!(
             due.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
@@ -747,8 +786,16 @@ async fn what_sources_keep_holds_on_both_backends() {
         assert_eq!(due[0].remote_id.as_deref(), Some("id-A"));
         store.mark_gone("dvc", &["A"], at(90)).await.unwrap();
         let a = store.open_dossiers("dvc", at(91), 10).await.unwrap();
-        assert!(a.iter().any(|o| o.key == "A" && o.gone && o.seen_at == at(90)), "{backend}");
-        assert_eq!(store.count_open("igate", at(1000)).await.unwrap(), 0, "per source");
+        assert!(
+            a.iter()
+                .any(|o| o.key == "A" && o.gone && o.seen_at == at(90)),
+            "{backend}"
+        );
+        assert_eq!(
+            store.count_open("igate", at(1000)).await.unwrap(),
+            0,
+            "per source"
+        );
         // Findings about records: replaced for the keys given, listed with their kind.
         let finding = |k: &str, field: &str| SourceFinding {
             key: k.into(),
@@ -758,7 +805,13 @@ async fn what_sources_keep_holds_on_both_backends() {
             message: format!("{k} {field}"),
         };
         store
-            .replace_source_findings("dvc", d, &["A", "B"], &[finding("A", "KenhThucHien"), finding("B", "MaDonViXuLy")], at(1))
+            .replace_source_findings(
+                "dvc",
+                d,
+                &["A", "B"],
+                &[finding("A", "KenhThucHien"), finding("B", "MaDonViXuLy")],
+                at(1),
+            )
             .await
             .unwrap();
         store
@@ -766,27 +819,63 @@ async fn what_sources_keep_holds_on_both_backends() {
             .await
             .unwrap();
         let listed = store.source_findings(None).await.unwrap();
-        assert_eq!(listed.len(), 1, "{backend}: B's note went with its clean read");
+        assert_eq!(
+            listed.len(),
+            1,
+            "{backend}: B's note went with its clean read"
+        );
         assert_eq!(listed[0].1.record, "A");
         assert_eq!(listed[0].0, d);
         // Monthly aggregates follow upsert_raw's rule.
-        let raw = IncomingRaw { key: "U|2023-07|q", updated_at: None, raw: "{\"x\":1}" };
+        let raw = IncomingRaw {
+            key: "U|2023-07|q",
+            updated_at: None,
+            raw: "{\"x\":1}",
+        };
         let first = store.upsert_rating_months("nhan", &[raw]).await.unwrap();
         let again = store.upsert_rating_months("nhan", &[raw]).await.unwrap();
         assert_eq!((first.new, again.unchanged), (1, 1), "{backend}");
-        assert_eq!(store.rating_months(Some("nhan")).await.unwrap(), ["{\"x\":1}"]);
-        assert_eq!(store.sources(RecordKind::Rating).await.unwrap(), ["nhan"], "{backend}");
+        assert_eq!(
+            store.rating_months(Some("nhan")).await.unwrap(),
+            ["{\"x\":1}"]
+        );
+        assert_eq!(
+            store.sources(RecordKind::Rating).await.unwrap(),
+            ["nhan"],
+            "{backend}"
+        );
         // The receiver's clients and sessions.
-        store.put_receiver_client("nhan", "tinh", "$argon2id$x", at(0)).await.unwrap();
-        assert_eq!(store.receiver_client("nhan", "tinh").await.unwrap().as_deref(), Some("$argon2id$x"));
-        store.put_receiver_session("h1", "nhan", "tinh", at(600)).await.unwrap();
+        store
+            .put_receiver_client("nhan", "tinh", "$argon2id$x", at(0))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .receiver_client("nhan", "tinh")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("$argon2id$x")
+        );
+        store
+            .put_receiver_session("h1", "nhan", "tinh", at(600))
+            .await
+            .unwrap();
         assert_eq!(
             store.receiver_session("h1", at(599)).await.unwrap(),
             Some(("nhan".into(), "tinh".into()))
         );
-        assert_eq!(store.receiver_session("h1", at(600)).await.unwrap(), None, "expired");
+        assert_eq!(
+            store.receiver_session("h1", at(600)).await.unwrap(),
+            None,
+            "expired"
+        );
         assert!(store.remove_receiver_client("nhan", "tinh").await.unwrap());
-        assert_eq!(store.receiver_session("h1", at(0)).await.unwrap(), None, "sessions end with the client");
+        assert_eq!(
+            store.receiver_session("h1", at(0)).await.unwrap(),
+            None,
+            "sessions end with the client"
+        );
         assert!(!store.remove_receiver_client("nhan", "tinh").await.unwrap());
         // Dossiers by key, across blocks.
         let batch = baocao_sync::sources::export::parse_raw::<baocao_sync::domain::Dossier>(
@@ -799,11 +888,20 @@ async fn what_sources_keep_holds_on_both_backends() {
         );
         let refs: Vec<&baocao_sync::domain::Dossier> = batch.records.iter().collect();
         store.upsert_dossiers("nhan", &refs).await.unwrap();
-        let found = store.dossiers_by_keys("nhan", &["K3", "K4999", "NONE"]).await.unwrap();
+        let found = store
+            .dossiers_by_keys("nhan", &["K3", "K4999", "NONE"])
+            .await
+            .unwrap();
         let mut keys: Vec<&str> = found.iter().map(|d| &*d.key).collect();
         keys.sort();
         assert_eq!(keys, ["K3", "K4999"], "{backend}");
-        assert!(store.dossiers_by_keys("dvc", &["K3"]).await.unwrap().is_empty());
+        assert!(
+            store
+                .dossiers_by_keys("dvc", &["K3"])
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.sources(d).await.unwrap(), ["nhan"], "{backend}");
     }
 }

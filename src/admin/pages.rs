@@ -203,7 +203,9 @@ async fn grid_page(
             Some((at, false, why)) => format!("{} — <b>LỖI</b>: {}", time(*at), esc(why)),
             None => "chưa lấy lần nào".to_owned(),
         };
-        let unread = if f.protocol.looks_up_open_dossiers() && f.kind == crate::domain::RecordKind::Dossier {
+        let unread = if f.protocol.looks_up_open_dossiers()
+            && f.kind == crate::domain::RecordKind::Dossier
+        {
             f.open_unread.to_string()
         } else {
             "—".to_owned()

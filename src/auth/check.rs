@@ -115,3 +115,78 @@ fn old_password(set_at: &str, now: DateTime<Utc>, max_days: i64) -> Option<Strin
         format!("password set {days} days ago (more than {max_days}): ask the unit to renew it")
     })
 }
+
+/// The logins of the configured sources (besides today's `[upstreams.source]`, which
+/// [`chase_list`] checks), each tried: the source's own entry, and its gateway's and OpenID
+/// client's where its authentication needs them.
+pub async fn source_rows(
+    sources: &[crate::sources::config::SourceSettings],
+    vault: &Vault,
+    sealed: &[SealedCredential],
+    now: DateTime<Utc>,
+    max_age_days: i64,
+) -> Vec<CheckRow> {
+    use super::source::{CLIENT_PART, Credentials, GATEWAY_PART, SourceAuth};
+    let mut rows = Vec::new();
+    for source in sources {
+        let auth = source.auth();
+        let entries = auth.vault_entries(&source.name);
+        if entries.is_empty() || auth.legacy_vault_entry {
+            continue;
+        }
+        let mut credentials = Credentials::default();
+        let mut problem = None;
+        for entry in &entries {
+            let found = sealed
+                .iter()
+                .find(|s| s.system == System::Source && s.unit == *entry);
+            let Some(found) = found else {
+                problem = Some(format!(
+                    "no credential: `baocao-sync creds set --source {entry} --username … --password-stdin`"
+                ));
+                break;
+            };
+            match vault.open(found) {
+                Err(e) => {
+                    problem = Some(e.to_string());
+                    break;
+                }
+                Ok(c) => {
+                    problem = problem.or_else(|| old_password(&found.set_at, now, max_age_days));
+                    match entry.split_once(':') {
+                        Some((_, CLIENT_PART)) => credentials.client = Some(c),
+                        Some((_, GATEWAY_PART)) => credentials.gateway = Some(c),
+                        _ => credentials.main = Some(c),
+                    }
+                }
+            }
+        }
+        if problem.is_none()
+            || problem
+                .as_deref()
+                .is_some_and(|p| p.starts_with("password set"))
+        {
+            let tried = match SourceAuth::new(
+                &source.name,
+                auth.clone(),
+                source.http_client(),
+                source.max_body_bytes,
+                credentials,
+                |p| source.url(p),
+            ) {
+                Ok(a) => a.material().await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = tried {
+                problem = Some(format!("login fails: {e}"));
+            }
+        }
+        rows.push(CheckRow {
+            unit: source.name.clone(),
+            name: format!("Nguồn số liệu `{}` ({})", source.name, source.protocol),
+            system: System::Source.as_str().to_owned(),
+            problem,
+        });
+    }
+    rows
+}

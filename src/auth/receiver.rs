@@ -57,7 +57,10 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(!hash.contains("đúng"));
         assert!(verify_password(&pw, &hash));
-        assert!(!verify_password(&SecretString::from("sai".to_owned()), &hash));
+        assert!(!verify_password(
+            &SecretString::from("sai".to_owned()),
+            &hash
+        ));
         assert!(!verify_password(&pw, "not a hash"));
         assert_ne!(hash, hash_password(&pw).unwrap(), "salted");
     }

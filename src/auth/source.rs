@@ -146,7 +146,9 @@ impl AuthSettings {
             | AuthKind::VnptLgsp
             | AuthKind::Wso2 => out.push((
                 "auth.token_url",
-                self.token_url.clone().unwrap_or_else(|| "/token".to_owned()),
+                self.token_url
+                    .clone()
+                    .unwrap_or_else(|| "/token".to_owned()),
             )),
             AuthKind::None => {}
         }
@@ -165,9 +167,7 @@ impl AuthSettings {
         if let Some(g) = &self.gateway
             && !matches!(g.kind, AuthKind::Wso2 | AuthKind::VnptLgsp)
         {
-            return Err(format!(
-                "{section}: auth.gateway.kind is wso2 or vnpt_lgsp"
-            ));
+            return Err(format!("{section}: auth.gateway.kind is wso2 or vnpt_lgsp"));
         }
         for name in self.headers.keys() {
             reqwest::header::HeaderName::from_bytes(name.as_bytes())
@@ -299,7 +299,9 @@ impl Authorizer for super::session::Session {
     }
     async fn renew(&self, used: &Material) -> Result<Material, TokenError> {
         let refused = used.bearer.clone().unwrap_or_default();
-        Ok(Material::bearer(super::session::Session::renew(self, &refused).await?))
+        Ok(Material::bearer(
+            super::session::Session::renew(self, &refused).await?,
+        ))
     }
 }
 
@@ -319,7 +321,8 @@ impl Held {
         Held {
             access: token.access,
             refresh: token.refresh,
-            renew_at: life.map(|l| tokio::time::Instant::now() + l - (l / 10).min(Duration::from_secs(60))),
+            renew_at: life
+                .map(|l| tokio::time::Instant::now() + l - (l / 10).min(Duration::from_secs(60))),
         }
     }
 
@@ -356,9 +359,7 @@ impl SourceAuth {
         let endpoint = match settings.kind {
             AuthKind::None => None,
             AuthKind::Login => Some(resolve(&settings.login_path)?.to_string()),
-            _ => Some(
-                resolve(settings.token_url.as_deref().unwrap_or("/token"))?.to_string(),
-            ),
+            _ => Some(resolve(settings.token_url.as_deref().unwrap_or("/token"))?.to_string()),
         };
         let gateway_url = match &settings.gateway {
             Some(g) => Some(resolve(&g.token_url)?.to_string()),
@@ -619,7 +620,8 @@ impl SourceAuth {
             if g.kind == AuthKind::VnptLgsp
                 && let Some(gc) = &self.credentials.gateway
             {
-                request = request.header("lgspaccesstoken", lgsp_header(gc, &g.lgsp).expose_secret());
+                request =
+                    request.header("lgspaccesstoken", lgsp_header(gc, &g.lgsp).expose_secret());
             }
         }
         let (status, bytes) = read(request.send().await, self.max_body).await?;
@@ -628,7 +630,9 @@ impl SourceAuth {
             return Err(TokenError::Transient(format!("HTTP {status}")));
         }
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            TokenError::Transient(format!("HTTP {status}: a login answer that is not JSON ({e})"))
+            TokenError::Transient(format!(
+                "HTTP {status}: a login answer that is not JSON ({e})"
+            ))
         })?;
         let code = value.get("error_code").map(code_text);
         let message = value
@@ -744,6 +748,9 @@ mod tests {
             headers: vec![("x".into(), SecretString::from("h".to_owned()))],
         };
         let shown = format!("{m:?}");
-        assert!(!shown.contains("hemmelig") && !shown.contains("s3ss"), "{shown}");
+        assert!(
+            !shown.contains("hemmelig") && !shown.contains("s3ss"),
+            "{shown}"
+        );
     }
 }

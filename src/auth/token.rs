@@ -55,11 +55,15 @@ fn default_timeout_ms() -> u64 {
 /// `[<system>.retry]`: attempts in all, the first back-off (doubled each time, with jitter) and
 /// the longest wait, whatever Retry-After asks.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RetrySettings {
     pub max_attempts: u32,
     pub backoff_ms: u64,
     pub cap_seconds: u64,
+    /// For the procedure-handling system only: pulls retry by time, within this many seconds
+    /// (`max_attempts` does not bound them; the default budget is `[[sources]]`' own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_seconds: Option<u64>,
 }
 
 impl Default for RetrySettings {
@@ -69,6 +73,7 @@ impl Default for RetrySettings {
             max_attempts: policy.max_attempts,
             backoff_ms: policy.base.as_millis() as u64,
             cap_seconds: policy.cap.as_secs(),
+            budget_seconds: None,
         }
     }
 }
@@ -102,7 +107,10 @@ impl TokenEndpoint {
     /// An HTTP client for this system, its token calls and its API calls: the system's timeout,
     /// its private CA if it has one, certificate verification always on.
     pub fn http_client(&self) -> reqwest::Client {
-        http_client_with(Duration::from_millis(self.timeout_ms), self.ca_pem.as_deref())
+        http_client_with(
+            Duration::from_millis(self.timeout_ms),
+            self.ca_pem.as_deref(),
+        )
     }
 
     /// Refuses URLs the product must not use: not http(s), or plain http to a host that is not on
@@ -399,7 +407,10 @@ pub fn untrusted_certificate(e: &reqwest::Error) -> Option<String> {
             ));
         }
         // An I/O error wrapping another hands on the wrapped one itself (its `source()` skips it).
-        cause = match c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        cause = match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
             None => c.source(),
         };
@@ -572,9 +583,7 @@ pub fn token_from_json(status: u16, body: &[u8]) -> Result<Token, TokenError> {
         return Err(TokenError::Transient(format!("HTTP {status}")));
     }
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        TokenError::Transient(format!(
-            "HTTP {status}: an answer that is not JSON ({e})"
-        ))
+        TokenError::Transient(format!("HTTP {status}: an answer that is not JSON ({e})"))
     })?;
     let access = value
         .get("access_token")
@@ -594,8 +603,9 @@ pub fn token_from_json(status: u16, body: &[u8]) -> Result<Token, TokenError> {
             Some("invalid_client") => Err(TokenError::InvalidClient),
             Some(other) => Err(TokenError::Refused(other.to_owned())),
             None if status == 401 || status == 403 => Err(TokenError::InvalidClient),
-            None => Err(TokenError::Refused(format!("HTTP {status} without a token"))),
+            None => Err(TokenError::Refused(format!(
+                "HTTP {status} without a token"
+            ))),
         },
     }
 }
-

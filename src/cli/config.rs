@@ -150,3 +150,18 @@ pub fn cli_actor() -> String {
         .unwrap_or_else(|_| "unknown".to_owned());
     format!("cli:{user}")
 }
+
+/// A password from the first line of standard input (never from the command line).
+pub fn password_stdin() -> anyhow::Result<secrecy::SecretString> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!("the password read from standard input is empty");
+    }
+    Ok(secrecy::SecretString::from(password.to_owned()))
+}

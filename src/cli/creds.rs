@@ -5,7 +5,6 @@ use baocao_sync::auth::vault::{Credential, System, Vault, VaultError};
 use baocao_sync::store::{self, AuditEntry, OutboxFilter, Store};
 use baocao_sync::sync::{self, outbox::Event};
 use secrecy::SecretString;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -102,20 +101,11 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
             };
             let username = system.username(&username)?;
             let vault = super::config::require_vault(&settings)?;
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("cannot read the password from standard input")?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                bail!("the password read from standard input is empty");
-            }
             let credential = Credential {
                 system,
                 unit: unit.trim().to_owned(),
                 username,
-                password: SecretString::from(password.to_owned()),
+                password: super::config::password_stdin()?,
             };
             let rearmed = super::runtime()?.block_on(async {
                 let store = store::open(&settings.store.database_url).await?;
@@ -213,17 +203,26 @@ pub fn run(c: CredsCommand) -> anyhow::Result<ExitCode> {
                     .await?
                     .credentials()
                     .await?;
-                anyhow::Ok(
-                    check::chase_list(
-                        &parts.units,
-                        &parts.duties,
-                        &parts.upstreams,
+                let mut rows = check::chase_list(
+                    &parts.units,
+                    &parts.duties,
+                    &parts.upstreams,
+                    &vault,
+                    &sealed,
+                    chrono::Utc::now(),
+                )
+                .await;
+                rows.extend(
+                    check::source_rows(
+                        &parts.sources,
                         &vault,
                         &sealed,
                         chrono::Utc::now(),
+                        parts.upstreams.password_max_age_days,
                     )
                     .await,
-                )
+                );
+                anyhow::Ok(rows)
             })?;
             let problems: Vec<_> = rows.iter().filter(|r| r.problem.is_some()).collect();
             for r in &problems {

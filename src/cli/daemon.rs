@@ -60,30 +60,8 @@ pub async fn run(a: DaemonArgs) -> anyhow::Result<ExitCode> {
     let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let admin = admin(&engine, running.clone()).await?;
     let (trigger, listener) = shutdown::channel();
-    let clock = engine.clock;
-    let receivers = baocao_sync::sources::receiver::bind_all(
-        &engine.store,
-        &engine.parts.sources,
-        &engine.parts.units,
-        Arc::new(move || clock.now()),
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
-    for (receiver, socket) in receivers {
-        println!(
-            "receiver `{}` on http://{}",
-            receiver.settings.name,
-            socket.local_addr()?
-        );
-        let mut stop = listener.clone();
-        tokio::spawn(async move {
-            if let Err(e) = receiver
-                .serve(socket, async move { stop.requested().await })
-                .await
-            {
-                tracing::error!(error = %e, "a receiver stopped");
-            }
-        });
+    for r in receivers(&engine, listener.clone()).await? {
+        println!("receiver `{}` on http://{}", r.name, r.address);
     }
     tokio::spawn(async move {
         shutdown::signal().await;
@@ -92,6 +70,23 @@ pub async fn run(a: DaemonArgs) -> anyhow::Result<ExitCode> {
     });
     daemon::serve(engine, schedule, listener, admin, running).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The configured receivers, served on the engine's clock until `stop`.
+pub async fn receivers(
+    engine: &Arc<baocao_sync::sync::Engine>,
+    stop: shutdown::Shutdown,
+) -> anyhow::Result<Vec<baocao_sync::sources::receiver::Serving>> {
+    let clock = engine.clock;
+    baocao_sync::sources::receiver::spawn_all(
+        &engine.store,
+        &engine.parts.sources,
+        &engine.parts.units,
+        Arc::new(move || clock.now()),
+        stop,
+    )
+    .await
+    .map_err(anyhow::Error::msg)
 }
 
 /// The admin HTTP, when enabled: its listener (the address printed) and its operators.
@@ -277,19 +272,16 @@ async fn probe(a: &CheckConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
     use baocao_sync::domain::Instant;
     let settings = a.config.settings()?;
     let sources = settings.load_sources()?;
-    let source = sources
-        .iter()
-        .find(|s| s.name == name)
-        .with_context(|| {
-            format!(
-                "no source is named `{name}`; configured: {}",
-                sources
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
+    let source = sources.iter().find(|s| s.name == name).with_context(|| {
+        format!(
+            "no source is named `{name}`; configured: {}",
+            sources
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
     let units = match &settings.files.units {
         Some(path) => baocao_sync::configuration::units(path)?,
         None => anyhow::bail!("files.units is required (or --units): units are matched against it"),
@@ -305,7 +297,10 @@ async fn probe(a: &CheckConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
                 chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                     .with_context(|| format!("--window: `{s}` is not a day YYYY-MM-DD"))
             };
-            (midnight(day(f)?), midnight(day(t)? + chrono::Duration::days(1)))
+            (
+                midnight(day(f)?),
+                midnight(day(t)? + chrono::Duration::days(1)),
+            )
         }
         None => (
             midnight(now.to_local().date() - chrono::Duration::days(7)),
@@ -331,7 +326,10 @@ async fn probe(a: &CheckConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    println!("logged in and read {} dossiers; nothing was stored", seen.records);
+    println!(
+        "logged in and read {} dossiers; nothing was stored",
+        seen.records
+    );
     if !seen.statuses.is_empty() {
         let mut codes: Vec<(&String, &usize)> = seen.statuses.iter().collect();
         codes.sort_by_key(|(code, _)| (code.len(), code.to_string()));
@@ -339,7 +337,10 @@ async fn probe(a: &CheckConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(code, n)| format!("{code}: {n}"))
             .collect();
-        println!("status codes as the source writes them: {}", by_code.join(", "));
+        println!(
+            "status codes as the source writes them: {}",
+            by_code.join(", ")
+        );
     }
     if let Some((first, last)) = seen.received {
         println!("received from {} to {}", day(first), day(last));

@@ -213,8 +213,12 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             kinds.push(("ratings.ndjson", baocao_sync::domain::RecordKind::Rating));
         }
         for (file, kind) in kinds {
-            let n = import_raw(&engine.store, kind, &std::fs::read_to_string(data.join(file))?)
-                .await?;
+            let n = import_raw(
+                &engine.store,
+                kind,
+                &std::fs::read_to_string(data.join(file))?,
+            )
+            .await?;
             eprintln!("{n} {} records imported from {file}", kind.as_str());
         }
     }
@@ -330,20 +334,11 @@ async fn receive(engine: &Arc<Engine>, data: &std::path::Path) -> anyhow::Result
         .store
         .put_receiver_client("nhan", PUSHER.0, &hash, engine.clock.now())
         .await?;
-    let clock = engine.clock;
-    let receivers = baocao_sync::sources::receiver::bind_all(
-        &engine.store,
-        &engine.parts.sources,
-        &engine.parts.units,
-        Arc::new(move || clock.now()),
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
-    let mut base = String::new();
-    for (receiver, listener) in receivers {
-        base = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(receiver.serve(listener, std::future::pending()));
-    }
+    let served = super::daemon::receivers(engine, shutdown::Shutdown::never()).await?;
+    let base = served
+        .first()
+        .map(|r| format!("http://{}", r.address))
+        .context("the demo's receiver is configured")?;
     eprintln!("receiver on {base}; the sandbox's one-stop system pushes into it…");
     let names: std::collections::HashMap<String, String> = engine
         .parts
@@ -378,4 +373,3 @@ async fn receive(engine: &Arc<Engine>, data: &std::path::Path) -> anyhow::Result
     let _ = months;
     Ok(())
 }
-

@@ -139,7 +139,10 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
             String::new()
         };
         let notes = if outcome.notes > 0 {
-            format!(", {} values no table maps (see the findings)", outcome.notes)
+            format!(
+                ", {} values no table maps (see the findings)",
+                outcome.notes
+            )
         } else {
             String::new()
         };
@@ -155,7 +158,10 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
             outcome.source
         );
         if let Some(failure) = &outcome.failure {
-            eprintln!("error: the pull stopped (source `{}`): {failure}", outcome.source);
+            eprintln!(
+                "error: the pull stopped (source `{}`): {failure}",
+                outcome.source
+            );
             code = ExitCode::from(2);
         }
     }

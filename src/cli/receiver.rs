@@ -2,11 +2,10 @@
 //! the configured receivers alone (the daemon serves them too).
 
 use super::config::ConfigArgs;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use baocao_sync::sources::config::Protocol;
 use baocao_sync::store::{AuditEntry, Store};
-use secrecy::SecretString;
-use std::io::BufRead;
+use secrecy::ExposeSecret;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -82,18 +81,14 @@ pub async fn run(c: ReceiverCommand) -> anyhow::Result<ExitCode> {
             if client.trim().is_empty() {
                 bail!("the client's name is empty");
             }
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("cannot read the password from standard input")?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.len() < 12 {
-                bail!("the password is shorter than 12 characters; give the one-stop system a longer one");
+            let secret = super::config::password_stdin()?;
+            if secret.expose_secret().chars().count() < 12 {
+                bail!(
+                    "the password is shorter than 12 characters; give the one-stop system a longer one"
+                );
             }
-            let secret = SecretString::from(password.to_owned());
-            let hash = baocao_sync::auth::receiver::hash_password(&secret)
-                .map_err(anyhow::Error::msg)?;
+            let hash =
+                baocao_sync::auth::receiver::hash_password(&secret).map_err(anyhow::Error::msg)?;
             let store = baocao_sync::store::open(&settings.store.database_url).await?;
             let at = config.clock()?.now();
             store
@@ -153,33 +148,25 @@ pub async fn run(c: ReceiverCommand) -> anyhow::Result<ExitCode> {
             let store = baocao_sync::store::open(&settings.store.database_url).await?;
             let clock = config.clock()?;
             let now: baocao_sync::sources::receiver::Now = Arc::new(move || clock.now());
-            let receivers = baocao_sync::sources::receiver::bind_all(&store, &sources, &units, now)
-            .await
-            .map_err(anyhow::Error::msg)?;
-            if receivers.is_empty() {
-                bail!("no receiver is configured with receiver.listen ([[sources]] protocol = \"receiver\")");
-            }
             let (trigger, stop) = baocao_sync::shutdown::channel();
-            let mut tasks = tokio::task::JoinSet::new();
-            for (receiver, listener) in receivers {
-                println!(
-                    "receiver `{}` listening on http://{}",
-                    receiver.settings.name,
-                    listener.local_addr()?
+            let served =
+                baocao_sync::sources::receiver::spawn_all(&store, &sources, &units, now, stop)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+            if served.is_empty() {
+                bail!(
+                    "no receiver is configured with receiver.listen ([[sources]] protocol = \"receiver\")"
                 );
-                let mut stop = stop.clone();
-                tasks.spawn(async move {
-                    receiver
-                        .serve(listener, async move { stop.requested().await })
-                        .await
-                });
+            }
+            for r in &served {
+                println!("receiver `{}` listening on http://{}", r.name, r.address);
             }
             use std::io::Write;
             std::io::stdout().flush()?;
             baocao_sync::shutdown::signal().await;
             trigger.pull();
-            while let Some(done) = tasks.join_next().await {
-                done??;
+            for r in served {
+                r.task.await??;
             }
             Ok(ExitCode::SUCCESS)
         }

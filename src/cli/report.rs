@@ -183,13 +183,12 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         dossiers: loaded.dossiers.as_deref(),
         ratings: loaded.ratings.as_deref(),
         feedback: loaded.feedback.as_deref(),
-        rating_months: loaded
-            .rating_months
-            .as_deref()
-            .map(|months| forms::satisfaction::MonthlyInput {
+        rating_months: loaded.rating_months.as_deref().map(|months| {
+            forms::satisfaction::MonthlyInput {
                 months,
                 question: question.as_deref(),
-            }),
+            }
+        }),
         findings,
         catalog: catalog.as_ref(),
         checks: Some(&checks),

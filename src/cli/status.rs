@@ -66,7 +66,10 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
             .covered_to
             .map_or_else(|| "nothing".to_owned(), |t| format!("up to {}", ict(t)));
         let open = if f.open_unread > 0 {
-            format!("; {} open dossiers not read again since then", f.open_unread)
+            format!(
+                "; {} open dossiers not read again since then",
+                f.open_unread
+            )
         } else {
             String::new()
         };

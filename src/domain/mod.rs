@@ -84,4 +84,3 @@ impl Axis {
         Axis::ALL.into_iter().find(|a| a.as_str() == text)
     }
 }
-

@@ -162,7 +162,11 @@ impl Counts {
             self.levels[i] += o.levels[i];
             self.channels[i] += o.channels[i];
         });
-        self.basis = if first { o.basis } else { self.basis.with(o.basis) };
+        self.basis = if first {
+            o.basis
+        } else {
+            self.basis.with(o.basis)
+        };
     }
 }
 

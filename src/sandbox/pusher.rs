@@ -31,7 +31,12 @@ pub fn rating_items(ndjson: &str, names: &HashMap<String, String>) -> Vec<Value>
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
     {
-        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let text = |k: &str| {
+            r.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let (Ok(at), Ok(level)) = (
             Instant::parse(&text("ThoiGianDanhGia")),
             text("MucDo").parse::<usize>(),
@@ -94,10 +99,16 @@ pub async fn push(
         loop {
             tries += 1;
             if tries > 50 {
-                return Err(format!("a batch of {service} was not received after 50 tries"));
+                return Err(format!(
+                    "a batch of {service} was not received after 50 tries"
+                ));
             }
             let body = json!({"session": session, "service": service, "isUpdating": "True", "data": chunk});
-            let answer = http.post(format!("{base}/integration")).json(&body).send().await;
+            let answer = http
+                .post(format!("{base}/integration"))
+                .json(&body)
+                .send()
+                .await;
             let answer = match answer {
                 Ok(a) if a.status().is_success() => a,
                 _ => {

@@ -76,7 +76,9 @@ where
     retry
         .run_while(
             move || once(auth, op),
-            |result: &Result<T, SourceError>| result.as_ref().err().and_then(SourceError::retry_after),
+            |result: &Result<T, SourceError>| {
+                result.as_ref().err().and_then(SourceError::retry_after)
+            },
         )
         .await
 }
@@ -140,6 +142,23 @@ pub async fn send(
             crate::http::BodyError::TooLarge(_) => SourceError::Contract(e.to_string()),
             crate::http::BodyError::Broken(_) => SourceError::transient(e.to_string()),
         })
+}
+
+/// `GET url?query`, authorised and retried; the answer as JSON (`what` names it in errors).
+pub async fn get_json<A: Authorizer>(
+    auth: &A,
+    retry: &RetryPolicy,
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    query: &[(String, String)],
+    max_body: usize,
+    what: &str,
+) -> Result<serde_json::Value, SourceError> {
+    authorized(auth, retry, move |m| async move {
+        let request = m.apply(http.get(url.clone()).query(query));
+        json(&send(request, max_body, "source").await?, what)
+    })
+    .await
 }
 
 /// A JSON body, or a contract error naming what was expected.

@@ -241,6 +241,9 @@ pub struct Igate {
     pub rescan: Vec<crate::domain::Axis>,
     /// How window bounds are written (chrono's strftime, in ICT).
     pub param_format: String,
+    /// Whether iGate reads the `…-to` bound as inclusive (then it is sent one second before the
+    /// window's end) [guess: inclusive].
+    pub to_inclusive: bool,
     /// Added to every search (`spec = "slice"`, `ancestor-agency-id`, …).
     pub query: BTreeMap<String, String>,
     /// The first page's number.
@@ -263,6 +266,7 @@ impl Default for Igate {
             returned: pair("result-returned-from", "result-returned-to"),
             rescan: vec![crate::domain::Axis::Due, crate::domain::Axis::Returned],
             param_format: "%Y-%m-%dT%H:%M:%S%.3f%:z".to_owned(),
+            to_inclusive: true,
             query: BTreeMap::from([("spec".to_owned(), "slice".to_owned())]),
             first_page: 0,
             id_field: "id".to_owned(),
@@ -480,7 +484,10 @@ impl SourceSettings {
                 ("TrangThaiHoSo", path("dossierStatus.id")),
                 ("NgayTiepNhan", path("acceptedDate")),
                 ("NgayHenTra", path("appointmentDate")),
-                ("NgayYeuCauBoSung", latest("additionalRequests[].requestDate")),
+                (
+                    "NgayYeuCauBoSung",
+                    latest("additionalRequests[].requestDate"),
+                ),
                 ("NgayKetThucXuLy", path("completedDate")),
                 ("NgayTra", path("returnedDate")),
                 ("LoaiKetQua", path("result.name")),
@@ -672,7 +679,10 @@ pub fn legacy(
         retry: PullRetry {
             base_ms: endpoint.retry.backoff_ms,
             cap_seconds: endpoint.retry.cap_seconds,
-            ..PullRetry::default()
+            budget_seconds: endpoint
+                .retry
+                .budget_seconds
+                .unwrap_or(PullRetry::default().budget_seconds),
         },
         windows: Windows {
             days: Some(pull.window_days),
@@ -702,23 +712,32 @@ mod tests {
 
     #[test]
     fn protocols_give_their_defaults() {
-        let s = parse("name = \"dvc\"\nprotocol = \"envelope_window\"\nbase_url = \"https://x.gov.vn/adapter\"\n");
+        let s = parse(
+            "name = \"dvc\"\nprotocol = \"envelope_window\"\nbase_url = \"https://x.gov.vn/adapter\"\n",
+        );
         assert_eq!(s.provides(), vec![Provides::Dossiers]);
         assert_eq!(s.auth().kind, AuthKind::Login);
         let plan = s.window_plan();
         assert_eq!((plan.days, plan.overlap_seconds), (1, 3 * 86_400));
         s.check().unwrap();
-        let q = parse("name = \"hotich\"\nprotocol = \"ack_queue\"\nbase_url = \"https://x.gov.vn/api\"\n");
+        let q = parse(
+            "name = \"hotich\"\nprotocol = \"ack_queue\"\nbase_url = \"https://x.gov.vn/api\"\n",
+        );
         assert_eq!(q.auth().token_use, TokenUse::Bearer);
         assert_eq!(q.auth().token_field, "token");
         let r = parse("name = \"nhan\"\nprotocol = \"receiver\"\n");
-        assert!(r.feeds(RecordKind::Rating), "monthly aggregates feed the summary");
+        assert!(
+            r.feeds(RecordKind::Rating),
+            "monthly aggregates feed the summary"
+        );
         assert!(!r.feeds(RecordKind::Feedback));
     }
 
     #[test]
     fn mistakes_name_the_source() {
-        let s = parse("name = \"igate\"\nprotocol = \"igate\"\nbase_url = \"http://igate.example.gov.vn\"\n");
+        let s = parse(
+            "name = \"igate\"\nprotocol = \"igate\"\nbase_url = \"http://igate.example.gov.vn\"\n",
+        );
         let e = s.check().unwrap_err();
         assert!(e.contains("igate") && e.contains("plain http"), "{e}");
         let s = parse("name = \"a/b\"\nprotocol = \"igate\"\nbase_url = \"https://x\"\n");
@@ -729,7 +748,9 @@ mod tests {
 
     #[test]
     fn paths_join_the_base_and_urls_stand() {
-        let s = parse("name = \"x\"\nprotocol = \"igate\"\nbase_url = \"https://igate.example.gov.vn/api/\"\n");
+        let s = parse(
+            "name = \"x\"\nprotocol = \"igate\"\nbase_url = \"https://igate.example.gov.vn/api/\"\n",
+        );
         assert_eq!(
             s.url("/pa/dossier/search").unwrap().as_str(),
             "https://igate.example.gov.vn/api/pa/dossier/search"

@@ -79,7 +79,10 @@ impl<'a> EnvelopeClient<'a> {
             to + chrono::Duration::days(1)
         };
         let fields = [
-            (e.from_param.as_str(), from.format(&e.date_format).to_string()),
+            (
+                e.from_param.as_str(),
+                from.format(&e.date_format).to_string(),
+            ),
             (e.to_param.as_str(), last.format(&e.date_format).to_string()),
         ];
         let result = authorized(auth, retry, |m| self.service(m, &e.list_service, &fields)).await?;
@@ -123,7 +126,11 @@ pub fn classify(answer: &Value, e: &Envelope) -> Result<(), SourceError> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let folded = fold(message);
-    let says = |texts: &[String]| texts.iter().any(|t| !t.is_empty() && folded.contains(&fold(t)));
+    let says = |texts: &[String]| {
+        texts
+            .iter()
+            .any(|t| !t.is_empty() && folded.contains(&fold(t)))
+    };
     if e.ok_codes.contains(&code) || (code.is_empty() && answer.get("error_code").is_none()) {
         return Ok(());
     }
@@ -153,11 +160,17 @@ mod tests {
             "a soft code whose message says success"
         );
         assert!(matches!(
-            classify(&json!({"error_code": "3", "message": "Hồ sơ đã tồn tại"}), &e),
+            classify(
+                &json!({"error_code": "3", "message": "Hồ sơ đã tồn tại"}),
+                &e
+            ),
             Err(SourceError::Refused(_))
         ));
         assert!(matches!(
-            classify(&json!({"error_code": -1, "message": "Phiên làm việc đã hết hạn"}), &e),
+            classify(
+                &json!({"error_code": -1, "message": "Phiên làm việc đã hết hạn"}),
+                &e
+            ),
             Err(SourceError::Unauthorized)
         ));
         assert!(matches!(

@@ -4,7 +4,7 @@
 //! for one dossier; catalogue entries (agency, procedure, sector) looked up by their ObjectIds.
 //! Errors are HTTP statuses; 429 and 5xx are retried.
 
-use super::call::{SourceError, authorized, json, send};
+use super::call::{SourceError, get_json};
 use super::config::{Igate, SourceSettings};
 use super::mapping::Lookups;
 use crate::auth::source::Authorizer;
@@ -81,15 +81,23 @@ impl<'a> IgateClient<'a> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             query.push((from_param.clone(), self.instant(from)));
-            query.push((to_param.clone(), self.instant(Instant(to.0 - 1))));
+            let last = if self.igate().to_inclusive {
+                Instant(to.0 - 1)
+            } else {
+                to
+            };
+            query.push((to_param.clone(), self.instant(last)));
             query.push(("page".to_owned(), page.to_string()));
             query.push(("size".to_owned(), size.to_string()));
-            let (url, query) = (&url, &query);
-            let answer = authorized(auth, retry, move |m| async move {
-                let request = m.apply(self.http.get(url.clone()).query(query));
-                let body = send(request, self.settings.max_body_bytes, "source").await?;
-                json(&body, "a search page")
-            })
+            let answer = get_json(
+                auth,
+                retry,
+                &self.http,
+                &url,
+                &query,
+                self.settings.max_body_bytes,
+                "a search page",
+            )
             .await?;
             let items = match answer.get("content") {
                 Some(Value::Array(items)) => items.clone(),
@@ -146,16 +154,15 @@ impl<'a> IgateClient<'a> {
             .settings
             .url(&path.replace("{id}", id))
             .map_err(SourceError::Refused)?;
-        let url = &url;
-        let answer = authorized(auth, retry, move |m| async move {
-            let body = send(
-                m.apply(self.http.get(url.clone())),
-                self.settings.max_body_bytes,
-                "source",
-            )
-            .await?;
-            json(&body, "a record")
-        })
+        let answer = get_json(
+            auth,
+            retry,
+            &self.http,
+            &url,
+            &[],
+            self.settings.max_body_bytes,
+            "a record",
+        )
         .await;
         match answer {
             Ok(v) => Ok(Some(v)),

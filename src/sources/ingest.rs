@@ -96,7 +96,8 @@ pub async fn dossiers<S: Store>(
                     out.keys.push(key.clone());
                 }
                 out.rejected.push(
-                    Finding::new(rejected.code, record, rejected.message).about(RecordKind::Dossier),
+                    Finding::new(rejected.code, record, rejected.message)
+                        .about(RecordKind::Dossier),
                 );
             }
         }

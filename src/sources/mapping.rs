@@ -15,26 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// The canonical fields of a dossier, in domain.md's order (`Dossier::FIELDS`).
-const DOSSIER_FIELDS: [&str; 17] = [
-    "MaHoSo",
-    "MaTTHC",
-    "TenTTHC",
-    "MaLinhVuc",
-    "TenLinhVuc",
-    "MaDonViXuLy",
-    "DonViXuLy",
-    "KenhThucHien",
-    "TrangThaiHoSo",
-    "NgayTiepNhan",
-    "NgayHenTra",
-    "NgayYeuCauBoSung",
-    "NgayKetThucXuLy",
-    "NgayTra",
-    "LoaiKetQua",
-    "CapNhatLuc",
-    "DaXoa",
-];
+/// The canonical fields of a dossier, in domain.md's order: those an export holds.
+const DOSSIER_FIELDS: &[&str] =
+    <crate::domain::Dossier as crate::sources::export::FromWire>::FIELDS;
 
 const INSTANT_FIELDS: [&str; 6] = [
     "NgayTiepNhan",
@@ -283,7 +266,9 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
             None => (part, false),
         };
         if field.is_empty() || field.contains(['[', ']']) {
-            return Err(format!("`{path}` is not a path like `a.b` or `list[].field`"));
+            return Err(format!(
+                "`{path}` is not a path like `a.b` or `list[].field`"
+            ));
         }
         steps.push(Step {
             field: field.to_owned(),
@@ -307,7 +292,7 @@ impl Mapping {
                 ));
             }
         }
-        for field in DOSSIER_FIELDS {
+        for &field in DOSSIER_FIELDS {
             let rule = s
                 .fields
                 .get(field)
@@ -323,8 +308,8 @@ impl Mapping {
                     default,
                 } => (path, pick, lookup, take, default),
             };
-            let steps =
-                parse_path(&path).map_err(|e| format!("{}: {e}", setting(&format!("fields.{field}"))))?;
+            let steps = parse_path(&path)
+                .map_err(|e| format!("{}: {e}", setting(&format!("fields.{field}"))))?;
             let lookup = match (lookup, take) {
                 (Some(l), Some(t)) => Some((l, t)),
                 (Some(l), None) => Some((l, "code".to_owned())),
@@ -511,7 +496,7 @@ impl Mapping {
         }
         let mut out = serde_json::Map::new();
         let mut notes = Vec::new();
-        for field in DOSSIER_FIELDS {
+        for &field in DOSSIER_FIELDS {
             if let Some(v) = self.raw(record, field, lookups) {
                 out.insert(field.to_owned(), Value::String(v.trim().to_owned()));
             }
@@ -622,10 +607,16 @@ impl Mapping {
                         UnitBy::Code => format!("{code_field} `{raw}`"),
                         _ => format!("the MaHoSo prefix `{raw}`"),
                     };
-                    (raw, found.ok_or_else(|| "is not a unit code of the tree".to_owned()), what)
+                    (
+                        raw,
+                        found.ok_or_else(|| "is not a unit code of the tree".to_owned()),
+                        what,
+                    )
                 }
                 UnitBy::Name => {
-                    let Some(raw) = read(name_field) else { continue };
+                    let Some(raw) = read(name_field) else {
+                        continue;
+                    };
                     let found = units.by_unit_name(&raw).map(str::to_owned);
                     (raw.clone(), found, format!("{name_field} `{raw}`"))
                 }
@@ -843,17 +834,27 @@ mod tests {
                 {"NgayBoSung": "20230621090000"}, {"NgayBoSung": "20230625090000"}, {"NgayBoSung": "20230622090000"}
             ]
         });
-        let out = m.map(&item, &UnitIndex::of(&tree()), &Lookups::new()).unwrap();
+        let out = m
+            .map(&item, &UnitIndex::of(&tree()), &Lookups::new())
+            .unwrap();
         let f = fields(&out);
         assert_eq!(f["MaDonViXuLy"], "000.10.00.H55", "by the alias, folded");
-        assert_eq!(f["TrangThaiHoSo"], "8", "this source's 3 is dừng xử lý: paused");
+        assert_eq!(
+            f["TrangThaiHoSo"], "8",
+            "this source's 3 is dừng xử lý: paused"
+        );
         assert_eq!(f["KenhThucHien"], "2", "a number is its digits");
-        assert_eq!(f["NgayYeuCauBoSung"], "20230625090000", "the latest request");
+        assert_eq!(
+            f["NgayYeuCauBoSung"], "20230625090000",
+            "the latest request"
+        );
         assert!(!f.contains_key("NgayHenTra"), "empty is absent");
         assert!(out.open && out.notes.is_empty());
         let withdrawn = json!({"MaHoSo": "A", "TrangThaiHoSo": "7", "DonViXuLy": "Sở Tư pháp",
             "NgayKetThucXuLy": "20230701080000"});
-        let out = m.map(&withdrawn, &UnitIndex::of(&tree()), &Lookups::new()).unwrap();
+        let out = m
+            .map(&withdrawn, &UnitIndex::of(&tree()), &Lookups::new())
+            .unwrap();
         assert_eq!(fields(&out)["LoaiKetQua"], "Trả lại/Xin rút");
         assert!(!out.open);
     }
@@ -865,10 +866,18 @@ mod tests {
         );
         let units = UnitIndex::of(&tree());
         let e = m
-            .map(&json!({"MaHoSo": "A", "TrangThaiHoSo": "11"}), &units, &Lookups::new())
+            .map(
+                &json!({"MaHoSo": "A", "TrangThaiHoSo": "11"}),
+                &units,
+                &Lookups::new(),
+            )
             .unwrap_err();
         assert_eq!(e.code, FindingCode::UnmappedValue);
-        assert!(e.message.contains("sources.dvc.mapping.status.\"11\""), "{}", e.message);
+        assert!(
+            e.message.contains("sources.dvc.mapping.status.\"11\""),
+            "{}",
+            e.message
+        );
         let out = m
             .map(
                 &json!({"MaHoSo": "B", "TrangThaiHoSo": "2", "KenhThucHien": "4", "DonViXuLy": "Phòng Y tế"}),
@@ -877,15 +886,33 @@ mod tests {
             )
             .unwrap();
         let f = fields(&out);
-        assert_eq!(f["KenhThucHien"], "4", "passed on raw for the forms to judge");
-        assert_eq!(f["MaDonViXuLy"], "Phòng Y tế", "stored under its name, never a guess");
+        assert_eq!(
+            f["KenhThucHien"], "4",
+            "passed on raw for the forms to judge"
+        );
+        assert_eq!(
+            f["MaDonViXuLy"], "Phòng Y tế",
+            "stored under its name, never a guess"
+        );
         assert_eq!(out.notes.len(), 2);
         assert!(out.notes[0].message.contains("mapping.channel.\"4\""));
-        assert!(out.notes[1].message.contains("aliases"), "{}", out.notes[1].message);
+        assert!(
+            out.notes[1].message.contains("aliases"),
+            "{}",
+            out.notes[1].message
+        );
         let reversed = m
-            .map(&json!({"MaHoSo": "C", "TrangThaiHoSo": "2", "KenhThucHien": "1"}), &units, &Lookups::new())
+            .map(
+                &json!({"MaHoSo": "C", "TrangThaiHoSo": "2", "KenhThucHien": "1"}),
+                &units,
+                &Lookups::new(),
+            )
             .unwrap();
-        assert_eq!(fields(&reversed)["KenhThucHien"], "2", "this source's 1 is online");
+        assert_eq!(
+            fields(&reversed)["KenhThucHien"],
+            "2",
+            "this source's 1 is online"
+        );
     }
 
     #[test]
@@ -898,12 +925,19 @@ mod tests {
         assert_eq!(at("2023-06-20T08:30:00+07:00"), "20230620083000");
         assert_eq!(at("2023-06-20T08:30:00.000+0700"), "20230620083000");
         assert_eq!(at("2023-06-20T01:30:00Z"), "20230620083000");
-        assert_eq!(at("2023-06-20T08:30:00"), "20230620083000", "no offset: local");
+        assert_eq!(
+            at("2023-06-20T08:30:00"),
+            "20230620083000",
+            "no offset: local"
+        );
         assert!(m.instant("2023-13-45").is_err());
         assert_eq!(m.instant("  ").unwrap(), None);
         let z = mapping("local_z = true");
         assert_eq!(
-            z.instant("2023-06-20T08:30:00.000Z").unwrap().unwrap().to_compact_local(),
+            z.instant("2023-06-20T08:30:00.000Z")
+                .unwrap()
+                .unwrap()
+                .to_compact_local(),
             "20230620083000",
             "a literal Z on local time"
         );
@@ -926,12 +960,22 @@ mod tests {
         let item = json!({"MaHoSo": "000.00.101.H55-230620-00001", "TrangThaiHoSo": "2", "sector": {"id": "64a1"}});
         let out = m.map(&item, &UnitIndex::of(&tree()), &lookups).unwrap();
         let f = fields(&out);
-        assert_eq!(f["MaDonViXuLy"], "000.00.101.H55", "no code field: the prefix");
+        assert_eq!(
+            f["MaDonViXuLy"], "000.00.101.H55",
+            "no code field: the prefix"
+        );
         assert_eq!(f["MaLinhVuc"], "G09-HT");
-        assert_eq!(m.lookup_ids(&item), vec![("sector".to_owned(), "64a1".to_owned())]);
+        assert_eq!(
+            m.lookup_ids(&item),
+            vec![("sector".to_owned(), "64a1".to_owned())]
+        );
         let coded = json!({"MaHoSo": "X-1", "TrangThaiHoSo": "2", "MaDonViXuLy": "H55.10"});
         let out = m.map(&coded, &UnitIndex::of(&tree()), &lookups).unwrap();
-        assert_eq!(fields(&out)["MaDonViXuLy"], "000.10.00.H55", "through the code table");
+        assert_eq!(
+            fields(&out)["MaDonViXuLy"],
+            "000.10.00.H55",
+            "through the code table"
+        );
         for bad in [
             "fields.Foo = \"x\"",
             "status = { \"1\" = \"12\" }",

@@ -3,13 +3,13 @@
 //! Wire types (DTOs) never leave this folder: readers hand out [`crate::domain::Dossier`]s, or
 //! [`crate::domain::Finding`]s for records that cannot be read.
 
-pub mod export;
 pub mod call;
 pub mod config;
-pub mod mapping;
 pub mod envelope;
+pub mod export;
 pub mod igate;
 pub mod ingest;
+pub mod mapping;
 pub mod probe;
 pub mod procedure;
 pub mod queue;

@@ -141,7 +141,14 @@ pub async fn run(
                 source.max_body_bytes,
             )?;
             let texts = client
-                .window(auth, &retry, "dossiers", from, to, source.window_plan().page_size)
+                .window(
+                    auth,
+                    &retry,
+                    "dossiers",
+                    from,
+                    to,
+                    source.window_plan().page_size,
+                )
                 .await
                 .map_err(failed)?;
             for text in &texts {

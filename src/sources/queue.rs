@@ -3,7 +3,7 @@
 //! CapNhatDaNhanHoSo {maHoSo, daNhan: true}` acknowledges one, and success is read from the
 //! answer's text. An item is acknowledged only once it is stored; one that was not comes again.
 
-use super::call::{SourceError, authorized, json, send};
+use super::call::{SourceError, authorized, get_json, send};
 use super::config::SourceSettings;
 use crate::auth::source::Authorizer;
 use crate::catalog::fold;
@@ -28,17 +28,19 @@ impl<'a> QueueClient<'a> {
         retry: &RetryPolicy,
     ) -> Result<Vec<Value>, SourceError> {
         let q = &self.settings.queue;
-        let url = self.settings.url(&q.list_path).map_err(SourceError::Refused)?;
-        let url = &url;
-        let answer = authorized(auth, retry, move |m| async move {
-            let body = send(
-                m.apply(self.http.get(url.clone())),
-                self.settings.max_body_bytes,
-                "source",
-            )
-            .await?;
-            json(&body, "a list of queued dossiers")
-        })
+        let url = self
+            .settings
+            .url(&q.list_path)
+            .map_err(SourceError::Refused)?;
+        let answer = get_json(
+            auth,
+            retry,
+            &self.http,
+            &url,
+            &[],
+            self.settings.max_body_bytes,
+            "a list of queued dossiers",
+        )
         .await?;
         match answer.get(&q.list_field) {
             Some(Value::Array(items)) => Ok(items.clone()),
@@ -58,7 +60,10 @@ impl<'a> QueueClient<'a> {
         key: &str,
     ) -> Result<(), SourceError> {
         let q = &self.settings.queue;
-        let url = self.settings.url(&q.ack_path).map_err(SourceError::Refused)?;
+        let url = self
+            .settings
+            .url(&q.ack_path)
+            .map_err(SourceError::Refused)?;
         let mut body = serde_json::Map::new();
         body.insert(q.ack_key_field.clone(), Value::String(key.to_owned()));
         body.insert(q.ack_flag_field.clone(), Value::Bool(true));
@@ -78,7 +83,10 @@ impl<'a> QueueClient<'a> {
         } else {
             Err(SourceError::Refused(format!(
                 "the acknowledgement of {key} was not confirmed: {}",
-                String::from_utf8_lossy(&text).chars().take(200).collect::<String>()
+                String::from_utf8_lossy(&text)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             )))
         }
     }

@@ -66,7 +66,11 @@ pub fn map_item(
         match units.by_unit_name(&name) {
             Ok(found) => (found.to_owned(), None),
             Err(why) => (
-                if unit_raw.is_empty() { name.clone() } else { unit_raw.clone() },
+                if unit_raw.is_empty() {
+                    name.clone()
+                } else {
+                    unit_raw.clone()
+                },
                 Some(format!(
                     "source `{source}`: satisfaction of Madonvi `{unit_raw}` / TenDonVi `{name}`: the code is not in the unit tree and the name {why}; add the name to the unit's `aliases`, or the code to sources.{source}.mapping.units.codes"
                 )),
@@ -102,7 +106,9 @@ fn month_of(t: &str) -> Option<(i32, u32)> {
 pub fn parse_stored(text: &str) -> Option<RatingMonth> {
     let v: Value = serde_json::from_str(text).ok()?;
     let s = |k: &str| text_of(&v, k);
-    let (y, m) = s("Thang").split_once('-').and_then(|(y, m)| Some((y.parse().ok()?, m.parse().ok()?)))?;
+    let (y, m) = s("Thang")
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse().ok()?, m.parse().ok()?)))?;
     Some(RatingMonth {
         unit_code: s("MaDonVi").into(),
         month: (y, m),
@@ -187,7 +193,13 @@ pub async fn store_items<S: Store>(
     }
     let keys: Vec<&str> = mapped.iter().map(|m| m.key.as_str()).collect();
     store
-        .replace_source_findings(source, crate::domain::RecordKind::Rating, &keys, &findings, at)
+        .replace_source_findings(
+            source,
+            crate::domain::RecordKind::Rating,
+            &keys,
+            &findings,
+            at,
+        )
         .await?;
     Ok(out)
 }

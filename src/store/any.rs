@@ -127,23 +127,6 @@ impl Store for AnyStore {
         forward!(self, s => s.replace_credentials(credentials).await)
     }
 
-    async fn watermark(
-        &self,
-        source: &str,
-        kind: RecordKind,
-    ) -> Result<Option<Instant>, StoreError> {
-        forward!(self, s => s.watermark(source, kind).await)
-    }
-
-    async fn advance_watermark(
-        &self,
-        source: &str,
-        kind: RecordKind,
-        upper: Instant,
-    ) -> Result<bool, StoreError> {
-        forward!(self, s => s.advance_watermark(source, kind, upper).await)
-    }
-
     async fn record_pull(&self, log: &PullLog) -> Result<(), StoreError> {
         forward!(self, s => s.record_pull(log).await)
     }
@@ -258,7 +241,11 @@ impl Store for AnyStore {
         forward!(self, s => s.sources(kind).await)
     }
 
-    async fn dossiers_by_keys(&self, source: &str, keys: &[&str]) -> Result<Vec<Dossier>, StoreError> {
+    async fn dossiers_by_keys(
+        &self,
+        source: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Dossier>, StoreError> {
         forward!(self, s => s.dossiers_by_keys(source, keys).await)
     }
 
@@ -328,7 +315,11 @@ impl Store for AnyStore {
         forward!(self, s => s.put_receiver_client(source, client, password_hash, at).await)
     }
 
-    async fn receiver_client(&self, source: &str, client: &str) -> Result<Option<String>, StoreError> {
+    async fn receiver_client(
+        &self,
+        source: &str,
+        client: &str,
+    ) -> Result<Option<String>, StoreError> {
         forward!(self, s => s.receiver_client(source, client).await)
     }
 

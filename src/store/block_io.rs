@@ -45,15 +45,7 @@ macro_rules! block_store {
                 .bind(source)
                 .fetch_one(&mut *tx)
                 .await?;
-                let cached = cache
-                    .lock()
-                    .expect("index cache")
-                    .remove(source)
-                    .filter(|i| i.generation == generation);
-                let index = match cached {
-                    Some(index) => index,
-                    None => Self::build_index(&mut tx, source, generation).await?,
-                };
+                let index = Self::cached_index(&mut tx, cache, source, generation).await?;
                 let any_rejects = Self::dossier_rejects_exist(&mut tx, source).await?;
                 Ok($import {
                     tx,
@@ -62,6 +54,25 @@ macro_rules! block_store {
                     merge: super::blocks::Merge::new(index),
                     cache: cache.clone(),
                 })
+            }
+
+            /// The source's key index at `generation`: the cached one (taken out of the cache)
+            /// while it is that generation's, else built from its blocks.
+            async fn cached_index(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                cache: &super::block_io::IndexCache,
+                source: &str,
+                generation: i64,
+            ) -> Result<super::blocks::KeyIndex, StoreError> {
+                let cached = cache
+                    .lock()
+                    .expect("index cache")
+                    .remove(source)
+                    .filter(|i| i.generation == generation);
+                match cached {
+                    Some(index) => Ok(index),
+                    None => Self::build_index(tx, source, generation).await,
+                }
             }
 
             #[tracing::instrument(name = "store.dossier_index", skip_all, fields(source))]
@@ -140,16 +151,7 @@ macro_rules! block_store {
                 let Some(generation) = generation else {
                     return Ok(Vec::new());
                 };
-                let cached = self
-                    .index
-                    .lock()
-                    .expect("index cache")
-                    .remove(source)
-                    .filter(|i| i.generation == generation);
-                let index = match cached {
-                    Some(index) => index,
-                    None => Self::build_index(&mut tx, source, generation).await?,
-                };
+                let index = Self::cached_index(&mut tx, &self.index, source, generation).await?;
                 let blocks = index.blocks_of(keys.iter().copied());
                 self.index
                     .lock()

@@ -592,12 +592,14 @@ pub trait Store: Send + Sync {
         credentials: &[SealedCredential],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The upper bound of the last pulled window of `kind` from `source`.
+    /// The upper bound of the last pulled window of CapNhatLuc of `kind` from `source`.
     fn watermark(
         &self,
         source: &str,
         kind: RecordKind,
-    ) -> impl Future<Output = Result<Option<Instant>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Instant>, StoreError>> + Send {
+        self.axis_watermark(source, kind, Axis::Updated)
+    }
 
     /// Moves the watermark forward to `upper` (compare-and-set: never back); call only once the
     /// window's records are stored. `true` when it moved.
@@ -606,7 +608,9 @@ pub trait Store: Send + Sync {
         source: &str,
         kind: RecordKind,
         upper: Instant,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.advance_axis_watermark(source, kind, Axis::Updated, upper)
+    }
 
     /// Logs one pulled window (succeeded or failed).
     fn record_pull(&self, log: &PullLog) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -211,9 +211,8 @@ impl PullRow {
             "feedback" => RecordKind::Feedback,
             other => return Err(StoreError::Corrupt(format!("pull log of kind `{other}`"))),
         };
-        let axis = crate::domain::Axis::parse(&self.axis).ok_or_else(|| {
-            StoreError::Corrupt(format!("pull log of axis `{}`", self.axis))
-        })?;
+        let axis = crate::domain::Axis::parse(&self.axis)
+            .ok_or_else(|| StoreError::Corrupt(format!("pull log of axis `{}`", self.axis)))?;
         Ok(PullLog {
             source: self.source,
             kind,
@@ -506,41 +505,6 @@ macro_rules! shared_methods {
             }
             tx.commit().await?;
             Ok(())
-        }
-
-        #[tracing::instrument(name = "store.watermark", skip_all, fields(source, kind = kind.as_str()))]
-        async fn watermark(
-            &self,
-            source: &str,
-            kind: RecordKind,
-        ) -> Result<Option<Instant>, StoreError> {
-            let upper: Option<i64> =
-                sqlx::query_scalar("SELECT upper FROM watermarks WHERE source = $1 AND kind = $2")
-                    .bind(source)
-                    .bind(kind.as_str())
-                    .fetch_optional(&self.pool)
-                    .await?;
-            Ok(upper.map(Instant))
-        }
-
-        #[tracing::instrument(name = "store.advance_watermark", skip_all, fields(source, kind = kind.as_str(), upper = %upper))]
-        async fn advance_watermark(
-            &self,
-            source: &str,
-            kind: RecordKind,
-            upper: Instant,
-        ) -> Result<bool, StoreError> {
-            let moved: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO watermarks (source, kind, upper) VALUES ($1, $2, $3) \
-                 ON CONFLICT (source, kind) DO UPDATE SET upper = excluded.upper \
-                 WHERE watermarks.upper < excluded.upper RETURNING upper",
-            )
-            .bind(source)
-            .bind(kind.as_str())
-            .bind(upper.0)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(moved.is_some())
         }
 
         #[tracing::instrument(name = "store.record_pull", skip_all, fields(source = %log.source, kind = log.kind.as_str(), ok = log.ok))]

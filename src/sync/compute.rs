@@ -124,13 +124,12 @@ pub fn compute(
             dossiers: loaded.dossiers.as_deref(),
             ratings: loaded.ratings.as_deref(),
             feedback: loaded.feedback.as_deref(),
-            rating_months: loaded
-                .rating_months
-                .as_deref()
-                .map(|months| forms::satisfaction::MonthlyInput {
+            rating_months: loaded.rating_months.as_deref().map(|months| {
+                forms::satisfaction::MonthlyInput {
                     months,
                     question: setup.question,
-                }),
+                }
+            }),
             findings,
             catalog: setup.catalog,
             checks: setup.checks,

@@ -96,9 +96,9 @@ impl Freshness {
         match &self.latest {
             None => {
                 return Err(match self.protocol {
-                    Protocol::Receiver => format!(
-                        "no {kind} records were ever pushed to the receiver `{source}`"
-                    ),
+                    Protocol::Receiver => {
+                        format!("no {kind} records were ever pushed to the receiver `{source}`")
+                    }
                     _ => format!("no {kind} records were ever pulled from `{source}`"),
                 });
             }
@@ -229,12 +229,24 @@ mod tests {
                 "2023-09-20T01:00:00Z",
             ),
         ];
-        let f = Freshness::of("default", Protocol::Baocao, RecordKind::Dossier, &pulls, history);
+        let f = Freshness::of(
+            "default",
+            Protocol::Baocao,
+            RecordKind::Dossier,
+            &pulls,
+            history,
+        );
         assert_eq!(f.covered_to, Some(at("2023-09-20T01:00:00Z")));
         assert!(f.check(at("2023-09-14T23:00:00Z")).is_ok());
 
         let gap = [pulls[0].clone(), pulls[1].clone()];
-        let f = Freshness::of("default", Protocol::Baocao, RecordKind::Dossier, &gap, history);
+        let f = Freshness::of(
+            "default",
+            Protocol::Baocao,
+            RecordKind::Dossier,
+            &gap,
+            history,
+        );
         let reason = f.check(at("2023-09-14T23:00:00Z")).unwrap_err();
         assert!(reason.contains("failed"), "{reason}");
 
@@ -244,7 +256,13 @@ mod tests {
             true,
             "2023-09-20T00:00:00Z",
         )];
-        let f = Freshness::of("default", Protocol::Baocao, RecordKind::Dossier, &late_start, history);
+        let f = Freshness::of(
+            "default",
+            Protocol::Baocao,
+            RecordKind::Dossier,
+            &late_start,
+            history,
+        );
         assert_eq!(f.covered_to, None, "the span from history_from has a gap");
         assert!(f.check(at("2023-09-14T23:00:00Z")).is_err());
     }
@@ -266,7 +284,13 @@ mod tests {
                 "2023-09-20T01:00:00Z",
             ),
         ];
-        let f = Freshness::of("default", Protocol::Baocao, RecordKind::Dossier, &pulls, history);
+        let f = Freshness::of(
+            "default",
+            Protocol::Baocao,
+            RecordKind::Dossier,
+            &pulls,
+            history,
+        );
         assert!(
             f.check(at("2023-09-14T23:00:00Z"))
                 .unwrap_err()
@@ -284,7 +308,13 @@ mod tests {
             true,
             "2023-09-14T22:05:00Z",
         )];
-        let mut f = vec![Freshness::of("default", Protocol::Baocao, RecordKind::Dossier, &pulls, history)];
+        let mut f = vec![Freshness::of(
+            "default",
+            Protocol::Baocao,
+            RecordKind::Dossier,
+            &pulls,
+            history,
+        )];
         let r = reasons(
             &q3,
             &[RecordKind::Dossier],
@@ -294,7 +324,13 @@ mod tests {
         );
         assert_eq!(r.len(), 2, "{r:?}");
         // A source that sends ratings but never answered.
-        f.push(Freshness::of("default", Protocol::Baocao, RecordKind::Rating, &[], history));
+        f.push(Freshness::of(
+            "default",
+            Protocol::Baocao,
+            RecordKind::Rating,
+            &[],
+            history,
+        ));
         let r = reasons(
             &q3,
             &[RecordKind::Dossier, RecordKind::Rating],
@@ -320,42 +356,135 @@ mod tests {
         let history = at("2022-01-01T00:00:00+07:00");
         // Reception windows to the settle instant, but CapNhatLuc windows do not count here.
         let windows = [
-            axis_log(Axis::Received, "2022-01-01T00:00:00+07:00", "2023-09-15T08:00:00+07:00", true, "2023-09-15T08:01:00+07:00"),
-            axis_log(Axis::Lookup, "2023-09-15T06:00:00+07:00", "2023-09-15T08:02:00+07:00", true, "2023-09-15T08:02:00+07:00"),
+            axis_log(
+                Axis::Received,
+                "2022-01-01T00:00:00+07:00",
+                "2023-09-15T08:00:00+07:00",
+                true,
+                "2023-09-15T08:01:00+07:00",
+            ),
+            axis_log(
+                Axis::Lookup,
+                "2023-09-15T06:00:00+07:00",
+                "2023-09-15T08:02:00+07:00",
+                true,
+                "2023-09-15T08:02:00+07:00",
+            ),
         ];
-        let mut f = Freshness::of("dvc", Protocol::EnvelopeWindow, RecordKind::Dossier, &windows, history);
+        let mut f = Freshness::of(
+            "dvc",
+            Protocol::EnvelopeWindow,
+            RecordKind::Dossier,
+            &windows,
+            history,
+        );
         assert!(f.check(needed).is_ok());
         f.open_unread = 12;
         let reason = f.check(needed).unwrap_err();
-        assert!(reason.contains("12 dossiers") && reason.contains("dvc"), "{reason}");
-        let as_baocao = Freshness::of("dvc", Protocol::Baocao, RecordKind::Dossier, &windows, history);
+        assert!(
+            reason.contains("12 dossiers") && reason.contains("dvc"),
+            "{reason}"
+        );
+        let as_baocao = Freshness::of(
+            "dvc",
+            Protocol::Baocao,
+            RecordKind::Dossier,
+            &windows,
+            history,
+        );
         assert!(as_baocao.check(needed).is_err(), "no CapNhatLuc windows");
         // A failed look-up pass, latest, holds the gate.
         let mut failed = windows.to_vec();
-        failed.push(axis_log(Axis::Lookup, "2023-09-15T06:00:00+07:00", "2023-09-15T09:00:00+07:00", false, "2023-09-15T09:00:00+07:00"));
-        let f = Freshness::of("dvc", Protocol::EnvelopeWindow, RecordKind::Dossier, &failed, history);
+        failed.push(axis_log(
+            Axis::Lookup,
+            "2023-09-15T06:00:00+07:00",
+            "2023-09-15T09:00:00+07:00",
+            false,
+            "2023-09-15T09:00:00+07:00",
+        ));
+        let f = Freshness::of(
+            "dvc",
+            Protocol::EnvelopeWindow,
+            RecordKind::Dossier,
+            &failed,
+            history,
+        );
         assert!(f.check(needed).unwrap_err().contains("failed"));
 
         // A receiver: a batch stored after the settle instant, none failed since.
-        let pushes = [
-            axis_log(Axis::Push, "2023-09-15T05:00:00+07:00", "2023-09-15T05:00:00+07:00", true, "2023-09-15T05:00:00+07:00"),
-        ];
-        let f = Freshness::of("nhan", Protocol::Receiver, RecordKind::Dossier, &pushes, history);
-        assert!(f.check(needed).unwrap_err().contains("since"), "before the settle instant");
+        let pushes = [axis_log(
+            Axis::Push,
+            "2023-09-15T05:00:00+07:00",
+            "2023-09-15T05:00:00+07:00",
+            true,
+            "2023-09-15T05:00:00+07:00",
+        )];
+        let f = Freshness::of(
+            "nhan",
+            Protocol::Receiver,
+            RecordKind::Dossier,
+            &pushes,
+            history,
+        );
+        assert!(
+            f.check(needed).unwrap_err().contains("since"),
+            "before the settle instant"
+        );
         let mut later = pushes.to_vec();
-        later.push(axis_log(Axis::Push, "2023-09-15T07:00:00+07:00", "2023-09-15T07:00:00+07:00", true, "2023-09-15T07:00:00+07:00"));
-        let f = Freshness::of("nhan", Protocol::Receiver, RecordKind::Dossier, &later, history);
+        later.push(axis_log(
+            Axis::Push,
+            "2023-09-15T07:00:00+07:00",
+            "2023-09-15T07:00:00+07:00",
+            true,
+            "2023-09-15T07:00:00+07:00",
+        ));
+        let f = Freshness::of(
+            "nhan",
+            Protocol::Receiver,
+            RecordKind::Dossier,
+            &later,
+            history,
+        );
         assert!(f.check(needed).is_ok());
-        later.push(axis_log(Axis::Push, "2023-09-15T07:30:00+07:00", "2023-09-15T07:30:00+07:00", false, "2023-09-15T07:30:00+07:00"));
-        let f = Freshness::of("nhan", Protocol::Receiver, RecordKind::Dossier, &later, history);
+        later.push(axis_log(
+            Axis::Push,
+            "2023-09-15T07:30:00+07:00",
+            "2023-09-15T07:30:00+07:00",
+            false,
+            "2023-09-15T07:30:00+07:00",
+        ));
+        let f = Freshness::of(
+            "nhan",
+            Protocol::Receiver,
+            RecordKind::Dossier,
+            &later,
+            history,
+        );
         assert!(f.check(needed).is_err(), "a batch failed since");
 
         // A queue: drained (emptied) after the settle instant.
-        let drains = [axis_log(Axis::Queue, "2023-09-15T07:00:00+07:00", "2023-09-15T07:00:00+07:00", true, "2023-09-15T07:05:00+07:00")];
-        let f = Freshness::of("hotich", Protocol::AckQueue, RecordKind::Dossier, &drains, history);
+        let drains = [axis_log(
+            Axis::Queue,
+            "2023-09-15T07:00:00+07:00",
+            "2023-09-15T07:00:00+07:00",
+            true,
+            "2023-09-15T07:05:00+07:00",
+        )];
+        let f = Freshness::of(
+            "hotich",
+            Protocol::AckQueue,
+            RecordKind::Dossier,
+            &drains,
+            history,
+        );
         assert!(f.check(needed).is_ok());
-        let f = Freshness::of("hotich", Protocol::AckQueue, RecordKind::Dossier, &drains[..0], history);
+        let f = Freshness::of(
+            "hotich",
+            Protocol::AckQueue,
+            RecordKind::Dossier,
+            &drains[..0],
+            history,
+        );
         assert!(f.check(needed).unwrap_err().contains("hotich"));
     }
 }
-

@@ -27,7 +27,10 @@ impl Precedence {
     }
 
     fn rank(&self, source: &str) -> (i64, String) {
-        (self.0.get(source).copied().unwrap_or(100), source.to_owned())
+        (
+            self.0.get(source).copied().unwrap_or(100),
+            source.to_owned(),
+        )
     }
 }
 
@@ -139,8 +142,13 @@ impl Loaded {
             .findings
             .extend(findings.into_iter().map(|f| (RecordKind::Dossier, f)));
         loaded.ratings = Some(
-            load_raw::<S, Rating>(store, &mut loaded, sources(RecordKind::Rating).await?, precedence)
-                .await?,
+            load_raw::<S, Rating>(
+                store,
+                &mut loaded,
+                sources(RecordKind::Rating).await?,
+                precedence,
+            )
+            .await?,
         );
         loaded.feedback = Some(
             load_raw::<S, Feedback>(

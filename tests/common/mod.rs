@@ -201,22 +201,10 @@ pub fn init_key(path: &Path) {
     assert!(out.status.success(), "creds init-key");
 }
 
-/// `creds set`, the password on standard input.
-pub fn creds_set(db: &str, key: &Path, system: &str, unit: &str, username: &str, password: &str) {
+/// Runs `command` with `input` on its standard input; whether it succeeded.
+pub fn with_stdin(command: &mut Command, input: &str) -> bool {
     use std::io::Write;
-    let mut child = bin()
-        .args([
-            "creds",
-            "set",
-            "--system",
-            system,
-            "--unit",
-            unit,
-            "--username",
-            username,
-            "--password-stdin",
-        ])
-        .args(["--key-file", key.to_str().unwrap(), "--database-url", db])
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -225,9 +213,22 @@ pub fn creds_set(db: &str, key: &Path, system: &str, unit: &str, username: &str,
         .stdin
         .take()
         .unwrap()
-        .write_all(password.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success(), "creds set {system} {unit}");
+    child.wait().unwrap().success()
+}
+
+/// `creds set`, the password on standard input.
+pub fn creds_set(db: &str, key: &Path, system: &str, unit: &str, username: &str, password: &str) {
+    let mut command = bin();
+    command
+        .args(["creds", "set", "--system", system, "--unit", unit])
+        .args(["--username", username, "--password-stdin"])
+        .args(["--key-file", key.to_str().unwrap(), "--database-url", db]);
+    assert!(
+        with_stdin(&mut command, password),
+        "creds set {system} {unit}"
+    );
 }
 
 /// `RUST_LOG` for the tests that search every log line for secrets: trace level for everything,

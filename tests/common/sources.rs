@@ -112,7 +112,15 @@ impl Province {
     /// `sync` of the period at `now`.
     pub fn sync(&self, config: &Path, now: &str) -> (String, String, i32) {
         let out = bin()
-            .args(["sync", "--period", PERIOD, "--freeze-clock", "--now", now, "--config"])
+            .args([
+                "sync",
+                "--period",
+                PERIOD,
+                "--freeze-clock",
+                "--now",
+                now,
+                "--config",
+            ])
             .arg(config)
             .output()
             .unwrap();
@@ -125,27 +133,31 @@ impl Province {
 
     /// A SQLite store of its own.
     pub fn sqlite(&self, name: &str) -> String {
-        format!("sqlite://{}", self.dir.path().join(format!("{name}.db")).display())
+        format!(
+            "sqlite://{}",
+            self.dir.path().join(format!("{name}.db")).display()
+        )
     }
 
     /// `creds set --source NAME`.
     pub fn login(&self, config: &Path, source: &str, username: &str, password: &str) {
-        use std::io::Write;
-        let mut child = bin()
-            .args(["creds", "set", "--source", source, "--username", username, "--password-stdin"])
+        let mut command = bin();
+        command
+            .args([
+                "creds",
+                "set",
+                "--source",
+                source,
+                "--username",
+                username,
+                "--password-stdin",
+            ])
             .arg("--config")
-            .arg(config)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success(), "creds set --source {source}");
+            .arg(config);
+        assert!(
+            super::with_stdin(&mut command, password),
+            "creds set --source {source}"
+        );
     }
 
     /// `pull` with the configuration at [`NOW`]; standard output and error, and the exit code.
@@ -169,7 +181,7 @@ impl Province {
     }
 
     /// A form's JSON from the store of `config`.
-    pub fn from_store(&self, config: &Path, form: &str) -> Value {
+    pub fn report_from_store(&self, config: &Path, form: &str) -> Value {
         let out = output_with(
             Command::new(env!("CARGO_BIN_EXE_baocao-sync"))
                 .env("RUST_LOG", "warn")
@@ -184,12 +196,12 @@ impl Province {
     }
 
     /// The same form from the export file of the same dossiers.
-    pub fn from_export(&self, form: &str) -> Value {
-        self.from_file(&self.export(), form)
+    pub fn report_from_export(&self, form: &str) -> Value {
+        self.report_from_file(&self.export(), form)
     }
 
     /// A form from an export file.
-    pub fn from_file(&self, file: &Path, form: &str) -> Value {
+    pub fn report_from_file(&self, file: &Path, form: &str) -> Value {
         super::report_json(&[
             "--input",
             file.to_str().unwrap(),

@@ -73,7 +73,8 @@ fn login_answer(state: &State, headers: &HeaderMap, body: &str) -> Response {
         .lock()
         .expect("lock")
         .insert(session.clone(), state.clock.now_ms());
-    let mut body = json!({"error_code": error_code(&state.data.quirks, 0), "message": "Đăng nhập thành công"});
+    let mut body =
+        json!({"error_code": error_code(&state.data.quirks, 0), "message": "Đăng nhập thành công"});
     body["session"] = Value::String(session);
     Json(body).into_response()
 }
@@ -83,7 +84,8 @@ pub(super) async fn integration(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let admitted = match super::super::admit(&state, "envelope", format!("POST integration {body}")) {
+    let admitted = match super::super::admit(&state, "envelope", format!("POST integration {body}"))
+    {
         Ok(a) => a,
         Err(answer) => return *answer,
     };

@@ -26,7 +26,9 @@ fn refused(why: &str) -> Response {
 /// The (access key, secret key) an `lgspaccesstoken` header carries.
 fn access_keys(headers: &HeaderMap) -> Option<(String, String)> {
     let text = headers.get("lgspaccesstoken")?.to_str().ok()?;
-    let json = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
     Some((
         v.get("AccessKey")?.as_str()?.to_owned(),
@@ -45,11 +47,15 @@ pub(super) fn check(state: &State, headers: &HeaderMap) -> Option<Response> {
         Some("vnpt") => {
             let known = access_keys(headers).is_some_and(|(ak, sk)| {
                 state.data.clients.iter().any(|c| {
-                    c.system == "vnpt" && c.client_id == ak && c.client_secret.as_deref() == Some(&sk)
+                    c.system == "vnpt"
+                        && c.client_id == ak
+                        && c.client_secret.as_deref() == Some(&sk)
                 })
             });
             if !known {
-                return Some(refused("lgspaccesstoken is missing or not a known application"));
+                return Some(refused(
+                    "lgspaccesstoken is missing or not a known application",
+                ));
             }
             match super::super::bearer(state, "vnpt", headers) {
                 Some(_) => None,

@@ -20,7 +20,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"status": status.as_u16(), "message": message}))).into_response()
+    (
+        status,
+        Json(json!({"status": status.as_u16(), "message": message})),
+    )
+        .into_response()
 }
 
 pub(super) async fn token(
@@ -75,7 +79,10 @@ fn render(state: &State, r: &Value) -> Value {
             .map(Value::from)
             .unwrap_or_else(|_| Value::String(text.to_owned()))
     };
-    let channel = match (state.data.quirks.channels.as_str(), field(r, "KenhThucHien")) {
+    let channel = match (
+        state.data.quirks.channels.as_str(),
+        field(r, "KenhThucHien"),
+    ) {
         ("reversed", "1") => "2",
         ("reversed", "2") => "1",
         (_, c) => c,
@@ -119,10 +126,11 @@ pub(super) async fn search(
 ) -> Response {
     let mut pairs: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
     pairs.sort();
-    let admitted = match super::super::admit(&state, "igate", format!("GET search?{}", pairs.join("&"))) {
-        Ok(a) => a,
-        Err(answer) => return *answer,
-    };
+    let admitted =
+        match super::super::admit(&state, "igate", format!("GET search?{}", pairs.join("&"))) {
+            Ok(a) => a,
+            Err(answer) => return *answer,
+        };
     let reply = search_answer(&state, &q, &headers);
     admitted.answer(reply).await
 }
@@ -159,7 +167,8 @@ fn search_answer(state: &State, q: &HashMap<String, String>, headers: &HeaderMap
         .filter(|r| instant(r, field_name).is_some_and(|i| from <= i && i <= to))
         .collect();
     found.sort_by(|a, b| {
-        (instant(a, field_name), field(a, "MaHoSo")).cmp(&(instant(b, field_name), field(b, "MaHoSo")))
+        (instant(a, field_name), field(a, "MaHoSo"))
+            .cmp(&(instant(b, field_name), field(b, "MaHoSo")))
     });
     let content: Vec<Value> = found
         .iter()
@@ -199,15 +208,20 @@ pub(super) async fn catalogue(
     Path((catalogue, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let admitted =
-        match super::super::admit(&state, "igate", format!("GET {catalogue} {id}")) {
-            Ok(a) => a,
-            Err(answer) => return *answer,
-        };
+    let admitted = match super::super::admit(&state, "igate", format!("GET {catalogue} {id}")) {
+        Ok(a) => a,
+        Err(answer) => return *answer,
+    };
     let reply = if !authorised(&state, &headers) {
         error(StatusCode::UNAUTHORIZED, "Unauthorized")
     } else {
-        let known = state.protocols.objects.lock().expect("lock").get(&id).cloned();
+        let known = state
+            .protocols
+            .objects
+            .lock()
+            .expect("lock")
+            .get(&id)
+            .cloned();
         match known {
             Some((c, code, name)) if c == catalogue => {
                 Json(json!({"id": id, "code": code, "name": name})).into_response()

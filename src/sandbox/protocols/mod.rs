@@ -80,8 +80,8 @@ pub(crate) fn changed_dossier(state: &State, key: &str) {
 pub(crate) fn unlucky(state: &State, request: &str, attempt: u64) -> Option<Response> {
     let rate = state.data.faults.transient_rate?;
     let digest = sha2::Sha256::digest(format!("{}|{request}|{attempt}", state.data.faults.seed));
-    let draw = u64::from_le_bytes(digest[..8].try_into().expect("eight bytes")) as f64
-        / u64::MAX as f64;
+    let draw =
+        u64::from_le_bytes(digest[..8].try_into().expect("eight bytes")) as f64 / u64::MAX as f64;
     if draw >= rate {
         return None;
     }
@@ -112,7 +112,11 @@ pub(crate) fn object_id(catalogue: &str, code: &str) -> String {
 
 /// A canonical record's text field, trimmed.
 pub(crate) fn field<'a>(record: &'a Value, name: &str) -> &'a str {
-    record.get(name).and_then(Value::as_str).map(str::trim).unwrap_or("")
+    record
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("")
 }
 
 /// A canonical record's instant field.

@@ -121,7 +121,11 @@ pub(super) async fn list(Shared(state): Shared<Arc<State>>, headers: HeaderMap) 
         Err(answer) => return *answer,
     };
     let reply = if super::super::bearer(&state, "queue", &headers).is_none() {
-        (StatusCode::UNAUTHORIZED, Json(json!({"message": "Unauthorized"}))).into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Unauthorized"})),
+        )
+            .into_response()
     } else {
         started(&state);
         let keys: Vec<String> = state
@@ -156,7 +160,11 @@ pub(super) async fn ack(
         Err(answer) => return *answer,
     };
     let reply = if super::super::bearer(&state, "queue", &headers).is_none() {
-        (StatusCode::UNAUTHORIZED, Json(json!({"message": "Unauthorized"}))).into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Unauthorized"})),
+        )
+            .into_response()
     } else {
         let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         let key = v.get("maHoSo").and_then(Value::as_str).unwrap_or_default();

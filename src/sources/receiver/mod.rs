@@ -248,6 +248,38 @@ async fn integration(Shared(r): Shared<Arc<Receiver>>, body: String) -> Response
     tracing::Instrument::instrument(services::call(&r, &client, &service, &v), span).await
 }
 
+/// A receiver being served.
+pub struct Serving {
+    pub name: String,
+    pub address: std::net::SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Serves every configured receiver that has a listen address, each until `stop` says so.
+pub async fn spawn_all(
+    store: &AnyStore,
+    sources: &[SourceSettings],
+    units: &crate::domain::UnitTree,
+    now: Now,
+    stop: crate::shutdown::Shutdown,
+) -> Result<Vec<Serving>, String> {
+    let mut out = Vec::new();
+    for (receiver, listener) in bind_all(store, sources, units, now).await? {
+        let address = listener
+            .local_addr()
+            .map_err(|e| format!("receiver `{}`: {e}", receiver.name()))?;
+        let name = receiver.name().to_owned();
+        let mut stop = stop.clone();
+        let task = tokio::spawn(receiver.serve(listener, async move { stop.requested().await }));
+        out.push(Serving {
+            name,
+            address,
+            task,
+        });
+    }
+    Ok(out)
+}
+
 /// Binds every configured receiver that has a listen address: (receiver, listener).
 pub async fn bind_all(
     store: &AnyStore,

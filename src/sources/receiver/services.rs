@@ -26,10 +26,10 @@ pub(super) async fn call(r: &Receiver, client: &str, service: &str, v: &Value) -
 }
 
 /// The batch's items (`data`), or the answer saying what is wrong.
-fn items(v: &Value) -> Result<&Vec<Value>, Response> {
+fn items(v: &Value) -> Result<&Vec<Value>, Box<Response>> {
     match v.get("data") {
         Some(Value::Array(items)) => Ok(items),
-        _ => Err(answer(-1, "`data` phải là danh sách các bản ghi")),
+        _ => Err(Box::new(answer(-1, "`data` phải là danh sách các bản ghi"))),
     }
 }
 
@@ -38,7 +38,9 @@ fn unavailable(r: &Receiver, e: &crate::store::StoreError) -> Response {
     tracing::error!(source = %r.name(), error = %e, "a pushed batch could not be stored");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        axum::Json(json!({"error_code": -1, "message": "Chưa lưu được dữ liệu; vui lòng gửi lại sau"})),
+        axum::Json(
+            json!({"error_code": -1, "message": "Chưa lưu được dữ liệu; vui lòng gửi lại sau"}),
+        ),
     )
         .into_response()
 }
@@ -68,7 +70,7 @@ fn summary(kind: &str, received: usize, bad: Vec<Value>) -> Response {
 async fn dossiers(r: &Receiver, client: &str, v: &Value) -> Response {
     let items = match items(v) {
         Ok(i) => i,
-        Err(a) => return a,
+        Err(a) => return *a,
     };
     point(Stage::Receive);
     let natives: Vec<Native> = items
@@ -126,7 +128,7 @@ struct Step {
 async fn progress(r: &Receiver, client: &str, v: &Value) -> Response {
     let items = match items(v) {
         Ok(i) => i,
-        Err(a) => return a,
+        Err(a) => return *a,
     };
     point(Stage::Receive);
     let mut bad_items = Vec::new();
@@ -289,7 +291,7 @@ fn render(d: &Dossier) -> Value {
 async fn ratings(r: &Receiver, client: &str, v: &Value) -> Response {
     let items = match items(v) {
         Ok(i) => i,
-        Err(a) => return a,
+        Err(a) => return *a,
     };
     point(Stage::Receive);
     let _one = r.writing.lock().await;

@@ -52,7 +52,8 @@ pub async fn run(run: &SourceRun<'_>, before: Option<Instant>) -> Result<PullOut
         .unwrap_or((l.per_second * PER_PULL_SECONDS).max(1.0) as usize)
         .max(1);
     let interval = Duration::from_secs_f64(1.0 / l.per_second);
-    let envelope = EnvelopeClient::new(run.settings, run.http.clone()).map_err(SyncError::Config)?;
+    let envelope =
+        EnvelopeClient::new(run.settings, run.http.clone()).map_err(SyncError::Config)?;
     let igate = IgateClient::new(run.settings, run.http.clone());
     let started = tokio::time::Instant::now();
     let mut calls = 0usize;
@@ -111,7 +112,8 @@ pub async fn run(run: &SourceRun<'_>, before: Option<Instant>) -> Result<PullOut
         }
         let lookups = match run.settings.protocol {
             Protocol::Igate => {
-                let values: Vec<serde_json::Value> = found.iter().map(|n| n.value.clone()).collect();
+                let values: Vec<serde_json::Value> =
+                    found.iter().map(|n| n.value.clone()).collect();
                 match super::windows::catalogue(run, igate, &values).await {
                     Ok(l) => l,
                     Err(e) => {
@@ -133,7 +135,8 @@ pub async fn run(run: &SourceRun<'_>, before: Option<Instant>) -> Result<PullOut
         )
         .await?;
         // A record that came back under another code leaves the one asked for read all the same.
-        let keys: std::collections::HashSet<&str> = stored.keys.iter().map(String::as_str).collect();
+        let keys: std::collections::HashSet<&str> =
+            stored.keys.iter().map(String::as_str).collect();
         let strays: Vec<OpenMark> = asked
             .iter()
             .filter(|d| !keys.contains(d.key.as_str()))

@@ -101,11 +101,7 @@ impl Puller<'_> {
             if plan.only.as_ref().is_some_and(|o| *o != source.name) {
                 continue;
             }
-            let fed: Vec<RecordKind> = kinds
-                .iter()
-                .copied()
-                .filter(|k| source.feeds(*k))
-                .collect();
+            let fed: Vec<RecordKind> = kinds.iter().copied().filter(|k| source.feeds(*k)).collect();
             if fed.is_empty() || source.protocol == Protocol::Receiver {
                 continue;
             }

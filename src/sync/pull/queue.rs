@@ -65,9 +65,8 @@ pub async fn drain(run: &SourceRun<'_>) -> Result<PullOutcome, SyncError> {
             .count();
         outcome.rejected.extend(stored.rejected);
         // Stored: now each may be acknowledged.
-        type Ack<'f> = std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'f>,
-        >;
+        type Ack<'f> =
+            std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'f>>;
         let client = &client;
         let acks: Vec<Ack<'_>> = stored
             .keys
@@ -81,10 +80,8 @@ pub async fn drain(run: &SourceRun<'_>) -> Result<PullOutcome, SyncError> {
                 })
             })
             .collect();
-        let acks: Vec<Result<(), String>> = futures_util::stream::iter(acks)
-            .buffered(4)
-            .collect()
-            .await;
+        let acks: Vec<Result<(), String>> =
+            futures_util::stream::iter(acks).buffered(4).collect().await;
         if let Some(Err(e)) = acks.into_iter().find(Result::is_err) {
             failure = Some(e);
             break;

@@ -19,8 +19,8 @@ use crate::sources::envelope::EnvelopeClient;
 use crate::sources::igate::IgateClient;
 use crate::sources::ingest::{self, Native};
 use crate::sources::mapping::Lookups;
-use chrono::{Duration, NaiveTime};
 use crate::store::Store;
+use chrono::{Duration, NaiveTime};
 use futures_util::StreamExt;
 
 const DAY: i64 = 86_400;
@@ -66,7 +66,10 @@ fn start_of(
 }
 
 /// Pulls every axis of the source (receptions first).
-pub async fn pull(run: &SourceRun<'_>, full_from: Option<Instant>) -> Result<PullOutcome, SyncError> {
+pub async fn pull(
+    run: &SourceRun<'_>,
+    full_from: Option<Instant>,
+) -> Result<PullOutcome, SyncError> {
     let mut axes = vec![Axis::Received];
     if run.settings.protocol == Protocol::Igate {
         axes.extend(run.settings.igate.rescan.iter().copied());
@@ -95,7 +98,10 @@ pub async fn pull(run: &SourceRun<'_>, full_from: Option<Instant>) -> Result<Pul
     Ok(outcome)
 }
 
-type Fetched = ((Instant, Instant), Result<(Vec<Native>, Lookups), SourceError>);
+type Fetched = (
+    (Instant, Instant),
+    Result<(Vec<Native>, Lookups), SourceError>,
+);
 
 #[tracing::instrument(name = "sync.pull.windows", skip_all, fields(source = %run.settings.name, axis = axis.as_str()))]
 async fn pull_axis(
@@ -110,7 +116,14 @@ async fn pull_axis(
         .axis_watermark(source, crate::domain::RecordKind::Dossier, axis)
         .await?;
     let to = Instant(run.now.0 - plan.lag_seconds);
-    let from = start_of(axis, mark, full_from, run.history_from, to, plan.overlap_seconds);
+    let from = start_of(
+        axis,
+        mark,
+        full_from,
+        run.history_from,
+        to,
+        plan.overlap_seconds,
+    );
     let whole_days = run.settings.protocol == Protocol::EnvelopeWindow;
     let windows = spans(from, to, plan.days, whole_days);
     let mut outcome = PullOutcome {
@@ -120,7 +133,8 @@ async fn pull_axis(
         windows: windows.len(),
         ..PullOutcome::default()
     };
-    let envelope = EnvelopeClient::new(run.settings, run.http.clone()).map_err(SyncError::Config)?;
+    let envelope =
+        EnvelopeClient::new(run.settings, run.http.clone()).map_err(SyncError::Config)?;
     let igate = IgateClient::new(run.settings, run.http.clone());
     let (envelope, igate) = (&envelope, &igate);
     type Fetch<'f> = std::pin::Pin<Box<dyn std::future::Future<Output = Fetched> + Send + 'f>>;
@@ -271,19 +285,39 @@ mod tests {
         assert_eq!(
             w,
             vec![
-                (at("2023-09-10T00:00:00+07:00"), at("2023-09-11T00:00:00+07:00")),
-                (at("2023-09-11T00:00:00+07:00"), at("2023-09-12T00:00:00+07:00")),
-                (at("2023-09-12T00:00:00+07:00"), at("2023-09-12T08:00:00+07:00")),
+                (
+                    at("2023-09-10T00:00:00+07:00"),
+                    at("2023-09-11T00:00:00+07:00")
+                ),
+                (
+                    at("2023-09-11T00:00:00+07:00"),
+                    at("2023-09-12T00:00:00+07:00")
+                ),
+                (
+                    at("2023-09-12T00:00:00+07:00"),
+                    at("2023-09-12T08:00:00+07:00")
+                ),
             ]
         );
-        assert!(spans(at("2023-09-12T08:00:00Z"), at("2023-09-12T08:00:00Z"), 1, true).is_empty());
+        assert!(
+            spans(
+                at("2023-09-12T08:00:00Z"),
+                at("2023-09-12T08:00:00Z"),
+                1,
+                true
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn starts_follow_the_watermark_history_and_axis() {
         let history = at("2022-01-01T00:00:00+07:00");
         let to = at("2023-09-20T07:00:00+07:00");
-        assert_eq!(start_of(Axis::Received, None, None, history, to, 3 * DAY), history);
+        assert_eq!(
+            start_of(Axis::Received, None, None, history, to, 3 * DAY),
+            history
+        );
         let mark = at("2023-09-19T07:00:00+07:00");
         assert_eq!(
             start_of(Axis::Received, Some(mark), None, history, to, 3 * DAY),
@@ -295,7 +329,10 @@ mod tests {
             "due windows start near now, not at the history"
         );
         let full = at("2023-06-15T00:00:00+07:00");
-        assert_eq!(start_of(Axis::Received, Some(mark), Some(full), history, to, 0), full);
+        assert_eq!(
+            start_of(Axis::Received, Some(mark), Some(full), history, to, 0),
+            full
+        );
         assert_eq!(next_midnight(to), at("2023-09-21T00:00:00+07:00"));
     }
 }
