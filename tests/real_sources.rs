@@ -428,6 +428,26 @@ fn a_period_waits_for_its_open_dossiers_to_be_read_again() {
     };
     let db = p.sqlite("pipeline");
     let config = p.sync_config("pipeline", &sources("per_pull = 5"), &db);
+    // `creds check` tries the source's login with the units'.
+    let check = |config: &std::path::Path| {
+        let out = common::bin()
+            .args(["creds", "check", "--config"])
+            .arg(config)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let checked = check(&config);
+    assert!(checked.contains("0 to chase"), "{checked}");
+    p.login(&config, "dvc", "dvc", "not-the-password");
+    let checked = check(&config);
+    assert!(
+        checked
+            .lines()
+            .any(|l| l.starts_with("dvc") && l.contains("login fails")),
+        "{checked}"
+    );
+    p.login(&config, "dvc", "dvc", "demo-dvc");
     // Pulled before the cut-off: many dossiers are still open.
     let (out, err, code) = p.pull_at(&config, "2023-09-13T12:00:00+07:00", &[]);
     assert_eq!(code, 0, "{out}\n{err}");

@@ -159,14 +159,44 @@ impl Loaded {
             )
             .await?,
         );
-        let months = store.rating_months(source).await?;
-        if !months.is_empty() {
-            loaded.rating_months = Some(
-                months
-                    .iter()
-                    .filter_map(|t| crate::sources::rating_months::parse_stored(t))
-                    .collect(),
+        let mut by_source = Vec::new();
+        for s in sources(RecordKind::Rating).await? {
+            let months: Vec<RatingMonth> = store
+                .rating_months(Some(&s))
+                .await?
+                .iter()
+                .filter_map(|t| crate::sources::rating_months::parse_stored(t))
+                .collect();
+            if !months.is_empty() {
+                by_source.push((s, months));
+            }
+        }
+        if !by_source.is_empty() {
+            // One unit-month-question from two sources counts once, as records do.
+            let keyed = |m: &RatingMonth| {
+                format!(
+                    "{}|{:04}-{:02}|{}",
+                    m.unit_code,
+                    m.month.0,
+                    m.month.1,
+                    crate::catalog::fold(&m.question)
+                )
+            };
+            let by_source: Vec<(String, Vec<(String, RatingMonth)>)> = by_source
+                .into_iter()
+                .map(|(s, ms)| (s, ms.into_iter().map(|m| (keyed(&m), m)).collect()))
+                .collect();
+            let (months, findings) = settle_sources(
+                by_source,
+                precedence,
+                |(k, _): &(String, RatingMonth)| k,
+                |(_, m)| &m.unit_code,
+                RecordKind::Rating,
             );
+            loaded.rating_months = Some(months.into_iter().map(|(_, m)| m).collect());
+            loaded
+                .findings
+                .extend(findings.into_iter().map(|f| (RecordKind::Rating, f)));
         }
         for kind in [
             RecordKind::Dossier,
