@@ -74,6 +74,26 @@ impl<V: Copy> HashedKeys<V> {
         }
     }
 
+    /// Moves `key` from `old` to `new`, wherever it is held (the caller knows `old` is the key's).
+    pub fn replace(&mut self, key: &str, old: V, new: V)
+    where
+        V: PartialEq,
+    {
+        if let Some(v) = self.whole.get_mut(key)
+            && *v == old
+        {
+            *v = new;
+            return;
+        }
+        if let Some(v) = self.by_hash.get_mut(&self.hasher.hash_one(key))
+            && *v == old
+        {
+            *v = new;
+            return;
+        }
+        self.insert(key, new);
+    }
+
     /// Keys held.
     pub fn len(&self) -> usize {
         self.by_hash.len() + self.whole.len()

@@ -24,6 +24,22 @@ pub struct Spec {
     /// The data centres on this window (T..=D); about a fifth is carried over or later.
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
+    /// How the dossier lines look.
+    pub shape: Shape,
+    /// Quarters of history the dossiers spread over, the window's the last (real shape only; 1:
+    /// the window alone).
+    pub quarters: usize,
+}
+
+/// How generated dossier lines look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// Short lines (~400 bytes), every record readable: the earlier benchmarks' data.
+    #[default]
+    Light,
+    /// As real exports write them (~500 bytes): the procedure's, field's and unit's full names,
+    /// the return date, and the defects real exports carry (see [`write_real_dossiers`]).
+    Real,
 }
 
 impl Default for Spec {
@@ -37,6 +53,8 @@ impl Default for Spec {
             seed: 1,
             first_day: NaiveDate::from_ymd_opt(2023, 6, 15).expect("valid date"),
             last_day: NaiveDate::from_ymd_opt(2023, 9, 14).expect("valid date"),
+            shape: Shape::Light,
+            quarters: 1,
         }
     }
 }
@@ -349,6 +367,9 @@ pub fn write_feedback(spec: &Spec, tree: &[SynthUnit], out: &mut dyn Write) -> s
 
 /// Writes `spec.dossiers` NDJSON lines. About 2 % carry the problems a real export has.
 pub fn write_dossiers(spec: &Spec, tree: &[SynthUnit], out: &mut dyn Write) -> std::io::Result<()> {
+    if spec.shape == Shape::Real {
+        return write_real_dossiers(spec, tree, out);
+    }
     let mut rng = Rng(spec.seed);
     let days = Days::of(spec);
     let total_days = days.total;
@@ -416,6 +437,256 @@ pub fn write_dossiers(spec: &Spec, tree: &[SynthUnit], out: &mut dyn Write) -> s
         );
         line.push('\n');
         out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A field: its code, its name before and after the ministries were merged in 2025 (an old
+/// dossier carries the old name), and its procedures (MaTTHC, TenTTHC).
+type RealField = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The fields of real-shaped dossiers.
+const REAL_FIELDS: [RealField; 8] = [
+    (
+        "G09-HT",
+        "Hộ tịch (Bộ Tư pháp)",
+        "Hộ tịch (Bộ Tư pháp)",
+        &[
+            ("1.001193", "Thủ tục đăng ký khai sinh"),
+            ("1.000894", "Thủ tục đăng ký kết hôn"),
+            ("1.004873", "Thủ tục cấp Giấy xác nhận tình trạng hôn nhân"),
+        ],
+    ),
+    (
+        "G09-CT",
+        "Chứng thực (Bộ Tư pháp)",
+        "Chứng thực (Bộ Tư pháp)",
+        &[(
+            "2.000815",
+            "Chứng thực bản sao từ bản chính giấy tờ, văn bản",
+        )],
+    ),
+    (
+        "G09-CC",
+        "Công chứng (Bộ Tư pháp)",
+        "Công chứng (Bộ Tư pháp)",
+        &[(
+            "2.001035",
+            "Công chứng hợp đồng, giao dịch đã được soạn thảo sẵn",
+        )],
+    ),
+    (
+        "G08-DN",
+        "Thành lập và hoạt động doanh nghiệp (Bộ Kế hoạch và Đầu tư)",
+        "Thành lập và hoạt động doanh nghiệp (Bộ Tài chính)",
+        &[
+            ("2.000720", "Đăng ký thành lập hộ kinh doanh"),
+            (
+                "1.010027",
+                "Đăng ký thay đổi nội dung đăng ký hộ kinh doanh",
+            ),
+        ],
+    ),
+    (
+        "G08-HTX",
+        "Thành lập và hoạt động của hợp tác xã (Bộ Kế hoạch và Đầu tư)",
+        "Thành lập và hoạt động của hợp tác xã (Bộ Tài chính)",
+        &[("2.002027", "Đăng ký thành lập hợp tác xã")],
+    ),
+    (
+        "G13-DD",
+        "Đất đai (Bộ Tài nguyên và Môi trường)",
+        "Đất đai (Bộ Nông nghiệp và Môi trường)",
+        &[
+            (
+                "1.012772",
+                "Đăng ký đất đai, tài sản gắn liền với đất lần đầu",
+            ),
+            (
+                "1.012794",
+                "Đăng ký biến động đất đai, tài sản gắn liền với đất",
+            ),
+        ],
+    ),
+    (
+        "G10-XD",
+        "Hoạt động xây dựng (Bộ Xây dựng)",
+        "Hoạt động xây dựng (Bộ Xây dựng)",
+        &[(
+            "1.009994",
+            "Cấp giấy phép xây dựng mới đối với nhà ở riêng lẻ",
+        )],
+    ),
+    (
+        "G16-BTXH",
+        "Bảo trợ xã hội (Bộ Lao động - Thương binh và Xã hội)",
+        "Bảo trợ xã hội (Bộ Y tế)",
+        &[("1.001776", "Thực hiện trợ cấp xã hội hàng tháng")],
+    ),
+];
+
+/// Writes `spec.dossiers` lines as real exports write them, over `spec.quarters` quarters of
+/// history ending with the window's (an equal share each, the oldest first). Every value a string,
+/// the 17 DVCQG fields with the full names, ~500 bytes a line. In every quarter: about 1 % each
+/// with an unknown channel, an unknown unit, no reception date, finished without a finish date,
+/// deleted; 5 % without a due date; dates written `yyyy-MM-dd HH:mm:ss` or statuses padded with
+/// spaces (1 % each, both readable); 0.3 % with an impossible date (unreadable: a finding); 0.5 %
+/// exported twice, the second copy older. Older quarters are mostly closed, about 1 % still open;
+/// their fields carry the names of before 2025 (the older half of a history); 2 % of them changed
+/// during the last quarter (a correction: CapNhatLuc in it).
+pub fn write_real_dossiers(
+    spec: &Spec,
+    tree: &[SynthUnit],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut rng = Rng(spec.seed ^ 0x5245_414c);
+    let quarters = spec.quarters.max(1);
+    let per_quarter = spec.dossiers.div_ceil(quarters);
+    let current = Days::of(spec);
+    let mut line = String::with_capacity(1024);
+    let mut written = 0;
+    for q in 0..quarters {
+        let back = (quarters - 1 - q) as u32;
+        let shift = |d: NaiveDate| {
+            d.checked_sub_months(chrono::Months::new(3 * back))
+                .expect("a date in range")
+        };
+        let days = Days::of(&Spec {
+            first_day: shift(spec.first_day),
+            last_day: shift(spec.last_day),
+            ..Spec::default()
+        });
+        let old = q + 1 < quarters;
+        let old_names = quarters > 1 && q < quarters / 2;
+        let n = per_quarter.min(spec.dossiers - written);
+        for i in written..written + n {
+            let unit = &tree[1 + rng.below(tree.len() as u64 - 1) as usize];
+            let (field_code, name_before, name_after, procedures) =
+                REAL_FIELDS[rng.below(REAL_FIELDS.len() as u64) as usize];
+            let field_name = if old_names { name_before } else { name_after };
+            let (procedure, procedure_name) =
+                procedures[rng.below(procedures.len() as u64) as usize];
+            let received_day = rng.below(days.total as u64) as i64;
+            let received_secs = 7 * 3600 + rng.below(10 * 3600);
+            let limit = 1 + rng.below(15) as i64;
+            let status = if !old {
+                [2, 4, 5, 6, 7, 8, 9, 9, 9, 10, 10, 10, 10, 1, 3][rng.below(15) as usize]
+            } else if rng.chance(1) {
+                [2, 4, 5, 6, 8][rng.below(5) as usize]
+            } else {
+                [7, 9, 9, 9, 10, 10, 10, 10, 1, 3][rng.below(10) as usize]
+            };
+            let finish_day = received_day + rng.below(20) as i64;
+            let closed = matches!(status, 7 | 9 | 10);
+            let long_form = rng.chance(1);
+            let at = |day: i64, secs: u64| {
+                let compact = days.local(day, secs);
+                if long_form {
+                    let b = compact.as_bytes();
+                    let p = |r: std::ops::Range<usize>| std::str::from_utf8(&b[r]).expect("digits");
+                    format!(
+                        "{}-{}-{} {}:{}:{}",
+                        p(0..4),
+                        p(4..6),
+                        p(6..8),
+                        p(8..10),
+                        p(10..12),
+                        p(12..14)
+                    )
+                } else {
+                    compact
+                }
+            };
+            let channel = if rng.chance(1) {
+                "4"
+            } else {
+                ["1", "2", "3", "2"][rng.below(4) as usize]
+            };
+            let unit_code = if rng.chance(1) {
+                "000.99.99.H55"
+            } else {
+                unit.code.as_str()
+            };
+            let received = if rng.chance(1) {
+                String::new()
+            } else if rng.below(1000) < 3 {
+                // 31 February: an export's broken date, unreadable.
+                "20230231080000".to_owned()
+            } else {
+                at(received_day, received_secs)
+            };
+            let due = if rng.chance(5) {
+                String::new()
+            } else {
+                at(received_day + limit, received_secs)
+            };
+            let finished = if closed && !rng.chance(1) {
+                at(finish_day, received_secs + 3600)
+            } else {
+                String::new()
+            };
+            let returned = if closed && !finished.is_empty() && rng.chance(80) {
+                at(finish_day + rng.below(3) as i64, received_secs + 7200)
+            } else {
+                String::new()
+            };
+            let supplement = if status == 5 {
+                at(received_day + 1, received_secs)
+            } else {
+                String::new()
+            };
+            let result = if closed && rng.chance(5) {
+                "Trả lại/Xin rút"
+            } else if closed {
+                "Kết quả"
+            } else {
+                ""
+            };
+            let updated = if old && rng.chance(2) {
+                // Corrected during the last quarter.
+                current.local(
+                    (current.total / 4) + rng.below(current.total as u64 / 2) as i64,
+                    9 * 3600,
+                )
+            } else {
+                days.local(finish_day.max(received_day) + 1, received_secs)
+            };
+            let padded = if rng.chance(1) { " " } else { "" };
+            let deleted = if rng.chance(1) { "1" } else { "0" };
+            let stamp = (days.base + Duration::days(received_day)).format("%y%m%d");
+            let twice = rng.below(1000) < 5;
+            line.clear();
+            let _ = write!(
+                line,
+                "{{\"MaHoSo\":\"{code}-{stamp}-{i:07}\",\"MaTTHC\":\"{procedure}\",\"TenTTHC\":\"{procedure_name}\",\
+\"MaLinhVuc\":\"{field_code}\",\"TenLinhVuc\":\"{field_name}\",\"MaDonViXuLy\":\"{unit_code}\",\
+\"DonViXuLy\":\"{name}\",\"KenhThucHien\":\"{channel}\",\
+\"TrangThaiHoSo\":\"{padded}{status}{padded}\",\"NgayTiepNhan\":\"{received}\",\"NgayHenTra\":\"{due}\",\
+\"NgayYeuCauBoSung\":\"{supplement}\",\"NgayKetThucXuLy\":\"{finished}\",\"NgayTra\":\"{returned}\",\
+\"LoaiKetQua\":\"{result}\",\"CapNhatLuc\":\"{updated}\",\"DaXoa\":\"{deleted}\"}}",
+                code = unit.code,
+                name = unit.name,
+            );
+            line.push('\n');
+            if twice {
+                // An older copy of the same dossier, exported again further on.
+                let older = line.replace(
+                    &format!("\"CapNhatLuc\":\"{updated}\""),
+                    "\"CapNhatLuc\":\"20000101000000\"",
+                );
+                out.write_all(line.as_bytes())?;
+                out.write_all(older.as_bytes())?;
+            } else {
+                out.write_all(line.as_bytes())?;
+            }
+        }
+        written += n;
     }
     Ok(())
 }

@@ -706,6 +706,122 @@ fn dossiers_an_earlier_version_stored_one_row_each_move_into_blocks() {
     }
 }
 
+/// A block as an earlier version wrote it ("BCD1"): today's layout without the sequences after
+/// the keys.
+fn block_before_buckets(dossiers: &[baocao_sync::domain::Dossier]) -> Vec<u8> {
+    let seqs: Vec<i64> = (0..dossiers.len() as i64).collect();
+    let now = baocao_sync::store::blocks::encode(dossiers, &seqs);
+    let word = |at: usize| u32::from_le_bytes(now[at..at + 4].try_into().unwrap()) as usize;
+    let mut at = 12;
+    for _ in 0..word(8) {
+        at += 4 + word(at);
+    }
+    at += dossiers.iter().map(|d| 4 + d.key.len()).sum::<usize>();
+    let mut old = now[..at].to_vec();
+    old.extend_from_slice(&now[at + 8 * dossiers.len()..]);
+    old[..4].copy_from_slice(b"1DCB");
+    old
+}
+
+/// The blocks of an earlier version, without buckets: opening the store lays them out again with
+/// their data, and the report says what it said.
+#[test]
+fn blocks_an_earlier_version_wrote_are_laid_out_in_buckets() {
+    let input = fixture("dossiers.ndjson");
+    let units = fixture("units.toml");
+    let report = |url: &str| {
+        report_json(&[
+            "--from-store",
+            "--database-url",
+            url,
+            "--units",
+            units.to_str().unwrap(),
+            "--period",
+            "2023-Q3",
+            "--form",
+            "II.06a",
+        ])
+    };
+    for backend in BACKENDS {
+        // Today's store of the golden data, to read its dossiers in their stored order from.
+        let today = TestDb::new(backend);
+        import(today.url(), input.to_str().unwrap());
+        let expected = report(today.url());
+        let old = TestDb::new(backend);
+        let url = old.url().to_owned();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let dossiers = today.open().await.dossiers(None).await.unwrap();
+            assert!(dossiers.len() > 20);
+            let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+            let before = tempfile::tempdir().unwrap();
+            for entry in std::fs::read_dir(&all).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().unwrap().to_string_lossy().as_ref() < "20261204000001_buckets.sql" {
+                    std::fs::copy(&path, before.path().join(path.file_name().unwrap())).unwrap();
+                }
+            }
+            let migrator = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+            macro_rules! fill {
+                ($conn:expr) => {{
+                    migrator.run(&mut $conn).await.unwrap();
+                    sqlx::query("INSERT INTO dossier_sources (source, generation) VALUES ('default', 3)")
+                        .execute(&mut $conn)
+                        .await
+                        .unwrap();
+                    // Blocks of seven, in the order first stored.
+                    for (block, chunk) in dossiers.chunks(7).enumerate() {
+                        sqlx::query("INSERT INTO dossier_blocks (source, block, records, facts) VALUES ('default', $1, $2, $3)")
+                            .bind(block as i64)
+                            .bind(chunk.len() as i64)
+                            .bind(block_before_buckets(chunk))
+                            .execute(&mut $conn)
+                            .await
+                            .unwrap();
+                    }
+                }};
+            }
+            use sqlx::Connection;
+            if backend == "sqlite" {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+                fill!(conn);
+            } else {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                fill!(conn);
+            }
+        });
+        let laid_out = report(&url);
+        assert_eq!(laid_out["reports"], expected["reports"], "{backend}");
+        assert_eq!(laid_out["findings"].as_array().unwrap().len(), {
+            // The old store kept no rejects: the golden data's unreadable lines are not in it.
+            let rejects = expected["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["code"] == "invalid_record")
+                .count();
+            expected["findings"].as_array().unwrap().len() - rejects
+        });
+        rt.block_on(async {
+            let store = old.open().await;
+            let dossiers = store.dossiers(None).await.unwrap();
+            let reference = today.open().await.dossiers(None).await.unwrap();
+            assert_eq!(
+                dossiers, reference,
+                "{backend}: the same dossiers, in the same order"
+            );
+            let firsts = store.field_firsts("default").await.unwrap();
+            assert_eq!(
+                firsts,
+                today.open().await.field_firsts("default").await.unwrap()
+            );
+        });
+        // Opened again: nothing left to lay out, the same figures.
+        assert_eq!(report(&url)["reports"], expected["reports"], "{backend}");
+    }
+}
+
 /// What the store keeps for sources without CapNhatLuc, on both backends: watermarks per window
 /// axis, open dossiers and when each was read, what mappings noted, monthly aggregates, the
 /// receiver's clients and sessions, dossiers by key, the sources that hold records.

@@ -36,7 +36,8 @@ impl Cache {
         let regime = setup.regime(period)?;
         let rules = compute::aggregation_rules(&engine.parts.duties, regime);
         let precedence = crate::sync::records::Precedence::of(&engine.parts.sources);
-        let mut loaded = Loaded::from_store(&engine.store, None, &precedence).await?;
+        let since = crate::sync::records::reading_from(period);
+        let mut loaded = Loaded::from_store(&engine.store, None, &precedence, Some(since)).await?;
         let findings = loaded.findings_for(&[RecordKind::Dossier]);
         let dossiers = loaded.dossiers.take().unwrap_or_default();
         let computed = forms::compute(
@@ -48,6 +49,7 @@ impl Cache {
                 dossiers: Some(&dossiers),
                 findings,
                 catalog: engine.parts.catalog.as_ref(),
+                fields: loaded.fields.as_ref(),
                 checks: Some(&engine.parts.checks),
                 aggregation: Aggregation::ByKind(&rules),
                 ..Default::default()

@@ -111,6 +111,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         seed: 1,
         first_day: period.first_day,
         last_day: period.last_day,
+        ..Default::default()
     };
     synth::write_data_set(&spec, &data)?;
 

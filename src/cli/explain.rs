@@ -63,7 +63,9 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     if format == "xlsx" && a.out.is_none() {
         bail!("--format xlsx needs --out FILE");
     }
-    let loaded = a.records.load()?;
+    let loaded = a
+        .records
+        .load(Some(baocao_sync::sync::records::reading_from(&period)))?;
     let dossiers = loaded
         .dossiers
         .as_deref()

@@ -26,6 +26,13 @@ pub struct GenerateArgs {
     period: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How the dossier lines look: `light` (short, every record readable) or `real` (as real
+    /// exports write them: full names, ~500 bytes a line, a few percent with export defects).
+    #[arg(long, value_enum, default_value_t = synth::Shape::Light)]
+    shape: synth::Shape,
+    /// Quarters of history the dossiers spread over, the period's the last (with `--shape real`).
+    #[arg(long, default_value_t = 1)]
+    quarters: usize,
     /// Directory to write units.toml, dossiers.ndjson, ratings.ndjson, feedback.ndjson and
     /// accounts.toml (a data set the sandbox serves) into.
     #[arg(long)]
@@ -33,6 +40,9 @@ pub struct GenerateArgs {
 }
 
 pub fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
+    if a.quarters > 1 && a.shape != synth::Shape::Real {
+        anyhow::bail!("--quarters {} needs --shape real", a.quarters);
+    }
     let period: baocao_sync::domain::Period = a.period.parse()?;
     let spec = synth::Spec {
         dossiers: a.dossiers,
@@ -43,6 +53,8 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
         first_day: period.first_day,
         last_day: period.last_day,
+        shape: a.shape,
+        quarters: a.quarters.max(1),
     };
     synth::write_data_set(&spec, &a.out)
         .with_context(|| format!("writing the data set to {}", a.out.display()))?;

@@ -71,7 +71,8 @@ pub fn run(a: ReconcileArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let sheets = theirs::read(&a.theirs)?;
     let table = forms::reconcile::read_theirs(def, &sheets);
-    let loaded = a.records.load()?;
+    // Every stored dossier: the names their fields were written by, over the whole history.
+    let loaded = a.records.load(None)?;
     let dossiers = loaded
         .dossiers
         .as_deref()

@@ -56,8 +56,9 @@ impl RecordArgs {
         baocao_sync::sources::config::satisfaction_question(&sources).map(str::to_owned)
     }
 
-    /// The records, from the files or the store.
-    pub fn load(&self) -> anyhow::Result<Loaded> {
+    /// The records, from the files or the store (from the store, those a period from `since`
+    /// needs; every one when `None`).
+    pub fn load(&self, since: Option<chrono::NaiveDate>) -> anyhow::Result<Loaded> {
         if self.from_store {
             let (url, precedence) = match &self.config {
                 Some(path) => {
@@ -75,7 +76,9 @@ impl RecordArgs {
             };
             super::runtime()?.block_on(async {
                 let store = store::open(&url).await?;
-                anyhow::Ok(Loaded::from_store(&store, self.source.as_deref(), &precedence).await?)
+                anyhow::Ok(
+                    Loaded::from_store(&store, self.source.as_deref(), &precedence, since).await?,
+                )
             })
         } else {
             self.load_files()
@@ -176,7 +179,9 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         Some(path) => configuration::checks(path)?,
         None => ChecksConfig::builtin(),
     };
-    let mut loaded = a.records.load()?;
+    let mut loaded = a
+        .records
+        .load(Some(baocao_sync::sync::records::reading_from(&period)))?;
     let findings = loaded.findings_for(&forms::record_kinds(regime, def));
     let question = a.records.question();
     let inputs = Inputs {
@@ -191,6 +196,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         }),
         findings,
         catalog: catalog.as_ref(),
+        fields: loaded.fields.as_ref(),
         checks: Some(&checks),
         aggregation: Default::default(),
     };
@@ -303,6 +309,7 @@ fn finish(
         form = %def.code,
         period = %period,
         records = loaded.records,
+        decoded = baocao_sync::store::blocks::decoded(),
         reports = computed.per_unit.len().max(computed.satisfaction.len()),
         errors,
         warnings = computed.findings.len() - errors,

@@ -54,6 +54,37 @@ impl FirstSeenLabels {
     }
 }
 
+impl FieldHistory {
+    /// The first non-empty names, as [`FirstSeenLabels::from_dossiers`] finds them over the
+    /// whole history.
+    pub fn labels(&self) -> FirstSeenLabels {
+        FirstSeenLabels(
+            self.fields
+                .iter()
+                .filter(|(_, f)| !f.label.is_empty())
+                .map(|(code, f)| (Arc::from(code.as_str()), Arc::from(f.label.as_str())))
+                .collect(),
+        )
+    }
+}
+
+/// What the labels and `unknown_field` read of each field code over the whole history, for a
+/// computation given only the dossiers its period needs (the store keeps it as they are written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldHistory {
+    pub fields: HashMap<String, FieldStart>,
+}
+
+/// A field code's first dossier in input order (key, unit, the name it carries, maybe empty) and
+/// its first non-empty name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldStart {
+    pub first_key: String,
+    pub first_unit: String,
+    pub first_name: String,
+    pub label: String,
+}
+
 /// With a catalogue: the published name in force on the period's last day, found by code or by
 /// the source's name; a field the catalogue cannot place keeps its first-seen name.
 pub struct CatalogLabels<'a> {

@@ -74,6 +74,9 @@ pub struct Inputs<'a> {
     pub findings: Vec<Finding>,
     /// The field catalogue: published labels and `unknown_field` warnings when given.
     pub catalog: Option<&'a crate::catalog::FieldCatalog>,
+    /// The fields over the whole history, when `dossiers` are only those the period needs: labels
+    /// and `unknown_field` come from it instead of from `dossiers`.
+    pub fields: Option<&'a ii06a::FieldHistory>,
     /// Column-4 checks of dossier forms, when given.
     pub checks: Option<&'a checks::ChecksConfig>,
     /// Who sums whom in aggregates.
@@ -168,7 +171,11 @@ pub fn compute(
                                 let before = previous
                                     .as_ref()
                                     .map(|p| (p.clone(), ii06a::tally(dossiers, units, p).0));
-                                (before, ii06a::FirstSeenLabels::from_dossiers(dossiers))
+                                let seen = match inputs.fields {
+                                    Some(history) => history.labels(),
+                                    None => ii06a::FirstSeenLabels::from_dossiers(dossiers),
+                                };
+                                (before, seen)
                             });
                             let now = ii06a::tally(dossiers, units, period);
                             match other.join() {
@@ -195,7 +202,7 @@ pub fn compute(
                                     day: period.last_day,
                                     seen,
                                 };
-                                f.extend(unknown_fields(&tally, dossiers, &labels));
+                                f.extend(unknown_fields(&tally, dossiers, inputs.fields, &labels));
                                 Box::new(labels)
                             }
                             None => Box::new(seen),
@@ -271,31 +278,48 @@ fn tag(findings: &mut [Finding], kind: RecordKind) {
 }
 
 /// One `unknown_field` warning per counted field the catalogue cannot place, named by the first
-/// dossier of that field.
+/// dossier of that field (in `dossiers`, or in the whole history when it is given).
 fn unknown_fields(
     tally: &table::Tally,
     dossiers: &[Dossier],
+    history: Option<&ii06a::FieldHistory>,
     labels: &ii06a::CatalogLabels<'_>,
 ) -> Vec<Finding> {
     let counted: std::collections::HashSet<&str> = tally.row_keys().collect();
+    let finding = |code: &str, key: &str, unit: &str, name: &str| {
+        let message = format!(
+            "field `{code}` ({name}) is not in the field catalogue; it is reported under the source's name. \
+             Add it, or an alias, to config/catalog/fields.toml"
+        );
+        Finding::new(
+            crate::domain::FindingCode::UnknownField,
+            key.to_owned(),
+            message,
+        )
+        .with_unit(unit.to_owned())
+    };
+    let unplaced = |code: &str| counted.contains(code) && labels.published(code).is_none();
+    if let Some(history) = history {
+        let mut codes: Vec<&str> = counted.iter().copied().filter(|c| unplaced(c)).collect();
+        codes.sort_unstable();
+        return codes
+            .into_iter()
+            .filter_map(|code| match history.fields.get(code) {
+                Some(f) => Some(finding(code, &f.first_key, &f.first_unit, &f.first_name)),
+                // Not in the history (it should be): the first of the given dossiers names it.
+                None => dossiers
+                    .iter()
+                    .find(|d| &*d.field_code == code)
+                    .map(|d| finding(code, &d.key, &d.unit_code, &d.field_name)),
+            })
+            .collect();
+    }
     let mut reported = std::collections::HashSet::new();
     let mut out = Vec::new();
     for d in dossiers {
         let code = &*d.field_code;
-        if counted.contains(code) && labels.published(code).is_none() && reported.insert(code) {
-            let message = format!(
-                "field `{code}` ({}) is not in the field catalogue; it is reported under the source's name. \
-                 Add it, or an alias, to config/catalog/fields.toml",
-                d.field_name
-            );
-            out.push(
-                Finding::new(
-                    crate::domain::FindingCode::UnknownField,
-                    d.key.to_string(),
-                    message,
-                )
-                .with_unit(d.unit_code.to_string()),
-            );
+        if unplaced(code) && reported.insert(code) {
+            out.push(finding(code, &d.key, &d.unit_code, &d.field_name));
         }
     }
     out
@@ -343,6 +367,7 @@ pub fn narratives(
                 dossiers: Some(d),
                 findings: inputs.findings,
                 catalog: inputs.catalog,
+                fields: inputs.fields,
                 checks: inputs.checks,
                 aggregation,
                 ..Default::default()

@@ -96,6 +96,18 @@ impl Store for AnyStore {
         forward!(self, s => s.dossiers(source).await)
     }
 
+    async fn dossiers_since(
+        &self,
+        source: Option<&str>,
+        since: chrono::NaiveDate,
+    ) -> Result<Vec<Dossier>, StoreError> {
+        forward!(self, s => s.dossiers_since(source, since).await)
+    }
+
+    async fn field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {
+        forward!(self, s => s.field_firsts(source).await)
+    }
+
     async fn rejects(
         &self,
         kind: RecordKind,

@@ -1,6 +1,8 @@
-//! The dossier blocks' SQL, the same on both backends (`store/blocks.rs` holds the format and the
-//! merge rule): the bulk import that merges batches into blocks, the read of every block, and the
-//! conversion of the rows an earlier version kept one dossier each.
+//! The dossier blocks' SQL, the same on both backends (`store/blocks.rs` holds the format, the
+//! buckets and the merge rule): the bulk import that merges batches into blocks, the reads (every
+//! block, the buckets a period needs, the blocks of some keys), the field firsts, the conversion of
+//! the rows an earlier version kept one dossier each, and the re-layout of blocks an earlier
+//! version wrote without buckets.
 
 /// The in-memory key indexes of a store, by source, each valid for one generation.
 pub(super) type IndexCache =
@@ -13,7 +15,7 @@ pub(super) const HELD_BLOCKS: usize = 16;
 /// and the store's reads call. `$lock` locks the source's generation row for the transaction
 /// (PostgreSQL: `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already holds the write lock).
 macro_rules! block_store {
-    ($db:ty, $store:ty, $import:ident, lock: $lock:literal) => {
+    ($db:ty, $store:ty, $import:ident, lock: $lock:literal, begin: $begin:literal) => {
         /// A bulk dossier import into blocks: one transaction across batches; see
         /// [`crate::store::DossierImport`].
         pub struct $import {
@@ -47,11 +49,12 @@ macro_rules! block_store {
                 .await?;
                 let index = Self::cached_index(&mut tx, cache, source, generation).await?;
                 let any_rejects = Self::dossier_rejects_exist(&mut tx, source).await?;
+                let fields = Self::read_fields(&mut tx, source).await?;
                 Ok($import {
                     tx,
                     source: source.to_owned(),
                     any_rejects,
-                    merge: super::blocks::Merge::new(index),
+                    merge: super::blocks::Merge::with_fields(index, fields),
                     cache: cache.clone(),
                 })
             }
@@ -83,17 +86,220 @@ macro_rules! block_store {
             ) -> Result<super::blocks::KeyIndex, StoreError> {
                 use futures_util::TryStreamExt;
                 let mut index = super::blocks::KeyIndex::empty(generation);
-                let mut rows = sqlx::query_as::<_, (i64, Vec<u8>)>(
-                    "SELECT block, facts FROM dossier_blocks WHERE source = $1 ORDER BY block",
+                let mut rows = sqlx::query_as::<_, (i64, Option<i64>, Vec<u8>)>(
+                    "SELECT block, bucket, facts FROM dossier_blocks WHERE source = $1 ORDER BY block",
                 )
                 .bind(source)
                 .fetch(&mut **tx);
-                while let Some((block, facts)) = rows.try_next().await? {
-                    index.add_block(block, &facts).map_err(|e| {
+                while let Some((block, bucket, facts)) = rows.try_next().await? {
+                    let bucket = bucket.ok_or_else(|| {
+                        StoreError::Corrupt(format!("dossier block {source}/{block} has no bucket"))
+                    })?;
+                    index.add_block(block, bucket, &facts).map_err(|e| {
                         StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
                     })?;
                 }
                 Ok(index)
+            }
+
+            /// The source's field firsts.
+            async fn read_fields(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                source: &str,
+            ) -> Result<super::blocks::FieldFirsts, StoreError> {
+                let rows: Vec<(String, i64, String, String, String, Option<i64>, String)> = sqlx::query_as(
+                    "SELECT field_code, first_seq, first_key, first_unit, first_name, label_seq, label \
+                     FROM dossier_fields WHERE source = $1",
+                )
+                .bind(source)
+                .fetch_all(&mut **tx)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(code, first_seq, first_key, first_unit, first_name, label_seq, label)| {
+                        (
+                            code,
+                            super::blocks::FieldFirst {
+                                first_seq,
+                                first_key,
+                                first_unit,
+                                first_name,
+                                label_seq,
+                                label,
+                            },
+                        )
+                    })
+                    .collect())
+            }
+
+            /// Writes field firsts (`None`: the code has no dossier any more).
+            async fn write_fields(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                source: &str,
+                fields: &[(&str, Option<&super::blocks::FieldFirst>)],
+            ) -> Result<(), StoreError> {
+                for (code, first) in fields {
+                    match first {
+                        Some(f) => {
+                            sqlx::query(
+                                "INSERT INTO dossier_fields (source, field_code, first_seq, first_key, first_unit, first_name, \
+                                 label_seq, label) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                                 ON CONFLICT (source, field_code) DO UPDATE SET first_seq = excluded.first_seq, \
+                                 first_key = excluded.first_key, first_unit = excluded.first_unit, \
+                                 first_name = excluded.first_name, label_seq = excluded.label_seq, label = excluded.label",
+                            )
+                            .bind(source)
+                            .bind(code)
+                            .bind(f.first_seq)
+                            .bind(&f.first_key)
+                            .bind(&f.first_unit)
+                            .bind(&f.first_name)
+                            .bind(f.label_seq)
+                            .bind(&f.label)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
+                        None => {
+                            sqlx::query(
+                                "DELETE FROM dossier_fields WHERE source = $1 AND field_code = $2",
+                            )
+                            .bind(source)
+                            .bind(code)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            /// Writes a merge's dirty blocks (an emptied one goes) and its changed field firsts.
+            async fn write_merge(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                source: &str,
+                merge: &mut super::blocks::Merge,
+            ) -> Result<(), StoreError> {
+                for (block, bucket, records, facts) in merge.dirty() {
+                    if records == 0 {
+                        sqlx::query("DELETE FROM dossier_blocks WHERE source = $1 AND block = $2")
+                            .bind(source)
+                            .bind(block)
+                            .execute(&mut **tx)
+                            .await?;
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO dossier_blocks (source, block, bucket, records, facts) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (source, block) DO UPDATE SET bucket = excluded.bucket, records = excluded.records, \
+                         facts = excluded.facts",
+                    )
+                    .bind(source)
+                    .bind(block)
+                    .bind(bucket)
+                    .bind(records as i64)
+                    .bind(facts)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                merge.written();
+                Ok(())
+            }
+
+            /// Finds again the firsts of fields a merge invalidated, over every block of the
+            /// source (rare: a dossier that held them changed field or lost its name), and writes
+            /// every changed field first.
+            async fn settle_fields(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                source: &str,
+                merge: &mut super::blocks::Merge,
+            ) -> Result<(), StoreError> {
+                if !merge.invalidated.is_empty() {
+                    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                        "SELECT block, facts FROM dossier_blocks WHERE source = $1 ORDER BY block",
+                    )
+                    .bind(source)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    let mut strings = crate::sources::export::Interner::default();
+                    let mut all = Vec::with_capacity(rows.len());
+                    for (block, facts) in rows {
+                        all.push(super::blocks::decode_with_seqs(&facts, &mut strings).map_err(|e| {
+                            StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
+                        })?);
+                    }
+                    let refound = merge.refind(&all);
+                    let refound: Vec<(&str, Option<&super::blocks::FieldFirst>)> =
+                        refound.iter().map(|(c, f)| (c.as_str(), f.as_ref())).collect();
+                    Self::write_fields(tx, source, &refound).await?;
+                }
+                let changed: Vec<(&str, Option<&super::blocks::FieldFirst>)> = merge
+                    .changed_fields()
+                    .into_iter()
+                    .map(|(c, f)| (c, Some(f)))
+                    .collect();
+                Self::write_fields(tx, source, &changed).await
+            }
+
+            /// Blocks an earlier version wrote without buckets, laid out again with their data:
+            /// every source's dossiers, in their stored order (which becomes their sequence), merged
+            /// into bucketed blocks, with their field firsts. Once, under the write lock.
+            async fn lay_out_again(&self) -> Result<(), StoreError> {
+                let pending = "SELECT EXISTS (SELECT 1 FROM dossier_blocks WHERE bucket IS NULL)";
+                let any: bool = sqlx::query_scalar(pending).fetch_one(&self.pool).await?;
+                if !any {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin_with($begin).await?;
+                let sources: Vec<String> = sqlx::query_scalar(concat!(
+                    "SELECT source FROM dossier_sources ORDER BY source",
+                    $lock
+                ))
+                .fetch_all(&mut *tx)
+                .await?;
+                if !sqlx::query_scalar::<_, bool>(pending).fetch_one(&mut *tx).await? {
+                    return Ok(());
+                }
+                for source in sources {
+                    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                        "SELECT block, facts FROM dossier_blocks WHERE source = $1 ORDER BY block",
+                    )
+                    .bind(&source)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut strings = crate::sources::export::Interner::default();
+                    let mut dossiers = Vec::new();
+                    for (block, facts) in &rows {
+                        super::blocks::decode_into(facts, &mut strings, &mut dossiers).map_err(|e| {
+                            StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
+                        })?;
+                    }
+                    tracing::info!(source = %source, dossiers = dossiers.len(), "laying dossier blocks out in buckets");
+                    sqlx::query("DELETE FROM dossier_blocks WHERE source = $1")
+                        .bind(&source)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM dossier_fields WHERE source = $1")
+                        .bind(&source)
+                        .execute(&mut *tx)
+                        .await?;
+                    // One merge over them all: the dossiers are decoded already, and a block
+                    // written mid-way would have to be read back to fill it.
+                    let mut merge = super::blocks::Merge::new(Default::default());
+                    let refs: Vec<&Dossier> = dossiers.iter().collect();
+                    merge.add(&refs).map_err(StoreError::Corrupt)?;
+                    drop(refs);
+                    Self::write_merge(&mut tx, &source, &mut merge).await?;
+                    Self::settle_fields(&mut tx, &source, &mut merge).await?;
+                    sqlx::query(
+                        "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1",
+                    )
+                    .bind(&source)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                self.index.lock().expect("index cache").clear();
+                Ok(())
             }
 
             /// Writes the dossiers of the earlier one-row-per-dossier table as blocks, by source,
@@ -116,17 +322,8 @@ macro_rules! block_store {
                     .bind(source)
                     .execute(&mut **tx)
                     .await?;
-                    for (block, records, facts) in merge.dirty() {
-                        sqlx::query(
-                            "INSERT INTO dossier_blocks (source, block, records, facts) VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(source)
-                        .bind(block)
-                        .bind(records as i64)
-                        .bind(facts)
-                        .execute(&mut **tx)
-                        .await?;
-                    }
+                    Self::write_merge(tx, source, &mut merge).await?;
+                    Self::settle_fields(tx, source, &mut merge).await?;
                 }
                 sqlx::query("DROP TABLE dossiers_legacy")
                     .execute(&mut **tx)
@@ -182,28 +379,50 @@ macro_rules! block_store {
                 Ok(out)
             }
 
-            /// Every stored dossier (of one source, or all), by source, in the order first stored.
-            /// Blocks are decoded on a thread of their own while the next ones are read.
-            #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
-            async fn read_blocks(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
+            /// The stored dossiers (of one source, or all) in the buckets from `since` on (all
+            /// buckets when `None`), by source, each source's in the order first stored. Blocks
+            /// are decoded on a thread of their own while the next ones are read.
+            #[tracing::instrument(name = "store.dossiers", skip_all, fields(source, since))]
+            async fn read_blocks(
+                &self,
+                source: Option<&str>,
+                since: Option<i64>,
+            ) -> Result<Vec<Dossier>, StoreError> {
                 use futures_util::TryStreamExt;
-                let count = self.dossier_count(source).await?;
+                let count = self.dossier_count(source, since).await?;
                 let (tx, rx) = std::sync::mpsc::sync_channel::<(String, i64, Vec<u8>)>(4);
                 let decoder = std::thread::spawn(move || -> Result<Vec<Dossier>, StoreError> {
                     let mut strings = crate::sources::export::Interner::default();
                     let mut out = Vec::with_capacity(count);
+                    let mut seqs = Vec::with_capacity(count);
+                    let mut runs: Vec<(String, usize)> = Vec::new();
                     for (source, block, facts) in rx {
-                        super::blocks::decode_into(&facts, &mut strings, &mut out).map_err(|e| {
-                            StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
-                        })?;
+                        if runs.last().is_none_or(|(s, _)| *s != source) {
+                            runs.push((source.clone(), out.len()));
+                        }
+                        super::blocks::decode_onto(&facts, &mut strings, &mut out, Some(&mut seqs))
+                            .map_err(|e| {
+                                StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
+                            })?;
+                    }
+                    // Each source's dossiers in their first-stored order, whatever their buckets.
+                    let ends: Vec<usize> = runs
+                        .iter()
+                        .skip(1)
+                        .map(|(_, start)| *start)
+                        .chain(std::iter::once(out.len()))
+                        .collect();
+                    for ((_, start), end) in runs.iter().zip(ends) {
+                        super::blocks::order_by_seq(&mut out[*start..end], &seqs[*start..end]);
                     }
                     Ok(out)
                 });
                 let mut rows = sqlx::query_as::<_, (String, i64, Vec<u8>)>(
-                    "SELECT source, block, facts FROM dossier_blocks WHERE $1 IS NULL OR source = $1 \
-                     ORDER BY source, block",
+                    "SELECT source, block, facts FROM dossier_blocks WHERE ($1 IS NULL OR source = $1) \
+                     AND ($2 IS NULL OR bucket >= $2) ORDER BY source, block",
                 )
                 .bind(source)
+                .bind(since)
                 .fetch(&self.pool);
                 while let Some(row) = rows.try_next().await? {
                     if tx.send(row).is_err() {
@@ -216,25 +435,20 @@ macro_rules! block_store {
                     .join()
                     .map_err(|_| StoreError::Corrupt("decoding dossier blocks failed".into()))?
             }
+
+            /// The field firsts of a source.
+            async fn read_field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let fields = Self::read_fields(&mut tx, source).await?;
+                tx.commit().await?;
+                Ok(fields)
+            }
         }
 
         impl $import {
             /// Writes the blocks held so far.
             async fn flush(&mut self) -> Result<(), StoreError> {
-                for (block, records, facts) in self.merge.dirty() {
-                    sqlx::query(
-                        "INSERT INTO dossier_blocks (source, block, records, facts) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (source, block) DO UPDATE SET records = excluded.records, facts = excluded.facts",
-                    )
-                    .bind(&self.source)
-                    .bind(block)
-                    .bind(records as i64)
-                    .bind(facts)
-                    .execute(&mut *self.tx)
-                    .await?;
-                }
-                self.merge.written();
-                Ok(())
+                <$store>::write_merge(&mut self.tx, &self.source, &mut self.merge).await
             }
         }
 
@@ -247,7 +461,7 @@ macro_rules! block_store {
                 }
                 for ids in self.merge.needed(records).chunks(256) {
                     let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                        "SELECT block, facts FROM dossier_blocks WHERE source = ",
+                        "SELECT block, bucket, facts FROM dossier_blocks WHERE source = ",
                     );
                     q.push_bind(&self.source).push(" AND block IN (");
                     let mut list = q.separated(", ");
@@ -255,9 +469,11 @@ macro_rules! block_store {
                         list.push_bind(*id);
                     }
                     q.push(")");
-                    let rows: Vec<(i64, Vec<u8>)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
-                    for (block, facts) in rows {
-                        self.merge.load(block, &facts).map_err(|e| {
+                    let rows: Vec<(i64, Option<i64>, Vec<u8>)> =
+                        q.build_query_as().fetch_all(&mut *self.tx).await?;
+                    for (block, bucket, facts) in rows {
+                        let bucket = bucket.unwrap_or(super::blocks::ALWAYS);
+                        self.merge.load(block, bucket, &facts).map_err(|e| {
                             StoreError::Corrupt(format!("dossier block {}/{block}: {e}", self.source))
                         })?;
                     }
@@ -283,6 +499,7 @@ macro_rules! block_store {
 
             async fn commit(mut self) -> Result<(), StoreError> {
                 self.flush().await?;
+                <$store>::settle_fields(&mut self.tx, &self.source, &mut self.merge).await?;
                 let generation: i64 = sqlx::query_scalar(
                     "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1 RETURNING generation",
                 )

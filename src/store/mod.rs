@@ -556,11 +556,29 @@ pub trait Store: Send + Sync {
         rejects: &[Reject],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Every stored dossier (of one source, or all), in the order they were first stored.
+    /// Every stored dossier (of one source, or all), by source, each source's in the order they
+    /// were first stored.
     fn dossiers(
         &self,
         source: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Dossier>, StoreError>> + Send;
+
+    /// The stored dossiers a period from day `since` on may count or name (of one source, or
+    /// all), in the order of [`Store::dossiers`]: those still open or anomalous, and those that
+    /// finished on a local day of `since`'s month or later ([`blocks::bucket`]). Dossiers closed
+    /// before are not read.
+    fn dossiers_since(
+        &self,
+        source: Option<&str>,
+        since: chrono::NaiveDate,
+    ) -> impl Future<Output = Result<Vec<Dossier>, StoreError>> + Send;
+
+    /// What the rules read of each field code over a source's whole history: its first dossier
+    /// and first non-empty name, in first-stored order.
+    fn field_firsts(
+        &self,
+        source: &str,
+    ) -> impl Future<Output = Result<blocks::FieldFirsts, StoreError>> + Send;
 
     /// `invalid_record` findings for rejects of `kind` no readable version has replaced.
     fn rejects(

@@ -55,6 +55,7 @@ impl PgStore {
             index: IndexCache::default(),
         };
         store.convert_legacy().await?;
+        store.lay_out_again().await?;
         Ok(store)
     }
 
@@ -126,7 +127,7 @@ impl PgStore {
     }
 }
 
-block_store!(Postgres, PgStore, PgDossierImport, lock: " FOR UPDATE");
+block_store!(Postgres, PgStore, PgDossierImport, lock: " FOR UPDATE", begin: "BEGIN");
 
 impl Store for PgStore {
     type Import = PgDossierImport;
@@ -148,6 +149,19 @@ impl Store for PgStore {
     }
 
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        self.read_blocks(source).await
+        self.read_blocks(source, None).await
+    }
+
+    async fn dossiers_since(
+        &self,
+        source: Option<&str>,
+        since: chrono::NaiveDate,
+    ) -> Result<Vec<Dossier>, StoreError> {
+        self.read_blocks(source, Some(super::blocks::day_bucket(since)))
+            .await
+    }
+
+    async fn field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {
+        self.read_field_firsts(source).await
     }
 }

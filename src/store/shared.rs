@@ -851,13 +851,16 @@ macro_rules! shared_helpers {
             .await?)
         }
 
-        /// Stored dossiers (of one source, or all): a bulk read sizes its vector up front, since
-        /// growing a million dossiers by doubling peaks at 1.5 times them.
-        async fn dossier_count(&self, source: Option<&str>) -> Result<usize, StoreError> {
+        /// Stored dossiers (of one source, or all; in the buckets from `since` on, or all): a bulk
+        /// read sizes its vector up front, since growing a million dossiers by doubling peaks at
+        /// 1.5 times them.
+        async fn dossier_count(&self, source: Option<&str>, since: Option<i64>) -> Result<usize, StoreError> {
             let count: Option<i64> = sqlx::query_scalar(
-                "SELECT CAST(SUM(records) AS BIGINT) FROM dossier_blocks WHERE $1 IS NULL OR source = $1",
+                "SELECT CAST(SUM(records) AS BIGINT) FROM dossier_blocks WHERE ($1 IS NULL OR source = $1) \
+                 AND ($2 IS NULL OR bucket >= $2)",
             )
             .bind(source)
+            .bind(since)
             .fetch_one(&self.pool)
             .await?;
             Ok(count.unwrap_or(0) as usize)

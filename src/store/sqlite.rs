@@ -58,6 +58,7 @@ impl SqliteStore {
             index: IndexCache::default(),
         };
         store.convert_legacy().await?;
+        store.lay_out_again().await?;
         Ok(store)
     }
 
@@ -121,7 +122,7 @@ impl SqliteStore {
     shared::shared_helpers!(Sqlite, SqliteConnection, row_lock: "");
 }
 
-block_store!(Sqlite, SqliteStore, SqliteDossierImport, lock: "");
+block_store!(Sqlite, SqliteStore, SqliteDossierImport, lock: "", begin: "BEGIN IMMEDIATE");
 
 impl Store for SqliteStore {
     type Import = SqliteDossierImport;
@@ -143,7 +144,20 @@ impl Store for SqliteStore {
     }
 
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        self.read_blocks(source).await
+        self.read_blocks(source, None).await
+    }
+
+    async fn dossiers_since(
+        &self,
+        source: Option<&str>,
+        since: chrono::NaiveDate,
+    ) -> Result<Vec<Dossier>, StoreError> {
+        self.read_blocks(source, Some(super::blocks::day_bucket(since)))
+            .await
+    }
+
+    async fn field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {
+        self.read_field_firsts(source).await
     }
 }
 

@@ -132,6 +132,7 @@ pub fn compute(
             }),
             findings,
             catalog: setup.catalog,
+            fields: loaded.fields.as_ref(),
             checks: setup.checks,
             aggregation,
         },

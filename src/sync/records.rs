@@ -8,6 +8,7 @@
 //! stored records (values no table maps, dossiers a source no longer returns) join the rest.
 
 use crate::domain::{Dossier, Feedback, Finding, FindingCode, Rating, RatingMonth, RecordKind};
+use crate::forms::ii06a::{FieldHistory, FieldStart};
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
@@ -85,6 +86,8 @@ pub struct Loaded {
     pub feedback: Option<Vec<Feedback>>,
     /// Monthly satisfaction aggregates (`DongBoDanhGia`), when a source sends them.
     pub rating_months: Option<Vec<RatingMonth>>,
+    /// The fields over the whole history, when `dossiers` are only those a period needs.
+    pub fields: Option<FieldHistory>,
     pub findings: Vec<(RecordKind, Finding)>,
     /// Records read, the unreadable ones included.
     pub records: usize,
@@ -109,12 +112,15 @@ impl Loaded {
     }
 
     /// Every stored record of the three kinds (of one source, or all), the rejects no readable
-    /// version has replaced, and what the sources' mappings noted.
-    #[tracing::instrument(name = "sync.load", skip_all, fields(source))]
+    /// version has replaced, and what the sources' mappings noted. With `since` (see
+    /// [`reading_from`]), only the dossiers a period from that day may count or name, and the
+    /// fields' history the labels need.
+    #[tracing::instrument(name = "sync.load", skip_all, fields(source, since = ?since))]
     pub async fn from_store<S: Store>(
         store: &S,
         source: Option<&str>,
         precedence: &Precedence,
+        since: Option<chrono::NaiveDate>,
     ) -> Result<Loaded, StoreError> {
         let mut loaded = Loaded::default();
         let sources = |kind| async move {
@@ -126,8 +132,15 @@ impl Loaded {
         };
         let mut by_source = Vec::new();
         for s in sources(RecordKind::Dossier).await? {
-            let d = store.dossiers(Some(&s)).await?;
+            let d = match since {
+                Some(day) => store.dossiers_since(Some(&s), day).await?,
+                None => store.dossiers(Some(&s)).await?,
+            };
             by_source.push((s, d));
+        }
+        if since.is_some() {
+            other_copies(store, &mut by_source).await?;
+            loaded.fields = Some(field_history(store, &by_source, precedence).await?);
         }
         let (dossiers, findings) = settle_sources(
             by_source,
@@ -212,6 +225,68 @@ impl Loaded {
         loaded.findings.extend(store.source_findings(source).await?);
         Ok(loaded)
     }
+}
+
+/// The first day a period's dossiers are read from: its own first day, or the previous period's
+/// when the column-4 check compares with it.
+pub fn reading_from(period: &crate::domain::Period) -> chrono::NaiveDate {
+    period
+        .previous()
+        .map_or(period.first_day, |p| p.first_day.min(period.first_day))
+}
+
+/// Where two sources hold dossiers, the copy of a key one of them has outside the window read,
+/// when the other's copy was read: precedence picks among all copies, not among those read.
+async fn other_copies<S: Store>(
+    store: &S,
+    by_source: &mut [(String, Vec<Dossier>)],
+) -> Result<(), StoreError> {
+    if by_source.len() < 2 {
+        return Ok(());
+    }
+    let read: Vec<std::collections::HashSet<String>> = by_source
+        .iter()
+        .map(|(_, ds)| ds.iter().map(|d| d.key.to_string()).collect())
+        .collect();
+    for (i, (source, dossiers)) in by_source.iter_mut().enumerate() {
+        let mut wanted: Vec<&str> = read
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, keys)| keys.iter().map(String::as_str))
+            .filter(|k| !read[i].contains(*k))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        dossiers.extend(store.dossiers_by_keys(source, &wanted).await?);
+    }
+    Ok(())
+}
+
+/// The fields' history over every source holding dossiers: each code's first dossier from the
+/// source that counts first (precedence), its label from the first that has one.
+async fn field_history<S: Store>(
+    store: &S,
+    by_source: &[(String, Vec<Dossier>)],
+    precedence: &Precedence,
+) -> Result<FieldHistory, StoreError> {
+    let mut sources: Vec<&str> = by_source.iter().map(|(s, _)| s.as_str()).collect();
+    sources.sort_by_key(|s| precedence.rank(s));
+    let mut history = FieldHistory::default();
+    for source in sources {
+        for (code, f) in store.field_firsts(source).await? {
+            let start = history.fields.entry(code).or_insert_with(|| FieldStart {
+                first_key: f.first_key,
+                first_unit: f.first_unit,
+                first_name: f.first_name,
+                label: String::new(),
+            });
+            if start.label.is_empty() {
+                start.label = f.label;
+            }
+        }
+    }
+    Ok(history)
 }
 
 /// Ratings or feedback of every source in `sources`, settled by precedence.
