@@ -185,7 +185,7 @@ fn every_figure_of_the_golden_ii06a_and_ii06_is_its_dossiers() {
                     let e = explain(
                         regime,
                         def,
-                        &dossiers,
+                        dossiers[..].into(),
                         &units,
                         &period,
                         Default::default(),

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod anchor;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -194,7 +194,10 @@ pub async fn explain(
         explain_cell(
             regime,
             def,
-            &tables.dossiers,
+            crate::forms::explain::Ordered {
+                dossiers: &tables.dossiers,
+                order: tables.order.as_deref(),
+            },
             &engine.parts.units,
             &p,
             crate::forms::aggregate::Aggregation::ByKind(&tables.aggregation_rules),

@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub struct Tables {
     pub computed: forms::Computed,
     pub dossiers: Vec<Dossier>,
+    /// Each dossier's place in the first-stored order (explain lists by it).
+    pub order: Option<Vec<i64>>,
     pub aggregation_rules: Vec<(String, Vec<String>)>,
     made: std::time::Instant,
 }
@@ -40,6 +42,7 @@ impl Cache {
         let mut loaded = Loaded::from_store(&engine.store, None, &precedence, Some(since)).await?;
         let findings = loaded.findings_for(&[RecordKind::Dossier]);
         let dossiers = loaded.dossiers.take().unwrap_or_default();
+        let order = loaded.dossier_order.take();
         let computed = forms::compute(
             regime,
             regime
@@ -61,6 +64,7 @@ impl Cache {
         let tables = Arc::new(Tables {
             computed,
             dossiers,
+            order,
             aggregation_rules: rules,
             made: std::time::Instant::now(),
         });

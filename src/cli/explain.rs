@@ -78,7 +78,10 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let e = explain(
         regime,
         def,
-        dossiers,
+        baocao_sync::forms::explain::Ordered {
+            dossiers,
+            order: loaded.dossier_order.as_deref(),
+        },
         &units,
         &period,
         Default::default(),

@@ -162,11 +162,28 @@ fn metrics_of(def: &FormDef, column: u32) -> Result<Vec<(u32, usize)>, ExplainEr
     }
 }
 
+/// Dossiers and, when they are not in their first-stored order (a store's read of a period),
+/// each one's place in it: the lists come out in that order either way.
+#[derive(Debug, Clone, Copy)]
+pub struct Ordered<'a> {
+    pub dossiers: &'a [Dossier],
+    pub order: Option<&'a [i64]>,
+}
+
+impl<'a> From<&'a [Dossier]> for Ordered<'a> {
+    fn from(dossiers: &'a [Dossier]) -> Ordered<'a> {
+        Ordered {
+            dossiers,
+            order: None,
+        }
+    }
+}
+
 /// Explains one cell of `def` (II.06a, or II.06 over it) for `period`.
 pub fn explain(
     regime: &Regime,
     def: &FormDef,
-    dossiers: &[Dossier],
+    input: Ordered<'_>,
     units: &UnitTree,
     period: &Period,
     aggregation: Aggregation<'_>,
@@ -232,7 +249,8 @@ pub fn explain(
     let w = Window::from(period);
     let mut counted = Vec::new();
     let mut left_out = Vec::new();
-    for d in dossiers {
+    let place_of = |i: usize| input.order.map_or(i as i64, |o| o[i]);
+    for (at, d) in input.dossiers.iter().enumerate() {
         if field.is_some_and(|f| *d.field_code != *f) {
             continue;
         }
@@ -244,33 +262,44 @@ pub fn explain(
                 }
                 for &(column, i) in &metrics {
                     if columns[i] {
-                        counted.push(CountedDossier {
-                            record: d.key.to_string(),
-                            unit: code.to_owned(),
-                            field: d.field_code.to_string(),
-                            reason: reason(column, DOSSIER_METRICS[i], d, w),
-                            received: day(d.received_at.get()),
-                            due: day(d.due_at.get()),
-                            finished: day(d.finished_at.get()),
-                            supplement_requested: day(d.supplement_requested_at.get()),
-                            status: d.status.code(),
-                            channel: d.channel.to_string(),
-                        });
+                        counted.push((
+                            place_of(at),
+                            CountedDossier {
+                                record: d.key.to_string(),
+                                unit: code.to_owned(),
+                                field: d.field_code.to_string(),
+                                reason: reason(column, DOSSIER_METRICS[i], d, w),
+                                received: day(d.received_at.get()),
+                                due: day(d.due_at.get()),
+                                finished: day(d.finished_at.get()),
+                                supplement_requested: day(d.supplement_requested_at.get()),
+                                status: d.status.code(),
+                                channel: d.channel.to_string(),
+                            },
+                        ));
                     }
                 }
             }
             Placement::Error(code, _) if member_codes.contains(&*d.unit_code) => {
-                left_out.push(LeftOut {
-                    record: d.key.to_string(),
-                    unit: d.unit_code.to_string(),
-                    field: d.field_code.to_string(),
-                    code: code.as_str().to_owned(),
-                    reason: code.describe_vi().to_owned(),
-                });
+                left_out.push((
+                    place_of(at),
+                    LeftOut {
+                        record: d.key.to_string(),
+                        unit: d.unit_code.to_string(),
+                        field: d.field_code.to_string(),
+                        code: code.as_str().to_owned(),
+                        reason: code.describe_vi().to_owned(),
+                    },
+                ));
             }
             _ => {}
         }
     }
+    // In first-stored order (a stable sort: a dossier counted twice keeps its columns' order).
+    counted.sort_by_key(|(place, _)| *place);
+    left_out.sort_by_key(|(place, _)| *place);
+    let counted: Vec<CountedDossier> = counted.into_iter().map(|(_, c)| c).collect();
+    let left_out: Vec<LeftOut> = left_out.into_iter().map(|(_, l)| l).collect();
     let header = base.full_header(cell.column);
     Ok(Explanation {
         form: def.code.clone(),

@@ -98,9 +98,9 @@ impl Store for AnyStore {
 
     async fn dossiers_since(
         &self,
-        source: Option<&str>,
+        source: &str,
         since: chrono::NaiveDate,
-    ) -> Result<Vec<Dossier>, StoreError> {
+    ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>), StoreError> {
         forward!(self, s => s.dossiers_since(source, since).await)
     }
 

@@ -380,42 +380,36 @@ macro_rules! block_store {
             }
 
             /// The stored dossiers (of one source, or all) in the buckets from `since` on (all
-            /// buckets when `None`), by source, each source's in the order first stored. Blocks
-            /// are decoded on a thread of their own while the next ones are read.
+            /// buckets when `None`), by source, in storage order, with each one's sequence and
+            /// where each source's run starts. Blocks are decoded on a thread of their own while
+            /// the next ones are read.
             #[tracing::instrument(name = "store.dossiers", skip_all, fields(source, since))]
             async fn read_blocks(
                 &self,
                 source: Option<&str>,
                 since: Option<i64>,
-            ) -> Result<Vec<Dossier>, StoreError> {
+            ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>, Vec<usize>), StoreError> {
                 use futures_util::TryStreamExt;
                 let count = self.dossier_count(source, since).await?;
                 let (tx, rx) = std::sync::mpsc::sync_channel::<(String, i64, Vec<u8>)>(4);
-                let decoder = std::thread::spawn(move || -> Result<Vec<Dossier>, StoreError> {
+                type Decoded = (Vec<Dossier>, Vec<super::blocks::Seq>, Vec<usize>);
+                let decoder = std::thread::spawn(move || -> Result<Decoded, StoreError> {
                     let mut strings = crate::sources::export::Interner::default();
                     let mut out = Vec::with_capacity(count);
                     let mut seqs = Vec::with_capacity(count);
-                    let mut runs: Vec<(String, usize)> = Vec::new();
+                    let mut runs: Vec<usize> = Vec::new();
+                    let mut current: Option<String> = None;
                     for (source, block, facts) in rx {
-                        if runs.last().is_none_or(|(s, _)| *s != source) {
-                            runs.push((source.clone(), out.len()));
+                        if current.as_deref() != Some(source.as_str()) {
+                            runs.push(out.len());
+                            current = Some(source.clone());
                         }
                         super::blocks::decode_onto(&facts, &mut strings, &mut out, Some(&mut seqs))
                             .map_err(|e| {
                                 StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
                             })?;
                     }
-                    // Each source's dossiers in their first-stored order, whatever their buckets.
-                    let ends: Vec<usize> = runs
-                        .iter()
-                        .skip(1)
-                        .map(|(_, start)| *start)
-                        .chain(std::iter::once(out.len()))
-                        .collect();
-                    for ((_, start), end) in runs.iter().zip(ends) {
-                        super::blocks::order_by_seq(&mut out[*start..end], &seqs[*start..end]);
-                    }
-                    Ok(out)
+                    Ok((out, seqs, runs))
                 });
                 let mut rows = sqlx::query_as::<_, (String, i64, Vec<u8>)>(
                     "SELECT source, block, facts FROM dossier_blocks WHERE ($1 IS NULL OR source = $1) \
@@ -434,6 +428,17 @@ macro_rules! block_store {
                 decoder
                     .join()
                     .map_err(|_| StoreError::Corrupt("decoding dossier blocks failed".into()))?
+            }
+
+            /// Every stored dossier (of one source, or all), by source, each source's in the
+            /// order first stored.
+            async fn read_all(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
+                let (mut out, seqs, runs) = self.read_blocks(source, None).await?;
+                let ends: Vec<usize> = runs.iter().skip(1).copied().chain([out.len()]).collect();
+                for (start, end) in runs.into_iter().zip(ends) {
+                    super::blocks::order_by_seq(&mut out[start..end], &seqs[start..end]);
+                }
+                Ok(out)
             }
 
             /// The field firsts of a source.

@@ -741,18 +741,19 @@ impl Merge {
     }
 
     /// Dossier `d`, of sequence `seq`, as stored now: its field's firsts take it if it comes first.
+    /// (Called for every dossier written: nothing is allocated unless a first changes.)
     fn note(&mut self, d: &Dossier, seq: Seq) {
-        use std::collections::hash_map::Entry;
         let (code, name) = (&*d.field_code, &*d.field_name);
-        let (f, mut changed) = match self.fields.entry(code.to_owned()) {
-            Entry::Vacant(v) => (v.insert(FieldFirst::of(d, seq)), true),
-            Entry::Occupied(o) => (o.into_mut(), false),
+        let Some(f) = self.fields.get_mut(code) else {
+            self.fields.insert(code.to_owned(), FieldFirst::of(d, seq));
+            self.fields_changed.insert(code.to_owned());
+            return;
         };
-        let first = FieldFirst::of(d, seq);
+        let mut changed = false;
         if seq < f.first_seq
-            || (seq == f.first_seq
-                && (f.first_unit != first.first_unit || f.first_name != first.first_name))
+            || (seq == f.first_seq && (f.first_unit != *d.unit_code || f.first_name != name))
         {
+            let first = FieldFirst::of(d, seq);
             f.first_seq = seq;
             f.first_key = first.first_key;
             f.first_unit = first.first_unit;
@@ -770,7 +771,7 @@ impl Merge {
                 changed = true;
             }
         }
-        if changed {
+        if changed && !self.fields_changed.contains(code) {
             self.fields_changed.insert(code.to_owned());
         }
     }
@@ -855,14 +856,31 @@ impl Merge {
             .collect()
     }
 
-    /// Forgets the decoded blocks once written (a long import holds a few at a time).
+    /// Forgets the decoded blocks once written (a long import holds a few at a time), but for
+    /// each bucket's last block while it has room: the next batch fills it on.
     pub fn written(&mut self) {
-        self.blocks.clear();
+        let open: HashSet<i64> = self.open_blocks();
+        self.blocks.retain(|id, b| {
+            b.dirty = false;
+            open.contains(id)
+        });
     }
 
-    /// Blocks held decoded.
+    /// Each bucket's last block while it has room.
+    fn open_blocks(&self) -> HashSet<i64> {
+        self.index
+            .last
+            .values()
+            .filter(|(_, n)| (*n as usize) < BLOCK_SIZE)
+            .map(|(b, _)| *b)
+            .collect()
+    }
+
+    /// Blocks held decoded that a write would forget (not counting the buckets' open last
+    /// blocks).
     pub fn held(&self) -> usize {
-        self.blocks.len()
+        let open = self.open_blocks();
+        self.blocks.keys().filter(|b| !open.contains(b)).count()
     }
 
     /// The index, kept current by the merge.

@@ -563,15 +563,16 @@ pub trait Store: Send + Sync {
         source: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Dossier>, StoreError>> + Send;
 
-    /// The stored dossiers a period from day `since` on may count or name (of one source, or
-    /// all), in the order of [`Store::dossiers`]: those still open or anomalous, and those that
-    /// finished on a local day of `since`'s month or later ([`blocks::bucket`]). Dossiers closed
-    /// before are not read.
+    /// The stored dossiers of `source` a period from day `since` on may count or name: those
+    /// still open or anomalous, and those that finished on a local day of `since`'s half-month or
+    /// later ([`blocks::bucket`]); dossiers closed before are not read. In storage order (not the
+    /// order first stored: putting a million back in it cost more than the rules), with each
+    /// one's sequence, its place in that order.
     fn dossiers_since(
         &self,
-        source: Option<&str>,
+        source: &str,
         since: chrono::NaiveDate,
-    ) -> impl Future<Output = Result<Vec<Dossier>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<(Vec<Dossier>, Vec<blocks::Seq>), StoreError>> + Send;
 
     /// What the rules read of each field code over a source's whole history: its first dossier
     /// and first non-empty name, in first-stored order.

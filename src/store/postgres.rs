@@ -149,16 +149,17 @@ impl Store for PgStore {
     }
 
     async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        self.read_blocks(source, None).await
+        self.read_all(source).await
     }
 
     async fn dossiers_since(
         &self,
-        source: Option<&str>,
+        source: &str,
         since: chrono::NaiveDate,
-    ) -> Result<Vec<Dossier>, StoreError> {
-        self.read_blocks(source, Some(super::blocks::day_bucket(since)))
-            .await
+    ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>), StoreError> {
+        let since = super::blocks::day_bucket(since);
+        let (dossiers, seqs, _) = self.read_blocks(Some(source), Some(since)).await?;
+        Ok((dossiers, seqs))
     }
 
     async fn field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {

@@ -10,6 +10,7 @@
 use crate::domain::{Dossier, Feedback, Finding, FindingCode, Rating, RatingMonth, RecordKind};
 use crate::forms::ii06a::{FieldHistory, FieldStart};
 use crate::sources::export::{FromWire, RecordBatch, parse_raw};
+use crate::store::blocks::Seq;
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 
@@ -45,8 +46,9 @@ fn settle_sources<R>(
 ) -> (Vec<R>, Vec<Finding>) {
     by_source.sort_by_key(|(s, _)| precedence.rank(s));
     if by_source.len() <= 1 {
+        // One source: its records as they are (a million are not moved).
         return (
-            by_source.into_iter().flat_map(|(_, r)| r).collect(),
+            by_source.pop().map(|(_, r)| r).unwrap_or_default(),
             Vec::new(),
         );
     }
@@ -88,6 +90,9 @@ pub struct Loaded {
     pub rating_months: Option<Vec<RatingMonth>>,
     /// The fields over the whole history, when `dossiers` are only those a period needs.
     pub fields: Option<FieldHistory>,
+    /// When `dossiers` are not in their first-stored order (a period's read), each one's place
+    /// in it (by source in precedence order, then sequence): what explain lists by.
+    pub dossier_order: Option<Vec<i64>>,
     pub findings: Vec<(RecordKind, Finding)>,
     /// Records read, the unreadable ones included.
     pub records: usize,
@@ -132,25 +137,24 @@ impl Loaded {
         };
         let mut by_source = Vec::new();
         for s in sources(RecordKind::Dossier).await? {
-            let d = match since {
-                Some(day) => store.dossiers_since(Some(&s), day).await?,
-                None => store.dossiers(Some(&s)).await?,
+            let (d, seqs) = match since {
+                Some(day) => {
+                    let (d, seqs) = store.dossiers_since(&s, day).await?;
+                    (d, Some(seqs))
+                }
+                None => (store.dossiers(Some(&s)).await?, None),
             };
-            by_source.push((s, d));
+            by_source.push((s, d, seqs));
         }
         if since.is_some() {
             other_copies(store, &mut by_source).await?;
-            loaded.fields = Some(field_history(store, &by_source, precedence).await?);
+            let names: Vec<&str> = by_source.iter().map(|(s, _, _)| s.as_str()).collect();
+            loaded.fields = Some(field_history(store, &names, precedence).await?);
         }
-        let (dossiers, findings) = settle_sources(
-            by_source,
-            precedence,
-            |d: &Dossier| &d.key,
-            |d| &d.unit_code,
-            RecordKind::Dossier,
-        );
+        let (dossiers, order, findings) = settle_dossiers(by_source, precedence);
         loaded.records += dossiers.len() + findings.len();
         loaded.dossiers = Some(dossiers);
+        loaded.dossier_order = order;
         loaded
             .findings
             .extend(findings.into_iter().map(|f| (RecordKind::Dossier, f)));
@@ -235,20 +239,20 @@ pub fn reading_from(period: &crate::domain::Period) -> chrono::NaiveDate {
         .map_or(period.first_day, |p| p.first_day.min(period.first_day))
 }
 
+/// A source's dossiers as read: its name, the dossiers, their sequences when read out of order.
+type SourceRead = (String, Vec<Dossier>, Option<Vec<Seq>>);
+
 /// Where two sources hold dossiers, the copy of a key one of them has outside the window read,
 /// when the other's copy was read: precedence picks among all copies, not among those read.
-async fn other_copies<S: Store>(
-    store: &S,
-    by_source: &mut [(String, Vec<Dossier>)],
-) -> Result<(), StoreError> {
+async fn other_copies<S: Store>(store: &S, by_source: &mut [SourceRead]) -> Result<(), StoreError> {
     if by_source.len() < 2 {
         return Ok(());
     }
     let read: Vec<std::collections::HashSet<String>> = by_source
         .iter()
-        .map(|(_, ds)| ds.iter().map(|d| d.key.to_string()).collect())
+        .map(|(_, ds, _)| ds.iter().map(|d| d.key.to_string()).collect())
         .collect();
-    for (i, (source, dossiers)) in by_source.iter_mut().enumerate() {
+    for (i, (source, dossiers, seqs)) in by_source.iter_mut().enumerate() {
         let mut wanted: Vec<&str> = read
             .iter()
             .enumerate()
@@ -258,19 +262,71 @@ async fn other_copies<S: Store>(
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
-        dossiers.extend(store.dossiers_by_keys(source, &wanted).await?);
+        let copies = store.dossiers_by_keys(source, &wanted).await?;
+        if let Some(seqs) = seqs {
+            // Closed before the period: no list shows them; after every dossier read.
+            seqs.extend(std::iter::repeat_n(Seq::MAX, copies.len()));
+        }
+        dossiers.extend(copies);
     }
     Ok(())
+}
+
+/// The dossiers of every source settled by precedence ([`settle_sources`]), with each one's place
+/// in the first-stored order when they were read out of it: (dossiers, order, findings).
+fn settle_dossiers(
+    mut by_source: Vec<SourceRead>,
+    precedence: &Precedence,
+) -> (Vec<Dossier>, Option<Vec<i64>>, Vec<Finding>) {
+    if by_source.len() <= 1 {
+        // One source: as read, nothing moved.
+        return match by_source.pop() {
+            Some((_, d, order)) => (d, order, Vec::new()),
+            None => (Vec::new(), None, Vec::new()),
+        };
+    }
+    by_source.sort_by_key(|(s, _, _)| precedence.rank(s));
+    let ordered = by_source.iter().any(|(_, _, seqs)| seqs.is_some());
+    // Precedence first, then sequence (below 2^40: a trillion dossiers a source).
+    let keyed: Vec<(String, Vec<(Dossier, i64)>)> = by_source
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (s, d, seqs))| {
+            let seqs = seqs.unwrap_or_default();
+            let records = d
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let seq = seqs
+                        .get(i)
+                        .copied()
+                        .unwrap_or(i as i64)
+                        .clamp(0, (1 << 40) - 1);
+                    (d, ((rank as i64) << 40) | seq)
+                })
+                .collect();
+            (s, records)
+        })
+        .collect();
+    let (records, findings) = settle_sources(
+        keyed,
+        precedence,
+        |(d, _): &(Dossier, i64)| &d.key,
+        |(d, _)| &d.unit_code,
+        RecordKind::Dossier,
+    );
+    let (dossiers, order): (Vec<Dossier>, Vec<i64>) = records.into_iter().unzip();
+    (dossiers, ordered.then_some(order), findings)
 }
 
 /// The fields' history over every source holding dossiers: each code's first dossier from the
 /// source that counts first (precedence), its label from the first that has one.
 async fn field_history<S: Store>(
     store: &S,
-    by_source: &[(String, Vec<Dossier>)],
+    sources: &[&str],
     precedence: &Precedence,
 ) -> Result<FieldHistory, StoreError> {
-    let mut sources: Vec<&str> = by_source.iter().map(|(s, _)| s.as_str()).collect();
+    let mut sources: Vec<&str> = sources.to_vec();
     sources.sort_by_key(|s| precedence.rank(s));
     let mut history = FieldHistory::default();
     for source in sources {

@@ -5,7 +5,7 @@
 //! every core while one thread reads; results are handed on in file order, so "first seen" and
 //! "last one wins" mean what they say.
 
-use super::wire::{FromWire, JsonRecord, json_record};
+use super::wire::{FromWire, JsonRecord, json_record, json_record_str};
 use super::{Item, Position, ReadCtx, invalid, to_item};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -129,10 +129,29 @@ fn parse_blocks<R: FromWire>(
         };
         let mut items = Vec::with_capacity(block.bytes.len() / 400);
         let body = block.bytes.strip_suffix(b"\n").unwrap_or(&block.bytes);
-        for (i, line) in body.split(|&b| b == b'\n').enumerate() {
-            parse_line(line, block.first_line + i, &mut ctx, &mut |item| {
-                items.push(item)
-            });
+        // The block checked as UTF-8 at once (its lines then need no check each, nor their
+        // strings one by one); a block that is not is read line by line, to name the bad lines.
+        match std::str::from_utf8(body) {
+            Ok(text) => {
+                for (i, line) in text.split('\n').enumerate() {
+                    parse_line(
+                        Line::Text(line),
+                        block.first_line + i,
+                        &mut ctx,
+                        &mut |item| items.push(item),
+                    );
+                }
+            }
+            Err(_) => {
+                for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+                    parse_line(
+                        Line::Bytes(line),
+                        block.first_line + i,
+                        &mut ctx,
+                        &mut |item| items.push(item),
+                    );
+                }
+            }
         }
         if out.send((block.index, items)).is_err() {
             return;
@@ -156,27 +175,44 @@ fn read_full(reader: &mut impl Read, mut out: &mut [u8]) -> std::io::Result<usiz
     Ok(total)
 }
 
+/// A line of a block: text when the block was checked as UTF-8, else bytes.
+#[derive(Clone, Copy)]
+enum Line<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
 fn parse_line<R: FromWire>(
-    line: &[u8],
+    line: Line<'_>,
     line_no: usize,
     ctx: &mut ReadCtx,
     each: &mut dyn FnMut(Item<R>),
 ) {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let (line, text) = match line {
+        Line::Text(t) => {
+            let t = t.strip_suffix('\r').unwrap_or(t);
+            (t.as_bytes(), Some(t))
+        }
+        Line::Bytes(b) => (b.strip_suffix(b"\r").unwrap_or(b), None),
+    };
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
     let at = Position::Line(line_no);
-    match json_record(line, R::FIELDS) {
+    let parsed = match text {
+        Some(text) => json_record_str(text, R::FIELDS),
+        None => json_record(line, R::FIELDS),
+    };
+    match parsed {
         // The line is the record as received (a line that parsed as JSON is UTF-8); checking that
         // again costs a seventh of a report's time, so only when the record is to be kept.
         Ok(JsonRecord::Object(wire)) => {
-            let text = if ctx.keep_raw {
-                std::str::from_utf8(line).ok()
+            let raw = if ctx.keep_raw {
+                text.or_else(|| std::str::from_utf8(line).ok())
             } else {
                 None
             };
-            each(to_item(&wire, at, ctx, text))
+            each(to_item(&wire, at, ctx, raw))
         }
         Ok(JsonRecord::NotAnObject) => each(invalid(
             None,
