@@ -3,7 +3,7 @@
 -- its cost does not grow with the years behind it. NULL until the store lays the blocks out again
 -- (when it opens, with their data).
 ALTER TABLE dossier_blocks ADD COLUMN bucket BIGINT;
-CREATE INDEX dossier_blocks_by_bucket ON dossier_blocks (source, bucket, records);
+CREATE INDEX dossier_blocks_by_bucket ON dossier_blocks (source, bucket, block, records);
 
 -- What the rules read of each field code over a source's whole history: its first dossier (key,
 -- unit, the name it carries) and its first non-empty name, in first-stored order (domain.md §5 "Labels"; `unknown_field`).

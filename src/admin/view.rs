@@ -38,8 +38,9 @@ impl Cache {
         let regime = setup.regime(period)?;
         let rules = compute::aggregation_rules(&engine.parts.duties, regime);
         let precedence = crate::sync::records::Precedence::of(&engine.parts.sources);
-        let since = crate::sync::records::reading_from(period);
-        let mut loaded = Loaded::from_store(&engine.store, None, &precedence, Some(since)).await?;
+        let reading = crate::sync::records::reading_for(period);
+        let mut loaded =
+            Loaded::from_store(&engine.store, None, &precedence, Some(reading)).await?;
         let findings = loaded.findings_for(&[RecordKind::Dossier]);
         let dossiers = loaded.dossiers.take().unwrap_or_default();
         let order = loaded.dossier_order.take();
@@ -53,6 +54,7 @@ impl Cache {
                 findings,
                 catalog: engine.parts.catalog.as_ref(),
                 fields: loaded.fields.as_ref(),
+                earlier: loaded.earlier.as_ref(),
                 checks: Some(&engine.parts.checks),
                 aggregation: Aggregation::ByKind(&rules),
                 ..Default::default()

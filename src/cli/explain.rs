@@ -65,7 +65,7 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     let loaded = a
         .records
-        .load(Some(baocao_sync::sync::records::reading_from(&period)))?;
+        .load(Some(baocao_sync::sync::records::reading_for(&period)))?;
     let dossiers = loaded
         .dossiers
         .as_deref()

@@ -58,7 +58,10 @@ impl RecordArgs {
 
     /// The records, from the files or the store (from the store, those a period from `since`
     /// needs; every one when `None`).
-    pub fn load(&self, since: Option<chrono::NaiveDate>) -> anyhow::Result<Loaded> {
+    pub fn load(
+        &self,
+        reading: Option<baocao_sync::sync::records::Reading>,
+    ) -> anyhow::Result<Loaded> {
         if self.from_store {
             let (url, precedence) = match &self.config {
                 Some(path) => {
@@ -77,7 +80,8 @@ impl RecordArgs {
             super::runtime()?.block_on(async {
                 let store = store::open(&url).await?;
                 anyhow::Ok(
-                    Loaded::from_store(&store, self.source.as_deref(), &precedence, since).await?,
+                    Loaded::from_store(&store, self.source.as_deref(), &precedence, reading)
+                        .await?,
                 )
             })
         } else {
@@ -181,7 +185,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let mut loaded = a
         .records
-        .load(Some(baocao_sync::sync::records::reading_from(&period)))?;
+        .load(Some(baocao_sync::sync::records::reading_for(&period)))?;
     let findings = loaded.findings_for(&forms::record_kinds(regime, def));
     let question = a.records.question();
     let inputs = Inputs {
@@ -197,6 +201,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         findings,
         catalog: catalog.as_ref(),
         fields: loaded.fields.as_ref(),
+        earlier: loaded.earlier.as_ref(),
         checks: Some(&checks),
         aggregation: Default::default(),
     };
@@ -310,6 +315,7 @@ fn finish(
         period = %period,
         records = loaded.records,
         decoded = baocao_sync::store::blocks::decoded(),
+        scanned = baocao_sync::store::blocks::scanned(),
         reports = computed.per_unit.len().max(computed.satisfaction.len()),
         errors,
         warnings = computed.findings.len() - errors,

@@ -144,44 +144,57 @@ pub struct Dossier {
     pub deleted: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What the column-4 check reads of the dossiers a period reads nothing else of — those of the
+/// period before that closed before this one began —, column by column: unit, channel, status,
+/// deleted, the reception and finish instants. No key, no field: nothing is listed from them.
+#[derive(Debug, Clone, Default)]
+pub struct Receptions {
+    /// The units' and channels' texts, each once.
+    pub texts: Vec<Arc<str>>,
+    pub rows: Vec<Reception>,
+}
 
-    #[test]
-    fn withdrawal_text_variants() {
-        for t in [
-            "Trả lại/Xin rút",
-            "trả lại / xin rút",
-            "TRẢ LẠI/XIN RÚT",
-            " Trả lại /Xin rút ",
-        ] {
-            assert_eq!(ResultKind::from_text(t), ResultKind::Withdrawal, "{t}");
-        }
-        // Decomposed (NFD) accents normalise to the same text.
-        let nfd: String = "Trả lại/Xin rút".nfd().collect();
-        assert_ne!(nfd, "Trả lại/Xin rút");
-        assert_eq!(ResultKind::from_text(&nfd), ResultKind::Withdrawal);
-        for t in [
-            "Kết quả",
-            "",
-            "Trả lại",
-            "Xin rút",
-            "Trả lại/Xin rút/khác",
-            "Tra lai/Xin rut",
-        ] {
-            assert_eq!(ResultKind::from_text(t), ResultKind::Other, "{t}");
-        }
-    }
+/// One dossier of [`Receptions`]; `unit` and `channel` index its texts.
+#[derive(Debug, Clone, Copy)]
+pub struct Reception {
+    pub unit: u32,
+    pub channel: u32,
+    pub status: Status,
+    pub deleted: bool,
+    pub received_at: Moment,
+    pub finished_at: Moment,
+}
 
-    #[test]
-    fn status_classes() {
-        assert_eq!(Status::parse(" 9 ").unwrap().class(), StatusClass::Finished);
-        assert!(Status::parse("0").is_none());
-        assert!(Status::parse("11").is_none());
-        assert!(Status::parse("").is_none());
-        assert!(Status::parse("x").is_none());
-        assert!(Status::parse("7").unwrap().reads_finish_date());
-        assert!(!Status::parse("5").unwrap().reads_finish_date());
+impl Receptions {
+    /// Each row as a dossier the rules can place (no key, field or other dates: what the
+    /// column-4 check reads does not depend on them), handed to `each` in turn.
+    pub fn each_as_dossier(&self, mut each: impl FnMut(&Dossier)) {
+        let empty: Arc<str> = Arc::from("");
+        let mut d = Dossier {
+            key: Box::from(""),
+            procedure_code: empty.clone(),
+            field_code: empty.clone(),
+            field_name: empty.clone(),
+            unit_code: empty.clone(),
+            channel: empty,
+            status: Status(9),
+            received_at: Moment::NONE,
+            due_at: Moment::NONE,
+            supplement_requested_at: Moment::NONE,
+            finished_at: Moment::NONE,
+            returned_at: Moment::NONE,
+            updated_at: Moment::NONE,
+            result_kind: ResultKind::Other,
+            deleted: false,
+        };
+        for r in &self.rows {
+            d.unit_code = self.texts[r.unit as usize].clone();
+            d.channel = self.texts[r.channel as usize].clone();
+            d.status = r.status;
+            d.deleted = r.deleted;
+            d.received_at = r.received_at;
+            d.finished_at = r.finished_at;
+            each(&d);
+        }
     }
 }

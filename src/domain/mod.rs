@@ -11,7 +11,7 @@ pub mod period;
 pub mod rating;
 pub mod unit;
 
-pub use dossier::{Channel, Dossier, ResultKind, Status, StatusClass};
+pub use dossier::{Channel, Dossier, Reception, Receptions, ResultKind, Status, StatusClass};
 pub use finding::{Finding, FindingCode, Severity};
 pub use instant::{Day, Instant, InstantError, Moment};
 pub use period::{Period, PeriodError, PeriodKind};

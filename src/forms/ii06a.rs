@@ -309,6 +309,24 @@ fn error(code: FindingCode, message: &str) -> Placement {
 }
 
 /// Places every dossier: metric counts per (unit, field), and the findings, in input order.
+/// Adds to `tally` the dossiers of `receptions` the rules count in `period`, by the same
+/// placement, under one row of no field. Columns 4 and 5 and which units count anything are
+/// exact (what the column-4 check reads); the columns that read due and supplement dates are not.
+pub fn tally_receptions(
+    tally: &mut Tally,
+    receptions: &crate::domain::Receptions,
+    units: &UnitTree,
+    period: &Period,
+) {
+    let window = Window::from(period);
+    let row: Arc<str> = Arc::from("");
+    receptions.each_as_dossier(|d| {
+        if let Placement::Counted { unit, columns, .. } = place(d, window, units) {
+            tally.add(unit, &row, &columns);
+        }
+    });
+}
+
 pub fn tally(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> (Tally, Vec<Finding>) {
     let window = Window::from(period);
     let mut tally = Tally::default();

@@ -77,6 +77,9 @@ pub struct Inputs<'a> {
     /// The fields over the whole history, when `dossiers` are only those the period needs: labels
     /// and `unknown_field` come from it instead of from `dossiers`.
     pub fields: Option<&'a ii06a::FieldHistory>,
+    /// When `dossiers` are a period's read: the reception columns of the dossiers of the period
+    /// before that closed before this one, for the column-4 check's previous period.
+    pub earlier: Option<&'a crate::domain::Receptions>,
     /// Column-4 checks of dossier forms, when given.
     pub checks: Option<&'a checks::ChecksConfig>,
     /// Who sums whom in aggregates.
@@ -168,9 +171,13 @@ pub fn compute(
                         let previous = inputs.checks.and(period.previous());
                         let ((tally, mut f), (before, seen)) = std::thread::scope(|s| {
                             let other = s.spawn(|| {
-                                let before = previous
-                                    .as_ref()
-                                    .map(|p| (p.clone(), ii06a::tally(dossiers, units, p).0));
+                                let before = previous.as_ref().map(|p| {
+                                    let mut before = ii06a::tally(dossiers, units, p).0;
+                                    if let Some(earlier) = inputs.earlier {
+                                        ii06a::tally_receptions(&mut before, earlier, units, p);
+                                    }
+                                    (p.clone(), before)
+                                });
                                 let seen = match inputs.fields {
                                     Some(history) => history.labels(),
                                     None => ii06a::FirstSeenLabels::from_dossiers(dossiers),
@@ -368,6 +375,7 @@ pub fn narratives(
                 findings: inputs.findings,
                 catalog: inputs.catalog,
                 fields: inputs.fields,
+                earlier: inputs.earlier,
                 checks: inputs.checks,
                 aggregation,
                 ..Default::default()

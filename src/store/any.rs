@@ -104,6 +104,15 @@ impl Store for AnyStore {
         forward!(self, s => s.dossiers_since(source, since).await)
     }
 
+    async fn dossier_receptions(
+        &self,
+        source: &str,
+        from: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> Result<crate::domain::Receptions, StoreError> {
+        forward!(self, s => s.dossier_receptions(source, from, until).await)
+    }
+
     async fn field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {
         forward!(self, s => s.field_firsts(source).await)
     }

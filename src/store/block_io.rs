@@ -8,8 +8,45 @@
 pub(super) type IndexCache =
     std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, super::blocks::KeyIndex>>>;
 
-/// Blocks an import holds decoded before it writes them out (16 × 4,096 dossiers, ~15 MB).
+/// Blocks an import holds decoded before it writes them out (16 × 4,096 dossiers, ~15 MB), not
+/// counting each bucket's last block, kept to fill on.
 pub(super) const HELD_BLOCKS: usize = 16;
+
+/// Dossiers decoded from blocks in the order read: the dossiers, their sequences, where each
+/// source's run starts, the texts shared, the source of the last run.
+pub(super) type Decoded = (
+    Vec<crate::domain::Dossier>,
+    Vec<super::blocks::Seq>,
+    Vec<usize>,
+    crate::sources::export::Interner,
+    String,
+);
+
+pub(super) trait WithCapacity {
+    fn with_capacity(n: usize) -> Self;
+}
+
+impl WithCapacity for Decoded {
+    fn with_capacity(n: usize) -> Decoded {
+        (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::new(),
+            Default::default(),
+            String::new(),
+        )
+    }
+}
+
+/// Decodes one block of `source` onto a [`Decoded`].
+pub(super) fn decode_block(d: &mut Decoded, source: &str, facts: &[u8]) -> Result<(), String> {
+    let (out, seqs, runs, strings, current) = d;
+    if runs.is_empty() || current != source {
+        runs.push(out.len());
+        source.clone_into(current);
+    }
+    super::blocks::decode_onto(facts, strings, out, Some(seqs))
+}
 
 /// Expands the import type `$import` for backend `$db` and, inside `impl $store`, the helpers it
 /// and the store's reads call. `$lock` locks the source's generation row for the transaction
@@ -379,66 +416,120 @@ macro_rules! block_store {
                 Ok(out)
             }
 
-            /// The stored dossiers (of one source, or all) in the buckets from `since` on (all
-            /// buckets when `None`), by source, in storage order, with each one's sequence and
-            /// where each source's run starts. Blocks are decoded on a thread of their own while
-            /// the next ones are read.
-            #[tracing::instrument(name = "store.dossiers", skip_all, fields(source, since))]
-            async fn read_blocks(
+            /// Streams stored blocks — of one source or all, every block or those named, in
+            /// (source, block) order — to `each` on a thread of its own while the next ones are
+            /// read; gives back what `each` built.
+            async fn stream_blocks<T: Send + 'static>(
                 &self,
                 source: Option<&str>,
-                since: Option<i64>,
-            ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>, Vec<usize>), StoreError> {
+                blocks: Option<&[i64]>,
+                mut state: T,
+                each: fn(&mut T, &str, &[u8]) -> Result<(), String>,
+            ) -> Result<T, StoreError> {
                 use futures_util::TryStreamExt;
-                let count = self.dossier_count(source, since).await?;
                 let (tx, rx) = std::sync::mpsc::sync_channel::<(String, i64, Vec<u8>)>(4);
-                type Decoded = (Vec<Dossier>, Vec<super::blocks::Seq>, Vec<usize>);
-                let decoder = std::thread::spawn(move || -> Result<Decoded, StoreError> {
-                    let mut strings = crate::sources::export::Interner::default();
-                    let mut out = Vec::with_capacity(count);
-                    let mut seqs = Vec::with_capacity(count);
-                    let mut runs: Vec<usize> = Vec::new();
-                    let mut current: Option<String> = None;
+                let worker = std::thread::spawn(move || -> Result<T, StoreError> {
                     for (source, block, facts) in rx {
-                        if current.as_deref() != Some(source.as_str()) {
-                            runs.push(out.len());
-                            current = Some(source.clone());
-                        }
-                        super::blocks::decode_onto(&facts, &mut strings, &mut out, Some(&mut seqs))
-                            .map_err(|e| {
-                                StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
-                            })?;
+                        each(&mut state, &source, &facts).map_err(|e| {
+                            StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
+                        })?;
                     }
-                    Ok((out, seqs, runs))
+                    Ok(state)
                 });
-                let mut rows = sqlx::query_as::<_, (String, i64, Vec<u8>)>(
-                    "SELECT source, block, facts FROM dossier_blocks WHERE ($1 IS NULL OR source = $1) \
-                     AND ($2 IS NULL OR bucket >= $2) ORDER BY source, block",
-                )
-                .bind(source)
-                .bind(since)
-                .fetch(&self.pool);
-                while let Some(row) = rows.try_next().await? {
-                    if tx.send(row).is_err() {
-                        // The decoder stopped on a damaged block: its error says which.
-                        break;
+                let send = |row| tx.send(row).is_ok();
+                'read: {
+                    match blocks {
+                        None => {
+                            let mut rows = sqlx::query_as::<_, (String, i64, Vec<u8>)>(
+                                "SELECT source, block, facts FROM dossier_blocks WHERE $1 IS NULL OR source = $1 \
+                                 ORDER BY source, block",
+                            )
+                            .bind(source)
+                            .fetch(&self.pool);
+                            while let Some(row) = rows.try_next().await? {
+                                if !send(row) {
+                                    // The worker stopped on a damaged block: its error says which.
+                                    break 'read;
+                                }
+                            }
+                        }
+                        Some(ids) => {
+                            let source = source.unwrap_or_default();
+                            for chunk in ids.chunks(256) {
+                                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                                    "SELECT source, block, facts FROM dossier_blocks WHERE source = ",
+                                );
+                                q.push_bind(source).push(" AND block IN (");
+                                let mut list = q.separated(", ");
+                                for id in chunk {
+                                    list.push_bind(*id);
+                                }
+                                q.push(") ORDER BY block");
+                                let mut rows = q.build_query_as::<(String, i64, Vec<u8>)>().fetch(&self.pool);
+                                while let Some(row) = rows.try_next().await? {
+                                    if !send(row) {
+                                        break 'read;
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 drop(tx);
-                decoder
+                worker
                     .join()
                     .map_err(|_| StoreError::Corrupt("decoding dossier blocks failed".into()))?
             }
 
             /// Every stored dossier (of one source, or all), by source, each source's in the
             /// order first stored.
+            #[tracing::instrument(name = "store.dossiers", skip_all, fields(source))]
             async fn read_all(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-                let (mut out, seqs, runs) = self.read_blocks(source, None).await?;
+                let count = self.dossier_count(source).await?;
+                let read = Decoded::with_capacity(count);
+                let (mut out, seqs, runs, _, _) = self
+                    .stream_blocks(source, None, read, super::block_io::decode_block)
+                    .await?;
                 let ends: Vec<usize> = runs.iter().skip(1).copied().chain([out.len()]).collect();
                 for (start, end) in runs.into_iter().zip(ends) {
                     super::blocks::order_by_seq(&mut out[start..end], &seqs[start..end]);
                 }
                 Ok(out)
+            }
+
+            /// The dossiers of `source` in the buckets `from..until`, in storage order, with their
+            /// sequences.
+            #[tracing::instrument(name = "store.dossiers_in", skip_all, fields(source, from, until))]
+            async fn read_buckets(
+                &self,
+                source: &str,
+                from: i64,
+                until: Option<i64>,
+            ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>), StoreError> {
+                let (blocks, count) = self.blocks_in(source, from, until).await?;
+                let read = Decoded::with_capacity(count);
+                let (out, seqs, _, _, _) = self
+                    .stream_blocks(Some(source), Some(&blocks), read, super::block_io::decode_block)
+                    .await?;
+                Ok((out, seqs))
+            }
+
+            /// What the column-4 check reads of the dossiers of `source` in the buckets
+            /// `from..until`, column by column, no dossier built.
+            #[tracing::instrument(name = "store.receptions", skip_all, fields(source, from, until))]
+            async fn read_receptions(
+                &self,
+                source: &str,
+                from: i64,
+                until: i64,
+            ) -> Result<crate::domain::Receptions, StoreError> {
+                let (blocks, count) = self.blocks_in(source, from, Some(until)).await?;
+                let mut read = super::blocks::ReceptionReader::default();
+                read.reserve(count);
+                let read = self
+                    .stream_blocks(Some(source), Some(&blocks), read, |r, _, facts| r.add_block(facts))
+                    .await?;
+                Ok(read.finish())
             }
 
             /// The field firsts of a source.

@@ -53,6 +53,14 @@ pub fn decoded() -> u64 {
     DECODED.load(Ordering::Relaxed)
 }
 
+/// Dossiers whose reception columns alone were read ([`ReceptionReader`]).
+static SCANNED: AtomicU64 = AtomicU64::new(0);
+
+/// Dossiers scanned so far by this process, their reception columns alone.
+pub fn scanned() -> u64 {
+    SCANNED.load(Ordering::Relaxed)
+}
+
 /// The bucket of a local day: its half-month (days 1–14, days 15 to the end), counted from year
 /// 0. The Decree's windows start on a 15th: a period's first bucket holds none of the days before.
 pub fn day_bucket(day: chrono::NaiveDate) -> i64 {
@@ -367,6 +375,89 @@ pub fn decode_onto(
         });
     }
     Ok(())
+}
+
+/// Reads [`crate::domain::Receptions`] out of blocks: the unit, channel, status, flag and two
+/// instant columns, nothing else (no key, no dossier built).
+#[derive(Debug, Default)]
+pub struct ReceptionReader {
+    texts: Vec<std::sync::Arc<str>>,
+    at: HashMap<String, u32>,
+    rows: Vec<crate::domain::Reception>,
+}
+
+impl ReceptionReader {
+    pub fn reserve(&mut self, n: usize) {
+        self.rows.reserve(n);
+    }
+
+    /// Adds one block's rows.
+    pub fn add_block(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let Head {
+            n,
+            dict,
+            mut reader,
+            ..
+        } = head(bytes)?;
+        SCANNED.fetch_add(n as u64, Ordering::Relaxed);
+        let mut global = Vec::with_capacity(dict.len());
+        for text in &dict {
+            let id = match self.at.get(*text) {
+                Some(id) => *id,
+                None => {
+                    let id = self.texts.len() as u32;
+                    self.texts.push(std::sync::Arc::from(*text));
+                    self.at.insert((*text).to_owned(), id);
+                    id
+                }
+            };
+            global.push(id);
+        }
+        // Columns: procedure, field code, field name, unit, channel.
+        let mut columns = Vec::with_capacity(5);
+        for _ in 0..5 {
+            let column = reader.u32s(n)?;
+            if let Some(bad) = column.iter().find(|&&i| i as usize >= dict.len()) {
+                return Err(format!("a block refers to text #{bad} of {}", dict.len()));
+            }
+            columns.push(column);
+        }
+        let statuses = reader.take(n)?;
+        let flags = reader.take(n)?;
+        let mut instants = Vec::with_capacity(4);
+        for _ in 0..4 {
+            instants.push(reader.take(n.checked_mul(8).ok_or("a block is too large")?)?);
+        }
+        let instant = |column: usize, i: usize| {
+            let v = i64::from_le_bytes(
+                instants[column][i * 8..i * 8 + 8]
+                    .try_into()
+                    .expect("8 bytes"),
+            );
+            crate::domain::Moment::from((v != NONE).then_some(Instant(v)))
+        };
+        for i in 0..n {
+            let status = Status::new(statuses[i])
+                .ok_or_else(|| format!("a dossier has status {}", statuses[i]))?;
+            self.rows.push(crate::domain::Reception {
+                unit: global[columns[3][i] as usize],
+                channel: global[columns[4][i] as usize],
+                status,
+                deleted: flags[i] & 2 != 0,
+                // Instant columns: received, due, supplement, finished.
+                received_at: instant(0, i),
+                finished_at: instant(3, i),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> crate::domain::Receptions {
+        crate::domain::Receptions {
+            texts: self.texts,
+            rows: self.rows,
+        }
+    }
 }
 
 /// Puts `dossiers` in the order of their sequences (`seqs`, one each); a run already in order

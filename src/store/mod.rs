@@ -574,6 +574,15 @@ pub trait Store: Send + Sync {
         since: chrono::NaiveDate,
     ) -> impl Future<Output = Result<(Vec<Dossier>, Vec<blocks::Seq>), StoreError>> + Send;
 
+    /// What the column-4 check reads of the dossiers of `source` that finished (the ordinary
+    /// way) from `from`'s half-month to before `until`'s: their reception columns alone.
+    fn dossier_receptions(
+        &self,
+        source: &str,
+        from: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> impl Future<Output = Result<crate::domain::Receptions, StoreError>> + Send;
+
     /// What the rules read of each field code over a source's whole history: its first dossier
     /// and first non-empty name, in first-stored order.
     fn field_firsts(

@@ -851,19 +851,41 @@ macro_rules! shared_helpers {
             .await?)
         }
 
-        /// Stored dossiers (of one source, or all; in the buckets from `since` on, or all): a bulk
-        /// read sizes its vector up front, since growing a million dossiers by doubling peaks at
-        /// 1.5 times them.
-        async fn dossier_count(&self, source: Option<&str>, since: Option<i64>) -> Result<usize, StoreError> {
+        /// Stored dossiers (of one source, or all): a bulk read sizes its vector up front, since
+        /// growing a million dossiers by doubling peaks at 1.5 times them.
+        async fn dossier_count(&self, source: Option<&str>) -> Result<usize, StoreError> {
             let count: Option<i64> = sqlx::query_scalar(
-                "SELECT CAST(SUM(records) AS BIGINT) FROM dossier_blocks WHERE ($1 IS NULL OR source = $1) \
-                 AND ($2 IS NULL OR bucket >= $2)",
+                "SELECT CAST(SUM(records) AS BIGINT) FROM dossier_blocks WHERE $1 IS NULL OR source = $1",
             )
             .bind(source)
-            .bind(since)
             .fetch_one(&self.pool)
             .await?;
             Ok(count.unwrap_or(0) as usize)
+        }
+
+        /// The blocks of `source` in the buckets `from..until` (`until` `None`: every one from
+        /// `from` on, `ALWAYS` with them), in block order, and the dossiers they hold: from the
+        /// bucket index alone (the bucket column sits after each block's bytes, which a scan of
+        /// the table would read through).
+        async fn blocks_in(
+            &self,
+            source: &str,
+            from: i64,
+            until: Option<i64>,
+        ) -> Result<(Vec<i64>, usize), StoreError> {
+            let rows: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT block, records FROM dossier_blocks WHERE source = $1 AND bucket >= $2 \
+                 AND ($3 IS NULL OR bucket < $3)",
+            )
+            .bind(source)
+            .bind(from)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?;
+            let count = rows.iter().map(|(_, n)| *n as usize).sum();
+            let mut blocks: Vec<i64> = rows.into_iter().map(|(b, _)| b).collect();
+            blocks.sort_unstable();
+            Ok((blocks, count))
         }
 
         async fn insert_audit(conn: &mut $conn, entries: &[AuditEntry]) -> Result<(), StoreError> {

@@ -1,6 +1,6 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
-use super::block_io::{IndexCache, block_store};
+use super::block_io::{Decoded, IndexCache, WithCapacity, block_store};
 use super::shared;
 use super::tracking::tracking_methods;
 use super::{
@@ -153,8 +153,20 @@ impl Store for SqliteStore {
         since: chrono::NaiveDate,
     ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>), StoreError> {
         let since = super::blocks::day_bucket(since);
-        let (dossiers, seqs, _) = self.read_blocks(Some(source), Some(since)).await?;
-        Ok((dossiers, seqs))
+        self.read_buckets(source, since, None).await
+    }
+
+    async fn dossier_receptions(
+        &self,
+        source: &str,
+        from: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> Result<crate::domain::Receptions, StoreError> {
+        let (from, until) = (
+            super::blocks::day_bucket(from),
+            super::blocks::day_bucket(until),
+        );
+        self.read_receptions(source, from, until).await
     }
 
     async fn field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {

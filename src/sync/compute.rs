@@ -133,6 +133,7 @@ pub fn compute(
             findings,
             catalog: setup.catalog,
             fields: loaded.fields.as_ref(),
+            earlier: loaded.earlier.as_ref(),
             checks: setup.checks,
             aggregation,
         },

@@ -576,9 +576,9 @@ impl Engine {
         progress.stage("compute", Some(reports.len() as u64));
         let precedence = records::Precedence::of(&self.parts.sources);
         let period = scope.period.clone();
-        let since = records::reading_from(&period);
+        let reading = records::reading_for(&period);
         let loaded =
-            records::Loaded::from_store(&self.store, None, &precedence, Some(since)).await?;
+            records::Loaded::from_store(&self.store, None, &precedence, Some(reading)).await?;
         let contents = compute_contents(&setup, regime, loaded, &period)?;
         crate::drill::point(crate::drill::Stage::Compute);
         report.rows = self

@@ -93,6 +93,9 @@ pub struct Loaded {
     /// When `dossiers` are not in their first-stored order (a period's read), each one's place
     /// in it (by source in precedence order, then sequence): what explain lists by.
     pub dossier_order: Option<Vec<i64>>,
+    /// With a period's read, what the column-4 check reads of the dossiers of the period before
+    /// that closed before this one began (their reception columns).
+    pub earlier: Option<crate::domain::Receptions>,
     pub findings: Vec<(RecordKind, Finding)>,
     /// Records read, the unreadable ones included.
     pub records: usize,
@@ -117,15 +120,15 @@ impl Loaded {
     }
 
     /// Every stored record of the three kinds (of one source, or all), the rejects no readable
-    /// version has replaced, and what the sources' mappings noted. With `since` (see
-    /// [`reading_from`]), only the dossiers a period from that day may count or name, and the
-    /// fields' history the labels need.
-    #[tracing::instrument(name = "sync.load", skip_all, fields(source, since = ?since))]
+    /// version has replaced, and what the sources' mappings noted. With a period's [`Reading`],
+    /// only the dossiers it may count or name, the reception columns of those the column-4 check
+    /// also reads, and the fields' history the labels need.
+    #[tracing::instrument(name = "sync.load", skip_all, fields(source, reading = ?reading))]
     pub async fn from_store<S: Store>(
         store: &S,
         source: Option<&str>,
         precedence: &Precedence,
-        since: Option<chrono::NaiveDate>,
+        reading: Option<Reading>,
     ) -> Result<Loaded, StoreError> {
         let mut loaded = Loaded::default();
         let sources = |kind| async move {
@@ -135,18 +138,31 @@ impl Loaded {
                 None => all,
             })
         };
+        let dossier_sources = sources(RecordKind::Dossier).await?;
+        // Receptions carry no key: where two sources may hold the same dossier, the previous
+        // period is read whole, so that precedence can settle it.
+        let reading = reading.map(|r| match r.earlier_from {
+            Some(earlier) if dossier_sources.len() > 1 => Reading {
+                from: earlier,
+                earlier_from: None,
+            },
+            _ => r,
+        });
         let mut by_source = Vec::new();
-        for s in sources(RecordKind::Dossier).await? {
-            let (d, seqs) = match since {
-                Some(day) => {
-                    let (d, seqs) = store.dossiers_since(&s, day).await?;
+        for s in dossier_sources {
+            let (d, seqs) = match reading {
+                Some(r) => {
+                    if let Some(earlier) = r.earlier_from {
+                        loaded.earlier = Some(store.dossier_receptions(&s, earlier, r.from).await?);
+                    }
+                    let (d, seqs) = store.dossiers_since(&s, r.from).await?;
                     (d, Some(seqs))
                 }
                 None => (store.dossiers(Some(&s)).await?, None),
             };
             by_source.push((s, d, seqs));
         }
-        if since.is_some() {
+        if reading.is_some() {
             other_copies(store, &mut by_source).await?;
             let names: Vec<&str> = by_source.iter().map(|(s, _, _)| s.as_str()).collect();
             loaded.fields = Some(field_history(store, &names, precedence).await?);
@@ -231,12 +247,24 @@ impl Loaded {
     }
 }
 
-/// The first day a period's dossiers are read from: its own first day, or the previous period's
-/// when the column-4 check compares with it.
-pub fn reading_from(period: &crate::domain::Period) -> chrono::NaiveDate {
-    period
-        .previous()
-        .map_or(period.first_day, |p| p.first_day.min(period.first_day))
+/// What a period reads of the stored dossiers: every one it may count or name from its first day
+/// on, and for the column-4 check, the reception columns of those that closed from the previous
+/// period's first day until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub from: chrono::NaiveDate,
+    pub earlier_from: Option<chrono::NaiveDate>,
+}
+
+/// What `period` reads (see [`Reading`]).
+pub fn reading_for(period: &crate::domain::Period) -> Reading {
+    Reading {
+        from: period.first_day,
+        earlier_from: period
+            .previous()
+            .map(|p| p.first_day)
+            .filter(|d| *d < period.first_day),
+    }
 }
 
 /// A source's dossiers as read: its name, the dossiers, their sequences when read out of order.
