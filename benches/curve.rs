@@ -6,6 +6,11 @@
 //!    a DBA's indexes (the anchor, `common/anchor.rs`), and its table's size.
 //! 2. **History**: the current quarter (BENCH_QUARTER dossiers, 1 M) from stores holding 1, 4 and
 //!    10 quarters (BENCH_HISTORY), on both stores, against the anchor over the same rows.
+//! 3. **Pre-fill over history**: the daemon's whole pre-fill of the current quarter (`sync` against
+//!    the sandbox serving it, `common/pipeline.rs`) into an empty store and into one already
+//!    holding the 9 earlier quarters (BENCH_PREFILL_QUARTERS − 1, imported as the same source: the
+//!    pull then reads only what the sandbox serves, as an incremental one would), then an
+//!    incremental day of BENCH_CHANGED (10,000) changed dossiers on each.
 //!
 //! The lines are `generate --shape real` (seed 42, 200 units): every value a string, the 17
 //! fields with their full names, ~520 bytes a line, a few percent with export defects; a history
@@ -16,61 +21,22 @@
 //!
 //! Disk: the 10 M file (5.2 GB), its two stores (~1 GB each) and the anchor (~2.5 GB) at once,
 //! about 10 GB under BENCH_DIR (the system's temporary directory by default); each size is
-//! removed before the next. BENCH_STORES=sqlite,postgres; BENCH_SECTIONS=curve,history;
+//! removed before the next. BENCH_STORES=sqlite,postgres; BENCH_SECTIONS=curve,history,prefill;
 //! BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432 by default).
 
 mod common;
 
-use common::{Measured, anchor, env_or};
+use common::{
+    Measured, anchor, drop_database, env_list, env_or, fresh_database, pipeline, runtime,
+};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-fn env_list(name: &str, default: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.to_owned())
-        .split(',')
-        .map(|s| s.trim().replace('_', ""))
-        .filter(|s| !s.is_empty())
-        .collect()
-}
 
 fn best_of(n: usize, args: &[&str]) -> Measured {
     (0..n)
         .map(|_| common::measure(args, &[0]).0)
         .min_by(|a, b| a.wall.cmp(&b.wall))
         .expect("n > 0")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn postgres_server() -> String {
-    std::env::var("BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-/// A fresh PostgreSQL database; its URL.
-fn fresh_database(name: &str) -> String {
-    let server = postgres_server();
-    runtime().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-            .await
-            .expect("PostgreSQL answers (see .ci/run)");
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut c)
-                .await
-                .expect("drop and create");
-        }
-    });
-    format!("{server}/{name}")
 }
 
 /// The store's size on disk: the SQLite file after a checkpoint, or PostgreSQL's tables of
@@ -155,10 +121,9 @@ impl Bench {
         best_of(runs, &a)
     }
 
-    /// Imports the data set into a fresh store of `backend`; the store's URL, the import's cost
-    /// and the store's size.
-    fn import(&self, data: &Path, backend: &str, name: &str) -> (String, Measured, u64) {
-        let url = if backend == "sqlite" {
+    /// A fresh, empty store of `backend` named `name`; its URL.
+    fn fresh_store(&self, backend: &str, name: &str) -> String {
+        if backend == "sqlite" {
             let path = self.dir.join(format!("{name}.db"));
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -166,9 +131,14 @@ impl Bench {
             format!("sqlite://{}", path.display())
         } else {
             fresh_database(name)
-        };
-        let input = data.join("dossiers.ndjson").display().to_string();
-        let m = common::measure(&["import", "--input", &input, "--database-url", &url], &[0]).0;
+        }
+    }
+
+    /// Imports the data set into a fresh store of `backend`; the store's URL, the import's cost
+    /// and the store's size.
+    fn import(&self, data: &Path, backend: &str, name: &str) -> (String, Measured, u64) {
+        let url = self.fresh_store(backend, name);
+        let m = import_into(&data.join("dossiers.ndjson"), &url);
         (url.clone(), m, store_bytes(&url))
     }
 
@@ -201,20 +171,41 @@ impl Bench {
     }
 }
 
-fn drop_database(name: &str) {
-    let server = postgres_server();
-    runtime().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-            .await
-            .expect("connect");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await
-        .expect("drop");
-    });
+/// `import` of a dossier file into the store at `url` (as the source `default`).
+fn import_into(input: &Path, url: &str) -> Measured {
+    let input = input.display().to_string();
+    common::measure(&["import", "--input", &input, "--database-url", url], &[0]).0
+}
+
+/// Splits a history's dossiers: the first `earlier` lines (the earlier quarters, written oldest
+/// first) to `earlier.ndjson` beside them, the rest (the current quarter) to a folder `current`
+/// holding them as its `dossiers.ndjson` beside links to the set's other files; that folder.
+fn split_current(data: &Path, earlier: usize) -> PathBuf {
+    use std::io::{BufRead, BufWriter, Write};
+    let current = data.join("current");
+    std::fs::create_dir_all(&current).expect("folder");
+    let input = std::io::BufReader::new(
+        std::fs::File::open(data.join("dossiers.ndjson")).expect("the history's dossiers"),
+    );
+    let mut old = BufWriter::new(std::fs::File::create(data.join("earlier.ndjson")).expect("file"));
+    let mut now =
+        BufWriter::new(std::fs::File::create(current.join("dossiers.ndjson")).expect("file"));
+    for (i, line) in input.split(b'\n').enumerate() {
+        let line = line.expect("a line");
+        let out = if i < earlier { &mut old } else { &mut now };
+        out.write_all(&line)
+            .and_then(|()| out.write_all(b"\n"))
+            .expect("write");
+    }
+    old.flush().and_then(|()| now.flush()).expect("flush");
+    for entry in std::fs::read_dir(data).expect("the data set").flatten() {
+        let name = entry.file_name();
+        let path = entry.path();
+        if path.is_file() && name != "dossiers.ndjson" && name != "earlier.ndjson" {
+            std::os::unix::fs::symlink(&path, current.join(&name)).expect("link");
+        }
+    }
+    current
 }
 
 fn cost(m: Measured) -> String {
@@ -239,7 +230,7 @@ fn main() {
         .map(|s| s.parse().expect("BENCH_HISTORY: numbers"))
         .collect();
     let per_quarter = env_or("BENCH_QUARTER", 1_000_000);
-    let sections = env_list("BENCH_SECTIONS", "curve,history");
+    let sections = env_list("BENCH_SECTIONS", "curve,history,prefill");
     let root = std::env::var("BENCH_DIR").map_or_else(|_| std::env::temp_dir(), PathBuf::from);
     let dir = tempfile::tempdir_in(root).expect("temp dir");
     let mut bench = Bench {
@@ -397,6 +388,62 @@ fn main() {
             "II.06a of the current quarter (1 M) by quarters held",
             "quarters in the store",
         );
+    }
+
+    if sections.iter().any(|s| s == "prefill") {
+        let q = env_or("BENCH_PREFILL_QUARTERS", 10);
+        let changed = env_or("BENCH_CHANGED", 10_000);
+        let data = bench.generate("prefill", per_quarter * q, q);
+        let current = split_current(&data, per_quarter * (q - 1));
+        for backend in bench.stores.clone() {
+            let url = bench.fresh_store(&backend, "bench_prefill_empty");
+            let work = bench.dir.join(format!("prefill-empty-{backend}"));
+            let empty = pipeline::run(&current, &work, url, changed);
+            bench.row(
+                format!(
+                    "whole pre-fill on {backend}, empty history ({} drafts)",
+                    empty.drafts
+                ),
+                empty.prefill.describe(),
+                String::new(),
+            );
+            let url = bench.fresh_store(&backend, "bench_prefill_held");
+            let imported = import_into(&data.join("earlier.ndjson"), &url);
+            println!(
+                "  ({} earlier quarters imported into {backend} in {:.1} s)",
+                q - 1,
+                imported.wall.as_secs_f64()
+            );
+            let work = bench.dir.join(format!("prefill-held-{backend}"));
+            let held = pipeline::run(&current, &work, url, changed);
+            bench.row(
+                format!(
+                    "whole pre-fill on {backend}, {} earlier quarters held ({} drafts)",
+                    q - 1,
+                    held.drafts
+                ),
+                held.prefill.describe(),
+                format!(
+                    "{:.2} × the pre-fill with an empty history",
+                    held.prefill.cost.wall.as_secs_f64() / empty.prefill.cost.wall.as_secs_f64()
+                ),
+            );
+            bench.row(
+                format!(
+                    "incremental day on {backend}, {q} quarters held: {} changed dossiers",
+                    held.changed
+                ),
+                held.day.describe(),
+                format!("empty history: {:.1} s", empty.day.cost.wall.as_secs_f64()),
+            );
+            if backend == "postgres" {
+                drop_database("bench_prefill_empty");
+                drop_database("bench_prefill_held");
+            }
+            let _ = std::fs::remove_dir_all(bench.dir.join(format!("prefill-empty-{backend}")));
+            let _ = std::fs::remove_dir_all(bench.dir.join(format!("prefill-held-{backend}")));
+        }
+        std::fs::remove_dir_all(&data).expect("clean up");
     }
 
     println!("\n| what | measured | note |\n|---|---|---|");

@@ -24,25 +24,14 @@
 //! draft delivered), not the targets: those are read off the table.
 
 mod common;
-#[path = "../tests/common/worlds.rs"]
-mod worlds;
 
-use common::{Measured, anchor, env_or};
+use common::{Measured, anchor, env_list, env_or, fresh_database, runtime, worlds};
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn env_list(name: &str, default: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.to_owned())
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
 
 /// `measure` as this bench runs it: `sync` ends with 2 when something waits for a retry.
 fn measure(args: &[&str]) -> (Measured, String) {
@@ -69,39 +58,6 @@ impl Table {
         println!("  {} | {} | {}", row[0], row[1], row[2]);
         self.0.push(row);
     }
-}
-
-fn postgres_server() -> String {
-    std::env::var("BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// A fresh PostgreSQL database for one section; its URL.
-fn fresh_database(name: &str) -> String {
-    let server = postgres_server();
-    runtime().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-            .await
-            .expect("PostgreSQL answers (see .ci/run)");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await
-        .expect("drop");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await
-            .expect("create");
-    });
-    format!("{server}/{name}")
 }
 
 fn main() {
@@ -401,105 +357,24 @@ fn pipeline(table: &mut Table, store: &str, dir: &Path, data: &Path, changed: us
         "sqlite" => format!("sqlite://{}", work.join("store.db").display()),
         _ => fresh_database("bench_pipeline"),
     };
-    // A sandbox serving the province, the store, every unit's login, the configuration.
-    let world = worlds::World::new(data, &work, url);
-    let cfg = world.config().display().to_string();
-    let a = world.address().to_owned();
-
-    // The morning after the cut-off of 2023-Q3 (D = 14/09/2023).
-    let run = |now: &str| {
-        let (m, stderr) = measure(&[
-            "sync",
-            "--period",
-            "2023-Q3",
-            "--config",
-            &cfg,
-            "--now",
-            now,
-            "--timings",
-        ]);
-        let timings: Value = stderr
-            .lines()
-            .find_map(|l| {
-                serde_json::from_str::<Value>(l)
-                    .ok()
-                    .filter(|v| v.get("timings").is_some())
-            })
-            .unwrap_or_else(|| panic!("sync printed no timings:\n{stderr}"))["timings"]
-            .clone();
-        (m, timings)
-    };
-    let (m, t) = run("2023-09-15T07:30:00+07:00");
-    let held: Value = reqwest::blocking::get(format!("{a}/_sandbox/reports"))
-        .and_then(|r| r.json())
-        .expect("the sandbox lists what it holds");
-    let drafts = held.as_array().map_or(0, Vec::len);
-    assert!(drafts > 0, "drafts were delivered");
-    let stage = |t: &Value, k: &str| t[k].as_f64().unwrap_or(0.0);
+    let m = common::pipeline::run(data, &work, url, changed);
     let target = if store == "sqlite" {
         "≤ 60 s, ≤ 500 MB"
     } else {
         "≤ 90 s, ≤ 500 MB"
     };
     table.row(
-        format!("whole pre-fill on {store}: pull + store + compute + deliver ({drafts} drafts)"),
+        format!(
+            "whole pre-fill on {store}: pull + store + compute + deliver ({} drafts)",
+            m.drafts
+        ),
         target,
-        format!(
-            "{:.1} s (pull {:.1} s of which storing {:.1} s, compute {:.1} s, deliver {:.1} s), {:.0} MB",
-            secs(m.wall),
-            stage(&t, "pull"),
-            stage(&t, "store"),
-            stage(&t, "compute"),
-            stage(&t, "deliver"),
-            m.peak_rss_mb
-        ),
+        m.prefill.describe(),
     );
-
-    // A day after the cut-off: `changed` dossiers still pending at D get their resolution, dated
-    // within the period, entered the next morning.
-    let mut lines = Vec::with_capacity(changed);
-    let file = std::io::BufReader::new(std::fs::File::open(data.join("dossiers.ndjson")).unwrap());
-    for line in file.lines() {
-        if lines.len() >= changed {
-            break;
-        }
-        let line = line.unwrap();
-        let mut v: Value = match serde_json::from_str(&line) {
-            Ok(v) => v,
-            Err(_) => continue,
-        };
-        let pending = matches!(v["TrangThaiHoSo"].as_str(), Some("2" | "4"));
-        let received = v["NgayTiepNhan"].as_str().unwrap_or("");
-        if pending && received.starts_with("202307") {
-            v["TrangThaiHoSo"] = "10".into();
-            v["NgayKetThucXuLy"] = "20230912100000".into();
-            v["CapNhatLuc"] = "20230916090000".into();
-            lines.push(v.to_string());
-        }
-    }
-    let client = reqwest::blocking::Client::new();
-    let mut taken = 0;
-    for chunk in lines.chunks(1_000) {
-        let answer: Value = client
-            .post(format!("{a}/_sandbox/records/dossiers"))
-            .body(chunk.join("\n"))
-            .send()
-            .and_then(|r| r.json())
-            .expect("the sandbox takes the day's changes");
-        taken += answer["taken"].as_u64().unwrap_or(0);
-    }
-    let (m, t) = run("2023-09-17T07:30:00+07:00");
     table.row(
-        format!("incremental day on {store}: {taken} changed dossiers"),
+        format!("incremental day on {store}: {} changed dossiers", m.changed),
         "≤ 5 s",
-        format!(
-            "{:.1} s (pull {:.1} s, compute {:.1} s, deliver {:.1} s), {:.0} MB",
-            secs(m.wall),
-            stage(&t, "pull"),
-            stage(&t, "compute"),
-            stage(&t, "deliver"),
-            m.peak_rss_mb
-        ),
+        m.day.describe(),
     );
     let _ = std::io::stdout().flush();
 }

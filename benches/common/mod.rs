@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod anchor;
+pub mod pipeline;
+#[path = "../../tests/common/worlds.rs"]
+pub mod worlds;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,6 +15,16 @@ use std::time::{Duration, Instant};
 pub struct Measured {
     pub wall: Duration,
     pub peak_rss_mb: f64,
+}
+
+/// A comma-separated list from the environment (`_` in numbers ignored), else `default`'s.
+pub fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .map(|s| s.trim().replace('_', ""))
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// A size from the environment (`1_000_000` reads as a million), else `default`.
@@ -54,4 +67,46 @@ pub fn measure(args: &[&str], exits: &[i32]) -> (Measured, String) {
         },
         stderr,
     )
+}
+
+/// The PostgreSQL server the benchmarks use (BENCH_POSTGRES).
+pub fn postgres_server() -> String {
+    std::env::var("BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs statements on the server's `postgres` database.
+fn on_server(statements: &[String]) {
+    let server = postgres_server();
+    runtime().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("PostgreSQL answers (see .ci/run)");
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    });
+}
+
+/// A fresh PostgreSQL database; its URL.
+pub fn fresh_database(name: &str) -> String {
+    on_server(&[
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ]);
+    format!("{}/{name}", postgres_server())
+}
+
+pub fn drop_database(name: &str) {
+    on_server(&[format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]);
 }
