@@ -239,14 +239,112 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
         .unwrap();
     let reports = status["reports"].as_array().unwrap();
     assert!(reports.iter().all(|r| r["state"] == "created"), "{status}");
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` gets in as `Bearer` does.
+    for scheme in ["bearer", "BEARER"] {
+        let r = client
+            .get(format!("{}/api/periods/{}/status", d.base, d.period))
+            .header("Authorization", format!("{scheme} {}", d.token))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "Authorization: {scheme} …");
+    }
+    // A NUL in a unit's path is not echoed raw into the page.
+    let page = d.get(&format!("/periods/{}/units/000.10%00.H55", d.period));
+    assert_eq!(page.status(), 404);
+    let page = page.text().unwrap();
+    assert!(
+        !page.contains('\0') && page.contains("000.10\u{FFFD}.H55"),
+        "{page}"
+    );
+    // Signing in from a page asked for lands on it; never on another site.
+    let asked = format!("/periods/{}/units/000.10.00.H55", d.period);
+    let form = client.get(format!("{}{asked}", d.base)).send().unwrap();
+    assert_eq!(form.status(), 401);
+    let form = form.text().unwrap();
+    assert!(
+        form.contains(&format!(r#"name="next" value="{asked}""#)),
+        "{form}"
+    );
+    for (next, lands) in [(asked.as_str(), asked.as_str()), ("//evil.example/", "/")] {
+        let signed = client
+            .post(format!("{}/login", d.base))
+            .form(&[("token", d.token.as_str()), ("next", next)])
+            .send()
+            .unwrap();
+        assert_eq!(signed.status(), 303);
+        assert_eq!(signed.headers()["location"], lands, "next={next}");
+    }
+    // A period that has not ended is refused, and nothing is queued for it.
+    let refused = client
+        .post(format!("{}/api/sync", d.base))
+        .bearer_auth(&d.token)
+        .json(&serde_json::json!({"period": "2099-Q1"}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let refused: Value = refused.json().unwrap();
+    assert_eq!(refused["error_code"], "period_not_ended", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("chưa kết thúc"),
+        "{refused}"
+    );
+    let queued: Value = d.get("/api/outbox").json().unwrap();
+    assert!(
+        !queued.to_string().contains("2099-Q1"),
+        "nothing queued for 2099-Q1: {queued}"
+    );
 
     let before = parse_metrics(&d.get("/metrics").text().unwrap());
     assert!(sum(&before, "baocao_records_pulled_total") > 0.0);
     assert!(sum(&before, "baocao_upstream_request_seconds_count") > 0.0);
     assert!(sum(&before, "baocao_logins_total") > 0.0);
     assert_eq!(
-        sum(&before, "baocao_outbox_reports{state=\"created\"}"),
+        sum(
+            &before,
+            &format!(
+                "baocao_outbox_reports{{state=\"created\",period=\"{}\"}}",
+                d.period
+            )
+        ),
         reports.len() as f64
+    );
+    // Every metric has its HELP line; latency is a histogram (no quantile reads 0 when idle);
+    // the read-back's expected 404 before each create is not counted as a 4xx.
+    let text = d.get("/metrics").text().unwrap();
+    for name in [
+        "baocao_records_pulled_total",
+        "baocao_upstream_requests_total",
+        "baocao_upstream_request_seconds",
+        "baocao_logins_total",
+        "baocao_outbox_reports",
+    ] {
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "HELP of {name}:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("# TYPE baocao_upstream_request_seconds histogram"),
+        "{text}"
+    );
+    assert!(!text.contains("quantile="), "{text}");
+    assert!(
+        sum(
+            &before,
+            "baocao_upstream_requests_total{system=\"central\",class=\"absent\"}"
+        ) > 0.0,
+        "{text}"
+    );
+    assert_eq!(
+        sum(
+            &before,
+            "baocao_upstream_requests_total{system=\"central\",class=\"4xx\"}"
+        ),
+        0.0,
+        "{text}"
     );
     // A sync of one unit: every one of its drafts is verified again by the workers.
     let answer: Value = client
@@ -275,6 +373,55 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // "Đồng bộ lại" from a unit's page comes back to it saying when the sync ended.
+    let signed = client
+        .post(format!("{}/login", d.base))
+        .form(&[("token", d.token.as_str()), ("next", asked.as_str())])
+        .send()
+        .unwrap();
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = client
+        .get(format!("{}{asked}", d.base))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let csrf = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the unit page offers \"Đồng bộ lại\"")
+        .to_owned();
+    let back = client
+        .post(format!("{}{asked}/sync", d.base))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(back.status(), 303);
+    let location = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("{asked}?synced=")),
+        "{location}"
+    );
+    let page = client
+        .get(format!("{}{location}", d.base))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(r#"id="synced""#) && page.contains("xong lúc"),
+        "{page}"
+    );
     let runs: Value = d.get("/api/runs").json().unwrap();
     assert!(
         runs.as_array()
@@ -313,7 +460,7 @@ fn no_secret_in_pages_answers_audit_or_trace_logs() {
         let s = baocao_sync::store::open(&format!("sqlite://{}", store.display()))
             .await
             .unwrap();
-        format!("{:?}", s.audit(None, 100_000).await.unwrap())
+        format!("{:?}", s.audit(None, None, 100_000).await.unwrap())
     });
     let everything = format!("{seen}\n{audit}\n{log}");
     let mut secrets = vec![

@@ -113,7 +113,11 @@ pub async fn audit(_who: Authed, State(state): State<Shared>, Query(f): Query<Fi
     match state
         .engine
         .store
-        .audit(f.period.as_deref(), f.limit.unwrap_or(200))
+        .audit(
+            f.period.as_deref(),
+            f.unit.as_deref(),
+            f.limit.unwrap_or(200),
+        )
         .await
     {
         Ok(lines) => {
@@ -239,6 +243,13 @@ pub async fn sync(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Err(message) = view::not_ended(&p, state.engine.clock.now()) {
+        return bad(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "period_not_ended",
+            message,
+        );
+    }
     let scope = Scope {
         period: p,
         unit: body.unit,
@@ -314,9 +325,27 @@ pub async fn metrics(_who: Authed, State(state): State<Shared>) -> Response {
     let engine = &state.engine;
     if let Ok(rows) = engine.store.outbox(&OutboxFilter::default()).await {
         let now = engine.clock.now();
-        let by_state: Vec<(&'static str, usize)> = crate::store::OutboxState::ALL
+        let mut counts: std::collections::BTreeMap<&str, std::collections::HashMap<_, usize>> =
+            std::collections::BTreeMap::new();
+        for r in &rows {
+            *counts
+                .entry(r.report.period.as_str())
+                .or_default()
+                .entry(r.state)
+                .or_default() += 1;
+        }
+        // Every state of every period with reports, so a state that emptied reads 0.
+        let by_state: Vec<(String, &'static str, usize)> = counts
             .iter()
-            .map(|s| (s.as_str(), rows.iter().filter(|r| r.state == *s).count()))
+            .flat_map(|(period, n)| {
+                crate::store::OutboxState::ALL.iter().map(|s| {
+                    (
+                        (*period).to_owned(),
+                        s.as_str(),
+                        n.get(s).copied().unwrap_or(0),
+                    )
+                })
+            })
             .collect();
         let leases = rows.iter().filter(|r| r.lease_is_live(now)).count();
         crate::telemetry::events::outbox(&by_state, leases);

@@ -14,6 +14,9 @@ pub fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // NUL and other control characters are not allowed in HTML text: each is shown as
+            // U+FFFD (the replacement character), never echoed raw.
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -28,6 +31,23 @@ pub fn url(s: &str) -> String {
 /// "dd/mm/yyyy HH:MM" in ICT.
 pub fn time(i: Instant) -> String {
     i.to_local().format("%d/%m/%Y %H:%M").to_string()
+}
+
+/// Time left to a deadline (the whole day `deadline`, ICT) at `now`: "còn 2 ngày 5 giờ", or once
+/// it has passed, the calendar days since: "đã quá hạn 1 ngày" from the day after it.
+pub fn countdown(deadline: chrono::NaiveDate, now: Instant) -> String {
+    let end = Instant::from_local(
+        (deadline + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight"),
+    );
+    let left = end.0 - now.0;
+    if left > 0 {
+        format!("còn {} ngày {} giờ", left / 86_400, (left % 86_400) / 3600)
+    } else {
+        let late = (now.to_local().date() - deadline).num_days().max(1);
+        format!("đã quá hạn {late} ngày")
+    }
 }
 
 /// A whole page.
@@ -54,7 +74,8 @@ td.n {{ text-align: right; }}
     )
 }
 
-pub fn login_page(message: Option<&str>) -> String {
+/// The login page; after signing in the operator lands on `next` (a page of this server) or "/".
+pub fn login_page(message: Option<&str>, next: Option<&str>) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập — baocao-sync</title></head><body>
@@ -62,10 +83,26 @@ pub fn login_page(message: Option<&str>) -> String {
 {}
 <form method="post" action="/login">
 <label>Mã truy cập của cán bộ vận hành: <input type="password" name="token" id="token" autocomplete="off"></label>
-<button type="submit" id="login">Đăng nhập</button>
+{}<button type="submit" id="login">Đăng nhập</button>
 </form></body></html>"#,
-        message.map_or_else(String::new, |m| format!("<p>{}</p>", esc(m)))
+        message.map_or_else(String::new, |m| format!("<p>{}</p>", esc(m))),
+        next.and_then(local_path)
+            .map_or_else(String::new, |n| format!(
+                r#"<input type="hidden" name="next" value="{}">"#,
+                esc(n)
+            ))
     )
+}
+
+/// `path` if it is a page of this server ("/periods/…"), never another site ("//host", "/\\host",
+/// "https://…") or the login page itself.
+pub fn local_path(path: &str) -> Option<&str> {
+    let b = path.as_bytes();
+    (b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && !path.chars().any(char::is_control)
+        && !path.starts_with("/login"))
+    .then_some(path)
 }
 
 /// How bad a state is, for roll-ups: the worst state of a group is shown for it.
@@ -111,5 +148,66 @@ pub fn system_vi(system: &str) -> &str {
         "central" => "Trung ương",
         "provincial" => "Tỉnh",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(local: &str) -> Instant {
+        Instant::from_local(
+            chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").expect("a time"),
+        )
+    }
+
+    #[test]
+    fn only_pages_of_this_server_are_landed_on() {
+        assert_eq!(
+            local_path("/periods/2023-Q3/units/000.10.00.H55?x=1"),
+            Some("/periods/2023-Q3/units/000.10.00.H55?x=1")
+        );
+        for away in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+            "/login",
+            "/a\nb",
+        ] {
+            assert_eq!(local_path(away), None, "{away}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_never_echoed_raw() {
+        assert_eq!(esc("000.10\0.H55<b>"), "000.10\u{FFFD}.H55&lt;b&gt;");
+        assert_eq!(esc("a\u{1b}[31m\u{7f}"), "a\u{FFFD}[31m\u{FFFD}");
+        assert_eq!(esc("dòng\tmột\ndòng hai"), "dòng\tmột\ndòng hai");
+    }
+
+    #[test]
+    fn a_deadline_passed_yesterday_is_one_day_late() {
+        let deadline = chrono::NaiveDate::from_ymd_opt(2023, 9, 19).expect("a day");
+        assert_eq!(
+            countdown(deadline, at("2023-09-20 09:00")),
+            "đã quá hạn 1 ngày"
+        );
+        assert_eq!(
+            countdown(deadline, at("2023-09-20 00:00")),
+            "đã quá hạn 1 ngày"
+        );
+        assert_eq!(
+            countdown(deadline, at("2023-09-22 23:30")),
+            "đã quá hạn 3 ngày"
+        );
+        assert_eq!(
+            countdown(deadline, at("2023-09-19 21:00")),
+            "còn 0 ngày 3 giờ"
+        );
+        assert_eq!(
+            countdown(deadline, at("2023-09-17 12:00")),
+            "còn 2 ngày 12 giờ"
+        );
     }
 }

@@ -66,9 +66,11 @@ pub struct Authed {
     pub csrf: Option<String>,
 }
 
-/// Why a request is not an operator's: 401, as JSON for the API, as a page otherwise.
+/// Why a request is not an operator's: 401, as JSON for the API, as a page otherwise; a page asked
+/// with GET offers the login form that comes back to it (`next`).
 pub struct Unauthorized {
     api: bool,
+    next: Option<String>,
 }
 
 impl IntoResponse for Unauthorized {
@@ -82,9 +84,10 @@ impl IntoResponse for Unauthorized {
         } else {
             (
                 StatusCode::UNAUTHORIZED,
-                axum::response::Html(html::login_page(Some(
-                    "Cần đăng nhập bằng mã của cán bộ vận hành.",
-                ))),
+                axum::response::Html(html::login_page(
+                    Some("Cần đăng nhập bằng mã của cán bộ vận hành."),
+                    self.next.as_deref(),
+                )),
             )
                 .into_response()
         }
@@ -102,29 +105,45 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive (RFC 9110
+/// §11.1), so `bearer` and `BEARER` are read too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
+        .filter(|t| !t.is_empty())
+}
+
 impl FromRequestParts<Shared> for Authed {
     type Rejection = Unauthorized;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Unauthorized> {
         let api = parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics";
-        let refused = Unauthorized { api };
+        let next = (!api && parts.method == axum::http::Method::GET)
+            .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
+            .flatten();
+        let refused = || Unauthorized {
+            api,
+            next: next.clone(),
+        };
         if let Some(bearer) = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
         {
-            let operators = state.operators.as_ref().ok_or(Unauthorized { api })?;
+            let operators = state.operators.as_ref().ok_or_else(refused)?;
             return operators
                 .verify(bearer)
                 .map(|operator| Authed {
                     operator,
                     csrf: None,
                 })
-                .ok_or(refused);
+                .ok_or_else(refused);
         }
-        let id = cookie(&parts.headers, COOKIE).ok_or(Unauthorized { api })?;
-        let (operator, csrf) = state.sessions.get(&id).ok_or(refused)?;
+        let id = cookie(&parts.headers, COOKIE).ok_or_else(refused)?;
+        let (operator, csrf) = state.sessions.get(&id).ok_or_else(refused)?;
         Ok(Authed {
             operator,
             csrf: Some(csrf),

@@ -36,20 +36,30 @@ fn parse_period(text: &str) -> Result<Period, Response> {
         .map_err(|e: crate::domain::PeriodError| error_page(StatusCode::NOT_FOUND, &e.to_string()))
 }
 
-pub async fn login_form() -> Html<String> {
-    Html(super::html::login_page(None))
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(Query(q): Query<LoginQuery>) -> Html<String> {
+    Html(super::html::login_page(None, q.next.as_deref()))
 }
 
 #[derive(serde::Deserialize)]
 pub struct LoginForm {
     token: String,
+    /// The page asked for before signing in.
+    next: Option<String>,
 }
 
 pub async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Response {
     let Some(operator) = state.operators.as_ref().and_then(|o| o.verify(&form.token)) else {
         return (
             StatusCode::UNAUTHORIZED,
-            Html(super::html::login_page(Some("Mã truy cập không đúng."))),
+            Html(super::html::login_page(
+                Some("Mã truy cập không đúng."),
+                form.next.as_deref(),
+            )),
         )
             .into_response();
     };
@@ -59,7 +69,14 @@ pub async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> 
         StatusCode::SEE_OTHER,
         [
             (header::SET_COOKIE, session_cookie(&state, &id)),
-            (header::LOCATION, "/".to_owned()),
+            (
+                header::LOCATION,
+                form.next
+                    .as_deref()
+                    .and_then(super::html::local_path)
+                    .unwrap_or("/")
+                    .to_owned(),
+            ),
         ],
     )
         .into_response()
@@ -167,13 +184,7 @@ async fn grid_page(
     );
     for d in &duties.duties {
         let deadline = period.last_day + Duration::days(d.deadline_days);
-        let end = Instant::from_local(deadline.and_hms_opt(23, 59, 59).expect("a time"));
-        let left = end.0 - now.0;
-        let countdown = if left >= 0 {
-            format!("còn {} ngày {} giờ", left / 86_400, (left % 86_400) / 3600)
-        } else {
-            format!("đã quá hạn {} ngày", (-left) / 86_400)
-        };
+        let countdown = super::html::countdown(deadline, now);
         body.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(crate::render::kind_label_vi(&d.kind)),
@@ -448,16 +459,23 @@ fn figures_table(
     out
 }
 
+#[derive(serde::Deserialize)]
+pub struct UnitQuery {
+    /// When "Đồng bộ lại" ended (Unix seconds), to confirm it on the page it comes back to.
+    synced: Option<i64>,
+}
+
 pub async fn unit(
     who: Authed,
     State(state): State<Shared>,
     Path((period, unit)): Path<(String, String)>,
+    Query(q): Query<UnitQuery>,
 ) -> Response {
     let period = match parse_period(&period) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    match unit_page(&state, &who, &period, &unit).await {
+    match unit_page(&state, &who, &period, &unit, q.synced.map(Instant)).await {
         Ok(Some(html)) => Html(html).into_response(),
         Ok(None) => error_page(StatusCode::NOT_FOUND, &format!("Không có đơn vị {unit}")),
         Err(e) => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -469,6 +487,7 @@ async fn unit_page(
     who: &Authed,
     period: &Period,
     code: &str,
+    synced: Option<Instant>,
 ) -> Result<Option<String>, crate::sync::SyncError> {
     let engine = &state.engine;
     let units = &engine.parts.units;
@@ -484,6 +503,13 @@ async fn unit_page(
         esc(&period.label_vi()),
         esc(&period.window_vi())
     );
+    if let Some(at) = synced {
+        body.push_str(&format!(
+            "<p class=\"notice\" id=\"synced\">Đã đồng bộ lại đơn vị này, xong lúc {}: số liệu dưới đây \
+             tính từ dữ liệu vừa lấy về; bản nháp được gửi dần tới các hệ thống báo cáo.</p>",
+            time(at)
+        ));
+    }
     // Re-sync this unit.
     if let Some(csrf) = &who.csrf {
         body.push_str(&format!(
@@ -597,14 +623,10 @@ async fn unit_page(
         body.push_str("</table>");
     }
     // The audit's lines about the unit.
-    let audit: Vec<_> = engine
+    let audit = engine
         .store
-        .audit(Some(&period.id()), 500)
-        .await?
-        .into_iter()
-        .filter(|a| a.unit.as_deref() == Some(code))
-        .take(30)
-        .collect();
+        .audit(Some(&period.id()), Some(&unit.code), 30)
+        .await?;
     body.push_str("<h2>Nhật ký thao tác</h2>");
     if audit.is_empty() {
         body.push_str("<p>Chưa có.</p>");
@@ -740,6 +762,9 @@ pub async fn sync_unit(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Err(message) = super::view::not_ended(&period_parsed, state.engine.clock.now()) {
+        return error_page(StatusCode::UNPROCESSABLE_ENTITY, &message);
+    }
     let scope = Scope {
         period: period_parsed,
         unit: Some(unit.clone()),
@@ -756,5 +781,11 @@ pub async fn sync_unit(
     if let Err(e) = state.engine.run(&scope, &opts, &crate::sync::Quiet).await {
         return error_page(StatusCode::CONFLICT, &e.to_string());
     }
-    Redirect::to(&format!("/periods/{}/units/{}", url(&period), url(&unit))).into_response()
+    Redirect::to(&format!(
+        "/periods/{}/units/{}?synced={}",
+        url(&period),
+        url(&unit),
+        state.engine.clock.now().0
+    ))
+    .into_response()
 }

@@ -18,6 +18,8 @@ pub struct Tables {
     pub order: Option<Vec<i64>>,
     pub aggregation_rules: Vec<(String, Vec<String>)>,
     made: std::time::Instant,
+    /// The store's dossier generations they were computed at.
+    generations: Vec<(String, i64)>,
 }
 
 #[derive(Default)]
@@ -26,11 +28,14 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// The period's tables, computed at most a minute ago.
+    /// The period's tables, computed at most a minute ago from the dossiers the store holds now:
+    /// a pull or import that committed since (a sync that ended) makes them computed again.
     pub async fn tables(&self, engine: &Engine, period: &Period) -> Result<Arc<Tables>, SyncError> {
         let mut cache = self.tables.lock().await;
+        let generations = engine.store.dossier_generations().await?;
         if let Some(t) = cache.get(&period.id())
             && t.made.elapsed() < std::time::Duration::from_secs(60)
+            && t.generations == generations
         {
             return Ok(t.clone());
         }
@@ -69,6 +74,7 @@ impl Cache {
             order,
             aggregation_rules: rules,
             made: std::time::Instant::now(),
+            generations,
         });
         cache.insert(period.id(), tables.clone());
         Ok(tables)
@@ -121,4 +127,17 @@ pub async fn rows(
             )
         })
         .collect())
+}
+
+/// Refuses a sync of a period that has not ended at `now`, in words an operator reads.
+pub fn not_ended(period: &Period, now: crate::domain::Instant) -> Result<(), String> {
+    if now >= period.ended_at() {
+        return Ok(());
+    }
+    Err(format!(
+        "Kỳ {} ({}) chưa kết thúc: chỉ đồng bộ được kỳ đã kết thúc, từ 00:00 ngày {}.",
+        period.id(),
+        period.window_vi(),
+        (period.last_day + chrono::Duration::days(1)).format("%d/%m/%Y")
+    ))
 }

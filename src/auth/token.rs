@@ -356,7 +356,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Exchange<'_> {
             let status = *self.status.lock().expect("not poisoned");
             crate::telemetry::events::upstream_request(
                 self.system,
-                status,
+                status.into(),
                 started.elapsed().as_secs_f64(),
             );
             answer

@@ -4,7 +4,7 @@
 //! month to the 14th of its last month. A regime may override windows; that lives in configuration
 //! and produces a `Period` through [`Period::with_window`].
 
-use super::instant::Day;
+use super::instant::{Day, Instant};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::fmt;
@@ -106,6 +106,16 @@ impl Period {
 
     pub fn last(&self) -> Day {
         Day::from_date(self.last_day)
+    }
+
+    /// The instant the window has ended: 00:00 ICT the day after its last day. Before it a
+    /// period's figures are not whole, so it is not synced.
+    pub fn ended_at(&self) -> Instant {
+        Instant::from_local(
+            (self.last_day + chrono::Duration::days(1))
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight"),
+        )
     }
 
     /// Vietnamese name as printed on the forms, e.g. "Quý III/2023".

@@ -269,7 +269,7 @@ impl ReportingClient {
     ) -> Pushed {
         let hash = draft.content_hash();
         let response = match self
-            .timed(authorize(self.http.get(self.url(key, false)), token))
+            .timed_read_back(authorize(self.http.get(self.url(key, false)), token))
             .await
         {
             Ok(r) => r,
@@ -352,11 +352,34 @@ impl ReportingClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, reqwest::Error> {
+        self.counted(request, false).await
+    }
+
+    /// [`Self::timed`] for the read-back before a write, where 404 is the expected answer for a
+    /// draft not yet created (counted as `absent`, not as a 4xx error).
+    async fn timed_read_back(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        self.counted(request, true).await
+    }
+
+    async fn counted(
+        &self,
+        request: reqwest::RequestBuilder,
+        absent_expected: bool,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        use crate::telemetry::events::Answer;
         let started = std::time::Instant::now();
         let answer = request.send().await;
+        let class = match answer.as_ref().map(|r| r.status()) {
+            Ok(StatusCode::NOT_FOUND) if absent_expected => Answer::Absent,
+            Ok(status) => Answer::Status(status.as_u16()),
+            Err(_) => Answer::None,
+        };
         crate::telemetry::events::upstream_request(
             self.system.as_str(),
-            answer.as_ref().ok().map(|r| r.status().as_u16()),
+            class,
             started.elapsed().as_secs_f64(),
         );
         answer

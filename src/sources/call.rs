@@ -111,7 +111,7 @@ pub async fn send(
     let response = request.send().await;
     crate::telemetry::events::upstream_request(
         label,
-        response.as_ref().ok().map(|r| r.status().as_u16()),
+        response.as_ref().ok().map(|r| r.status().as_u16()).into(),
         started.elapsed().as_secs_f64(),
     );
     let response = response.map_err(|e| match crate::auth::token::untrusted_certificate(&e) {

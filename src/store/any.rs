@@ -179,8 +179,17 @@ impl Store for AnyStore {
         forward!(self, s => s.append_audit(entries).await)
     }
 
-    async fn audit(&self, period: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        forward!(self, s => s.audit(period, limit).await)
+    async fn dossier_generations(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        forward!(self, s => s.dossier_generations().await)
+    }
+
+    async fn audit(
+        &self,
+        period: Option<&str>,
+        unit: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        forward!(self, s => s.audit(period, unit, limit).await)
     }
 
     async fn claim_fire(

@@ -58,7 +58,8 @@ macro_rules! block_store {
         pub struct $import {
             tx: sqlx::Transaction<'static, $db>,
             source: String,
-            any_rejects: bool,
+            /// Keys of this source waiting as rejects (a readable version clears its own).
+            rejected: std::collections::HashSet<String>,
             merge: super::blocks::Merge,
             cache: super::block_io::IndexCache,
         }
@@ -85,12 +86,12 @@ macro_rules! block_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let index = Self::cached_index(&mut tx, cache, source, generation).await?;
-                let any_rejects = Self::dossier_rejects_exist(&mut tx, source).await?;
+                let rejected = Self::rejected_keys(&mut tx, RecordKind::Dossier, source).await?;
                 let fields = Self::read_fields(&mut tx, source).await?;
                 Ok($import {
                     tx,
                     source: source.to_owned(),
-                    any_rejects,
+                    rejected,
                     merge: super::blocks::Merge::with_fields(index, fields),
                     cache: cache.clone(),
                 })
@@ -575,21 +576,14 @@ macro_rules! block_store {
                     }
                 }
                 let counts = self.merge.add(records).map_err(StoreError::Corrupt)?;
-                if self.any_rejects {
-                    // A readable version replaces any earlier reject of the same key.
-                    for chunk in records.chunks(1_000) {
-                        let mut clear: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                            "DELETE FROM rejected_records WHERE kind = 'dossier' AND source = ",
-                        );
-                        clear.push_bind(&self.source).push(" AND record_key IN (");
-                        let mut keys = clear.separated(", ");
-                        for r in chunk {
-                            keys.push_bind(&*r.key);
-                        }
-                        clear.push(")");
-                        clear.build().execute(&mut *self.tx).await?;
-                    }
-                }
+                // A readable version replaces any earlier reject of the same key.
+                let cleared: Vec<&str> = records
+                    .iter()
+                    .filter(|r| self.rejected.remove(&*r.key))
+                    .map(|r| &*r.key)
+                    .collect();
+                <$store>::clear_rejects(&mut self.tx, RecordKind::Dossier, &self.source, &cleared)
+                    .await?;
                 Ok(counts)
             }
 
@@ -615,4 +609,44 @@ macro_rules! block_store {
     };
 }
 
-pub(super) use block_store;
+/// Expands, inside `impl Store for <backend>`, the dossier reads both backends serve from the
+/// helpers [`block_store!`] gives them: every dossier, a period's buckets, the receptions the
+/// column-4 check reads, the field firsts.
+macro_rules! block_reads {
+    () => {
+        async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
+            self.read_all(source).await
+        }
+
+        async fn dossiers_since(
+            &self,
+            source: &str,
+            since: chrono::NaiveDate,
+        ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>), StoreError> {
+            let since = super::blocks::day_bucket(since);
+            self.read_buckets(source, since, None).await
+        }
+
+        async fn dossier_receptions(
+            &self,
+            source: &str,
+            from: chrono::NaiveDate,
+            until: chrono::NaiveDate,
+        ) -> Result<crate::domain::Receptions, StoreError> {
+            let (from, until) = (
+                super::blocks::day_bucket(from),
+                super::blocks::day_bucket(until),
+            );
+            self.read_receptions(source, from, until).await
+        }
+
+        async fn field_firsts(
+            &self,
+            source: &str,
+        ) -> Result<super::blocks::FieldFirsts, StoreError> {
+            self.read_field_firsts(source).await
+        }
+    };
+}
+
+pub(super) use {block_reads, block_store};

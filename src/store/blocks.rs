@@ -203,6 +203,52 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?)
             .map_err(|_| "a block holds text that is not UTF-8".into())
     }
+
+    /// A block's body after its head: the five text columns (procedure, field code, field name,
+    /// unit, channel: indexes into a dictionary of `texts`, each checked), the statuses, the
+    /// flags, then the first `instants` of its six instant columns.
+    fn body(&mut self, n: usize, texts: usize, instants: usize) -> Result<Body<'a>, String> {
+        let mut columns = Vec::with_capacity(5);
+        for _ in 0..5 {
+            let column = self.u32s(n)?;
+            if let Some(bad) = column.iter().find(|&&i| i as usize >= texts) {
+                return Err(format!("a block refers to text #{bad} of {texts}"));
+            }
+            columns.push(column);
+        }
+        let statuses = self.take(n)?;
+        let flags = self.take(n)?;
+        let mut columns_of_instants = Vec::with_capacity(instants);
+        for _ in 0..instants {
+            columns_of_instants.push(self.take(n.checked_mul(8).ok_or("a block is too large")?)?);
+        }
+        Ok(Body {
+            columns,
+            statuses,
+            flags,
+            instants: columns_of_instants,
+        })
+    }
+}
+
+/// A block's columns, as [`Reader::body`] reads them.
+struct Body<'a> {
+    columns: Vec<Vec<u32>>,
+    statuses: &'a [u8],
+    flags: &'a [u8],
+    instants: Vec<&'a [u8]>,
+}
+
+impl Body<'_> {
+    /// The instant of column `column` of dossier `i`, if it has one.
+    fn instant(&self, column: usize, i: usize) -> Option<Instant> {
+        let v = i64::from_le_bytes(
+            self.instants[column][i * 8..i * 8 + 8]
+                .try_into()
+                .expect("8 bytes"),
+        );
+        (v != NONE).then_some(Instant(v))
+    }
 }
 
 /// The parts of a block every reader needs: its texts, keys and sequences.
@@ -324,29 +370,9 @@ pub fn decode_onto(
     }
     DECODED.fetch_add(n as u64, Ordering::Relaxed);
     let dict: Vec<std::sync::Arc<str>> = dict.iter().map(|s| strings.intern(s)).collect();
-    let mut columns = Vec::with_capacity(5);
-    for _ in 0..5 {
-        let column = reader.u32s(n)?;
-        if let Some(bad) = column.iter().find(|&&i| i as usize >= dict.len()) {
-            return Err(format!("a block refers to text #{bad} of {}", dict.len()));
-        }
-        columns.push(column);
-    }
-    let statuses = reader.take(n)?;
-    let flags = reader.take(n)?;
-    let mut instants = Vec::with_capacity(6);
-    for _ in 0..6 {
-        let raw = reader.take(n.checked_mul(8).ok_or("a block is too large")?)?;
-        instants.push(raw);
-    }
-    let instant = |column: usize, i: usize| {
-        let v = i64::from_le_bytes(
-            instants[column][i * 8..i * 8 + 8]
-                .try_into()
-                .expect("8 bytes"),
-        );
-        (v != NONE).then_some(Instant(v))
-    };
+    let body = reader.body(n, dict.len(), 6)?;
+    let (columns, statuses, flags) = (&body.columns, body.statuses, body.flags);
+    let instant = |column: usize, i: usize| body.instant(column, i);
     out.reserve(n);
     for (i, key) in keys.into_iter().enumerate() {
         let status = Status::new(statuses[i])
@@ -413,29 +439,12 @@ impl ReceptionReader {
             };
             global.push(id);
         }
-        // Columns: procedure, field code, field name, unit, channel.
-        let mut columns = Vec::with_capacity(5);
-        for _ in 0..5 {
-            let column = reader.u32s(n)?;
-            if let Some(bad) = column.iter().find(|&&i| i as usize >= dict.len()) {
-                return Err(format!("a block refers to text #{bad} of {}", dict.len()));
-            }
-            columns.push(column);
-        }
-        let statuses = reader.take(n)?;
-        let flags = reader.take(n)?;
-        let mut instants = Vec::with_capacity(4);
-        for _ in 0..4 {
-            instants.push(reader.take(n.checked_mul(8).ok_or("a block is too large")?)?);
-        }
-        let instant = |column: usize, i: usize| {
-            let v = i64::from_le_bytes(
-                instants[column][i * 8..i * 8 + 8]
-                    .try_into()
-                    .expect("8 bytes"),
-            );
-            crate::domain::Moment::from((v != NONE).then_some(Instant(v)))
-        };
+        // Instant columns up to the finish (received, due, supplement, finished); returned and
+        // updated are not needed.
+        let body = reader.body(n, dict.len(), 4)?;
+        let (columns, statuses, flags) = (&body.columns, body.statuses, body.flags);
+        let instant =
+            |column: usize, i: usize| crate::domain::Moment::from(body.instant(column, i));
         for i in 0..n {
             let status = Status::new(statuses[i])
                 .ok_or_else(|| format!("a dossier has status {}", statuses[i]))?;
@@ -444,7 +453,6 @@ impl ReceptionReader {
                 channel: global[columns[4][i] as usize],
                 status,
                 deleted: flags[i] & 2 != 0,
-                // Instant columns: received, due, supplement, finished.
                 received_at: instant(0, i),
                 finished_at: instant(3, i),
             });

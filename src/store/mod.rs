@@ -822,12 +822,19 @@ pub trait Store: Send + Sync {
         entries: &[AuditEntry],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The latest `limit` audit lines (of one period, or all), newest first.
+    /// The latest `limit` audit lines (of one period and one unit, or all), newest first.
     fn audit(
         &self,
         period: Option<&str>,
+        unit: Option<&str>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Each source's dossier generation (it moves with every import or pull that commits): what
+    /// was computed from the dossiers is current while these are the same.
+    fn dossier_generations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
 
     /// Claims the fire `(job, slot)` for `owner`: `true` for exactly one caller, ever.
     fn claim_fire(

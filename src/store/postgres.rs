@@ -3,7 +3,7 @@
 //! `FOR UPDATE SKIP LOCKED` so that replicas of the daemon share one database without writing the
 //! same report twice.
 
-use super::block_io::{Decoded, IndexCache, WithCapacity, block_store};
+use super::block_io::{Decoded, IndexCache, WithCapacity, block_reads, block_store};
 use super::shared;
 use super::tracking::tracking_methods;
 use super::{
@@ -148,33 +148,5 @@ impl Store for PgStore {
         Self::open_import(tx, source, &self.index).await
     }
 
-    async fn dossiers(&self, source: Option<&str>) -> Result<Vec<Dossier>, StoreError> {
-        self.read_all(source).await
-    }
-
-    async fn dossiers_since(
-        &self,
-        source: &str,
-        since: chrono::NaiveDate,
-    ) -> Result<(Vec<Dossier>, Vec<super::blocks::Seq>), StoreError> {
-        let since = super::blocks::day_bucket(since);
-        self.read_buckets(source, since, None).await
-    }
-
-    async fn dossier_receptions(
-        &self,
-        source: &str,
-        from: chrono::NaiveDate,
-        until: chrono::NaiveDate,
-    ) -> Result<crate::domain::Receptions, StoreError> {
-        let (from, until) = (
-            super::blocks::day_bucket(from),
-            super::blocks::day_bucket(until),
-        );
-        self.read_receptions(source, from, until).await
-    }
-
-    async fn field_firsts(&self, source: &str) -> Result<super::blocks::FieldFirsts, StoreError> {
-        self.read_field_firsts(source).await
-    }
+    block_reads!();
 }

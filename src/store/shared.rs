@@ -330,13 +330,7 @@ macro_rules! shared_methods {
             let mut tx = self.pool.begin_with($begin).await?;
             let mut counts = UpsertCounts::default();
             let table = shared::raw_table(kind)?;
-            let any_rejects: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = $1 AND source = $2)",
-            )
-            .bind(kind.as_str())
-            .bind(source)
-            .fetch_one(&mut *tx)
-            .await?;
+            let mut rejected = Self::rejected_keys(&mut tx, kind, source).await?;
             // Many rows a statement (keys are unique within a call): a statement each cost more
             // than the rows, a province's ratings being hundreds of thousands.
             for chunk in records.chunks(500) {
@@ -363,23 +357,13 @@ macro_rules! shared_methods {
                     updated: written.len() as u64 - new,
                     unchanged: (chunk.len() - written.len()) as u64,
                 });
-                if any_rejects {
-                    // A readable version replaces any earlier reject of the same key.
-                    let mut clear: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                        "DELETE FROM rejected_records WHERE kind = ",
-                    );
-                    clear
-                        .push_bind(kind.as_str())
-                        .push(" AND source = ")
-                        .push_bind(source)
-                        .push(" AND record_key IN (");
-                    let mut keys = clear.separated(", ");
-                    for r in chunk {
-                        keys.push_bind(r.key);
-                    }
-                    clear.push(")");
-                    clear.build().execute(&mut *tx).await?;
-                }
+                // A readable version replaces any earlier reject of the same key.
+                let cleared: Vec<&str> = chunk
+                    .iter()
+                    .filter(|r| rejected.remove(r.key))
+                    .map(|r| r.key)
+                    .collect();
+                Self::clear_rejects(&mut tx, kind, source, &cleared).await?;
             }
             tx.commit().await?;
             Ok(counts)
@@ -671,16 +655,31 @@ macro_rules! shared_methods {
         }
 
         #[tracing::instrument(name = "store.audit", skip_all, fields(period))]
-        async fn audit(&self, period: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        async fn audit(
+            &self,
+            period: Option<&str>,
+            unit: Option<&str>,
+            limit: i64,
+        ) -> Result<Vec<AuditEntry>, StoreError> {
             let rows: Vec<shared::AuditRow> = sqlx::query_as(
                 "SELECT at, actor, action, system, form, period, unit, content_hash, base_version, new_version, answer, reason \
-                 FROM audit WHERE ($1 IS NULL OR period = $1) ORDER BY id DESC LIMIT $2",
+                 FROM audit WHERE ($1 IS NULL OR period = $1) AND ($2 IS NULL OR unit = $2) \
+                 ORDER BY id DESC LIMIT $3",
             )
             .bind(period)
+            .bind(unit)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
             Ok(rows.into_iter().map(AuditEntry::from).collect())
+        }
+
+        async fn dossier_generations(&self) -> Result<Vec<(String, i64)>, StoreError> {
+            Ok(
+                sqlx::query_as("SELECT source, generation FROM dossier_sources ORDER BY source")
+                    .fetch_all(&self.pool)
+                    .await?,
+            )
         }
 
         #[tracing::instrument(name = "store.claim_fire", skip_all, fields(job, slot = %slot, owner))]
@@ -841,14 +840,47 @@ macro_rules! shared_helpers {
             rows.into_iter().map(shared::OutboxRecord::into_row).collect()
         }
 
-        /// Whether any dossier of `source` waits as a reject (imports then clear the readable ones).
-        async fn dossier_rejects_exist(conn: &mut $conn, source: &str) -> Result<bool, StoreError> {
-            Ok(sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM rejected_records WHERE kind = 'dossier' AND source = $1)",
+        /// The keys of `kind` from `source` that wait as rejects: a readable version stored later
+        /// clears its own (only those keys are deleted, not every incoming key: a statement per
+        /// batch listing every key cost a pull on PostgreSQL minutes once rejects accumulated).
+        async fn rejected_keys(
+            conn: &mut $conn,
+            kind: RecordKind,
+            source: &str,
+        ) -> Result<std::collections::HashSet<String>, StoreError> {
+            let keys: Vec<String> = sqlx::query_scalar(
+                "SELECT record_key FROM rejected_records WHERE kind = $1 AND source = $2",
             )
+            .bind(kind.as_str())
             .bind(source)
-            .fetch_one(&mut *conn)
-            .await?)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(keys.into_iter().collect())
+        }
+
+        /// Deletes the rejects of `kind` from `source` under `keys` (those now stored readable).
+        async fn clear_rejects(
+            conn: &mut $conn,
+            kind: RecordKind,
+            source: &str,
+            keys: &[&str],
+        ) -> Result<(), StoreError> {
+            for chunk in keys.chunks(1_000) {
+                let mut clear: sqlx::QueryBuilder<$db> =
+                    sqlx::QueryBuilder::new("DELETE FROM rejected_records WHERE kind = ");
+                clear
+                    .push_bind(kind.as_str())
+                    .push(" AND source = ")
+                    .push_bind(source)
+                    .push(" AND record_key IN (");
+                let mut separated = clear.separated(", ");
+                for key in chunk {
+                    separated.push_bind(*key);
+                }
+                clear.push(")");
+                clear.build().execute(&mut *conn).await?;
+            }
+            Ok(())
         }
 
         /// Stored dossiers (of one source, or all): a bulk read sizes its vector up front, since

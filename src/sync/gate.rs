@@ -7,14 +7,11 @@
 use crate::domain::{Axis, Instant, Period, RecordKind};
 use crate::sources::config::Protocol;
 use crate::store::PullLog;
-use chrono::{Duration, NaiveTime};
 
 /// 00:00 ICT of the day after the period's last day, plus `settle_hours`: from then on the
 /// period's records are taken as complete.
 pub fn settle_instant(period: &Period, settle_hours: i64) -> Instant {
-    let next_day = period.last_day + Duration::days(1);
-    let midnight = Instant::from_local(next_day.and_time(NaiveTime::MIN));
-    Instant(midnight.0 + settle_hours * 3600)
+    Instant(period.ended_at().0 + settle_hours * 3600)
 }
 
 /// What the gate sees for one record kind from one source.
