@@ -249,6 +249,9 @@ pub struct HttpSettings {
     pub session_hours: u64,
     /// Mark the session cookie Secure (when a TLS proxy is in front).
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (sign-in throttling counts per client
+    /// address); from any other peer the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -259,6 +262,7 @@ impl Default for HttpSettings {
             operators_file: None,
             session_hours: 12,
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -69,6 +69,11 @@ pub mod events {
             .increment(1);
     }
 
+    /// A sign-in to the admin HTTP was refused (`wrong`) or made to wait (`throttled`).
+    pub fn admin_sign_in_refused(outcome: &'static str) {
+        metrics::counter!("baocao_admin_sign_in_failures_total", "outcome" => outcome).increment(1);
+    }
+
     /// A draft's delivery attempt ended with `answer` (`created`, `transient`, …).
     pub fn delivered(system: &str, answer: &'static str, at: Instant) {
         metrics::counter!("baocao_deliveries_total", "system" => system.to_owned(), "answer" => answer)
@@ -111,6 +116,10 @@ pub mod events {
         describe_counter!(
             "baocao_logins_total",
             "Logins and token renewals at upstream systems, by system and outcome."
+        );
+        describe_counter!(
+            "baocao_admin_sign_in_failures_total",
+            "Sign-ins to the admin HTTP refused: wrong (a wrong token) or throttled (tried during a lockout)."
         );
         describe_counter!(
             "baocao_deliveries_total",

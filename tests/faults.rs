@@ -528,6 +528,91 @@ fn a_person_approves_and_edits_drafts() {
 }
 
 #[test]
+fn a_released_draft_is_seen_at_the_next_run_and_a_forced_push_that_loses_a_race_says_so() {
+    // central/II.06a: a person approves it after our create (request 2).
+    // provincial/II.06a: a person edits it after our create; then, while an operator forces it,
+    // approves it between the forced push's read-back (request 4) and its write.
+    let person = |system: &str, action: &str, after: u64| {
+        format!(
+            "[[faults.person]]\nreport = \"{system}/II.06a/2023-Q3/{DEPT}\"\naction = \"{action}\"\nafter_request = {after}\n"
+        )
+    };
+    let faults = [
+        person("central", "approve", 2),
+        person("provincial", "edit", 2),
+        person("provincial", "approve", 4),
+    ]
+    .concat();
+    let w = world(&faults, 10_000);
+    w.pull_all();
+    w.push();
+    let second = summary(&w.push());
+    assert_eq!(
+        (second.get("locked"), second.get("edited_by_person")),
+        (Some(&1), Some(&1)),
+        "{second:?}"
+    );
+
+    // The forced push finds the person's approval at its write (409): it must not exit 0.
+    let out = bin()
+        .args(["force-push", &format!("provincial/II.06a/2023-Q3/{DEPT}")])
+        .args(["--reason", "the department asked for the computed figures"])
+        .args(["--units", fixture("units.toml").to_str().unwrap()])
+        .args(client_args(&w.upstreams, &w.key, &w.db))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not overwritten"), "{stderr}");
+    let held = w.held();
+    let raced = &held[&("provincial".into(), "II.06a".into(), DEPT.into())];
+    assert_eq!(raced["status"], "approved", "{raced}");
+    assert_eq!(
+        raced["content_hash"], "sha256:edited-by-a-person",
+        "{raced}"
+    );
+
+    // The person returns the approved central draft to draft: the next run reads it back and
+    // finds our content there (its version unchanged), so it is ours again, and nothing is
+    // written twice.
+    let url = format!(
+        "{}/_sandbox/reports/central/II.06a/2023-Q3/{DEPT}/release",
+        w.sandbox.base
+    );
+    let released: Value = reqwest::blocking::Client::new()
+        .post(url)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(released["status"], "draft");
+    let third = summary(&w.push());
+    assert_eq!(
+        third.get("locked"),
+        Some(&1),
+        "only the raced one: {third:?}"
+    );
+    let held = w.held();
+    let central = &held[&("central".into(), "II.06a".into(), DEPT.into())];
+    assert_eq!(
+        (central["status"].as_str(), central["writes"].as_u64()),
+        (Some("draft"), Some(1)),
+        "{central}"
+    );
+    let store = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = store::open(&w.db).await.unwrap();
+        s.outbox(&Default::default()).await.unwrap()
+    });
+    let row = store
+        .iter()
+        .find(|r| {
+            r.report.system == "central" && r.report.form == "II.06a" && r.report.unit == DEPT
+        })
+        .unwrap();
+    assert_eq!(row.state, baocao_sync::store::OutboxState::Unchanged);
+}
+
+#[test]
 fn token_endpoints_answering_a_gateways_error_page() {
     // Every 3rd token request meets a 502 with an HTML body: transient, retried, and no unit is
     // marked login_failed for it.

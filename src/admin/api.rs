@@ -8,6 +8,7 @@ use crate::forms::explain::{Cell, explain as explain_cell};
 use crate::store::{OutboxFilter, OutboxRow, Store};
 use crate::sync::{self, RunOptions, Scope, outbox::Event};
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,8 +23,18 @@ fn bad(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Respo
 }
 
 fn period(text: &str) -> Result<Period, Response> {
-    text.parse()
-        .map_err(|e: crate::domain::PeriodError| bad(StatusCode::NOT_FOUND, "not_found", e))
+    text.parse().map_err(|_: crate::domain::PeriodError| {
+        bad(
+            StatusCode::NOT_FOUND,
+            "unknown_period",
+            super::words::period_error(text),
+        )
+    })
+}
+
+/// A failure of the pipeline or the store, said in Vietnamese (the detail is logged).
+fn failed(status: StatusCode, code: &str, e: impl Into<sync::SyncError>) -> Response {
+    bad(status, code, super::words::sync_error(&e.into()))
 }
 
 fn row_json(r: &OutboxRow) -> Value {
@@ -57,7 +68,7 @@ pub async fn status(_who: Authed, State(state): State<Shared>, Path(p): Path<Str
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(e) => bad(StatusCode::BAD_REQUEST, "invalid", e),
+        Err(e) => failed(StatusCode::BAD_REQUEST, "invalid", e),
     }
 }
 
@@ -84,7 +95,7 @@ pub async fn outbox(
     };
     match state.engine.store.outbox(&filter).await {
         Ok(rows) => Json(json!(rows.iter().map(row_json).collect::<Vec<_>>())).into_response(),
-        Err(e) => bad(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+        Err(e) => failed(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
     }
 }
 
@@ -105,7 +116,7 @@ pub async fn runs(_who: Authed, State(state): State<Shared>, Query(f): Query<Fil
             }))
             .collect::<Vec<_>>()))
         .into_response(),
-        Err(e) => bad(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+        Err(e) => failed(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
     }
 }
 
@@ -132,7 +143,7 @@ pub async fn audit(_who: Authed, State(state): State<Shared>, Query(f): Query<Fi
             .collect::<Vec<_>>()))
             .into_response()
         }
-        Err(e) => bad(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+        Err(e) => failed(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
     }
 }
 
@@ -166,7 +177,7 @@ pub async fn findings(
                 .collect();
             Json(json!(list)).into_response()
         }
-        Err(e) => bad(StatusCode::BAD_REQUEST, "invalid", e),
+        Err(e) => failed(StatusCode::BAD_REQUEST, "invalid", e),
     }
 }
 
@@ -216,7 +227,7 @@ pub async fn explain(
     .await;
     match result {
         Ok(e) => Json(json!(e)).into_response(),
-        Err(e) => bad(StatusCode::BAD_REQUEST, "invalid", e),
+        Err(e) => failed(StatusCode::BAD_REQUEST, "invalid", e),
     }
 }
 
@@ -234,8 +245,20 @@ pub async fn sync(
     who: Authed,
     State(state): State<Shared>,
     headers: HeaderMap,
-    Json(body): Json<SyncBody>,
+    body: Result<Json<SyncBody>, JsonRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "a sync request was refused");
+            return bad(
+                e.status(),
+                "bad_request",
+                "Nội dung yêu cầu phải là JSON (application/json) có trường period, ví dụ \
+                 {\"period\": \"2023-Q3\"}",
+            );
+        }
+    };
     if let Err(r) = who.check_csrf(csrf_header(&headers)) {
         return r;
     }
@@ -273,8 +296,8 @@ pub async fn sync(
             "reports": report.rows.iter().map(row_json).collect::<Vec<_>>(),
         }))
         .into_response(),
-        Err(sync::SyncError::Busy(why)) => bad(StatusCode::CONFLICT, "busy", why),
-        Err(e) => bad(StatusCode::BAD_REQUEST, "invalid", e),
+        Err(e @ sync::SyncError::Busy(_)) => failed(StatusCode::CONFLICT, "busy", e),
+        Err(e) => failed(StatusCode::BAD_REQUEST, "invalid", e),
     }
 }
 
@@ -307,16 +330,20 @@ pub async fn retry(
         Ok(done) if done.changed.is_empty() && done.refused.is_empty() => bad(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no outbox row {id}"),
+            format!("Không có báo cáo số {id} trong hàng đợi gửi"),
         ),
         Ok(done) => {
             engine.delivery.wake();
             match done.refused.first() {
-                Some(r) => bad(StatusCode::CONFLICT, "refused", r),
+                Some(r) => bad(
+                    StatusCode::CONFLICT,
+                    "refused",
+                    super::words::refusal(&r.reason),
+                ),
                 None => Json(row_json(&done.changed[0])).into_response(),
             }
         }
-        Err(e) => bad(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+        Err(e) => failed(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
     }
 }
 

@@ -62,6 +62,7 @@ h1 {{ font-size: 20px; margin: 4px 0; }} h2 {{ font-size: 16px; margin: 16px 0 6
 table {{ border-collapse: collapse; margin: 6px 0; }}
 th, td {{ border: 1px solid #999; padding: 3px 6px; vertical-align: top; }}
 th {{ background: #eee; }}
+#grid thead th {{ position: sticky; top: 0; z-index: 1; }}
 td.n {{ text-align: right; }}
 .s-good {{ background: #d8f0d8; }} .s-info {{ background: #dde8f8; }} .s-wait {{ background: #fdf0c8; }}
 .s-bad {{ background: #f8d4d4; font-weight: bold; }} .s-none {{ background: #f4f4f4; color: #555; }}

@@ -12,7 +12,9 @@
 mod api;
 mod html;
 mod pages;
+mod throttle;
 mod view;
+mod words;
 
 use crate::auth::operators::{Operator, OperatorsFile, Sessions, csrf_matches, reveal};
 use crate::sync::Engine;
@@ -36,6 +38,7 @@ pub struct AdminState {
     pub scheduler_running: Arc<AtomicBool>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     view: view::Cache,
+    throttle: throttle::Throttle,
 }
 
 type Shared = Arc<AdminState>;
@@ -54,6 +57,7 @@ impl AdminState {
             scheduler_running,
             metrics: crate::telemetry::metrics_handle(),
             view: view::Cache::default(),
+            throttle: throttle::Throttle::default(),
             engine,
         }
     }
@@ -71,14 +75,19 @@ pub struct Authed {
 pub struct Unauthorized {
     api: bool,
     next: Option<String>,
+    /// Too many wrong tokens from this address: seconds to wait (429).
+    wait: Option<i64>,
 }
 
 impl IntoResponse for Unauthorized {
     fn into_response(self) -> Response {
+        if let Some(wait) = self.wait {
+            return throttled(wait, self.api);
+        }
         if self.api {
             (
                 StatusCode::UNAUTHORIZED,
-                axum::Json(serde_json::json!({"error_code": "unauthorized", "message": "an operator's token or session is needed"})),
+                axum::Json(serde_json::json!({"error_code": "unauthorized", "message": "Cần mã truy cập hoặc phiên đăng nhập của cán bộ vận hành"})),
             )
                 .into_response()
         } else {
@@ -126,6 +135,7 @@ impl FromRequestParts<Shared> for Authed {
         let refused = || Unauthorized {
             api,
             next: next.clone(),
+            wait: None,
         };
         if let Some(bearer) = parts
             .headers
@@ -134,13 +144,27 @@ impl FromRequestParts<Shared> for Authed {
             .and_then(bearer_token)
         {
             let operators = state.operators.as_ref().ok_or_else(refused)?;
-            return operators
-                .verify(bearer)
-                .map(|operator| Authed {
-                    operator,
-                    csrf: None,
-                })
-                .ok_or_else(refused);
+            let address = client_address(state, parts);
+            if let Err(wait) = state.throttle.check(address, state.engine.clock.now()) {
+                crate::telemetry::events::admin_sign_in_refused("throttled");
+                return Err(Unauthorized {
+                    wait: Some(wait),
+                    ..refused()
+                });
+            }
+            return match operators.verify(bearer) {
+                Some(operator) => {
+                    state.throttle.succeeded(address);
+                    Ok(Authed {
+                        operator,
+                        csrf: None,
+                    })
+                }
+                None => {
+                    sign_in_failed(state, address, "bearer").await;
+                    Err(refused())
+                }
+            };
         }
         let id = cookie(&parts.headers, COOKIE).ok_or_else(refused)?;
         let (operator, csrf) = state.sessions.get(&id).ok_or_else(refused)?;
@@ -158,12 +182,84 @@ impl Authed {
         match &self.csrf {
             None => Ok(()),
             Some(expected) if given.is_some_and(|g| csrf_matches(expected, g)) => Ok(()),
-            Some(_) => Err((
+            Some(_) => Err(pages::error_page(
                 StatusCode::FORBIDDEN,
-                "the form's CSRF token is missing or wrong: reload the page",
-            )
-                .into_response()),
+                "Biểu mẫu đã cũ hoặc không gửi từ trang này (thiếu mã chống giả mạo yêu cầu): \
+                 tải lại trang rồi thao tác lại",
+            )),
         }
+    }
+}
+
+/// The client's address for throttling: the peer, or behind a trusted proxy its forwarded one.
+fn client_address(state: &AdminState, parts: &Parts) -> std::net::IpAddr {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    throttle::client_address(
+        peer,
+        parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
+        &state.engine.settings.http.trusted_proxies,
+    )
+}
+
+/// A wrong token from `address` (`via` the login form or a Bearer header): logged, counted, and
+/// the failure that starts a lockout audited.
+async fn sign_in_failed(state: &AdminState, address: std::net::IpAddr, via: &str) {
+    use crate::store::Store;
+    let now = state.engine.clock.now();
+    let failed = state.throttle.failed(address, now);
+    crate::telemetry::events::admin_sign_in_refused("wrong");
+    tracing::warn!(
+        %address,
+        via,
+        failures = failed.failures,
+        delay_seconds = failed.delay,
+        "admin sign-in refused: wrong token"
+    );
+    if failed.locks_out() {
+        let entry = crate::store::AuditEntry {
+            at: Some(now),
+            actor: format!("address:{address}"),
+            action: "sign_in_lockout".to_owned(),
+            reason: format!(
+                "{} lần đăng nhập sai liên tiếp từ địa chỉ {address}: mỗi lần thử tiếp phải chờ, \
+                 từ 1 giây, gấp đôi sau mỗi lần sai, tối đa 15 phút",
+                failed.failures
+            ),
+            ..Default::default()
+        };
+        if let Err(e) = state.engine.store.append_audit(&[entry]).await {
+            tracing::error!(error = %e, "the lockout could not be audited");
+        }
+    }
+}
+
+/// 429 with Retry-After: as JSON for the API, as a page otherwise.
+fn throttled(wait: i64, api: bool) -> Response {
+    let message = format!(
+        "Đã nhập sai mã truy cập nhiều lần: chờ {wait} giây rồi thử lại (mỗi lần sai tiếp, thời \
+         gian chờ gấp đôi, tối đa 15 phút)"
+    );
+    let retry_after = [(header::RETRY_AFTER, wait.to_string())];
+    if api {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            retry_after,
+            axum::Json(serde_json::json!({"error_code": "too_many_failures", "message": message})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            retry_after,
+            axum::response::Html(html::login_page(Some(&message), None)),
+        )
+            .into_response()
     }
 }
 
@@ -234,7 +330,10 @@ pub async fn serve(
     state: AdminState,
     mut shutdown: crate::shutdown::Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(Arc::new(state)))
-        .with_graceful_shutdown(async move { shutdown.requested().await })
-        .await
+    axum::serve(
+        listener,
+        router(Arc::new(state)).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.requested().await })
+    .await
 }

@@ -9,18 +9,20 @@
 //! state among them (see `html::severity`), with how many reports it stands for.
 
 use super::html::{esc, page, severity, state_vi, system_vi, time, url};
+use super::words;
 use super::{AdminState, Authed, Shared, session_cookie, view};
 use crate::domain::{Instant, Period, PeriodKind, Severity};
 use crate::forms::explain::{Cell, explain as explain_cell};
 use crate::forms::{Row, Values};
 use crate::store::{OutboxState, Store};
 use crate::sync::{RunOptions, Scope, gate};
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration};
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
         Html(page(
@@ -31,9 +33,20 @@ fn error_page(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// A form the page did not send (no form content type, or fields it cannot read).
+fn form_refused(e: &FormRejection) -> Response {
+    tracing::warn!(error = %e, "a form was refused");
+    error_page(
+        e.status(),
+        "Yêu cầu không gửi từ biểu mẫu của trang, hoặc biểu mẫu thiếu thông tin: tải lại trang \
+         rồi thao tác lại",
+    )
+}
+
 fn parse_period(text: &str) -> Result<Period, Response> {
-    text.parse()
-        .map_err(|e: crate::domain::PeriodError| error_page(StatusCode::NOT_FOUND, &e.to_string()))
+    text.parse().map_err(|_: crate::domain::PeriodError| {
+        error_page(StatusCode::NOT_FOUND, &words::period_error(text))
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -52,8 +65,22 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(state): State<Shared>,
+    parts: axum::http::request::Parts,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) => return form_refused(&e),
+    };
+    let address = super::client_address(&state, &parts);
+    if let Err(wait) = state.throttle.check(address, state.engine.clock.now()) {
+        crate::telemetry::events::admin_sign_in_refused("throttled");
+        return super::throttled(wait, false);
+    }
     let Some(operator) = state.operators.as_ref().and_then(|o| o.verify(&form.token)) else {
+        super::sign_in_failed(&state, address, "login form").await;
         return (
             StatusCode::UNAUTHORIZED,
             Html(super::html::login_page(
@@ -63,7 +90,8 @@ pub async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> 
         )
             .into_response();
     };
-    tracing::info!(operator = %operator.name, "operator signed in");
+    state.throttle.succeeded(address);
+    tracing::info!(operator = %operator.name, %address, "operator signed in");
     let (id, _csrf) = state.sessions.open(operator);
     (
         StatusCode::SEE_OTHER,
@@ -134,6 +162,8 @@ pub struct GridQuery {
     kind: Option<String>,
     /// Only rows with a cell in this colour class (`s-bad`, `s-wait`, …).
     state: Option<String>,
+    /// Only units whose name or code holds this (accents and case ignored).
+    q: Option<String>,
 }
 
 /// One cell of the grid: its words, colour, and how many reports it stands for.
@@ -154,7 +184,7 @@ pub async fn grid(
     };
     match grid_page(&state, &who, &period, &q).await {
         Ok(html) => Html(html).into_response(),
-        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
     }
 }
 
@@ -178,6 +208,7 @@ async fn grid_page(
         esc(&who.operator.name),
         time(now)
     );
+    let first_section = body.len();
     // Deadlines and countdown, by the duties.
     body.push_str(
         "<h2>Thời hạn</h2><table><tr><th>Đơn vị</th><th>Biểu</th><th>Hạn</th><th>Còn lại</th></tr>",
@@ -211,7 +242,11 @@ async fn grid_page(
         };
         let latest = match &f.latest {
             Some((at, true, _)) => format!("{} — thành công", time(*at)),
-            Some((at, false, why)) => format!("{} — <b>LỖI</b>: {}", time(*at), esc(why)),
+            Some((at, false, why)) => format!(
+                "{} — <b>LỖI</b>: {}",
+                time(*at),
+                esc(&words::pull_failure(why))
+            ),
             None => "chưa lấy lần nào".to_owned(),
         };
         let unread = if f.protocol.looks_up_open_dossiers()
@@ -237,7 +272,8 @@ async fn grid_page(
         }
     }
     body.push_str(&format!(
-        "<h2>Tình trạng từng đơn vị</h2><form method=\"get\">Loại đơn vị: <select name=\"kind\"><option value=\"\">Tất cả</option>{}</select> Trạng thái: <select name=\"state\"><option value=\"\">Tất cả</option>{}</select> <button>Lọc</button></form>",
+        "<h2>Tình trạng từng đơn vị</h2><form method=\"get\" id=\"filters\">Tìm đơn vị (tên hoặc mã): <input type=\"search\" name=\"q\" id=\"search\" value=\"{}\"> Loại đơn vị: <select name=\"kind\"><option value=\"\">Tất cả</option>{}</select> Trạng thái: <select name=\"state\"><option value=\"\">Tất cả</option>{}</select> <button>Lọc</button></form>",
+        esc(q.q.as_deref().unwrap_or("")),
         kinds_listed
             .iter()
             .map(|k| format!(
@@ -255,11 +291,21 @@ async fn grid_page(
             ))
             .collect::<String>()
     ));
-    body.push_str("<table id=\"grid\"><tr><th>Đơn vị</th>");
+    body.push_str("<table id=\"grid\"><thead><tr><th>Đơn vị</th>");
     for (form, system) in &columns {
         body.push_str(&format!("<th>{}<br>{}</th>", esc(form), system_vi(system)));
     }
-    body.push_str("</tr>");
+    body.push_str("</tr></thead><tbody>");
+    let wanted =
+        q.q.as_deref()
+            .map(crate::catalog::fold)
+            .filter(|w| !w.is_empty());
+    // The answer first: per column, the own reports by kind of state; the reports that need
+    // someone.
+    let mut tally: Vec<std::collections::BTreeMap<&'static str, usize>> =
+        vec![Default::default(); columns.len()];
+    let mut needing = String::new();
+    let mut shown = 0usize;
     // Units in tree order; within a parent, kinds in the order the duties list them.
     let kind_rank = |k: &str| {
         kinds_listed
@@ -288,7 +334,7 @@ async fn grid_page(
         }
         let duty = duties.duties.iter().find(|d| d.kind == unit.kind);
         let mut cells = Vec::new();
-        for (form, system) in &columns {
+        for (i, (form, system)) in columns.iter().enumerate() {
             let own = duty.is_some_and(|d| {
                 d.systems.contains(system)
                     && d.forms
@@ -338,6 +384,20 @@ async fn grid_page(
                     },
                 }
             };
+            if own {
+                *tally[i].entry(cell.class).or_default() += 1;
+                if cell.class == "s-bad" {
+                    needing.push_str(&format!(
+                        "<tr><td><a href=\"/periods/{}/units/{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"s-bad\">{}</td></tr>",
+                        url(&period.id()),
+                        url(&unit.code),
+                        esc(&unit.name),
+                        esc(form),
+                        system_vi(system),
+                        esc(&cell.words)
+                    ));
+                }
+            }
             cells.push(cell);
         }
         if let Some(wanted) = q.state.as_deref().filter(|s| !s.is_empty())
@@ -345,6 +405,13 @@ async fn grid_page(
         {
             continue;
         }
+        if let Some(w) = &wanted
+            && !crate::catalog::fold(&unit.name).contains(w.as_str())
+            && !crate::catalog::fold(&unit.code).contains(w.as_str())
+        {
+            continue;
+        }
+        shown += 1;
         let link = format!("/periods/{}/units/{}", url(&period.id()), url(&unit.code));
         body.push_str(&format!(
             "<tr><td style=\"padding-left:{}px\"><a href=\"{link}\">{}</a><br><span class=\"note\">{} · {}</span></td>",
@@ -354,15 +421,51 @@ async fn grid_page(
             esc(crate::render::kind_label_vi(&unit.kind)),
         ));
         for c in cells {
-            body.push_str(&format!(
-                "<td class=\"{}\"><a href=\"{link}\">{}</a></td>",
-                c.class,
-                esc(&c.words)
-            ));
+            body.push_str(&format!("<td class=\"{}\">{}</td>", c.class, esc(&c.words)));
         }
         body.push_str("</tr>");
     }
-    body.push_str("</table>");
+    body.push_str("</tbody></table>");
+    if shown == 0 {
+        body.push_str("<p id=\"no-match\">Không có đơn vị nào khớp bộ lọc.</p>");
+    }
+    // The summary and the reports that need someone go first.
+    let mut summary = String::from(
+        "<h2>Tóm tắt</h2><table id=\"summary\"><tr><th>Biểu</th><th>Hệ thống</th><th>Tình trạng</th></tr>",
+    );
+    for ((form, system), t) in columns.iter().zip(&tally) {
+        let total: usize = t.values().sum();
+        let n = |class: &str| t.get(class).copied().unwrap_or(0);
+        let mut words = format!("đã có bản nháp {}/{total}", n("s-good"));
+        for (class, said) in [
+            ("s-bad", "cần xử lý"),
+            ("s-wait", "đang chờ"),
+            ("s-info", "cán bộ đã thao tác"),
+            ("s-none", "không có số liệu hoặc chưa có"),
+        ] {
+            if n(class) > 0 {
+                words.push_str(&format!(", {said} {}", n(class)));
+            }
+        }
+        summary.push_str(&format!(
+            "<tr data-form=\"{}\" data-system=\"{}\" data-total=\"{total}\" data-good=\"{}\" data-bad=\"{}\"><td>{}</td><td>{}</td><td>{words}</td></tr>",
+            esc(form),
+            esc(system),
+            n("s-good"),
+            n("s-bad"),
+            esc(form),
+            system_vi(system)
+        ));
+    }
+    summary.push_str("</table>");
+    if needing.is_empty() {
+        summary.push_str("<h2>Cần xử lý</h2><p id=\"needing\">Không có báo cáo nào cần xử lý.</p>");
+    } else {
+        summary.push_str(&format!(
+            "<h2>Cần xử lý</h2><table id=\"needing\"><tr><th>Đơn vị</th><th>Biểu</th><th>Hệ thống</th><th>Tình trạng</th></tr>{needing}</table>"
+        ));
+    }
+    body.insert_str(first_section, &summary);
     body.push_str(&chase_list(state).await?);
     Ok(page(&period.label_vi(), &body))
 }
@@ -422,11 +525,13 @@ async fn chase_list(state: &AdminState) -> Result<String, crate::sync::SyncError
     })
 }
 
-/// A table of figures, each a link to the dossiers behind it.
+/// A table of figures, each a link to the dossiers behind it; columns headed by the form
+/// definition's names.
 fn figures_table(
     period: &Period,
     unit: &str,
     form: &str,
+    def: Option<&crate::forms::FormDef>,
     rows: &[(String, String, &Values)],
 ) -> String {
     let Some((_, _, first)) = rows.first() else {
@@ -438,7 +543,8 @@ fn figures_table(
         esc(form)
     );
     for c in &columns {
-        out.push_str(&format!("<th>({c})</th>"));
+        let name = def.map(|d| d.full_header(*c)).unwrap_or_default();
+        out.push_str(&format!("<th>{} ({c})</th>", esc(&name)));
     }
     out.push_str("</tr>");
     for (key, label, values) in rows {
@@ -478,7 +584,7 @@ pub async fn unit(
     match unit_page(&state, &who, &period, &unit, q.synced.map(Instant)).await {
         Ok(Some(html)) => Html(html).into_response(),
         Ok(None) => error_page(StatusCode::NOT_FOUND, &format!("Không có đơn vị {unit}")),
-        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
     }
 }
 
@@ -505,9 +611,8 @@ async fn unit_page(
     );
     if let Some(at) = synced {
         body.push_str(&format!(
-            "<p class=\"notice\" id=\"synced\">Đã đồng bộ lại đơn vị này, xong lúc {}: số liệu dưới đây \
-             tính từ dữ liệu vừa lấy về; bản nháp được gửi dần tới các hệ thống báo cáo.</p>",
-            time(at)
+            "<p class=\"notice\" id=\"synced\">{}</p>",
+            esc(&words::synced(at))
         ));
     }
     // Re-sync this unit.
@@ -529,7 +634,7 @@ async fn unit_page(
     if mine.is_empty() {
         body.push_str("<p>Chưa có báo cáo nào của đơn vị trong kỳ này.</p>");
     } else {
-        body.push_str("<table id=\"drafts\"><tr><th>Biểu</th><th>Hệ thống</th><th>Trạng thái</th><th>Phiên bản trên hệ thống</th><th>Ghi chú</th><th>Các lần gửi</th></tr>");
+        body.push_str("<table id=\"drafts\"><tr><th>Biểu</th><th>Hệ thống</th><th>Trạng thái</th><th>Phiên bản trên hệ thống</th><th>Ghi chú</th><th>Các lần gửi</th><th>Mã trạng thái</th></tr>");
         for r in mine {
             let (words, class) = state_vi(r.state);
             let attempts = match r.id {
@@ -544,9 +649,8 @@ async fn unit_page(
                     format!(
                         "{} — {}{}<br>",
                         time(a.at),
-                        esc(&a.answer),
-                        a.remote_version
-                            .map_or_else(String::new, |v| format!(" (v{v})"))
+                        words::answer(&a.answer),
+                        words::version(a.remote_version)
                     )
                 })
                 .collect();
@@ -556,17 +660,19 @@ async fn unit_page(
                 _ => "",
             };
             body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{words}{person}</td><td class=\"n\">{}</td><td>{}</td><td>{history}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{words}{person}</td><td class=\"n\">{}</td><td>{}</td><td>{history}</td><td><code>{}</code></td></tr>",
                 esc(&r.report.form),
                 system_vi(&r.report.system),
-                r.remote_version.map_or_else(|| "—".to_owned(), |v| format!("v{v}")),
-                esc(&r.detail)
+                r.remote_version.map_or_else(|| "—".to_owned(), |v| format!("phiên bản {v}")),
+                esc(&words::note(r)),
+                r.state.as_str()
             ));
         }
         body.push_str("</table>");
     }
     // Figures, each a link to its dossiers.
     let tables = state.view.tables(engine, period).await?;
+    let regime = engine.setup().regime(period)?;
     if let Some(r) = tables.computed.per_unit.iter().find(|r| r.unit == code) {
         let mut rows: Vec<(String, String, &Values)> = r
             .rows
@@ -575,7 +681,8 @@ async fn unit_page(
             .collect();
         rows.push(("_total".into(), "Tổng số".into(), &r.total));
         body.push_str("<h2>Số liệu Biểu II.06a của đơn vị</h2>");
-        body.push_str(&figures_table(period, code, "II.06a", &rows));
+        let def = regime.form("II.06a").ok();
+        body.push_str(&figures_table(period, code, "II.06a", def, &rows));
     }
     if let Some(a) = tables.computed.aggregates.iter().find(|r| r.unit == code) {
         let mut rows: Vec<(String, String, &Values)> = Vec::new();
@@ -595,7 +702,8 @@ async fn unit_page(
         }
         rows.push(("_total".into(), "Tổng số".into(), &a.total));
         body.push_str("<h2>Số liệu Biểu II.06 (tổng hợp)</h2>");
-        body.push_str(&figures_table(period, code, "II.06", &rows));
+        let def = regime.form("II.06").ok();
+        body.push_str(&figures_table(period, code, "II.06", def, &rows));
     }
     // Findings about the unit's records.
     let findings: Vec<_> = tables
@@ -609,7 +717,7 @@ async fn unit_page(
         body.push_str("<table id=\"findings\"><tr><th>Mã hồ sơ</th><th>Mức độ</th><th>Vấn đề và cách khắc phục</th><th>Mã lỗi</th></tr>");
         for f in findings {
             body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                 esc(&f.record),
                 if f.severity == Severity::Error {
                     "Không tính vào số liệu"
@@ -631,19 +739,20 @@ async fn unit_page(
     if audit.is_empty() {
         body.push_str("<p>Chưa có.</p>");
     } else {
-        body.push_str("<table id=\"audit\"><tr><th>Thời gian</th><th>Người thực hiện</th><th>Thao tác</th><th>Báo cáo</th><th>Phiên bản</th><th>Kết quả</th><th>Lý do</th></tr>");
+        body.push_str("<table id=\"audit\"><tr><th>Thời gian</th><th>Người thực hiện</th><th>Thao tác</th><th>Báo cáo</th><th>Phiên bản</th><th>Kết quả</th><th>Lý do</th><th>Mã thao tác</th></tr>");
         for a in audit {
             body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{} → {}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                 a.at.map(time).unwrap_or_default(),
-                esc(&a.actor),
-                esc(&a.action),
+                esc(&words::actor(&a.actor)),
+                words::action(&a.action),
                 esc(a.form.as_deref().unwrap_or("")),
                 system_vi(a.system.as_deref().unwrap_or("")),
                 a.base_version.map_or_else(|| "—".to_owned(), |v| v.to_string()),
                 a.new_version.map_or_else(|| "—".to_owned(), |v| v.to_string()),
-                esc(a.answer.as_deref().unwrap_or("")),
-                esc(&a.reason)
+                esc(&a.answer.as_deref().map(words::audit_answer).unwrap_or_default()),
+                esc(&words::audit_reason(&a.action, &a.reason)),
+                esc(&a.action)
             ));
         }
         body.push_str("</table>");
@@ -679,7 +788,7 @@ pub async fn explain(
         let def = regime
             .form(&q.form)
             .map_err(|e| crate::sync::SyncError::Config(e.to_string()))?;
-        explain_cell(
+        let explained = explain_cell(
             regime,
             def,
             crate::forms::explain::Ordered {
@@ -695,18 +804,45 @@ pub async fn explain(
                 column: q.column,
             },
         )
-        .map_err(|e| crate::sync::SyncError::Config(e.to_string()))
+        .map_err(|e| crate::sync::SyncError::Config(e.to_string()))?;
+        // Field names as the unit's figures print them.
+        let labels: std::collections::HashMap<String, String> = tables
+            .computed
+            .per_unit
+            .iter()
+            .flat_map(|r| r.rows.iter())
+            .map(|row| (row.key.clone(), row.label.clone()))
+            .collect();
+        Ok::<_, crate::sync::SyncError>((explained, labels))
     }
     .await;
-    let e = match result {
+    let (e, labels) = match result {
         Ok(e) => e,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
+    };
+    let units = &engine.parts.units;
+    let unit_name = |code: &str| {
+        units
+            .find(code)
+            .map_or_else(|| code.to_owned(), |id| units.get(id).name.clone())
+    };
+    let field_name = |key: &str| labels.get(key).cloned().unwrap_or_else(|| key.to_owned());
+    let row_name = match e.row.split_once('/') {
+        _ if e.row == "_total" => "Tổng số".to_owned(),
+        Some((kind, "_subtotal")) => format!("Cộng {}", crate::render::kind_label_vi(kind)),
+        Some((kind, field)) => format!(
+            "{} — {}",
+            crate::render::kind_label_vi(kind),
+            field_name(field)
+        ),
+        None => field_name(&e.row),
     };
     let mut body = format!(
-        "<h1>Giải thích số liệu</h1><p>{} · {} · dòng {} · cột ({}) {}</p><p id=\"figure\">Số liệu: <b>{}</b> hồ sơ</p>",
+        "<h1>Giải thích số liệu</h1><p>Biểu {} · {} ({}) · dòng: {} · cột ({}) {}</p><p id=\"figure\">Số liệu: <b>{}</b> hồ sơ</p>",
         esc(&e.form),
+        esc(&unit_name(&e.unit)),
         esc(&e.unit),
-        esc(&e.row),
+        esc(&row_name),
         e.column,
         esc(&e.header),
         e.figure
@@ -717,8 +853,8 @@ pub async fn explain(
             "<tr class=\"dossier\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             i + 1,
             esc(&d.record),
-            esc(&d.unit),
-            esc(&d.field),
+            esc(&unit_name(&d.unit)),
+            esc(&field_name(&d.field)),
             esc(&d.reason)
         ));
     }
@@ -729,7 +865,7 @@ pub async fn explain(
             body.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&d.record),
-                esc(&d.field),
+                esc(&field_name(&d.field)),
                 esc(&d.reason)
             ));
         }
@@ -753,8 +889,12 @@ pub async fn sync_unit(
     who: Authed,
     State(state): State<Shared>,
     Path((period, unit)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) => return form_refused(&e),
+    };
     if let Err(r) = who.check_csrf(form.csrf.as_deref()) {
         return r;
     }
@@ -779,7 +919,7 @@ pub async fn sync_unit(
         ..RunOptions::default()
     };
     if let Err(e) = state.engine.run(&scope, &opts, &crate::sync::Quiet).await {
-        return error_page(StatusCode::CONFLICT, &e.to_string());
+        return error_page(StatusCode::CONFLICT, &words::sync_error(&e));
     }
     Redirect::to(&format!(
         "/periods/{}/units/{}?synced={}",

@@ -2,7 +2,7 @@
 //! to overwrite a draft a person edited (never an approved one). Every action is audited.
 
 use super::config::{ConfigArgs, cli_actor};
-use baocao_sync::store::{Force, OutboxFilter, ReportId, Store};
+use baocao_sync::store::{Force, OutboxFilter, OutboxState, ReportId, Store};
 use baocao_sync::sync::outbox::Event;
 use baocao_sync::sync::{self, Operated, Quiet, Verdict};
 use std::process::ExitCode;
@@ -155,6 +155,20 @@ pub async fn force_push(a: ForcePushArgs) -> anyhow::Result<ExitCode> {
         row.state,
         row.detail
     );
+    // A forced push succeeded only if it wrote (or found our content there): a person who
+    // approved or changed the draft again meanwhile (409/412) wins, and the operator is told.
+    if matches!(row.state, OutboxState::Locked | OutboxState::EditedByPerson) {
+        eprintln!(
+            "{}: not overwritten: a person {} the draft while it was being pushed; it is left as it is",
+            row.report,
+            if row.state == OutboxState::Locked {
+                "approved, signed or sent"
+            } else {
+                "changed"
+            }
+        );
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::from(match sync::verdict_of(row.state) {
         Verdict::Good => 0,
         Verdict::NeedsAttention => 2,

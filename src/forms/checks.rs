@@ -84,8 +84,8 @@ pub fn column4(
             if (share_now - share_before).abs() >= config.online_share_shift_points {
                 let code = units.get(unit).code.clone();
                 let message = format!(
-                    "online share (column 4) is {share_now:.1} % in {period} against {share_before:.1} % in {previous}; \
-                     check the channel (KenhThucHien) of this period's dossiers before approving"
+                    "tỷ lệ tiếp nhận trực tuyến (cột 4) là {share_now:.1} % trong kỳ {period}, so với {share_before:.1} % kỳ {previous}; \
+                     kiểm tra kênh thực hiện (KenhThucHien) của hồ sơ kỳ này trước khi duyệt"
                 );
                 findings.push(
                     Finding::new(FindingCode::OnlineShareShift, code.clone(), message)
@@ -102,8 +102,8 @@ pub fn column4(
             };
             if columns[online] && catalog.procedure_online(&d.procedure_code) == Some(false) {
                 let message = format!(
-                    "received online (column 4) but the catalogue says procedure {} is not offered online; \
-                     check KenhThucHien or the procedure list",
+                    "tiếp nhận trực tuyến (cột 4) nhưng danh mục ghi thủ tục {} không cung cấp trực tuyến; \
+                     kiểm tra KenhThucHien hoặc danh mục thủ tục",
                     d.procedure_code
                 );
                 findings.push(

@@ -30,7 +30,7 @@ pub enum Placement {
 /// Applies the II.05a rules to one feedback record.
 pub fn place(f: &Feedback, w: Window, units: &UnitTree) -> Placement {
     let Some(received) = f.received_at.map(|i| i.local_day()) else {
-        return Placement::Error(FindingCode::NoReceptionDate, "NgayTiepNhan is empty".into());
+        return Placement::Error(FindingCode::NoReceptionDate, "NgayTiepNhan để trống: không xếp được phản ánh, kiến nghị vào kỳ nào; bổ sung ngày tiếp nhận trên hệ thống nguồn".into());
     };
     if received > w.last {
         return Placement::Outside;
@@ -39,7 +39,9 @@ pub fn place(f: &Feedback, w: Window, units: &UnitTree) -> Placement {
         "da-xu-ly" => true,
         "dang-xu-ly" => false,
         other => {
-            let msg = format!("TrangThai `{other}` is not dang-xu-ly or da-xu-ly");
+            let msg = format!(
+                "TrangThai `{other}` không phải dang-xu-ly hoặc da-xu-ly; sửa trạng thái trên hệ thống nguồn"
+            );
             return Placement::Error(FindingCode::UnknownFeedbackState, msg);
         }
     };
@@ -47,13 +49,13 @@ pub fn place(f: &Feedback, w: Window, units: &UnitTree) -> Placement {
         let Some(day) = f.processed_at.map(|i| i.local_day()) else {
             return Placement::Error(
                 FindingCode::ProcessedWithoutDate,
-                "TrangThai is da-xu-ly but NgayXuLy is empty".into(),
+                "TrangThai là da-xu-ly nhưng NgayXuLy để trống; bổ sung ngày xử lý trên hệ thống nguồn".into(),
             );
         };
         if day < received {
             return Placement::Error(
                 FindingCode::ProcessedBeforeReceived,
-                "NgayXuLy is before NgayTiepNhan".into(),
+                "NgayXuLy trước NgayTiepNhan; sửa một trong hai ngày trên hệ thống nguồn".into(),
             );
         }
         Some(day)
@@ -67,14 +69,15 @@ pub fn place(f: &Feedback, w: Window, units: &UnitTree) -> Placement {
         "quy-dinh" => true,
         "hanh-vi" => false,
         other => {
-            let msg =
-                format!("LoaiNoiDung `{other}` is not quy-dinh (regulation) or hanh-vi (conduct)");
+            let msg = format!(
+                "LoaiNoiDung `{other}` không phải quy-dinh (về quy định hành chính) hoặc hanh-vi (về hành vi hành chính)"
+            );
             return Placement::Error(FindingCode::UnknownContentKind, msg);
         }
     };
     let Some(unit) = units.find(&f.unit_code) else {
         let msg = format!(
-            "MaDonVi `{}` is not in the unit tree; add the unit to the configuration",
+            "MaDonVi `{}` không có trong cây đơn vị; thêm đơn vị (hoặc bí danh) vào cấu hình",
             f.unit_code
         );
         return Placement::Error(FindingCode::UnknownUnit, msg);

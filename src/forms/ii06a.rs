@@ -183,7 +183,7 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
         }
         return error(
             FindingCode::NoReceptionDate,
-            "NgayTiepNhan is empty; the dossier cannot be placed in any period",
+            "NgayTiepNhan để trống: hồ sơ không xếp được vào kỳ nào; bổ sung ngày tiếp nhận trên hệ thống nguồn",
         );
     };
     if received > w.last {
@@ -193,7 +193,7 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     if class == StatusClass::Finished && finished.is_none() {
         return error(
             FindingCode::FinishedWithoutFinishDate,
-            "status says processing finished (9/10) but NgayKetThucXuLy is empty",
+            "trạng thái là đã giải quyết xong (9/10) nhưng NgayKetThucXuLy để trống; bổ sung ngày kết thúc xử lý trên hệ thống nguồn",
         );
     }
     // KT means something only for statuses 7, 9 and 10; for any other status the dossier is open.
@@ -208,7 +208,7 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     {
         return error(
             FindingCode::FinishedBeforeReceived,
-            "NgayKetThucXuLy is before NgayTiepNhan",
+            "NgayKetThucXuLy trước NgayTiepNhan; sửa một trong hai ngày trên hệ thống nguồn",
         );
     }
     if closed_on.is_some_and(|k| k < w.first) {
@@ -218,14 +218,14 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     let channel = Channel::classify(&d.channel);
     if in_period && channel.is_none() && !reading.unknown_channel_in_total {
         let msg = format!(
-            "KenhThucHien `{}` is not 1 (in person), 2 (online) or 3 (postal)",
+            "KenhThucHien `{}` không phải 1 (trực tiếp), 2 (trực tuyến) hoặc 3 (bưu chính); sửa kênh thực hiện trên hệ thống nguồn",
             d.channel
         );
         return Placement::Error(FindingCode::UnknownChannel, msg);
     }
     let Some(unit) = units.find(&d.unit_code) else {
         let msg = format!(
-            "MaDonViXuLy `{}` is not in the unit tree; add the unit to the configuration",
+            "MaDonViXuLy `{}` không có trong cây đơn vị; thêm đơn vị (hoặc bí danh) vào cấu hình",
             d.unit_code
         );
         return Placement::Error(FindingCode::UnknownUnit, msg);

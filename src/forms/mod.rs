@@ -295,8 +295,8 @@ fn unknown_fields(
     let counted: std::collections::HashSet<&str> = tally.row_keys().collect();
     let finding = |code: &str, key: &str, unit: &str, name: &str| {
         let message = format!(
-            "field `{code}` ({name}) is not in the field catalogue; it is reported under the source's name. \
-             Add it, or an alias, to config/catalog/fields.toml"
+            "lĩnh vực `{code}` ({name}) không có trong danh mục lĩnh vực; số liệu được báo cáo theo tên của hệ thống nguồn. \
+             Thêm lĩnh vực (hoặc bí danh) vào config/catalog/fields.toml"
         );
         Finding::new(
             crate::domain::FindingCode::UnknownField,

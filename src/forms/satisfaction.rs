@@ -203,7 +203,7 @@ pub fn compute(
         let Some(day) = r.rated_at.map(|i| i.local_day()) else {
             findings.push(finding(
                 FindingCode::NoRatingDate,
-                "ThoiGianDanhGia is empty".into(),
+                "ThoiGianDanhGia để trống: lượt đánh giá không xếp được vào kỳ nào".into(),
             ));
             continue;
         };
@@ -212,7 +212,7 @@ pub fn compute(
         }
         let Some(channel) = CHANNELS.iter().position(|c| *c == r.channel.trim()) else {
             let msg = format!(
-                "KenhDanhGia `{}` is not tablet, phieu or truc-tuyen",
+                "KenhDanhGia `{}` không phải tablet, phieu hoặc truc-tuyen",
                 r.channel
             );
             findings.push(finding(FindingCode::UnknownRatingChannel, msg));
@@ -220,7 +220,7 @@ pub fn compute(
         };
         let Some(unit) = units.find(&r.unit_code) else {
             let msg = format!(
-                "MaDonVi `{}` is not in the unit tree; add the unit to the configuration",
+                "MaDonVi `{}` không có trong cây đơn vị; thêm đơn vị (hoặc bí danh) vào cấu hình",
                 r.unit_code
             );
             findings.push(finding(FindingCode::UnknownUnit, msg));
@@ -336,11 +336,11 @@ fn monthly(
                 let questions: Vec<&str> = items.iter().map(|m| &*m.question).collect();
                 let message = match &wanted {
                     Some(_) => format!(
-                        "the monthly satisfaction of {unit_code} for {month}/{year} has no answer to the configured question (sources.*.satisfaction.question); its questions: {}",
+                        "kết quả đánh giá tháng {month}/{year} của {unit_code} không có câu hỏi đã cấu hình (sources.*.satisfaction.question); các câu hỏi có: {}",
                         questions.join(" | ")
                     ),
                     None => format!(
-                        "the monthly satisfaction of {unit_code} for {month}/{year} answers {} questions ({}): say which counts with sources.*.satisfaction.question",
+                        "kết quả đánh giá tháng {month}/{year} của {unit_code} trả lời {} câu hỏi ({}): chọn câu được tính bằng sources.*.satisfaction.question",
                         questions.len(),
                         questions.join(" | ")
                     ),
@@ -354,7 +354,7 @@ fn monthly(
         };
         let Some(unit) = units.find(unit_code) else {
             let message = format!(
-                "MaDonVi `{unit_code}` of the monthly satisfaction for {month}/{year} is not in the unit tree; add the unit (or an alias) to the configuration"
+                "MaDonVi `{unit_code}` của kết quả đánh giá tháng {month}/{year} không có trong cây đơn vị; thêm đơn vị (hoặc bí danh) vào cấu hình"
             );
             findings.push(Finding::new(FindingCode::UnknownUnit, record, message));
             continue;

@@ -197,6 +197,9 @@ pub struct PersonAction {
 pub enum PersonVerb {
     /// The draft becomes `approved`.
     Approve,
+    /// An approved (signed, sent) report goes back to `draft`, its version unchanged: the
+    /// reporting system's "trả lại" (return for revision).
+    Release,
     /// The draft gets a new version with the person's content; a missing draft is typed in by hand.
     Edit,
     /// The draft is deleted.

@@ -206,6 +206,7 @@ fn act(
         .or_insert_with(|| HeldReport::empty(id));
     match verb {
         PersonVerb::Approve => r.status = "approved".into(),
+        PersonVerb::Release => r.status = "draft".into(),
         PersonVerb::Edit => {
             r.version += 1;
             r.content_hash = json!("sha256:edited-by-a-person");
@@ -285,14 +286,15 @@ pub(super) async fn inspect(Shared(state): Shared<Arc<State>>) -> Response {
 }
 
 /// `POST /_sandbox/reports/{system}/{form}/{period}/{unit}/{action}`: a person approves the report
-/// (`approve`), or edits the draft (`edit`: a new version with other content; typed in by hand if
-/// there was none).
+/// (`approve`), returns an approved one to draft (`release`: the version stays), edits the draft
+/// (`edit`: a new version with other content; typed in by hand if there was none), or deletes it.
 pub(super) async fn person(
     Shared(state): Shared<Arc<State>>,
     Path((system, form, period, unit, action)): Path<(String, String, String, String, String)>,
 ) -> Response {
     let verb = match action.as_str() {
         "approve" => PersonVerb::Approve,
+        "release" => PersonVerb::Release,
         "edit" => PersonVerb::Edit,
         "delete" => PersonVerb::Delete,
         _ => return api_error(StatusCode::BAD_REQUEST, "unknown_action", json!({})),

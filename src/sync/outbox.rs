@@ -4,7 +4,9 @@
 //!
 //! Rules that shape it:
 //! - A report a person owns (locked: approved, signed or sent; edited by a person) or an
-//!   operator holds is never moved by the machine: only an operator's retry, release or force.
+//!   operator holds is never written by the machine: only an operator's retry, release or force
+//!   moves it, except that a run that passes the gate has a locked report read back again (a
+//!   person may have returned it to draft; while it is approved the read-back ends it locked).
 //! - A worker's answer moves the state only if the row is still `sending` under that worker's
 //!   lease; whatever happened meanwhile (new content, a hold) stands. The facts the answer
 //!   carries (the remote version, our own last write) are always kept, so a write that landed is
@@ -215,7 +217,9 @@ pub fn apply(
             row.detail = reason.clone();
         }
         Event::NextFire => {
-            let rearm = good(old.state) || matches!(old.state, Forbidden | Invalid);
+            // A locked report is read again at each run: a person may have returned it to
+            // draft, and the push's read-back (never a write while it is approved) finds out.
+            let rearm = good(old.state) || matches!(old.state, Forbidden | Invalid | Locked);
             if !rearm || row.draft.is_none() {
                 return Ok(None);
             }
