@@ -134,6 +134,23 @@ impl Demo {
             .unwrap()
     }
 
+    /// Signs the operator in at /login: the session's `Cookie` header value.
+    fn sign_in(&self, client: &reqwest::blocking::Client) -> String {
+        let signed = client
+            .post(format!("{}/login", self.base))
+            .form(&[("token", self.token.as_str())])
+            .send()
+            .unwrap();
+        assert_eq!(signed.status(), 303);
+        signed.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Stops the demo (SIGTERM) and returns everything it logged.
     fn stop(mut self) -> String {
         unsafe {
@@ -389,18 +406,7 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // "Đồng bộ lại" from a unit's page comes back to it saying when the sync ended.
-    let signed = client
-        .post(format!("{}/login", d.base))
-        .form(&[("token", d.token.as_str()), ("next", asked.as_str())])
-        .send()
-        .unwrap();
-    let cookie = signed.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = d.sign_in(&client);
     let page = client
         .get(format!("{}{asked}", d.base))
         .header("Cookie", &cookie)
@@ -688,18 +694,7 @@ fn every_word_a_person_reads_is_vietnamese() {
         "/periods/{p}/units/000.10.00.H55/explain?form=II.06a&row=nope&column=99"
     ));
     // A page's form without its CSRF token, and requests that are no form at all.
-    let signed = client
-        .post(format!("{}/login", d.base))
-        .form(&[("token", d.token.as_str())])
-        .send()
-        .unwrap();
-    let cookie = signed.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = d.sign_in(&client);
     let unit = touched[0]["unit"].as_str().unwrap();
     let refused = client
         .post(format!("{}/periods/{p}/units/{unit}/sync", d.base))
@@ -733,33 +728,15 @@ fn every_word_a_person_reads_is_vietnamese() {
             .text()
             .unwrap(),
     );
-    answers.push(
+    let text = |r: reqwest::blocking::RequestBuilder| r.send().unwrap().text().unwrap();
+    let api = |path: &str| {
         client
-            .post(format!("{}/api/sync", d.base))
+            .post(format!("{}{path}", d.base))
             .bearer_auth(&d.token)
-            .body("period=2023-Q3")
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-    );
-    answers.push(
-        client
-            .post(format!("{}/api/outbox/999999/retry", d.base))
-            .bearer_auth(&d.token)
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-    );
-    answers.push(
-        client
-            .get(format!("{}/api/runs", d.base))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-    );
+    };
+    answers.push(text(api("/api/sync").body("period=2023-Q3")));
+    answers.push(text(api("/api/outbox/999999/retry")));
+    answers.push(text(client.get(format!("{}/api/runs", d.base))));
     let phrases: Vec<&str> = include_str!("fixtures/english-phrases.txt")
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))

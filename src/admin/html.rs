@@ -190,25 +190,14 @@ mod tests {
     #[test]
     fn a_deadline_passed_yesterday_is_one_day_late() {
         let deadline = chrono::NaiveDate::from_ymd_opt(2023, 9, 19).expect("a day");
-        assert_eq!(
-            countdown(deadline, at("2023-09-20 09:00")),
-            "đã quá hạn 1 ngày"
-        );
-        assert_eq!(
-            countdown(deadline, at("2023-09-20 00:00")),
-            "đã quá hạn 1 ngày"
-        );
-        assert_eq!(
-            countdown(deadline, at("2023-09-22 23:30")),
-            "đã quá hạn 3 ngày"
-        );
-        assert_eq!(
-            countdown(deadline, at("2023-09-19 21:00")),
-            "còn 0 ngày 3 giờ"
-        );
-        assert_eq!(
-            countdown(deadline, at("2023-09-17 12:00")),
-            "còn 2 ngày 12 giờ"
-        );
+        for (now, said) in [
+            ("2023-09-20 09:00", "đã quá hạn 1 ngày"),
+            ("2023-09-20 00:00", "đã quá hạn 1 ngày"),
+            ("2023-09-22 23:30", "đã quá hạn 3 ngày"),
+            ("2023-09-19 21:00", "còn 0 ngày 3 giờ"),
+            ("2023-09-17 12:00", "còn 2 ngày 12 giờ"),
+        ] {
+            assert_eq!(countdown(deadline, at(now)), said, "at {now}");
+        }
     }
 }
