@@ -934,7 +934,12 @@ async fn a_browser_signs_in_and_follows_a_figure_to_its_dossiers() {
         .into_value()
         .unwrap();
     assert!(stuck.abs() < 1.5, "the header sticks to the top: {stuck}");
-    page.save_screenshot(shot(), shots.join("1b-grid-scrolled.png"))
+    // The viewport as it is, not the whole page: the header over rows scrolled under it.
+    let viewport = ScreenshotParams::builder()
+        .format(CaptureScreenshotFormat::Png)
+        .full_page(false)
+        .build();
+    page.save_screenshot(viewport, shots.join("1b-grid-scrolled.png"))
         .await
         .unwrap();
 
