@@ -12,6 +12,7 @@
 
 mod common;
 
+use baocao_sync::admin::{Access, ROUTES};
 use common::*;
 use serde_json::Value;
 use std::io::BufRead;
@@ -169,33 +170,28 @@ impl Drop for Demo {
     }
 }
 
-/// Every route the admin HTTP serves but the open ones, as (method, path).
-fn guarded(d: &Demo) -> Vec<(&'static str, String)> {
-    let p = &d.period;
+/// Every route of the admin HTTP's route table (`admin::ROUTES`, the list the router is built
+/// from), its placeholders filled: (method, path, who may use it).
+fn routes(d: &Demo) -> Vec<(&'static str, String, Access)> {
     let unit = "000.10.00.H55";
-    vec![
-        ("GET", "/".to_owned()),
-        ("GET", format!("/periods/{p}")),
-        ("GET", format!("/periods/{p}/units/{unit}")),
-        (
-            "GET",
-            format!("/periods/{p}/units/{unit}/explain?form=II.06a&row=_total&column=3"),
-        ),
-        ("POST", format!("/periods/{p}/units/{unit}/sync")),
-        ("POST", "/logout".to_owned()),
-        ("GET", "/metrics".to_owned()),
-        ("GET", format!("/api/periods/{p}/status")),
-        ("GET", format!("/api/periods/{p}/findings")),
-        (
-            "GET",
-            format!("/api/periods/{p}/explain?form=II.06a&unit={unit}&row=_total&column=3"),
-        ),
-        ("GET", "/api/runs".to_owned()),
-        ("GET", "/api/outbox".to_owned()),
-        ("GET", "/api/audit".to_owned()),
-        ("POST", "/api/sync".to_owned()),
-        ("POST", "/api/outbox/1/retry".to_owned()),
-    ]
+    ROUTES
+        .iter()
+        .map(|(method, path, access)| {
+            let mut filled = path
+                .replace("{period}", &d.period)
+                .replace("{unit}", unit)
+                .replace("{id}", "1")
+                .replace("{file}", "II.06a.xlsx");
+            if path.ends_with("/explain") {
+                filled.push_str("?form=II.06a&row=_total&column=3");
+                if path.starts_with("/api/") {
+                    filled.push_str(&format!("&unit={unit}"));
+                }
+            }
+            let method = if *method == "get" { "GET" } else { "POST" };
+            (method, filled, *access)
+        })
+        .collect()
 }
 
 /// Prometheus text: `# HELP`/`# TYPE` lines, and samples `name{labels} value`.
@@ -239,11 +235,29 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
     let d = Demo::start("info");
     let client = d.client();
     let stranger = Demo::client_from([127, 0, 0, 2]);
-    for open in ["/healthz", "/readyz"] {
-        let r = client.get(format!("{}{open}", d.base)).send().unwrap();
-        assert_eq!(r.status(), 200, "{open}");
+    // Anyone reaches the open routes and the sign-in form.
+    for (method, path, access) in routes(&d) {
+        let url = format!("{}{path}", d.base);
+        let status = match (access, method) {
+            (Access::Operator, _) => continue,
+            (_, "GET") => client.get(&url).send().unwrap().status(),
+            (_, _) if path == "/login" => client
+                .post(&url)
+                .form(&[("token", d.token.as_str())])
+                .send()
+                .unwrap()
+                .status(),
+            _ => panic!("{method} {path}: an open route the test does not know how to try"),
+        };
+        assert!(status == 200 || status == 303, "{method} {path}: {status}");
     }
-    for (method, path) in guarded(&d) {
+    let guarded: Vec<(&str, String)> = routes(&d)
+        .into_iter()
+        .filter(|(_, _, access)| *access == Access::Operator)
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    assert!(guarded.len() >= 15, "{guarded:?}");
+    for (method, path) in guarded.iter().cloned() {
         let url = format!("{}{path}", d.base);
         let request = |r: reqwest::blocking::RequestBuilder| r.send().unwrap().status();
         let from = |c: &reqwest::blocking::Client| match method {
@@ -450,6 +464,26 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
             .iter()
             .any(|r| r["actor"] == "operator:demo")
     );
+    // The operator may use every route of the table.
+    for (method, path) in &guarded {
+        let url = format!("{}{path}", d.base);
+        let answer = match *method {
+            "GET" => client.get(&url),
+            _ if path.starts_with("/api/") => client
+                .post(&url)
+                .json(&serde_json::json!({"period": d.period})),
+            _ => client.post(&url).form(&[("reason", "")]),
+        }
+        .bearer_auth(&d.token)
+        .send()
+        .unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.text().unwrap();
+        assert!(
+            ![401, 403, 405].contains(&status) && (status != 404 || body.contains("error_code")),
+            "{method} {path} as the operator: {status} {body}"
+        );
+    }
     d.stop();
 }
 
@@ -674,6 +708,46 @@ fn every_word_a_person_reads_is_vietnamese() {
         assert!(started.elapsed().as_secs() < 60, "{outbox}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // A department's page shows its other forms' figures and offers its II.06a as a workbook
+    // whose total received is the figure explain lists dossiers for.
+    let dept = "000.10.00.H55";
+    let unit_page = d.get(&format!("/periods/{p}/units/{dept}")).text().unwrap();
+    assert!(unit_page.contains("Số liệu Biểu II.05a"), "{unit_page}");
+    assert!(unit_page.contains(&format!("/units/{dept}/documents/II.06a.xlsx")));
+    let workbook = d.get(&format!("/periods/{p}/units/{dept}/documents/II.06a.xlsx"));
+    assert_eq!(workbook.status(), 200);
+    assert!(
+        workbook.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".xlsx")
+    );
+    let bytes = workbook.bytes().unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    use calamine::{DataType, Reader};
+    // The first sheet lists the units; each unit's table is a sheet of its own.
+    let sheets = book.worksheets();
+    assert!(sheets.len() >= 2, "an index and the unit's sheet");
+    let explained: Value = d
+        .get(&format!(
+            "/api/periods/{p}/explain?form=II.06a&unit={dept}&row=_total&column=3"
+        ))
+        .json()
+        .unwrap();
+    let received = explained["figure"].as_f64().unwrap();
+    assert_eq!(
+        explained["counted"].as_array().unwrap().len() as f64,
+        received
+    );
+    assert!(received > 0.0);
+    assert!(
+        sheets[1]
+            .1
+            .cells()
+            .any(|(_, _, c)| c.as_f64() == Some(received)),
+        "the unit's sheet holds the total received, {received}"
+    );
     // Every page, as it is now.
     let mut pages: Vec<(String, String)> = Vec::new();
     let mut page = |path: String| {

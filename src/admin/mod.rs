@@ -263,34 +263,57 @@ fn throttled(wait: i64, api: bool) -> Response {
     }
 }
 
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health checks for the container and the proxy.
+    Open,
+    /// Anyone, to sign in (or out).
+    SignIn,
+    /// An operator: a Bearer token or a browser session.
+    Operator,
+}
+
+/// Declares every route once: the router is built from the same list the route × role table
+/// (`ROUTES`) is, so no route can be served without its entry.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:expr, $access:ident;)*) => {
+        /// Every route the admin HTTP serves: (method, path, who may use it).
+        pub const ROUTES: &[(&str, &str, Access)] = &[
+            $((stringify!($method), $path, Access::$access)),*
+        ];
+
+        fn routes() -> Router<Shared> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+routes! {
+    get "/healthz" => || async { "ok" }, Open;
+    get "/readyz" => readyz, Open;
+    get "/login" => pages::login_form, SignIn;
+    post "/login" => pages::login, SignIn;
+    post "/logout" => pages::logout, Operator;
+    get "/" => pages::home, Operator;
+    get "/periods/{period}" => pages::grid, Operator;
+    get "/periods/{period}/units/{unit}" => pages::unit, Operator;
+    get "/periods/{period}/units/{unit}/explain" => pages::explain, Operator;
+    post "/periods/{period}/units/{unit}/sync" => pages::sync_unit, Operator;
+    get "/periods/{period}/units/{unit}/documents/{file}" => pages::document, Operator;
+    get "/metrics" => api::metrics, Operator;
+    get "/api/periods/{period}/status" => api::status, Operator;
+    get "/api/periods/{period}/findings" => api::findings, Operator;
+    get "/api/periods/{period}/explain" => api::explain, Operator;
+    get "/api/runs" => api::runs, Operator;
+    get "/api/outbox" => api::outbox, Operator;
+    post "/api/outbox/{id}/retry" => api::retry, Operator;
+    get "/api/audit" => api::audit, Operator;
+    post "/api/sync" => api::sync, Operator;
+}
+
 pub fn router(state: Shared) -> Router {
-    use axum::routing::{get, post};
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/", get(pages::home))
-        .route("/periods/{period}", get(pages::grid))
-        .route("/periods/{period}/units/{unit}", get(pages::unit))
-        .route(
-            "/periods/{period}/units/{unit}/explain",
-            get(pages::explain),
-        )
-        .route(
-            "/periods/{period}/units/{unit}/sync",
-            post(pages::sync_unit),
-        )
-        .route("/metrics", get(api::metrics))
-        .route("/api/periods/{period}/status", get(api::status))
-        .route("/api/periods/{period}/findings", get(api::findings))
-        .route("/api/periods/{period}/explain", get(api::explain))
-        .route("/api/runs", get(api::runs))
-        .route("/api/outbox", get(api::outbox))
-        .route("/api/outbox/{id}/retry", post(api::retry))
-        .route("/api/audit", get(api::audit))
-        .route("/api/sync", post(api::sync))
-        .with_state(state)
+    routes().with_state(state)
 }
 
 /// Ready: the store answers with its migrations applied, and the schedule runs.

@@ -705,6 +705,71 @@ async fn unit_page(
         let def = regime.form("II.06").ok();
         body.push_str(&figures_table(period, code, "II.06", def, &rows));
     }
+    // The unit's documents, as officials open them.
+    let mut downloads = Vec::new();
+    if tables.computed.per_unit.iter().any(|r| r.unit == code) {
+        downloads.push("II.06a");
+    }
+    if tables.computed.aggregates.iter().any(|r| r.unit == code) {
+        downloads.push("II.06");
+    }
+    if !downloads.is_empty() {
+        body.push_str("<h2>Tải về</h2><ul id=\"downloads\">");
+        for form in downloads {
+            body.push_str(&format!(
+                "<li><a href=\"/periods/{}/units/{}/documents/{}.xlsx\">Biểu {} của đơn vị (Excel)</a></li>",
+                url(&period.id()),
+                url(code),
+                url(form),
+                esc(form)
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    // The other forms' figures, as their drafts hold them (one per form: every system gets the
+    // same content).
+    let mut shown: Vec<&str> = vec!["II.06a", "II.06"];
+    for r in rows.values().filter(|r| r.report.unit == code) {
+        let form = r.report.form.as_str();
+        let Some(draft) = r.draft.as_ref().filter(|_| !shown.contains(&form)) else {
+            continue;
+        };
+        shown.push(form);
+        body.push_str(&format!(
+            "<h2>Số liệu Biểu {} (bản nháp đã gửi)</h2>",
+            esc(form)
+        ));
+        if let Some(text) = &draft.text {
+            body.push_str(&format!("<pre class=\"draft-text\">{}</pre>", esc(text)));
+        }
+        if draft.rows.is_empty() {
+            continue;
+        }
+        let def = regime.form(form).ok();
+        let columns: Vec<&String> = draft.rows[0].values.keys().collect();
+        body.push_str(&format!(
+            "<table class=\"draft\" data-form=\"{}\"><tr><th>Dòng</th>",
+            esc(form)
+        ));
+        for c in &columns {
+            let name = c
+                .parse()
+                .ok()
+                .and_then(|n| def.map(|d| d.full_header(n)))
+                .unwrap_or_default();
+            body.push_str(&format!("<th>{} ({})</th>", esc(&name), esc(c)));
+        }
+        body.push_str("</tr>");
+        for row in &draft.rows {
+            body.push_str(&format!("<tr><td>{}</td>", esc(&row.label)));
+            for c in &columns {
+                let v = row.values.get(*c).copied().unwrap_or(0);
+                body.push_str(&format!("<td class=\"n\">{v}</td>"));
+            }
+            body.push_str("</tr>");
+        }
+        body.push_str("</table>");
+    }
     // Findings about the unit's records.
     let findings: Vec<_> = tables
         .computed
@@ -762,6 +827,111 @@ async fn unit_page(
         url(&period.id())
     ));
     Ok(Some(page(&unit.name, &body)))
+}
+
+/// A unit's II.06a (or its II.06) as the XLSX `report` writes, computed from the store now.
+pub async fn document(
+    _who: Authed,
+    State(state): State<Shared>,
+    Path((period, unit, file)): Path<(String, String, String)>,
+) -> Response {
+    let period = match parse_period(&period) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(form) = file.strip_suffix(".xlsx") else {
+        return error_page(StatusCode::NOT_FOUND, "Chỉ có tệp Excel (.xlsx)");
+    };
+    let engine = &state.engine;
+    let made = async {
+        let tables = state.view.tables(engine, &period).await?;
+        let regime = engine.setup().regime(&period)?;
+        let def = regime
+            .form(form)
+            .map_err(|e| crate::sync::SyncError::Config(e.to_string()))?;
+        let units = &engine.parts.units;
+        let id = units
+            .find(&unit)
+            .ok_or_else(|| crate::sync::SyncError::Config(format!("unknown unit {unit}")))?;
+        let subtree: std::collections::HashSet<&str> = units
+            .subtree(id)
+            .map(|u| units.get(u).code.as_str())
+            .collect();
+        let per_unit: Vec<_> = tables
+            .computed
+            .per_unit
+            .iter()
+            .filter(|r| match def.layout {
+                crate::forms::Layout::Aggregate => subtree.contains(r.unit.as_str()),
+                _ => r.unit == unit,
+            })
+            .cloned()
+            .collect();
+        let aggregates: Vec<_> = tables
+            .computed
+            .aggregates
+            .iter()
+            .filter(|r| r.unit == unit)
+            .cloned()
+            .collect();
+        let findings: Vec<_> = tables
+            .computed
+            .findings
+            .iter()
+            .filter(|f| f.unit.as_deref().is_some_and(|u| subtree.contains(u)))
+            .cloned()
+            .collect();
+        let reports = match def.layout {
+            crate::forms::Layout::PerUnit if !per_unit.is_empty() => {
+                crate::render::Reports::PerUnit(&per_unit)
+            }
+            crate::forms::Layout::Aggregate if !aggregates.is_empty() => {
+                crate::render::Reports::Aggregate(&aggregates, &per_unit)
+            }
+            _ => return Ok(None),
+        };
+        let texts = crate::render::texts::DocumentTexts::builtin();
+        let doc = crate::render::Document {
+            form: def,
+            regime: &regime.info,
+            period: &period,
+            units,
+            reports,
+            findings: &findings,
+            texts: &texts,
+        };
+        let mut bytes = Vec::new();
+        crate::render::write(&doc, crate::render::OutputFormat::Xlsx, &mut bytes)
+            .map_err(|e| crate::sync::SyncError::Internal(e.to_string()))?;
+        Ok::<_, crate::sync::SyncError>(Some(bytes))
+    }
+    .await;
+    match made {
+        Ok(Some(bytes)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"{}-{}-{}.xlsx\"",
+                        form.replace('Đ', "D"),
+                        period.id(),
+                        unit.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "_")
+                    ),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => error_page(
+            StatusCode::NOT_FOUND,
+            &format!("Đơn vị {unit} không có Biểu {form} trong kỳ này"),
+        ),
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
+    }
 }
 
 #[derive(serde::Deserialize)]
