@@ -748,6 +748,17 @@ fn every_word_a_person_reads_is_vietnamese() {
             .any(|(_, _, c)| c.as_f64() == Some(received)),
         "the unit's sheet holds the total received, {received}"
     );
+    // Filters choose the grid's rows; the summary counts every report whatever they are.
+    let summary = |query: &str| {
+        let html = d.get(&format!("/periods/{p}{query}")).text().unwrap();
+        let start = html.find(r#"<table id="summary">"#).expect("a summary");
+        let end = start + html[start..].find("</table>").unwrap();
+        html[start..end].to_owned()
+    };
+    let whole = summary("");
+    for query in ["?kind=commune", "?q=khong-co-don-vi-nay", "?state=s-bad"] {
+        assert_eq!(summary(query), whole, "{query}");
+    }
     // Every page, as it is now.
     let mut pages: Vec<(String, String)> = Vec::new();
     let mut page = |path: String| {

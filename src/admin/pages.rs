@@ -326,12 +326,6 @@ async fn grid_page(
     }
     for id in order {
         let unit = units.get(id);
-        if q.kind
-            .as_deref()
-            .is_some_and(|k| !k.is_empty() && k != unit.kind)
-        {
-            continue;
-        }
         let duty = duties.duties.iter().find(|d| d.kind == unit.kind);
         let mut cells = Vec::new();
         for (i, (form, system)) in columns.iter().enumerate() {
@@ -399,6 +393,13 @@ async fn grid_page(
                 }
             }
             cells.push(cell);
+        }
+        // Filters choose the rows shown; the summary above counts every report.
+        if q.kind
+            .as_deref()
+            .is_some_and(|k| !k.is_empty() && k != unit.kind)
+        {
+            continue;
         }
         if let Some(wanted) = q.state.as_deref().filter(|s| !s.is_empty())
             && !cells.iter().any(|c| c.class == wanted)
