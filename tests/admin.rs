@@ -181,7 +181,9 @@ fn routes(d: &Demo) -> Vec<(&'static str, String, Access)> {
                 .replace("{period}", &d.period)
                 .replace("{unit}", unit)
                 .replace("{id}", "1")
-                .replace("{file}", "II.06a.xlsx");
+                .replace("{file}", "II.06a.xlsx")
+                .replace("{name}", "khong-co-ai")
+                .replace("{token}", "khong-phai-duong-dan");
             if path.ends_with("/explain") {
                 filled.push_str("?form=II.06a&row=_total&column=3");
                 if path.starts_with("/api/") {
@@ -239,7 +241,7 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
     for (method, path, access) in routes(&d) {
         let url = format!("{}{path}", d.base);
         let status = match (access, method) {
-            (Access::Operator, _) => continue,
+            (Access::Operator | Access::Reader, _) => continue,
             (_, "GET") => client.get(&url).send().unwrap().status(),
             (_, _) if path == "/login" => client
                 .post(&url)
@@ -247,13 +249,26 @@ fn only_operators_get_in_and_metrics_move_with_a_sync() {
                 .send()
                 .unwrap()
                 .status(),
+            // A link that was never issued: reached, and answered that it cannot be used.
+            (_, _) if path.starts_with("/welcome/") => client
+                .post(&url)
+                .form(&[
+                    ("password", "mat-khau-du-dai"),
+                    ("again", "mat-khau-du-dai"),
+                ])
+                .send()
+                .unwrap()
+                .status(),
             _ => panic!("{method} {path}: an open route the test does not know how to try"),
         };
-        assert!(status == 200 || status == 303, "{method} {path}: {status}");
+        assert!(
+            status == 200 || status == 303 || status == 410,
+            "{method} {path}: {status}"
+        );
     }
     let guarded: Vec<(&str, String)> = routes(&d)
         .into_iter()
-        .filter(|(_, _, access)| *access == Access::Operator)
+        .filter(|(_, _, access)| matches!(access, Access::Operator | Access::Reader))
         .map(|(method, path, _)| (method, path))
         .collect();
     assert!(guarded.len() >= 15, "{guarded:?}");
@@ -615,6 +630,203 @@ fn wrong_tokens_make_their_address_wait_and_are_logged_counted_and_audited() {
         "each failure is logged"
     );
     assert!(log.contains("127.0.0.3"));
+}
+
+#[test]
+fn a_viewer_signs_in_with_a_one_time_link_and_sees_only_their_unit() {
+    let d = Demo::start("info");
+    let client = d.client();
+    let p = d.period.clone();
+    let units = d.units();
+    let communes: Vec<&str> = units
+        .iter()
+        .filter(|(_, k)| k == "commune")
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let province = units
+        .iter()
+        .find(|(_, k)| k == "province")
+        .unwrap()
+        .0
+        .clone();
+    let (mine, other) = (communes[0], communes[1]);
+    let unit_url = |code: &str| format!("/periods/{p}/units/{code}");
+    // The operator gives an official of the commune a one-time link from its page.
+    let cookie = d.sign_in(&client);
+    let as_operator = |path: &str| {
+        client
+            .get(format!("{}{path}", d.base))
+            .header("Cookie", &cookie)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let page = as_operator(&unit_url(mine));
+    let csrf = page
+        .split(r#"id="issue-viewer"><input type="hidden" name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the unit page offers a viewer's link")
+        .to_owned();
+    let issued = client
+        .post(format!("{}{}/viewers", d.base, unit_url(mine)))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("name", "can.bo.xa")])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let link = issued
+        .split(r#"<code id="viewer-link">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .expect("the link is shown once");
+    let path = link[link.find("/welcome/").unwrap()..].to_owned();
+    // The official opens it, sets a password and lands on their unit, signed in; it works once.
+    let official = Demo::client_from([127, 0, 0, 4]);
+    let welcome = format!("{}{path}", d.base);
+    assert_eq!(official.get(&welcome).send().unwrap().status(), 200);
+    let password = [
+        ("password", "mật-khẩu-của-xã"),
+        ("again", "mật-khẩu-của-xã"),
+    ];
+    let set = official.post(&welcome).form(&password).send().unwrap();
+    assert_eq!(set.status(), 303);
+    assert_eq!(set.headers()["location"], unit_url(mine).as_str());
+    let session = set.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        official
+            .post(&welcome)
+            .form(&password)
+            .send()
+            .unwrap()
+            .status(),
+        410,
+        "a link works once"
+    );
+    let as_official = |method: &str, path: &str| {
+        let url = format!("{}{path}", d.base);
+        match method {
+            "GET" => official.get(url),
+            _ => official.post(url).form(&[("csrf", "x")]),
+        }
+        .header("Cookie", &session)
+        .send()
+        .unwrap()
+    };
+    let own = as_official("GET", &unit_url(mine));
+    assert_eq!(own.status(), 200);
+    let own = own.text().unwrap();
+    assert!(own.contains(r#"class="figures""#), "their figures");
+    assert!(!own.contains(r#"id="resync""#) && !own.contains(r#"id="issue-viewer""#));
+    for path in [
+        format!("{}/explain?form=II.06a&row=_total&column=3", unit_url(mine)),
+        format!("{}/documents/II.06a.xlsx", unit_url(mine)),
+    ] {
+        assert_eq!(as_official("GET", &path).status(), 200, "{path}");
+    }
+    // Nothing else: no other unit (not even the province above), no grid, API or metrics, no sync.
+    for (method, path) in [
+        ("GET", unit_url(other)),
+        ("GET", unit_url(&province)),
+        (
+            "GET",
+            format!(
+                "{}/explain?form=II.06a&row=_total&column=3",
+                unit_url(other)
+            ),
+        ),
+        ("GET", format!("{}/documents/II.06a.xlsx", unit_url(other))),
+        ("GET", format!("/periods/{p}")),
+        ("GET", "/metrics".to_owned()),
+        ("GET", "/api/outbox".to_owned()),
+        ("GET", "/api/audit".to_owned()),
+        ("POST", format!("{}/sync", unit_url(mine))),
+        ("POST", format!("{}/viewers", unit_url(mine))),
+    ] {
+        assert_eq!(as_official(method, &path).status(), 403, "{method} {path}");
+    }
+    // Every entry of the route table, as the viewer of one commune asking for another.
+    for (method, path, access) in ROUTES {
+        let filled = path
+            .replace("{period}", &p)
+            .replace("{unit}", other)
+            .replace("{id}", "1")
+            .replace("{file}", "II.06a.xlsx")
+            .replace("{name}", "can.bo.xa")
+            .replace("{token}", "khong-phai-duong-dan")
+            + if path.ends_with("/explain") {
+                "?form=II.06a&row=_total&column=3"
+            } else {
+                ""
+            };
+        // Open and sign-in routes are anyone's, signing out too (tried in the test above).
+        if matches!(access, Access::Open | Access::SignIn) || *path == "/logout" {
+            continue;
+        }
+        let answer = as_official(&method.to_uppercase(), &filled);
+        let status = answer.status();
+        match access {
+            Access::Reader if !path.contains("{unit}") => {
+                assert_eq!(status, 303, "{method} {filled}");
+                assert_eq!(answer.headers()["location"], unit_url(mine).as_str());
+            }
+            _ => assert_eq!(status, 403, "{method} {filled}"),
+        }
+    }
+    // Later sign-ins: by name and password; a wrong password is refused.
+    let login = |password: &str| {
+        official
+            .post(format!("{}/login", d.base))
+            .form(&[("name", "can.bo.xa"), ("password", password)])
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(login("sai-mat-khau"), 401);
+    assert_eq!(login("mật-khẩu-của-xã"), 303);
+    // The operator sees who looked, and revokes the access: the session ends with it.
+    let seen = as_operator(&unit_url(mine));
+    assert!(
+        seen.contains("viewer_visit") && seen.contains("Cán bộ đơn vị can.bo.xa"),
+        "{seen}"
+    );
+    let revoke = client
+        .post(format!(
+            "{}{}/viewers/can.bo.xa/revoke",
+            d.base,
+            unit_url(mine)
+        ))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(revoke.status(), 303);
+    assert_eq!(as_official("GET", &unit_url(mine)).status(), 401);
+    assert_eq!(login("mật-khẩu-của-xã"), 401);
+    // The command line issues links too.
+    let printed = output_with(
+        bin().args([
+            "operator",
+            "viewer-link",
+            "--name",
+            "can.bo.xa2",
+            "--unit",
+            other,
+            "--config",
+            d.config.to_str().unwrap(),
+        ]),
+        &[0],
+    );
+    assert!(printed.trim().contains("/welcome/"), "{printed}");
+    d.stop();
 }
 
 /// What a person reads of a page: its text without tags, styles, or codes (`<code>`, a column

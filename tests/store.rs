@@ -511,6 +511,93 @@ async fn a_units_audit_lines_are_read_by_unit() {
 }
 
 #[tokio::test]
+async fn a_viewers_link_works_once_before_it_expires_and_revoking_ends_their_sessions() {
+    use baocao_sync::store::{SessionRecord, Viewer};
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let viewer = |name: &str| Viewer {
+            name: name.into(),
+            unit: "000.00.100.H55".into(),
+            password_hash: None,
+            created_at: 100,
+            revoked_at: None,
+        };
+        store
+            .issue_viewer(&viewer("a"), "link-a", 1_000)
+            .await
+            .unwrap();
+        store
+            .issue_viewer(&viewer("b"), "link-b", 1_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .redeem_viewer_link("link-b", "hash-b", 1_000)
+                .await
+                .unwrap(),
+            None,
+            "{backend}: expired at 1000"
+        );
+        let used = store
+            .redeem_viewer_link("link-a", "hash-a", 500)
+            .await
+            .unwrap()
+            .expect("a fresh link");
+        assert_eq!(
+            (used.name.as_str(), used.password_hash.as_deref()),
+            ("a", Some("hash-a"))
+        );
+        assert_eq!(
+            store
+                .redeem_viewer_link("link-a", "other", 501)
+                .await
+                .unwrap(),
+            None,
+            "{backend}: once"
+        );
+        let session = SessionRecord {
+            role: "viewer".into(),
+            name: "a".into(),
+            unit: Some("000.00.100.H55".into()),
+            csrf: "c".into(),
+            expires_at: 2_000,
+        };
+        store.open_session("s-a", &session).await.unwrap();
+        assert_eq!(
+            store.session("s-a", 600).await.unwrap(),
+            Some(session.clone())
+        );
+        assert_eq!(
+            store.session("s-a", 2_000).await.unwrap(),
+            None,
+            "{backend}: expired"
+        );
+        store.open_session("s-a2", &session).await.unwrap();
+        assert!(store.revoke_viewer("a", 700).await.unwrap());
+        assert!(
+            !store.revoke_viewer("a", 701).await.unwrap(),
+            "{backend}: once"
+        );
+        assert_eq!(
+            store.session("s-a2", 702).await.unwrap(),
+            None,
+            "{backend}: closed"
+        );
+        let a = store.viewer("a").await.unwrap().unwrap();
+        assert_eq!((a.revoked_at, a.password_hash), (Some(700), None));
+        // Issued again: allowed again, with a new link and no password until it is used.
+        store
+            .issue_viewer(&viewer("a"), "link-a2", 5_000)
+            .await
+            .unwrap();
+        let again = store.viewer("a").await.unwrap().unwrap();
+        assert_eq!((again.revoked_at, again.password_hash), (None, None));
+        assert_eq!(store.viewers().await.unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
 async fn the_audit_is_append_only() {
     for backend in BACKENDS {
         let db = TestDb::new(backend);

@@ -83,7 +83,9 @@ pub fn login_page(message: Option<&str>, next: Option<&str>) -> String {
 <h1>baocao-sync: đăng nhập</h1>
 {}
 <form method="post" action="/login">
-<label>Mã truy cập của cán bộ vận hành: <input type="password" name="token" id="token" autocomplete="off"></label>
+<p><label>Mã truy cập của cán bộ vận hành: <input type="password" name="token" id="token" autocomplete="off"></label></p>
+<p>Cán bộ đơn vị: <label>tên đăng nhập <input name="name" id="name" autocomplete="username"></label>
+<label>mật khẩu <input type="password" name="password" id="password" autocomplete="current-password"></label></p>
 {}<button type="submit" id="login">Đăng nhập</button>
 </form></body></html>"#,
         message.map_or_else(String::new, |m| format!("<p>{}</p>", esc(m))),

@@ -1,10 +1,13 @@
-//! The admin HTTP, served by the daemon: `/healthz` and `/readyz` for anyone; for operators only
-//! (a Bearer token, or a browser session opened at `/login`), the status page in Vietnamese
-//! (`pages`), the JSON API (`api`) and the Prometheus `/metrics`. It reads the store and calls the
-//! one pipeline (`sync::Engine::run`); it never writes to a reporting system itself.
+//! The admin HTTP, served by the daemon: `/healthz` and `/readyz` for anyone; for operators (a
+//! Bearer token, or a browser session opened at `/login`) the status page in Vietnamese
+//! (`pages`), the JSON API (`api`) and the Prometheus `/metrics`; for a unit's viewers (an
+//! official who set a password through a one-time link) that unit's pages and its subtree's. Who
+//! may use which route is the table `ROUTES`, the list the router is built from. It reads the
+//! store and calls the one pipeline (`sync::Engine::run`); it never writes to a reporting system
+//! itself.
 //!
-//! Why sessions in memory: operators are few, a restart signing them out is harmless, and nothing
-//! about them needs to reach the database.
+//! Browser sessions live in the store (by the SHA-256 of their id), so replicas share them and a
+//! restart signs no one out; revoking a viewer closes theirs.
 
 // Handlers answer early with a ready `Response` (axum's idiom); its size does not matter here.
 #![allow(clippy::result_large_err)]
@@ -16,7 +19,7 @@ mod throttle;
 mod view;
 mod words;
 
-use crate::auth::operators::{Operator, OperatorsFile, Sessions, csrf_matches, reveal};
+use crate::auth::operators::{Operator, OperatorsFile, csrf_matches, reveal};
 use crate::sync::Engine;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -32,7 +35,6 @@ const COOKIE: &str = "baocao_session";
 pub struct AdminState {
     pub engine: Arc<Engine>,
     operators: Option<OperatorsFile>,
-    sessions: Sessions,
     secure_cookies: bool,
     /// Set by the daemon while its schedule runs (`/readyz`).
     pub scheduler_running: Arc<AtomicBool>,
@@ -51,7 +53,6 @@ impl AdminState {
     ) -> AdminState {
         let http = &engine.settings.http;
         AdminState {
-            sessions: Sessions::new(std::time::Duration::from_secs(http.session_hours * 3600)),
             secure_cookies: http.secure_cookies,
             operators,
             scheduler_running,
@@ -70,6 +71,77 @@ pub struct Authed {
     pub csrf: Option<String>,
 }
 
+/// Who signed in.
+#[derive(Debug, Clone)]
+pub enum Who {
+    Operator(Operator),
+    /// An official of `unit`, who reads it and its subtree.
+    Viewer {
+        name: String,
+        unit: String,
+    },
+}
+
+/// Anyone signed in — an operator, or a unit's viewer — on the pages a viewer may read; and, for
+/// a browser session, its CSRF token.
+pub struct Reader {
+    pub who: Who,
+    pub csrf: Option<String>,
+}
+
+impl Reader {
+    /// Whether this reader may see unit `code`: an operator every unit, a viewer their unit and
+    /// its subtree.
+    pub fn may_read(&self, units: &crate::domain::UnitTree, code: &str) -> bool {
+        match &self.who {
+            Who::Operator(_) => true,
+            Who::Viewer { unit, .. } => units
+                .find(unit)
+                .is_some_and(|top| units.subtree(top).any(|id| units.get(id).code == code)),
+        }
+    }
+
+    /// As the audit names them.
+    pub fn actor(&self) -> String {
+        match &self.who {
+            Who::Operator(o) => o.actor(),
+            Who::Viewer { name, .. } => format!("viewer:{name}"),
+        }
+    }
+}
+
+/// How long a viewer's one-time link may be used.
+pub const VIEWER_LINK_HOURS: i64 = 72;
+
+/// Opens a browser session for `who`: the id for the cookie (kept only as its SHA-256) and the
+/// session's CSRF token.
+async fn open_session(
+    state: &AdminState,
+    who: &Who,
+) -> Result<(secrecy::SecretString, String), crate::store::StoreError> {
+    use crate::store::Store;
+    let fresh = || {
+        crate::auth::receiver::new_session()
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("session: {e}")))
+    };
+    let (id, id_sha256) = fresh()?;
+    let (_, csrf) = fresh()?;
+    let (role, name, unit) = match who {
+        Who::Operator(o) => ("operator", o.name.clone(), None),
+        Who::Viewer { name, unit } => ("viewer", name.clone(), Some(unit.clone())),
+    };
+    let record = crate::store::SessionRecord {
+        role: role.to_owned(),
+        name,
+        unit,
+        csrf: csrf.clone(),
+        expires_at: state.engine.clock.now().0
+            + (state.engine.settings.http.session_hours * 3600) as i64,
+    };
+    state.engine.store.open_session(&id_sha256, &record).await?;
+    Ok((id, csrf))
+}
+
 /// Why a request is not an operator's: 401, as JSON for the API, as a page otherwise; a page asked
 /// with GET offers the login form that comes back to it (`next`).
 pub struct Unauthorized {
@@ -77,12 +149,27 @@ pub struct Unauthorized {
     next: Option<String>,
     /// Too many wrong tokens from this address: seconds to wait (429).
     wait: Option<i64>,
+    /// Signed in, but as a unit's viewer where only an operator may go (403).
+    forbidden: bool,
 }
 
 impl IntoResponse for Unauthorized {
     fn into_response(self) -> Response {
         if let Some(wait) = self.wait {
             return throttled(wait, self.api);
+        }
+        if self.forbidden {
+            let message = "Tài khoản của cán bộ đơn vị chỉ xem được số liệu của đơn vị mình; \
+                           thao tác này dành cho cán bộ vận hành";
+            return if self.api {
+                (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(serde_json::json!({"error_code": "forbidden", "message": message})),
+                )
+                    .into_response()
+            } else {
+                pages::error_page(StatusCode::FORBIDDEN, message)
+            };
         }
         if self.api {
             (
@@ -128,6 +215,26 @@ impl FromRequestParts<Shared> for Authed {
     type Rejection = Unauthorized;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Unauthorized> {
+        let reader = Reader::from_request_parts(parts, state).await?;
+        match reader.who {
+            Who::Operator(operator) => Ok(Authed {
+                operator,
+                csrf: reader.csrf,
+            }),
+            Who::Viewer { .. } => Err(Unauthorized {
+                api: parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics",
+                next: None,
+                wait: None,
+                forbidden: true,
+            }),
+        }
+    }
+}
+
+impl FromRequestParts<Shared> for Reader {
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Unauthorized> {
         let api = parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics";
         let next = (!api && parts.method == axum::http::Method::GET)
             .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
@@ -136,6 +243,7 @@ impl FromRequestParts<Shared> for Authed {
             api,
             next: next.clone(),
             wait: None,
+            forbidden: false,
         };
         if let Some(bearer) = parts
             .headers
@@ -155,8 +263,8 @@ impl FromRequestParts<Shared> for Authed {
             return match operators.verify(bearer) {
                 Some(operator) => {
                     state.throttle.succeeded(address);
-                    Ok(Authed {
-                        operator,
+                    Ok(Reader {
+                        who: Who::Operator(operator),
                         csrf: None,
                     })
                 }
@@ -166,11 +274,32 @@ impl FromRequestParts<Shared> for Authed {
                 }
             };
         }
+        use crate::store::Store;
         let id = cookie(&parts.headers, COOKIE).ok_or_else(refused)?;
-        let (operator, csrf) = state.sessions.get(&id).ok_or_else(refused)?;
-        Ok(Authed {
-            operator,
-            csrf: Some(csrf),
+        let session = state
+            .engine
+            .store
+            .session(
+                &crate::auth::receiver::session_hash(&id),
+                state.engine.clock.now().0,
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "a session could not be read");
+                refused()
+            })?
+            .ok_or_else(refused)?;
+        let who = match (session.role.as_str(), session.unit) {
+            ("operator", _) => Who::Operator(Operator { name: session.name }),
+            ("viewer", Some(unit)) => Who::Viewer {
+                name: session.name,
+                unit,
+            },
+            _ => return Err(refused()),
+        };
+        Ok(Reader {
+            who,
+            csrf: Some(session.csrf),
         })
     }
 }
@@ -270,6 +399,8 @@ pub enum Access {
     Open,
     /// Anyone, to sign in (or out).
     SignIn,
+    /// An operator, or a viewer of the unit asked for (or of a unit above it).
+    Reader,
     /// An operator: a Bearer token or a browser session.
     Operator,
 }
@@ -294,13 +425,17 @@ routes! {
     get "/readyz" => readyz, Open;
     get "/login" => pages::login_form, SignIn;
     post "/login" => pages::login, SignIn;
-    post "/logout" => pages::logout, Operator;
-    get "/" => pages::home, Operator;
+    get "/welcome/{token}" => pages::welcome_form, SignIn;
+    post "/welcome/{token}" => pages::welcome, SignIn;
+    post "/logout" => pages::logout, Reader;
+    get "/" => pages::home, Reader;
     get "/periods/{period}" => pages::grid, Operator;
-    get "/periods/{period}/units/{unit}" => pages::unit, Operator;
-    get "/periods/{period}/units/{unit}/explain" => pages::explain, Operator;
+    get "/periods/{period}/units/{unit}" => pages::unit, Reader;
+    get "/periods/{period}/units/{unit}/explain" => pages::explain, Reader;
     post "/periods/{period}/units/{unit}/sync" => pages::sync_unit, Operator;
-    get "/periods/{period}/units/{unit}/documents/{file}" => pages::document, Operator;
+    get "/periods/{period}/units/{unit}/documents/{file}" => pages::document, Reader;
+    post "/periods/{period}/units/{unit}/viewers" => pages::issue_viewer, Operator;
+    post "/periods/{period}/units/{unit}/viewers/{name}/revoke" => pages::revoke_viewer, Operator;
     get "/metrics" => api::metrics, Operator;
     get "/api/periods/{period}/status" => api::status, Operator;
     get "/api/periods/{period}/findings" => api::findings, Operator;

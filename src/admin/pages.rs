@@ -10,7 +10,7 @@
 
 use super::html::{esc, page, severity, state_vi, system_vi, time, url};
 use super::words;
-use super::{AdminState, Authed, Shared, session_cookie, view};
+use super::{AdminState, Authed, Reader, Shared, Who, session_cookie, view};
 use crate::domain::{Instant, Period, PeriodKind, Severity};
 use crate::forms::explain::{Cell, explain as explain_cell};
 use crate::forms::{Row, Values};
@@ -60,9 +60,40 @@ pub async fn login_form(Query(q): Query<LoginQuery>) -> Html<String> {
 
 #[derive(serde::Deserialize)]
 pub struct LoginForm {
+    /// An operator's token.
+    #[serde(default)]
     token: String,
+    /// A unit's viewer: name and password.
+    name: Option<String>,
+    password: Option<String>,
     /// The page asked for before signing in.
     next: Option<String>,
+}
+
+/// The viewer `name` if `password` is theirs (and they are not revoked).
+async fn viewer_signs_in(state: &AdminState, name: &str, password: &str) -> Option<Who> {
+    use crate::store::Store;
+    let viewer = state.engine.store.viewer(name).await.ok().flatten()?;
+    let hash = viewer
+        .password_hash
+        .filter(|_| viewer.revoked_at.is_none())?;
+    crate::auth::receiver::verify_password(&secrecy::SecretString::from(password.to_owned()), &hash)
+        .then_some(Who::Viewer {
+            name: viewer.name,
+            unit: viewer.unit,
+        })
+}
+
+/// A signed-in session's answer: the cookie, and where to go.
+fn signed_in(state: &AdminState, id: &secrecy::SecretString, location: String) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, session_cookie(state, id)),
+            (header::LOCATION, location),
+        ],
+    )
+        .into_response()
 }
 
 pub async fn login(
@@ -79,44 +110,65 @@ pub async fn login(
         crate::telemetry::events::admin_sign_in_refused("throttled");
         return super::throttled(wait, false);
     }
-    let Some(operator) = state.operators.as_ref().and_then(|o| o.verify(&form.token)) else {
+    let name = form
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let who = match name {
+        Some(name) => viewer_signs_in(&state, name, form.password.as_deref().unwrap_or("")).await,
+        None => state
+            .operators
+            .as_ref()
+            .and_then(|o| o.verify(&form.token))
+            .map(Who::Operator),
+    };
+    let Some(who) = who else {
         super::sign_in_failed(&state, address, "login form").await;
         return (
             StatusCode::UNAUTHORIZED,
             Html(super::html::login_page(
-                Some("Mã truy cập không đúng."),
+                Some("Mã truy cập, tên đăng nhập hoặc mật khẩu không đúng."),
                 form.next.as_deref(),
             )),
         )
             .into_response();
     };
     state.throttle.succeeded(address);
-    tracing::info!(operator = %operator.name, %address, "operator signed in");
-    let (id, _csrf) = state.sessions.open(operator);
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::SET_COOKIE, session_cookie(&state, &id)),
-            (
-                header::LOCATION,
-                form.next
-                    .as_deref()
-                    .and_then(super::html::local_path)
-                    .unwrap_or("/")
-                    .to_owned(),
-            ),
-        ],
-    )
-        .into_response()
+    match &who {
+        Who::Operator(o) => tracing::info!(operator = %o.name, %address, "operator signed in"),
+        Who::Viewer { name, unit } => {
+            tracing::info!(viewer = %name, unit = %unit, %address, "viewer signed in")
+        }
+    }
+    let (id, _csrf) = match super::open_session(&state, &who).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &words::sync_error(&e.into()),
+            );
+        }
+    };
+    let next = form.next.as_deref().and_then(super::html::local_path);
+    signed_in(&state, &id, next.unwrap_or("/").to_owned())
 }
 
 pub async fn logout(
-    _who: Authed,
+    _who: Reader,
     State(state): State<Shared>,
     headers: axum::http::HeaderMap,
 ) -> Response {
+    use crate::store::Store;
     if let Some(id) = super::cookie(&headers, super::COOKIE) {
-        state.sessions.close(&id);
+        let closed = state
+            .engine
+            .store
+            .close_session(&crate::auth::receiver::session_hash(&id))
+            .await;
+        if let Err(e) = closed {
+            tracing::error!(error = %e, "a session could not be closed");
+        }
     }
     (
         StatusCode::SEE_OTHER,
@@ -152,8 +204,20 @@ pub fn current_period(state: &AdminState) -> Period {
         .expect("some quarter has ended")
 }
 
-pub async fn home(_who: Authed, State(state): State<Shared>) -> Redirect {
-    Redirect::to(&format!("/periods/{}", current_period(&state).id()))
+pub async fn home(who: Reader, State(state): State<Shared>) -> Redirect {
+    let period = current_period(&state).id();
+    match &who.who {
+        Who::Operator(_) => Redirect::to(&format!("/periods/{period}")),
+        Who::Viewer { unit, .. } => Redirect::to(&format!("/periods/{period}/units/{}", url(unit))),
+    }
+}
+
+/// A viewer asking for a unit outside theirs.
+fn not_yours() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Tài khoản của cán bộ đơn vị chỉ xem được số liệu của đơn vị mình và các đơn vị trực thuộc",
+    )
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -573,7 +637,7 @@ pub struct UnitQuery {
 }
 
 pub async fn unit(
-    who: Authed,
+    who: Reader,
     State(state): State<Shared>,
     Path((period, unit)): Path<(String, String)>,
     Query(q): Query<UnitQuery>,
@@ -582,6 +646,9 @@ pub async fn unit(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if !who.may_read(&state.engine.parts.units, &unit) {
+        return not_yours();
+    }
     match unit_page(&state, &who, &period, &unit, q.synced.map(Instant)).await {
         Ok(Some(html)) => Html(html).into_response(),
         Ok(None) => error_page(StatusCode::NOT_FOUND, &format!("Không có đơn vị {unit}")),
@@ -591,7 +658,7 @@ pub async fn unit(
 
 async fn unit_page(
     state: &AdminState,
-    who: &Authed,
+    who: &Reader,
     period: &Period,
     code: &str,
     synced: Option<Instant>,
@@ -616,8 +683,8 @@ async fn unit_page(
             esc(&words::synced(at))
         ));
     }
-    // Re-sync this unit.
-    if let Some(csrf) = &who.csrf {
+    // Re-sync this unit (operators only).
+    if let (Who::Operator(_), Some(csrf)) = (&who.who, &who.csrf) {
         body.push_str(&format!(
             "<form method=\"post\" action=\"/periods/{}/units/{}/sync\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button id=\"resync\">Đồng bộ lại</button></form>",
             url(&period.id()),
@@ -796,6 +863,23 @@ async fn unit_page(
         }
         body.push_str("</table>");
     }
+    // Who may read this unit's figures: its officials' accesses (operators manage them).
+    if let (Who::Operator(_), Some(csrf)) = (&who.who, &who.csrf) {
+        body.push_str(&viewers_section(state, period, code, csrf).await?);
+    }
+    // A viewer's look is noted, so the operator sees who looked.
+    if let Who::Viewer { .. } = &who.who {
+        let mut seen = crate::store::AuditEntry {
+            at: Some(engine.clock.now()),
+            actor: who.actor(),
+            action: "viewer_visit".to_owned(),
+            period: Some(period.id()),
+            unit: Some(unit.code.clone()),
+            ..Default::default()
+        };
+        seen.reason = "Xem trang số liệu của đơn vị".to_owned();
+        engine.store.append_audit(&[seen]).await?;
+    }
     // The audit's lines about the unit.
     let audit = engine
         .store
@@ -832,7 +916,7 @@ async fn unit_page(
 
 /// A unit's II.06a (or its II.06) as the XLSX `report` writes, computed from the store now.
 pub async fn document(
-    _who: Authed,
+    who: Reader,
     State(state): State<Shared>,
     Path((period, unit, file)): Path<(String, String, String)>,
 ) -> Response {
@@ -840,6 +924,9 @@ pub async fn document(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if !who.may_read(&state.engine.parts.units, &unit) {
+        return not_yours();
+    }
     let Some(form) = file.strip_suffix(".xlsx") else {
         return error_page(StatusCode::NOT_FOUND, "Chỉ có tệp Excel (.xlsx)");
     };
@@ -943,7 +1030,7 @@ pub struct ExplainQuery {
 }
 
 pub async fn explain(
-    _who: Authed,
+    who: Reader,
     State(state): State<Shared>,
     Path((period, unit)): Path<(String, String)>,
     Query(q): Query<ExplainQuery>,
@@ -952,6 +1039,9 @@ pub async fn explain(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if !who.may_read(&state.engine.parts.units, &unit) {
+        return not_yours();
+    }
     let engine = &state.engine;
     let result = async {
         let tables = state.view.tables(engine, &period).await?;
@@ -1048,6 +1138,247 @@ pub async fn explain(
         url(&unit)
     ));
     Html(page("Giải thích số liệu", &body)).into_response()
+}
+
+/// The unit's viewers, each with a button that revokes them, and the form that gives an official
+/// a one-time link.
+async fn viewers_section(
+    state: &AdminState,
+    period: &Period,
+    code: &str,
+    csrf: &str,
+) -> Result<String, crate::sync::SyncError> {
+    let viewers: Vec<_> = state
+        .engine
+        .store
+        .viewers()
+        .await?
+        .into_iter()
+        .filter(|v| v.unit == code && v.revoked_at.is_none())
+        .collect();
+    let base = format!("/periods/{}/units/{}/viewers", url(&period.id()), url(code));
+    let mut out = String::from("<h2>Cán bộ đơn vị được xem số liệu</h2>");
+    if viewers.is_empty() {
+        out.push_str("<p>Chưa có cán bộ nào của đơn vị được cấp quyền xem.</p>");
+    } else {
+        out.push_str(
+            "<table id=\"viewers\"><tr><th>Tên đăng nhập</th><th>Tình trạng</th><th></th></tr>",
+        );
+        for v in viewers {
+            out.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td><form method=\"post\" action=\"{base}/{}/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button>Thu hồi quyền xem</button></form></td></tr>",
+                esc(&v.name),
+                if v.password_hash.is_some() {
+                    "Đã đặt mật khẩu"
+                } else {
+                    "Chưa dùng đường dẫn"
+                },
+                url(&v.name),
+                esc(csrf)
+            ));
+        }
+        out.push_str("</table>");
+    }
+    out.push_str(&format!(
+        "<form method=\"post\" action=\"{base}\" id=\"issue-viewer\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">Cấp quyền xem cho cán bộ đơn vị: <label>tên đăng nhập <input name=\"name\" id=\"viewer-name\"></label> <button>Tạo đường dẫn dùng một lần</button></form>",
+        esc(csrf)
+    ));
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ViewerForm {
+    csrf: Option<String>,
+    name: String,
+}
+
+/// Gives an official of the unit a one-time link that sets their password (valid
+/// `http.viewer_link_hours`); the page shows the link once.
+pub async fn issue_viewer(
+    who: Authed,
+    State(state): State<Shared>,
+    headers: axum::http::HeaderMap,
+    Path((period, unit)): Path<(String, String)>,
+    form: Result<Form<ViewerForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) => return form_refused(&e),
+    };
+    if let Err(r) = who.check_csrf(form.csrf.as_deref()) {
+        return r;
+    }
+    let name = form.name.trim();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if !valid {
+        return error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Tên đăng nhập chỉ gồm chữ, số và các dấu . _ - @ (tối đa 64 ký tự)",
+        );
+    }
+    if state.engine.parts.units.find(&unit).is_none() {
+        return error_page(StatusCode::NOT_FOUND, &format!("Không có đơn vị {unit}"));
+    }
+    let issued = crate::auth::viewers::issue(
+        &state.engine.store,
+        name,
+        &unit,
+        &who.operator.actor(),
+        state.engine.clock.now(),
+        super::VIEWER_LINK_HOURS,
+    )
+    .await;
+    match issued {
+        Ok(token) => {
+            let link = crate::auth::viewers::link_path(&token);
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let body = format!(
+                "<h1>Đường dẫn cho cán bộ {}</h1><p>Gửi đường dẫn dưới đây cho cán bộ (chỉ hiện một lần; dùng được một lần, trong {} giờ). Cán bộ mở đường dẫn, đặt mật khẩu, rồi đăng nhập bằng tên <b>{}</b>.</p><p><code id=\"viewer-link\">http://{}{}</code></p><p><a href=\"/periods/{}/units/{}\">← Về trang đơn vị</a></p>",
+                esc(name),
+                super::VIEWER_LINK_HOURS,
+                esc(name),
+                esc(host),
+                esc(&link),
+                url(&period),
+                url(&unit)
+            );
+            Html(page("Đường dẫn cho cán bộ đơn vị", &body)).into_response()
+        }
+        Err(e) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &words::sync_error(&e.into()),
+        ),
+    }
+}
+
+/// Revokes a viewer: no sign-in from now on, their sessions closed.
+pub async fn revoke_viewer(
+    who: Authed,
+    State(state): State<Shared>,
+    Path((period, unit, name)): Path<(String, String, String)>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) => return form_refused(&e),
+    };
+    if let Err(r) = who.check_csrf(form.csrf.as_deref()) {
+        return r;
+    }
+    let revoked = crate::auth::viewers::revoke(
+        &state.engine.store,
+        &name,
+        &who.operator.actor(),
+        state.engine.clock.now(),
+    )
+    .await;
+    match revoked {
+        Ok(_) => {
+            Redirect::to(&format!("/periods/{}/units/{}", url(&period), url(&unit))).into_response()
+        }
+        Err(e) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &words::sync_error(&e.into()),
+        ),
+    }
+}
+
+/// The page a one-time link opens: the official sets a password.
+pub async fn welcome_form(Path(token): Path<String>) -> Html<String> {
+    Html(page(
+        "Đặt mật khẩu",
+        &format!(
+            "<h1>Đặt mật khẩu xem số liệu của đơn vị</h1><form method=\"post\" action=\"/welcome/{}\"><p><label>Mật khẩu (ít nhất 10 ký tự): <input type=\"password\" name=\"password\" id=\"new-password\" autocomplete=\"new-password\"></label></p><p><label>Nhập lại mật khẩu: <input type=\"password\" name=\"again\" id=\"again\" autocomplete=\"new-password\"></label></p><button id=\"set-password\">Đặt mật khẩu và vào trang đơn vị</button></form>",
+            url(&token)
+        ),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct WelcomeForm {
+    password: String,
+    again: String,
+}
+
+/// Uses a one-time link: sets the password (argon2), signs the official in, and opens their unit.
+pub async fn welcome(
+    State(state): State<Shared>,
+    Path(token): Path<String>,
+    form: Result<Form<WelcomeForm>, FormRejection>,
+) -> Response {
+    use crate::store::Store;
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) => return form_refused(&e),
+    };
+    if form.password.chars().count() < 10 || form.password != form.again {
+        return error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Mật khẩu phải có ít nhất 10 ký tự và hai lần nhập phải giống nhau",
+        );
+    }
+    let hash =
+        match crate::auth::receiver::hash_password(&secrecy::SecretString::from(form.password)) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "a password could not be hashed");
+                return error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Không đặt được mật khẩu; thử lại sau",
+                );
+            }
+        };
+    let redeemed = state
+        .engine
+        .store
+        .redeem_viewer_link(
+            &crate::auth::receiver::session_hash(&token),
+            &hash,
+            state.engine.clock.now().0,
+        )
+        .await;
+    let viewer = match redeemed {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return error_page(
+                StatusCode::GONE,
+                "Đường dẫn đã được dùng, đã hết hạn hoặc đã bị thu hồi: đề nghị cán bộ vận hành cấp đường dẫn mới",
+            );
+        }
+        Err(e) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &words::sync_error(&e.into()),
+            );
+        }
+    };
+    tracing::info!(viewer = %viewer.name, unit = %viewer.unit, "a viewer set their password");
+    let who = Who::Viewer {
+        name: viewer.name,
+        unit: viewer.unit.clone(),
+    };
+    match super::open_session(&state, &who).await {
+        Ok((id, _)) => signed_in(
+            &state,
+            &id,
+            format!(
+                "/periods/{}/units/{}",
+                current_period(&state).id(),
+                url(&viewer.unit)
+            ),
+        ),
+        Err(e) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &words::sync_error(&e.into()),
+        ),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -92,6 +92,9 @@ pub fn actor(actor: &str) -> String {
     if let Some(name) = actor.strip_prefix("operator:") {
         return format!("Cán bộ vận hành {name}");
     }
+    if let Some(name) = actor.strip_prefix("viewer:") {
+        return format!("Cán bộ đơn vị {name}");
+    }
     if let Some(user) = actor.strip_prefix("cli:") {
         return format!("Dòng lệnh (người dùng {user})");
     }
@@ -113,6 +116,9 @@ pub fn action(action: &str) -> &'static str {
         "receiver_client_set" => "Cấp quyền gửi dữ liệu",
         "receiver_client_removed" => "Thu hồi quyền gửi dữ liệu",
         "sign_in_lockout" => "Tạm khoá đăng nhập",
+        "viewer_issue" => "Cấp quyền xem cho cán bộ đơn vị",
+        "viewer_revoke" => "Thu hồi quyền xem",
+        "viewer_visit" => "Cán bộ đơn vị xem trang",
         _ => "Thao tác khác",
     }
 }

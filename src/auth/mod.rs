@@ -13,6 +13,7 @@ pub mod session;
 pub mod source;
 pub mod token;
 pub mod vault;
+pub mod viewers;
 
 pub use secret::{CitizenId, Username};
 pub use vault::{Credential, System, Vault, VaultError};

@@ -1,7 +1,9 @@
 //! The operators of the admin HTTP: named, each with a token kept only as its SHA-256 in a file
-//! (`baocao-sync operator add`), compared in constant time; and the browser sessions they open
-//! at `/login` (a random id in an HttpOnly, SameSite=Strict cookie, and a CSRF token for forms).
-//! Tokens and session ids are secrets: they never reach a log, a page or the store.
+//! (`baocao-sync operator add`), compared in constant time. The browser sessions opened at
+//! `/login` (a random id in an HttpOnly, SameSite=Strict cookie, and a CSRF token for forms) are
+//! kept in the store by the SHA-256 of their id (`admin::open_session`), so replicas share them.
+//! Tokens and session ids are secrets: they never reach a log or a page, and the store keeps only
+//! their digests.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,8 +11,6 @@ use chacha20poly1305::Key;
 use chacha20poly1305::aead::Generate;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -107,58 +107,6 @@ impl OperatorsFile {
     }
 }
 
-/// A browser session.
-struct Session {
-    operator: Operator,
-    csrf: String,
-    expires: std::time::Instant,
-}
-
-/// The open browser sessions, in memory (a restart signs everyone out).
-pub struct Sessions {
-    open: Mutex<HashMap<[u8; 32], Session>>,
-    lifetime: std::time::Duration,
-}
-
-impl Sessions {
-    pub fn new(lifetime: std::time::Duration) -> Sessions {
-        Sessions {
-            open: Mutex::new(HashMap::new()),
-            lifetime,
-        }
-    }
-
-    /// Opens a session: its id (for the cookie) and its CSRF token.
-    pub fn open(&self, operator: Operator) -> (SecretString, String) {
-        let id = random_token();
-        let csrf = random_token();
-        let mut open = self.open.lock().expect("not poisoned");
-        let now = std::time::Instant::now();
-        open.retain(|_, s| s.expires > now);
-        open.insert(
-            digest(&id),
-            Session {
-                operator,
-                csrf: csrf.clone(),
-                expires: now + self.lifetime,
-            },
-        );
-        (SecretString::from(id), csrf)
-    }
-
-    /// The operator and CSRF token of a live session.
-    pub fn get(&self, id: &str) -> Option<(Operator, String)> {
-        let open = self.open.lock().expect("not poisoned");
-        open.get(&digest(id))
-            .filter(|s| s.expires > std::time::Instant::now())
-            .map(|s| (s.operator.clone(), s.csrf.clone()))
-    }
-
-    pub fn close(&self, id: &str) {
-        self.open.lock().expect("not poisoned").remove(&digest(id));
-    }
-}
-
 /// Whether a form's CSRF token is the session's, in constant time.
 pub fn csrf_matches(expected: &str, given: &str) -> bool {
     expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
@@ -190,13 +138,8 @@ mod tests {
     }
 
     #[test]
-    fn sessions_carry_their_csrf_token_and_close() {
-        let sessions = Sessions::new(std::time::Duration::from_secs(60));
-        let (id, csrf) = sessions.open(Operator { name: "ops".into() });
-        let (who, token) = sessions.get(reveal(&id)).unwrap();
-        assert_eq!((who.name.as_str(), token.as_str()), ("ops", csrf.as_str()));
-        assert!(csrf_matches(&csrf, &token) && !csrf_matches(&csrf, "x"));
-        sessions.close(reveal(&id));
-        assert!(sessions.get(reveal(&id)).is_none());
+    fn csrf_tokens_are_compared_whole() {
+        assert!(csrf_matches("abc", "abc"));
+        assert!(!csrf_matches("abc", "abd") && !csrf_matches("abc", "ab"));
     }
 }

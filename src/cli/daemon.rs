@@ -163,6 +163,83 @@ pub struct OperatorAddArgs {
     file: std::path::PathBuf,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ViewerLinkArgs {
+    /// The official's sign-in name (letters, digits, . _ - @).
+    #[arg(long)]
+    name: String,
+    /// The unit code they may read (with its subtree).
+    #[arg(long)]
+    unit: String,
+    /// How long the link may be used.
+    #[arg(long, default_value_t = baocao_sync::admin::VIEWER_LINK_HOURS)]
+    hours: i64,
+    #[command(flatten)]
+    config: super::config::ConfigArgs,
+}
+
+/// Issues a viewer's one-time link and prints it once (the path, after the page's address).
+pub async fn viewer_link(a: ViewerLinkArgs) -> anyhow::Result<ExitCode> {
+    let engine = a.config.engine().await?;
+    let name = a.name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        anyhow::bail!("--name: letters, digits and . _ - @ only, e.g. --name can.bo.xa1");
+    }
+    if engine.parts.units.find(&a.unit).is_none() {
+        anyhow::bail!("--unit {} is not in the unit tree", a.unit);
+    }
+    let token = baocao_sync::auth::viewers::issue(
+        &engine.store,
+        name,
+        &a.unit,
+        &super::config::cli_actor(),
+        engine.clock.now(),
+        a.hours,
+    )
+    .await?;
+    println!(
+        "http://{}{}",
+        engine.settings.http.listen,
+        baocao_sync::auth::viewers::link_path(&token)
+    );
+    eprintln!(
+        "viewer `{name}` of {}: the link above is shown once, works once, for {} hours; \
+         behind a proxy, use the page's public address instead of the listen address",
+        a.unit, a.hours
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ViewerRevokeArgs {
+    #[arg(long)]
+    name: String,
+    #[command(flatten)]
+    config: super::config::ConfigArgs,
+}
+
+pub async fn viewer_revoke(a: ViewerRevokeArgs) -> anyhow::Result<ExitCode> {
+    let engine = a.config.engine().await?;
+    let revoked = baocao_sync::auth::viewers::revoke(
+        &engine.store,
+        a.name.trim(),
+        &super::config::cli_actor(),
+        engine.clock.now(),
+    )
+    .await?;
+    if revoked {
+        eprintln!("viewer `{}` revoked", a.name.trim());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("no viewer `{}` with access", a.name.trim());
+        Ok(ExitCode::from(1))
+    }
+}
+
 /// Adds an operator (or gives one a new token): the token is printed once, only its SHA-256 kept.
 pub fn operator_add(a: OperatorAddArgs) -> anyhow::Result<ExitCode> {
     let mut file = if a.file.exists() {

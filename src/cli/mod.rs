@@ -115,6 +115,11 @@ enum Command {
 enum OperatorCommand {
     /// Add an operator (or give one a new token); prints the token once.
     Add(daemon::OperatorAddArgs),
+    /// Give an official of a unit (and its subtree) a one-time link that sets their password
+    /// for reading the unit's page; prints the link once.
+    ViewerLink(Box<daemon::ViewerLinkArgs>),
+    /// Revoke an official's access: no sign-in from now on, their sessions closed.
+    ViewerRevoke(Box<daemon::ViewerRevokeArgs>),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -140,6 +145,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig(a) => runtime()?.block_on(daemon::check(*a)),
         Command::Healthcheck(a) => runtime()?.block_on(daemon::healthcheck(*a)),
         Command::Operator(OperatorCommand::Add(a)) => daemon::operator_add(a),
+        Command::Operator(OperatorCommand::ViewerLink(a)) => {
+            runtime()?.block_on(daemon::viewer_link(*a))
+        }
+        Command::Operator(OperatorCommand::ViewerRevoke(a)) => {
+            runtime()?.block_on(daemon::viewer_revoke(*a))
+        }
     }
 }
 

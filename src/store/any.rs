@@ -4,7 +4,8 @@
 use super::{
     AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OpenDossier, OpenMark,
     OutboxChanges, OutboxFilter, OutboxRow, PgDossierImport, PgStore, PullLog, Reject, RunRecord,
-    SourceFinding, SqliteDossierImport, SqliteStore, Store, StoreError, UpsertCounts,
+    SessionRecord, SourceFinding, SqliteDossierImport, SqliteStore, Store, StoreError,
+    UpsertCounts, Viewer,
 };
 use crate::auth::vault::SealedCredential;
 use crate::domain::{Axis, Dossier, Finding, Instant, RecordKind};
@@ -181,6 +182,56 @@ impl Store for AnyStore {
 
     async fn dossier_generations(&self) -> Result<Vec<(String, i64)>, StoreError> {
         forward!(self, s => s.dossier_generations().await)
+    }
+
+    async fn issue_viewer(
+        &self,
+        viewer: &Viewer,
+        token_sha256: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.issue_viewer(viewer, token_sha256, expires_at).await)
+    }
+
+    async fn redeem_viewer_link(
+        &self,
+        token_sha256: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<Viewer>, StoreError> {
+        forward!(self, s => s.redeem_viewer_link(token_sha256, password_hash, now).await)
+    }
+
+    async fn viewer(&self, name: &str) -> Result<Option<Viewer>, StoreError> {
+        forward!(self, s => s.viewer(name).await)
+    }
+
+    async fn viewers(&self) -> Result<Vec<Viewer>, StoreError> {
+        forward!(self, s => s.viewers().await)
+    }
+
+    async fn revoke_viewer(&self, name: &str, now: i64) -> Result<bool, StoreError> {
+        forward!(self, s => s.revoke_viewer(name, now).await)
+    }
+
+    async fn open_session(
+        &self,
+        id_sha256: &str,
+        session: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.open_session(id_sha256, session).await)
+    }
+
+    async fn session(
+        &self,
+        id_sha256: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        forward!(self, s => s.session(id_sha256, now).await)
+    }
+
+    async fn close_session(&self, id_sha256: &str) -> Result<(), StoreError> {
+        forward!(self, s => s.close_session(id_sha256).await)
     }
 
     async fn audit(

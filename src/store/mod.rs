@@ -473,6 +473,29 @@ pub struct Fire {
     pub finished_at: Option<Instant>,
 }
 
+/// An official of a unit who may read its figures (and its subtree's).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Viewer {
+    pub name: String,
+    pub unit: String,
+    /// argon2 (PHC string); `None` until the one-time link is used.
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A browser session as kept: who (an operator or a unit's viewer) and its CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    /// `operator` or `viewer`.
+    pub role: String,
+    pub name: String,
+    /// The viewer's unit.
+    pub unit: Option<String>,
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
 /// One run of the pipeline, as kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
@@ -835,6 +858,52 @@ pub trait Store: Send + Sync {
     fn dossier_generations(
         &self,
     ) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
+
+    /// Adds a viewer of `unit` (or gives a revoked or existing one that unit again, with no
+    /// password until a new link is used) and keeps the one-time link's token digest.
+    fn issue_viewer(
+        &self,
+        viewer: &Viewer,
+        token_sha256: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Uses a one-time link: the viewer it was issued to, once, before it expires; the
+    /// password hash is set in the same transaction.
+    fn redeem_viewer_link(
+        &self,
+        token_sha256: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Viewer>, StoreError>> + Send;
+
+    fn viewer(&self, name: &str)
+    -> impl Future<Output = Result<Option<Viewer>, StoreError>> + Send;
+
+    fn viewers(&self) -> impl Future<Output = Result<Vec<Viewer>, StoreError>> + Send;
+
+    /// Revokes a viewer: no sign-in, its sessions and unused links gone. `false` if unknown.
+    fn revoke_viewer(
+        &self,
+        name: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn open_session(
+        &self,
+        id_sha256: &str,
+        session: &SessionRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A live session (expired ones are removed as they are found).
+    fn session(
+        &self,
+        id_sha256: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
+
+    fn close_session(&self, id_sha256: &str)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Claims the fire `(job, slot)` for `owner`: `true` for exactly one caller, ever.
     fn claim_fire(

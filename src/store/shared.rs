@@ -674,6 +674,141 @@ macro_rules! shared_methods {
             Ok(rows.into_iter().map(AuditEntry::from).collect())
         }
 
+        #[tracing::instrument(name = "store.issue_viewer", skip_all, fields(viewer = %viewer.name, unit = %viewer.unit))]
+        async fn issue_viewer(
+            &self,
+            viewer: &Viewer,
+            token_sha256: &str,
+            expires_at: i64,
+        ) -> Result<(), StoreError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            sqlx::query(
+                "INSERT INTO viewers (name, unit, password_hash, created_at, revoked_at)                  VALUES ($1, $2, NULL, $3, NULL)                  ON CONFLICT (name) DO UPDATE SET unit = excluded.unit, password_hash = NULL, revoked_at = NULL",
+            )
+            .bind(&viewer.name)
+            .bind(&viewer.unit)
+            .bind(viewer.created_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM admin_sessions WHERE role = 'viewer' AND name = $1")
+                .bind(&viewer.name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO viewer_links (token_sha256, viewer, expires_at, used_at) VALUES ($1, $2, $3, NULL)")
+                .bind(token_sha256)
+                .bind(&viewer.name)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.redeem_viewer_link", skip_all)]
+        async fn redeem_viewer_link(
+            &self,
+            token_sha256: &str,
+            password_hash: &str,
+            now: i64,
+        ) -> Result<Option<Viewer>, StoreError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let taken: Option<(String,)> = sqlx::query_as(
+                "UPDATE viewer_links SET used_at = $1                  WHERE token_sha256 = $2 AND used_at IS NULL AND expires_at > $1 RETURNING viewer",
+            )
+            .bind(now)
+            .bind(token_sha256)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((name,)) = taken else {
+                return Ok(None);
+            };
+            let viewer: Option<Viewer> = sqlx::query_as(
+                "UPDATE viewers SET password_hash = $1 WHERE name = $2 AND revoked_at IS NULL                  RETURNING name, unit, password_hash, created_at, revoked_at",
+            )
+            .bind(password_hash)
+            .bind(&name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(viewer)
+        }
+
+        async fn viewer(&self, name: &str) -> Result<Option<Viewer>, StoreError> {
+            Ok(sqlx::query_as(
+                "SELECT name, unit, password_hash, created_at, revoked_at FROM viewers WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn viewers(&self) -> Result<Vec<Viewer>, StoreError> {
+            Ok(sqlx::query_as(
+                "SELECT name, unit, password_hash, created_at, revoked_at FROM viewers ORDER BY unit, name",
+            )
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(name = "store.revoke_viewer", skip_all, fields(viewer = name))]
+        async fn revoke_viewer(&self, name: &str, now: i64) -> Result<bool, StoreError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let done = sqlx::query(
+                "UPDATE viewers SET revoked_at = $1, password_hash = NULL WHERE name = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("DELETE FROM admin_sessions WHERE role = 'viewer' AND name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM viewer_links WHERE viewer = $1 AND used_at IS NULL")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(done > 0)
+        }
+
+        async fn open_session(&self, id_sha256: &str, session: &SessionRecord) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO admin_sessions (id_sha256, role, name, unit, csrf, expires_at)                  VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id_sha256)
+            .bind(&session.role)
+            .bind(&session.name)
+            .bind(&session.unit)
+            .bind(&session.csrf)
+            .bind(session.expires_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn session(&self, id_sha256: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
+            sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(sqlx::query_as(
+                "SELECT role, name, unit, csrf, expires_at FROM admin_sessions WHERE id_sha256 = $1",
+            )
+            .bind(id_sha256)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn close_session(&self, id_sha256: &str) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM admin_sessions WHERE id_sha256 = $1")
+                .bind(id_sha256)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
         async fn dossier_generations(&self) -> Result<Vec<(String, i64)>, StoreError> {
             Ok(
                 sqlx::query_as("SELECT source, generation FROM dossier_sources ORDER BY source")

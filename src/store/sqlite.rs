@@ -5,7 +5,8 @@ use super::shared;
 use super::tracking::tracking_methods;
 use super::{
     AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OutboxChanges,
-    OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, Store, StoreError, UpsertCounts,
+    OutboxFilter, OutboxRow, PullLog, Reject, RunRecord, SessionRecord, Store, StoreError,
+    UpsertCounts, Viewer,
 };
 use crate::auth::vault::SealedCredential;
 use crate::domain::{Dossier, Finding, FindingCode, Instant, RecordKind, ResultKind, Status};
