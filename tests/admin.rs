@@ -1322,6 +1322,95 @@ async fn a_browser_signs_in_and_follows_a_figure_to_its_dossiers() {
         .await
         .unwrap();
 
+    // The operator gives an official of the commune a one-time link from its page.
+    page.goto(format!("{}/periods/{}/units/{commune}", d.base, d.period))
+        .await
+        .unwrap();
+    page.find_element("#viewer-name")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str("can.bo.xa")
+        .await
+        .unwrap();
+    page.find_element("#issue-viewer button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrive(&page, |u| u.ends_with("/viewers")).await;
+    let link = page
+        .find_element("#viewer-link")
+        .await
+        .unwrap()
+        .inner_text()
+        .await
+        .unwrap()
+        .unwrap();
+    page.save_screenshot(shot(), shots.join("4-viewer-link.png"))
+        .await
+        .unwrap();
+    // The operator signs out; the official opens the link, sets a password and sees their unit.
+    page.find_element(".nav button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrive(&page, |u| u.ends_with("/login")).await;
+    let path = &link[link.find("/welcome/").unwrap()..];
+    page.goto(format!("{}{path}", d.base)).await.unwrap();
+    for field in ["#new-password", "#again"] {
+        page.find_element(field)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap()
+            .type_str("mat-khau-cua-xa")
+            .await
+            .unwrap();
+    }
+    page.find_element("#set-password")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrive(&page, |u| u.ends_with(&format!("/units/{commune}"))).await;
+    assert!(
+        page.find_element("table.figures").await.is_ok(),
+        "their figures"
+    );
+    assert!(
+        page.find_element("#resync").await.is_err(),
+        "no sync for a viewer"
+    );
+    page.save_screenshot(shot(), shots.join("5-viewer-unit.png"))
+        .await
+        .unwrap();
+    // Another unit, or the province's grid, is not theirs.
+    let other = &units
+        .iter()
+        .filter(|(_, kind)| kind == "commune")
+        .nth(1)
+        .unwrap()
+        .0;
+    page.goto(format!("{}/periods/{}/units/{other}", d.base, d.period))
+        .await
+        .unwrap();
+    let refused = page.content().await.unwrap();
+    assert!(
+        refused.contains("chỉ xem được số liệu của đơn vị mình"),
+        "{refused}"
+    );
+    page.save_screenshot(shot(), shots.join("6-viewer-refused.png"))
+        .await
+        .unwrap();
+
     drop(browser);
     events.abort();
     tokio::task::spawn_blocking(move || d.stop()).await.unwrap();

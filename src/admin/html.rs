@@ -63,6 +63,7 @@ table {{ border-collapse: collapse; margin: 6px 0; }}
 th, td {{ border: 1px solid #999; padding: 3px 6px; vertical-align: top; }}
 th {{ background: #eee; }}
 #grid thead th {{ position: sticky; top: 0; z-index: 1; }}
+pre.draft-text {{ white-space: pre-wrap; max-width: 60em; font-size: 13px; }}
 td.n {{ text-align: right; }}
 .s-good {{ background: #d8f0d8; }} .s-info {{ background: #dde8f8; }} .s-wait {{ background: #fdf0c8; }}
 .s-bad {{ background: #f8d4d4; font-weight: bold; }} .s-none {{ background: #f4f4f4; color: #555; }}
