@@ -597,6 +597,40 @@ async fn a_viewers_link_works_once_before_it_expires_and_revoking_ends_their_ses
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_in_failures_counted_at_once_are_all_counted() {
+    use baocao_sync::store::SignInFailures;
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = std::sync::Arc::new(db.open().await);
+        let tries: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .record_sign_in_failure("10.0.0.9", move |c: Option<SignInFailures>| {
+                            SignInFailures {
+                                failures: c.map_or(0, |c| c.failures) + 1,
+                                last_at: i,
+                                until_at: i,
+                            }
+                        })
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for t in tries {
+            t.await.unwrap();
+        }
+        let counted = store.sign_in_failures("10.0.0.9").await.unwrap().unwrap();
+        assert_eq!(counted.failures, 8, "{backend}: none lost");
+        assert_eq!(store.sign_in_failures("10.0.0.10").await.unwrap(), None);
+        store.clear_sign_in_failures("10.0.0.9").await.unwrap();
+        assert_eq!(store.sign_in_failures("10.0.0.9").await.unwrap(), None);
+    }
+}
+
 #[tokio::test]
 async fn the_audit_is_append_only() {
     for backend in BACKENDS {

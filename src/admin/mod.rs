@@ -40,7 +40,6 @@ pub struct AdminState {
     pub scheduler_running: Arc<AtomicBool>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     view: view::Cache,
-    throttle: throttle::Throttle,
 }
 
 type Shared = Arc<AdminState>;
@@ -58,7 +57,6 @@ impl AdminState {
             scheduler_running,
             metrics: crate::telemetry::metrics_handle(),
             view: view::Cache::default(),
-            throttle: throttle::Throttle::default(),
             engine,
         }
     }
@@ -253,8 +251,7 @@ impl FromRequestParts<Shared> for Reader {
         {
             let operators = state.operators.as_ref().ok_or_else(refused)?;
             let address = client_address(state, parts);
-            if let Err(wait) = state.throttle.check(address, state.engine.clock.now()) {
-                crate::telemetry::events::admin_sign_in_refused("throttled");
+            if let Some(wait) = must_wait(state, address).await {
                 return Err(Unauthorized {
                     wait: Some(wait),
                     ..refused()
@@ -262,7 +259,7 @@ impl FromRequestParts<Shared> for Reader {
             }
             return match operators.verify(bearer) {
                 Some(operator) => {
-                    state.throttle.succeeded(address);
+                    sign_in_succeeded(state, address).await;
                     Ok(Reader {
                         who: Who::Operator(operator),
                         csrf: None,
@@ -336,12 +333,63 @@ fn client_address(state: &AdminState, parts: &Parts) -> std::net::IpAddr {
     )
 }
 
+/// Seconds `address` must wait before its try is checked, if any (a store that cannot be read
+/// is logged and does not keep anyone out: nothing else works without it either).
+async fn must_wait(state: &AdminState, address: std::net::IpAddr) -> Option<i64> {
+    use crate::store::Store;
+    match state
+        .engine
+        .store
+        .sign_in_failures(&address.to_string())
+        .await
+    {
+        Ok(counts) => {
+            let wait = throttle::check(counts, state.engine.clock.now()).err();
+            if wait.is_some() {
+                crate::telemetry::events::admin_sign_in_refused("throttled");
+            }
+            wait
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failures could not be read");
+            None
+        }
+    }
+}
+
+/// A good token or password from `address`: its count starts again.
+async fn sign_in_succeeded(state: &AdminState, address: std::net::IpAddr) {
+    use crate::store::Store;
+    if let Err(e) = state
+        .engine
+        .store
+        .clear_sign_in_failures(&address.to_string())
+        .await
+    {
+        tracing::error!(error = %e, "sign-in failures could not be cleared");
+    }
+}
+
 /// A wrong token from `address` (`via` the login form or a Bearer header): logged, counted, and
 /// the failure that starts a lockout audited.
 async fn sign_in_failed(state: &AdminState, address: std::net::IpAddr, via: &str) {
     use crate::store::Store;
     let now = state.engine.clock.now();
-    let failed = state.throttle.failed(address, now);
+    let failed = match state
+        .engine
+        .store
+        .record_sign_in_failure(&address.to_string(), |c| throttle::step(c, now))
+        .await
+    {
+        Ok(c) => throttle::Failed {
+            failures: c.failures,
+            delay: c.until_at - now.0,
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "a sign-in failure could not be counted");
+            return;
+        }
+    };
     crate::telemetry::events::admin_sign_in_refused("wrong");
     tracing::warn!(
         %address,

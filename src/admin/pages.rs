@@ -106,8 +106,7 @@ pub async fn login(
         Err(e) => return form_refused(&e),
     };
     let address = super::client_address(&state, &parts);
-    if let Err(wait) = state.throttle.check(address, state.engine.clock.now()) {
-        crate::telemetry::events::admin_sign_in_refused("throttled");
+    if let Some(wait) = super::must_wait(&state, address).await {
         return super::throttled(wait, false);
     }
     let name = form
@@ -134,7 +133,7 @@ pub async fn login(
         )
             .into_response();
     };
-    state.throttle.succeeded(address);
+    super::sign_in_succeeded(&state, address).await;
     match &who {
         Who::Operator(o) => tracing::info!(operator = %o.name, %address, "operator signed in"),
         Who::Viewer { name, unit } => {

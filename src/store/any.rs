@@ -1,6 +1,7 @@
 //! The store a URL names, whichever backend it is: every method forwards to the backend, so the
 //! rest of the product is written once against [`Store`] and compiled once.
 
+use super::SignInFailures;
 use super::{
     AttemptRecord, AuditEntry, Claim, DossierImport, Fire, IncomingRaw, OpenDossier, OpenMark,
     OutboxChanges, OutboxFilter, OutboxRow, PgDossierImport, PgStore, PullLog, Reject, RunRecord,
@@ -232,6 +233,25 @@ impl Store for AnyStore {
 
     async fn close_session(&self, id_sha256: &str) -> Result<(), StoreError> {
         forward!(self, s => s.close_session(id_sha256).await)
+    }
+
+    async fn sign_in_failures(&self, address: &str) -> Result<Option<SignInFailures>, StoreError> {
+        forward!(self, s => s.sign_in_failures(address).await)
+    }
+
+    async fn record_sign_in_failure<F>(
+        &self,
+        address: &str,
+        step: F,
+    ) -> Result<SignInFailures, StoreError>
+    where
+        F: FnOnce(Option<SignInFailures>) -> SignInFailures + Send,
+    {
+        forward!(self, s => s.record_sign_in_failure(address, step).await)
+    }
+
+    async fn clear_sign_in_failures(&self, address: &str) -> Result<(), StoreError> {
+        forward!(self, s => s.clear_sign_in_failures(address).await)
     }
 
     async fn audit(

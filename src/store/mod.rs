@@ -484,6 +484,16 @@ pub struct Viewer {
     pub revoked_at: Option<i64>,
 }
 
+/// Sign-in failures from one address (admin/throttle.rs decides what they mean).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SignInFailures {
+    pub failures: i64,
+    /// The latest failure (Unix seconds).
+    pub last_at: i64,
+    /// No try is checked before this instant.
+    pub until_at: i64,
+}
+
 /// A browser session as kept: who (an operator or a unit's viewer) and its CSRF token.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRecord {
@@ -904,6 +914,28 @@ pub trait Store: Send + Sync {
 
     fn close_session(&self, id_sha256: &str)
     -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The sign-in failures counted against `address`, if any.
+    fn sign_in_failures(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<Option<SignInFailures>, StoreError>> + Send;
+
+    /// Counts a failure against `address`: `step` makes the new count from the stored one, in
+    /// one transaction (replicas counting at once do not lose a failure).
+    fn record_sign_in_failure<F>(
+        &self,
+        address: &str,
+        step: F,
+    ) -> impl Future<Output = Result<SignInFailures, StoreError>> + Send
+    where
+        F: FnOnce(Option<SignInFailures>) -> SignInFailures + Send;
+
+    /// A good sign-in from `address`: its count starts again.
+    fn clear_sign_in_failures(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Claims the fire `(job, slot)` for `owner`: `true` for exactly one caller, ever.
     fn claim_fire(

@@ -3,6 +3,7 @@
 //! `FOR UPDATE SKIP LOCKED` so that replicas of the daemon share one database without writing the
 //! same report twice.
 
+use super::SignInFailures;
 use super::block_io::{Decoded, IndexCache, WithCapacity, block_reads, block_store};
 use super::shared;
 use super::tracking::tracking_methods;

@@ -809,6 +809,60 @@ macro_rules! shared_methods {
             Ok(())
         }
 
+        async fn sign_in_failures(&self, address: &str) -> Result<Option<SignInFailures>, StoreError> {
+            Ok(sqlx::query_as(
+                "SELECT failures, last_at, until_at FROM sign_in_failures WHERE address = $1",
+            )
+            .bind(address)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn record_sign_in_failure<F>(&self, address: &str, step: F) -> Result<SignInFailures, StoreError>
+        where
+            F: FnOnce(Option<SignInFailures>) -> SignInFailures + Send,
+        {
+            let mut tx = self.pool.begin_with($begin).await?;
+            // The row exists before it is locked, so two first failures at once do not both
+            // start from nothing (a zero row counts as none).
+            sqlx::query(
+                "INSERT INTO sign_in_failures (address, failures, last_at, until_at) \
+                 VALUES ($1, 0, 0, 0) ON CONFLICT (address) DO NOTHING",
+            )
+            .bind(address)
+            .execute(&mut *tx)
+            .await?;
+            let before: Option<SignInFailures> = sqlx::query_as(concat!(
+                "SELECT failures, last_at, until_at FROM sign_in_failures WHERE address = $1",
+                $row_lock
+            ))
+            .bind(address)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let after = step(before);
+            sqlx::query(
+                "INSERT INTO sign_in_failures (address, failures, last_at, until_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (address) DO UPDATE SET failures = excluded.failures, \
+                 last_at = excluded.last_at, until_at = excluded.until_at",
+            )
+            .bind(address)
+            .bind(after.failures)
+            .bind(after.last_at)
+            .bind(after.until_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(after)
+        }
+
+        async fn clear_sign_in_failures(&self, address: &str) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM sign_in_failures WHERE address = $1")
+                .bind(address)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
         async fn dossier_generations(&self) -> Result<Vec<(String, i64)>, StoreError> {
             Ok(
                 sqlx::query_as("SELECT source, generation FROM dossier_sources ORDER BY source")

@@ -1,5 +1,6 @@
 //! SQLite, the embedded default: one file, WAL journal, created and migrated on first use.
 
+use super::SignInFailures;
 use super::block_io::{Decoded, IndexCache, WithCapacity, block_reads, block_store};
 use super::shared;
 use super::tracking::tracking_methods;
