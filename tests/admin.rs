@@ -925,6 +925,24 @@ fn every_word_a_person_reads_is_vietnamese() {
     let dept = "000.10.00.H55";
     let unit_page = d.get(&format!("/periods/{p}/units/{dept}")).text().unwrap();
     assert!(unit_page.contains("Số liệu Biểu II.05a"), "{unit_page}");
+    // Its satisfaction: the levels add up to the total, and the rate is levels 1 and 2 of it.
+    let row = unit_page
+        .split("<tr><td>Của đơn vị</td>")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("the unit's satisfaction");
+    let cells: Vec<&str> = row
+        .split(r#"<td class="n">"#)
+        .skip(1)
+        .map(|c| c.split("</td>").next().unwrap())
+        .collect();
+    let n = |i: usize| cells[i].parse::<f64>().unwrap();
+    assert_eq!(n(0) + n(1) + n(2), n(3), "{row}");
+    assert!(
+        n(3) > 0.0,
+        "the demo rates the department's dossiers: {row}"
+    );
+    assert!(((n(0) + n(1)) / n(3) * 100.0 - n(4)).abs() < 0.051, "{row}");
     assert!(unit_page.contains(&format!("/units/{dept}/documents/II.06a.xlsx")));
     let workbook = d.get(&format!("/periods/{p}/units/{dept}/documents/II.06a.xlsx"));
     assert_eq!(workbook.status(), 200);

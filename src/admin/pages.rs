@@ -772,6 +772,36 @@ async fn unit_page(
         let def = regime.form("II.06").ok();
         body.push_str(&figures_table(period, code, "II.06", def, &rows));
     }
+    // Satisfaction: the unit's own ratings, and over its subtree when it aggregates.
+    let (own, subtree) = &tables.satisfaction;
+    let said: Vec<(&str, &crate::forms::satisfaction::SatisfactionReport)> = [
+        ("Của đơn vị", own.iter().find(|r| r.unit == code)),
+        (
+            "Toàn bộ đơn vị và các đơn vị trực thuộc",
+            subtree.iter().find(|r| r.unit == code),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(what, r)| r.map(|r| (what, r)))
+    .collect();
+    if !said.is_empty() {
+        body.push_str("<h2>Đánh giá mức độ hài lòng</h2><table id=\"satisfaction\"><tr><th></th><th>Rất hài lòng</th><th>Hài lòng</th><th>Không hài lòng</th><th>Tổng số lượt đánh giá</th><th>Tỷ lệ hài lòng (%)</th><th>Hồ sơ đã giải quyết</th><th>Lượt đánh giá trên hồ sơ đã giải quyết (%)</th></tr>");
+        let percent = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"));
+        for (what, r) in said {
+            let level = |l: &str| r.levels.get(l).copied().unwrap_or(0);
+            body.push_str(&format!(
+                "<tr><td>{what}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                level("1"),
+                level("2"),
+                level("3"),
+                r.total,
+                percent(r.satisfaction_rate),
+                r.resolved.map_or_else(|| "—".to_owned(), |v| v.to_string()),
+                percent(r.coverage)
+            ));
+        }
+        body.push_str("</table>");
+    }
     // The unit's documents, as officials open them.
     let mut downloads = Vec::new();
     if tables.computed.per_unit.iter().any(|r| r.unit == code) {

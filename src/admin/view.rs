@@ -13,6 +13,12 @@ use std::sync::Arc;
 /// The period's dossier tables, as computed from the store.
 pub struct Tables {
     pub computed: forms::Computed,
+    /// The satisfaction summary (HL): per unit, and per aggregating unit over its subtree; empty
+    /// when the store holds no ratings.
+    pub satisfaction: (
+        Vec<forms::satisfaction::SatisfactionReport>,
+        Vec<forms::satisfaction::SatisfactionReport>,
+    ),
     pub dossiers: Vec<Dossier>,
     /// Each dossier's place in the first-stored order (explain lists by it).
     pub order: Option<Vec<i64>>,
@@ -68,8 +74,37 @@ impl Cache {
             period,
         )
         .map_err(|e| SyncError::Config(e.to_string()))?;
+        // The satisfaction summary, from the ratings (or monthly aggregates) the store holds.
+        let satisfaction = match (&loaded.ratings, &loaded.rating_months) {
+            (None, None) => Default::default(),
+            (ratings, months) => {
+                let hl = forms::compute(
+                    regime,
+                    regime
+                        .form("HL")
+                        .map_err(|e| SyncError::Config(e.to_string()))?,
+                    Inputs {
+                        dossiers: Some(&dossiers),
+                        ratings: ratings.as_deref(),
+                        rating_months: months.as_deref().map(|months| {
+                            forms::satisfaction::MonthlyInput {
+                                months,
+                                question: setup.question,
+                            }
+                        }),
+                        aggregation: Aggregation::ByKind(&rules),
+                        ..Default::default()
+                    },
+                    &engine.parts.units,
+                    period,
+                )
+                .map_err(|e| SyncError::Config(e.to_string()))?;
+                (hl.satisfaction, hl.satisfaction_aggregates)
+            }
+        };
         let tables = Arc::new(Tables {
             computed,
+            satisfaction,
             dossiers,
             order,
             aggregation_rules: rules,
