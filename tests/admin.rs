@@ -925,6 +925,18 @@ fn every_word_a_person_reads_is_vietnamese() {
     let dept = "000.10.00.H55";
     let unit_page = d.get(&format!("/periods/{p}/units/{dept}")).text().unwrap();
     assert!(unit_page.contains("Số liệu Biểu II.05a"), "{unit_page}");
+    // Its narrative as the Word document `report --format docx` writes.
+    let docx_link = format!("/units/{dept}/documents/II.01-%C4%90C.docx");
+    assert!(unit_page.contains(&docx_link), "{unit_page}");
+    let docx = d.get(&format!("/periods/{p}{docx_link}"));
+    assert_eq!(docx.status(), 200);
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(docx.bytes().unwrap().to_vec())).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    // The letterhead names the department ("SỞ 1", in capitals as a letterhead prints it).
+    assert!(xml.contains(">SỞ 1<"), "the department's own narrative");
     // Its satisfaction: the levels add up to the total, and the rate is levels 1 and 2 of it.
     let row = unit_page
         .split("<tr><td>Của đơn vị</td>")

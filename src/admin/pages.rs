@@ -805,16 +805,22 @@ async fn unit_page(
     // The unit's documents, as officials open them.
     let mut downloads = Vec::new();
     if tables.computed.per_unit.iter().any(|r| r.unit == code) {
-        downloads.push("II.06a");
+        downloads.push(("II.06a", "xlsx", "Excel"));
     }
     if tables.computed.aggregates.iter().any(|r| r.unit == code) {
-        downloads.push("II.06");
+        downloads.push(("II.06", "xlsx", "Excel"));
+    }
+    if rows
+        .values()
+        .any(|r| r.report.unit == code && r.report.form == "II.01-ĐC" && r.draft.is_some())
+    {
+        downloads.push(("II.01-ĐC", "docx", "Word"));
     }
     if !downloads.is_empty() {
         body.push_str("<h2>Tải về</h2><ul id=\"downloads\">");
-        for form in downloads {
+        for (form, extension, program) in downloads {
             body.push_str(&format!(
-                "<li><a href=\"/periods/{}/units/{}/documents/{}.xlsx\">Biểu {} của đơn vị (Excel)</a></li>",
+                "<li><a href=\"/periods/{}/units/{}/documents/{}.{extension}\">Biểu {} của đơn vị ({program})</a></li>",
                 url(&period.id()),
                 url(code),
                 url(form),
@@ -943,6 +949,54 @@ async fn unit_page(
     Ok(Some(page(&unit.name, &body)))
 }
 
+/// A file to download.
+fn attachment(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A unit code as part of a file name.
+fn file_safe(unit: &str) -> String {
+    unit.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "_")
+}
+
+/// A unit's II.01-ĐC as the DOCX `report --format docx` writes, computed from the store now.
+async fn narrative_docx(
+    state: &AdminState,
+    period: &Period,
+    unit: &str,
+) -> Result<Option<Vec<u8>>, crate::sync::SyncError> {
+    let engine = &state.engine;
+    let setup = engine.setup();
+    let regime = setup.regime(period)?;
+    let precedence = crate::sync::records::Precedence::of(&engine.parts.sources);
+    let mut loaded = crate::sync::records::Loaded::from_store(
+        &engine.store,
+        None,
+        &precedence,
+        Some(crate::sync::records::reading_for(period)),
+    )
+    .await?;
+    let (narratives, _) = crate::sync::compute::narratives(&setup, regime, &mut loaded, period)?;
+    let Some(n) = narratives.iter().find(|n| n.unit == unit) else {
+        return Ok(None);
+    };
+    let texts = crate::render::texts::DocumentTexts::builtin();
+    let unit_texts = crate::render::narrative::unit_texts(&engine.parts.units, &texts, unit);
+    crate::render::narrative::docx(n, &unit_texts)
+        .map(Some)
+        .map_err(|e| crate::sync::SyncError::Internal(e.to_string()))
+}
+
 /// A unit's II.06a (or its II.06) as the XLSX `report` writes, computed from the store now.
 pub async fn document(
     who: Reader,
@@ -956,8 +1010,25 @@ pub async fn document(
     if !who.may_read(&state.engine.parts.units, &unit) {
         return not_yours();
     }
+    if file == "II.01-ĐC.docx" {
+        return match narrative_docx(&state, &period, &unit).await {
+            Ok(Some(bytes)) => attachment(
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                &format!("II.01-DC-{}-{}.docx", period.id(), file_safe(&unit)),
+                bytes,
+            ),
+            Ok(None) => error_page(
+                StatusCode::NOT_FOUND,
+                &format!("Đơn vị {unit} không có Biểu II.01-ĐC trong kỳ này"),
+            ),
+            Err(e) => error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
+        };
+    }
     let Some(form) = file.strip_suffix(".xlsx") else {
-        return error_page(StatusCode::NOT_FOUND, "Chỉ có tệp Excel (.xlsx)");
+        return error_page(
+            StatusCode::NOT_FOUND,
+            "Chỉ có tệp Excel (.xlsx) của II.06a, II.06 và tệp Word (.docx) của II.01-ĐC",
+        );
     };
     let engine = &state.engine;
     let made = async {
@@ -1024,25 +1095,11 @@ pub async fn document(
     }
     .await;
     match made {
-        Ok(Some(bytes)) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!(
-                        "attachment; filename=\"{}-{}-{}.xlsx\"",
-                        form.replace('Đ', "D"),
-                        period.id(),
-                        unit.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "_")
-                    ),
-                ),
-            ],
+        Ok(Some(bytes)) => attachment(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &format!("{form}-{}-{}.xlsx", period.id(), file_safe(&unit)),
             bytes,
-        )
-            .into_response(),
+        ),
         Ok(None) => error_page(
             StatusCode::NOT_FOUND,
             &format!("Đơn vị {unit} không có Biểu {form} trong kỳ này"),

@@ -95,6 +95,48 @@ pub fn aggregation_rules(duties: &Duties, regime: &Regime) -> Vec<(String, Vec<S
         .collect()
 }
 
+/// The narratives (II.01-ĐC) of `period` for every unit, and the dossier tables they quote (II.06
+/// with every II.06a), from what `loaded` holds; its findings are taken.
+pub fn narratives(
+    setup: &Setup<'_>,
+    regime: &Regime,
+    loaded: &mut Loaded,
+    period: &Period,
+) -> Result<(Vec<Narrative>, forms::Computed), SyncError> {
+    let rules = aggregation_rules(setup.duties, regime);
+    let findings = loaded.findings_for(&[
+        RecordKind::Dossier,
+        RecordKind::Rating,
+        RecordKind::Feedback,
+    ]);
+    forms::narratives(
+        regime,
+        regime
+            .form("II.01-ĐC")
+            .map_err(|e| SyncError::Config(e.to_string()))?,
+        Inputs {
+            dossiers: loaded.dossiers.as_deref(),
+            ratings: loaded.ratings.as_deref(),
+            feedback: loaded.feedback.as_deref(),
+            rating_months: loaded.rating_months.as_deref().map(|months| {
+                forms::satisfaction::MonthlyInput {
+                    months,
+                    question: setup.question,
+                }
+            }),
+            findings,
+            catalog: setup.catalog,
+            fields: loaded.fields.as_ref(),
+            earlier: loaded.earlier.as_ref(),
+            checks: setup.checks,
+            aggregation: Aggregation::ByKind(&rules),
+        },
+        setup.units,
+        period,
+    )
+    .map_err(|e| SyncError::Config(e.to_string()))
+}
+
 /// Computes every report the duties ask of `period` for the units in `only` (all when `None`).
 #[tracing::instrument(name = "sync.compute", skip_all, fields(period = %period))]
 pub fn compute(
@@ -111,36 +153,8 @@ pub fn compute(
     };
     let rules = aggregation_rules(setup.duties, regime);
     let aggregation = Aggregation::ByKind(&rules);
-    let findings = loaded.findings_for(&[
-        RecordKind::Dossier,
-        RecordKind::Rating,
-        RecordKind::Feedback,
-    ]);
     // The narratives compute II.06 (and so every II.06a) on the way: those are the tables.
-    let (narratives, dossiers) = forms::narratives(
-        regime,
-        form("II.01-ĐC")?,
-        Inputs {
-            dossiers: loaded.dossiers.as_deref(),
-            ratings: loaded.ratings.as_deref(),
-            feedback: loaded.feedback.as_deref(),
-            rating_months: loaded.rating_months.as_deref().map(|months| {
-                forms::satisfaction::MonthlyInput {
-                    months,
-                    question: setup.question,
-                }
-            }),
-            findings,
-            catalog: setup.catalog,
-            fields: loaded.fields.as_ref(),
-            earlier: loaded.earlier.as_ref(),
-            checks: setup.checks,
-            aggregation,
-        },
-        setup.units,
-        period,
-    )
-    .map_err(failed)?;
+    let (narratives, dossiers) = narratives(setup, regime, &mut loaded, period)?;
     crate::drill::point(crate::drill::Stage::Compute);
     let feedback = forms::compute(
         regime,
