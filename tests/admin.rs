@@ -1352,25 +1352,31 @@ async fn a_browser_signs_in_and_follows_a_figure_to_its_dossiers() {
         .await
         .unwrap();
 
+    async fn click(page: &chromiumoxide::Page, selector: &str) {
+        page.find_element(selector)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    async fn type_into(page: &chromiumoxide::Page, selector: &str, text: &str) {
+        page.find_element(selector)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap()
+            .type_str(text)
+            .await
+            .unwrap();
+    }
     // The operator gives an official of the commune a one-time link from its page.
     page.goto(format!("{}/periods/{}/units/{commune}", d.base, d.period))
         .await
         .unwrap();
-    page.find_element("#viewer-name")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap()
-        .type_str("can.bo.xa")
-        .await
-        .unwrap();
-    page.find_element("#issue-viewer button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&page, "#viewer-name", "can.bo.xa").await;
+    click(&page, "#issue-viewer button").await;
     arrive(&page, |u| u.ends_with("/viewers")).await;
     let link = page
         .find_element("#viewer-link")
@@ -1384,32 +1390,14 @@ async fn a_browser_signs_in_and_follows_a_figure_to_its_dossiers() {
         .await
         .unwrap();
     // The operator signs out; the official opens the link, sets a password and sees their unit.
-    page.find_element(".nav button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&page, ".nav button").await;
     arrive(&page, |u| u.ends_with("/login")).await;
     let path = &link[link.find("/welcome/").unwrap()..];
     page.goto(format!("{}{path}", d.base)).await.unwrap();
     for field in ["#new-password", "#again"] {
-        page.find_element(field)
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap()
-            .type_str("mat-khau-cua-xa")
-            .await
-            .unwrap();
+        type_into(&page, field, "mat-khau-cua-xa").await;
     }
-    page.find_element("#set-password")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&page, "#set-password").await;
     arrive(&page, |u| u.ends_with(&format!("/units/{commune}"))).await;
     assert!(
         page.find_element("table.figures").await.is_ok(),

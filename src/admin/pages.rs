@@ -1011,18 +1011,8 @@ pub async fn document(
         return not_yours();
     }
     if file == "II.01-ĐC.docx" {
-        return match narrative_docx(&state, &period, &unit).await {
-            Ok(Some(bytes)) => attachment(
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                &format!("II.01-DC-{}-{}.docx", period.id(), file_safe(&unit)),
-                bytes,
-            ),
-            Ok(None) => error_page(
-                StatusCode::NOT_FOUND,
-                &format!("Đơn vị {unit} không có Biểu II.01-ĐC trong kỳ này"),
-            ),
-            Err(e) => error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
-        };
+        let made = narrative_docx(&state, &period, &unit).await;
+        return downloaded(made, "II.01-ĐC", &period, &unit, DOCX);
     }
     let Some(form) = file.strip_suffix(".xlsx") else {
         return error_page(
@@ -1094,10 +1084,35 @@ pub async fn document(
         Ok::<_, crate::sync::SyncError>(Some(bytes))
     }
     .await;
+    downloaded(made, form, &period, &unit, XLSX)
+}
+
+const XLSX: (&str, &str) = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx",
+);
+const DOCX: (&str, &str) = (
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "docx",
+);
+
+/// A unit's document to download, or why there is none.
+fn downloaded(
+    made: Result<Option<Vec<u8>>, crate::sync::SyncError>,
+    form: &str,
+    period: &Period,
+    unit: &str,
+    (content_type, extension): (&str, &str),
+) -> Response {
     match made {
         Ok(Some(bytes)) => attachment(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            &format!("{form}-{}-{}.xlsx", period.id(), file_safe(&unit)),
+            content_type,
+            &format!(
+                "{}-{}-{}.{extension}",
+                form.replace('Đ', "D"),
+                period.id(),
+                file_safe(unit)
+            ),
             bytes,
         ),
         Ok(None) => error_page(
@@ -1279,7 +1294,7 @@ pub struct ViewerForm {
 }
 
 /// Gives an official of the unit a one-time link that sets their password (valid
-/// `http.viewer_link_hours`); the page shows the link once.
+/// `VIEWER_LINK_HOURS`); the page shows the link once.
 pub async fn issue_viewer(
     who: Authed,
     State(state): State<Shared>,
@@ -1287,13 +1302,10 @@ pub async fn issue_viewer(
     Path((period, unit)): Path<(String, String)>,
     form: Result<Form<ViewerForm>, FormRejection>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(e) => return form_refused(&e),
+    let form = match checked(&who, form) {
+        Ok(form) => form,
+        Err(r) => return r,
     };
-    if let Err(r) = who.check_csrf(form.csrf.as_deref()) {
-        return r;
-    }
     let name = form.name.trim();
     let valid = !name.is_empty()
         && name.len() <= 64
@@ -1351,11 +1363,7 @@ pub async fn revoke_viewer(
     Path((period, unit, name)): Path<(String, String, String)>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(e) => return form_refused(&e),
-    };
-    if let Err(r) = who.check_csrf(form.csrf.as_deref()) {
+    if let Err(r) = checked(&who, form) {
         return r;
     }
     let revoked = crate::auth::viewers::revoke(
@@ -1467,6 +1475,30 @@ pub async fn welcome(
     }
 }
 
+/// A form that carries the session's CSRF token.
+trait WithCsrf {
+    fn csrf(&self) -> Option<&str>;
+}
+
+impl WithCsrf for CsrfForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+impl WithCsrf for ViewerForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// An operator's form from a page: read, and its CSRF token checked.
+fn checked<T: WithCsrf>(who: &Authed, form: Result<Form<T>, FormRejection>) -> Result<T, Response> {
+    let Form(form) = form.map_err(|e| form_refused(&e))?;
+    who.check_csrf(form.csrf())?;
+    Ok(form)
+}
+
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
     csrf: Option<String>,
@@ -1479,11 +1511,7 @@ pub async fn sync_unit(
     Path((period, unit)): Path<(String, String)>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(e) => return form_refused(&e),
-    };
-    if let Err(r) = who.check_csrf(form.csrf.as_deref()) {
+    if let Err(r) = checked(&who, form) {
         return r;
     }
     let period_parsed = match parse_period(&period) {
