@@ -211,6 +211,20 @@ pub async fn home(who: Reader, State(state): State<Shared>) -> Redirect {
     }
 }
 
+/// The period of a unit's page, if `who` may read that unit.
+fn readable(
+    who: &Reader,
+    state: &AdminState,
+    period: &str,
+    unit: &str,
+) -> Result<Period, Response> {
+    let period = parse_period(period)?;
+    if !who.may_read(&state.engine.parts.units, unit) {
+        return Err(not_yours());
+    }
+    Ok(period)
+}
+
 /// A viewer asking for a unit outside theirs.
 fn not_yours() -> Response {
     error_page(
@@ -641,13 +655,10 @@ pub async fn unit(
     Path((period, unit)): Path<(String, String)>,
     Query(q): Query<UnitQuery>,
 ) -> Response {
-    let period = match parse_period(&period) {
+    let period = match readable(&who, &state, &period, &unit) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if !who.may_read(&state.engine.parts.units, &unit) {
-        return not_yours();
-    }
     match unit_page(&state, &who, &period, &unit, q.synced.map(Instant)).await {
         Ok(Some(html)) => Html(html).into_response(),
         Ok(None) => error_page(StatusCode::NOT_FOUND, &format!("Không có đơn vị {unit}")),
@@ -1003,13 +1014,10 @@ pub async fn document(
     State(state): State<Shared>,
     Path((period, unit, file)): Path<(String, String, String)>,
 ) -> Response {
-    let period = match parse_period(&period) {
+    let period = match readable(&who, &state, &period, &unit) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if !who.may_read(&state.engine.parts.units, &unit) {
-        return not_yours();
-    }
     if file == "II.01-ĐC.docx" {
         let made = narrative_docx(&state, &period, &unit).await;
         return downloaded(made, "II.01-ĐC", &period, &unit, DOCX);
@@ -1136,13 +1144,10 @@ pub async fn explain(
     Path((period, unit)): Path<(String, String)>,
     Query(q): Query<ExplainQuery>,
 ) -> Response {
-    let period = match parse_period(&period) {
+    let period = match readable(&who, &state, &period, &unit) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if !who.may_read(&state.engine.parts.units, &unit) {
-        return not_yours();
-    }
     let engine = &state.engine;
     let result = async {
         let tables = state.view.tables(engine, &period).await?;
