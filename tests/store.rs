@@ -563,7 +563,7 @@ async fn a_viewers_link_works_once_before_it_expires_and_revoking_ends_their_ses
             csrf: "c".into(),
             expires_at: 2_000,
         };
-        store.open_session("s-a", &session).await.unwrap();
+        store.open_session("s-a", &session, 500).await.unwrap();
         assert_eq!(
             store.session("s-a", 600).await.unwrap(),
             Some(session.clone())
@@ -573,7 +573,7 @@ async fn a_viewers_link_works_once_before_it_expires_and_revoking_ends_their_ses
             None,
             "{backend}: expired"
         );
-        store.open_session("s-a2", &session).await.unwrap();
+        store.open_session("s-a2", &session, 2_000).await.unwrap();
         assert!(store.revoke_viewer("a", 700).await.unwrap());
         assert!(
             !store.revoke_viewer("a", 701).await.unwrap(),

@@ -128,15 +128,19 @@ async fn open_session(
         Who::Operator(o) => ("operator", o.name.clone(), None),
         Who::Viewer { name, unit } => ("viewer", name.clone(), Some(unit.clone())),
     };
+    let now = state.engine.clock.now().0;
     let record = crate::store::SessionRecord {
         role: role.to_owned(),
         name,
         unit,
         csrf: csrf.clone(),
-        expires_at: state.engine.clock.now().0
-            + (state.engine.settings.http.session_hours * 3600) as i64,
+        expires_at: now + (state.engine.settings.http.session_hours * 3600) as i64,
     };
-    state.engine.store.open_session(&id_sha256, &record).await?;
+    state
+        .engine
+        .store
+        .open_session(&id_sha256, &record, now)
+        .await?;
     Ok((id, csrf))
 }
 
@@ -251,15 +255,18 @@ impl FromRequestParts<Shared> for Reader {
         {
             let operators = state.operators.as_ref().ok_or_else(refused)?;
             let address = client_address(state, parts);
-            if let Some(wait) = must_wait(state, address).await {
-                return Err(Unauthorized {
-                    wait: Some(wait),
-                    ..refused()
-                });
-            }
+            let counted = match sign_in_gate(state, address).await {
+                Ok(counted) => counted,
+                Err(wait) => {
+                    return Err(Unauthorized {
+                        wait: Some(wait),
+                        ..refused()
+                    });
+                }
+            };
             return match operators.verify(bearer) {
                 Some(operator) => {
-                    sign_in_succeeded(state, address).await;
+                    sign_in_succeeded(state, address, counted).await;
                     Ok(Reader {
                         who: Who::Operator(operator),
                         csrf: None,
@@ -333,9 +340,10 @@ fn client_address(state: &AdminState, parts: &Parts) -> std::net::IpAddr {
     )
 }
 
-/// Seconds `address` must wait before its try is checked, if any (a store that cannot be read
-/// is logged and does not keep anyone out: nothing else works without it either).
-async fn must_wait(state: &AdminState, address: std::net::IpAddr) -> Option<i64> {
+/// Whether `address` may try now: `Err(seconds)` to wait, else whether failures are counted
+/// against it (a store that cannot be read is logged and keeps no one out: nothing else works
+/// without it either).
+async fn sign_in_gate(state: &AdminState, address: std::net::IpAddr) -> Result<bool, i64> {
     use crate::store::Store;
     match state
         .engine
@@ -344,22 +352,26 @@ async fn must_wait(state: &AdminState, address: std::net::IpAddr) -> Option<i64>
         .await
     {
         Ok(counts) => {
-            let wait = throttle::check(counts, state.engine.clock.now()).err();
-            if wait.is_some() {
+            if let Err(wait) = throttle::check(counts, state.engine.clock.now()) {
                 crate::telemetry::events::admin_sign_in_refused("throttled");
+                return Err(wait);
             }
-            wait
+            Ok(counts.is_some())
         }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failures could not be read");
-            None
+            Ok(false)
         }
     }
 }
 
-/// A good token or password from `address`: its count starts again.
-async fn sign_in_succeeded(state: &AdminState, address: std::net::IpAddr) {
+/// A good token or password from `address`: its count starts again (a write only when there is
+/// one, so a scraper's every request does not write).
+async fn sign_in_succeeded(state: &AdminState, address: std::net::IpAddr, counted: bool) {
     use crate::store::Store;
+    if !counted {
+        return;
+    }
     if let Err(e) = state
         .engine
         .store

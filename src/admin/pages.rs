@@ -106,9 +106,10 @@ pub async fn login(
         Err(e) => return form_refused(&e),
     };
     let address = super::client_address(&state, &parts);
-    if let Some(wait) = super::must_wait(&state, address).await {
-        return super::throttled(wait, false);
-    }
+    let counted = match super::sign_in_gate(&state, address).await {
+        Ok(counted) => counted,
+        Err(wait) => return super::throttled(wait, false),
+    };
     let name = form
         .name
         .as_deref()
@@ -133,7 +134,7 @@ pub async fn login(
         )
             .into_response();
     };
-    super::sign_in_succeeded(&state, address).await;
+    super::sign_in_succeeded(&state, address, counted).await;
     match &who {
         Who::Operator(o) => tracing::info!(operator = %o.name, %address, "operator signed in"),
         Who::Viewer { name, unit } => {

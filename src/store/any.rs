@@ -219,8 +219,9 @@ impl Store for AnyStore {
         &self,
         id_sha256: &str,
         session: &SessionRecord,
+        now: i64,
     ) -> Result<(), StoreError> {
-        forward!(self, s => s.open_session(id_sha256, session).await)
+        forward!(self, s => s.open_session(id_sha256, session, now).await)
     }
 
     async fn session(

@@ -899,13 +899,15 @@ pub trait Store: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Opens a session (and forgets those expired at `now`).
     fn open_session(
         &self,
         id_sha256: &str,
         session: &SessionRecord,
+        now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// A live session (expired ones are removed as they are found).
+    /// A live session at `now` (reading never writes).
     fn session(
         &self,
         id_sha256: &str,

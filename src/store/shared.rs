@@ -773,7 +773,12 @@ macro_rules! shared_methods {
             Ok(done > 0)
         }
 
-        async fn open_session(&self, id_sha256: &str, session: &SessionRecord) -> Result<(), StoreError> {
+        async fn open_session(&self, id_sha256: &str, session: &SessionRecord, now: i64) -> Result<(), StoreError> {
+            // Expired sessions go as new ones come (reading one never writes).
+            sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
             sqlx::query(
                 "INSERT INTO admin_sessions (id_sha256, role, name, unit, csrf, expires_at)                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -789,14 +794,12 @@ macro_rules! shared_methods {
         }
 
         async fn session(&self, id_sha256: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-            sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
             Ok(sqlx::query_as(
-                "SELECT role, name, unit, csrf, expires_at FROM admin_sessions WHERE id_sha256 = $1",
+                "SELECT role, name, unit, csrf, expires_at FROM admin_sessions \
+                 WHERE id_sha256 = $1 AND expires_at > $2",
             )
             .bind(id_sha256)
+            .bind(now)
             .fetch_optional(&self.pool)
             .await?)
         }
