@@ -338,7 +338,7 @@ pub async fn retry(
                 Some(r) => bad(
                     StatusCode::CONFLICT,
                     "refused",
-                    super::words::refusal(&r.reason),
+                    super::words::refusal(r.why),
                 ),
                 None => Json(row_json(&done.changed[0])).into_response(),
             }

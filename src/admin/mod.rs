@@ -118,12 +118,7 @@ async fn open_session(
     who: &Who,
 ) -> Result<(secrecy::SecretString, String), crate::store::StoreError> {
     use crate::store::Store;
-    let fresh = || {
-        crate::auth::receiver::new_session()
-            .map_err(|e| crate::store::StoreError::Corrupt(format!("session: {e}")))
-    };
-    let (id, id_sha256) = fresh()?;
-    let (_, csrf) = fresh()?;
+    let (id, id_sha256, csrf) = crate::auth::operators::new_browser_session();
     let (role, name, unit) = match who {
         Who::Operator(o) => ("operator", o.name.clone(), None),
         Who::Viewer { name, unit } => ("viewer", name.clone(), Some(unit.clone())),
@@ -224,7 +219,7 @@ impl FromRequestParts<Shared> for Authed {
                 csrf: reader.csrf,
             }),
             Who::Viewer { .. } => Err(Unauthorized {
-                api: parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics",
+                api: answers_json(parts),
                 next: None,
                 wait: None,
                 forbidden: true,
@@ -233,11 +228,16 @@ impl FromRequestParts<Shared> for Authed {
     }
 }
 
+/// A request a program makes (the API, `/metrics`): refusals answer as JSON, not as a page.
+fn answers_json(parts: &Parts) -> bool {
+    parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics"
+}
+
 impl FromRequestParts<Shared> for Reader {
     type Rejection = Unauthorized;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Unauthorized> {
-        let api = parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics";
+        let api = answers_json(parts);
         let next = (!api && parts.method == axum::http::Method::GET)
             .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
             .flatten();
@@ -284,7 +284,7 @@ impl FromRequestParts<Shared> for Reader {
             .engine
             .store
             .session(
-                &crate::auth::receiver::session_hash(&id),
+                &crate::auth::operators::session_key(&id),
                 state.engine.clock.now().0,
             )
             .await

@@ -164,7 +164,7 @@ pub async fn logout(
         let closed = state
             .engine
             .store
-            .close_session(&crate::auth::receiver::session_hash(&id))
+            .close_session(&crate::auth::operators::session_key(&id))
             .await;
         if let Err(e) = closed {
             tracing::error!(error = %e, "a session could not be closed");
@@ -916,15 +916,15 @@ async fn unit_page(
     }
     // A viewer's look is noted, so the operator sees who looked.
     if let Who::Viewer { .. } = &who.who {
-        let mut seen = crate::store::AuditEntry {
+        let seen = crate::store::AuditEntry {
             at: Some(engine.clock.now()),
             actor: who.actor(),
             action: "viewer_visit".to_owned(),
             period: Some(period.id()),
             unit: Some(unit.code.clone()),
+            reason: "Xem trang số liệu của đơn vị".to_owned(),
             ..Default::default()
         };
-        seen.reason = "Xem trang số liệu của đơn vị".to_owned();
         engine.store.append_audit(&[seen]).await?;
     }
     // The audit's lines about the unit.
@@ -1313,12 +1313,7 @@ pub async fn issue_viewer(
         Err(r) => return r,
     };
     let name = form.name.trim();
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if !valid {
+    if !crate::auth::viewers::valid_name(name) {
         return error_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Tên đăng nhập chỉ gồm chữ, số và các dấu . _ - @ (tối đa 64 ký tự)",
@@ -1439,7 +1434,7 @@ pub async fn welcome(
         .engine
         .store
         .redeem_viewer_link(
-            &crate::auth::receiver::session_hash(&token),
+            &crate::auth::viewers::link_key(&token),
             &hash,
             state.engine.clock.now().0,
         )

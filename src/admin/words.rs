@@ -7,6 +7,7 @@
 use crate::domain::Instant;
 use crate::store::{OutboxRow, OutboxState};
 use crate::sync::SyncError;
+use crate::sync::outbox::Refused;
 
 /// The note beside a report's state: what happened and what a person does about it.
 pub fn note(row: &OutboxRow) -> String {
@@ -209,19 +210,15 @@ pub fn period_error(text: &str) -> String {
 }
 
 /// Why an operator's action on a report was refused.
-pub fn refusal(reason: &str) -> &'static str {
-    if reason.contains("being sent") {
-        "Báo cáo đang được gửi; thử lại sau ít phút"
-    } else if reason.contains("waits for the source") {
-        "Báo cáo đang chờ dữ liệu nguồn: đồng bộ lại kỳ báo cáo trước"
-    } else if reason.contains("nothing to send") || reason.contains("no such report") {
-        "Chưa có nội dung để gửi: đồng bộ kỳ báo cáo trước"
-    } else if reason.contains("approved, signed or sent") {
-        "Báo cáo đã được duyệt, ký hoặc gửi: không bao giờ ghi đè"
-    } else if reason.contains("not held") {
-        "Báo cáo không bị tạm giữ"
-    } else {
-        "Không thực hiện được thao tác với báo cáo này"
+pub fn refusal(why: Refused) -> &'static str {
+    match why {
+        Refused::InFlight => "Báo cáo đang được gửi; thử lại sau ít phút",
+        Refused::WaitsForSource => "Báo cáo đang chờ dữ liệu nguồn: đồng bộ lại kỳ báo cáo trước",
+        Refused::NothingToSend | Refused::NoSuchReport => {
+            "Chưa có nội dung để gửi: đồng bộ kỳ báo cáo trước"
+        }
+        Refused::Approved => "Báo cáo đã được duyệt, ký hoặc gửi: không bao giờ ghi đè",
+        Refused::NotHeld => "Báo cáo không bị tạm giữ",
     }
 }
 
@@ -325,11 +322,15 @@ mod tests {
             clean(&sync_error(&e));
         }
         clean(&period_error("2023-Q5"));
-        for r in [
-            "it is being sent right now; try again in a moment",
-            "it is not held (it is created)",
+        for why in [
+            Refused::NoSuchReport,
+            Refused::InFlight,
+            Refused::WaitsForSource,
+            Refused::NothingToSend,
+            Refused::NotHeld,
+            Refused::Approved,
         ] {
-            clean(refusal(r));
+            clean(refusal(why));
         }
     }
 }

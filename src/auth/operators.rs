@@ -107,6 +107,19 @@ impl OperatorsFile {
     }
 }
 
+/// A new browser session: its id (for the cookie; a secret), what the store keeps of it
+/// ([`session_key`]), and its CSRF token.
+pub fn new_browser_session() -> (SecretString, String, String) {
+    let id = random_token();
+    let key = session_key(&id);
+    (SecretString::from(id), key, random_token())
+}
+
+/// What the store keeps of a browser session's id: its SHA-256, in hex.
+pub fn session_key(id: &str) -> String {
+    digest(id).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether a form's CSRF token is the session's, in constant time.
 pub fn csrf_matches(expected: &str, given: &str) -> bool {
     expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))

@@ -7,6 +7,15 @@ use crate::domain::Instant;
 use crate::store::{AuditEntry, Store, StoreError, Viewer};
 use secrecy::{ExposeSecret, SecretString};
 
+/// Whether `name` can be a viewer's sign-in name: 1 to 64 letters, digits and `. _ - @`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
 /// Adds (or renews) the viewer `name` of `unit`: no password until the returned one-time token
 /// (valid `hours`) is used; their open sessions are closed.
 #[tracing::instrument(name = "viewers.issue", skip(store), fields(viewer = name, unit))]
@@ -18,6 +27,7 @@ pub async fn issue<S: Store>(
     now: Instant,
     hours: i64,
 ) -> Result<SecretString, StoreError> {
+    // A random token and its `link_key`.
     let (token, token_sha256) = super::receiver::new_session()
         .map_err(|e| StoreError::Corrupt(format!("a link token: {e}")))?;
     let viewer = Viewer {
@@ -68,6 +78,11 @@ pub async fn revoke<S: Store>(
             .await?;
     }
     Ok(revoked)
+}
+
+/// What the store keeps of a one-time link's token.
+pub fn link_key(token: &str) -> String {
+    super::receiver::session_hash(token)
 }
 
 /// The path a one-time link opens (the one place its token is shown).

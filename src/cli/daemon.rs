@@ -182,12 +182,8 @@ pub struct ViewerLinkArgs {
 pub async fn viewer_link(a: ViewerLinkArgs) -> anyhow::Result<ExitCode> {
     let engine = a.config.engine().await?;
     let name = a.name.trim();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-    {
-        anyhow::bail!("--name: letters, digits and . _ - @ only, e.g. --name can.bo.xa1");
+    if !baocao_sync::auth::viewers::valid_name(name) {
+        anyhow::bail!("--name: 1 to 64 letters, digits and . _ - @ only, e.g. --name can.bo.xa1");
     }
     if engine.parts.units.find(&a.unit).is_none() {
         anyhow::bail!("--unit {} is not in the unit tree", a.unit);

@@ -113,7 +113,27 @@ pub enum Event {
 #[error("{report}: {reason}")]
 pub struct Refusal {
     pub report: String,
+    /// Why, as a kind (pages say it in Vietnamese from this).
+    pub why: Refused,
+    /// Why, in words for the CLI and logs.
     pub reason: String,
+}
+
+/// The kinds of refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The outbox holds no such report.
+    NoSuchReport,
+    /// A delivery worker holds it right now.
+    InFlight,
+    /// It waits for the source.
+    WaitsForSource,
+    /// There is no content to send.
+    NothingToSend,
+    /// A release of a report that is not held.
+    NotHeld,
+    /// A person approved, signed or sent it.
+    Approved,
 }
 
 /// States a person or an operator owns: the machine itself never moves them.
@@ -145,8 +165,9 @@ pub fn apply(
     policy: &Policy,
     actor: &str,
 ) -> Result<Option<OutboxRow>, Refusal> {
-    let refuse = |reason: &str| Refusal {
+    let refuse = |why: Refused, reason: &str| Refusal {
         report: report.to_string(),
+        why,
         reason: reason.to_owned(),
     };
     let Some(old) = row else {
@@ -169,6 +190,7 @@ pub fn apply(
             Event::NextFire | Event::Finished { .. } | Event::CredentialSet => None,
             _ => {
                 return Err(refuse(
+                    Refused::NoSuchReport,
                     "the outbox holds no such report: run sync for its period first",
                 ));
             }
@@ -234,19 +256,26 @@ pub fn apply(
         }
         Event::Retry => {
             if old.lease_is_live(now) {
-                return Err(refuse("it is being sent right now; try again in a moment"));
+                return Err(refuse(
+                    Refused::InFlight,
+                    "it is being sent right now; try again in a moment",
+                ));
             }
             if old.state == WaitingForSource {
                 return Err(refuse(
+                    Refused::WaitsForSource,
                     "it waits for the source: run sync for its period (with --accept-stale, \
                      and a reason, to send what is known)",
                 ));
             }
             if row.draft.is_none() {
-                return Err(refuse(&format!(
-                    "there is nothing to send ({}): run sync for its period",
-                    old.state
-                )));
+                return Err(refuse(
+                    Refused::NothingToSend,
+                    &format!(
+                        "there is nothing to send ({}): run sync for its period",
+                        old.state
+                    ),
+                ));
             }
             arm(&mut row, actor, "an operator asked for another try");
         }
@@ -259,7 +288,10 @@ pub fn apply(
         }
         Event::Release => {
             if old.state != Held {
-                return Err(refuse(&format!("it is not held (it is {})", old.state)));
+                return Err(refuse(
+                    Refused::NotHeld,
+                    &format!("it is not held (it is {})", old.state),
+                ));
             }
             if row.draft.is_some() {
                 arm(&mut row, actor, "released by an operator");
@@ -271,22 +303,30 @@ pub fn apply(
         Event::Force(force) => {
             if old.state == Locked {
                 return Err(refuse(
+                    Refused::Approved,
                     "it is approved, signed or sent in the reporting system: it is never overwritten",
                 ));
             }
             if old.state == WaitingForSource {
                 return Err(refuse(
+                    Refused::WaitsForSource,
                     "it waits for the source: its figures are not known to be complete",
                 ));
             }
             if old.lease_is_live(now) {
-                return Err(refuse("it is being sent right now; try again in a moment"));
+                return Err(refuse(
+                    Refused::InFlight,
+                    "it is being sent right now; try again in a moment",
+                ));
             }
             if row.draft.is_none() {
-                return Err(refuse(&format!(
-                    "there is nothing to send ({}): run sync for its period",
-                    old.state
-                )));
+                return Err(refuse(
+                    Refused::NothingToSend,
+                    &format!(
+                        "there is nothing to send ({}): run sync for its period",
+                        old.state
+                    ),
+                ));
             }
             arm(
                 &mut row,
