@@ -1,27 +1,8 @@
-//! The pages' vocabulary: escaping, the layout (no script, no CDN: a plain page old browsers
-//! show), and the Vietnamese words for states, each with a colour that is never the only sign.
+//! The pages' vocabulary: links, times and countdowns in ICT, and the Vietnamese words for
+//! states, each with a colour that is never the only sign. The markup is in `templates`.
 
 use crate::domain::Instant;
 use crate::store::OutboxState;
-
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // NUL and other control characters are not allowed in HTML text: each is shown as
-            // U+FFFD (the replacement character), never echoed raw.
-            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Escapes a path segment or query value.
 pub fn url(s: &str) -> String {
@@ -48,54 +29,6 @@ pub fn countdown(deadline: chrono::NaiveDate, now: Instant) -> String {
         let late = (now.to_local().date() - deadline).num_days().max(1);
         format!("đã quá hạn {late} ngày")
     }
-}
-
-/// A whole page.
-pub fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} — baocao-sync</title>
-<style>
-body {{ font-family: Arial, "Liberation Sans", sans-serif; font-size: 14px; margin: 12px; color: #111; }}
-h1 {{ font-size: 20px; margin: 4px 0; }} h2 {{ font-size: 16px; margin: 16px 0 6px; }}
-table {{ border-collapse: collapse; margin: 6px 0; }}
-th, td {{ border: 1px solid #999; padding: 3px 6px; vertical-align: top; }}
-th {{ background: #eee; }}
-#grid thead th {{ position: sticky; top: 0; z-index: 1; }}
-pre.draft-text {{ white-space: pre-wrap; max-width: 60em; font-size: 13px; }}
-td.n {{ text-align: right; }}
-.s-good {{ background: #d8f0d8; }} .s-info {{ background: #dde8f8; }} .s-wait {{ background: #fdf0c8; }}
-.s-bad {{ background: #f8d4d4; font-weight: bold; }} .s-none {{ background: #f4f4f4; color: #555; }}
-.note {{ color: #444; }} .nav a {{ margin-right: 12px; }}
-</style></head><body>
-<div class="nav"><a href="/">Trang chính</a><form method="post" action="/logout" style="display:inline"><button>Đăng xuất</button></form></div>
-{body}
-</body></html>"#,
-        title = esc(title)
-    )
-}
-
-/// The login page; after signing in the operator lands on `next` (a page of this server) or "/".
-pub fn login_page(message: Option<&str>, next: Option<&str>) -> String {
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="vi"><head><meta charset="utf-8"><title>Đăng nhập — baocao-sync</title></head><body>
-<h1>baocao-sync: đăng nhập</h1>
-{}
-<form method="post" action="/login">
-<p><label>Mã truy cập của cán bộ vận hành: <input type="password" name="token" id="token" autocomplete="off"></label></p>
-<p>Cán bộ đơn vị: <label>tên đăng nhập <input name="name" id="name" autocomplete="username"></label>
-<label>mật khẩu <input type="password" name="password" id="password" autocomplete="current-password"></label></p>
-{}<button type="submit" id="login">Đăng nhập</button>
-</form></body></html>"#,
-        message.map_or_else(String::new, |m| format!("<p>{}</p>", esc(m))),
-        next.and_then(local_path)
-            .map_or_else(String::new, |n| format!(
-                r#"<input type="hidden" name="next" value="{}">"#,
-                esc(n)
-            ))
-    )
 }
 
 /// `path` if it is a page of this server ("/periods/…"), never another site ("//host", "/\\host",
@@ -181,13 +114,6 @@ mod tests {
         ] {
             assert_eq!(local_path(away), None, "{away}");
         }
-    }
-
-    #[test]
-    fn control_characters_are_never_echoed_raw() {
-        assert_eq!(esc("000.10\0.H55<b>"), "000.10\u{FFFD}.H55&lt;b&gt;");
-        assert_eq!(esc("a\u{1b}[31m\u{7f}"), "a\u{FFFD}[31m\u{FFFD}");
-        assert_eq!(esc("dòng\tmột\ndòng hai"), "dòng\tmột\ndòng hai");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 mod api;
 mod html;
 mod pages;
+mod templates;
 mod throttle;
 mod view;
 mod words;
@@ -177,9 +178,9 @@ impl IntoResponse for Unauthorized {
         } else {
             (
                 StatusCode::UNAUTHORIZED,
-                axum::response::Html(html::login_page(
+                axum::response::Html(templates::login(
                     Some("Cần đăng nhập bằng mã của cán bộ vận hành."),
-                    self.next.as_deref(),
+                    self.next.as_deref().and_then(html::local_path),
                 )),
             )
                 .into_response()
@@ -446,7 +447,7 @@ fn throttled(wait: i64, api: bool) -> Response {
         (
             StatusCode::TOO_MANY_REQUESTS,
             retry_after,
-            axum::response::Html(html::login_page(Some(&message), None)),
+            axum::response::Html(templates::login(Some(&message), None)),
         )
             .into_response()
     }

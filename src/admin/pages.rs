@@ -8,10 +8,11 @@
 //! without that duty whose subtree has such reports (a district's II.06a column, say), the worst
 //! state among them (see `html::severity`), with how many reports it stands for.
 
-use super::html::{esc, page, severity, state_vi, system_vi, time, url};
+use super::html::{severity, state_vi, url};
+use super::templates;
 use super::words;
 use super::{AdminState, Authed, Reader, Shared, Who, session_cookie, view};
-use crate::domain::{Instant, Period, PeriodKind, Severity};
+use crate::domain::{Instant, Period, PeriodKind};
 use crate::forms::explain::{Cell, explain as explain_cell};
 use crate::forms::{Row, Values};
 use crate::store::{OutboxState, Store};
@@ -23,14 +24,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration};
 
 pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Html(page(
-            "Lỗi",
-            &format!("<h1>Không thực hiện được</h1><p>{}</p>", esc(message)),
-        )),
-    )
-        .into_response()
+    (status, Html(templates::error(message))).into_response()
 }
 
 /// A form the page did not send (no form content type, or fields it cannot read).
@@ -55,7 +49,10 @@ pub struct LoginQuery {
 }
 
 pub async fn login_form(Query(q): Query<LoginQuery>) -> Html<String> {
-    Html(super::html::login_page(None, q.next.as_deref()))
+    Html(templates::login(
+        None,
+        q.next.as_deref().and_then(super::html::local_path),
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -127,9 +124,9 @@ pub async fn login(
         super::sign_in_failed(&state, address, "login form").await;
         return (
             StatusCode::UNAUTHORIZED,
-            Html(super::html::login_page(
+            Html(templates::login(
                 Some("Mã truy cập, tên đăng nhập hoặc mật khẩu không đúng."),
-                form.next.as_deref(),
+                form.next.as_deref().and_then(super::html::local_path),
             )),
         )
             .into_response();
@@ -244,12 +241,6 @@ pub struct GridQuery {
     q: Option<String>,
 }
 
-/// One cell of the grid: its words, colour, and how many reports it stands for.
-struct GridCell {
-    words: String,
-    class: &'static str,
-}
-
 pub async fn grid(
     who: Authed,
     State(state): State<Shared>,
@@ -272,6 +263,7 @@ async fn grid_page(
     period: &Period,
     q: &GridQuery,
 ) -> Result<String, crate::sync::SyncError> {
+    use templates::grid::{Cell, Chase, Deadline, Filters, Grid, Needing, Row, Source, Summary};
     let engine = &state.engine;
     let units = &engine.parts.units;
     let duties = &engine.parts.duties;
@@ -279,68 +271,46 @@ async fn grid_page(
     let rows = view::rows(engine, period).await?;
     let now = engine.clock.now();
     let ended = now >= gate::settle_instant(period, engine.settings.gate.settle_hours);
-    let mut body = format!(
-        "<h1>Báo cáo {} ({})</h1><p class=\"note\">Cán bộ: {} · Giờ Việt Nam: {}</p>",
-        esc(&period.label_vi()),
-        esc(&period.window_vi()),
-        esc(&who.operator.name),
-        time(now)
-    );
-    let first_section = body.len();
     // Deadlines and countdown, by the duties.
-    body.push_str(
-        "<h2>Thời hạn</h2><table><tr><th>Đơn vị</th><th>Biểu</th><th>Hạn</th><th>Còn lại</th></tr>",
-    );
-    for d in &duties.duties {
-        let deadline = period.last_day + Duration::days(d.deadline_days);
-        let countdown = super::html::countdown(deadline, now);
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(crate::render::kind_label_vi(&d.kind)),
-            esc(&d.forms.join(", ")),
-            deadline.format("%d/%m/%Y"),
-            countdown
-        ));
-    }
-    body.push_str("</table>");
+    let deadlines = duties
+        .duties
+        .iter()
+        .map(|d| {
+            let date = period.last_day + Duration::days(d.deadline_days);
+            Deadline {
+                kind: crate::render::kind_label_vi(&d.kind).to_owned(),
+                forms: d.forms.join(", "),
+                date,
+                countdown: super::html::countdown(date, now),
+            }
+        })
+        .collect();
     // What the freshness gate sees.
     let setup = engine.setup();
     let regime = setup.regime(period)?;
     let kinds = setup.record_kinds(regime);
     let needed = gate::settle_instant(period, engine.settings.gate.settle_hours);
-    body.push_str(&format!(
-        "<h2>Dữ liệu nguồn</h2><p class=\"note\">Cần đủ dữ liệu đến {} (sau ngày chốt số liệu).</p><table><tr><th>Nguồn</th><th>Loại</th><th>Đã lấy đến</th><th>Lần lấy gần nhất</th><th>Hồ sơ đang giải quyết chưa đọc lại</th></tr>",
-        time(needed)
-    ));
-    for f in engine.freshness(&kinds, Some(needed)).await? {
-        let kind = match f.kind {
-            crate::domain::RecordKind::Dossier => "Hồ sơ",
-            crate::domain::RecordKind::Rating => "Đánh giá hài lòng",
-            crate::domain::RecordKind::Feedback => "Phản ánh, kiến nghị",
-        };
-        let latest = match &f.latest {
-            Some((at, true, _)) => format!("{} — thành công", time(*at)),
-            Some((at, false, why)) => format!(
-                "{} — <b>LỖI</b>: {}",
-                time(*at),
-                esc(&words::pull_failure(why))
-            ),
-            None => "chưa lấy lần nào".to_owned(),
-        };
-        let unread = if f.protocol.looks_up_open_dossiers()
-            && f.kind == crate::domain::RecordKind::Dossier
-        {
-            f.open_unread.to_string()
-        } else {
-            "—".to_owned()
-        };
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{kind}</td><td>{}</td><td>{latest}</td><td>{unread}</td></tr>",
-            esc(&f.source),
-            f.covered_to.map_or_else(|| "chưa có".to_owned(), time)
-        ));
-    }
-    body.push_str("</table>");
+    let sources = engine
+        .freshness(&kinds, Some(needed))
+        .await?
+        .into_iter()
+        .map(|f| Source {
+            kind: match f.kind {
+                crate::domain::RecordKind::Dossier => "Hồ sơ",
+                crate::domain::RecordKind::Rating => "Đánh giá hài lòng",
+                crate::domain::RecordKind::Feedback => "Phản ánh, kiến nghị",
+            },
+            covered_to: f.covered_to,
+            latest: f
+                .latest
+                .as_ref()
+                .map(|(at, ok, why)| (*at, (!ok).then(|| words::pull_failure(why)))),
+            open_unread: (f.protocol.looks_up_open_dossiers()
+                && f.kind == crate::domain::RecordKind::Dossier)
+                .then_some(f.open_unread),
+            source: f.source,
+        })
+        .collect();
     // Filters.
     let mut kinds_listed: Vec<&str> = duties.duties.iter().map(|d| d.kind.as_str()).collect();
     for id in units.ids() {
@@ -349,31 +319,6 @@ async fn grid_page(
             kinds_listed.push(k);
         }
     }
-    body.push_str(&format!(
-        "<h2>Tình trạng từng đơn vị</h2><form method=\"get\" id=\"filters\">Tìm đơn vị (tên hoặc mã): <input type=\"search\" name=\"q\" id=\"search\" value=\"{}\"> Loại đơn vị: <select name=\"kind\"><option value=\"\">Tất cả</option>{}</select> Trạng thái: <select name=\"state\"><option value=\"\">Tất cả</option>{}</select> <button>Lọc</button></form>",
-        esc(q.q.as_deref().unwrap_or("")),
-        kinds_listed
-            .iter()
-            .map(|k| format!(
-                "<option value=\"{}\"{}>{}</option>",
-                esc(k),
-                if q.kind.as_deref() == Some(k) { " selected" } else { "" },
-                esc(crate::render::kind_label_vi(k))
-            ))
-            .collect::<String>(),
-        [("s-bad", "Cần xử lý"), ("s-wait", "Đang chờ"), ("s-info", "Cán bộ đã thao tác"), ("s-good", "Đã có bản nháp")]
-            .iter()
-            .map(|(c, w)| format!(
-                "<option value=\"{c}\"{}>{w}</option>",
-                if q.state.as_deref() == Some(c) { " selected" } else { "" }
-            ))
-            .collect::<String>()
-    ));
-    body.push_str("<table id=\"grid\"><thead><tr><th>Đơn vị</th>");
-    for (form, system) in &columns {
-        body.push_str(&format!("<th>{}<br>{}</th>", esc(form), system_vi(system)));
-    }
-    body.push_str("</tr></thead><tbody>");
     let wanted =
         q.q.as_deref()
             .map(crate::catalog::fold)
@@ -382,8 +327,8 @@ async fn grid_page(
     // someone.
     let mut tally: Vec<std::collections::BTreeMap<&'static str, usize>> =
         vec![Default::default(); columns.len()];
-    let mut needing = String::new();
-    let mut shown = 0usize;
+    let mut needing = Vec::new();
+    let mut shown = Vec::new();
     // Units in tree order; within a parent, kinds in the order the duties list them.
     let kind_rank = |k: &str| {
         kinds_listed
@@ -414,7 +359,7 @@ async fn grid_page(
                         .any(|f| regime.form(f).is_ok_and(|x| x.code == *form))
             });
             let cell = if !ended && own {
-                GridCell {
+                Cell {
                     words: "Chưa hết kỳ".into(),
                     class: "s-none",
                 }
@@ -422,12 +367,12 @@ async fn grid_page(
                 match rows.get(&(unit.code.clone(), form.clone(), system.clone())) {
                     Some(r) => {
                         let (w, c) = state_vi(r.state);
-                        GridCell {
+                        Cell {
                             words: w.to_owned(),
                             class: c,
                         }
                     }
-                    None => GridCell {
+                    None => Cell {
                         words: "Chưa có dữ liệu".into(),
                         class: "s-none",
                     },
@@ -445,12 +390,12 @@ async fn grid_page(
                 match states.iter().max_by_key(|s| severity(**s)) {
                     Some(worst) => {
                         let (w, c) = state_vi(*worst);
-                        GridCell {
+                        Cell {
                             words: format!("↳ {w} ({} báo cáo)", states.len()),
                             class: c,
                         }
                     }
-                    None => GridCell {
+                    None => Cell {
                         words: "Không phải nộp".into(),
                         class: "s-none",
                     },
@@ -459,15 +404,13 @@ async fn grid_page(
             if own {
                 *tally[i].entry(cell.class).or_default() += 1;
                 if cell.class == "s-bad" {
-                    needing.push_str(&format!(
-                        "<tr><td><a href=\"/periods/{}/units/{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"s-bad\">{}</td></tr>",
-                        url(&period.id()),
-                        url(&unit.code),
-                        esc(&unit.name),
-                        esc(form),
-                        system_vi(system),
-                        esc(&cell.words)
-                    ));
+                    needing.push(Needing {
+                        unit: &unit.code,
+                        name: &unit.name,
+                        form,
+                        system,
+                        words: cell.words.clone(),
+                    });
                 }
             }
             cells.push(cell);
@@ -490,67 +433,85 @@ async fn grid_page(
         {
             continue;
         }
-        shown += 1;
-        let link = format!("/periods/{}/units/{}", url(&period.id()), url(&unit.code));
-        body.push_str(&format!(
-            "<tr><td style=\"padding-left:{}px\"><a href=\"{link}\">{}</a><br><span class=\"note\">{} · {}</span></td>",
-            6 + 16 * units.depth(id),
-            esc(&unit.name),
-            esc(&unit.code),
-            esc(crate::render::kind_label_vi(&unit.kind)),
-        ));
-        for c in cells {
-            body.push_str(&format!("<td class=\"{}\">{}</td>", c.class, esc(&c.words)));
-        }
-        body.push_str("</tr>");
+        shown.push(Row {
+            code: &unit.code,
+            name: &unit.name,
+            kind: crate::render::kind_label_vi(&unit.kind),
+            depth: units.depth(id),
+            cells,
+        });
     }
-    body.push_str("</tbody></table>");
-    if shown == 0 {
-        body.push_str("<p id=\"no-match\">Không có đơn vị nào khớp bộ lọc.</p>");
-    }
-    // The summary and the reports that need someone go first.
-    let mut summary = String::from(
-        "<h2>Tóm tắt</h2><table id=\"summary\"><tr><th>Biểu</th><th>Hệ thống</th><th>Tình trạng</th></tr>",
-    );
-    for ((form, system), t) in columns.iter().zip(&tally) {
-        let total: usize = t.values().sum();
-        let n = |class: &str| t.get(class).copied().unwrap_or(0);
-        let mut words = format!("đã có bản nháp {}/{total}", n("s-good"));
-        for (class, said) in [
-            ("s-bad", "cần xử lý"),
-            ("s-wait", "đang chờ"),
-            ("s-info", "cán bộ đã thao tác"),
-            ("s-none", "không có số liệu hoặc chưa có"),
-        ] {
-            if n(class) > 0 {
-                words.push_str(&format!(", {said} {}", n(class)));
+    let summary = columns
+        .iter()
+        .zip(&tally)
+        .map(|((form, system), t)| {
+            let total: usize = t.values().sum();
+            let n = |class: &str| t.get(class).copied().unwrap_or(0);
+            let mut words = format!("đã có bản nháp {}/{total}", n("s-good"));
+            for (class, said) in [
+                ("s-bad", "cần xử lý"),
+                ("s-wait", "đang chờ"),
+                ("s-info", "cán bộ đã thao tác"),
+                ("s-none", "không có số liệu hoặc chưa có"),
+            ] {
+                if n(class) > 0 {
+                    words.push_str(&format!(", {said} {}", n(class)));
+                }
             }
-        }
-        summary.push_str(&format!(
-            "<tr data-form=\"{}\" data-system=\"{}\" data-total=\"{total}\" data-good=\"{}\" data-bad=\"{}\"><td>{}</td><td>{}</td><td>{words}</td></tr>",
-            esc(form),
-            esc(system),
-            n("s-good"),
-            n("s-bad"),
-            esc(form),
-            system_vi(system)
-        ));
-    }
-    summary.push_str("</table>");
-    if needing.is_empty() {
-        summary.push_str("<h2>Cần xử lý</h2><p id=\"needing\">Không có báo cáo nào cần xử lý.</p>");
-    } else {
-        summary.push_str(&format!(
-            "<h2>Cần xử lý</h2><table id=\"needing\"><tr><th>Đơn vị</th><th>Biểu</th><th>Hệ thống</th><th>Tình trạng</th></tr>{needing}</table>"
-        ));
-    }
-    body.insert_str(first_section, &summary);
-    body.push_str(&chase_list(state).await?);
-    Ok(page(&period.label_vi(), &body))
+            Summary {
+                form,
+                system,
+                total,
+                good: n("s-good"),
+                bad: n("s-bad"),
+                words,
+            }
+        })
+        .collect();
+    let chase = chase_list(state).await?;
+    let chase = chase
+        .iter()
+        .map(|(id, system, problem)| {
+            let unit = units.get(*id);
+            Chase {
+                name: &unit.name,
+                code: &unit.code,
+                system,
+                problem,
+            }
+        })
+        .collect();
+    Ok(templates::grid::render(&Grid {
+        period: period.id(),
+        label: period.label_vi(),
+        window: period.window_vi(),
+        operator: &who.operator.name,
+        now,
+        summary,
+        needing,
+        deadlines,
+        needed,
+        sources,
+        filters: Filters {
+            q: q.q.as_deref().unwrap_or(""),
+            kind: q.kind.as_deref(),
+            state: q.state.as_deref(),
+            kinds: kinds_listed
+                .iter()
+                .map(|k| (*k, crate::render::kind_label_vi(k)))
+                .collect(),
+        },
+        columns: &columns,
+        rows: shown,
+        chase,
+    }))
 }
 
-/// Units that must file but have no login, or whose login fails.
-async fn chase_list(state: &AdminState) -> Result<String, crate::sync::SyncError> {
+/// Units that must file but have no login in a system, or whose login fails: the unit, the
+/// system, the problem in words.
+async fn chase_list(
+    state: &AdminState,
+) -> Result<Vec<(usize, String, &'static str)>, crate::sync::SyncError> {
     let engine = &state.engine;
     let units = &engine.parts.units;
     let sealed = engine.store.credentials().await?;
@@ -562,7 +523,7 @@ async fn chase_list(state: &AdminState) -> Result<String, crate::sync::SyncError
         .filter(|r| r.state == OutboxState::LoginFailed)
         .map(|r| (r.report.unit, r.report.system))
         .collect();
-    let mut lines = String::new();
+    let mut lines = Vec::new();
     for id in units.subtree(units.root()) {
         let unit = units.get(id);
         let Some(duty) = engine
@@ -586,62 +547,62 @@ async fn chase_list(state: &AdminState) -> Result<String, crate::sync::SyncError
                 None
             };
             if let Some(p) = problem {
-                lines.push_str(&format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"s-bad\">{p}</td></tr>",
-                    esc(&unit.name),
-                    esc(&unit.code),
-                    system_vi(system)
-                ));
+                lines.push((id, system.clone(), p));
             }
         }
     }
-    Ok(if lines.is_empty() {
-        "<h2>Tài khoản cần bổ sung</h2><p>Mọi đơn vị đều đã có tài khoản.</p>".to_owned()
-    } else {
-        format!(
-            "<h2>Tài khoản cần bổ sung</h2><table id=\"chase\"><tr><th>Đơn vị</th><th>Mã</th><th>Hệ thống</th><th>Vấn đề</th></tr>{lines}</table>"
-        )
-    })
+    Ok(lines)
 }
 
-/// A table of figures, each a link to the dossiers behind it; columns headed by the form
-/// definition's names.
+/// A table of computed figures, each a link to the dossiers behind it; columns headed by the
+/// form definition's names.
 fn figures_table(
     period: &Period,
     unit: &str,
-    form: &str,
+    (form, heading): (&str, String),
     def: Option<&crate::forms::FormDef>,
     rows: &[(String, String, &Values)],
-) -> String {
-    let Some((_, _, first)) = rows.first() else {
-        return "<p>Không có số liệu.</p>".to_owned();
+) -> templates::unit::Figures {
+    let columns: Vec<(String, String)> = rows
+        .first()
+        .map(|(_, _, first)| {
+            first
+                .columns()
+                .map(|(c, _)| {
+                    (
+                        c.to_string(),
+                        def.map(|d| d.full_header(c)).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let link = |key: &str, c: u32| {
+        format!(
+            "{}/explain?form={}&row={}&column={c}",
+            templates::unit_link(&period.id(), unit),
+            url(form),
+            url(key)
+        )
     };
-    let columns: Vec<u32> = first.columns().map(|(c, _)| c).collect();
-    let mut out = format!(
-        "<table class=\"figures\" data-form=\"{}\"><tr><th>Dòng</th>",
-        esc(form)
-    );
-    for c in &columns {
-        let name = def.map(|d| d.full_header(*c)).unwrap_or_default();
-        out.push_str(&format!("<th>{} ({c})</th>", esc(&name)));
+    templates::unit::Figures {
+        heading,
+        class: "figures",
+        form: form.to_owned(),
+        text: None,
+        columns,
+        rows: rows
+            .iter()
+            .map(|(key, label, values)| templates::unit::FigureRow {
+                key: key.clone(),
+                label: label.clone(),
+                values: values
+                    .columns()
+                    .map(|(c, v)| (v, Some(link(key, c))))
+                    .collect(),
+            })
+            .collect(),
     }
-    out.push_str("</tr>");
-    for (key, label, values) in rows {
-        out.push_str(&format!("<tr><td>{}</td>", esc(label)));
-        for (c, v) in values.columns() {
-            out.push_str(&format!(
-                "<td class=\"n\"><a class=\"figure\" data-row=\"{}\" data-column=\"{c}\" href=\"/periods/{}/units/{}/explain?form={}&amp;row={}&amp;column={c}\">{v}</a></td>",
-                esc(key),
-                url(&period.id()),
-                url(unit),
-                url(form),
-                url(key)
-            ));
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</table>");
-    out
 }
 
 #[derive(serde::Deserialize)]
@@ -674,84 +635,35 @@ async fn unit_page(
     code: &str,
     synced: Option<Instant>,
 ) -> Result<Option<String>, crate::sync::SyncError> {
+    use templates::unit::{FigureRow, Figures};
     let engine = &state.engine;
     let units = &engine.parts.units;
     let Some(id) = units.find(code) else {
         return Ok(None);
     };
     let unit = units.get(id);
-    let mut body = format!(
-        "<h1>{} ({})</h1><p>{} · Kỳ {} ({})</p>",
-        esc(&unit.name),
-        esc(&unit.code),
-        esc(crate::render::kind_label_vi(&unit.kind)),
-        esc(&period.label_vi()),
-        esc(&period.window_vi())
-    );
-    if let Some(at) = synced {
-        body.push_str(&format!(
-            "<p class=\"notice\" id=\"synced\">{}</p>",
-            esc(&words::synced(at))
-        ));
-    }
-    // Re-sync this unit (operators only).
-    if let (Who::Operator(_), Some(csrf)) = (&who.who, &who.csrf) {
-        body.push_str(&format!(
-            "<form method=\"post\" action=\"/periods/{}/units/{}/sync\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button id=\"resync\">Đồng bộ lại</button></form>",
-            url(&period.id()),
-            url(code),
-            esc(csrf)
-        ));
-    }
+    let operator_csrf = match (&who.who, &who.csrf) {
+        (Who::Operator(_), Some(csrf)) => Some(csrf.as_str()),
+        _ => None,
+    };
     // Drafts: each one's state, versions, attempts.
     let rows = view::rows(engine, period).await?;
     let mut mine: Vec<_> = rows.values().filter(|r| r.report.unit == code).collect();
     mine.sort_by(|a, b| {
         (&a.report.form, &a.report.system).cmp(&(&b.report.form, &b.report.system))
     });
-    body.push_str("<h2>Bản nháp trên các hệ thống báo cáo</h2>");
-    if mine.is_empty() {
-        body.push_str("<p>Chưa có báo cáo nào của đơn vị trong kỳ này.</p>");
-    } else {
-        body.push_str("<table id=\"drafts\"><tr><th>Biểu</th><th>Hệ thống</th><th>Trạng thái</th><th>Phiên bản trên hệ thống</th><th>Ghi chú</th><th>Các lần gửi</th><th>Mã trạng thái</th></tr>");
-        for r in mine {
-            let (words, class) = state_vi(r.state);
-            let attempts = match r.id {
-                Some(id) => engine.store.attempts(id).await?,
-                None => Vec::new(),
-            };
-            let history: String = attempts
-                .iter()
-                .rev()
-                .take(6)
-                .map(|a| {
-                    format!(
-                        "{} — {}{}<br>",
-                        time(a.at),
-                        words::answer(&a.answer),
-                        words::version(a.remote_version)
-                    )
-                })
-                .collect();
-            let person = match r.state {
-                OutboxState::Locked => " — cán bộ đã duyệt/ký/gửi",
-                OutboxState::EditedByPerson => " — cán bộ đã sửa bản nháp",
-                _ => "",
-            };
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{words}{person}</td><td class=\"n\">{}</td><td>{}</td><td>{history}</td><td><code>{}</code></td></tr>",
-                esc(&r.report.form),
-                system_vi(&r.report.system),
-                r.remote_version.map_or_else(|| "—".to_owned(), |v| format!("phiên bản {v}")),
-                esc(&words::note(r)),
-                r.state.as_str()
-            ));
-        }
-        body.push_str("</table>");
+    let mut drafts = Vec::new();
+    for r in mine {
+        let attempts = match r.id {
+            Some(id) => engine.store.attempts(id).await?,
+            None => Vec::new(),
+        };
+        drafts.push((r, attempts));
     }
     // Figures, each a link to its dossiers.
     let tables = state.view.tables(engine, period).await?;
     let regime = engine.setup().regime(period)?;
+    let mut figures = Vec::new();
     if let Some(r) = tables.computed.per_unit.iter().find(|r| r.unit == code) {
         let mut rows: Vec<(String, String, &Values)> = r
             .rows
@@ -759,9 +671,9 @@ async fn unit_page(
             .map(|row: &Row| (row.key.clone(), row.label.clone(), &row.values))
             .collect();
         rows.push(("_total".into(), "Tổng số".into(), &r.total));
-        body.push_str("<h2>Số liệu Biểu II.06a của đơn vị</h2>");
+        let heading = "Số liệu Biểu II.06a của đơn vị".to_owned();
         let def = regime.form("II.06a").ok();
-        body.push_str(&figures_table(period, code, "II.06a", def, &rows));
+        figures.push(figures_table(period, code, ("II.06a", heading), def, &rows));
     }
     if let Some(a) = tables.computed.aggregates.iter().find(|r| r.unit == code) {
         let mut rows: Vec<(String, String, &Values)> = Vec::new();
@@ -780,13 +692,13 @@ async fn unit_page(
             ));
         }
         rows.push(("_total".into(), "Tổng số".into(), &a.total));
-        body.push_str("<h2>Số liệu Biểu II.06 (tổng hợp)</h2>");
+        let heading = "Số liệu Biểu II.06 (tổng hợp)".to_owned();
         let def = regime.form("II.06").ok();
-        body.push_str(&figures_table(period, code, "II.06", def, &rows));
+        figures.push(figures_table(period, code, ("II.06", heading), def, &rows));
     }
     // Satisfaction: the unit's own ratings, and over its subtree when it aggregates.
     let (own, subtree) = &tables.satisfaction;
-    let said: Vec<(&str, &crate::forms::satisfaction::SatisfactionReport)> = [
+    let satisfaction = [
         ("Của đơn vị", own.iter().find(|r| r.unit == code)),
         (
             "Toàn bộ đơn vị và các đơn vị trực thuộc",
@@ -796,24 +708,6 @@ async fn unit_page(
     .into_iter()
     .filter_map(|(what, r)| r.map(|r| (what, r)))
     .collect();
-    if !said.is_empty() {
-        body.push_str("<h2>Đánh giá mức độ hài lòng</h2><table id=\"satisfaction\"><tr><th></th><th>Rất hài lòng</th><th>Hài lòng</th><th>Không hài lòng</th><th>Tổng số lượt đánh giá</th><th>Tỷ lệ hài lòng (%)</th><th>Hồ sơ đã giải quyết</th><th>Lượt đánh giá trên hồ sơ đã giải quyết (%)</th></tr>");
-        let percent = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"));
-        for (what, r) in said {
-            let level = |l: &str| r.levels.get(l).copied().unwrap_or(0);
-            body.push_str(&format!(
-                "<tr><td>{what}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                level("1"),
-                level("2"),
-                level("3"),
-                r.total,
-                percent(r.satisfaction_rate),
-                r.resolved.map_or_else(|| "—".to_owned(), |v| v.to_string()),
-                percent(r.coverage)
-            ));
-        }
-        body.push_str("</table>");
-    }
     // The unit's documents, as officials open them.
     let mut downloads = Vec::new();
     if tables.computed.per_unit.iter().any(|r| r.unit == code) {
@@ -828,19 +722,6 @@ async fn unit_page(
     {
         downloads.push(("II.01-ĐC", "docx", "Word"));
     }
-    if !downloads.is_empty() {
-        body.push_str("<h2>Tải về</h2><ul id=\"downloads\">");
-        for (form, extension, program) in downloads {
-            body.push_str(&format!(
-                "<li><a href=\"/periods/{}/units/{}/documents/{}.{extension}\">Biểu {} của đơn vị ({program})</a></li>",
-                url(&period.id()),
-                url(code),
-                url(form),
-                esc(form)
-            ));
-        }
-        body.push_str("</ul>");
-    }
     // The other forms' figures, as their drafts hold them (one per form: every system gets the
     // same content).
     let mut shown: Vec<&str> = vec!["II.06a", "II.06"];
@@ -850,70 +731,54 @@ async fn unit_page(
             continue;
         };
         shown.push(form);
-        body.push_str(&format!(
-            "<h2>Số liệu Biểu {} (bản nháp đã gửi)</h2>",
-            esc(form)
-        ));
-        if let Some(text) = &draft.text {
-            body.push_str(&format!("<pre class=\"draft-text\">{}</pre>", esc(text)));
-        }
-        if draft.rows.is_empty() {
-            continue;
-        }
         let def = regime.form(form).ok();
-        let columns: Vec<&String> = draft.rows[0].values.keys().collect();
-        body.push_str(&format!(
-            "<table class=\"draft\" data-form=\"{}\"><tr><th>Dòng</th>",
-            esc(form)
-        ));
-        for c in &columns {
-            let name = c
-                .parse()
-                .ok()
-                .and_then(|n| def.map(|d| d.full_header(n)))
-                .unwrap_or_default();
-            body.push_str(&format!("<th>{} ({})</th>", esc(&name), esc(c)));
-        }
-        body.push_str("</tr>");
-        for row in &draft.rows {
-            body.push_str(&format!("<tr><td>{}</td>", esc(&row.label)));
-            for c in &columns {
-                let v = row.values.get(*c).copied().unwrap_or(0);
-                body.push_str(&format!("<td class=\"n\">{v}</td>"));
-            }
-            body.push_str("</tr>");
-        }
-        body.push_str("</table>");
+        let columns: Vec<&String> = draft
+            .rows
+            .first()
+            .map(|row| row.values.keys().collect())
+            .unwrap_or_default();
+        figures.push(Figures {
+            heading: format!("Số liệu Biểu {form} (bản nháp đã gửi)"),
+            class: "draft",
+            form: form.to_owned(),
+            text: draft.text.clone(),
+            columns: columns
+                .iter()
+                .map(|c| {
+                    let name = c
+                        .parse()
+                        .ok()
+                        .and_then(|n| def.map(|d| d.full_header(n)))
+                        .unwrap_or_default();
+                    ((*c).clone(), name)
+                })
+                .collect(),
+            rows: draft
+                .rows
+                .iter()
+                .map(|row| FigureRow {
+                    key: row.key.clone(),
+                    label: row.label.clone(),
+                    values: columns
+                        .iter()
+                        .map(|c| (row.values.get(*c).copied().unwrap_or(0), None))
+                        .collect(),
+                })
+                .collect(),
+        });
     }
     // Findings about the unit's records.
-    let findings: Vec<_> = tables
+    let findings = tables
         .computed
         .findings
         .iter()
         .filter(|f| f.unit.as_deref() == Some(code))
         .collect();
-    body.push_str(&format!("<h2>Hồ sơ cần rà soát ({})</h2>", findings.len()));
-    if !findings.is_empty() {
-        body.push_str("<table id=\"findings\"><tr><th>Mã hồ sơ</th><th>Mức độ</th><th>Vấn đề và cách khắc phục</th><th>Mã lỗi</th></tr>");
-        for f in findings {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                esc(&f.record),
-                if f.severity == Severity::Error {
-                    "Không tính vào số liệu"
-                } else {
-                    "Cảnh báo (vẫn tính)"
-                },
-                esc(f.code.describe_vi()),
-                f.code.as_str()
-            ));
-        }
-        body.push_str("</table>");
-    }
     // Who may read this unit's figures: its officials' accesses (operators manage them).
-    if let (Who::Operator(_), Some(csrf)) = (&who.who, &who.csrf) {
-        body.push_str(&viewers_section(state, period, code, csrf).await?);
-    }
+    let viewers = match operator_csrf {
+        Some(csrf) => Some(viewers_section(state, period, code, csrf).await?),
+        None => None,
+    };
     // A viewer's look is noted, so the operator sees who looked.
     if let Who::Viewer { .. } = &who.who {
         let seen = crate::store::AuditEntry {
@@ -932,33 +797,23 @@ async fn unit_page(
         .store
         .audit(Some(&period.id()), Some(&unit.code), 30)
         .await?;
-    body.push_str("<h2>Nhật ký thao tác</h2>");
-    if audit.is_empty() {
-        body.push_str("<p>Chưa có.</p>");
-    } else {
-        body.push_str("<table id=\"audit\"><tr><th>Thời gian</th><th>Người thực hiện</th><th>Thao tác</th><th>Báo cáo</th><th>Phiên bản</th><th>Kết quả</th><th>Lý do</th><th>Mã thao tác</th></tr>");
-        for a in audit {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{} → {}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                a.at.map(time).unwrap_or_default(),
-                esc(&words::actor(&a.actor)),
-                words::action(&a.action),
-                esc(a.form.as_deref().unwrap_or("")),
-                system_vi(a.system.as_deref().unwrap_or("")),
-                a.base_version.map_or_else(|| "—".to_owned(), |v| v.to_string()),
-                a.new_version.map_or_else(|| "—".to_owned(), |v| v.to_string()),
-                esc(&a.answer.as_deref().map(words::audit_answer).unwrap_or_default()),
-                esc(&words::audit_reason(&a.action, &a.reason)),
-                esc(&a.action)
-            ));
-        }
-        body.push_str("</table>");
-    }
-    body.push_str(&format!(
-        "<p><a href=\"/periods/{}\">← Về bảng tổng hợp</a></p>",
-        url(&period.id())
-    ));
-    Ok(Some(page(&unit.name, &body)))
+    Ok(Some(templates::unit::render(&templates::unit::Unit {
+        period: period.id(),
+        label: period.label_vi(),
+        window: period.window_vi(),
+        code: &unit.code,
+        name: &unit.name,
+        kind: crate::render::kind_label_vi(&unit.kind),
+        synced: synced.map(words::synced),
+        resync: operator_csrf,
+        drafts,
+        figures,
+        satisfaction,
+        downloads,
+        findings,
+        viewers,
+        audit,
+    })))
 }
 
 /// A file to download.
@@ -1205,46 +1060,34 @@ pub async fn explain(
         ),
         None => field_name(&e.row),
     };
-    let mut body = format!(
-        "<h1>Giải thích số liệu</h1><p>Biểu {} · {} ({}) · dòng: {} · cột ({}) {}</p><p id=\"figure\">Số liệu: <b>{}</b> hồ sơ</p>",
-        esc(&e.form),
-        esc(&unit_name(&e.unit)),
-        esc(&e.unit),
-        esc(&row_name),
-        e.column,
-        esc(&e.header),
-        e.figure
-    );
-    body.push_str("<table id=\"dossiers\"><tr><th>STT</th><th>Mã hồ sơ</th><th>Đơn vị</th><th>Lĩnh vực</th><th>Lý do được tính</th></tr>");
-    for (i, d) in e.counted.iter().enumerate() {
-        body.push_str(&format!(
-            "<tr class=\"dossier\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            i + 1,
-            esc(&d.record),
-            esc(&unit_name(&d.unit)),
-            esc(&field_name(&d.field)),
-            esc(&d.reason)
-        ));
-    }
-    body.push_str("</table>");
-    if !e.left_out.is_empty() {
-        body.push_str(&format!("<h2>Không tính vào số liệu ({} hồ sơ)</h2><table id=\"left-out\"><tr><th>Mã hồ sơ</th><th>Lĩnh vực</th><th>Vấn đề</th></tr>", e.left_out.len()));
-        for d in &e.left_out {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&d.record),
-                esc(&field_name(&d.field)),
-                esc(&d.reason)
-            ));
-        }
-        body.push_str("</table>");
-    }
-    body.push_str(&format!(
-        "<p><a href=\"/periods/{}/units/{}\">← Về trang đơn vị</a></p>",
-        url(&period.id()),
-        url(&unit)
-    ));
-    Html(page("Giải thích số liệu", &body)).into_response()
+    let explained = templates::explain::Explain {
+        back: templates::unit_link(&period.id(), &unit),
+        form: &e.form,
+        unit: &e.unit,
+        unit_name: unit_name(&e.unit),
+        row: row_name,
+        column: e.column,
+        header: &e.header,
+        figure: e.figure,
+        counted: e
+            .counted
+            .iter()
+            .map(|d| {
+                [
+                    d.record.clone(),
+                    unit_name(&d.unit),
+                    field_name(&d.field),
+                    d.reason.clone(),
+                ]
+            })
+            .collect(),
+        left_out: e
+            .left_out
+            .iter()
+            .map(|d| [d.record.clone(), field_name(&d.field), d.reason.clone()])
+            .collect(),
+    };
+    Html(templates::explain::render(&explained)).into_response()
 }
 
 /// The unit's viewers, each with a button that revokes them, and the form that gives an official
@@ -1254,7 +1097,7 @@ async fn viewers_section(
     period: &Period,
     code: &str,
     csrf: &str,
-) -> Result<String, crate::sync::SyncError> {
+) -> Result<maud::Markup, crate::sync::SyncError> {
     let viewers: Vec<_> = state
         .engine
         .store
@@ -1263,34 +1106,15 @@ async fn viewers_section(
         .into_iter()
         .filter(|v| v.unit == code && v.revoked_at.is_none())
         .collect();
-    let base = format!("/periods/{}/units/{}/viewers", url(&period.id()), url(code));
-    let mut out = String::from("<h2>Cán bộ đơn vị được xem số liệu</h2>");
-    if viewers.is_empty() {
-        out.push_str("<p>Chưa có cán bộ nào của đơn vị được cấp quyền xem.</p>");
-    } else {
-        out.push_str(
-            "<table id=\"viewers\"><tr><th>Tên đăng nhập</th><th>Tình trạng</th><th></th></tr>",
-        );
-        for v in viewers {
-            out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td><form method=\"post\" action=\"{base}/{}/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button>Thu hồi quyền xem</button></form></td></tr>",
-                esc(&v.name),
-                if v.password_hash.is_some() {
-                    "Đã đặt mật khẩu"
-                } else {
-                    "Chưa dùng đường dẫn"
-                },
-                url(&v.name),
-                esc(csrf)
-            ));
-        }
-        out.push_str("</table>");
-    }
-    out.push_str(&format!(
-        "<form method=\"post\" action=\"{base}\" id=\"issue-viewer\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">Cấp quyền xem cho cán bộ đơn vị: <label>tên đăng nhập <input name=\"name\" id=\"viewer-name\"></label> <button>Tạo đường dẫn dùng một lần</button></form>",
-        esc(csrf)
-    ));
-    Ok(out)
+    let base = format!("{}/viewers", templates::unit_link(&period.id(), code));
+    let listed: Vec<templates::viewers::Viewer> = viewers
+        .iter()
+        .map(|v| templates::viewers::Viewer {
+            name: &v.name,
+            has_password: v.password_hash.is_some(),
+        })
+        .collect();
+    Ok(templates::viewers::section(&base, &listed, csrf))
 }
 
 #[derive(serde::Deserialize)]
@@ -1338,17 +1162,13 @@ pub async fn issue_viewer(
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("");
-            let body = format!(
-                "<h1>Đường dẫn cho cán bộ {}</h1><p>Gửi đường dẫn dưới đây cho cán bộ (chỉ hiện một lần; dùng được một lần, trong {} giờ). Cán bộ mở đường dẫn, đặt mật khẩu, rồi đăng nhập bằng tên <b>{}</b>.</p><p><code id=\"viewer-link\">http://{}{}</code></p><p><a href=\"/periods/{}/units/{}\">← Về trang đơn vị</a></p>",
-                esc(name),
+            Html(templates::viewers::issued(
+                name,
                 super::VIEWER_LINK_HOURS,
-                esc(name),
-                esc(host),
-                esc(&link),
-                url(&period),
-                url(&unit)
-            );
-            Html(page("Đường dẫn cho cán bộ đơn vị", &body)).into_response()
+                &format!("http://{host}{link}"),
+                &templates::unit_link(&period, &unit),
+            ))
+            .into_response()
         }
         Err(e) => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1387,13 +1207,7 @@ pub async fn revoke_viewer(
 
 /// The page a one-time link opens: the official sets a password.
 pub async fn welcome_form(Path(token): Path<String>) -> Html<String> {
-    Html(page(
-        "Đặt mật khẩu",
-        &format!(
-            "<h1>Đặt mật khẩu xem số liệu của đơn vị</h1><form method=\"post\" action=\"/welcome/{}\"><p><label>Mật khẩu (ít nhất 10 ký tự): <input type=\"password\" name=\"password\" id=\"new-password\" autocomplete=\"new-password\"></label></p><p><label>Nhập lại mật khẩu: <input type=\"password\" name=\"again\" id=\"again\" autocomplete=\"new-password\"></label></p><button id=\"set-password\">Đặt mật khẩu và vào trang đơn vị</button></form>",
-            url(&token)
-        ),
-    ))
+    Html(templates::viewers::welcome(&token))
 }
 
 #[derive(serde::Deserialize)]
