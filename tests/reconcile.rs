@@ -223,9 +223,14 @@ fn readings(result: &Value) -> Vec<(String, bool, u64, u64, u64)> {
         .collect()
 }
 
+/// The README's four readings in effect; then the three later readings, which their system does
+/// not apply: each would move the tables apart, so none is taken. From the dossiers' own fields:
+/// one resolved dossier has no TN (#10: its (3) would grow), seven status-7 dossiers have no KT
+/// (each counted in (3), (4)/(5)/(6), (11) and (12)/(13): 28 cells), and no dossier finished in
+/// the period was received after it.
 fn expected_readings(scale: u64) -> Vec<(String, bool, u64, u64, u64)> {
     let steps = [31, 25, 13, 5, 3].map(|d| d * scale);
-    [
+    let mut out: Vec<_> = [
         ("withdrawn_by_dates", 3),
         ("unknown_channel_in_total", 4),
         ("finished_before_received_counted", 2),
@@ -234,7 +239,16 @@ fn expected_readings(scale: u64) -> Vec<(String, bool, u64, u64, u64)> {
     .iter()
     .enumerate()
     .map(|(i, (name, n))| ((*name).to_owned(), true, *n, steps[i], steps[i + 1]))
-    .collect()
+    .collect();
+    let left = steps[4];
+    for (name, n, apart) in [
+        ("received_without_reception_date_counted", 1, scale),
+        ("withdrawn_without_finish_date_dropped", 7, 28 * scale),
+        ("finished_in_period_received_after_end_counted", 0, 0),
+    ] {
+        out.push((name.to_owned(), false, n, left, left + apart));
+    }
+    out
 }
 
 #[test]
@@ -456,5 +470,188 @@ fn the_workbook_is_in_vietnamese() {
         summary
             .iter()
             .any(|c| c.starts_with("Hồ sơ \"Trả lại/Xin rút\""))
+    );
+}
+
+/// `reconcile` of tests/fixtures/reconcile-readings against `theirs_file`: exit code and JSON.
+fn reconcile_readings(theirs_file: &str) -> (i32, Value) {
+    let file = |name: &str| own_fixture("reconcile-readings", name);
+    let out = bin()
+        .args(["reconcile", "--input", &file("dossiers.ndjson")])
+        .args(["--units", &file("units.toml"), "--period", "2023-Q3"])
+        .args(["--form", "II.06a", "--theirs", theirs_file])
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "reconcile printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// The README's table: each moved dossier (number), its field, and per column the change with
+/// the reading(s) that make it.
+type DossierMoves = (u32, &'static str, Vec<(u32, i64, &'static str)>);
+
+fn readings_readme() -> Vec<DossierMoves> {
+    const WBD: &str = "withdrawn_by_dates";
+    const UC: &str = "unknown_channel_in_total";
+    const FBR: &str = "finished_before_received_counted";
+    const RW: &str = "resolved_without_reception_date";
+    const RC: &str = "received_without_reception_date_counted";
+    const WD: &str = "withdrawn_without_finish_date_dropped";
+    const AE: &str = "finished_in_period_received_after_end_counted";
+    vec![
+        (3, "G09-CT", vec![(8, 1, WBD), (9, -1, WBD)]),
+        (4, "G09-CC", vec![(10, 1, WBD), (9, -1, WBD)]),
+        (5, "G09-LS", vec![(3, 1, UC), (11, 1, UC), (13, 1, UC)]),
+        (6, "G09-TG", vec![(3, 1, UC), (7, 1, UC), (8, 1, UC)]),
+        (
+            7,
+            "G09-QT",
+            vec![(3, 1, FBR), (4, 1, FBR), (7, 1, FBR), (8, 1, FBR)],
+        ),
+        (
+            8,
+            "G09-NV",
+            vec![(3, 1, FBR), (5, 1, FBR), (7, 1, FBR), (9, 1, FBR)],
+        ),
+        (9, "G09-LLTP", vec![(3, 1, RC), (7, 1, RW), (8, 1, RW)]),
+        (10, "G09-BT", vec![(3, 1, RC), (7, 1, RW), (10, 1, RW)]),
+        (
+            11,
+            "G09-GD",
+            vec![(3, -1, WD), (4, -1, WD), (11, -1, WD), (13, -1, WD)],
+        ),
+        (
+            12,
+            "G09-HG",
+            vec![(3, -1, WD), (6, -1, WD), (11, -1, WD), (12, -1, WD)],
+        ),
+        (13, "G09-TT", vec![(3, 1, AE), (7, 1, AE), (8, 1, AE)]),
+        (14, "G09-DG", vec![(3, 1, AE), (7, 1, AE), (9, 1, AE)]),
+        (
+            15,
+            "G09-QL",
+            vec![
+                (
+                    3,
+                    1,
+                    "withdrawn_by_dates+received_without_reception_date_counted",
+                ),
+                (7, 1, "withdrawn_by_dates+resolved_without_reception_date"),
+                (10, 1, "withdrawn_by_dates+resolved_without_reception_date"),
+            ],
+        ),
+    ]
+}
+
+/// Every explained move of the result: (dossier's number, field, column, change, reading).
+fn moves_of(result: &Value) -> std::collections::BTreeSet<(u32, String, u32, i64, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for c in result["cells"].as_array().unwrap() {
+        for m in c["explained"].as_array().unwrap() {
+            let dossier = m["dossier"].as_str().unwrap();
+            let number: u32 = dossier.rsplit('-').next().unwrap().parse().unwrap();
+            out.insert((
+                number,
+                c["field"].as_str().unwrap().to_owned(),
+                c["column"].as_u64().unwrap() as u32,
+                m["change"].as_i64().unwrap(),
+                m["reading"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_reading_moves_the_dossiers_its_readme_names() {
+    let (code, result) = reconcile_readings(&own_fixture("reconcile-readings", "theirs-flat.csv"));
+    assert_eq!(code, 0, "everything explained: {}", result["summary"]);
+    let steps = [41, 37, 31, 23, 17, 14, 6, 0];
+    let expected: Vec<_> = [
+        "withdrawn_by_dates",
+        "unknown_channel_in_total",
+        "finished_before_received_counted",
+        "resolved_without_reception_date",
+        "received_without_reception_date_counted",
+        "withdrawn_without_finish_date_dropped",
+        "finished_in_period_received_after_end_counted",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, r)| ((*r).to_owned(), true, 2, steps[i], steps[i + 1]))
+    .collect();
+    assert_eq!(readings(&result), expected);
+    let readme: std::collections::BTreeSet<_> = readings_readme()
+        .into_iter()
+        .flat_map(|(n, field, cells)| {
+            cells.into_iter().map(move |(column, change, reading)| {
+                (n, field.to_owned(), column, change, reading.to_owned())
+            })
+        })
+        .collect();
+    assert_eq!(moves_of(&result), readme);
+    let s = &result["summary"];
+    assert_eq!(
+        (
+            s["cells"].as_u64(),
+            s["differing"].as_u64(),
+            s["difference"].as_u64()
+        ),
+        (Some(154), Some(41), Some(41))
+    );
+    assert_eq!(s["unexplained"].as_u64(), Some(0));
+    assert_eq!(result["unmatched"], json!([]));
+}
+
+#[test]
+fn a_fault_of_three_in_one_cell_is_left_exactly_unexplained() {
+    let dir = tempfile::tempdir().unwrap();
+    let original =
+        std::fs::read_to_string(own_fixture("reconcile-readings", "theirs-flat.csv")).unwrap();
+    let faulty = original.replace(
+        "000.20.00.H55,G09-GD,0,0,0,0,0,0,0,0,0,0,0",
+        "000.20.00.H55,G09-GD,0,0,0,0,0,0,0,0,3,0,0",
+    );
+    assert_ne!(faulty, original);
+    let path = dir.path().join("theirs.csv");
+    std::fs::write(&path, faulty).unwrap();
+    let (code, result) = reconcile_readings(path.to_str().unwrap());
+    assert_eq!(code, 4, "something is left unexplained");
+    let s = &result["summary"];
+    assert_eq!(
+        (
+            s["differing"].as_u64(),
+            s["difference"].as_u64(),
+            s["unexplained"].as_u64()
+        ),
+        (Some(41), Some(42), Some(3))
+    );
+    let steps = [42, 38, 32, 24, 18, 15, 9, 3];
+    for (i, r) in readings(&result).iter().enumerate() {
+        assert_eq!((r.1, r.3, r.4), (true, steps[i], steps[i + 1]), "{}", r.0);
+    }
+    let left: Vec<&Value> = result["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["unexplained"].as_i64() != Some(0))
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (
+            &left[0]["field"],
+            &left[0]["column"],
+            &left[0]["unexplained"]
+        ),
+        (&json!("G09-GD"), &json!(11), &json!(3))
+    );
+    assert_eq!(
+        left[0]["candidates"],
+        json!([{"dossier": "000.20.00.H55-230810-000011", "finding": "withdrawn_without_finish_date"}])
     );
 }

@@ -160,6 +160,13 @@ pub struct Reading {
     pub finished_before_received_counted: bool,
     /// A resolved dossier without a reception date counts in (7) and its (8)-(10) column.
     pub resolved_without_reception_date: bool,
+    /// A resolved dossier without a reception date, closed in the period, counts in (3).
+    pub received_without_reception_date_counted: bool,
+    /// A status-7 dossier without a finish date is left out of every column.
+    pub withdrawn_without_finish_date_dropped: bool,
+    /// A dossier finished in the period but received after its last day counts as resolved: (3),
+    /// (7) and (8)-(10) by its due date, in neither (4)/(5) nor (6).
+    pub finished_in_period_received_after_end_counted: bool,
 }
 
 /// Applies domain.md §5 to one dossier.
@@ -173,11 +180,18 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     if class == StatusClass::Excluded || d.deleted {
         return Placement::Outside;
     }
+    if reading.withdrawn_without_finish_date_dropped
+        && class == StatusClass::Withdrawn
+        && d.finished_at.get().is_none()
+    {
+        return Placement::Outside;
+    }
     let withdrawn = class == StatusClass::Withdrawn
         || (!reading.withdrawn_by_dates && d.result_kind == ResultKind::Withdrawal);
     let Some(received) = d.received_at.get().map(|i| i.local_day()) else {
-        if reading.resolved_without_reception_date
-            && let Some(p) = resolved_without_reception(d, w, units, withdrawn)
+        if (reading.resolved_without_reception_date
+            || reading.received_without_reception_date_counted)
+            && let Some(p) = resolved_without_reception(d, w, units, withdrawn, reading)
         {
             return p;
         }
@@ -186,10 +200,16 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
             "NgayTiepNhan để trống: hồ sơ không xếp được vào kỳ nào; bổ sung ngày tiếp nhận trên hệ thống nguồn",
         );
     };
-    if received > w.last {
+    let finished = d.finished_at.get().map(|i| i.local_day());
+    // Received after the period: outside it, unless a reading counts it as finished in it.
+    let after_end = received > w.last;
+    if after_end
+        && !(reading.finished_in_period_received_after_end_counted
+            && d.status.reads_finish_date()
+            && finished.is_some_and(|k| w.first <= k && k <= w.last))
+    {
         return Placement::Outside;
     }
-    let finished = d.finished_at.get().map(|i| i.local_day());
     if class == StatusClass::Finished && finished.is_none() {
         return error(
             FindingCode::FinishedWithoutFinishDate,
@@ -205,6 +225,7 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     if let Some(k) = closed_on
         && k < received
         && !reading.finished_before_received_counted
+        && !after_end
     {
         return error(
             FindingCode::FinishedBeforeReceived,
@@ -214,7 +235,7 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     if closed_on.is_some_and(|k| k < w.first) {
         return Placement::Outside;
     }
-    let in_period = received >= w.first;
+    let in_period = received >= w.first && !after_end;
     let channel = Channel::classify(&d.channel);
     if in_period && channel.is_none() && !reading.unknown_channel_in_total {
         let msg = format!(
@@ -276,12 +297,15 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
 }
 
 /// [`Reading::resolved_without_reception_date`]: a resolved dossier (status 9/10 with KT) closed in
-/// the period counts in (7) and, by its due date, (8), (9) or (10); `None` when it does not apply.
+/// the period counts in (7) and, by its due date, (8), (9) or (10);
+/// [`Reading::received_without_reception_date_counted`]: it counts in (3). `None` when neither
+/// applies.
 fn resolved_without_reception(
     d: &Dossier,
     w: Window,
     units: &UnitTree,
     withdrawn: bool,
+    reading: Reading,
 ) -> Option<Placement> {
     if d.status.class() != StatusClass::Finished || withdrawn {
         return None;
@@ -293,10 +317,13 @@ fn resolved_without_reception(
     }
     let due = d.due_at.get().map(|i| i.local_day());
     let mut columns = [false; 11];
-    columns[4] = true;
-    columns[5] = due.is_some_and(|h| k < h);
-    columns[6] = due.is_none_or(|h| k == h);
-    columns[7] = due.is_some_and(|h| k > h);
+    columns[0] = reading.received_without_reception_date_counted;
+    if reading.resolved_without_reception_date {
+        columns[4] = true;
+        columns[5] = due.is_some_and(|h| k < h);
+        columns[6] = due.is_none_or(|h| k == h);
+        columns[7] = due.is_some_and(|h| k > h);
+    }
     Some(Placement::Counted {
         unit,
         columns,

@@ -3,7 +3,7 @@
 //! every explaining dossier, what could not be matched, and every compared cell.
 
 use super::RenderError;
-use crate::forms::reconcile::{Cell, Reconciliation};
+use crate::forms::reconcile::{Cell, ReadingName, Reconciliation};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 pub fn json(r: &Reconciliation, out: &mut dyn std::io::Write) -> Result<(), RenderError> {
@@ -52,6 +52,7 @@ fn table(
         ws.set_column_width(c as u16, *w)?;
         ws.write_string_with_format(top, c as u16, *h, &s.header)?;
     }
+    fit_row(ws, top, headers)?;
     ws.set_freeze_panes(top + 1, 0)?;
     ws.autofilter(top, 0, top + rows.max(1) as u32, headers.len() as u16 - 1)?;
     ws.set_landscape()
@@ -59,6 +60,35 @@ fn table(
         .set_print_fit_to_pages(1, 0);
     ws.set_repeat_rows(top, top)?;
     ws.set_footer("&C&\"Times New Roman,Regular\"&10Trang &P/&N");
+    Ok(())
+}
+
+/// A reading (or several together, "a+b") in Vietnamese.
+fn reading_vi(code: &str) -> String {
+    let names: Vec<&str> = code
+        .split('+')
+        .map(|c| ReadingName::from_code(c).map_or(c, |n| n.describe_vi()))
+        .collect();
+    match names.as_slice() {
+        [one] => (*one).to_owned(),
+        many => format!("Kết hợp các cách hiểu: {}", many.join("; ")),
+    }
+}
+
+/// Sets a row's height to hold its wrapped texts: `texts` are (text, column width).
+fn fit_row(ws: &mut Worksheet, row: u32, texts: &[(&str, f64)]) -> Result<(), XlsxError> {
+    let lines = texts
+        .iter()
+        .map(|(t, width)| {
+            // Times New Roman 12 pt: about one character per unit of width, less for capitals and
+            // wide letters; counted short so that nothing overprints.
+            let per_line = ((width - 1.0) * 0.95).max(1.0);
+            t.split('\n')
+                .map(|l| (l.chars().count() as f64 / per_line).ceil().max(1.0))
+                .sum::<f64>()
+        })
+        .fold(1.0, f64::max);
+    ws.set_row_height(row, 16.0 * lines + 4.0)?;
     Ok(())
 }
 
@@ -73,34 +103,55 @@ fn cell_row(
     ws.write_string_with_format(row, 1, &c.unit, &s.text)?;
     ws.write_string_with_format(row, 2, &c.label, &s.text)?;
     ws.write_number_with_format(row, 3, c.column as f64, &s.number)?;
-    ws.write_number_with_format(row, 4, c.ours as f64, &s.number)?;
-    ws.write_number_with_format(row, 5, c.theirs as f64, &s.number)?;
-    ws.write_number_with_format(row, 6, c.difference as f64, &s.signed)?;
+    ws.write_string_with_format(row, 4, &c.column_label, &s.text)?;
+    ws.write_number_with_format(row, 5, c.ours as f64, &s.number)?;
+    ws.write_number_with_format(row, 6, c.theirs as f64, &s.number)?;
+    ws.write_number_with_format(row, 7, c.difference as f64, &s.signed)?;
     let explained: i64 = c.explained.iter().map(|m| m.change).sum();
-    ws.write_number_with_format(row, 7, explained as f64, &s.signed)?;
-    ws.write_number_with_format(row, 8, c.unexplained as f64, &s.signed)?;
+    ws.write_number_with_format(row, 8, explained as f64, &s.signed)?;
+    ws.write_number_with_format(row, 9, c.unexplained as f64, &s.signed)?;
+    let mut texts = vec![
+        (c.unit_name.clone(), CELL_HEADERS[0].1),
+        (c.label.clone(), CELL_HEADERS[2].1),
+        (c.column_label.clone(), CELL_HEADERS[4].1),
+    ];
     if with_moves {
         let list: Vec<String> = c
             .explained
             .iter()
-            .map(|m| format!("{} ({}, {:+})", m.dossier, m.reading.as_str(), m.change))
+            .map(|m| format!("{} ({}, {:+})", m.dossier, m.reading, m.change))
             .collect();
-        ws.write_string_with_format(row, 9, list.join("; "), &s.text)?;
+        let candidates: Vec<String> = c
+            .candidates
+            .iter()
+            .map(|x| format!("{} ({})", x.dossier, x.finding))
+            .collect();
+        let (list, candidates) = (list.join(";\n"), candidates.join(";\n"));
+        ws.write_string_with_format(row, 10, &list, &s.text)?;
+        ws.write_string_with_format(row, 11, &candidates, &s.text)?;
+        texts.push((list, CELL_HEADERS[10].1));
+        texts.push((candidates, CELL_HEADERS[11].1));
     }
-    Ok(())
+    let texts: Vec<(&str, f64)> = texts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+    fit_row(ws, row, &texts)
 }
 
-const CELL_HEADERS: [(&str, f64); 10] = [
+const CELL_HEADERS: [(&str, f64); 12] = [
     ("Đơn vị", 24.0),
     ("Mã đơn vị", 18.0),
     ("Lĩnh vực", 36.0),
     ("Cột", 6.0),
+    ("Tên cột", 36.0),
     ("Số liệu baocao-sync", 11.0),
     ("Số liệu đối chiếu", 11.0),
     ("Chênh lệch (đối chiếu − baocao-sync)", 13.0),
     ("Giải thích được", 11.0),
     ("Chưa giải thích", 11.0),
-    ("Hồ sơ giải thích (cách hiểu, thay đổi)", 60.0),
+    ("Hồ sơ giải thích (mã cách hiểu, thay đổi)", 60.0),
+    (
+        "Ô chưa giải thích: hồ sơ có phát hiện dữ liệu, cần xem trước",
+        44.0,
+    ),
 ];
 
 pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
@@ -140,8 +191,12 @@ pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
             r.units_only_ours.len()
         ),
     ];
+    let wrapped = Format::new()
+        .set_font_name("Times New Roman")
+        .set_font_size(12)
+        .set_text_wrap();
     for (i, l) in lines.iter().enumerate() {
-        ws.write_string(2 + i as u32, 1, l)?;
+        ws.merge_range(2 + i as u32, 1, 2 + i as u32, 6, l, &wrapped)?;
     }
     let top = 9;
     ws.write_string_with_format(
@@ -162,6 +217,15 @@ pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
     for (c, h) in headers.iter().enumerate() {
         ws.write_string_with_format(top, c as u16, *h, &s.header)?;
     }
+    fit_row(
+        ws,
+        top,
+        &headers
+            .iter()
+            .zip([6.0, 70.0, 34.0, 13.0, 13.0, 13.0, 13.0])
+            .map(|(h, w)| (*h, w))
+            .collect::<Vec<_>>(),
+    )?;
     for (i, x) in r.readings.iter().enumerate() {
         let row = top + 1 + i as u32;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &s.number)?;
@@ -171,7 +235,11 @@ pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
         ws.write_number_with_format(row, 4, x.dossiers as f64, &s.number)?;
         ws.write_number_with_format(row, 5, x.difference_without as f64, &s.number)?;
         ws.write_number_with_format(row, 6, x.difference_with as f64, &s.number)?;
-        ws.set_row_height(row, 48)?;
+        fit_row(
+            ws,
+            row,
+            &[(x.reading.describe_vi(), 70.0), (x.reading.as_str(), 34.0)],
+        )?;
     }
     ws.set_landscape()
         .set_paper_size(9)
@@ -194,8 +262,10 @@ pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
         ("Mã đơn vị", 18.0),
         ("Lĩnh vực", 36.0),
         ("Cột", 6.0),
-        ("Mã hồ sơ", 30.0),
-        ("Cách hiểu quy tắc", 34.0),
+        ("Tên cột", 36.0),
+        ("Mã hồ sơ", 31.0),
+        ("Cách hiểu quy tắc của hệ thống kia", 60.0),
+        ("Mã cách hiểu", 34.0),
         ("Thay đổi", 9.0),
     ];
     let moves: Vec<(&Cell, &crate::forms::reconcile::Move)> = r
@@ -210,9 +280,23 @@ pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
         ws.write_string_with_format(row, 1, &c.unit, &s.text)?;
         ws.write_string_with_format(row, 2, &c.label, &s.text)?;
         ws.write_number_with_format(row, 3, c.column as f64, &s.number)?;
-        ws.write_string_with_format(row, 4, &m.dossier, &s.text)?;
-        ws.write_string_with_format(row, 5, m.reading.as_str(), &s.text)?;
-        ws.write_number_with_format(row, 6, m.change as f64, &s.signed)?;
+        ws.write_string_with_format(row, 4, &c.column_label, &s.text)?;
+        ws.write_string_with_format(row, 5, &m.dossier, &s.text)?;
+        let said = reading_vi(&m.reading);
+        ws.write_string_with_format(row, 6, &said, &s.text)?;
+        ws.write_string_with_format(row, 7, &m.reading, &s.text)?;
+        ws.write_number_with_format(row, 8, m.change as f64, &s.signed)?;
+        fit_row(
+            ws,
+            row,
+            &[
+                (&c.unit_name, 24.0),
+                (&c.label, 36.0),
+                (&c.column_label, 36.0),
+                (&said, 60.0),
+                (&m.reading, 34.0),
+            ],
+        )?;
     }
 
     let ws = book.add_worksheet().set_name("Không khớp")?;
@@ -244,6 +328,7 @@ pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
         {
             ws.write_string_with_format(row, c as u16, t, &s.text)?;
         }
+        fit_row(ws, row, &[(&u.place, 30.0), (&u.reason, 70.0)])?;
         row += 1;
     }
     for unit in &r.units_only_ours {
@@ -261,7 +346,7 @@ pub fn xlsx(r: &Reconciliation) -> Result<Vec<u8>, RenderError> {
     }
 
     let ws = book.add_worksheet().set_name("Toàn bộ ô")?;
-    table(ws, 0, &CELL_HEADERS[..9], r.cells.len(), &s)?;
+    table(ws, 0, &CELL_HEADERS[..10], r.cells.len(), &s)?;
     for (i, c) in r.cells.iter().enumerate() {
         cell_row(ws, 1 + i as u32, c, false, &s)?;
     }

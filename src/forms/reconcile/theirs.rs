@@ -1,100 +1,13 @@
-//! Reconciling II.06a with another system's statistics of the same dossiers (`reconcile`): per
-//! unit × field × column, ours, theirs and the difference; for each difference, the dossiers that
-//! a known other reading of the rules moves into or out of that cell, each with its reading, and
-//! what is left unexplained.
-//!
-//! The readings are the ones other systems are known to apply where domain.md differs, in this
-//! order (a dossier is attributed to the first that applies to it):
-//! 1. `withdrawn_by_dates`, 2. `unknown_channel_in_total`, 3. `finished_before_received_counted`,
-//! 4. `resolved_without_reception_date` (see [`ReadingName`]).
-//!
-//! Another system applies its rules to every dossier, so a reading is taken to be in effect
-//! there when applying it to every dossier brings the two tables closer (less total absolute
-//! difference), tried in that order, each on top of those already in effect. The dossiers those
-//! readings move explain the differences they touch; the rest is left unexplained, never forced.
-//!
-//! Their table arrives as raw sheets (read by `sources::theirs`): a flat table (a header row with `unit`,
-//! `field` and the columns by number, "(n)" or label, then one row per unit and field) or the
-//! template layout `report --format xlsx` writes (one sheet per unit). Units and fields are
-//! matched by code or by name; whatever cannot be matched is listed, never dropped.
-//!
-//! Pure: no IO, no clock.
+//! Their table: another system's II.06a read from raw sheets (a flat table, or the template
+//! layout `report --format xlsx` writes), and their units and fields matched to ours by code or
+//! by name. Whatever cannot be matched or read is listed, never dropped.
 
-use super::FormDef;
-use super::definition::Fill;
-use super::ii06a::{DOSSIER_METRICS, Placement, Reading, Window, place_as};
-use super::table::UnitReport;
-use crate::domain::{Dossier, Period, UnitTree};
+use super::super::FormDef;
+use super::super::definition::Fill;
+use crate::domain::UnitTree;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use unicode_normalization::UnicodeNormalization;
-
-/// The known other readings, in the order a dossier is attributed to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReadingName {
-    /// A `Trả lại/Xin rút` dossier stored as status 9/10 placed in (8) or (10) by its dates
-    /// instead of (9).
-    WithdrawnByDates,
-    /// A dossier received in the period with a channel outside 1-3 counted in (3) and its
-    /// (7)-(13) columns but in neither (4) nor (5), instead of left out.
-    UnknownChannelInTotal,
-    /// A dossier finished before it was received, counted by its dates instead of left out.
-    FinishedBeforeReceivedCounted,
-    /// A resolved dossier with no reception date counted in (7) and its (8)-(10) column instead
-    /// of left out.
-    ResolvedWithoutReceptionDate,
-}
-
-impl ReadingName {
-    pub const ALL: [ReadingName; 4] = [
-        ReadingName::WithdrawnByDates,
-        ReadingName::UnknownChannelInTotal,
-        ReadingName::FinishedBeforeReceivedCounted,
-        ReadingName::ResolvedWithoutReceptionDate,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReadingName::WithdrawnByDates => "withdrawn_by_dates",
-            ReadingName::UnknownChannelInTotal => "unknown_channel_in_total",
-            ReadingName::FinishedBeforeReceivedCounted => "finished_before_received_counted",
-            ReadingName::ResolvedWithoutReceptionDate => "resolved_without_reception_date",
-        }
-    }
-
-    /// What the other system does, in Vietnamese.
-    pub fn describe_vi(self) -> &'static str {
-        match self {
-            ReadingName::WithdrawnByDates => {
-                "Hồ sơ \"Trả lại/Xin rút\" lưu ở trạng thái 9/10 được xếp vào cột (8) hoặc (10) theo ngày, thay vì cột (9)"
-            }
-            ReadingName::UnknownChannelInTotal => {
-                "Hồ sơ tiếp nhận trong kỳ có kênh thực hiện không phải 1, 2, 3 được tính vào cột (3) và (7)-(13) nhưng không vào (4), (5), thay vì không tính"
-            }
-            ReadingName::FinishedBeforeReceivedCounted => {
-                "Hồ sơ có ngày kết thúc xử lý trước ngày tiếp nhận vẫn được tính theo các ngày của nó, thay vì không tính"
-            }
-            ReadingName::ResolvedWithoutReceptionDate => {
-                "Hồ sơ đã giải quyết không có ngày tiếp nhận được tính vào cột (7) và cột (8)-(10) tương ứng, thay vì không tính"
-            }
-        }
-    }
-
-    fn add_to(self, mut r: Reading) -> Reading {
-        match self {
-            ReadingName::WithdrawnByDates => r.withdrawn_by_dates = true,
-            ReadingName::UnknownChannelInTotal => r.unknown_channel_in_total = true,
-            ReadingName::FinishedBeforeReceivedCounted => r.finished_before_received_counted = true,
-            ReadingName::ResolvedWithoutReceptionDate => r.resolved_without_reception_date = true,
-        }
-        r
-    }
-}
-
-fn reading_of(names: &[ReadingName]) -> Reading {
-    names.iter().fold(Reading::default(), |r, n| n.add_to(r))
-}
 
 /// One cell as the file holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -454,74 +367,8 @@ fn read_template(def: &FormDef, sheet: &RawSheet, out: &mut TheirTable) {
     }
 }
 
-/// How one dossier changes one cell under the readings in effect.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Move {
-    pub dossier: String,
-    pub reading: ReadingName,
-    /// +1: their reading puts the dossier in the cell and ours does not; -1: the other way.
-    pub change: i64,
-}
-
-/// One cell compared.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cell {
-    pub unit: String,
-    pub unit_name: String,
-    /// Field code, or `_total`.
-    pub field: String,
-    pub label: String,
-    pub column: u32,
-    pub ours: u64,
-    pub theirs: u64,
-    /// theirs - ours.
-    pub difference: i64,
-    /// The dossiers the readings in effect move into (+1) or out of (-1) this cell.
-    pub explained: Vec<Move>,
-    /// difference - the sum of the moves.
-    pub unexplained: i64,
-}
-
-/// What a reading does to the comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReadingResult {
-    pub reading: ReadingName,
-    /// Applied to every dossier, it brings the tables closer (see the module doc).
-    pub in_effect: bool,
-    /// Dossiers it moves, applied alone.
-    pub dossiers: usize,
-    /// Total absolute difference over the compared cells with the readings in effect before it,
-    /// then with it added.
-    pub difference_without: u64,
-    pub difference_with: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Summary {
-    pub cells: usize,
-    pub differing: usize,
-    /// Sum of |difference| over the cells.
-    pub difference: u64,
-    /// Sum of |unexplained| over the cells.
-    pub unexplained: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reconciliation {
-    pub form: String,
-    pub period: String,
-    pub summary: Summary,
-    pub readings: Vec<ReadingResult>,
-    /// Every compared cell, by unit, field and column.
-    pub cells: Vec<Cell>,
-    /// Their rows (or columns, or sheets) that could not be matched or read.
-    pub unmatched: Vec<Unmatched>,
-    /// Our units with figures that their table does not have at all (not compared).
-    pub units_only_ours: Vec<String>,
-}
-
 /// Units and fields by code or name.
-struct Index<'a> {
+pub(super) struct Index<'a> {
     units: &'a UnitTree,
     unit_names: HashMap<String, Vec<usize>>,
     field_codes: BTreeSet<String>,
@@ -529,7 +376,7 @@ struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
-    fn new(units: &'a UnitTree, fields: &[(String, String)]) -> Index<'a> {
+    pub(super) fn new(units: &'a UnitTree, fields: &[(String, String)]) -> Index<'a> {
         let mut unit_names: HashMap<String, Vec<usize>> = HashMap::new();
         for id in units.ids() {
             unit_names
@@ -556,7 +403,7 @@ impl<'a> Index<'a> {
         }
     }
 
-    fn unit(&self, text: &str) -> Result<String, (&'static str, String)> {
+    pub(super) fn unit(&self, text: &str) -> Result<String, (&'static str, String)> {
         let t = text.trim();
         if let Some(id) = self.units.find(t) {
             return Ok(self.units.get(id).code.clone());
@@ -583,7 +430,7 @@ impl<'a> Index<'a> {
         }
     }
 
-    fn field(&self, text: &str) -> Result<String, (&'static str, String)> {
+    pub(super) fn field(&self, text: &str) -> Result<String, (&'static str, String)> {
         let t = text.trim();
         if t == TOTAL {
             return Ok(TOTAL.to_owned());
@@ -610,283 +457,10 @@ impl<'a> Index<'a> {
     }
 }
 
-type Key = (String, String, u32);
-
-/// Compares `ours` (II.06a computed from `dossiers`) with `theirs`. `fields` gives each field
-/// code with the names it may be written by (the source's, the catalogue's).
-pub fn reconcile(
-    def: &FormDef,
-    dossiers: &[Dossier],
-    units: &UnitTree,
-    period: &Period,
-    ours: &[UnitReport],
-    theirs: &TheirTable,
-    fields: &[(String, String)],
-) -> Reconciliation {
-    let index = Index::new(units, fields);
-    let mut unmatched = theirs.unreadable.clone();
-
-    // Their figures by cell; which units (and which with field rows) their table covers.
-    let mut their_cells: HashMap<Key, u64> = HashMap::new();
-    let mut seen_rows: HashMap<(String, String), String> = HashMap::new();
-    let mut with_fields: BTreeSet<String> = BTreeSet::new();
-    let mut with_total: BTreeSet<String> = BTreeSet::new();
-    for row in &theirs.rows {
-        let matched = index
-            .unit(&row.unit)
-            .and_then(|u| index.field(&row.field).map(|f| (u, f)));
-        let (unit, field) = match matched {
-            Ok(m) => m,
-            Err((problem, reason)) => {
-                unmatched.push(Unmatched {
-                    place: row.place.clone(),
-                    unit: row.unit.clone(),
-                    field: row.field.clone(),
-                    problem,
-                    reason,
-                });
-                continue;
-            }
-        };
-        if let Some(first) = seen_rows.get(&(unit.clone(), field.clone())) {
-            unmatched.push(Unmatched {
-                place: row.place.clone(),
-                unit: row.unit.clone(),
-                field: row.field.clone(),
-                problem: "duplicate_row",
-                reason: format!(
-                    "Trùng đơn vị và lĩnh vực với dòng ở {first}; chỉ dòng đầu được đối chiếu"
-                ),
-            });
-            continue;
-        }
-        seen_rows.insert((unit.clone(), field.clone()), row.place.clone());
-        if field == TOTAL {
-            with_total.insert(unit.clone());
-        } else {
-            with_fields.insert(unit.clone());
-        }
-        for (&n, &v) in &row.values {
-            their_cells.insert((unit.clone(), field.clone(), n), v);
-        }
-    }
-    let compared = |unit: &str, field: &str| {
-        if field == TOTAL {
-            with_total.contains(unit)
-        } else {
-            with_fields.contains(unit)
-        }
-    };
-
-    // Our figures by cell, for the units their table covers.
-    let columns = def.figure_columns();
-    let mut our_cells: HashMap<Key, u64> = HashMap::new();
-    let mut labels: HashMap<(String, String), String> = HashMap::new();
-    let mut units_only_ours = Vec::new();
-    for r in ours {
-        if !with_fields.contains(&r.unit) && !with_total.contains(&r.unit) {
-            if !r.total.is_zero() {
-                units_only_ours.push(r.unit.clone());
-            }
-            continue;
-        }
-        for &n in &columns {
-            our_cells.insert((r.unit.clone(), TOTAL.to_owned(), n), r.total.get(n));
-        }
-        labels.insert((r.unit.clone(), TOTAL.to_owned()), "Tổng số".to_owned());
-        for row in &r.rows {
-            for &n in &columns {
-                our_cells.insert((r.unit.clone(), row.key.clone(), n), row.values.get(n));
-            }
-            labels.insert((r.unit.clone(), row.key.clone()), row.label.clone());
-        }
-    }
-
-    // Which column each metric fills in this form.
-    let metric_column: Vec<Option<u32>> =
-        DOSSIER_METRICS.iter().map(|m| def.column_of(m)).collect();
-    let window = Window::from(period);
-    let base: Vec<Placement> = dossiers
-        .iter()
-        .map(|d| place_as(d, window, units, Reading::default()))
-        .collect();
-    // The cells one dossier's placement changes between ours and `reading`, with the change.
-    let moves_of = |i: usize, reading: Reading| -> Vec<(Key, i64)> {
-        let d = &dossiers[i];
-        let alt = place_as(d, window, units, reading);
-        if alt == base[i] {
-            return Vec::new();
-        }
-        let set = |p: &Placement| match p {
-            Placement::Counted { unit, columns, .. } => Some((*unit, *columns)),
-            _ => None,
-        };
-        let (before, after) = (set(&base[i]), set(&alt));
-        let unit = match (before, after) {
-            (Some((u, _)), _) | (None, Some((u, _))) => units.get(u).code.clone(),
-            (None, None) => return Vec::new(),
-        };
-        let mut out = Vec::new();
-        for (m, column) in metric_column.iter().enumerate() {
-            let Some(column) = column else { continue };
-            let was = before.is_some_and(|(_, c)| c[m]);
-            let now = after.is_some_and(|(_, c)| c[m]);
-            if was != now {
-                let change = if now { 1 } else { -1 };
-                for field in [d.field_code.to_string(), TOTAL.to_owned()] {
-                    out.push(((unit.clone(), field, *column), change));
-                }
-            }
-        }
-        out
-    };
-    let moved_by = |reading: Reading| -> Vec<(usize, Vec<(Key, i64)>)> {
-        (0..dossiers.len())
-            .map(|i| (i, moves_of(i, reading)))
-            .filter(|(_, m)| !m.is_empty())
-            .collect()
-    };
-    let distance = |moved: &[(usize, Vec<(Key, i64)>)]| -> u64 {
-        let mut shift: HashMap<&Key, i64> = HashMap::new();
-        for (_, cells) in moved {
-            for (k, c) in cells {
-                if compared(&k.0, &k.1) {
-                    *shift.entry(k).or_insert(0) += c;
-                }
-            }
-        }
-        let keys: BTreeSet<&Key> = our_cells
-            .keys()
-            .chain(their_cells.keys())
-            .chain(shift.keys().copied())
-            .filter(|k| compared(&k.0, &k.1))
-            .collect();
-        keys.into_iter()
-            .map(|k| {
-                let ours = our_cells.get(k).copied().unwrap_or(0) as i64;
-                let theirs = their_cells.get(k).copied().unwrap_or(0) as i64;
-                (ours + shift.get(k).copied().unwrap_or(0) - theirs).unsigned_abs()
-            })
-            .sum()
-    };
-
-    // Which readings are in effect there.
-    let mut in_effect: Vec<ReadingName> = Vec::new();
-    let mut current = distance(&[]);
-    let mut readings = Vec::new();
-    for name in ReadingName::ALL {
-        let alone = moved_by(name.add_to(Reading::default())).len();
-        let mut trial = in_effect.clone();
-        trial.push(name);
-        let with = distance(&moved_by(reading_of(&trial)));
-        let accepted = with < current;
-        readings.push(ReadingResult {
-            reading: name,
-            in_effect: accepted,
-            dossiers: alone,
-            difference_without: current,
-            difference_with: with,
-        });
-        if accepted {
-            in_effect = trial;
-            current = with;
-        }
-    }
-
-    // The moves of the readings in effect, each dossier attributed to the first that applies.
-    let mut explained: HashMap<Key, Vec<Move>> = HashMap::new();
-    for (i, cells) in moved_by(reading_of(&in_effect)) {
-        let reading = in_effect
-            .iter()
-            .copied()
-            .find(|r| !moves_of(i, r.add_to(Reading::default())).is_empty())
-            .unwrap_or(in_effect[0]);
-        for (k, change) in cells {
-            explained.entry(k).or_default().push(Move {
-                dossier: dossiers[i].key.to_string(),
-                reading,
-                change,
-            });
-        }
-    }
-
-    let keys: BTreeSet<Key> = our_cells
-        .keys()
-        .chain(their_cells.keys())
-        .chain(explained.keys())
-        .filter(|k| compared(&k.0, &k.1))
-        .cloned()
-        .collect();
-    let order: HashMap<&str, usize> = units
-        .subtree(units.root())
-        .enumerate()
-        .map(|(i, id)| (units.get(id).code.as_str(), i))
-        .collect();
-    let mut keys: Vec<Key> = keys.into_iter().collect();
-    keys.sort_by(|a, b| {
-        let rank = |k: &Key| {
-            (
-                order.get(k.0.as_str()).copied().unwrap_or(usize::MAX),
-                k.1 != TOTAL,
-                k.1.clone(),
-                columns.iter().position(|c| *c == k.2),
-            )
-        };
-        rank(a).cmp(&rank(b))
-    });
-    let mut cells = Vec::with_capacity(keys.len());
-    let mut summary = Summary::default();
-    for k in keys {
-        let ours = our_cells.get(&k).copied().unwrap_or(0);
-        let theirs = their_cells.get(&k).copied().unwrap_or(0);
-        let difference = theirs as i64 - ours as i64;
-        let mut moves = explained.remove(&k).unwrap_or_default();
-        moves.sort_by(|a, b| (a.reading, &a.dossier).cmp(&(b.reading, &b.dossier)));
-        let unexplained = difference - moves.iter().map(|m| m.change).sum::<i64>();
-        summary.cells += 1;
-        summary.differing += usize::from(difference != 0);
-        summary.difference += difference.unsigned_abs();
-        summary.unexplained += unexplained.unsigned_abs();
-        let unit_name = units
-            .find(&k.0)
-            .map_or_else(String::new, |id| units.get(id).name.clone());
-        let label = labels
-            .get(&(k.0.clone(), k.1.clone()))
-            .cloned()
-            .or_else(|| {
-                fields
-                    .iter()
-                    .find(|(c, n)| *c == k.1 && !n.is_empty())
-                    .map(|(_, n)| n.clone())
-            })
-            .unwrap_or_else(|| k.1.clone());
-        cells.push(Cell {
-            unit: k.0,
-            unit_name,
-            field: k.1,
-            label,
-            column: k.2,
-            ours,
-            theirs,
-            difference,
-            explained: moves,
-            unexplained,
-        });
-    }
-    Reconciliation {
-        form: def.code.clone(),
-        period: period.id(),
-        summary,
-        readings,
-        cells,
-        unmatched,
-        units_only_ours,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Period;
     use crate::forms::FormCatalog;
 
     fn ii06a() -> FormDef {
