@@ -281,9 +281,9 @@ fn ii05a_and_ii05_print_their_header_and_unit_rows_without_the_provisional_note(
             .map(|(_, _, v)| v.to_string())
             .collect();
         assert!(cells.iter().any(|c| c.contains("mẫu tạm thời")), "{form}");
-        // "Trong đó: đã công khai kết quả" (10) is part of "Đã xử lý" (8): printed right after it,
-        // before "Đang xử lý" (9).
-        assert!(squash(&all).contains("(7)(8)(10)(9)"), "{form}");
+        // Printed in numeric order, (8) (9) (10), although the definition lists (8) (10) (9).
+        assert!(squash(&all).contains("(7)(8)(9)(10)"), "{form}");
+        assert!(!squash(&all).contains("(8)(10)(9)"), "{form}");
     }
     // II.05 lists the units of each section under its subtotal (fixture README: S1 has 3).
     let pages = pages(&dir.path().join("II.05.pdf"));
@@ -434,4 +434,43 @@ fn totals_are_formulas_that_give_the_figures_the_file_shows() {
         }
         assert!(checked >= 5, "{form}: totals are formulas ({checked})");
     }
+}
+
+#[test]
+fn an_absent_rate_is_empty_in_the_workbook_not_zero() {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = workbook(dir.path(), "HL");
+    let mut book: Xlsx<_> = open_workbook(&xlsx).unwrap();
+    let sheet = book
+        .sheet_names()
+        .into_iter()
+        .find(|n| n != "Mục lục")
+        .unwrap();
+    let range = book.worksheet_range(&sheet).unwrap();
+    let rows: Vec<&[Data]> = range.rows().collect();
+    let numbered = rows
+        .iter()
+        .find(|r| r.iter().any(|c| c.to_string() == "(12)"))
+        .expect("the numbered header row");
+    let coverage = numbered
+        .iter()
+        .position(|c| c.to_string() == "(12)")
+        .unwrap();
+    // X2 (UBND xã Bình Đông) resolved no dossier (fixture README): its coverage (12) is absent.
+    let x2 = rows
+        .iter()
+        .find(|r| r.iter().any(|c| c.to_string().contains("Bình Đông")))
+        .expect("X2's row");
+    assert!(
+        matches!(&x2[coverage], Data::Empty) || x2[coverage] == Data::String(String::new()),
+        "X2's coverage reads {:?}",
+        x2[coverage]
+    );
+    // … while a defined rate keeps its value: S1 (Sở Tư pháp), 3 ratings over 4 resolved: 75.
+    let s1 = rows
+        .iter()
+        .find(|r| r.iter().any(|c| c.to_string() == "Sở Tư pháp"))
+        .expect("S1's row");
+    assert_eq!(s1[coverage], Data::Float(75.0));
 }

@@ -219,3 +219,75 @@ fn a_narrative_cannot_be_a_spreadsheet() {
             .contains("II.01-ĐC cannot be written as xlsx: use md, docx or json")
     );
 }
+
+/// One unit's Markdown draft, split by section heading ("## I.", "## II.", …, "## PHỤ LỤC").
+fn sections_of<'a>(md: &'a str, unit: &str) -> Vec<(&'a str, &'a str)> {
+    let draft = md
+        .split("\n---\n")
+        .find(|d| d.contains(&format!("({unit})")))
+        .unwrap_or_else(|| panic!("no draft for {unit}"));
+    draft
+        .split("\n## ")
+        .skip(1)
+        .map(|s| s.split_once('\n').unwrap_or((s, "")))
+        .collect()
+}
+
+fn section<'a>(sections: &[(&'a str, &'a str)], heading: &str) -> &'a str {
+    sections
+        .iter()
+        .find(|(h, _)| h.starts_with(heading))
+        .map(|(_, body)| *body)
+        .unwrap_or_else(|| panic!("no section {heading}"))
+}
+
+#[test]
+fn records_left_out_are_said_in_their_own_section_by_their_own_kind() {
+    let out = bin().args(args("md", &[])).output().unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    // X2 (fixture README): feedback P08, P09, P11, P14 and ratings R09, R11 are left out; P11 is a
+    // feedback record without NgayTiepNhan.
+    let x2 = sections_of(&md, "X2");
+    assert!(!section(&x2, "I.").contains("chưa được tính"), "{x2:?}");
+    assert!(section(&x2, "II.").contains("Có 2 lượt đánh giá chưa được tính"));
+    assert!(section(&x2, "III.").contains("Có 4 phản ánh, kiến nghị chưa được tính"));
+    let appendix = section(&x2, "PHỤ LỤC");
+    assert!(
+        appendix.contains(
+            "| Phản ánh, kiến nghị | P11 | Phản ánh, kiến nghị thiếu ngày tiếp nhận nên không xếp được vào kỳ nào"
+        ),
+        "{appendix}"
+    );
+    assert!(!appendix.contains("| Hồ sơ |"), "{appendix}");
+    // H1: 3 ratings over 2 resolved dossiers (fixture README) — the text says why it passes 100 %.
+    let h1 = section(&sections_of(&md, "H1"), "II.");
+    assert!(h1.contains("(2 hồ sơ): 150,0% (Trên 100%: lượt đánh giá tính theo ngày đánh giá"));
+}
+
+#[test]
+fn a_department_whose_only_feedback_was_left_out_does_not_say_it_had_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let feedback = dir.path().join("feedback.ndjson");
+    std::fs::write(
+        &feedback,
+        r#"{"MaPAKN":"P99","MaDonVi":"S1","NgayTiepNhan":"","LoaiNoiDung":"quy-dinh","TrangThai":"dang-xu-ly","NgayXuLy":"","CongKhai":"","CapNhatLuc":"20230701080000"}
+"#,
+    )
+    .unwrap();
+    let mut a = args("md", &[]);
+    let at = a.iter().position(|x| x == "--feedback").unwrap();
+    a[at + 1] = feedback.display().to_string();
+    let out = bin().args(a).output().unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    let s1 = sections_of(&md, "S1");
+    let third = section(&s1, "III.");
+    assert!(
+        !third.contains("Trong kỳ không có phản ánh, kiến nghị."),
+        "{third}"
+    );
+    assert!(
+        third.contains("Có 1 phản ánh, kiến nghị chưa được tính"),
+        "{third}"
+    );
+    assert!(!section(&s1, "I.").contains("chưa được tính"));
+}

@@ -171,7 +171,7 @@ pub async fn findings(
                 .map(|x| {
                     json!({
                         "code": x.code, "severity": x.severity, "record": x.record, "unit": x.unit,
-                        "message": x.message, "message_vi": x.code.describe_vi(),
+                        "message": x.message, "message_vi": x.describe_vi(),
                     })
                 })
                 .collect();

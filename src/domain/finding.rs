@@ -239,10 +239,25 @@ impl Finding {
         }
     }
 
-    /// Says what kind of record this is about, unless the code already does.
+    /// Says what kind of record this is about: the record's own kind wins over the guess a code
+    /// gives (`no_reception_date` is about a feedback record when a feedback record lacks it).
     pub fn about(mut self, kind: super::RecordKind) -> Finding {
-        self.about.get_or_insert(kind);
+        self.about = Some(kind);
         self
+    }
+
+    /// What is wrong and how to fix it, in Vietnamese, naming the record by its own kind: a
+    /// feedback record without NgayTiepNhan is a "Phản ánh, kiến nghị", not a "Hồ sơ".
+    pub fn describe_vi(&self) -> std::borrow::Cow<'static, str> {
+        let said = self.code.describe_vi();
+        let default = self.code.record_vi();
+        let own = record_kind_vi(self.about);
+        match said.strip_prefix(default) {
+            Some(rest) if self.about.is_some() && own != default => {
+                std::borrow::Cow::Owned(format!("{own}{rest}"))
+            }
+            _ => std::borrow::Cow::Borrowed(said),
+        }
     }
 
     pub fn with_unit(mut self, unit: impl Into<String>) -> Finding {

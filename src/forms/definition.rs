@@ -262,6 +262,16 @@ pub struct FormDef {
 impl FormDef {
     /// Column numbers that carry figures, by number (the data order; `columns` is the printed
     /// order).
+    /// The definition with its columns, and each group's, in numeric order: as forms print.
+    pub fn in_numeric_order(&self) -> FormDef {
+        let mut printed = self.clone();
+        printed.columns.sort_by_key(|c| c.number);
+        for g in &mut printed.groups {
+            g.columns.sort_unstable();
+        }
+        printed
+    }
+
     pub fn figure_columns(&self) -> Vec<u32> {
         let mut numbers: Vec<u32> = self
             .columns

@@ -108,7 +108,8 @@ pub fn tally(feedback: &[Feedback], units: &UnitTree, period: &Period) -> (Tally
             Placement::Error(code, message) => {
                 findings.push(
                     Finding::new(code, f.key.to_string(), message)
-                        .with_unit(f.unit_code.to_string()),
+                        .with_unit(f.unit_code.to_string())
+                        .about(crate::domain::RecordKind::Feedback),
                 );
             }
             Placement::Counted { unit, facts } => tally.add(unit, &row, &facts),

@@ -228,14 +228,7 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
         }
         None => s1.push(p("Chưa có dữ liệu hồ sơ cho kỳ này.".to_owned())),
     }
-    if !f.errors.is_empty() {
-        s1.push(p(format!(
-            "Có {} chưa được tính vào số liệu do dữ liệu trên Hệ thống thông tin giải quyết TTHC chưa đầy đủ \
-             hoặc chưa đúng (danh sách tại Phụ lục kèm theo báo cáo này); đề nghị rà soát, cập nhật trước khi \
-             duyệt báo cáo.",
-            left_out(&f.errors)
-        )));
-    }
+    s1.extend(uncounted(f, &[Some(RecordKind::Dossier), None]));
     sections.push(Section {
         heading: "I. TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH".into(),
         blocks: s1,
@@ -268,16 +261,28 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
             if let Some(resolved) = r.resolved
                 && let Some(v) = share(r.total, resolved)
             {
+                let why = if r.total > resolved {
+                    format!(
+                        " ({})",
+                        super::satisfaction::COVERAGE_OVER_100_VI.trim_end_matches('.')
+                    )
+                } else {
+                    String::new()
+                };
                 s2.push(p(format!(
-                    "Số lượt đánh giá so với số hồ sơ đã giải quyết trong kỳ ({resolved} hồ sơ): {v}."
+                    "Số lượt đánh giá so với số hồ sơ đã giải quyết trong kỳ ({resolved} hồ sơ): {v}{why}."
                 )));
             }
         }
+        _ if f.had_ratings && has_uncounted(f, RecordKind::Rating) => s2.push(p(
+            "Trong kỳ chưa có lượt đánh giá nào được tính vào số liệu.".to_owned(),
+        )),
         _ if f.had_ratings => s2.push(p("Trong kỳ chưa có lượt đánh giá nào.".to_owned())),
         _ => s2.push(p(
             "Chưa có dữ liệu đánh giá mức độ hài lòng cho kỳ này.".to_owned()
         )),
     }
+    s2.extend(uncounted(f, &[Some(RecordKind::Rating)]));
     s2.push(todo(
         "Đánh giá, nhận xét về kết quả đánh giá mức độ hài lòng.",
     ));
@@ -301,9 +306,13 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
             v.get(fc.published),
             v.get(fc.pending)
         ))),
+        None if has_uncounted(f, RecordKind::Feedback) => s3.push(p(
+            "Trong kỳ không có phản ánh, kiến nghị nào được tính vào số liệu.".to_owned(),
+        )),
         None if f.had_feedback => s3.push(p("Trong kỳ không có phản ánh, kiến nghị.".to_owned())),
         None => s3.push(p("Chưa có dữ liệu phản ánh, kiến nghị cho kỳ này.".to_owned())),
     }
+    s3.extend(uncounted(f, &[Some(RecordKind::Feedback)]));
     sections.push(Section {
         heading: "III. TIẾP NHẬN, XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ".into(),
         blocks: s3,
@@ -333,6 +342,30 @@ pub fn draft(f: &Facts<'_>) -> Narrative {
         sections,
         appendix: appendix(&f.errors),
     }
+}
+
+/// Whether records of `kind` were left out of this unit's figures.
+fn has_uncounted(f: &Facts<'_>, kind: RecordKind) -> bool {
+    f.errors.iter().any(|e| e.about == Some(kind))
+}
+
+/// The sentence, in the section about those records, that says how many records of `kinds` were
+/// left out and where they are listed; none when none was.
+fn uncounted(f: &Facts<'_>, kinds: &[Option<RecordKind>]) -> Option<Block> {
+    let errors: Vec<&Finding> = f
+        .errors
+        .iter()
+        .copied()
+        .filter(|e| kinds.contains(&e.about))
+        .collect();
+    (!errors.is_empty()).then(|| {
+        p(format!(
+            "Có {} chưa được tính vào số liệu do dữ liệu trên Hệ thống thông tin giải quyết TTHC chưa đầy đủ \
+             hoặc chưa đúng (danh sách tại Phụ lục kèm theo báo cáo này); đề nghị rà soát, cập nhật trước khi \
+             duyệt báo cáo.",
+            left_out(&errors)
+        ))
+    })
 }
 
 /// "3 hồ sơ, 1 lượt đánh giá và 2 phản ánh, kiến nghị": each kind of record by its own name.
@@ -370,7 +403,7 @@ fn appendix(errors: &[&Finding]) -> Option<Section> {
                 (i + 1).to_string(),
                 record_kind_vi(e.about).to_owned(),
                 e.record.clone(),
-                e.code.describe_vi().to_owned(),
+                e.describe_vi().into_owned(),
             ]
         })
         .collect();

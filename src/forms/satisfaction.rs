@@ -50,6 +50,10 @@ impl Basis {
     }
 }
 
+/// Why ratings over resolved dossiers can pass 100 %, in an official's words (HL's note column and
+/// the II.01-ĐC say it alike).
+pub const COVERAGE_OVER_100_VI: &str = "Trên 100%: lượt đánh giá tính theo ngày đánh giá, có lượt đánh giá hồ sơ đã giải quyết ở kỳ trước.";
+
 /// Whether a calendar month counts in a period: the window holds the month's 15th day.
 pub fn month_in(period: &Period, (year, month): (i32, u32)) -> bool {
     chrono::NaiveDate::from_ymd_opt(year, month, 15)
@@ -198,7 +202,9 @@ pub fn compute(
     let mut findings = Vec::new();
     for r in ratings {
         let finding = |code: FindingCode, msg: String| {
-            Finding::new(code, r.key.to_string(), msg).with_unit(r.unit_code.to_string())
+            Finding::new(code, r.key.to_string(), msg)
+                .with_unit(r.unit_code.to_string())
+                .about(crate::domain::RecordKind::Rating)
         };
         let Some(day) = r.rated_at.map(|i| i.local_day()) else {
             findings.push(finding(
@@ -347,7 +353,8 @@ fn monthly(
                 };
                 findings.push(
                     Finding::new(FindingCode::UnmappedValue, record, message)
-                        .with_unit(unit_code.to_owned()),
+                        .with_unit(unit_code.to_owned())
+                        .about(crate::domain::RecordKind::Rating),
                 );
                 continue;
             }
@@ -356,7 +363,10 @@ fn monthly(
             let message = format!(
                 "MaDonVi `{unit_code}` của kết quả đánh giá tháng {month}/{year} không có trong cây đơn vị; thêm đơn vị (hoặc bí danh) vào cấu hình"
             );
-            findings.push(Finding::new(FindingCode::UnknownUnit, record, message));
+            findings.push(
+                Finding::new(FindingCode::UnknownUnit, record, message)
+                    .about(crate::domain::RecordKind::Rating),
+            );
             continue;
         };
         let levels = item.counts();

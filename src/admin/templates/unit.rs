@@ -203,7 +203,7 @@ fn findings(findings: &[&Finding]) -> Markup {
                             @if f.severity == Severity::Error { "Không tính vào số liệu" }
                             @else { "Cảnh báo (vẫn tính)" }
                         }
-                        td { (f.code.describe_vi()) }
+                        td { (f.describe_vi()) }
                         td { code { (f.code.as_str()) } }
                     }
                 }

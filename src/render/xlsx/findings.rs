@@ -78,7 +78,7 @@ pub(super) fn sheet(ws: &mut Worksheet, doc: &Document<'_>, s: &Styles) -> Resul
             record_kind_vi(f.about),
             f.record.as_str(),
             severity,
-            f.code.describe_vi(),
+            &f.describe_vi(),
             f.code.as_str(),
             f.message.as_str(),
         ];

@@ -112,6 +112,13 @@ impl Styles {
 }
 
 pub fn to_bytes(doc: &Document<'_>) -> Result<Vec<u8>, RenderError> {
+    // Printed in numeric column order, whatever order the definition lists them in (II.05a
+    // defines (8) (10) (9)); row keys and the JSON keep the definition's.
+    let printed = doc.form.in_numeric_order();
+    let doc = &Document {
+        form: &printed,
+        ..*doc
+    };
     let mut book = Workbook::new();
     let styles = Styles::new();
     match doc.reports {

@@ -19,9 +19,7 @@ pub(super) const SHEET: &str = "Hài lòng";
 /// The note a row needs, if any.
 fn note(r: &SatisfactionReport) -> Option<&'static str> {
     if r.coverage.is_some_and(|c| c > 100.0) {
-        return Some(
-            "Trên 100%: lượt đánh giá tính theo ngày đánh giá, có lượt đánh giá hồ sơ đã giải quyết ở kỳ trước.",
-        );
+        return Some(crate::forms::satisfaction::COVERAGE_OVER_100_VI);
     }
     if r.total == 0 && r.resolved.is_some_and(|n| n > 0) {
         return Some("Chưa có lượt đánh giá nào cho hồ sơ đã giải quyết trong kỳ.");
@@ -37,6 +35,9 @@ pub(super) fn sheet(
     s: &Styles,
 ) -> Result<(), RenderError> {
     ws.set_name(SHEET)?;
+    // A rate with nothing to divide by is absent: its formula's cached value is an empty text,
+    // never the 0 rust_xlsxwriter caches by default, so every reader shows it empty.
+    ws.set_formula_result_default("");
     let mut page = Page::new(ws, widths(doc))?;
     let tree = doc.units;
     let root = &tree.get(tree.root()).code;
