@@ -451,11 +451,11 @@ fn an_absent_rate_is_empty_in_the_workbook_not_zero() {
     let rows: Vec<&[Data]> = range.rows().collect();
     let numbered = rows
         .iter()
-        .find(|r| r.iter().any(|c| c.to_string() == "(12)"))
+        .find(|r| r.iter().any(|c| *c == "(12)"))
         .expect("the numbered header row");
     let coverage = numbered
         .iter()
-        .position(|c| c.to_string() == "(12)")
+        .position(|c| *c == "(12)")
         .unwrap();
     // X2 (UBND xã Bình Đông) resolved no dossier (fixture README): its coverage (12) is absent.
     let x2 = rows
@@ -470,7 +470,7 @@ fn an_absent_rate_is_empty_in_the_workbook_not_zero() {
     // … while a defined rate keeps its value: S1 (Sở Tư pháp), 3 ratings over 4 resolved: 75.
     let s1 = rows
         .iter()
-        .find(|r| r.iter().any(|c| c.to_string() == "Sở Tư pháp"))
+        .find(|r| r.iter().any(|c| *c == "Sở Tư pháp"))
         .expect("S1's row");
     assert_eq!(s1[coverage], Data::Float(75.0));
 }
