@@ -115,6 +115,10 @@ fn header_labels(regime: &str, form: &str) -> Vec<String> {
             .flatten()
         {
             labels.push(entry["header"].as_str().unwrap().to_owned());
+            // A group's printed note ("(Bao gồm cả hồ sơ chờ bổ sung và trả lại/xin rút)").
+            if let Some(note) = entry.get("note").and_then(|n| n.as_str()) {
+                labels.push(note.to_owned());
+            }
         }
     }
     assert!(!labels.is_empty(), "{form} has header labels");
@@ -453,10 +457,7 @@ fn an_absent_rate_is_empty_in_the_workbook_not_zero() {
         .iter()
         .find(|r| r.iter().any(|c| *c == "(12)"))
         .expect("the numbered header row");
-    let coverage = numbered
-        .iter()
-        .position(|c| *c == "(12)")
-        .unwrap();
+    let coverage = numbered.iter().position(|c| *c == "(12)").unwrap();
     // X2 (UBND xã Bình Đông) resolved no dossier (fixture README): its coverage (12) is absent.
     let x2 = rows
         .iter()

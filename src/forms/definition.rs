@@ -164,6 +164,10 @@ pub struct HeaderGroup {
     pub columns: Vec<u32>,
     #[serde(default)]
     pub parent: Option<String>,
+    /// Printed on its own line under the header, as the template has it ("(Bao gồm cả hồ sơ chờ
+    /// bổ sung và trả lại/xin rút)"); not part of a column's full header.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// How a form prints beyond its columns: who signs it.

@@ -289,7 +289,11 @@ pub(super) fn header(
             continue;
         };
         let row = top + form.depth(g) as u32;
-        page.text((row, first), (row, end), &g.header, &s.header, Weight::Bold)?;
+        let text = match &g.note {
+            Some(note) => format!("{}\n{note}", g.header),
+            None => g.header.clone(),
+        };
+        page.text((row, first), (row, end), &text, &s.header, Weight::Bold)?;
     }
     Ok(numbers)
 }
