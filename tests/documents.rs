@@ -206,9 +206,14 @@ fn each_unit_of_the_golden_ii06a_prints_on_one_page_with_its_whole_header() {
     let unique: std::collections::HashSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len());
     assert!(names.iter().all(|n| n.chars().count() <= 31), "{names:?}");
-    // Ordered by the unit tree: the district before its communes, the departments after.
+    // Highest level first, within a level by kind as domain.md lists kinds: the province, the
+    // departments, the districts, then the communes.
     let at = |prefix: &str| names.iter().position(|n| n.ends_with(prefix)).unwrap();
-    assert!(at("UBND huyện 1") < at("UBND xã 1") && at("UBND xã 1") < at("UBND huyện 2"));
+    assert!(
+        at("Sở 1") < at("Sở 2") && at("Sở 2") < at("UBND huyện 1"),
+        "{names:?}"
+    );
+    assert!(at("UBND huyện 2") < at("UBND xã 1"), "{names:?}");
 }
 
 #[test]
@@ -320,9 +325,15 @@ fn the_ii01_dc_prints_as_a_decree_30_report_with_no_stranded_heading() {
         "Số:…/BC-UBND",
         "BÁOCÁO",
         "Kínhgửi:UBNDhuyệnBìnhSơn.",
+        // The issuer by the unit tree's official_name (fixture units.toml), in capitals.
+        "ỦYBANNHÂNDÂNXÃBÌNHTHẠNH",
     ] {
         assert!(first.contains(part), "page 1 lacks `{part}`");
     }
+    assert!(
+        !first.contains("UBNDXÃ"),
+        "the short name is not the issuer"
+    );
     let all = squash(&pages.concat());
     assert!(all.contains("Nơinhận:") && all.contains("CHỦTỊCH"));
     assert!(
@@ -474,4 +485,67 @@ fn an_absent_rate_is_empty_in_the_workbook_not_zero() {
         .find(|r| r.iter().any(|c| *c == "Sở Tư pháp"))
         .expect("S1's row");
     assert_eq!(s1[coverage], Data::Float(75.0));
+}
+
+/// The II.01-ĐC of one unit as a PDF's pages: from the golden dossiers, or the small fixture.
+fn narrative_pages(dir: &Path, golden: bool, unit: &str) -> Vec<String> {
+    let docx = dir.join(format!("{unit}.docx"));
+    let mut cmd = bin();
+    cmd.arg("report");
+    if golden {
+        cmd.args(["--input", fixture("dossiers.ndjson").to_str().unwrap()])
+            .args(["--units", fixture("units.toml").to_str().unwrap()]);
+    } else {
+        let small = |n: &str| own_fixture("hl-pakn-small", n);
+        cmd.args(["--input", &small("dossiers.ndjson")])
+            .args(["--ratings", &small("ratings.ndjson")])
+            .args(["--feedback", &small("feedback.ndjson")])
+            .args(["--units", &small("units.toml")]);
+    }
+    cmd.args([
+        "--period", "2023-Q3", "--form", "II.01-DC", "--format", "docx",
+    ])
+    .args(["--unit", unit, "--out"])
+    .arg(&docx);
+    output_with(&mut cmd, &[0]);
+    pages(&to_pdf(&docx))
+}
+
+#[test]
+fn addressees_follow_kinh_gui_on_its_line_and_record_codes_are_never_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    // A department writes to two addressees (config/documents.toml): the first on the line of
+    // "Kính gửi:", the second under it — never "Kính gửi:" alone on its line.
+    let s1 = narrative_pages(dir.path(), false, "S1");
+    let lines: Vec<&str> = s1[0].lines().map(str::trim).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("Kính gửi:"))
+        .expect("a Kính gửi line");
+    assert_eq!(
+        squash(lines[at]),
+        squash("Kính gửi: - UBND tỉnh;"),
+        "{lines:?}"
+    );
+    assert_eq!(squash(lines[at + 1]), squash("- Văn phòng UBND tỉnh."));
+    assert!(
+        squash(&s1[0]).contains("SỞTƯPHÁPTỈNHQUẢNGNGÃI"),
+        "official_name"
+    );
+    // The golden commune 000.00.30102.H55 (xã 3) has dossiers left out; each code, 30
+    // characters, is printed whole on one line of the appendix.
+    let x3 = narrative_pages(dir.path(), true, "000.00.30102.H55");
+    let text = x3.concat();
+    let codes: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.starts_with("000.00.30102.H55-"))
+        .collect();
+    assert!(!codes.is_empty(), "the appendix lists the codes");
+    for code in codes {
+        assert_eq!(
+            code.len(),
+            "000.00.30102.H55-230805-000010".len(),
+            "{code} is broken"
+        );
+    }
 }

@@ -21,6 +21,37 @@ pub struct Unit {
     /// Other names sources use for the unit (a one-stop system's `DonViXuLy`), matched as the
     /// catalogue matches field names: case, accents and punctuation folded.
     pub aliases: Vec<String>,
+    /// The full name an official signs under ("ỦY BAN NHÂN DÂN XÃ BÌNH THẠNH"), printed as the
+    /// issuer (and as the superior of its units) of written reports; `name` when absent.
+    pub official_name: Option<String>,
+}
+
+/// Kinds of unit in the order domain.md lists them (§6: "departments / districts / communes"):
+/// within one level of the tree, documents print units and sections in this order.
+pub const KIND_ORDER: [&str; 5] = [
+    "province",
+    "department",
+    "district",
+    "district-office",
+    "commune",
+];
+
+/// A kind's place in [`KIND_ORDER`]; kinds it does not list come after, by name.
+pub fn kind_rank(kind: &str) -> (usize, &str) {
+    (
+        KIND_ORDER
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(KIND_ORDER.len()),
+        kind,
+    )
+}
+
+impl Unit {
+    /// The name documents are issued under.
+    pub fn official(&self) -> &str {
+        self.official_name.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,9 +103,22 @@ pub struct UnitEntry {
     pub parent: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    #[serde(default)]
+    pub official_name: Option<String>,
 }
 
 impl UnitTree {
+    /// Units as documents print them: the highest level of the tree first (the root, then its
+    /// children, then theirs), within a level by kind ([`KIND_ORDER`]), then in tree order.
+    pub fn print_order(&self) -> Vec<UnitId> {
+        let mut ids: Vec<(usize, UnitId)> = self.subtree(self.root()).enumerate().collect();
+        ids.sort_by(|(a_at, a), (b_at, b)| {
+            let key = |id: UnitId| (self.depth(id), kind_rank(&self.get(id).kind));
+            key(*a).cmp(&key(*b)).then(a_at.cmp(b_at))
+        });
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+
     pub fn from_toml(text: &str) -> Result<UnitTree, UnitTreeError> {
         let file: UnitsFile =
             toml::from_str(text).map_err(|e| UnitTreeError::Toml(e.message().to_owned()))?;
@@ -118,6 +162,10 @@ impl UnitTree {
                 kind: e.kind.trim().to_owned(),
                 parent,
                 aliases: e.aliases,
+                official_name: e
+                    .official_name
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty()),
             });
         }
         if roots.len() != 1 {

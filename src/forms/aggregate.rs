@@ -29,7 +29,8 @@ pub struct AggregateReport {
 
 impl AggregateReport {
     /// Sections in the printed form's order: from the highest level of the tree down (the
-    /// shallowest unit of a kind decides its level), ties by kind.
+    /// shallowest unit of a kind decides its level), within a level by kind as domain.md lists
+    /// kinds (`domain::unit::KIND_ORDER`).
     pub fn sections_printed(&self, units: &UnitTree) -> Vec<&Section> {
         let mut level: HashMap<&str, usize> = HashMap::new();
         for id in units.ids() {
@@ -43,7 +44,7 @@ impl AggregateReport {
         sections.sort_by_key(|s| {
             (
                 level.get(s.kind.as_str()).copied().unwrap_or(usize::MAX),
-                s.kind.clone(),
+                crate::domain::unit::kind_rank(&s.kind),
             )
         });
         sections

@@ -73,6 +73,10 @@ const BODY: usize = 28;
 const TABLE: usize = 26;
 const SMALL: usize = 24;
 const NOTE: usize = 22;
+/// The widest character of a table's text (a digit or capital at 13 pt), and a cell's inner
+/// margin, in twips.
+const TABLE_CHAR: usize = 135;
+const CELL_MARGIN: usize = 115;
 
 fn fonts() -> RunFonts {
     RunFonts::new()
@@ -157,6 +161,10 @@ fn head(t: &UnitTexts) -> Table {
     two_columns((3600, left), (TEXT_WIDTH - 3600, right))
 }
 
+/// Where the "Kính gửi" lines start, and the width of "Kính gửi: " at 14 pt, in twips.
+const ADDRESSEES: i32 = 1800;
+const KINH_GUI: i32 = 1250;
+
 /// "BÁO CÁO", the summary, the period, "Kính gửi".
 fn title(n: &Narrative, t: &UnitTexts) -> Vec<Paragraph> {
     let summary = n.title.trim_start_matches("BÁO CÁO").trim();
@@ -177,14 +185,20 @@ fn title(n: &Narrative, t: &UnitTexts) -> Vec<Paragraph> {
         [] => {}
         [one] => out.push(lead.add_run(run(&format!("Kính gửi: {one}."), BODY))),
         many => {
-            out.push(lead.add_run(run("Kính gửi:", BODY)));
+            // Decree 30: the first addressee on the line of "Kính gửi:", the others under it.
             for (i, a) in many.iter().enumerate() {
                 let end = if i + 1 == many.len() { "." } else { ";" };
-                out.push(
-                    Paragraph::new()
-                        .indent(Some(2600), None, None, None)
-                        .add_run(run(&format!("- {a}{end}"), BODY)),
-                );
+                let line = Paragraph::new().keep_next(i + 1 < many.len());
+                out.push(if i == 0 {
+                    line.indent(Some(ADDRESSEES), None, None, None)
+                        .line_spacing(LineSpacing::new().before(240))
+                        .add_run(run(&format!("Kính gửi: - {a}{end}"), BODY))
+                } else {
+                    let after = if i + 1 == many.len() { 240 } else { 0 };
+                    line.indent(Some(ADDRESSEES + KINH_GUI), None, None, None)
+                        .line_spacing(LineSpacing::new().after(after))
+                        .add_run(run(&format!("- {a}{end}"), BODY))
+                });
             }
         }
     }
@@ -234,7 +248,30 @@ fn table(header: &[String], rows: &[Vec<String>]) -> Table {
     };
     let weights: Vec<usize> = (0..n).map(weight).collect();
     let total: usize = weights.iter().sum();
-    let widths: Vec<usize> = weights.iter().map(|w| TEXT_WIDTH * w / total).collect();
+    // No word is broken: each column is at least as wide as its longest word (a record code is
+    // one word), and what is left is shared by the weights.
+    let longest_word = |i: usize| {
+        std::iter::once(header.get(i))
+            .chain(rows.iter().map(|r| r.get(i)))
+            .flatten()
+            .flat_map(|t| t.split_whitespace())
+            .map(|w| w.chars().count())
+            .max()
+            .unwrap_or(1)
+    };
+    let floor: Vec<usize> = (0..n)
+        .map(|i| longest_word(i) * TABLE_CHAR + 2 * CELL_MARGIN)
+        .collect();
+    let spare = TEXT_WIDTH.saturating_sub(floor.iter().sum());
+    let widths: Vec<usize> = if spare == 0 {
+        weights.iter().map(|w| TEXT_WIDTH * w / total).collect()
+    } else {
+        floor
+            .iter()
+            .zip(&weights)
+            .map(|(f, w)| f + spare * w / total)
+            .collect()
+    };
     let cell = |t: &str, bold: bool, w: usize| {
         let r = run(t, TABLE);
         let r = if bold { r.bold() } else { r };

@@ -69,22 +69,36 @@ impl DocumentTexts {
         .into_iter()
         .flatten()
         .collect();
-        let parent = units.parent(id).map_or("", |p| p.name.as_str());
-        let root = units.get(units.root()).name.as_str();
-        let fill = |s: &str| {
-            s.replace("{unit}", &unit.name)
-                .replace("{parent}", parent)
-                .replace("{root}", root)
+        let parent = units.parent(id);
+        let root = units.get(units.root());
+        // Names as prose reads them ("Kính gửi: UBND tỉnh"), or as the issuing block prints them
+        // (the unit tree's official_name: "ỦY BAN NHÂN DÂN TỈNH …").
+        let fill_as = |s: &str, official: bool| {
+            let name = |u: &crate::domain::Unit| {
+                if official {
+                    u.official().to_owned()
+                } else {
+                    u.name.clone()
+                }
+            };
+            s.replace("{unit}", &name(unit))
+                .replace("{parent}", &parent.map(name).unwrap_or_default())
+                .replace("{root}", &name(root))
                 .trim()
                 .to_owned()
         };
-        let text = |pick: fn(&Layer) -> Option<&String>, fallback: &str| {
-            fill(
-                layers
-                    .iter()
-                    .find_map(|l| pick(l))
-                    .map_or(fallback, |s| s.as_str()),
-            )
+        let fill = |s: &str| fill_as(s, false);
+        let pick_text = |pick: fn(&Layer) -> Option<&String>, fallback: &str| -> String {
+            layers
+                .iter()
+                .find_map(|l| pick(l))
+                .map_or(fallback, |s| s.as_str())
+                .to_owned()
+        };
+        let text =
+            |pick: fn(&Layer) -> Option<&String>, fallback: &str| fill(&pick_text(pick, fallback));
+        let official = |pick: fn(&Layer) -> Option<&String>, fallback: &str| {
+            fill_as(&pick_text(pick, fallback), true)
         };
         let list = |pick: fn(&Layer) -> Option<&Vec<String>>| -> Vec<String> {
             layers
@@ -100,8 +114,8 @@ impl DocumentTexts {
         };
         UnitTexts {
             place: text(|l| l.place.as_ref(), "…"),
-            superior: text(|l| l.superior.as_ref(), ""),
-            issuer: text(|l| l.issuer.as_ref(), &unit.name),
+            superior: official(|l| l.superior.as_ref(), ""),
+            issuer: official(|l| l.issuer.as_ref(), "{unit}"),
             abbreviation: text(|l| l.abbreviation.as_ref(), "…"),
             addressees: list(|l| l.addressees.as_ref()),
             signer_authority: text(|l| l.signer_authority.as_ref(), ""),

@@ -175,7 +175,8 @@ pub(super) fn name_sheets<'a>(
 ) -> Vec<Sheet<'a>> {
     let mut codes: Vec<&str> = codes.collect();
     let order: std::collections::HashMap<&str, usize> = units
-        .subtree(units.root())
+        .print_order()
+        .into_iter()
         .enumerate()
         .map(|(i, id)| (units.get(id).code.as_str(), i))
         .collect();
