@@ -549,3 +549,65 @@ fn addressees_follow_kinh_gui_on_its_line_and_record_codes_are_never_broken() {
         );
     }
 }
+
+/// Whether a printed page holds a row of figures: a line with at least three whole numbers (the
+/// numbered header row is in parentheses, the head and signatures carry none).
+fn has_data_row(page: &str) -> bool {
+    page.lines().any(|l| {
+        l.split_whitespace()
+            .filter(|w| w.parse::<u64>().is_ok())
+            .count()
+            >= 3
+    })
+}
+
+fn every_table_page_holds_data(what: &str, pdf: &Path) {
+    let pages = pages(pdf);
+    let tables = table_pages(&pages);
+    assert!(!tables.is_empty(), "{what}: no table page");
+    for (i, page) in tables.iter().enumerate() {
+        assert!(
+            has_data_row(page),
+            "{what}: table page {} holds only header rows or the signature block:\n{page}",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn no_printed_page_holds_only_header_rows_or_only_the_signature_block() {
+    let dir = tempfile::tempdir().unwrap();
+    // The golden data and the ratings-and-feedback fixture.
+    for form in ["II.06a", "II.06", "II.05a", "II.05", "HL"] {
+        let pdf = to_pdf(&workbook(dir.path(), form));
+        every_table_page_holds_data(form, &pdf);
+    }
+    // A generated province of 20 units (three tiers), every form; the benchmark command sets
+    // BAOCAO_TEST_PROVINCE_UNITS=200 for the full demo province (docs/benchmarks.md).
+    let units: usize = std::env::var("BAOCAO_TEST_PROVINCE_UNITS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+    let data = dir.path().join("province");
+    let mut generate = bin();
+    generate
+        .args(["generate", "--units", &units.to_string()])
+        .args(["--dossiers", &(units * 300).to_string()])
+        .args(["--ratings", &(units * 75).to_string()])
+        .args(["--feedback", &(units * 30).to_string(), "--out"])
+        .arg(&data);
+    output_with(&mut generate, &[0]);
+    let at = |n: &str| data.join(n).display().to_string();
+    for form in ["II.06a", "II.06", "II.05a", "II.05", "HL"] {
+        let out = dir.path().join(format!("province-{form}.xlsx"));
+        let mut cmd = bin();
+        cmd.args(["report", "--input", &at("dossiers.ndjson")])
+            .args(["--ratings", &at("ratings.ndjson")])
+            .args(["--feedback", &at("feedback.ndjson")])
+            .args(["--units", &at("units.toml"), "--period", "2023-Q3"])
+            .args(["--form", form, "--format", "xlsx", "--out"])
+            .arg(&out);
+        output_with(&mut cmd, &[0]);
+        every_table_page_holds_data(&format!("{units}-unit province {form}"), &to_pdf(&out));
+    }
+}

@@ -120,6 +120,17 @@ pub fn to_bytes(doc: &Document<'_>) -> Result<Vec<u8>, RenderError> {
         ..*doc
     };
     let mut book = Workbook::new();
+    // The default font sets the width of a column unit. Times New Roman (Liberation Serif, its
+    // metric twin, where it is not installed) gives the 7-pixel unit Excel's Calibri gives, on
+    // every machine: a missing Calibri is replaced by a wider font that changes the printed
+    // scale, and with it where pages break.
+    book.set_default_format(
+        &Format::new()
+            .set_font_name("Times New Roman")
+            .set_font_size(11),
+        20,
+        64,
+    )?;
     let styles = Styles::new();
     match doc.reports {
         Reports::PerUnit(reports) => {

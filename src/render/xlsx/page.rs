@@ -14,6 +14,63 @@ use std::collections::BTreeMap;
 const LINE: f64 = 15.75;
 const PAD: f64 = 3.0;
 
+/// A4 landscape inside `setup`'s margins (0.5 + 0.4 inch across, 0.55 + 0.55 inch down), points.
+const PRINTABLE: (f64, f64) = (841.89 - 0.9 * 72.0, 595.28 - 1.1 * 72.0);
+/// A row no text set the height of (the workbook's default font).
+const DEFAULT_ROW: f64 = 15.0;
+/// The share of a page the breaks fill, for the spreadsheet program's own rounding.
+const SAFE: f64 = 0.96;
+/// A sheet up to this much taller than a page is shrunk onto one page rather than broken (12-point
+/// text prints at 8.4 points at least, as 70 %): a unit's form on one page, as officials sign it.
+const NEARLY: f64 = 1.43;
+/// Data rows kept on the page of the signature block.
+const KEEP_WITH_SIGNATURES: u32 = 2;
+
+/// Rows before which a page breaks, for rows of `heights` (points, unscaled) on pages of `room`
+/// points: each page full, the rows `repeat` printed again at the top of every page after the
+/// first, and two rules: the signature block (from `sign` on) never starts a page — the last
+/// data rows go with it — and no page holds only header rows (every page has a data row).
+fn breaks(
+    heights: &[f64],
+    repeat: Option<(u32, u32)>,
+    first_data: u32,
+    sign: u32,
+    room: f64,
+) -> Vec<u32> {
+    let repeated: f64 = repeat.map_or(0.0, |(a, b)| {
+        (a..=b)
+            .map(|r| heights.get(r as usize).copied().unwrap_or(0.0))
+            .sum()
+    });
+    let height = |a: u32, b: u32| -> f64 { (a..b).map(|r| heights[r as usize]).sum() };
+    let mut out = Vec::new();
+    let mut start = 0u32;
+    let mut used = 0.0;
+    for (r, h) in heights.iter().enumerate() {
+        let r = r as u32;
+        if used + h > room && r > start && r > first_data {
+            let mut at = r;
+            if at >= sign {
+                // Never the signatures alone: the last data rows come along, two if the page
+                // holds them with the block, else one.
+                let tail = |a: u32| repeated + height(a, heights.len() as u32);
+                at = (1..=KEEP_WITH_SIGNATURES)
+                    .rev()
+                    .map(|k| sign.saturating_sub(k))
+                    .find(|&a| a > start && tail(a) <= room)
+                    .unwrap_or(at);
+            }
+            // Every page keeps at least one data row.
+            at = at.max(start.max(first_data) + 1).min(r);
+            out.push(at);
+            start = at;
+            used = repeated + height(at, r);
+        }
+        used += h;
+    }
+    out
+}
+
 /// How wide a kind of text sets: pixels per character of Vietnamese text in Times New Roman, at
 /// the 96-dpi scale in which a column of width `w` is `7w + 5` pixels (measured on pages rendered
 /// by LibreOffice, rounded up so that text is never cut: a line too many is the lesser harm).
@@ -79,6 +136,10 @@ pub(super) struct Page<'a> {
     rows: BTreeMap<u32, f64>,
     /// Cells over several rows: first row, last row, the height they need together.
     spans: Vec<(u32, u32, f64)>,
+    /// The rows repeated on every page and the last printed row (`setup`).
+    print: Option<(Option<(u32, u32)>, u32)>,
+    /// The first row after the data: the signature block follows (`signatures`).
+    signature_from: Option<u32>,
 }
 
 impl<'a> Page<'a> {
@@ -91,6 +152,8 @@ impl<'a> Page<'a> {
             widths,
             rows: BTreeMap::new(),
             spans: Vec::new(),
+            print: None,
+            signature_from: None,
         })
     }
 
@@ -171,6 +234,14 @@ impl<'a> Page<'a> {
     /// Sets every written row's height: the tallest of its cells, and for a cell over several
     /// rows the missing height added to its last row.
     pub fn finish(mut self) -> Result<(), XlsxError> {
+        self.settle_spans();
+        for (row, h) in &self.rows {
+            self.ws.set_row_height(*row, h.ceil())?;
+        }
+        self.paginate()
+    }
+
+    fn settle_spans(&mut self) {
         for (r1, r2, need) in std::mem::take(&mut self.spans) {
             let have: f64 = (r1..=r2)
                 .map(|r| self.rows.get(&r).copied().unwrap_or(LINE + PAD))
@@ -183,10 +254,9 @@ impl<'a> Page<'a> {
                 self.rows.entry(r).or_insert(LINE + PAD);
             }
         }
-        for (row, h) in &self.rows {
-            self.ws.set_row_height(*row, h.ceil())?;
+        for h in self.rows.values_mut() {
+            *h = h.ceil();
         }
-        Ok(())
     }
 
     /// A4 landscape, one page wide, `repeat` rows printed on every page, page numbers in the
@@ -204,6 +274,40 @@ impl<'a> Page<'a> {
             self.ws.set_repeat_rows(first, end)?;
         }
         self.ws.set_print_area(0, 0, last_row, last)?;
+        self.print = Some((repeat, last_row));
+        Ok(())
+    }
+
+    /// The printed scale LibreOffice and Excel choose to fit the columns on one page wide.
+    fn scale(&self) -> f64 {
+        let points: f64 = self.widths.iter().map(|w| (7.0 * w + 5.0) * 0.75).sum();
+        let fit = (PRINTABLE.0 / points).min(1.0);
+        (fit * 100.0).floor() / 100.0
+    }
+
+    /// Page breaks for a form sheet (see [`breaks`]); a sheet that overflows one page by a little
+    /// is shrunk onto it instead.
+    fn paginate(&mut self) -> Result<(), XlsxError> {
+        let (Some((repeat, last)), Some(sign)) = (self.print, self.signature_from) else {
+            return Ok(());
+        };
+        let heights: Vec<f64> = (0..=last)
+            .map(|r| self.rows.get(&r).copied().unwrap_or(DEFAULT_ROW))
+            .collect();
+        let room = PRINTABLE.1 * SAFE / self.scale();
+        let total: f64 = heights.iter().sum();
+        if total <= room {
+            return Ok(());
+        }
+        if total <= room * NEARLY {
+            self.ws.set_print_fit_to_pages(1, 1);
+            return Ok(());
+        }
+        let first_data = repeat.map_or(0, |(_, end)| end + 1);
+        let at = breaks(&heights, repeat, first_data, sign, room);
+        if !at.is_empty() {
+            self.ws.set_page_breaks(&at)?;
+        }
         Ok(())
     }
 }
@@ -308,6 +412,7 @@ pub(super) fn signatures(
 ) -> Result<u32, XlsxError> {
     let signers = &form.print.signers;
     let ((l1, l2), (r1, r2)) = page.blocks(34.0);
+    page.signature_from = Some(after + 1);
     let date = after + 2;
     page.text(
         (date, r1),
@@ -356,4 +461,46 @@ pub(super) fn signatures(
         page.need(r, LINE + PAD);
     }
     Ok(date + 6)
+}
+
+#[cfg(test)]
+mod pagination {
+    use super::breaks;
+
+    /// Head rows 0-2, header 3-4 (repeated), data 5-24, spacer 25, signatures 26-31; every row 20
+    /// points, pages of 200 points: ten rows a page.
+    fn sheet() -> Vec<f64> {
+        vec![20.0; 32]
+    }
+
+    #[test]
+    fn the_signature_block_never_starts_a_page() {
+        let heights = sheet();
+        let at = breaks(&heights, Some((3, 4)), 5, 25, 200.0);
+        // Page 1: rows 0-9; page 2: header + rows 10-17; page 3 would start inside the
+        // signatures: the last data row comes along (two would not fit with the block).
+        assert_eq!(at, [10, 18, 24]);
+        // With a page a row taller, the last two come along.
+        assert_eq!(breaks(&heights, Some((3, 4)), 5, 25, 220.0), [11, 20, 23]);
+    }
+
+    #[test]
+    fn every_page_holds_a_data_row_and_fits() {
+        for room in [200.0, 230.0, 260.0, 330.0, 400.0] {
+            let heights = sheet();
+            let at = breaks(&heights, Some((3, 4)), 5, 25, room);
+            let mut starts = vec![0u32];
+            starts.extend(&at);
+            for (i, s) in starts.iter().enumerate() {
+                let end = starts.get(i + 1).copied().unwrap_or(32);
+                assert!(
+                    (*s..end).any(|r| (5..25).contains(&r)),
+                    "page {i} at {room}: rows {s}..{end} hold no data row ({at:?})"
+                );
+                let repeated = if i == 0 { 0.0 } else { 40.0 };
+                let used: f64 = repeated + (*s..end).map(|r| heights[r as usize]).sum::<f64>();
+                assert!(used <= room, "page {i} overflows at {room}: {used}");
+            }
+        }
+    }
 }
