@@ -17,6 +17,7 @@ pub mod forms;
 pub mod fuzz;
 pub mod http;
 pub mod keys;
+pub mod letters;
 pub mod render;
 pub mod retry;
 pub mod sandbox;

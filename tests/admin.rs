@@ -956,6 +956,17 @@ fn every_word_a_person_reads_is_vietnamese() {
         "the demo rates the department's dossiers: {row}"
     );
     assert!(((n(0) + n(1)) / n(3) * 100.0 - n(4)).abs() < 0.051, "{row}");
+    // The period page offers the quarter's guidance letter, as `letter guidance` writes it.
+    let grid = d.get(&format!("/periods/{p}")).text().unwrap();
+    assert!(grid.contains(&format!("/periods/{p}/letters/guidance.docx")));
+    let letter = d.get(&format!("/periods/{p}/letters/guidance.docx"));
+    assert_eq!(letter.status(), 200);
+    let letter = letter.bytes().unwrap().to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(letter)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    assert!(xml.contains("Thời hạn chốt số liệu"), "the letter's body");
     assert!(unit_page.contains(&format!("/units/{dept}/documents/II.06a.xlsx")));
     let workbook = d.get(&format!("/periods/{p}/units/{dept}/documents/II.06a.xlsx"));
     assert_eq!(workbook.status(), 200);

@@ -611,3 +611,74 @@ fn no_printed_page_holds_only_header_rows_or_only_the_signature_block() {
         every_table_page_holds_data(&format!("{units}-unit province {form}"), &to_pdf(&out));
     }
 }
+
+#[test]
+fn the_guidance_letter_carries_every_fact_of_the_mission_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let docx = dir.path().join("guidance.docx");
+    let mut cmd = bin();
+    cmd.args(["letter", "guidance", "--period", "2023-Q3", "--out"])
+        .arg(&docx);
+    output_with(&mut cmd, &[0]);
+    let text = squash(&pages(&to_pdf(&docx)).concat());
+    // Facts of ../shared/mission/seed-letter-2023-q3.vi.md that come from the duties and the
+    // letter settings, as that letter writes them.
+    for fact in [
+        "Số: …/VP-TTHC",
+        "CHÁNH VĂN PHÒNG",
+        "V/v thực hiện chế độ thông tin báo cáo định kỳ quý III trên Hệ thống thông tin báo cáo \
+         của tỉnh và Hệ thống thông tin báo cáo của Văn phòng Chính phủ",
+        "Hệ thống thông tin báo cáo của Văn phòng Chính phủ (https://vpcp.baocaochinhphu.gov.vn)",
+        "tài khoản VNConnect",
+        "CMND/CCCD",
+        "Hệ thống thông tin báo cáo của tỉnh (https://baocao.quangngai.gov.vn)",
+        "tài khoản mail công vụ",
+        "15/6/2023 đến ngày 14/9/2023",
+        "Kính gửi: - Các sở, ban ngành;",
+    ] {
+        assert!(text.contains(&squash(fact)), "the letter lacks `{fact}`");
+    }
+    // Per kind of unit: its forms, its deadline, and ký số where the letter requires it.
+    let kinds = [
+        (
+            "UBND cấp xã",
+            "II.05a/VPCP/KSTT, II.06a/VPCP/KSTT, II.01-ĐC/VPCP/KSTT",
+            "17/9/2023",
+            false,
+        ),
+        (
+            "Cơ quan chuyên môn thuộc UBND cấp huyện",
+            "II.05a/VPCP/KSTT, II.06a/VPCP/KSTT",
+            "17/9/2023",
+            false,
+        ),
+        (
+            "Văn phòng HĐND và UBND cấp huyện",
+            "II.05/VPCP/KSTT, II.06/VPCP/KSTT, II.01-ĐC/VPCP/KSTT",
+            "19/9/2023",
+            true,
+        ),
+        (
+            "Các sở, ban ngành",
+            "II.05a/VPCP/KSTT, II.06a/VPCP/KSTT, II.01-ĐC/VPCP/KSTT",
+            "19/9/2023",
+            true,
+        ),
+    ];
+    for (kind, forms, deadline, signed) in kinds {
+        let start = text
+            .find(&format!("{}:nhậpliệu", squash(kind)))
+            .unwrap_or_else(|| panic!("no paragraph for {kind}"));
+        let paragraph = &text[start..];
+        let deadline_at = paragraph.find("Thờihạngửibáocáo").unwrap();
+        let end = deadline_at + paragraph[deadline_at..].find('.').unwrap();
+        let paragraph = &paragraph[..end];
+        assert!(paragraph.contains(&squash(forms)), "{kind}: {paragraph}");
+        assert!(paragraph.contains(deadline), "{kind}: {paragraph}");
+        assert_eq!(paragraph.contains("kýsố"), signed, "{kind}: {paragraph}");
+    }
+    assert!(
+        text.contains("tổnghợpvàgửibáocáo"),
+        "the district office aggregates"
+    );
+}

@@ -491,6 +491,7 @@ routes! {
     post "/logout" => pages::logout, Reader;
     get "/" => pages::home, Reader;
     get "/periods/{period}" => pages::grid, Operator;
+    get "/periods/{period}/letters/guidance.docx" => pages::guidance_letter, Operator;
     get "/periods/{period}/units/{unit}" => pages::unit, Reader;
     get "/periods/{period}/units/{unit}/explain" => pages::explain, Reader;
     post "/periods/{period}/units/{unit}/sync" => pages::sync_unit, Operator;

@@ -831,6 +831,40 @@ fn attachment(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
+/// The period's guidance letter (công văn hướng dẫn), as `letter guidance` writes it.
+pub async fn guidance_letter(
+    _who: Authed,
+    State(state): State<Shared>,
+    Path(period): Path<String>,
+) -> Response {
+    let period = match parse_period(&period) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let engine = &state.engine;
+    let made = engine
+        .setup()
+        .regime(&period)
+        .map_err(|e| words::sync_error(&e))
+        .and_then(|regime| {
+            let texts = crate::render::texts::DocumentTexts::builtin();
+            let letter =
+                crate::letters::guidance(&engine.parts.duties, regime, &period, &texts.letters);
+            crate::render::letter::docx(&letter).map_err(|e| {
+                tracing::error!(error = %e, "the guidance letter could not be written");
+                "Không lập được công văn hướng dẫn".to_owned()
+            })
+        });
+    match made {
+        Ok(bytes) => attachment(
+            DOCX.0,
+            &format!("cong-van-huong-dan-{}.docx", period.id()),
+            bytes,
+        ),
+        Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
 /// A unit code as part of a file name.
 fn file_safe(unit: &str) -> String {
     unit.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "_")

@@ -9,6 +9,7 @@ mod demo;
 mod explain;
 mod generate;
 mod import;
+mod letter;
 mod outbox;
 mod plan;
 mod pull;
@@ -73,6 +74,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// List what every unit must file for a period, where, and by when.
     Plan(plan::PlanArgs),
+    /// The provincial office's own letters, as Decree 30 DOCX.
+    #[command(subcommand)]
+    Letter(letter::LetterCommand),
     /// The whole product on this machine: a generated province in the sandbox, the daemon with its
     /// status page pre-filling the last ended quarter; Ctrl-C stops it.
     Demo(Box<demo::DemoArgs>),
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(a) => generate::run(a),
         Command::Catalog(c) => catalog::run(c),
         Command::Plan(a) => plan::run(a),
+        Command::Letter(c) => letter::run(c),
         Command::Creds(c) => creds::run(c),
         Command::Receiver(c) => runtime()?.block_on(receiver::run(c)),
         Command::Sandbox(a) => runtime()?.block_on(sandbox::run(a)),

@@ -6,6 +6,7 @@
 pub mod csv;
 pub mod explain;
 pub mod json;
+pub mod letter;
 pub mod narrative;
 pub mod reconcile;
 pub mod texts;

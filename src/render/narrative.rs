@@ -69,7 +69,7 @@ const MARGIN_RIGHT: i32 = mm(15);
 /// The text width between the margins.
 const TEXT_WIDTH: usize = (A4.0 as i32 - MARGIN_LEFT - MARGIN_RIGHT) as usize;
 /// Sizes in half-points.
-const BODY: usize = 28;
+pub(super) const BODY: usize = 28;
 const TABLE: usize = 26;
 const SMALL: usize = 24;
 const NOTE: usize = 22;
@@ -86,7 +86,7 @@ fn fonts() -> RunFonts {
         .cs("Times New Roman")
 }
 
-fn run(text: &str, size: usize) -> Run {
+pub(super) fn run(text: &str, size: usize) -> Run {
     Run::new().add_text(text).fonts(fonts()).size(size)
 }
 
@@ -137,6 +137,11 @@ fn highlight(text: &str, size: usize) -> Run {
 
 /// The head: issuing body and number on the left, national title, motto and date on the right.
 fn head(t: &UnitTexts) -> Table {
+    head_with(t, &format!("Số: …/BC-{}", t.abbreviation), None)
+}
+
+/// The head with its number line, and for a letter the subject ("V/v …") under it.
+pub(super) fn head_with(t: &UnitTexts, number: &str, subject: Option<&str>) -> Table {
     let mut left = Vec::new();
     if !t.superior.is_empty() {
         left.push(centered(run(&t.superior.to_uppercase(), SMALL + 2)));
@@ -147,8 +152,16 @@ fn head(t: &UnitTexts) -> Table {
         Paragraph::new()
             .align(AlignmentType::Center)
             .line_spacing(LineSpacing::new().before(120))
-            .add_run(run(&format!("Số: …/BC-{}", t.abbreviation), SMALL + 2)),
+            .add_run(run(number, SMALL + 2)),
     );
+    if let Some(subject) = subject {
+        left.push(
+            Paragraph::new()
+                .align(AlignmentType::Center)
+                .line_spacing(LineSpacing::new().before(60))
+                .add_run(run(subject, SMALL)),
+        );
+    }
     let right = vec![
         centered(run("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", SMALL + 2).bold()),
         centered(run("Độc lập - Tự do - Hạnh phúc", BODY).bold()),
@@ -178,10 +191,17 @@ fn title(n: &Narrative, t: &UnitTexts) -> Vec<Paragraph> {
         centered(run(&format!("Kỳ báo cáo: {}", n.period), BODY).italic()),
         rule(3600),
     ];
+    out.extend(kinh_gui(&t.addressees));
+    out
+}
+
+/// "Kính gửi:" and its addressees (Decree 30).
+pub(super) fn kinh_gui(addressees: &[String]) -> Vec<Paragraph> {
+    let mut out = Vec::new();
     let lead = Paragraph::new()
         .align(AlignmentType::Center)
         .line_spacing(LineSpacing::new().before(240).after(240));
-    match t.addressees.as_slice() {
+    match addressees {
         [] => {}
         [one] => out.push(lead.add_run(run(&format!("Kính gửi: {one}."), BODY))),
         many => {
@@ -215,7 +235,7 @@ fn sentence_case(s: &str) -> String {
     }
 }
 
-fn body_paragraph() -> Paragraph {
+pub(super) fn body_paragraph() -> Paragraph {
     Paragraph::new()
         .align(AlignmentType::Both)
         .indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
@@ -326,7 +346,7 @@ fn section(mut doc: Docx, section: &Section) -> Docx {
 }
 
 /// The signer beside "Nơi nhận".
-fn signature(t: &UnitTexts) -> Table {
+pub(super) fn signature(t: &UnitTexts) -> Table {
     let mut left = vec![
         Paragraph::new()
             .line_spacing(LineSpacing::new().before(240))
@@ -410,6 +430,27 @@ fn appendix(mut doc: Docx, appendix: &Section, t: &UnitTexts) -> Docx {
 
 /// One unit's report as a DOCX.
 pub fn docx(n: &Narrative, t: &UnitTexts) -> Result<Vec<u8>, RenderError> {
+    let mut doc = document(format!(
+        "Bản nháp lập từ số liệu các biểu của {} ({}); các chỗ đánh dấu {PLACEHOLDER} do cán bộ viết trước khi ký.",
+        n.unit_name, n.unit
+    ))
+    .add_table(head(t));
+    for p in title(n, t) {
+        doc = doc.add_paragraph(p);
+    }
+    for s in &n.sections {
+        doc = section(doc, s);
+    }
+    doc = doc.add_table(signature(t));
+    if let Some(a) = &n.appendix {
+        doc = appendix(doc, a, t);
+    }
+    pack(doc)
+}
+
+/// An A4 Decree 30 document: margins, Times New Roman, page numbers from the second page, and a
+/// note of where it comes from in its properties.
+pub(super) fn document(origin: String) -> Docx {
     let page_number = Header::new().add_paragraph(
         Paragraph::new()
             .align(AlignmentType::Center)
@@ -417,7 +458,7 @@ pub fn docx(n: &Narrative, t: &UnitTexts) -> Result<Vec<u8>, RenderError> {
             .size(BODY)
             .fonts(fonts()),
     );
-    let mut doc = Docx::new()
+    Docx::new()
         .page_size(A4.0, A4.1)
         .page_margin(
             PageMargin::new()
@@ -433,24 +474,10 @@ pub fn docx(n: &Narrative, t: &UnitTexts) -> Result<Vec<u8>, RenderError> {
         .header(page_number)
         .first_header(Header::new())
         .title_pg()
-        .custom_property(
-            "baocao-sync",
-            format!(
-                "Bản nháp lập từ số liệu các biểu của {} ({}); các chỗ đánh dấu {PLACEHOLDER} do cán bộ viết trước khi ký.",
-                n.unit_name, n.unit
-            ),
-        )
-        .add_table(head(t));
-    for p in title(n, t) {
-        doc = doc.add_paragraph(p);
-    }
-    for s in &n.sections {
-        doc = section(doc, s);
-    }
-    doc = doc.add_table(signature(t));
-    if let Some(a) = &n.appendix {
-        doc = appendix(doc, a, t);
-    }
+        .custom_property("baocao-sync", origin)
+}
+
+pub(super) fn pack(doc: Docx) -> Result<Vec<u8>, RenderError> {
     let mut buf = std::io::Cursor::new(Vec::new());
     doc.build()
         .pack(&mut buf)

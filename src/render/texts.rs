@@ -22,9 +22,63 @@ struct Layer {
     recipients: Option<Vec<String>>,
 }
 
+/// The provincial office's own letters (the guidance letter): its texts, with placeholders
+/// `{period}` ("quý III/2023") and `{quarter}` ("quý III").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LetterTexts {
+    /// Printed above the office ("UBND TỈNH QUẢNG NGÃI").
+    #[serde(default)]
+    pub superior: String,
+    /// The issuing office ("VĂN PHÒNG").
+    #[serde(default)]
+    pub office: String,
+    /// The number line ("Số: …/VP-TTHC").
+    #[serde(default)]
+    pub number: String,
+    #[serde(default)]
+    pub place: String,
+    /// The subject under the number ("V/v …").
+    #[serde(default)]
+    pub subject: String,
+    /// The "Kính gửi" groups.
+    #[serde(default)]
+    pub addressees: Vec<String>,
+    /// The first paragraph of the body.
+    #[serde(default)]
+    pub opening: String,
+    /// Whom to call for help, one line each.
+    #[serde(default)]
+    pub help: Vec<String>,
+    /// The last paragraph of the body.
+    #[serde(default)]
+    pub closing: String,
+    #[serde(default)]
+    pub signer_title: String,
+    #[serde(default)]
+    pub signer_name: String,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Each reporting system's name, address and account, by the duties' system key; a name or
+    /// account left out is the duties'.
+    #[serde(default)]
+    pub systems: BTreeMap<String, LetterSystem>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LetterSystem {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: String,
+    pub account: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentTexts {
+    #[serde(default)]
+    pub letters: LetterTexts,
     #[serde(default)]
     defaults: Layer,
     #[serde(default)]

@@ -106,6 +106,11 @@ pub fn render(g: &Grid) -> String {
         html! {
             h1 { "Báo cáo " (g.label) " (" (g.window) ")" }
             p.note { "Cán bộ: " (g.operator) " · Giờ Việt Nam: " (time(g.now)) }
+            p {
+                a #guidance-letter href={ "/periods/" (crate::admin::html::url(&g.period)) "/letters/guidance.docx" } {
+                    "Công văn hướng dẫn báo cáo kỳ này (Word)"
+                }
+            }
             (summary(g))
             (deadlines(&g.deadlines))
             (sources(g))
