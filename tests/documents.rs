@@ -135,12 +135,11 @@ fn assert_labels(regime: &str, form: &str, text: &str) {
     }
 }
 
-/// Writes a form of the golden fixture (II.06a/II.06) or of the ratings-and-feedback fixture.
-fn workbook(dir: &Path, form: &str) -> PathBuf {
-    let out = dir.join(format!("{form}.xlsx"));
+/// `report` over the golden dossiers, or over the ratings-and-feedback fixture.
+fn report(golden: bool) -> Command {
     let mut cmd = bin();
     cmd.arg("report");
-    if form.starts_with("II.06") {
+    if golden {
         cmd.args(["--input", fixture("dossiers.ndjson").to_str().unwrap()])
             .args(["--units", fixture("units.toml").to_str().unwrap()]);
     } else {
@@ -150,6 +149,13 @@ fn workbook(dir: &Path, form: &str) -> PathBuf {
             .args(["--feedback", &small("feedback.ndjson")])
             .args(["--units", &small("units.toml")]);
     }
+    cmd
+}
+
+/// Writes a form of the golden fixture (II.06a/II.06) or of the ratings-and-feedback fixture.
+fn workbook(dir: &Path, form: &str) -> PathBuf {
+    let out = dir.join(format!("{form}.xlsx"));
+    let mut cmd = report(form.starts_with("II.06"));
     cmd.args([
         "--period", "2023-Q3", "--form", form, "--format", "xlsx", "--out",
     ])
@@ -490,18 +496,7 @@ fn an_absent_rate_is_empty_in_the_workbook_not_zero() {
 /// The II.01-ĐC of one unit as a PDF's pages: from the golden dossiers, or the small fixture.
 fn narrative_pages(dir: &Path, golden: bool, unit: &str) -> Vec<String> {
     let docx = dir.join(format!("{unit}.docx"));
-    let mut cmd = bin();
-    cmd.arg("report");
-    if golden {
-        cmd.args(["--input", fixture("dossiers.ndjson").to_str().unwrap()])
-            .args(["--units", fixture("units.toml").to_str().unwrap()]);
-    } else {
-        let small = |n: &str| own_fixture("hl-pakn-small", n);
-        cmd.args(["--input", &small("dossiers.ndjson")])
-            .args(["--ratings", &small("ratings.ndjson")])
-            .args(["--feedback", &small("feedback.ndjson")])
-            .args(["--units", &small("units.toml")]);
-    }
+    let mut cmd = report(golden);
     cmd.args([
         "--period", "2023-Q3", "--form", "II.01-DC", "--format", "docx",
     ])

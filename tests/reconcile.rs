@@ -27,10 +27,16 @@ fn reconcile_command(theirs_file: &str) -> std::process::Command {
 
 /// Runs `reconcile` on the golden dossiers; its exit code and JSON.
 fn reconcile(theirs_file: &str) -> (i32, Value) {
-    let out = reconcile_command(theirs_file)
-        .args(["--form", "II.06a"])
-        .output()
-        .unwrap();
+    answer(
+        reconcile_command(theirs_file)
+            .args(["--form", "II.06a"])
+            .output()
+            .unwrap(),
+    )
+}
+
+/// `reconcile`'s exit code and the JSON it printed.
+fn answer(out: std::process::Output) -> (i32, Value) {
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "reconcile printed no JSON ({e}): {}",
@@ -476,19 +482,14 @@ fn the_workbook_is_in_vietnamese() {
 /// `reconcile` of tests/fixtures/reconcile-readings against `theirs_file`: exit code and JSON.
 fn reconcile_readings(theirs_file: &str) -> (i32, Value) {
     let file = |name: &str| own_fixture("reconcile-readings", name);
-    let out = bin()
-        .args(["reconcile", "--input", &file("dossiers.ndjson")])
-        .args(["--units", &file("units.toml"), "--period", "2023-Q3"])
-        .args(["--form", "II.06a", "--theirs", theirs_file])
-        .output()
-        .unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "reconcile printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), json)
+    answer(
+        bin()
+            .args(["reconcile", "--input", &file("dossiers.ndjson")])
+            .args(["--units", &file("units.toml"), "--period", "2023-Q3"])
+            .args(["--form", "II.06a", "--theirs", theirs_file])
+            .output()
+            .unwrap(),
+    )
 }
 
 /// The README's table: each moved dossier (number), its field, and per column the change with

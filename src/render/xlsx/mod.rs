@@ -295,7 +295,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sheet_names_follow_the_tree_and_stay_unique_within_31_characters() {
+    fn sheet_names_follow_the_print_order_and_stay_unique_within_31_characters() {
         let units = UnitTree::from_toml(
             "[[units]]\ncode=\"P\"\nname=\"UBND tỉnh\"\nkind=\"province\"\nparent=\"\"\n\
              [[units]]\ncode=\"H\"\nname=\"UBND huyện\"\nkind=\"district\"\nparent=\"P\"\n\
@@ -307,16 +307,14 @@ mod tests {
         let sheets = name_sheets(&units, ["S", "Y", "X", "H", "Z"].into_iter());
         let names: Vec<&str> = sheets.iter().map(|s| s.name.as_str()).collect();
         let codes: Vec<&str> = sheets.iter().map(|s| s.unit).collect();
-        assert_eq!(
-            codes,
-            ["H", "X", "Y", "S", "Z"],
-            "tree order, unknown units last"
-        );
-        assert_eq!(names[0], "01 UBND huyện");
-        assert_eq!(names[3], "04 Sở Kế hoạch-Đầu tư -cũ-");
+        // Highest level first, within a level by kind (the department before the district), then
+        // tree order; unknown units last.
+        assert_eq!(codes, ["S", "H", "X", "Y", "Z"]);
+        assert_eq!(names[0], "01 Sở Kế hoạch-Đầu tư -cũ-");
+        assert_eq!(names[1], "02 UBND huyện");
         assert_eq!(names[4], "05 Z");
         assert!(names.iter().all(|n| n.chars().count() <= 31));
         // The two long commune names are equal in their first 31 characters but for the number.
-        assert_ne!(names[1], names[2]);
+        assert_ne!(names[2], names[3]);
     }
 }
