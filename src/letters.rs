@@ -168,6 +168,130 @@ pub fn guidance(duties: &Duties, regime: &Regime, period: &Period, t: &LetterTex
     }
 }
 
+/// The chase letter (công văn đôn đốc) of `period`: by kind of unit, the units whose reports are
+/// not yet sent in each system (and how far each got), as `facts` read them; the units with
+/// nothing to report apart. It says the instant the states were read.
+pub fn chase(
+    duties: &Duties,
+    units: &crate::domain::UnitTree,
+    regime: &Regime,
+    period: &Period,
+    facts: &crate::sync::chase::ChaseFacts,
+    t: &LetterTexts,
+) -> Letter {
+    use crate::sync::chase::RemoteState;
+    let mut letter = guidance(duties, regime, period, t);
+    let label = lower_first(&period.label_vi());
+    let quarter = lower_first(label.split('/').next().unwrap_or(&label));
+    letter.subject = t
+        .chase_subject
+        .replace("{period}", &label)
+        .replace("{quarter}", &quarter);
+    let system_name = |key: &str| {
+        t.systems
+            .get(key)
+            .and_then(|s| s.name.clone())
+            .or_else(|| duties.systems.get(key).map(|s| s.name.clone()))
+            .unwrap_or_else(|| key.to_owned())
+    };
+    let form_number = |f: &str| {
+        regime.form(f).map_or_else(
+            |_| f.to_owned(),
+            |def| def.number.trim_start_matches("Biểu số ").to_owned(),
+        )
+    };
+    let read = facts.read_at.to_local();
+    let mut body = vec![format!(
+        "Đến {} ngày {} (thời điểm đọc trạng thái báo cáo trên các hệ thống), các cơ quan, đơn vị sau chưa gửi đủ báo cáo {label}:",
+        read.format("%H:%M"),
+        read.format("%-d/%-m/%Y")
+    )];
+    let mut nothing: Vec<String> = Vec::new();
+    let mut item = 0;
+    for d in &duties.duties {
+        let mut lines = Vec::new();
+        for id in units.print_order() {
+            let unit = units.get(id);
+            if unit.kind != d.kind {
+                continue;
+            }
+            let mine: Vec<&crate::sync::chase::ReportState> = facts
+                .reports
+                .iter()
+                .filter(|r| r.report.unit == unit.code)
+                .collect();
+            let idle: Vec<String> = mine
+                .iter()
+                .filter(|r| r.state == RemoteState::NothingToReport)
+                .map(|r| form_number(&r.report.form))
+                .collect();
+            if !idle.is_empty() {
+                let mut forms = idle;
+                forms.dedup();
+                nothing.push(format!("- {}: {}", unit.name, forms.join(", ")));
+            }
+            for system in &d.systems {
+                let missing: Vec<String> = mine
+                    .iter()
+                    .filter(|r| r.report.system == *system)
+                    .filter_map(|r| {
+                        let said = match r.state {
+                            RemoteState::Sent | RemoteState::NothingToReport => return None,
+                            RemoteState::Missing => "chưa có báo cáo",
+                            RemoteState::Draft => "bản nháp chưa duyệt",
+                            RemoteState::Approved if d.signed => "đã duyệt, chưa ký số",
+                            RemoteState::Approved => "đã duyệt, chưa gửi",
+                            RemoteState::Signed => "đã ký số, chưa gửi",
+                            RemoteState::Unreadable => "không đọc được trạng thái",
+                        };
+                        Some(format!("{} ({said})", form_number(&r.report.form)))
+                    })
+                    .collect();
+                if !missing.is_empty() {
+                    lines.push(format!(
+                        "- {}, trên {}: {}.",
+                        unit.name,
+                        system_name(system),
+                        missing.join("; ")
+                    ));
+                }
+            }
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        let signed = if d.signed {
+            "; phải ký số báo cáo"
+        } else {
+            ""
+        };
+        body.push(format!(
+            "{}) {} (thời hạn gửi báo cáo: ngày {}{signed}):",
+            ITEMS.get(item).copied().unwrap_or("-"),
+            kind_in_letter(&d.kind),
+            day(period.last_day + chrono::Duration::days(d.deadline_days)),
+        ));
+        item += 1;
+        body.extend(lines);
+    }
+    if item == 0 {
+        body.push("- Tất cả các cơ quan, đơn vị đã gửi đủ báo cáo.".to_owned());
+    }
+    if !nothing.is_empty() {
+        body.push(
+            "Các cơ quan, đơn vị không có số liệu phải báo cáo trong kỳ (không tính là chưa gửi):"
+                .to_owned(),
+        );
+        body.extend(nothing);
+    }
+    body.push(
+        "Đề nghị các cơ quan, đơn vị nêu trên khẩn trương hoàn thành, ký số (nếu có yêu cầu) và gửi báo cáo đúng thời hạn./."
+            .to_owned(),
+    );
+    letter.body = body;
+    letter
+}
+
 /// "Quý III/2023" → "quý III/2023".
 fn lower_first(s: &str) -> String {
     let mut chars = s.chars();

@@ -240,3 +240,112 @@ fn push_creates_once_then_leaves_drafts_alone() {
         (Some(3), Some(2))
     );
 }
+
+/// The text of a DOCX's body, its runs joined.
+fn docx_text(path: &std::path::Path) -> String {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    // Each paragraph on a line of its own, the tags dropped.
+    let xml = xml.replace("</w:p>", "\n");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in xml.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+#[test]
+fn the_chase_letter_lists_exactly_the_units_whose_reports_are_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sandbox, push) = setup(dir.path());
+    let base = &sandbox.base;
+    push(&["--accept-stale", "the golden export was imported by hand"]);
+    // People act in the central system: Sở 1 sends both its drafts; UBND huyện 1 approves its
+    // II.06 and leaves its II.01-ĐC a draft.
+    let act = |form: &str, unit: &str, verb: &str| {
+        let url = format!("{base}/_sandbox/reports/central/{form}/2023-Q3/{unit}/{verb}");
+        let answer = reqwest::blocking::Client::new().post(url).send().unwrap();
+        assert!(answer.status().is_success(), "{form} {unit} {verb}");
+    };
+    for form in ["II.06a", "II.01-ĐC"] {
+        for verb in ["approve", "sign", "send"] {
+            act(form, "000.10.00.H55", verb);
+        }
+    }
+    act("II.06", "000.00.30.H55", "approve");
+
+    let out = dir.path().join("chase.docx");
+    let key = dir.path().join("key");
+    let upstreams = dir.path().join("upstreams.toml");
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let units = fixture("units.toml");
+    let mut args = vec![
+        "letter",
+        "chase",
+        "--period",
+        "2023-Q3",
+        "--system",
+        "central",
+        "--units",
+        units.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(client_args(&upstreams, &key, &db));
+    output_with(bin().args(&args), &[0]);
+    let text = docx_text(&out);
+
+    // Listed: every unit the duties ask reports of (config/duties/quang-ngai-2023.toml: communes,
+    // district offices, districts, departments; the fixture's units.toml) but Sở 1, which sent
+    // everything — the others have no login here, so their state cannot be read.
+    let tree: toml::Value =
+        toml::from_str(&std::fs::read_to_string(fixture("units.toml")).unwrap()).unwrap();
+    let mut expected: Vec<String> = tree["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| {
+            ["commune", "district-office", "district", "department"]
+                .contains(&u["kind"].as_str().unwrap())
+        })
+        .map(|u| u["name"].as_str().unwrap().to_owned())
+        .filter(|n| n != "Sở 1")
+        .collect();
+    expected.sort();
+    let mut listed: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("- ")?
+                .split_once(", trên ")
+                .map(|(u, _)| u.to_owned())
+        })
+        .collect();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed, expected, "{text}");
+    // How far each got, kept apart: approved but not signed (a district signs), still a draft.
+    let district = text
+        .lines()
+        .find(|l| l.starts_with("- UBND huyện 1, trên"))
+        .unwrap();
+    assert!(
+        district.contains("II.06/VPCP/KSTT (đã duyệt, chưa ký số)"),
+        "{district}"
+    );
+    assert!(
+        district.contains("II.01-ĐC/VPCP/KSTT (bản nháp chưa duyệt)"),
+        "{district}"
+    );
+    // Nothing to report is said apart, and the instant the states were read is given.
+    assert!(text.contains("- Sở 1: II.05a/VPCP/KSTT"), "{text}");
+    assert!(text.contains("(thời điểm đọc trạng thái báo cáo trên các hệ thống)"));
+    assert!(text.contains("V/v đôn đốc gửi báo cáo định kỳ quý III"));
+}

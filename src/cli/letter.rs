@@ -11,6 +11,25 @@ pub enum LetterCommand {
     /// their addresses and accounts, the cut-off, and per kind of unit the forms, where, whether
     /// signed digitally, and by when — from the duties and config/documents.toml's [letters].
     Guidance(GuidanceArgs),
+    /// The chase letter (công văn đôn đốc) as a Decree 30 DOCX: by kind of unit, the units whose
+    /// reports are not yet sent in each system, read from the reporting systems now with each
+    /// unit's login (approved, signed and sent kept apart); units with nothing to report apart.
+    Chase(Box<ChaseArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChaseArgs {
+    /// Period id, e.g. 2023-Q3.
+    #[arg(long)]
+    period: String,
+    /// Only this reporting system: central or provincial.
+    #[arg(long)]
+    system: Option<String>,
+    /// Where to write the DOCX.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    config: super::config::ConfigArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -35,7 +54,30 @@ pub struct GuidanceArgs {
 pub fn run(c: LetterCommand) -> anyhow::Result<ExitCode> {
     match c {
         LetterCommand::Guidance(a) => guidance(a),
+        LetterCommand::Chase(a) => super::runtime()?.block_on(chase(*a)),
     }
+}
+
+async fn chase(a: ChaseArgs) -> anyhow::Result<ExitCode> {
+    let period: Period = a.period.parse()?;
+    let engine = a.config.engine().await?;
+    let setup = engine.setup();
+    let regime = setup.regime(&period)?;
+    let facts = engine.chase_facts(&period, a.system.clone()).await?;
+    let texts = DocumentTexts::builtin();
+    let letter = baocao_sync::letters::chase(
+        &engine.parts.duties,
+        &engine.parts.units,
+        regime,
+        &period,
+        &facts,
+        &texts.letters,
+    );
+    let bytes = baocao_sync::render::letter::docx(&letter)?;
+    std::fs::write(&a.out, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.out.display()))?;
+    tracing::info!(period = %period, reports = facts.reports.len(), out = %a.out.display(), "chase letter written");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn guidance(a: GuidanceArgs) -> anyhow::Result<ExitCode> {

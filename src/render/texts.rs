@@ -41,6 +41,9 @@ pub struct LetterTexts {
     /// The subject under the number ("V/v …").
     #[serde(default)]
     pub subject: String,
+    /// The chase letter's subject.
+    #[serde(default)]
+    pub chase_subject: String,
     /// The "Kính gửi" groups.
     #[serde(default)]
     pub addressees: Vec<String>,

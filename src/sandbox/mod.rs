@@ -197,6 +197,10 @@ pub struct PersonAction {
 pub enum PersonVerb {
     /// The draft becomes `approved`.
     Approve,
+    /// The report is signed digitally (`signed`).
+    Sign,
+    /// The report is sent to the level above (`sent`).
+    Send,
     /// An approved (signed, sent) report goes back to `draft`, its version unchanged: the
     /// reporting system's "trả lại" (return for revision).
     Release,

@@ -206,6 +206,8 @@ fn act(
         .or_insert_with(|| HeldReport::empty(id));
     match verb {
         PersonVerb::Approve => r.status = "approved".into(),
+        PersonVerb::Sign => r.status = "signed".into(),
+        PersonVerb::Send => r.status = "sent".into(),
         PersonVerb::Release => r.status = "draft".into(),
         PersonVerb::Edit => {
             r.version += 1;
@@ -286,7 +288,7 @@ pub(super) async fn inspect(Shared(state): Shared<Arc<State>>) -> Response {
 }
 
 /// `POST /_sandbox/reports/{system}/{form}/{period}/{unit}/{action}`: a person approves the report
-/// (`approve`), returns an approved one to draft (`release`: the version stays), edits the draft
+/// (`approve`), signs it (`sign`), sends it (`send`), returns an approved one to draft (`release`: the version stays), edits the draft
 /// (`edit`: a new version with other content; typed in by hand if there was none), or deletes it.
 pub(super) async fn person(
     Shared(state): Shared<Arc<State>>,
@@ -294,6 +296,8 @@ pub(super) async fn person(
 ) -> Response {
     let verb = match action.as_str() {
         "approve" => PersonVerb::Approve,
+        "sign" => PersonVerb::Sign,
+        "send" => PersonVerb::Send,
         "release" => PersonVerb::Release,
         "edit" => PersonVerb::Edit,
         "delete" => PersonVerb::Delete,

@@ -258,6 +258,28 @@ impl ReportingClient {
             .collect()
     }
 
+    /// The report's state in the reporting system (`draft`, `approved`, `signed`, `sent`), or
+    /// `None` when it has no report; the decision that stopped the read otherwise.
+    #[tracing::instrument(name = "sink.state", skip_all, fields(system = %self.system, form = %key.form, period = %key.period, unit = %key.unit))]
+    pub async fn state(
+        &self,
+        token: &SecretString,
+        key: &ReportKey,
+    ) -> Result<Option<String>, Decision> {
+        let response = self
+            .timed_read_back(authorize(self.http.get(self.url(key, false)), token))
+            .await
+            .map_err(transient_from)?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::OK => self
+                .json::<Remote>(response)
+                .await
+                .map(|remote| Some(remote.status)),
+            _ => Err(classify(response, None).await),
+        }
+    }
+
     /// Pushes `draft`: reads the report back, then creates or updates the draft, or leaves it.
     #[tracing::instrument(name = "sink.push", skip_all, fields(system = %self.system, form = %key.form, period = %key.period, unit = %key.unit))]
     pub async fn push(

@@ -337,6 +337,44 @@ impl Delivery {
         }
     }
 
+    /// A report's state in its reporting system, read now with its unit's login: `None` when
+    /// the system holds no report; why it could not be read otherwise (for the log).
+    pub async fn remote_state(
+        &self,
+        report: &crate::store::ReportId,
+    ) -> Result<Option<String>, String> {
+        let (system, endpoint) = self
+            .upstreams
+            .reporting(&report.system)
+            .ok_or_else(|| format!("no reporting system `{}` is configured", report.system))?;
+        let base_url = endpoint
+            .base_url
+            .as_ref()
+            .ok_or_else(|| format!("[upstreams.{system}] has no base_url"))?;
+        let session = self
+            .session(system, &report.unit)
+            .await
+            .map_err(|o| format!("{}: {o:?}", o.name()))?;
+        let client = ReportingClient::new(self.http[&system].clone(), base_url, system)?
+            .with_max_body_bytes(endpoint.max_body_bytes);
+        let key = ReportKey {
+            form: report.form.clone(),
+            period: report.period.clone(),
+            unit: report.unit.clone(),
+        };
+        session
+            .with_token(
+                |token| {
+                    let (client, key) = (&client, &key);
+                    async move { client.state(&token, key).await }
+                },
+                |answer| matches!(answer, Err(Decision::Unauthorized)),
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|d| format!("{}: {}", d.name(), d.detail()))
+    }
+
     /// The unit's session on `system`, opened from its sealed login (a new one when the login
     /// changed since).
     async fn session(&self, system: System, unit: &str) -> Result<Arc<Session>, Outcome> {

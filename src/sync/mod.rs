@@ -13,6 +13,7 @@
 //! CLI, by the daemon's workers otherwise. Runs of one period never overlap, across replicas: a
 //! short lease in the store, renewed while the run lasts.
 
+pub mod chase;
 pub mod compute;
 pub mod deliver;
 pub mod gate;
