@@ -967,6 +967,18 @@ fn every_word_a_person_reads_is_vietnamese() {
     std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
         .unwrap();
     assert!(xml.contains("Thời hạn chốt số liệu"), "the letter's body");
+    // The chase letter reads the reporting systems now: the demo's drafts are all unsent.
+    let chase = d.get(&format!("/periods/{p}/letters/chase.docx"));
+    assert_eq!(chase.status(), 200);
+    let chase = chase.bytes().unwrap().to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(chase)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    assert!(
+        xml.contains("bản nháp chưa duyệt"),
+        "drafts not yet approved"
+    );
     assert!(unit_page.contains(&format!("/units/{dept}/documents/II.06a.xlsx")));
     let workbook = d.get(&format!("/periods/{p}/units/{dept}/documents/II.06a.xlsx"));
     assert_eq!(workbook.status(), 200);

@@ -492,6 +492,7 @@ routes! {
     get "/" => pages::home, Reader;
     get "/periods/{period}" => pages::grid, Operator;
     get "/periods/{period}/letters/guidance.docx" => pages::guidance_letter, Operator;
+    get "/periods/{period}/letters/chase.docx" => pages::chase_letter, Operator;
     get "/periods/{period}/units/{unit}" => pages::unit, Reader;
     get "/periods/{period}/units/{unit}/explain" => pages::explain, Reader;
     post "/periods/{period}/units/{unit}/sync" => pages::sync_unit, Operator;

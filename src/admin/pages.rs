@@ -865,6 +865,45 @@ pub async fn guidance_letter(
     }
 }
 
+/// The period's chase letter (công văn đôn đốc): the reports' states read now from the reporting
+/// systems, as `letter chase` writes it.
+pub async fn chase_letter(
+    _who: Authed,
+    State(state): State<Shared>,
+    Path(period): Path<String>,
+) -> Response {
+    let period = match parse_period(&period) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let engine = &state.engine;
+    let made = async {
+        let setup = engine.setup();
+        let regime = setup.regime(&period)?;
+        let facts = engine.chase_facts(&period, None).await?;
+        let texts = crate::render::texts::DocumentTexts::builtin();
+        let letter = crate::letters::chase(
+            &engine.parts.duties,
+            &engine.parts.units,
+            regime,
+            &period,
+            &facts,
+            &texts.letters,
+        );
+        crate::render::letter::docx(&letter)
+            .map_err(|e| crate::sync::SyncError::Internal(e.to_string()))
+    }
+    .await;
+    match made {
+        Ok(bytes) => attachment(
+            DOCX.0,
+            &format!("cong-van-don-doc-{}.docx", period.id()),
+            bytes,
+        ),
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
+    }
+}
+
 /// A unit code as part of a file name.
 fn file_safe(unit: &str) -> String {
     unit.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "_")

@@ -110,6 +110,10 @@ pub fn render(g: &Grid) -> String {
                 a #guidance-letter href={ "/periods/" (crate::admin::html::url(&g.period)) "/letters/guidance.docx" } {
                     "Công văn hướng dẫn báo cáo kỳ này (Word)"
                 }
+                " · "
+                a #chase-letter href={ "/periods/" (crate::admin::html::url(&g.period)) "/letters/chase.docx" } {
+                    "Công văn đôn đốc các đơn vị chưa gửi báo cáo (Word, đọc trạng thái lúc tải)"
+                }
             }
             (summary(g))
             (deadlines(&g.deadlines))
