@@ -48,6 +48,23 @@ fn kind_in_letter(kind: &str) -> String {
     }
 }
 
+/// A reporting system's name: the letter texts', else the duties'.
+fn system_name(duties: &Duties, t: &LetterTexts, key: &str) -> String {
+    t.systems
+        .get(key)
+        .and_then(|s| s.name.clone())
+        .or_else(|| duties.systems.get(key).map(|s| s.name.clone()))
+        .unwrap_or_else(|| key.to_owned())
+}
+
+/// A form as letters name it: "II.06a/VPCP/KSTT".
+fn form_number(regime: &Regime, form: &str) -> String {
+    regime.form(form).map_or_else(
+        |_| form.to_owned(),
+        |def| def.number.trim_start_matches("Biểu số ").to_owned(),
+    )
+}
+
 /// The guidance letter of `period`.
 pub fn guidance(duties: &Duties, regime: &Regime, period: &Period, t: &LetterTexts) -> Letter {
     let label = period.label_vi();
@@ -56,13 +73,7 @@ pub fn guidance(duties: &Duties, regime: &Regime, period: &Period, t: &LetterTex
         s.replace("{period}", &lower_first(&label))
             .replace("{quarter}", &lower_first(&quarter_only))
     };
-    let system_name = |key: &str| {
-        t.systems
-            .get(key)
-            .and_then(|s| s.name.clone())
-            .or_else(|| duties.systems.get(key).map(|s| s.name.clone()))
-            .unwrap_or_else(|| key.to_owned())
-    };
+    let system_name = |key: &str| system_name(duties, t, key);
     let mut body = Vec::new();
     if !t.opening.is_empty() {
         body.push(fill(&t.opening));
@@ -114,16 +125,7 @@ pub fn guidance(duties: &Duties, regime: &Regime, period: &Period, t: &LetterTex
         number()
     ));
     for (i, d) in duties.duties.iter().enumerate() {
-        let forms: Vec<String> = d
-            .forms
-            .iter()
-            .map(|f| {
-                regime.form(f).map_or_else(
-                    |_| f.clone(),
-                    |def| def.number.trim_start_matches("Biểu số ").to_owned(),
-                )
-            })
-            .collect();
+        let forms: Vec<String> = d.forms.iter().map(|f| form_number(regime, f)).collect();
         let names: Vec<String> = d.systems.iter().map(|s| system_name(s)).collect();
         let work = if d.aggregates.is_empty() {
             "nhập liệu, gửi báo cáo"
@@ -187,19 +189,8 @@ pub fn chase(
         .chase_subject
         .replace("{period}", &label)
         .replace("{quarter}", &quarter);
-    let system_name = |key: &str| {
-        t.systems
-            .get(key)
-            .and_then(|s| s.name.clone())
-            .or_else(|| duties.systems.get(key).map(|s| s.name.clone()))
-            .unwrap_or_else(|| key.to_owned())
-    };
-    let form_number = |f: &str| {
-        regime.form(f).map_or_else(
-            |_| f.to_owned(),
-            |def| def.number.trim_start_matches("Biểu số ").to_owned(),
-        )
-    };
+    let system_name = |key: &str| system_name(duties, t, key);
+    let form_number = |f: &str| form_number(regime, f);
     let read = facts.read_at.to_local();
     let mut body = vec![format!(
         "Đến {} ngày {} (thời điểm đọc trạng thái báo cáo trên các hệ thống), các cơ quan, đơn vị sau chưa gửi đủ báo cáo {label}:",

@@ -837,32 +837,11 @@ pub async fn guidance_letter(
     State(state): State<Shared>,
     Path(period): Path<String>,
 ) -> Response {
-    let period = match parse_period(&period) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let engine = &state.engine;
-    let made = engine
-        .setup()
-        .regime(&period)
-        .map_err(|e| words::sync_error(&e))
-        .and_then(|regime| {
-            let texts = crate::render::texts::DocumentTexts::builtin();
-            let letter =
-                crate::letters::guidance(&engine.parts.duties, regime, &period, &texts.letters);
-            crate::render::letter::docx(&letter).map_err(|e| {
-                tracing::error!(error = %e, "the guidance letter could not be written");
-                "Không lập được công văn hướng dẫn".to_owned()
-            })
-        });
-    match made {
-        Ok(bytes) => attachment(
-            DOCX.0,
-            &format!("cong-van-huong-dan-{}.docx", period.id()),
-            bytes,
-        ),
-        Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
-    }
+    let texts = crate::render::texts::DocumentTexts::builtin();
+    letter_download(&period, "cong-van-huong-dan", |period| async move {
+        state.engine.guidance_letter(&period, &texts.letters)
+    })
+    .await
 }
 
 /// The period's chase letter (công văn đôn đốc): the reports' states read now from the reporting
@@ -872,34 +851,33 @@ pub async fn chase_letter(
     State(state): State<Shared>,
     Path(period): Path<String>,
 ) -> Response {
-    let period = match parse_period(&period) {
+    let texts = crate::render::texts::DocumentTexts::builtin();
+    letter_download(&period, "cong-van-don-doc", |period| async move {
+        state
+            .engine
+            .chase_letter(&period, None, &texts.letters)
+            .await
+    })
+    .await
+}
+
+/// A letter of the period as a Word download, or why there is none.
+async fn letter_download<F, Fut>(period: &str, name: &str, make: F) -> Response
+where
+    F: FnOnce(Period) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::letters::Letter, crate::sync::SyncError>>,
+{
+    let period = match parse_period(period) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let engine = &state.engine;
-    let made = async {
-        let setup = engine.setup();
-        let regime = setup.regime(&period)?;
-        let facts = engine.chase_facts(&period, None).await?;
-        let texts = crate::render::texts::DocumentTexts::builtin();
-        let letter = crate::letters::chase(
-            &engine.parts.duties,
-            &engine.parts.units,
-            regime,
-            &period,
-            &facts,
-            &texts.letters,
-        );
+    let id = period.id();
+    let made = make(period).await.and_then(|letter| {
         crate::render::letter::docx(&letter)
             .map_err(|e| crate::sync::SyncError::Internal(e.to_string()))
-    }
-    .await;
+    });
     match made {
-        Ok(bytes) => attachment(
-            DOCX.0,
-            &format!("cong-van-don-doc-{}.docx", period.id()),
-            bytes,
-        ),
+        Ok(bytes) => attachment(DOCX.0, &format!("{name}-{id}.docx"), bytes),
         Err(e) => error_page(StatusCode::BAD_REQUEST, &words::sync_error(&e)),
     }
 }

@@ -61,22 +61,14 @@ pub fn run(c: LetterCommand) -> anyhow::Result<ExitCode> {
 async fn chase(a: ChaseArgs) -> anyhow::Result<ExitCode> {
     let period: Period = a.period.parse()?;
     let engine = a.config.engine().await?;
-    let setup = engine.setup();
-    let regime = setup.regime(&period)?;
-    let facts = engine.chase_facts(&period, a.system.clone()).await?;
     let texts = DocumentTexts::builtin();
-    let letter = baocao_sync::letters::chase(
-        &engine.parts.duties,
-        &engine.parts.units,
-        regime,
-        &period,
-        &facts,
-        &texts.letters,
-    );
+    let letter = engine
+        .chase_letter(&period, a.system.clone(), &texts.letters)
+        .await?;
     let bytes = baocao_sync::render::letter::docx(&letter)?;
     std::fs::write(&a.out, bytes)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.out.display()))?;
-    tracing::info!(period = %period, reports = facts.reports.len(), out = %a.out.display(), "chase letter written");
+    tracing::info!(period = %period, out = %a.out.display(), "chase letter written");
     Ok(ExitCode::SUCCESS)
 }
 

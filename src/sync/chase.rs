@@ -40,6 +40,42 @@ pub struct ChaseFacts {
 const READS_IN_FLIGHT: usize = 8;
 
 impl Engine {
+    /// The guidance letter of `period`, from the duties and `texts`.
+    pub fn guidance_letter(
+        &self,
+        period: &Period,
+        texts: &crate::render::texts::LetterTexts,
+    ) -> Result<crate::letters::Letter, SyncError> {
+        let setup = self.setup();
+        let regime = setup.regime(period)?;
+        Ok(crate::letters::guidance(
+            &self.parts.duties,
+            regime,
+            period,
+            texts,
+        ))
+    }
+
+    /// The chase letter of `period` (in `system` only, when given), its facts read now.
+    pub async fn chase_letter(
+        &self,
+        period: &Period,
+        system: Option<String>,
+        texts: &crate::render::texts::LetterTexts,
+    ) -> Result<crate::letters::Letter, SyncError> {
+        let facts = self.chase_facts(period, system).await?;
+        let setup = self.setup();
+        let regime = setup.regime(period)?;
+        Ok(crate::letters::chase(
+            &self.parts.duties,
+            &self.parts.units,
+            regime,
+            period,
+            &facts,
+            texts,
+        ))
+    }
+
     /// Reads the state of every report of `period` (in `system` only, when given) in its
     /// reporting system, now.
     #[tracing::instrument(name = "chase.read", skip_all, fields(period = %period.id()))]
