@@ -231,8 +231,8 @@ impl<'a> Page<'a> {
         *h = h.max(points);
     }
 
-    /// Sets every written row's height: the tallest of its cells, and for a cell over several
-    /// rows the missing height added to its last row.
+    /// Sets every written row's height (the tallest of its cells, and for a cell over several
+    /// rows the missing height added to its last row), then, for a form sheet, its page breaks.
     pub fn finish(mut self) -> Result<(), XlsxError> {
         self.settle_spans();
         for (row, h) in &self.rows {
