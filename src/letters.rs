@@ -233,6 +233,12 @@ pub fn chase(
                             RemoteState::Approved if d.signed => "đã duyệt, chưa ký số",
                             RemoteState::Approved => "đã duyệt, chưa gửi",
                             RemoteState::Signed => "đã ký số, chưa gửi",
+                            RemoteState::NoLogin => {
+                                "chưa có tài khoản của đơn vị để đọc trạng thái"
+                            }
+                            RemoteState::LoginRefused => {
+                                "tài khoản của đơn vị không đăng nhập được"
+                            }
                             RemoteState::Unreadable => "không đọc được trạng thái",
                         };
                         Some(format!("{} ({said})", form_number(&r.report.form)))

@@ -344,6 +344,15 @@ fn the_chase_letter_lists_exactly_the_units_whose_reports_are_not_sent() {
         district.contains("II.01-ĐC/VPCP/KSTT (bản nháp chưa duyệt)"),
         "{district}"
     );
+    // A unit without a login is said to have none, not to be late.
+    let no_login = text
+        .lines()
+        .find(|l| l.starts_with("- Sở 2, trên"))
+        .unwrap();
+    assert!(
+        no_login.contains("(chưa có tài khoản của đơn vị để đọc trạng thái)"),
+        "{no_login}"
+    );
     // Nothing to report is said apart, and the instant the states were read is given.
     assert!(text.contains("- Sở 1: II.05a/VPCP/KSTT"), "{text}");
     assert!(text.contains("(thời điểm đọc trạng thái báo cáo trên các hệ thống)"));

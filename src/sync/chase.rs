@@ -19,7 +19,12 @@ pub enum RemoteState {
     Approved,
     Signed,
     Sent,
-    /// It could not be read (no login, the system down): said so, never counted as sent.
+    /// The unit has no login for the system: its state cannot be read.
+    NoLogin,
+    /// The unit's login was refused.
+    LoginRefused,
+    /// It could not be read for another reason (the system down): said so, never counted as
+    /// sent.
     Unreadable,
 }
 
@@ -117,9 +122,13 @@ impl Engine {
                                 RemoteState::Unreadable
                             }
                         },
-                        Err(why) => {
-                            tracing::warn!(report = %report, %why, "a report's state could not be read");
-                            RemoteState::Unreadable
+                        Err((kind, why)) => {
+                            tracing::warn!(report = %report, kind, %why, "a report's state could not be read");
+                            match kind {
+                                "no_credential" => RemoteState::NoLogin,
+                                "login_failed" => RemoteState::LoginRefused,
+                                _ => RemoteState::Unreadable,
+                            }
                         }
                     }
                 };

@@ -338,24 +338,28 @@ impl Delivery {
     }
 
     /// A report's state in its reporting system, read now with its unit's login: `None` when
-    /// the system holds no report; why it could not be read otherwise (for the log).
+    /// the system holds no report; otherwise what stopped the read (`no_credential`,
+    /// `login_failed`, or another answer's name) and its detail for the log.
     pub async fn remote_state(
         &self,
         report: &crate::store::ReportId,
-    ) -> Result<Option<String>, String> {
-        let (system, endpoint) = self
-            .upstreams
-            .reporting(&report.system)
-            .ok_or_else(|| format!("no reporting system `{}` is configured", report.system))?;
+    ) -> Result<Option<String>, (&'static str, String)> {
+        let (system, endpoint) = self.upstreams.reporting(&report.system).ok_or_else(|| {
+            (
+                "invalid",
+                format!("no reporting system `{}` is configured", report.system),
+            )
+        })?;
         let base_url = endpoint
             .base_url
             .as_ref()
-            .ok_or_else(|| format!("[upstreams.{system}] has no base_url"))?;
+            .ok_or_else(|| ("invalid", format!("[upstreams.{system}] has no base_url")))?;
         let session = self
             .session(system, &report.unit)
             .await
-            .map_err(|o| format!("{}: {o:?}", o.name()))?;
-        let client = ReportingClient::new(self.http[&system].clone(), base_url, system)?
+            .map_err(|o| (o.name(), format!("{o:?}")))?;
+        let client = ReportingClient::new(self.http[&system].clone(), base_url, system)
+            .map_err(|e| ("invalid", e))?
             .with_max_body_bytes(endpoint.max_body_bytes);
         let key = ReportKey {
             form: report.form.clone(),
@@ -371,8 +375,15 @@ impl Delivery {
                 |answer| matches!(answer, Err(Decision::Unauthorized)),
             )
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|d| format!("{}: {}", d.name(), d.detail()))
+            .map_err(|e| {
+                let name = if e.is_transient() {
+                    "login_unavailable"
+                } else {
+                    "login_failed"
+                };
+                (name, e.to_string())
+            })?
+            .map_err(|d| (d.name(), d.detail()))
     }
 
     /// The unit's session on `system`, opened from its sealed login (a new one when the login
