@@ -926,6 +926,14 @@ fn every_word_a_person_reads_is_vietnamese() {
     let dept = "000.10.00.H55";
     let unit_page = d.get(&format!("/periods/{p}/units/{dept}")).text().unwrap();
     assert!(unit_page.contains("Số liệu Biểu II.05a"), "{unit_page}");
+    // … its columns in numeric order, (9) before (10), as the form prints them.
+    let ii05a = unit_page
+        .split(r#"data-form="II.05a""#)
+        .nth(1)
+        .and_then(|t| t.split("</tr>").next())
+        .expect("the II.05a table's header");
+    let at = |c: &str| ii05a.find(c).unwrap_or_else(|| panic!("no {c} in {ii05a}"));
+    assert!(at("(3)") < at("(9)") && at("(9)") < at("(10)"), "{ii05a}");
     // Its narrative as the Word document `report --format docx` writes.
     let docx_link = format!("/units/{dept}/documents/II.01-%C4%90C.docx");
     assert!(unit_page.contains(&docx_link), "{unit_page}");

@@ -732,11 +732,13 @@ async fn unit_page(
         };
         shown.push(form);
         let def = regime.form(form).ok();
-        let columns: Vec<&String> = draft
+        // Columns in numeric order ("10" after "9"), as the forms print them.
+        let mut columns: Vec<&String> = draft
             .rows
             .first()
             .map(|row| row.values.keys().collect())
             .unwrap_or_default();
+        columns.sort_by_key(|c| (c.parse::<u32>().unwrap_or(u32::MAX), c.as_str()));
         figures.push(Figures {
             heading: format!("Số liệu Biểu {form} (bản nháp đã gửi)"),
             class: "draft",
