@@ -342,6 +342,15 @@ fn the_ii01_dc_prints_as_a_decree_30_report_with_no_stranded_heading() {
     );
     let all = squash(&pages.concat());
     assert!(all.contains("Nơinhận:") && all.contains("CHỦTỊCH"));
+    // The signature block is never alone: the last section's text is on its page.
+    let signed = pages
+        .iter()
+        .find(|p| squash(p).contains("Nơinhận:"))
+        .unwrap();
+    assert!(
+        squash(signed).contains(&squash("Đề xuất, kiến nghị với cấp có thẩm quyền")),
+        "{signed}"
+    );
     assert!(
         all.contains("Phụlục"),
         "the appendix the text points to is attached"

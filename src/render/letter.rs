@@ -29,8 +29,14 @@ pub fn docx(l: &Letter) -> Result<Vec<u8>, RenderError> {
     for p in kinh_gui(&l.addressees) {
         doc = doc.add_paragraph(p);
     }
-    for paragraph in &l.body {
-        doc = doc.add_paragraph(body_paragraph().add_run(run(paragraph, BODY)));
+    for (i, paragraph) in l.body.iter().enumerate() {
+        // The closing paragraph stays with the signature block.
+        let keep = i + 1 == l.body.len();
+        doc = doc.add_paragraph(
+            body_paragraph()
+                .keep_next(keep)
+                .add_run(run(paragraph, BODY)),
+        );
     }
     doc = doc.add_table(signature(&t));
     pack(doc)

@@ -122,10 +122,13 @@ fn plain_cell(width: usize, paragraphs: Vec<Paragraph>) -> TableCell {
 }
 
 fn two_columns(left: (usize, Vec<Paragraph>), right: (usize, Vec<Paragraph>)) -> Table {
-    Table::without_borders(vec![TableRow::new(vec![
-        plain_cell(left.0, left.1),
-        plain_cell(right.0, right.1),
-    ])])
+    Table::without_borders(vec![
+        TableRow::new(vec![
+            plain_cell(left.0, left.1),
+            plain_cell(right.0, right.1),
+        ])
+        .cant_split(),
+    ])
     .set_grid(vec![left.0, right.0])
     .layout(TableLayoutType::Fixed)
     .width(TEXT_WIDTH, WidthType::Dxa)
@@ -325,15 +328,20 @@ fn table(header: &[String], rows: &[Vec<String>]) -> Table {
 }
 
 /// The body: each section's heading kept with its first block.
-fn section(mut doc: Docx, section: &Section) -> Docx {
+/// `keep_last`: the section's last paragraph stays on the page of what follows (the signature
+/// block never starts a page alone).
+fn section(mut doc: Docx, section: &Section, keep_last: bool) -> Docx {
     doc = doc.add_paragraph(heading(&section.heading));
-    for block in &section.blocks {
+    let last = section.blocks.len().saturating_sub(1);
+    for (i, block) in section.blocks.iter().enumerate() {
+        let keep = keep_last && i == last;
         doc = match block {
             Block::Paragraph { text } => {
-                doc.add_paragraph(body_paragraph().add_run(run(text, BODY)))
+                doc.add_paragraph(body_paragraph().keep_next(keep).add_run(run(text, BODY)))
             }
             Block::Placeholder { prompt } => doc.add_paragraph(
                 body_paragraph()
+                    .keep_next(keep)
                     .add_run(highlight(PLACEHOLDER, BODY).bold())
                     .add_run(highlight(&format!(" {prompt}"), BODY).italic()),
             ),
@@ -438,8 +446,8 @@ pub fn docx(n: &Narrative, t: &UnitTexts) -> Result<Vec<u8>, RenderError> {
     for p in title(n, t) {
         doc = doc.add_paragraph(p);
     }
-    for s in &n.sections {
-        doc = section(doc, s);
+    for (i, s) in n.sections.iter().enumerate() {
+        doc = section(doc, s, i + 1 == n.sections.len());
     }
     doc = doc.add_table(signature(t));
     if let Some(a) = &n.appendix {
