@@ -939,11 +939,7 @@ fn every_word_a_person_reads_is_vietnamese() {
     assert!(unit_page.contains(&docx_link), "{unit_page}");
     let docx = d.get(&format!("/periods/{p}{docx_link}"));
     assert_eq!(docx.status(), 200);
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(docx.bytes().unwrap().to_vec())).unwrap();
-    let mut xml = String::new();
-    std::io::Read::read_to_string(&mut archive.by_name("word/document.xml").unwrap(), &mut xml)
-        .unwrap();
+    let xml = document_xml(&docx.bytes().unwrap());
     // The letterhead names the department ("SỞ 1", in capitals as a letterhead prints it).
     assert!(xml.contains(">SỞ 1<"), "the department's own narrative");
     // Its satisfaction: the levels add up to the total, and the rate is levels 1 and 2 of it.
@@ -969,20 +965,12 @@ fn every_word_a_person_reads_is_vietnamese() {
     assert!(grid.contains(&format!("/periods/{p}/letters/guidance.docx")));
     let letter = d.get(&format!("/periods/{p}/letters/guidance.docx"));
     assert_eq!(letter.status(), 200);
-    let letter = letter.bytes().unwrap().to_vec();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(letter)).unwrap();
-    let mut xml = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
-        .unwrap();
+    let xml = document_xml(&letter.bytes().unwrap());
     assert!(xml.contains("Thời hạn chốt số liệu"), "the letter's body");
     // The chase letter reads the reporting systems now: the demo's drafts are all unsent.
     let chase = d.get(&format!("/periods/{p}/letters/chase.docx"));
     assert_eq!(chase.status(), 200);
-    let chase = chase.bytes().unwrap().to_vec();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(chase)).unwrap();
-    let mut xml = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
-        .unwrap();
+    let xml = document_xml(&chase.bytes().unwrap());
     assert!(
         xml.contains("bản nháp chưa duyệt"),
         "drafts not yet approved"

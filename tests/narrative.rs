@@ -65,16 +65,6 @@ fn markdown_draft_carries_the_figures_and_marks_what_people_write() {
 }
 
 /// The text of `word/document.xml` of a DOCX.
-fn document_xml(bytes: &[u8]) -> String {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let mut xml = String::new();
-    zip.by_name("word/document.xml")
-        .unwrap()
-        .read_to_string(&mut xml)
-        .unwrap();
-    xml
-}
-
 #[test]
 fn docx_is_one_decree_30_document_per_unit_in_a_zip() {
     let dir = tempfile::tempdir().unwrap();

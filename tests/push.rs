@@ -243,10 +243,7 @@ fn push_creates_once_then_leaves_drafts_alone() {
 
 /// The text of a DOCX's body, its runs joined.
 fn docx_text(path: &std::path::Path) -> String {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut xml = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
-        .unwrap();
+    let xml = document_xml(&std::fs::read(path).unwrap());
     // Each paragraph on a line of its own, the tags dropped.
     let xml = xml.replace("</w:p>", "\n");
     let mut text = String::new();

@@ -245,3 +245,12 @@ pub fn assert_http_libraries_traced(log: &str) {
         "the HTTP libraries' trace lines (reqwest, hyper-util) are in the log"
     );
 }
+
+/// The body of a Word document: its `word/document.xml`.
+pub fn document_xml(bytes: &[u8]) -> String {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    xml
+}
