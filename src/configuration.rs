@@ -33,6 +33,42 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// The SMTP client of `[mail]`, its CA file and password read (the password from
+/// `password_file`, else `BAOCAO_SMTP_PASSWORD`); `None` while no server is named.
+pub fn mailer(
+    settings: &crate::settings::MailSettings,
+) -> Result<Option<crate::sinks::mail::Mailer>, ConfigError> {
+    if !settings.enabled() {
+        return Ok(None);
+    }
+    let ca = match &settings.ca_file {
+        Some(p) => Some(read(p)?.into_bytes()),
+        None => None,
+    };
+    let password = match &settings.password_file {
+        Some(p) => Some(read(p)?.trim_end_matches(['\n', '\r']).to_owned()),
+        None => std::env::var("BAOCAO_SMTP_PASSWORD").ok(),
+    };
+    if settings.username.is_some() && password.is_none() {
+        return Err(ConfigError::Invalid {
+            path: "the configuration".to_owned(),
+            reason:
+                "mail.username is set but no password: mail.password_file, or BAOCAO_SMTP_PASSWORD"
+                    .to_owned(),
+        });
+    }
+    crate::sinks::mail::Mailer::new(
+        settings,
+        ca.as_deref(),
+        password.map(secrecy::SecretString::from),
+    )
+    .map(Some)
+    .map_err(|e| ConfigError::Invalid {
+        path: "the configuration".to_owned(),
+        reason: e.to_string(),
+    })
+}
+
 /// The unit tree (report-json.md's `[[units]]` shape).
 pub fn units(path: &Path) -> Result<UnitTree, ConfigError> {
     UnitTree::from_toml(&read(path)?).map_err(|source| ConfigError::Units {

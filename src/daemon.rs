@@ -116,11 +116,51 @@ pub async fn serve(
 }
 
 impl Engine {
+    /// The schedule the settings describe (with the daily `mail` job when e-mail is configured).
+    pub fn schedule(&self) -> Result<Schedule, String> {
+        let schedule = Schedule::new(&self.settings.schedule, &self.parts.duties)?;
+        Ok(match &self.mailer {
+            Some(_) => schedule.with_mail(self.settings.mail.send_time()?),
+            None => schedule,
+        })
+    }
+
     /// The periods the schedule works on now (for handing back their run locks).
     fn schedule_periods(&self, now: crate::domain::Instant) -> Vec<crate::domain::Period> {
-        Schedule::new(&self.settings.schedule, &self.parts.duties)
+        self.schedule()
             .map(|s| s.active_periods(now))
             .unwrap_or_default()
+    }
+
+    /// After a pre-fill: once the period's drafts have left the outbox (or ten minutes passed),
+    /// "drafts ready" to every unit's contacts, then sends.
+    async fn announce_ready(
+        &self,
+        period: &crate::domain::Period,
+        findings: &std::collections::BTreeMap<String, usize>,
+    ) -> Result<String, SyncError> {
+        use crate::store::OutboxState::{Pending, Sending};
+        let filter = crate::store::OutboxFilter {
+            period: Some(period.id()),
+            ..Default::default()
+        };
+        for _ in 0..60 {
+            let rows = self.store.outbox(&filter).await?;
+            if !rows.iter().any(|r| matches!(r.state, Pending | Sending)) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        }
+        let new = self.enqueue_ready(period, findings).await?;
+        let pass = self.deliver_mail("schedule").await?;
+        Ok(format!("{new} drafts-ready messages, {} sent", pass.sent))
+    }
+}
+
+/// The mail worker's pass on every tick: what is due (retries included) is sent.
+async fn mail_pass(engine: Arc<Engine>) {
+    if let Err(e) = engine.deliver_mail_if_idle("schedule").await {
+        tracing::error!(error = %e, "the mail worker's pass failed");
     }
 }
 
@@ -138,6 +178,9 @@ async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>)
             return;
         }
     };
+    if engine.mailer.is_some() {
+        runs.spawn(mail_pass(engine.clone()));
+    }
     let due = schedule.due(now, |p| done.contains(&Job::Prefill(p.clone()).name()));
     for fire in due {
         let name = fire.job.name();
@@ -204,9 +247,44 @@ async fn run_fire(engine: Arc<Engine>, fire: Fire) {
                 )
                 .await
             {
-                Ok(report) if report.gate.is_empty() => scheduler::DONE.to_owned(),
+                Ok(report) if report.gate.is_empty() => {
+                    if let (Job::Prefill(_), Some(_)) = (&fire.job, &engine.mailer) {
+                        match engine.announce_ready(period, &report.findings).await {
+                            Ok(said) => {
+                                tracing::info!(period = %period.id(), %said, "drafts ready announced")
+                            }
+                            Err(e) => {
+                                tracing::error!(period = %period.id(), error = %e, "cannot announce the drafts")
+                            }
+                        }
+                    }
+                    scheduler::DONE.to_owned()
+                }
                 Ok(report) => format!("gate_closed: {}", report.gate.join("; ")),
                 Err(SyncError::Busy(_)) => "busy".to_owned(),
+                Err(e) => format!("failed: {e}"),
+            }
+        }
+        Job::Mail => {
+            let now = engine.clock.now();
+            let today = now.to_local().date();
+            let mut new = 0;
+            let mut failed = Vec::new();
+            for period in engine
+                .schedule()
+                .map(|s| s.mail_periods(now))
+                .unwrap_or_default()
+            {
+                match engine.enqueue_reminders(&period, today).await {
+                    Ok(n) => new += n,
+                    Err(e) => failed.push(format!("{}: {e}", period.id())),
+                }
+            }
+            match engine.deliver_mail("schedule").await {
+                Ok(pass) if failed.is_empty() => {
+                    format!("ok: {new} messages enqueued, {} sent", pass.sent)
+                }
+                Ok(_) => format!("failed: {}", failed.join("; ")),
                 Err(e) => format!("failed: {e}"),
             }
         }

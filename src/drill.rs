@@ -1,8 +1,8 @@
 //! Crash drills: the points of the pipeline where a killed process leaves the most half-done work,
 //! counted on every run, and the hook that kills this process there on purpose.
 //!
-//! `BAOCAO_DRILL_KILL=<stage>:<n>` (stages: pull, store, compute, deliver, and the receiver's
-//! receive and answer) makes the process send
+//! `BAOCAO_DRILL_KILL=<stage>:<n>` (stages: pull, store, compute, deliver, the receiver's
+//! receive and answer, and mail) makes the process send
 //! itself SIGKILL the n-th time it reaches a point of that stage: no destructor, flush or commit
 //! runs, as when the server loses power or the kernel's OOM killer strikes. `sync --timings`
 //! prints how many points of each stage a whole run passed, from which a drill draws its moment.
@@ -26,16 +26,19 @@ pub enum Stage {
     Receive,
     /// The receiver stored a pushed batch, before answering.
     Answer,
+    /// The SMTP server said 250 to a message, before the message's row is marked sent.
+    Mail,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Pull,
         Stage::Store,
         Stage::Compute,
         Stage::Deliver,
         Stage::Receive,
         Stage::Answer,
+        Stage::Mail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Stage {
             Stage::Deliver => "deliver",
             Stage::Receive => "receive",
             Stage::Answer => "answer",
+            Stage::Mail => "mail",
         }
     }
 
@@ -54,7 +58,7 @@ impl Stage {
     }
 }
 
-static PASSED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static PASSED: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 static KILL_AT: OnceLock<Option<(Stage, u64)>> = OnceLock::new();
 
 /// The plan in `BAOCAO_DRILL_KILL`, if any; a value that does not parse is reported and ignored.
@@ -66,7 +70,7 @@ fn plan() -> Option<(Stage, u64)> {
             Some((stage, n.parse::<u64>().ok().filter(|n| *n > 0)?))
         });
         if parsed.is_none() {
-            tracing::warn!(value = %text, "BAOCAO_DRILL_KILL is not <pull|store|compute|deliver|receive|answer>:<n>; no drill");
+            tracing::warn!(value = %text, "BAOCAO_DRILL_KILL is not <pull|store|compute|deliver|receive|answer|mail>:<n>; no drill");
         }
         parsed
     })

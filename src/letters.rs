@@ -58,7 +58,7 @@ fn system_name(duties: &Duties, t: &LetterTexts, key: &str) -> String {
 }
 
 /// A form as letters name it: "II.06a/VPCP/KSTT".
-fn form_number(regime: &Regime, form: &str) -> String {
+pub(crate) fn form_number(regime: &Regime, form: &str) -> String {
     regime.form(form).map_or_else(
         |_| form.to_owned(),
         |def| def.number.trim_start_matches("Biểu số ").to_owned(),
@@ -226,21 +226,7 @@ pub fn chase(
                     .iter()
                     .filter(|r| r.report.system == *system)
                     .filter_map(|r| {
-                        let said = match r.state {
-                            RemoteState::Sent | RemoteState::NothingToReport => return None,
-                            RemoteState::Missing => "chưa có báo cáo",
-                            RemoteState::Draft => "bản nháp chưa duyệt",
-                            RemoteState::Approved if d.signed => "đã duyệt, chưa ký số",
-                            RemoteState::Approved => "đã duyệt, chưa gửi",
-                            RemoteState::Signed => "đã ký số, chưa gửi",
-                            RemoteState::NoLogin => {
-                                "chưa có tài khoản của đơn vị để đọc trạng thái"
-                            }
-                            RemoteState::LoginRefused => {
-                                "tài khoản của đơn vị không đăng nhập được"
-                            }
-                            RemoteState::Unreadable => "không đọc được trạng thái",
-                        };
+                        let said = unsent_words(r.state, d.signed)?;
                         Some(format!("{} ({said})", form_number(&r.report.form)))
                     })
                     .collect();
@@ -289,8 +275,25 @@ pub fn chase(
     letter
 }
 
+/// How far a report that is not sent got, in words; `None` when it is sent or there is nothing
+/// to report. `signed`: the duty asks for a digital signature.
+pub fn unsent_words(state: crate::sync::chase::RemoteState, signed: bool) -> Option<&'static str> {
+    use crate::sync::chase::RemoteState;
+    Some(match state {
+        RemoteState::Sent | RemoteState::NothingToReport => return None,
+        RemoteState::Missing => "chưa có báo cáo",
+        RemoteState::Draft => "bản nháp chưa duyệt",
+        RemoteState::Approved if signed => "đã duyệt, chưa ký số",
+        RemoteState::Approved => "đã duyệt, chưa gửi",
+        RemoteState::Signed => "đã ký số, chưa gửi",
+        RemoteState::NoLogin => "chưa có tài khoản của đơn vị để đọc trạng thái",
+        RemoteState::LoginRefused => "tài khoản của đơn vị không đăng nhập được",
+        RemoteState::Unreadable => "không đọc được trạng thái",
+    })
+}
+
 /// "Quý III/2023" → "quý III/2023".
-fn lower_first(s: &str) -> String {
+pub(crate) fn lower_first(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),

@@ -18,6 +18,7 @@ pub mod fuzz;
 pub mod http;
 pub mod keys;
 pub mod letters;
+pub mod messages;
 pub mod render;
 pub mod retry;
 pub mod sandbox;

@@ -9,7 +9,9 @@
 //! - `prefill:<period>`: the day after the period's cut-off at `prefill_at`, then again every
 //!   `gate_retry_minutes` until one run got past the freshness gate (outcome `done`);
 //! - `refresh:<period>`: every day at `refresh_at` after the pre-fill's day, until the period's
-//!   last deadline (the duties'); then the period is left alone.
+//!   last deadline (the duties'); then the period is left alone;
+//! - `mail`: with e-mail configured, every day at `mail.at`: the reminders and digest due that
+//!   day, for every period from its pre-fill to the day after its last deadline.
 
 use crate::domain::{Instant, Period, PeriodKind};
 use crate::duties::Duties;
@@ -24,6 +26,7 @@ pub enum Job {
     Pull,
     Prefill(Period),
     Refresh(Period),
+    Mail,
 }
 
 impl Job {
@@ -33,6 +36,7 @@ impl Job {
             Job::Pull => "pull".to_owned(),
             Job::Prefill(p) => format!("prefill:{}", p.id()),
             Job::Refresh(p) => format!("refresh:{}", p.id()),
+            Job::Mail => "mail".to_owned(),
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct Schedule {
     kinds: Vec<PeriodKind>,
     /// Days after a period's cut-off of its last deadline (the longest of the duties).
     last_deadline_days: i64,
+    /// When the day's reminders go, with e-mail configured.
+    mail_at: Option<NaiveTime>,
 }
 
 fn local(day: NaiveDate, time: NaiveTime) -> Instant {
@@ -73,7 +79,33 @@ impl Schedule {
                 .map(|d| d.deadline_days)
                 .max()
                 .unwrap_or(0),
+            mail_at: None,
         })
+    }
+
+    /// The daily `mail` job at `at` (ICT).
+    pub fn with_mail(mut self, at: NaiveTime) -> Schedule {
+        self.mail_at = Some(at);
+        self
+    }
+
+    /// The periods whose reminders may be due at `now`: pre-filled, up to the day after their
+    /// last deadline.
+    pub fn mail_periods(&self, now: Instant) -> Vec<Period> {
+        let year = now.to_local().date().year();
+        let today = now.to_local().date();
+        let mut out = Vec::new();
+        for y in [year - 1, year] {
+            for &kind in &self.kinds {
+                if let Some(p) = Period::new(y, kind)
+                    && self.prefill_start(&p) <= now
+                    && today <= self.last_day(&p) + Duration::days(1)
+                {
+                    out.push(p);
+                }
+            }
+        }
+        out
     }
 
     /// When a period's pre-fill first fires: the day after its cut-off, at `prefill_at`.
@@ -111,6 +143,18 @@ impl Schedule {
             job: Job::Pull,
             slot: Instant(now.0.div_euclid(self.pull_every) * self.pull_every),
         }];
+        if let Some(at) = self.mail_at {
+            let today = now.to_local().date();
+            let slot = if local(today, at) <= now {
+                local(today, at)
+            } else {
+                local(today - Duration::days(1), at)
+            };
+            out.push(Fire {
+                job: Job::Mail,
+                slot,
+            });
+        }
         for p in self.active_periods(now) {
             let start = self.prefill_start(&p);
             if !prefilled(&p) {
@@ -144,6 +188,18 @@ impl Schedule {
             job: Job::Pull,
             slot: Instant((now.0.div_euclid(self.pull_every) + 1) * self.pull_every),
         }];
+        if let Some(at) = self.mail_at {
+            let today = now.to_local().date();
+            let day = if local(today, at) > now {
+                today
+            } else {
+                today + Duration::days(1)
+            };
+            out.push(Fire {
+                job: Job::Mail,
+                slot: local(day, at),
+            });
+        }
         let year = now.to_local().date().year();
         let mut periods: Vec<Period> = [year, year + 1]
             .into_iter()
@@ -241,6 +297,35 @@ mod tests {
         )));
         let after = s.due(at("2023-09-20T08:00:00+07:00"), |_| true);
         assert_eq!(after.len(), 1, "then the period is left alone: {after:?}");
+    }
+
+    #[test]
+    fn the_mail_job_fires_daily_at_its_time_and_covers_the_day_after_the_last_deadline() {
+        let s = schedule().with_mail(NaiveTime::from_hms_opt(8, 0, 0).unwrap());
+        let due = s.due(at("2023-09-16T07:59:00+07:00"), |_| true);
+        assert!(jobs(&due).contains(&("mail".to_owned(), at("2023-09-15T08:00:00+07:00"))));
+        let due = s.due(at("2023-09-16T08:00:00+07:00"), |_| true);
+        assert!(jobs(&due).contains(&("mail".to_owned(), at("2023-09-16T08:00:00+07:00"))));
+        // 2023-Q3: pre-filled 15/09, last deadline 19/09: reminders through 20/09.
+        let q3: Period = "2023-Q3".parse().unwrap();
+        assert!(
+            !s.mail_periods(at("2023-09-15T06:00:00+07:00"))
+                .contains(&q3)
+        );
+        assert!(
+            s.mail_periods(at("2023-09-20T08:00:00+07:00"))
+                .contains(&q3)
+        );
+        assert!(
+            !s.mail_periods(at("2023-09-21T08:00:00+07:00"))
+                .contains(&q3)
+        );
+        assert!(
+            schedule()
+                .due(at("2023-09-16T08:00:00+07:00"), |_| true)
+                .iter()
+                .all(|f| f.job != Job::Mail)
+        );
     }
 
     #[test]

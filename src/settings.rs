@@ -36,6 +36,7 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub http: HttpSettings,
     pub logging: LoggingSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -267,6 +268,113 @@ impl Default for HttpSettings {
     }
 }
 
+/// How the SMTP server is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTls {
+    /// Plain, then `STARTTLS` (required: a server that does not offer it is refused).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// No TLS: only for a relay on loopback.
+    None,
+}
+
+/// E-mail to units and the operator (issue 19): off until a server is named.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// The SMTP server's host name (checked against its certificate); empty: no e-mail.
+    pub server: String,
+    pub port: u16,
+    pub tls: MailTls,
+    /// A CA certificate (PEM) the server's certificate may chain to, besides the usual roots.
+    pub ca_file: Option<PathBuf>,
+    /// The SMTP login; none: no authentication.
+    pub username: Option<String>,
+    /// A file holding the SMTP password (a systemd credential); `BAOCAO_SMTP_PASSWORD` when
+    /// absent.
+    pub password_file: Option<PathBuf>,
+    /// The sender, e.g. `Văn phòng UBND tỉnh <baocao@example.gov.vn>`.
+    pub from: String,
+    /// Who gets the operator's digest.
+    pub operator: Vec<String>,
+    /// The status page's address as officials reach it, for the links in messages
+    /// (`https://baocao.example.gov.vn`).
+    pub page_url: String,
+    /// Reminders go this many days before each deadline (and one the day after it).
+    pub remind_days_before: i64,
+    /// When reminders and the digest go out (ICT, HH:MM).
+    pub at: String,
+    /// Attempts before a transient failure is given up.
+    pub max_attempts: i64,
+    /// The first wait after a transient failure; doubled each time, up to an hour.
+    pub retry_base_seconds: i64,
+    /// A claimed message is its worker's for this long; after it, an unfinished one is
+    /// `uncertain`.
+    pub lease_seconds: i64,
+    /// Each SMTP command's time limit.
+    pub timeout_seconds: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> MailSettings {
+        MailSettings {
+            server: String::new(),
+            port: 587,
+            tls: MailTls::Starttls,
+            ca_file: None,
+            username: None,
+            password_file: None,
+            from: String::new(),
+            operator: Vec::new(),
+            page_url: String::new(),
+            remind_days_before: 3,
+            at: "08:00".to_owned(),
+            max_attempts: 6,
+            retry_base_seconds: 300,
+            lease_seconds: 300,
+            timeout_seconds: 60,
+        }
+    }
+}
+
+impl MailSettings {
+    /// A server is named: the product sends e-mail.
+    pub fn enabled(&self) -> bool {
+        !self.server.trim().is_empty()
+    }
+
+    pub fn send_time(&self) -> Result<NaiveTime, String> {
+        parse_time("mail.at", &self.at)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.send_time()?;
+        if !self.enabled() {
+            return Ok(());
+        }
+        if self.from.trim().is_empty() {
+            return Err(
+                "mail.from is required when mail.server is set (the sender's address)".to_owned(),
+            );
+        }
+        if self.page_url.trim().is_empty() {
+            return Err("mail.page_url is required when mail.server is set: the status page's address officials open from a message".to_owned());
+        }
+        if self.max_attempts < 1 || self.retry_base_seconds < 1 || self.lease_seconds < 10 {
+            return Err(
+                "mail: max_attempts and retry_base_seconds at least 1, lease_seconds at least 10"
+                    .to_owned(),
+            );
+        }
+        if self.remind_days_before < 0 {
+            return Err("mail.remind_days_before: 0 or more".to_owned());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingSettings {
@@ -359,6 +467,7 @@ impl Settings {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.mail.check()?;
         self.schedule.prefill_time()?;
         self.schedule.refresh_time()?;
         self.schedule.period_kinds()?;

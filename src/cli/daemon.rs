@@ -23,8 +23,7 @@ impl DaemonArgs {
 
 pub async fn run(a: DaemonArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(a.config.engine().await?);
-    let schedule = Schedule::new(&engine.settings.schedule, &engine.parts.duties)
-        .map_err(anyhow::Error::msg)?;
+    let schedule = engine.schedule().map_err(anyhow::Error::msg)?;
     if engine.vault.is_none() {
         tracing::warn!(
             "no vault key (vault.key_file or BAOCAO_VAULT_KEY): nothing can be pulled or pushed"

@@ -15,7 +15,6 @@ use anyhow::Context;
 use baocao_sync::auth::vault::{Credential, System, Vault};
 use baocao_sync::domain::{Instant, Period, PeriodKind};
 use baocao_sync::duties::Duties;
-use baocao_sync::scheduler::Schedule;
 use baocao_sync::settings::{Overrides, Settings};
 use baocao_sync::store::Store;
 use baocao_sync::sync::{Clock, Engine};
@@ -227,8 +226,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         receive(&engine, &data).await?;
     }
 
-    let schedule = Schedule::new(&engine.settings.schedule, &engine.parts.duties)
-        .map_err(anyhow::Error::msg)?;
+    let schedule = engine.schedule().map_err(anyhow::Error::msg)?;
     let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let admin = super::daemon::admin(&engine, running.clone()).await?;
     let address = admin

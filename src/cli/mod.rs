@@ -10,6 +10,7 @@ mod explain;
 mod generate;
 mod import;
 mod letter;
+mod mail;
 mod outbox;
 mod plan;
 mod pull;
@@ -77,6 +78,9 @@ enum Command {
     /// The provincial office's own letters, as Decree 30 DOCX.
     #[command(subcommand)]
     Letter(letter::LetterCommand),
+    /// E-mail to units and the operator: send, enqueue by hand, list, resend, opt out.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// The whole product on this machine: a generated province in the sandbox, the daemon with its
     /// status page pre-filling the last ended quarter; Ctrl-C stops it.
     Demo(Box<demo::DemoArgs>),
@@ -146,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(a) => runtime()?.block_on(sync::run(*a, true)),
         Command::Status(a) => runtime()?.block_on(status::run(*a)),
         Command::Outbox(c) => runtime()?.block_on(outbox::run(c)),
+        Command::Mail(c) => runtime()?.block_on(mail::run(c)),
         Command::ForcePush(a) => runtime()?.block_on(outbox::force_push(*a)),
         Command::CheckConfig(a) => runtime()?.block_on(daemon::check(*a)),
         Command::Healthcheck(a) => runtime()?.block_on(daemon::healthcheck(*a)),

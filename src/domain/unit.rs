@@ -24,6 +24,9 @@ pub struct Unit {
     /// The full name an official signs under ("ỦY BAN NHÂN DÂN XÃ BÌNH THẠNH"), printed as the
     /// issuer (and as the superior of its units) of written reports; `name` when absent.
     pub official_name: Option<String>,
+    /// Where the unit's officials receive the product's e-mail (drafts ready, reminders), in the
+    /// order given; empty when the unit gets none.
+    pub contacts: Vec<String>,
 }
 
 /// Kinds of unit in the order domain.md lists them (§6: "departments / districts / communes"):
@@ -85,6 +88,26 @@ pub enum UnitTreeError {
     Cycle(String),
     #[error("unit #{0} has an empty code")]
     EmptyCode(usize),
+    #[error("unit `{unit}` has contact `{address}`, which is not an e-mail address (name@domain)")]
+    BadContact { unit: String, address: String },
+}
+
+/// `name@domain`: one `@`, both sides non-empty, a dot in the domain, no spaces or angle
+/// brackets (the SMTP client checks the rest when it sends).
+fn is_mail_address(a: &str) -> bool {
+    match a.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !a[local.len() + 1..].contains('@')
+                && !a
+                    .chars()
+                    .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+        }
+        None => false,
+    }
 }
 
 /// The minimal TOML shape of report-json.md; the product configuration may carry more keys.
@@ -105,6 +128,8 @@ pub struct UnitEntry {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub official_name: Option<String>,
+    #[serde(default)]
+    pub contacts: Vec<String>,
 }
 
 impl UnitTree {
@@ -156,6 +181,13 @@ impl UnitTree {
                         })?,
                 )
             };
+            let contacts: Vec<String> = e.contacts.iter().map(|a| a.trim().to_owned()).collect();
+            if let Some(bad) = contacts.iter().find(|a| !is_mail_address(a)) {
+                return Err(UnitTreeError::BadContact {
+                    unit: e.code.trim().to_owned(),
+                    address: bad.clone(),
+                });
+            }
             units.push(Unit {
                 code: e.code.trim().to_owned(),
                 name: e.name,
@@ -166,6 +198,7 @@ impl UnitTree {
                     .official_name
                     .map(|n| n.trim().to_owned())
                     .filter(|n| !n.is_empty()),
+                contacts,
             });
         }
         if roots.len() != 1 {

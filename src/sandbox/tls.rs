@@ -11,9 +11,14 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::server::TlsStream;
 
-/// Makes a CA and a server certificate signed by it; writes the CA certificate to `dir/ca.pem`.
-/// Returns the acceptor and the CA file's path.
-pub fn acceptor(dir: &Path) -> Result<(TlsAcceptor, PathBuf), String> {
+/// A CA, and a certificate for `localhost` and `127.0.0.1` signed by it.
+struct Made {
+    ca_pem: String,
+    server: rcgen::Certificate,
+    server_key: rcgen::KeyPair,
+}
+
+fn make() -> Result<Made, String> {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
@@ -38,16 +43,30 @@ pub fn acceptor(dir: &Path) -> Result<(TlsAcceptor, PathBuf), String> {
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server_key = KeyPair::generate().map_err(e)?;
     let server_cert = server.signed_by(&server_key, &issuer).map_err(e)?;
+    Ok(Made {
+        ca_pem: ca_cert.pem(),
+        server: server_cert,
+        server_key,
+    })
+}
 
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Makes a CA and a server certificate signed by it; writes the CA certificate to `dir/ca.pem`.
+/// Returns the acceptor and the CA file's path.
+pub fn acceptor(dir: &Path) -> Result<(TlsAcceptor, PathBuf), String> {
+    let made = make()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, ca_cert.pem()).map_err(|e| format!("{}: {e}", ca_path.display()))?;
+    write(&ca_path, &made.ca_pem)?;
 
     let chain = vec![rustls::pki_types::CertificateDer::from(
-        server_cert.der().to_vec(),
+        made.server.der().to_vec(),
     )];
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-        server_key.serialize_der(),
+        made.server_key.serialize_der(),
     ));
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -58,6 +77,22 @@ pub fn acceptor(dir: &Path) -> Result<(TlsAcceptor, PathBuf), String> {
     .with_single_cert(chain, key)
     .map_err(|e| e.to_string())?;
     Ok((TlsAcceptor::from(Arc::new(config)), ca_path))
+}
+
+/// The same CA and server certificate as files, for a server of another program (the SMTP
+/// server the mail tests start): `dir/ca.pem`, `dir/server.pem`, `dir/server-key.pem`.
+pub fn certificate_files(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), String> {
+    let made = make()?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+    );
+    write(&paths.0, &made.ca_pem)?;
+    write(&paths.1, &made.server.pem())?;
+    write(&paths.2, &made.server_key.serialize_pem())?;
+    Ok(paths)
 }
 
 /// A TCP listener that hands on TLS streams (a failed handshake is dropped, not fatal).

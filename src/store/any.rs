@@ -451,3 +451,69 @@ impl Store for AnyStore {
         forward!(self, s => s.receiver_session(token_hash, now).await)
     }
 }
+
+impl super::mail::MailStore for AnyStore {
+    async fn enqueue_messages(
+        &self,
+        messages: &[super::mail::NewMessage],
+        now: Instant,
+    ) -> Result<usize, StoreError> {
+        forward!(self, s => s.enqueue_messages(messages, now).await)
+    }
+
+    async fn claim_messages(
+        &self,
+        owner: &str,
+        now: Instant,
+        lease_until: Instant,
+        limit: i64,
+    ) -> Result<Vec<super::mail::MessageRow>, StoreError> {
+        forward!(self, s => s.claim_messages(owner, now, lease_until, limit).await)
+    }
+
+    async fn finish_message(
+        &self,
+        outcome: &super::mail::MessageOutcome,
+    ) -> Result<bool, StoreError> {
+        forward!(self, s => s.finish_message(outcome).await)
+    }
+
+    async fn expire_messages(
+        &self,
+        now: Instant,
+        actor: &str,
+    ) -> Result<Vec<super::mail::MessageRow>, StoreError> {
+        forward!(self, s => s.expire_messages(now, actor).await)
+    }
+
+    async fn messages(
+        &self,
+        period: Option<&str>,
+        unit: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<super::mail::MessageRow>, StoreError> {
+        forward!(self, s => s.messages(period, unit, limit).await)
+    }
+
+    async fn rearm_message(
+        &self,
+        id: i64,
+        now: Instant,
+        audit: &AuditEntry,
+    ) -> Result<Option<super::mail::MessageRow>, StoreError> {
+        forward!(self, s => s.rearm_message(id, now, audit).await)
+    }
+
+    async fn set_opt_out(
+        &self,
+        opt_out: &super::mail::OptOut,
+        out: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.set_opt_out(opt_out, out, audit).await)
+    }
+
+    async fn opt_outs(&self) -> Result<Vec<super::mail::OptOut>, StoreError> {
+        forward!(self, s => s.opt_outs().await)
+    }
+}

@@ -14,6 +14,7 @@
 mod any;
 mod block_io;
 pub mod blocks;
+pub mod mail;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -23,6 +24,7 @@ use crate::auth::vault::SealedCredential;
 use crate::domain::{Axis, Dossier, Finding, FindingCode, Instant, RecordKind};
 use crate::sinks::Draft;
 pub use any::{AnyDossierImport, AnyStore};
+pub use mail::{MailStore, MessageOutcome, MessageRow, MessageState, NewMessage, OptOut};
 pub use postgres::{PgDossierImport, PgStore};
 pub use sqlite::{SqliteDossierImport, SqliteStore};
 use std::future::Future;

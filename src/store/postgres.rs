@@ -152,3 +152,5 @@ impl Store for PgStore {
 
     block_reads!();
 }
+
+super::mail::mail_methods!(PgStore, begin: "BEGIN", claim_lock: " FOR UPDATE SKIP LOCKED");

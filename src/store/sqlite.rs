@@ -230,3 +230,5 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
         d.deserialize_str(V(std::marker::PhantomData))
     }
 }
+
+super::mail::mail_methods!(SqliteStore, begin: "BEGIN IMMEDIATE", claim_lock: "");

@@ -62,6 +62,9 @@ impl<'a> Setup<'a> {
 #[derive(Debug, Default)]
 pub struct Contents {
     by_report: HashMap<(String, String), Computed>,
+    /// How many findings name each unit (its dossiers' and feedback's): what the "drafts
+    /// ready" e-mail counts.
+    pub findings: std::collections::BTreeMap<String, usize>,
 }
 
 impl Contents {
@@ -232,7 +235,16 @@ pub fn compute(
             by_report.insert((unit.code.clone(), def.code.clone()), computed);
         }
     }
-    Ok(Contents { by_report })
+    let mut findings = std::collections::BTreeMap::new();
+    for f in dossiers.findings.iter().chain(&feedback.findings) {
+        if let Some(unit) = &f.unit {
+            *findings.entry(unit.clone()).or_insert(0) += 1;
+        }
+    }
+    Ok(Contents {
+        by_report,
+        findings,
+    })
 }
 
 /// A table's content for one unit: its report, withheld if it (or, for an aggregate, one of its

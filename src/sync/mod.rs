@@ -17,6 +17,7 @@ pub mod chase;
 pub mod compute;
 pub mod deliver;
 pub mod gate;
+pub mod mail;
 pub mod outbox;
 pub mod pull;
 pub mod records;
@@ -206,6 +207,8 @@ pub struct RunReport {
     pub rows: Vec<OutboxRow>,
     /// Drafts delivered in the foreground.
     pub delivered: u64,
+    /// How many findings name each unit, when the run computed.
+    pub findings: std::collections::BTreeMap<String, usize>,
 }
 
 impl RunReport {
@@ -233,7 +236,11 @@ pub struct Engine {
     /// This process, as owner of leases and fires.
     pub owner: String,
     pub delivery: deliver::Delivery,
+    /// The SMTP server of `[mail]`, when one is named.
+    pub mailer: Option<Arc<crate::sinks::mail::Mailer>>,
     pulling: tokio::sync::Mutex<()>,
+    /// One mail pass of this process at a time.
+    mailing: tokio::sync::Mutex<()>,
 }
 
 /// A name for this process that no other replica has.
@@ -259,6 +266,9 @@ impl Engine {
         settings
             .require_history()
             .map_err(|e| SyncError::Config(e.to_string()))?;
+        let mailer = crate::configuration::mailer(&settings.mail)
+            .map_err(|e| SyncError::Config(e.to_string()))?
+            .map(Arc::new);
         let store = crate::store::open(&settings.store.database_url).await?;
         let owner = process_name();
         let vault = vault.map(Arc::new);
@@ -280,7 +290,9 @@ impl Engine {
             clock,
             owner,
             delivery,
+            mailer,
             pulling: tokio::sync::Mutex::new(()),
+            mailing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -527,6 +539,7 @@ impl Engine {
             accepted_stale: false,
             rows: Vec::new(),
             delivered: 0,
+            findings: Default::default(),
         };
         let policy = self.policy();
         let actor = opts.actor.clone();
@@ -581,6 +594,7 @@ impl Engine {
         let loaded =
             records::Loaded::from_store(&self.store, None, &precedence, Some(reading)).await?;
         let contents = compute_contents(&setup, regime, loaded, &period)?;
+        report.findings = contents.findings.clone();
         crate::drill::point(crate::drill::Stage::Compute);
         report.rows = self
             .apply_to(
