@@ -633,6 +633,117 @@ fn wrong_tokens_make_their_address_wait_and_are_logged_counted_and_audited() {
 }
 
 #[test]
+fn the_pages_show_what_was_mailed_to_whom_and_an_operator_stops_an_address() {
+    let d = Demo::start("info");
+    let client = d.client();
+    let p = d.period.clone();
+    // The demo gives every unit an address, the first commune one more that the sandbox's mail
+    // server refuses (550); "drafts ready" goes after the pre-fill.
+    let units = d.units();
+    let commune = units
+        .iter()
+        .find(|(_, k)| k == "commune")
+        .unwrap()
+        .0
+        .clone();
+    let mut period_page = String::new();
+    for _ in 0..120 {
+        period_page = d.get(&format!("/periods/{p}")).text().unwrap();
+        let sent = period_page.matches(r#"data-state="sent""#).count();
+        if sent == units.len() && period_page.contains(r#"data-state="failed""#) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!(
+        period_page.matches(r#"data-state="sent""#).count(),
+        units.len(),
+        "one message sent per unit's address: {period_page}"
+    );
+    // What the sandbox's server received: one message per sent row.
+    let received = std::fs::read_dir(d.dir.path().join("province/mail"))
+        .unwrap()
+        .count();
+    assert_eq!(received, units.len());
+    // The refused address, given up with the server's reason, on the period's page and the
+    // commune's.
+    let failed = period_page
+        .split(r#"data-state="failed""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap();
+    assert!(failed.contains("khong-ton-tai@demo.example.vn"), "{failed}");
+    assert!(failed.contains("không gửi được"), "{failed}");
+    assert!(failed.contains("550"), "{failed}");
+    let cookie = d.sign_in(&client);
+    let unit_page = |client: &reqwest::blocking::Client| {
+        client
+            .get(format!("{}/periods/{p}/units/{commune}", d.base))
+            .header("Cookie", &cookie)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let page = unit_page(&client);
+    let section = page.split(r#"id="mail""#).nth(1).expect("a mail section");
+    assert!(section.contains("Bản nháp đã sẵn sàng"), "{section}");
+    assert!(section.contains("550"), "{section}");
+    // The operator stops mail to the refused address from the page; it is audited.
+    let csrf = section
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let stopped = client
+        .post(format!(
+            "{}/periods/{p}/units/{commune}/mail/opt-out",
+            d.base
+        ))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("address", "khong-ton-tai@demo.example.vn"),
+            ("out", "1"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(stopped.status(), 303);
+    let page = unit_page(&client);
+    let contacts = page
+        .split(r#"id="contacts""#)
+        .nth(1)
+        .unwrap()
+        .split("</table>")
+        .next()
+        .unwrap();
+    let row = contacts
+        .split("<tr>")
+        .find(|r| r.contains("khong-ton-tai@demo.example.vn"))
+        .unwrap();
+    assert!(row.contains("Đã ngừng nhận thư"), "{row}");
+    assert!(row.contains("Nhận thư trở lại"), "{row}");
+    let audit = d.get("/api/audit").text().unwrap();
+    assert!(audit.contains("mail_opt_out"), "{audit}");
+    // An address that is not the unit's is refused.
+    let refused = client
+        .post(format!(
+            "{}/periods/{p}/units/{commune}/mail/opt-out",
+            d.base
+        ))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("address", "ai-do@example.vn"),
+            ("out", "1"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+}
+
+#[test]
 fn a_viewer_signs_in_with_a_one_time_link_and_sees_only_their_unit() {
     let d = Demo::start("info");
     let client = d.client();

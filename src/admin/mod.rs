@@ -499,6 +499,7 @@ routes! {
     get "/periods/{period}/units/{unit}/documents/{file}" => pages::document, Reader;
     post "/periods/{period}/units/{unit}/viewers" => pages::issue_viewer, Operator;
     post "/periods/{period}/units/{unit}/viewers/{name}/revoke" => pages::revoke_viewer, Operator;
+    post "/periods/{period}/units/{unit}/mail/opt-out" => pages::opt_out, Operator;
     get "/metrics" => api::metrics, Operator;
     get "/api/periods/{period}/status" => api::status, Operator;
     get "/api/periods/{period}/findings" => api::findings, Operator;

@@ -15,6 +15,7 @@ use super::{AdminState, Authed, Reader, Shared, Who, session_cookie, view};
 use crate::domain::{Instant, Period, PeriodKind};
 use crate::forms::explain::{Cell, explain as explain_cell};
 use crate::forms::{Row, Values};
+use crate::store::MailStore;
 use crate::store::{OutboxState, Store};
 use crate::sync::{RunOptions, Scope, gate};
 use axum::extract::rejection::FormRejection;
@@ -504,6 +505,9 @@ async fn grid_page(
         columns: &columns,
         rows: shown,
         chase,
+        mail: templates::mail::period_section(
+            &engine.store.messages(Some(&period.id()), None, 500).await?,
+        ),
     }))
 }
 
@@ -794,6 +798,29 @@ async fn unit_page(
         };
         engine.store.append_audit(&[seen]).await?;
     }
+    // Its e-mail: contacts (the operator stops or restarts each) and what was sent to it.
+    let opted_out: std::collections::HashSet<String> = engine
+        .store
+        .opt_outs()
+        .await?
+        .into_iter()
+        .filter(|o| o.unit == unit.code)
+        .map(|o| o.address)
+        .collect();
+    let contacts: Vec<(&str, bool)> = unit
+        .contacts
+        .iter()
+        .map(|a| (a.as_str(), opted_out.contains(a)))
+        .collect();
+    let mail = templates::mail::unit_section(
+        &format!("{}/mail", templates::unit_link(&period.id(), &unit.code)),
+        &contacts,
+        &engine
+            .store
+            .messages(Some(&period.id()), Some(&unit.code), 100)
+            .await?,
+        operator_csrf,
+    );
     // The audit's lines about the unit.
     let audit = engine
         .store
@@ -814,6 +841,7 @@ async fn unit_page(
         downloads,
         findings,
         viewers,
+        mail,
         audit,
     })))
 }
@@ -1230,6 +1258,49 @@ pub async fn issue_viewer(
     }
 }
 
+#[derive(serde::Deserialize)]
+pub struct OptOutForm {
+    csrf: Option<String>,
+    address: String,
+    /// `1`: stop sending to the address; `0`: start again.
+    out: String,
+}
+
+/// Stops (or restarts) e-mail to one of the unit's contacts; audited.
+pub async fn opt_out(
+    who: Authed,
+    State(state): State<Shared>,
+    Path((period, unit)): Path<(String, String)>,
+    form: Result<Form<OptOutForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&who, form) {
+        Ok(form) => form,
+        Err(r) => return r,
+    };
+    let engine = &state.engine;
+    match engine
+        .set_opt_out(
+            &unit,
+            form.address.trim(),
+            form.out == "1",
+            &who.operator.actor(),
+        )
+        .await
+    {
+        Ok(()) => Redirect::to(&format!(
+            "/periods/{}/units/{}#mail",
+            url(&period),
+            url(&unit)
+        ))
+        .into_response(),
+        Err(crate::sync::SyncError::Config(_)) => error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Địa chỉ này không phải địa chỉ nhận thư của đơn vị",
+        ),
+        Err(e) => error_page(StatusCode::SERVICE_UNAVAILABLE, &words::sync_error(&e)),
+    }
+}
+
 /// Revokes a viewer: no sign-in from now on, their sessions closed.
 pub async fn revoke_viewer(
     who: Authed,
@@ -1355,6 +1426,12 @@ impl WithCsrf for CsrfForm {
 }
 
 impl WithCsrf for ViewerForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+impl WithCsrf for OptOutForm {
     fn csrf(&self) -> Option<&str> {
         self.csrf.as_deref()
     }

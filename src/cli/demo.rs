@@ -113,6 +113,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     synth::write_data_set(&spec, &data)?;
+    add_contacts(&data.join("units.toml"))?;
 
     // The sandbox serves the three upstream systems on a free loopback port.
     let (sandbox_data, records) = configuration::sandbox(&data)?;
@@ -126,6 +127,23 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         records,
         async move { sandbox_stop.requested().await },
     ));
+
+    // The sandbox's mail server: what the product sends lands in mail/ as .eml files.
+    let smtp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let smtp_port = smtp_listener.local_addr()?.port();
+    let mut smtp_stop = stop.clone();
+    let mail_dir = dir.join("mail");
+    tokio::spawn(sandbox::smtp::serve(
+        smtp_listener,
+        mail_dir.clone(),
+        async move { smtp_stop.requested().await },
+    ));
+    // The page's address is in the messages: a port 0 is resolved now.
+    let listen = {
+        let probe = std::net::TcpListener::bind(&a.listen)
+            .with_context(|| format!("cannot listen on {}", a.listen))?;
+        probe.local_addr()?.to_string()
+    };
 
     // Keys, the operator, the duties, the configuration: files the operator can reuse.
     // The key apart from the store it opens (a key beside its store is warned about).
@@ -165,12 +183,14 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
              [files]\nunits = \"{units}\"\nduties = \"{duties}\"\n\
              [pull]\nhistory_from = \"{history}\"\nwindow_days = 60\n\
              [http]\nlisten = \"{listen}\"\noperators_file = \"{operators}\"\n\
+             [mail]\nserver = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\n\
+             from = \"Văn phòng UBND tỉnh <baocao@demo.example.vn>\"\n\
+             operator = [\"theodoi@demo.example.vn\"]\npage_url = \"http://{listen}\"\n\
              {upstreams}",
             store = dir.join("baocao-sync.db").display(),
             key = key.display(),
             units = data.join("units.toml").display(),
             duties = dir.join("duties.toml").display(),
-            listen = a.listen,
             operators = dir.join("operators.toml").display(),
         ),
     )?;
@@ -278,6 +298,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("status page: {address}/periods/{}", period.id());
         println!("operator token: {}", token_file.display());
         println!(
+            "e-mail the product sends: {} (the sandbox's SMTP server)",
+            mail_dir.display()
+        );
+        println!(
             "configuration: {} (for `status`, `sync`, `explain` … with --config)",
             config.display()
         );
@@ -288,6 +312,31 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     trigger.pull();
     daemon.await??;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives every generated unit an address for the product's e-mail, and the first commune one
+/// more that the sandbox's mail server refuses (the page then shows a message given up).
+fn add_contacts(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut tree: toml::Table = toml::from_str(&std::fs::read_to_string(path)?)?;
+    let mut refused = false;
+    if let Some(units) = tree.get_mut("units").and_then(|u| u.as_array_mut()) {
+        for unit in units.iter_mut().filter_map(|u| u.as_table_mut()) {
+            let code = unit
+                .get("code")
+                .and_then(|c| c.as_str())
+                .unwrap_or("")
+                .replace('.', "-")
+                .to_lowercase();
+            let mut contacts = vec![toml::Value::from(format!("vanthu-{code}@demo.example.vn"))];
+            if !refused && unit.get("kind").and_then(|k| k.as_str()) == Some("commune") {
+                contacts.push(toml::Value::from("khong-ton-tai@demo.example.vn"));
+                refused = true;
+            }
+            unit.insert("contacts".to_owned(), toml::Value::Array(contacts));
+        }
+    }
+    std::fs::write(path, toml::to_string(&tree)?)?;
+    Ok(())
 }
 
 /// Stores ratings or feedback of an export (NDJSON) under the source `files`.

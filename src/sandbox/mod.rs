@@ -10,6 +10,7 @@
 mod protocols;
 pub mod pusher;
 mod reports;
+pub mod smtp;
 pub mod source;
 pub mod tls;
 mod tokens;

@@ -23,6 +23,8 @@ pub struct Grid<'a> {
     pub columns: &'a [(String, String)],
     pub rows: Vec<Row<'a>>,
     pub chase: Vec<Chase<'a>>,
+    /// The period's e-mail.
+    pub mail: Markup,
 }
 
 /// One column's reports by kind of state.
@@ -120,6 +122,7 @@ pub fn render(g: &Grid) -> String {
             (sources(g))
             (grid(g))
             (chase(&g.chase))
+            (g.mail)
         },
     )
 }

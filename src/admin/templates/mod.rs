@@ -8,6 +8,7 @@
 
 pub mod explain;
 pub mod grid;
+pub mod mail;
 pub mod unit;
 pub mod viewers;
 
@@ -170,6 +171,7 @@ mod tests {
         let templates = [
             include_str!("explain.rs"),
             include_str!("grid.rs"),
+            include_str!("mail.rs"),
             include_str!("unit.rs"),
             include_str!("viewers.rs"),
         ];

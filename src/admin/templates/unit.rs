@@ -28,6 +28,8 @@ pub struct Unit<'a> {
     pub downloads: Vec<(&'static str, &'static str, &'static str)>,
     pub findings: Vec<&'a Finding>,
     pub viewers: Option<Markup>,
+    /// Its contacts and the messages sent to it.
+    pub mail: Markup,
     pub audit: Vec<AuditEntry>,
 }
 
@@ -83,6 +85,7 @@ pub fn render(u: &Unit) -> String {
             @for f in u.figures.iter().filter(|f| f.class == "draft") { (figures(f)) }
             (findings(&u.findings))
             @if let Some(v) = &u.viewers { (v) }
+            (u.mail)
             (audit(&u.audit))
             p { a href={ "/periods/" (crate::admin::html::url(&u.period)) } { "← Về bảng tổng hợp" } }
         },
