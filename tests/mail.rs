@@ -199,6 +199,10 @@ impl World {
 
     /// The configuration with [mail] naming `port` (STARTTLS, the test CA unless `ca` is false).
     fn config(&self, port: u16, ca: bool) -> PathBuf {
+        self.config_tls(port, ca, "starttls")
+    }
+
+    fn config_tls(&self, port: u16, ca: bool, tls: &str) -> PathBuf {
         let path = self.dir.join(format!("mail-{port}-{ca}.toml"));
         let ca_file = if ca {
             format!("ca_file = \"{}\"\n", self.dir.join("tls/ca.pem").display())
@@ -208,7 +212,7 @@ impl World {
         std::fs::write(
             &path,
             format!(
-                "[mail]\nserver = \"localhost\"\nport = {port}\ntls = \"starttls\"\n{ca_file}\
+                "[mail]\nserver = \"localhost\"\nport = {port}\ntls = \"{tls}\"\n{ca_file}\
                  username = \"{SMTP_USER}\"\nfrom = \"Văn phòng UBND tỉnh <baocao@vp.example.vn>\"\n\
                  operator = [\"theodoi@vp.example.vn\"]\npage_url = \"https://baocao.example.vn\"\n\
                  timeout_seconds = 10\n"
@@ -371,6 +375,45 @@ fn drafts_ready_go_once_to_each_contact_over_verified_tls_with_4xx_retried_and_5
     );
     assert!(again.contains("0 new messages"), "{again}");
     assert_eq!(smtp.received().len(), got.len());
+
+    // An operator resends the given-up message, through another server speaking implicit TLS
+    // (SMTPS): it logs in and is refused the same way, and the resend is audited.
+    let smtps = Smtp::start(&dir.path().join("smtps"), "implicit", Some((&cert, &key)));
+    let implicit = world.config_tls(smtps.port, true, "implicit");
+    let id = line("hong@so1.example.vn")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let resent = world.mail(
+        &implicit,
+        &[
+            "resend",
+            &id,
+            "--reason",
+            "the unit says the mailbox exists",
+            "--now",
+            &rfc3339_in(9 * 3600),
+        ],
+        &[2],
+    );
+    assert!(
+        resent.contains("armed again") && resent.contains("failed 1"),
+        "{resent}"
+    );
+    let list = world.mail(&implicit, &["list", "--period", "2023-Q3"], &[0]);
+    let hong = list
+        .lines()
+        .find(|l| l.contains("hong@so1.example.vn"))
+        .unwrap();
+    assert!(hong.contains("failed") && hong.contains("550"), "{hong}");
+    assert!(smtps.received().is_empty());
+    let again = world.mail(
+        &implicit,
+        &["resend", "999999", "--reason", "no such message"],
+        &[2],
+    );
+    assert!(again.contains("nothing changed"), "{again}");
 
     // What Sở 1 reads: Vietnamese, its figures, its page, and nothing secret.
     let so1 = &to(&got, "vanthu@so1.example.vn")[0];

@@ -79,7 +79,9 @@ def main():
         user, password = a.auth.split(":", 1)
         kwargs["authenticator"] = authenticator(user, password)
         kwargs["auth_required"] = True
-        kwargs["auth_require_tls"] = a.tls != "none"
+        # aiosmtpd 1.4 counts only STARTTLS as TLS when it offers AUTH; with implicit TLS the
+        # whole connection is encrypted already.
+        kwargs["auth_require_tls"] = a.tls == "starttls"
     if a.tls == "starttls":
         kwargs["tls_context"] = context
         kwargs["require_starttls"] = True

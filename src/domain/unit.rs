@@ -296,6 +296,27 @@ impl UnitTree {
 mod tests {
     use super::*;
 
+    #[test]
+    fn contacts_are_read_trimmed_and_a_malformed_one_is_named() {
+        let tree = |contacts: &str| {
+            UnitTree::from_toml(&format!(
+                "[[units]]\ncode = \"P\"\nname = \"Tỉnh\"\nkind = \"province\"\ncontacts = {contacts}\n"
+            ))
+        };
+        let ok = tree(r#"[" vanthu@tinh.gov.vn ", "b@c.vn"]"#).unwrap();
+        assert_eq!(ok.get(ok.root()).contacts, ["vanthu@tinh.gov.vn", "b@c.vn"]);
+        for bad in [
+            "vanthu", "a@b", "a b@c.vn", "<a@b.vn>", "a@@b.vn", "@b.vn", "a@.vn",
+        ] {
+            match tree(&format!("[\"{bad}\"]")) {
+                Err(UnitTreeError::BadContact { unit, address }) => {
+                    assert_eq!((unit.as_str(), address.as_str()), ("P", bad));
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
     const SMALL: &str = r#"
         [[units]]
         code = "P"
