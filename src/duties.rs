@@ -83,6 +83,11 @@ impl Duties {
     /// The shipped two-tier duties (since 1/7/2025, regime TT05/2025; provisional).
     pub const TWO_TIER: &'static str = include_str!("../config/duties/two-tier-2026.toml");
 
+    /// The duty of a kind of unit, if it has one.
+    pub fn of_kind(&self, kind: &str) -> Option<&Duty> {
+        self.duties.iter().find(|d| d.kind == kind)
+    }
+
     /// Checks the forms named exist in the regime the period falls in.
     pub fn check_forms(&self, catalog: &FormCatalog, period: &Period) -> Result<(), String> {
         let regime = catalog.regime_for(period).map_err(|e| e.to_string())?;
@@ -111,7 +116,7 @@ pub fn plan(duties: &Duties, units: &UnitTree, period: &Period) -> Vec<PlanRow> 
         .subtree(units.root())
         .map(|id| {
             let unit = units.get(id);
-            let duty = duties.duties.iter().find(|d| d.kind == unit.kind);
+            let duty = duties.of_kind(&unit.kind);
             PlanRow {
                 unit: unit.code.clone(),
                 name: unit.name.clone(),

@@ -696,20 +696,20 @@ fn the_pages_show_what_was_mailed_to_whom_and_an_operator_stops_an_address() {
         .and_then(|rest| rest.split('"').next())
         .unwrap()
         .to_owned();
-    let stopped = client
-        .post(format!(
-            "{}/periods/{p}/units/{commune}/mail/opt-out",
-            d.base
-        ))
-        .header("Cookie", &cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("address", "khong-ton-tai@demo.example.vn"),
-            ("out", "1"),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(stopped.status(), 303);
+    let opt_out = |address: &str| {
+        client
+            .post(format!(
+                "{}/periods/{p}/units/{commune}/mail/opt-out",
+                d.base
+            ))
+            .header("Cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("address", address), ("out", "1")])
+            .send()
+            .unwrap()
+            .status()
+    };
+    let stopped = opt_out("khong-ton-tai@demo.example.vn");
+    assert_eq!(stopped, 303);
     let page = unit_page(&client);
     let contacts = page
         .split(r#"id="contacts""#)
@@ -727,20 +727,8 @@ fn the_pages_show_what_was_mailed_to_whom_and_an_operator_stops_an_address() {
     let audit = d.get("/api/audit").text().unwrap();
     assert!(audit.contains("mail_opt_out"), "{audit}");
     // An address that is not the unit's is refused.
-    let refused = client
-        .post(format!(
-            "{}/periods/{p}/units/{commune}/mail/opt-out",
-            d.base
-        ))
-        .header("Cookie", &cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("address", "ai-do@example.vn"),
-            ("out", "1"),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(refused.status(), 422);
+    let refused = opt_out("ai-do@example.vn");
+    assert_eq!(refused, 422);
 }
 
 #[test]

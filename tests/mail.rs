@@ -99,22 +99,6 @@ impl Drop for Smtp {
     }
 }
 
-const ACCOUNTS: &str = r#"
-[[clients]]
-system = "central"
-client_id = "baocao-sync"
-[[accounts]]
-system = "central"
-username = "051234567890"
-password = "mk-so"
-units = ["000.10.00.H55"]
-[[accounts]]
-system = "central"
-username = "051234567891"
-password = "mk-huyen"
-units = ["000.00.30.H55"]
-"#;
-
 /// The golden unit tree with contacts: Sở 1 has a good address and one the server refuses (550),
 /// UBND huyện 1 one the server puts off once (451), Sở 2 one that opts out, every other unit one.
 fn units_with_contacts(path: &Path) {
@@ -151,7 +135,7 @@ struct World {
 
 impl World {
     fn new(dir: &Path, db: &str) -> World {
-        std::fs::write(dir.join("accounts.toml"), ACCOUNTS).unwrap();
+        std::fs::write(dir.join("accounts.toml"), CENTRAL_ACCOUNTS).unwrap();
         let sandbox = Sandbox::spawn(dir);
         let key = dir.join("key");
         let upstreams = dir.join("upstreams.toml");
@@ -552,33 +536,20 @@ fn on_postgresql_two_workers_send_each_message_once_and_a_kill_after_250_leaves_
     let before = smtp.received().len();
     assert_eq!(before, n + 1, "the server took the one message");
     // Within the lease the row is sending and nothing resends it; after it, it is uncertain.
-    world.mail(
-        &config,
-        &["send", "--now", "2023-09-14T08:01:00+07:00"],
-        &[0, 2],
-    );
-    let list = world.mail(&config, &["list", "--period", "2023-Q3"], &[0]);
-    assert_eq!(
-        list.lines().filter(|l| l.contains(" sending ")).count(),
-        1,
-        "{list}"
-    );
-    world.mail(
-        &config,
-        &["send", "--now", "2023-09-14T08:10:00+07:00"],
-        &[0, 2],
-    );
-    let list = world.mail(&config, &["list", "--period", "2023-Q3"], &[0]);
-    assert_eq!(
-        list.lines().filter(|l| l.contains(" uncertain ")).count(),
-        1,
-        "{list}"
-    );
-    assert_eq!(
-        list.lines().filter(|l| l.contains(" sending ")).count(),
-        0,
-        "{list}"
-    );
+    let send_at = |now: &str| {
+        world.mail(&config, &["send", "--now", now], &[0, 2]);
+        world.mail(&config, &["list", "--period", "2023-Q3"], &[0])
+    };
+    let count = |list: &str, state: &str| {
+        list.lines()
+            .filter(|l| l.contains(&format!(" {state} ")))
+            .count()
+    };
+    let list = send_at("2023-09-14T08:01:00+07:00");
+    assert_eq!(count(&list, "sending"), 1, "{list}");
+    let list = send_at("2023-09-14T08:10:00+07:00");
+    assert_eq!(count(&list, "uncertain"), 1, "{list}");
+    assert_eq!(count(&list, "sending"), 0, "{list}");
     let got = smtp.received();
     let reminders: Vec<&Value> = got[n..].iter().collect();
     let mut keys: Vec<String> = reminders

@@ -10,24 +10,8 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-const ACCOUNTS: &str = r#"
-[[clients]]
-system = "central"
-client_id = "baocao-sync"
-[[accounts]]
-system = "central"
-username = "051234567890"
-password = "mk-so"
-units = ["000.10.00.H55"]
-[[accounts]]
-system = "central"
-username = "051234567891"
-password = "mk-huyen"
-units = ["000.00.30.H55"]
-"#;
-
 fn sandbox(dir: &std::path::Path) -> Sandbox {
-    std::fs::write(dir.join("accounts.toml"), ACCOUNTS).unwrap();
+    std::fs::write(dir.join("accounts.toml"), CENTRAL_ACCOUNTS).unwrap();
     Sandbox::spawn(dir)
 }
 

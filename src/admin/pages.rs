@@ -350,7 +350,7 @@ async fn grid_page(
     }
     for id in order {
         let unit = units.get(id);
-        let duty = duties.duties.iter().find(|d| d.kind == unit.kind);
+        let duty = duties.of_kind(&unit.kind);
         let mut cells = Vec::new();
         for (i, (form, system)) in columns.iter().enumerate() {
             let own = duty.is_some_and(|d| {
@@ -530,13 +530,7 @@ async fn chase_list(
     let mut lines = Vec::new();
     for id in units.subtree(units.root()) {
         let unit = units.get(id);
-        let Some(duty) = engine
-            .parts
-            .duties
-            .duties
-            .iter()
-            .find(|d| d.kind == unit.kind)
-        else {
+        let Some(duty) = engine.parts.duties.of_kind(&unit.kind) else {
             continue;
         };
         for system in &duty.systems {

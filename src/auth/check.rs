@@ -29,7 +29,7 @@ pub async fn chase_list(
     let mut rows = Vec::new();
     for id in units.subtree(units.root()) {
         let unit = units.get(id);
-        let Some(duty) = duties.duties.iter().find(|d| d.kind == unit.kind) else {
+        let Some(duty) = duties.of_kind(&unit.kind) else {
             continue;
         };
         for system_id in &duty.systems {

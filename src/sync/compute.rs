@@ -185,7 +185,7 @@ pub fn compute(
     let mut by_report = HashMap::new();
     for id in setup.units.subtree(setup.units.root()) {
         let unit = setup.units.get(id);
-        let Some(duty) = setup.duties.duties.iter().find(|d| d.kind == unit.kind) else {
+        let Some(duty) = setup.duties.of_kind(&unit.kind) else {
             continue;
         };
         for name in &duty.forms {

@@ -30,6 +30,27 @@ pub struct MailPass {
     pub uncertain: usize,
 }
 
+/// A message of `period` to enqueue, `m` its content.
+fn message(
+    key: String,
+    kind: &str,
+    period: &Period,
+    unit: Option<String>,
+    to: impl Into<String>,
+    m: &messages::Message,
+) -> NewMessage {
+    NewMessage {
+        key,
+        kind: kind.to_owned(),
+        period: period.id(),
+        unit,
+        recipient: to.into(),
+        subject: m.subject.clone(),
+        text: m.text.clone(),
+        html: m.html.clone(),
+    }
+}
+
 /// A report's state in the outbox, as "drafts ready" says it.
 fn ready_words(state: OutboxState) -> &'static str {
     use OutboxState::*;
@@ -157,16 +178,14 @@ impl Engine {
                 &self.page(period, &unit.code),
             );
             for address in to {
-                batch.push(NewMessage {
-                    key: format!("ready/{}/{}/{address}", period.id(), unit.code),
-                    kind: "ready".to_owned(),
-                    period: period.id(),
-                    unit: Some(unit.code.clone()),
-                    recipient: address.to_owned(),
-                    subject: m.subject.clone(),
-                    text: m.text.clone(),
-                    html: m.html.clone(),
-                });
+                batch.push(message(
+                    format!("ready/{}/{}/{address}", period.id(), unit.code),
+                    "ready",
+                    period,
+                    Some(unit.code.clone()),
+                    address,
+                    &m,
+                ));
             }
         }
         Ok(self
@@ -214,13 +233,7 @@ impl Engine {
         let mut digest = Vec::new();
         for id in units.print_order() {
             let unit = units.get(id);
-            let Some(duty) = self
-                .parts
-                .duties
-                .duties
-                .iter()
-                .find(|d| d.kind == unit.kind)
-            else {
+            let Some(duty) = self.parts.duties.of_kind(&unit.kind) else {
                 continue;
             };
             let deadline = period.last_day + Duration::days(duty.deadline_days);
@@ -259,16 +272,14 @@ impl Engine {
                 };
                 for address in self.recipients(unit, &out) {
                     reminded += 1;
-                    batch.push(NewMessage {
-                        key: format!("{kind}/{}/{deadline}/{}/{address}", period.id(), unit.code),
-                        kind: kind.to_owned(),
-                        period: period.id(),
-                        unit: Some(unit.code.clone()),
-                        recipient: address.to_owned(),
-                        subject: m.subject.clone(),
-                        text: m.text.clone(),
-                        html: m.html.clone(),
-                    });
+                    batch.push(message(
+                        format!("{kind}/{}/{deadline}/{}/{address}", period.id(), unit.code),
+                        kind,
+                        period,
+                        Some(unit.code.clone()),
+                        address,
+                        &m,
+                    ));
                 }
             }
             digest.push(DigestUnit {
@@ -297,16 +308,14 @@ impl Engine {
             ),
         );
         for address in &self.settings.mail.operator {
-            batch.push(NewMessage {
-                key: format!("digest/{}/{today}/{address}", period.id()),
-                kind: "digest".to_owned(),
-                period: period.id(),
-                unit: None,
-                recipient: address.clone(),
-                subject: m.subject.clone(),
-                text: m.text.clone(),
-                html: m.html.clone(),
-            });
+            batch.push(message(
+                format!("digest/{}/{today}/{address}", period.id()),
+                "digest",
+                period,
+                None,
+                address.as_str(),
+                &m,
+            ));
         }
         Ok(self
             .store

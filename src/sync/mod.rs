@@ -346,13 +346,7 @@ impl Engine {
             if scope.unit.as_ref().is_some_and(|u| *u != unit.code) {
                 continue;
             }
-            let Some(duty) = self
-                .parts
-                .duties
-                .duties
-                .iter()
-                .find(|d| d.kind == unit.kind)
-            else {
+            let Some(duty) = self.parts.duties.of_kind(&unit.kind) else {
                 continue;
             };
             for name in &duty.forms {

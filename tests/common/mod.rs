@@ -25,6 +25,24 @@ pub fn own_fixture(dir: &str, name: &str) -> String {
         .to_string()
 }
 
+/// The sandbox's accounts of tests/push.rs and tests/mail.rs: the central system's client, and
+/// logins of Sở 1 and UBND huyện 1.
+pub const CENTRAL_ACCOUNTS: &str = r#"
+[[clients]]
+system = "central"
+client_id = "baocao-sync"
+[[accounts]]
+system = "central"
+username = "051234567890"
+password = "mk-so"
+units = ["000.10.00.H55"]
+[[accounts]]
+system = "central"
+username = "051234567891"
+password = "mk-huyen"
+units = ["000.00.30.H55"]
+"#;
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baocao-sync"));
     c.env("RUST_LOG", "warn")
