@@ -272,9 +272,28 @@ fn drafts_ready_go_once_to_each_contact_over_verified_tls_with_4xx_retried_and_5
         &[0],
     );
 
-    // Without the test CA the server's certificate is not trusted: nothing is sent, and the
-    // messages wait.
+    // check-config connects, secures and signs in (no message).
+    let checked = output_with(&mut world.command(&["check-config"], Some(&config)), &[0]);
+    assert!(
+        checked.contains(&format!(
+            "# mail: localhost:{} connected (Starttls), signed in; 13 units have contacts",
+            smtp.port
+        )),
+        "{checked}"
+    );
+    // Without the test CA the server's certificate is not trusted: check-config says so, nothing
+    // is sent, and the messages wait.
     let untrusted = world.config(smtp.port, false);
+    let refused = world
+        .command(&["check-config"], Some(&untrusted))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("STARTTLS with localhost") && said.contains("certificate"),
+        "{said}"
+    );
     let said = world.mail(&untrusted, &["ready", "--period", "2023-Q3"], &[0]);
     assert!(said.contains("sent 0"), "{said}");
     assert!(

@@ -325,6 +325,30 @@ pub async fn check(a: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let store = baocao_sync::store::open(&settings.store.database_url).await?;
     store.ping().await?;
     println!("# store: {} reachable, migrations applied", store.backend());
+    // E-mail: the CA file and password read, then a real connection, TLS and login (no message).
+    match baocao_sync::configuration::mailer(&settings.mail)? {
+        None => println!("# mail: off (no [mail] server)"),
+        Some(mailer) => {
+            let reached = mailer.connect().await.map_err(anyhow::Error::msg)?;
+            reached.quit().await;
+            println!(
+                "# mail: {}:{} connected ({:?}), {}; {} units have contacts",
+                settings.mail.server,
+                settings.mail.port,
+                settings.mail.tls,
+                if settings.mail.username.is_some() {
+                    "signed in"
+                } else {
+                    "no login"
+                },
+                parts
+                    .units
+                    .ids()
+                    .filter(|&u| !parts.units.get(u).contacts.is_empty())
+                    .count()
+            );
+        }
+    }
     for s in &parts.sources {
         println!(
             "# source {}: {} (precedence {}, sends {:?})",
