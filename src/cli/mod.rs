@@ -1,6 +1,7 @@
 //! Command-line interface. Each subcommand is a thin driver over the library; errors become one
 //! line on standard error (anyhow lives here, in the binary, and nowhere else).
 
+mod backup;
 mod catalog;
 mod config;
 mod creds;
@@ -78,6 +79,10 @@ enum Command {
     /// The provincial office's own letters, as Decree 30 DOCX.
     #[command(subcommand)]
     Letter(letter::LetterCommand),
+    /// Copy the SQLite store whole into a new file, while the daemon runs (VACUUM INTO).
+    Backup(Box<backup::BackupArgs>),
+    /// Put a backup in place of the store (the daemon stopped; the vault key is not in it).
+    Restore(Box<backup::RestoreArgs>),
     /// E-mail to units and the operator: send, enqueue by hand, list, resend, opt out.
     #[command(subcommand)]
     Mail(mail::MailCommand),
@@ -151,6 +156,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => runtime()?.block_on(status::run(*a)),
         Command::Outbox(c) => runtime()?.block_on(outbox::run(c)),
         Command::Mail(c) => runtime()?.block_on(mail::run(c)),
+        Command::Backup(a) => runtime()?.block_on(backup::backup(*a)),
+        Command::Restore(a) => runtime()?.block_on(backup::restore(*a)),
         Command::ForcePush(a) => runtime()?.block_on(outbox::force_push(*a)),
         Command::CheckConfig(a) => runtime()?.block_on(daemon::check(*a)),
         Command::Healthcheck(a) => runtime()?.block_on(daemon::healthcheck(*a)),

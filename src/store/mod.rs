@@ -46,6 +46,38 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("the store holds a record it cannot read back ({0}); was the database edited by hand?")]
     Corrupt(String),
+    #[error(
+        "the store {url} was migrated by a newer release of baocao-sync (its schema is {store}, this \
+         binary's — release {release} — is {binary}): run that release or a later one, or restore a \
+         backup this release can read; nothing was changed"
+    )]
+    Newer {
+        url: String,
+        store: i64,
+        binary: i64,
+        release: &'static str,
+    },
+    #[error("{0}")]
+    Backup(String),
+}
+
+/// Refuses a store whose newest applied migration is one this binary does not have (a newer
+/// release wrote it), before anything is migrated.
+fn check_schema(
+    url: &str,
+    applied: Option<i64>,
+    migrator: &sqlx::migrate::Migrator,
+) -> Result<(), StoreError> {
+    let binary = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied {
+        Some(store) if store > binary => Err(StoreError::Newer {
+            url: redact_url(url),
+            store,
+            binary,
+            release: env!("CARGO_PKG_VERSION"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A database URL as it may be shown: the password, if any, replaced by `***`.
@@ -997,6 +1029,68 @@ pub trait Store: Send + Sync {
         period: Option<&str>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RunRecord>, StoreError>> + Send;
+}
+
+/// How PostgreSQL stores are backed up and restored: with PostgreSQL's own tools.
+pub const PG_BACKUP: &str = "a PostgreSQL store is backed up with pg_dump --format=custom --file FILE URL (while the \
+     daemon runs) and restored with pg_restore --clean --if-exists --no-owner --dbname URL FILE \
+     (the daemon stopped)";
+
+/// A backup of the store `url` names into the new file `to` (SQLite); its size in bytes.
+pub async fn backup(url: &str, to: &std::path::Path) -> Result<u64, StoreError> {
+    match open(url).await? {
+        AnyStore::Sqlite(s) => {
+            let size = s.backup(to).await;
+            s.close().await;
+            size
+        }
+        AnyStore::Postgres(_) => Err(StoreError::Backup(PG_BACKUP.to_owned())),
+    }
+}
+
+/// Puts the SQLite backup `from` in place of the store `url` names: refused while a process holds
+/// one of its leases (a daemon running on it) or when the backup is from a newer release; an
+/// older backup is migrated first, on a copy. The old file is replaced whole, its journal with it.
+pub async fn restore(from: &std::path::Path, url: &str, now: Instant) -> Result<(), StoreError> {
+    if !url.starts_with("sqlite:") {
+        return Err(StoreError::Backup(PG_BACKUP.to_owned()));
+    }
+    let target = SqliteStore::file_of(url)?;
+    let failed = |what: &str, e: std::io::Error| StoreError::Backup(format!("{what}: {e}"));
+    if !from.is_file() {
+        return Err(StoreError::Backup(format!(
+            "no backup file {}",
+            from.display()
+        )));
+    }
+    if target.exists() {
+        let current = SqliteStore::open(url).await?;
+        let live = current.live_leases(now).await?;
+        current.close().await;
+        if !live.is_empty() {
+            return Err(StoreError::Backup(format!(
+                "a process is working on {} (leases {}): stop the daemon first",
+                target.display(),
+                live.join(", ")
+            )));
+        }
+    }
+    let staged = target.with_extension("restoring");
+    std::fs::copy(from, &staged).map_err(|e| failed(&staged.display().to_string(), e))?;
+    let staged_url = format!("sqlite://{}", staged.display());
+    match SqliteStore::open(&staged_url).await {
+        Ok(s) => s.close().await,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e);
+        }
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut journal = target.clone().into_os_string();
+        journal.push(suffix);
+        let _ = std::fs::remove_file(&journal);
+    }
+    std::fs::rename(&staged, &target).map_err(|e| failed(&target.display().to_string(), e))
 }
 
 /// Opens the store a URL names (`sqlite://PATH` or `postgres://…`), creating and migrating it on

@@ -51,7 +51,13 @@ impl PgStore {
             .await
             .map_err(open_err)?;
         // sqlx takes an advisory lock around migrations: replicas starting together migrate once.
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        // A store a newer release migrated is refused before anything changes.
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(None);
+        super::check_schema(url, applied, &MIGRATOR)?;
+        MIGRATOR.run(&pool).await?;
         let store = PgStore {
             pool,
             index: IndexCache::default(),
@@ -154,3 +160,6 @@ impl Store for PgStore {
 }
 
 super::mail::mail_methods!(PgStore, begin: "BEGIN", claim_lock: " FOR UPDATE SKIP LOCKED");
+
+/// This release's migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -54,7 +54,13 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        // A store a newer release migrated is refused before anything changes.
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(None);
+        super::check_schema(url, applied, &MIGRATOR)?;
+        MIGRATOR.run(&pool).await?;
         let store = SqliteStore {
             pool,
             index: IndexCache::default(),
@@ -232,3 +238,58 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
 }
 
 super::mail::mail_methods!(SqliteStore, begin: "BEGIN IMMEDIATE", claim_lock: "");
+
+/// This release's migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+impl SqliteStore {
+    /// A consistent copy of the whole store in one new file (`VACUUM INTO`), taken while the
+    /// daemon reads and writes. Returns its size in bytes.
+    #[tracing::instrument(name = "store.backup", skip_all, fields(to = %to.display()))]
+    pub async fn backup(&self, to: &std::path::Path) -> Result<u64, StoreError> {
+        if to.exists() {
+            return Err(StoreError::Backup(format!(
+                "{} exists: name a new file (a backup never overwrites one)",
+                to.display()
+            )));
+        }
+        let path = to
+            .to_str()
+            .ok_or_else(|| StoreError::Backup(format!("{} is not a UTF-8 path", to.display())))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        std::fs::metadata(to)
+            .map(|m| m.len())
+            .map_err(|e| StoreError::Backup(format!("{}: {e}", to.display())))
+    }
+
+    /// Leases a live process holds at `now` (a running daemon's runs), as `name (owner)`.
+    pub async fn live_leases(&self, now: Instant) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, owner FROM locks WHERE until > $1 ORDER BY name")
+                .bind(now.0)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(n, o)| format!("{n} ({o})"))
+            .collect())
+    }
+
+    /// Closes the pool: the WAL is checkpointed and the file left whole.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    /// The file a `sqlite://` URL names.
+    pub fn file_of(url: &str) -> Result<std::path::PathBuf, StoreError> {
+        SqliteConnectOptions::from_str(url)
+            .map(|o| o.get_filename().to_path_buf())
+            .map_err(|source| StoreError::Open {
+                url: super::redact_url(url),
+                source,
+            })
+    }
+}
