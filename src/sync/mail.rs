@@ -353,6 +353,7 @@ impl Engine {
         // One message claimed at a time (a worker killed mid-conversation leaves one uncertain
         // message, not a batch), over one connection kept while it lasts.
         let mut connection = None;
+        let out = self.opted_out().await?;
         loop {
             let now = self.clock.now();
             let Some(row) = self
@@ -363,6 +364,18 @@ impl Engine {
             else {
                 break;
             };
+            if let Some(unit) = &row.unit
+                && out.contains(&(unit.clone(), row.recipient.clone()))
+            {
+                let outcome = self.outcome(
+                    &row,
+                    Sent::Permanent("the address opted out before the message went".to_owned()),
+                    actor,
+                );
+                pass.count(outcome.state);
+                self.store.finish_message(&outcome).await?;
+                continue;
+            }
             if connection.is_none() {
                 match mailer.connect().await {
                     Ok(c) => connection = Some(c),
