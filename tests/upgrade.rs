@@ -1,0 +1,133 @@
+//! Upgrades (issue 20): a store written by release v0.1.0 (main at b3eca6d, tagged) opens with
+//! this binary and migrates in place, on both backends, its dossiers, outbox, audit and sealed
+//! logins intact and the figures unchanged. The v0.1.0 stores are kept as plain SQL dumps
+//! (tests/fixtures/v0.1.0/, how they were made in its README), loaded into a fresh database here.
+
+mod common;
+
+use common::stores::{BACKENDS, TestDb};
+use common::*;
+
+/// The dump's statements, without psql's meta-commands (`\restrict` …).
+fn dump(backend: &str) -> String {
+    own_fixture("v0.1.0", &format!("{backend}.sql"))
+        .parse::<std::path::PathBuf>()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('\\'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn execute(url: &str, sql: String) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let mut c = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+}
+
+async fn count(url: &str, query: &str) -> i64 {
+    use sqlx::Connection;
+    let q = sqlx::AssertSqlSafe(query.to_owned());
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("expected-II.06a-2023-Q3.json")).unwrap(),
+    )
+    .unwrap();
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        execute(db.url(), dump(backend)).await;
+        let kept = [
+            "SELECT COUNT(*) FROM outbox",
+            "SELECT COUNT(*) FROM audit",
+            "SELECT COUNT(*) FROM credentials",
+            "SELECT COUNT(*) FROM outbox WHERE state = 'created'",
+        ];
+        let mut before = Vec::new();
+        for q in kept {
+            before.push(count(db.url(), q).await);
+        }
+        assert!(
+            before[0] > 0 && before[1] > 0 && before[2] > 0,
+            "{backend}: {before:?}"
+        );
+        let applied = count(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
+
+        // This binary opens it: the figures are the golden ones.
+        let report = report_json(&[
+            "--from-store",
+            "--database-url",
+            db.url(),
+            "--units",
+            fixture("units.toml").to_str().unwrap(),
+            "--period",
+            "2023-Q3",
+            "--form",
+            "II.06a",
+        ]);
+        assert_same_figures(&expected, &report);
+        let mut after = Vec::new();
+        for q in kept {
+            after.push(count(db.url(), q).await);
+        }
+        assert_eq!(before, after, "{backend}: outbox, audit and logins intact");
+        let migrations = std::fs::read_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(backend),
+        )
+        .unwrap()
+        .count() as i64;
+        assert!(
+            applied < migrations,
+            "{backend}: the dump is older than this release"
+        );
+        assert_eq!(
+            count(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await,
+            migrations,
+            "{backend}: every migration of this release applied"
+        );
+        // The outbox as `status` reads it: every report of the dump's push still there (the
+        // upstreams are named, not called).
+        let dir = tempfile::tempdir().unwrap();
+        let upstreams = dir.path().join("upstreams.toml");
+        sandbox_upstreams(&upstreams, "http://127.0.0.1:9", "");
+        let status = output_with(
+            bin()
+                .args(["status", "--period", "2023-Q3", "--database-url", db.url()])
+                .args(["--units", fixture("units.toml").to_str().unwrap()])
+                .args(["--upstreams", upstreams.to_str().unwrap()]),
+            &[0, 2],
+        );
+        assert!(
+            status.contains("000.10.00.H55") && status.contains("no_credential"),
+            "{backend}: {status}"
+        );
+    }
+}
