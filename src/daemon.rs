@@ -63,6 +63,11 @@ pub async fn serve(
             .await
             .map_err(|e| SyncError::Internal(format!("the scheduler does not start: {e}")))?;
     }
+    // What a process of this host killed before this one held is recovered now, not after its
+    // leases.
+    if let Err(e) = engine.recover_dead_holders().await {
+        tracing::error!(error = %e, "cannot recover what a gone process held");
+    }
     running.store(true, std::sync::atomic::Ordering::Relaxed);
     let grace = std::time::Duration::from_secs(engine.settings.delivery.shutdown_grace_seconds);
     let workers = engine.delivery.serve(shutdown.clone());

@@ -339,3 +339,53 @@ fn the_chase_letter_lists_exactly_the_units_whose_reports_are_not_sent() {
     assert!(text.contains("(thời điểm đọc trạng thái báo cáo trên các hệ thống)"));
     assert!(text.contains("V/v đôn đốc gửi báo cáo định kỳ quý III"));
 }
+
+#[test]
+fn a_push_killed_mid_delivery_is_finished_by_the_next_at_once_not_after_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sandbox, push) = setup(dir.path());
+    let imported = ["--accept-stale", "the golden export was imported by hand"];
+    // Killed right after its first draft was written, before the answer was recorded: that
+    // row stays `sending` under the dead process's lease (300 s).
+    let key = dir.path().join("key");
+    let upstreams = dir.path().join("upstreams.toml");
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let units = fixture("units.toml");
+    let mut args = vec![
+        "push",
+        "--period",
+        "2023-Q3",
+        "--units",
+        units.to_str().unwrap(),
+        "--system",
+        "central",
+    ];
+    args.extend(client_args(&upstreams, &key, &db));
+    args.extend_from_slice(&imported);
+    let killed = bin()
+        .env("BAOCAO_DRILL_KILL", "deliver:1")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(killed.status.code().is_none(), "killed by the drill");
+    // At once, within that lease: the process is gone, so its row is delivered now (the write
+    // replayed under its Idempotency-Key) and nothing is left sending.
+    let next = push(&imported);
+    assert!(!next.contains("sending"), "{next}");
+    let last = next.lines().last().unwrap();
+    assert!(
+        last.contains("created") || last.contains("unchanged"),
+        "{next}"
+    );
+    let created = last
+        .split(", ")
+        .filter_map(|part| {
+            let (state, n) = part.rsplit_once(' ')?;
+            ["created", "unchanged"]
+                .contains(&state.trim())
+                .then(|| n.parse::<usize>().ok())
+                .flatten()
+        })
+        .sum::<usize>();
+    assert_eq!(created, 4, "every draft of a clean push: {next}");
+}

@@ -302,6 +302,10 @@ impl Store for AnyStore {
         forward!(self, s => s.release_lock(name, owner).await)
     }
 
+    async fn locks(&self) -> Result<Vec<(String, String, Instant)>, StoreError> {
+        forward!(self, s => s.locks().await)
+    }
+
     async fn start_run(&self, run: &RunRecord) -> Result<i64, StoreError> {
         forward!(self, s => s.start_run(run).await)
     }
@@ -481,9 +485,14 @@ impl super::mail::MailStore for AnyStore {
     async fn expire_messages(
         &self,
         now: Instant,
+        dead: Option<&str>,
         actor: &str,
     ) -> Result<Vec<super::mail::MessageRow>, StoreError> {
-        forward!(self, s => s.expire_messages(now, actor).await)
+        forward!(self, s => s.expire_messages(now, dead, actor).await)
+    }
+
+    async fn sending_owners(&self) -> Result<Vec<String>, StoreError> {
+        forward!(self, s => s.sending_owners().await)
     }
 
     async fn messages(

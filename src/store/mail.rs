@@ -207,13 +207,17 @@ pub trait MailStore: Send + Sync {
         outcome: &MessageOutcome,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Turns every `sending` message whose lease ran out by `now` `uncertain` (its worker
-    /// stopped), each with an audit line by `actor`; returns them.
+    /// Turns every `sending` message whose lease ran out by `now`, or that `dead` (a worker known
+    /// to have stopped) holds, `uncertain`, each with an audit line by `actor`; returns them.
     fn expire_messages(
         &self,
         now: Instant,
+        dead: Option<&str>,
         actor: &str,
     ) -> impl Future<Output = Result<Vec<MessageRow>, StoreError>> + Send;
+
+    /// The workers holding `sending` messages.
+    fn sending_owners(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// The latest `limit` messages (of one period and one unit, or all), newest first.
     fn messages(
@@ -360,16 +364,18 @@ macro_rules! mail_methods {
             async fn expire_messages(
                 &self,
                 now: crate::domain::Instant,
+                dead: Option<&str>,
                 actor: &str,
             ) -> Result<Vec<super::mail::MessageRow>, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await?;
                 let rows: Vec<super::mail::MessageRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE mail_messages SET state = 'uncertain', changed_at = $1, \
                      detail = 'the worker stopped between the claim and the server''s answer: it may have been sent' \
-                     WHERE state = 'sending' AND lease_until <= $1 RETURNING {}",
+                     WHERE state = 'sending' AND (lease_until <= $1 OR lease_owner = $2) RETURNING {}",
                     super::mail::MESSAGE_COLUMNS
                 )))
                 .bind(now.0)
+                .bind(dead)
                 .fetch_all(&mut *tx)
                 .await?;
                 let rows: Vec<super::mail::MessageRow> = rows
@@ -383,6 +389,16 @@ macro_rules! mail_methods {
                 Self::insert_audit(&mut *tx, &audit).await?;
                 tx.commit().await?;
                 Ok(rows)
+            }
+
+            #[tracing::instrument(name = "store.sending_owners", skip_all)]
+            async fn sending_owners(&self) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT lease_owner FROM mail_messages \
+                     WHERE state = 'sending' AND lease_owner IS NOT NULL ORDER BY lease_owner",
+                )
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             #[tracing::instrument(name = "store.messages", skip_all, fields(period, unit))]

@@ -1004,6 +1004,11 @@ pub trait Store: Send + Sync {
         now: Instant,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Every lease taken and not given up: (name, owner, until).
+    fn locks(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String, Instant)>, StoreError>> + Send;
+
     /// Gives up a lease `owner` holds.
     fn release_lock(
         &self,

@@ -947,6 +947,15 @@ macro_rules! shared_methods {
             Ok(taken.is_some())
         }
 
+        #[tracing::instrument(name = "store.locks", skip_all)]
+        async fn locks(&self) -> Result<Vec<(String, String, Instant)>, StoreError> {
+            let rows: Vec<(String, String, i64)> =
+                sqlx::query_as("SELECT name, owner, until FROM locks ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?;
+            Ok(rows.into_iter().map(|(n, o, u)| (n, o, Instant(u))).collect())
+        }
+
         #[tracing::instrument(name = "store.release_lock", skip_all, fields(name, owner))]
         async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
             sqlx::query("DELETE FROM locks WHERE name = $1 AND owner = $2")

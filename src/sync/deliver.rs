@@ -153,17 +153,22 @@ impl Delivery {
     /// whose grace ran out), so another replica need not wait for the lease.
     pub async fn release_leases(&self) -> Result<usize, SyncError> {
         let prefix = format!("{}/", self.owner);
+        self.release_leases_where(move |owner| owner.starts_with(&prefix))
+            .await
+    }
+
+    /// Returns to `pending` every row whose lease holder `held_by` picks (a dead process's).
+    pub async fn release_leases_where(
+        &self,
+        held_by: impl Fn(&str) -> bool + Send + 'static,
+    ) -> Result<usize, SyncError> {
         let now = self.clock.now();
         Ok(self
             .store
             .outbox_apply(&OutboxFilter::default(), move |rows| OutboxChanges {
                 rows: rows
                     .into_iter()
-                    .filter(|r| {
-                        r.lease
-                            .as_ref()
-                            .is_some_and(|l| l.owner.starts_with(&prefix))
-                    })
+                    .filter(|r| r.lease.as_ref().is_some_and(|l| held_by(&l.owner)))
                     .map(|mut r| {
                         if r.state == crate::store::OutboxState::Sending {
                             r.state = crate::store::OutboxState::Pending;

@@ -346,7 +346,8 @@ impl Engine {
         };
         let settings = &self.settings.mail;
         let now = self.clock.now();
-        for row in self.store.expire_messages(now, actor).await? {
+        self.recover_dead_holders().await?;
+        for row in self.store.expire_messages(now, None, actor).await? {
             tracing::warn!(id = row.id, to = %row.recipient, kind = %row.kind, "a message's worker stopped before its answer was recorded: uncertain, not resent");
             pass.uncertain += 1;
         }

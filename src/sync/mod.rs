@@ -17,6 +17,7 @@ pub mod chase;
 pub mod compute;
 pub mod deliver;
 pub mod gate;
+pub mod liveness;
 pub mod mail;
 pub mod outbox;
 pub mod pull;
@@ -243,17 +244,11 @@ pub struct Engine {
     mailing: tokio::sync::Mutex<()>,
 }
 
-/// A name for this process that no other replica has.
+/// A name for this process that no other replica has: `HOST-PID-SALT`.
 pub fn process_name() -> String {
     use std::hash::{BuildHasher, RandomState};
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
     let salt = RandomState::new().hash_one(std::process::id()) % 0x10000;
-    format!("{host}-{}-{salt:04x}", std::process::id())
+    format!("{}-{}-{salt:04x}", liveness::host(), std::process::id())
 }
 
 impl Engine {
@@ -417,6 +412,7 @@ impl Engine {
         }
         let lock = format!("run:{}", scope.period.id());
         const LEASE: i64 = 120;
+        self.recover_dead_holders().await?;
         let now = self.clock.now();
         if !self
             .store
