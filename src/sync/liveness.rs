@@ -39,31 +39,6 @@ pub fn holder_is_dead(owner: &str, me: &str) -> bool {
     answer == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_gone_process_of_this_host_is_dead_and_others_are_not_judged() {
-        let me = super::super::process_name();
-        assert!(!holder_is_dead(&me, &me));
-        assert!(!holder_is_dead(&format!("{me}/central/0"), &me));
-        // This process's id under another name: an earlier process whose id was reused.
-        let earlier = format!("{}-{}-zzzz/central/1", host(), std::process::id());
-        assert!(holder_is_dead(&earlier, &me));
-        // A child that exited and was reaped.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        child.wait().unwrap();
-        assert!(holder_is_dead(&format!("{}-{pid}-abcd", host()), &me));
-        // Another host, or a name of another shape: not judged.
-        assert!(!holder_is_dead(&format!("elsewhere-{pid}-abcd"), &me));
-        assert!(!holder_is_dead("schedule", &me));
-        // A living process (init).
-        assert!(!holder_is_dead(&format!("{}-1-abcd", host()), &me));
-    }
-}
-
 impl super::Engine {
     /// Recovers at once what dead processes of this host held: their run leases are given up,
     /// their drafts return to `pending`, their messages in flight become `uncertain` (they may
@@ -105,5 +80,30 @@ impl super::Engine {
             }
         }
         Ok(recovered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_process_of_this_host_is_dead_and_others_are_not_judged() {
+        let me = super::super::process_name();
+        assert!(!holder_is_dead(&me, &me));
+        assert!(!holder_is_dead(&format!("{me}/central/0"), &me));
+        // This process's id under another name: an earlier process whose id was reused.
+        let earlier = format!("{}-{}-zzzz/central/1", host(), std::process::id());
+        assert!(holder_is_dead(&earlier, &me));
+        // A child that exited and was reaped.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(holder_is_dead(&format!("{}-{pid}-abcd", host()), &me));
+        // Another host, or a name of another shape: not judged.
+        assert!(!holder_is_dead(&format!("elsewhere-{pid}-abcd"), &me));
+        assert!(!holder_is_dead("schedule", &me));
+        // A living process (init).
+        assert!(!holder_is_dead(&format!("{}-1-abcd", host()), &me));
     }
 }
