@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::stores::{BACKENDS, TestDb};
+use common::stores::{BACKENDS, TestDb, execute, scalar};
 use common::*;
 
 fn golden_report(db: &str) -> serde_json::Value {
@@ -34,42 +34,6 @@ fn creds_list(db: &str, key: &std::path::Path) -> String {
         ]),
         &[0],
     )
-}
-
-async fn sql(url: &str, statement: &str) {
-    use sqlx::Connection;
-    if url.starts_with("sqlite:") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        c.close().await.unwrap();
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        c.close().await.unwrap();
-    }
-}
-
-async fn count(url: &str, query: &str) -> i64 {
-    use sqlx::Connection;
-    if url.starts_with("sqlite:") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned()))
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned()))
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,7 +98,7 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
         "051234567891",
         "mk-huyen",
     );
-    sql(&db, "DELETE FROM dossier_blocks").await;
+    execute(&db, "DELETE FROM dossier_blocks".to_owned()).await;
     assert!(creds_list(&db, &key).contains("000.00.30.H55"));
     assert_eq!(
         golden_report(&db)["reports"].as_array().map(Vec::len),
@@ -143,9 +107,10 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
     );
 
     // A daemon's live lease blocks the restore.
-    sql(
+    execute(
         &db,
-        "INSERT INTO locks (name, owner, until) VALUES ('run:2023-Q3', 'host-1-abcd', 9999999999)",
+        "INSERT INTO locks (name, owner, until) VALUES ('run:2023-Q3', 'host-1-abcd', 9999999999)"
+            .to_owned(),
     )
     .await;
     let blocked = bin()
@@ -160,7 +125,7 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
         .unwrap();
     assert_eq!(blocked.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&blocked.stderr).contains("stop the daemon"));
-    sql(&db, "DELETE FROM locks").await;
+    execute(&db, "DELETE FROM locks".to_owned()).await;
 
     output_with(
         bin().args([
@@ -204,15 +169,15 @@ async fn a_store_from_a_newer_release_is_refused_and_left_unchanged() {
         } else {
             "'\\x00'::bytea"
         };
-        sql(
+        execute(
             db.url(),
-            &format!(
+            format!(
                 "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
                  VALUES (99991231000000, 'from a later release', true, {checksum}, 0)"
             ),
         )
         .await;
-        let migrations = count(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
+        let migrations = scalar(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
         let refused = bin()
             .args(["creds", "list", "--database-url", db.url()])
             .output()
@@ -227,7 +192,7 @@ async fn a_store_from_a_newer_release_is_refused_and_left_unchanged() {
         );
         assert!(said.contains("nothing was changed"), "{backend}: {said}");
         assert_eq!(
-            count(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await,
+            scalar(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await,
             migrations,
             "{backend}"
         );

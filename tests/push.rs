@@ -16,6 +16,24 @@ fn sandbox(dir: &std::path::Path) -> Sandbox {
 }
 
 /// A store with the golden dossiers and two units' sealed logins, and a sandbox: returns the
+/// `push` of 2023-Q3 to the central system with the world in `dir` (its upstreams, vault key
+/// and store), and `extra` arguments.
+fn push_command(dir: &std::path::Path, extra: &[&str]) -> std::process::Command {
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let (key, upstreams, units) = (
+        dir.join("key"),
+        dir.join("upstreams.toml"),
+        fixture("units.toml"),
+    );
+    let mut command = bin();
+    command
+        .args(["push", "--period", "2023-Q3", "--system", "central"])
+        .args(["--units", units.to_str().unwrap()])
+        .args(client_args(&upstreams, &key, &db))
+        .args(extra);
+    command
+}
+
 /// sandbox's base URL and a function that runs `push` with extra arguments.
 fn setup(dir: &std::path::Path) -> (Sandbox, impl Fn(&[&str]) -> String) {
     let sandbox = sandbox(dir);
@@ -42,20 +60,12 @@ fn setup(dir: &std::path::Path) -> (Sandbox, impl Fn(&[&str]) -> String) {
     ] {
         creds_set(&db, &key, "central", unit, user, password);
     }
-    let units = fixture("units.toml");
+    let dir = dir.to_owned();
     let push = move |extra: &[&str]| {
-        let mut args = vec![
-            "push",
-            "--period",
-            "2023-Q3",
-            "--units",
-            units.to_str().unwrap(),
-            "--system",
-            "central",
-        ];
-        args.extend(client_args(&upstreams, &key, &db));
-        args.extend_from_slice(extra);
-        let out = bin().env("RUST_LOG", "debug").args(&args).output().unwrap();
+        let out = push_command(&dir, extra)
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
         // 2: some reports need someone (units without a login); 0: all good.
         assert!(
             matches!(out.status.code(), Some(0 | 2)),
@@ -347,24 +357,8 @@ fn a_push_killed_mid_delivery_is_finished_by_the_next_at_once_not_after_its_leas
     let imported = ["--accept-stale", "the golden export was imported by hand"];
     // Killed right after its first draft was written, before the answer was recorded: that
     // row stays `sending` under the dead process's lease (300 s).
-    let key = dir.path().join("key");
-    let upstreams = dir.path().join("upstreams.toml");
-    let db = format!("sqlite://{}", dir.path().join("store.db").display());
-    let units = fixture("units.toml");
-    let mut args = vec![
-        "push",
-        "--period",
-        "2023-Q3",
-        "--units",
-        units.to_str().unwrap(),
-        "--system",
-        "central",
-    ];
-    args.extend(client_args(&upstreams, &key, &db));
-    args.extend_from_slice(&imported);
-    let killed = bin()
+    let killed = push_command(dir.path(), &imported)
         .env("BAOCAO_DRILL_KILL", "deliver:1")
-        .args(&args)
         .output()
         .unwrap();
     assert!(killed.status.code().is_none(), "killed by the drill");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::stores::{BACKENDS, TestDb};
+use common::stores::{BACKENDS, TestDb, execute, scalar};
 use common::*;
 
 /// The dump's statements, without psql's meta-commands (`\restrict` …).
@@ -18,40 +18,6 @@ fn dump(backend: &str) -> String {
         .filter(|l| !l.starts_with('\\'))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-async fn execute(url: &str, sql: String) {
-    use sqlx::Connection;
-    if url.starts_with("sqlite:") {
-        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-        let mut c = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
-            .await
-            .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        c.close().await.unwrap();
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        c.close().await.unwrap();
-    }
-}
-
-async fn count(url: &str, query: &str) -> i64 {
-    use sqlx::Connection;
-    let q = sqlx::AssertSqlSafe(query.to_owned());
-    if url.starts_with("sqlite:") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,13 +37,13 @@ async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
         ];
         let mut before = Vec::new();
         for q in kept {
-            before.push(count(db.url(), q).await);
+            before.push(scalar(db.url(), q).await);
         }
         assert!(
             before[0] > 0 && before[1] > 0 && before[2] > 0,
             "{backend}: {before:?}"
         );
-        let applied = count(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
+        let applied = scalar(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
 
         // This binary opens it: the figures are the golden ones.
         let report = report_json(&[
@@ -94,7 +60,7 @@ async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
         assert_same_figures(&expected, &report);
         let mut after = Vec::new();
         for q in kept {
-            after.push(count(db.url(), q).await);
+            after.push(scalar(db.url(), q).await);
         }
         assert_eq!(before, after, "{backend}: outbox, audit and logins intact");
         let migrations = std::fs::read_dir(
@@ -109,7 +75,7 @@ async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
             "{backend}: the dump is older than this release"
         );
         assert_eq!(
-            count(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await,
+            scalar(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await,
             migrations,
             "{backend}: every migration of this release applied"
         );

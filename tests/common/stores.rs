@@ -90,3 +90,39 @@ fn admin(sql: &str) {
 
 /// Both backends, for tests that must hold on each.
 pub const BACKENDS: [&str; 2] = ["sqlite", "postgres"];
+
+/// Runs `sql` (one statement or many) on the database `url` names, creating a SQLite file.
+pub async fn execute(url: &str, sql: String) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let mut c = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+}
+
+/// The one integer `query` answers on the database `url` names.
+pub async fn scalar(url: &str, query: &str) -> i64 {
+    use sqlx::Connection;
+    let q = sqlx::AssertSqlSafe(query.to_owned());
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
+    }
+}
