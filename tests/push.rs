@@ -362,6 +362,24 @@ fn a_push_killed_mid_delivery_is_finished_by_the_next_at_once_not_after_its_leas
         .output()
         .unwrap();
     assert!(killed.status.code().is_none(), "killed by the drill");
+    // `status` says what the row waits for: a gone process's lease.
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let (key, upstreams) = (dir.path().join("key"), dir.path().join("upstreams.toml"));
+    let status = output_with(
+        bin()
+            .args(["status", "--period", "2023-Q3", "--system", "central"])
+            .args(["--units", fixture("units.toml").to_str().unwrap()])
+            .args(client_args(&upstreams, &key, &db)),
+        &[0, 2],
+    );
+    let sending = status
+        .lines()
+        .find(|l| l.contains(" sending "))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(
+        sending.contains("held by ") && sending.contains("that process is gone"),
+        "{sending}"
+    );
     // At once, within that lease: the process is gone, so its row is delivered now (the write
     // replayed under its Idempotency-Key) and nothing is left sending.
     let next = push(&imported);

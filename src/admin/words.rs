@@ -37,7 +37,16 @@ pub fn note(row: &OutboxRow) -> String {
                 .to_owned()
         }
         WaitingForSource => "Chờ dữ liệu nguồn đầy đủ đến ngày chốt số liệu".to_owned(),
-        Pending | Sending => "Đang chờ gửi tới hệ thống báo cáo".to_owned(),
+        Sending => match &row.lease {
+            Some(lease) => format!(
+                "Đang gửi tới hệ thống báo cáo (tiến trình {} giữ đến {}; nếu tiến trình đó đã dừng, \
+                 lần chạy sau tiếp tục ngay)",
+                lease.owner,
+                super::html::time(lease.until)
+            ),
+            None => "Đang chờ gửi tới hệ thống báo cáo".to_owned(),
+        },
+        Pending => "Đang chờ gửi tới hệ thống báo cáo".to_owned(),
         Retrying => match row.next_attempt_at {
             Some(at) => format!(
                 "Hệ thống báo cáo tạm thời không trả lời được; sẽ tự gửi lại lúc {}",

@@ -130,7 +130,16 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
                     last,
                     r.next_attempt_at.map_or_else(|| "-".to_owned(), ict),
                     deadline,
-                    r.detail
+                    match (&r.lease, r.state) {
+                        (Some(lease), baocao_sync::store::OutboxState::Sending) => {
+                            baocao_sync::sync::liveness::lease_words(
+                                lease,
+                                engine.clock.now(),
+                                &engine.owner,
+                            )
+                        }
+                        _ => r.detail.clone(),
+                    }
                 );
                 shown.push(r.clone());
             }

@@ -39,6 +39,20 @@ pub fn holder_is_dead(owner: &str, me: &str) -> bool {
     answer == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
+/// What a leased outbox row waits for, for `status`: whose lease, until when, and whether that
+/// holder is known gone (recovered by the next run at once) or its lease has run out.
+pub fn lease_words(lease: &crate::store::Lease, now: crate::domain::Instant, me: &str) -> String {
+    let until = lease.until.to_local().format("%d/%m %H:%M");
+    let why = if holder_is_dead(&lease.owner, me) {
+        "that process is gone: the next run or daemon start recovers it at once"
+    } else if lease.until <= now {
+        "its lease has run out: the next worker takes it"
+    } else {
+        "waiting for that worker's answer"
+    };
+    format!("held by {} until {until} ICT; {why}", lease.owner)
+}
+
 impl super::Engine {
     /// Recovers at once what dead processes of this host held: their run leases are given up,
     /// their drafts return to `pending`, their messages in flight become `uncertain` (they may
