@@ -8,20 +8,6 @@ mod common;
 use common::stores::{BACKENDS, TestDb, execute, scalar};
 use common::*;
 
-fn golden_report(db: &str) -> serde_json::Value {
-    report_json(&[
-        "--from-store",
-        "--database-url",
-        db,
-        "--units",
-        fixture("units.toml").to_str().unwrap(),
-        "--period",
-        "2023-Q3",
-        "--form",
-        "II.06a",
-    ])
-}
-
 fn creds_list(db: &str, key: &std::path::Path) -> String {
     output_with(
         bin().args([
@@ -41,16 +27,7 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let key = dir.path().join("key");
-    output_with(
-        bin()
-            .args([
-                "import",
-                "--input",
-                fixture("dossiers.ndjson").to_str().unwrap(),
-            ])
-            .args(["--database-url", &db]),
-        &[0],
-    );
+    import_golden(&db);
     init_key(&key);
     creds_set(
         &db,
@@ -60,10 +37,7 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
         "051234567890",
         "mk-so",
     );
-    let expected = serde_json::from_str(
-        &std::fs::read_to_string(fixture("expected-II.06a-2023-Q3.json")).unwrap(),
-    )
-    .unwrap();
+    let expected = expected_ii06a();
     let backup = dir.path().join("backup.db");
     let said = output_with(
         bin().args([
@@ -101,7 +75,7 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
     execute(&db, "DELETE FROM dossier_blocks".to_owned()).await;
     assert!(creds_list(&db, &key).contains("000.00.30.H55"));
     assert_eq!(
-        golden_report(&db)["reports"].as_array().map(Vec::len),
+        ii06a_from_store(&db)["reports"].as_array().map(Vec::len),
         Some(0),
         "the dossiers are gone before the restore"
     );
@@ -142,11 +116,11 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
         listed.contains("000.10.00.H55") && !listed.contains("000.00.30.H55"),
         "{listed}"
     );
-    assert_same_figures(&expected, &golden_report(&db));
+    assert_same_figures(&expected, &ii06a_from_store(&db));
     // The backup itself opens as a store with the same figures.
     assert_same_figures(
         &expected,
-        &golden_report(&format!("sqlite://{}", backup.display())),
+        &ii06a_from_store(&format!("sqlite://{}", backup.display())),
     );
 }
 
@@ -154,16 +128,7 @@ async fn a_restored_backup_is_the_store_as_it_was_and_a_running_daemon_blocks_it
 async fn a_store_from_a_newer_release_is_refused_and_left_unchanged() {
     for backend in BACKENDS {
         let db = TestDb::new(backend);
-        output_with(
-            bin()
-                .args([
-                    "import",
-                    "--input",
-                    fixture("dossiers.ndjson").to_str().unwrap(),
-                ])
-                .args(["--database-url", db.url()]),
-            &[0],
-        );
+        import_golden(db.url());
         let checksum = if backend == "sqlite" {
             "X'00'"
         } else {

@@ -140,16 +140,7 @@ impl World {
         let key = dir.join("key");
         let upstreams = dir.join("upstreams.toml");
         sandbox_upstreams(&upstreams, &sandbox.base, "");
-        output_with(
-            bin()
-                .args([
-                    "import",
-                    "--input",
-                    fixture("dossiers.ndjson").to_str().unwrap(),
-                ])
-                .args(["--database-url", db]),
-            &[0],
-        );
+        import_golden(db);
         init_key(&key);
         for (unit, user, password) in [
             ("000.10.00.H55", "051234567890", "mk-so"),
@@ -432,10 +423,7 @@ fn drafts_ready_go_once_to_each_contact_over_verified_tls_with_4xx_retried_and_5
         "{text}"
     );
     // Its II.06a total of column 3 (received), summed here from the golden figures' rows.
-    let golden: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("expected-II.06a-2023-Q3.json")).unwrap(),
-    )
-    .unwrap();
+    let golden = expected_ii06a();
     let received: u64 = golden["reports"]
         .as_array()
         .unwrap()

@@ -42,17 +42,7 @@ fn setup(dir: &std::path::Path) -> (Sandbox, impl Fn(&[&str]) -> String) {
     let upstreams = dir.join("upstreams.toml");
     let base = sandbox.base.clone();
     sandbox_upstreams(&upstreams, &base, "");
-    assert!(
-        run(&[
-            "import",
-            "--input",
-            fixture("dossiers.ndjson").to_str().unwrap(),
-            "--database-url",
-            &db
-        ])
-        .status
-        .success()
-    );
+    import_golden(&db);
     init_key(&key);
     for (unit, user, password) in [
         ("000.10.00.H55", "051234567890", "mk-so"),

@@ -22,10 +22,7 @@ fn dump(backend: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("expected-II.06a-2023-Q3.json")).unwrap(),
-    )
-    .unwrap();
+    let expected = expected_ii06a();
     for backend in BACKENDS {
         let db = TestDb::new(backend);
         execute(db.url(), dump(backend)).await;
@@ -46,17 +43,7 @@ async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
         let applied = scalar(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
 
         // This binary opens it: the figures are the golden ones.
-        let report = report_json(&[
-            "--from-store",
-            "--database-url",
-            db.url(),
-            "--units",
-            fixture("units.toml").to_str().unwrap(),
-            "--period",
-            "2023-Q3",
-            "--form",
-            "II.06a",
-        ]);
+        let report = ii06a_from_store(db.url());
         assert_same_figures(&expected, &report);
         let mut after = Vec::new();
         for q in kept {

@@ -298,11 +298,7 @@ pub async fn check(a: CheckConfigArgs) -> anyhow::Result<ExitCode> {
         parts
             .units
             .ids()
-            .filter(|&u| parts
-                .duties
-                .duties
-                .iter()
-                .any(|d| d.kind == parts.units.get(u).kind))
+            .filter(|&u| parts.duties.of_kind(&parts.units.get(u).kind).is_some())
             .count(),
         parts.duties.name,
         parts

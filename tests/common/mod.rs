@@ -15,6 +15,41 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The golden II.06a of 2023-Q3 (expected-II.06a-2023-Q3.json).
+pub fn expected_ii06a() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("expected-II.06a-2023-Q3.json")).unwrap())
+        .unwrap()
+}
+
+/// Imports the golden dossiers into the store `db` names.
+pub fn import_golden(db: &str) {
+    output_with(
+        bin()
+            .args([
+                "import",
+                "--input",
+                fixture("dossiers.ndjson").to_str().unwrap(),
+            ])
+            .args(["--database-url", db]),
+        &[0],
+    );
+}
+
+/// The II.06a of 2023-Q3 computed from the store `db` names, for the golden units.
+pub fn ii06a_from_store(db: &str) -> Value {
+    report_json(&[
+        "--from-store",
+        "--database-url",
+        db,
+        "--units",
+        fixture("units.toml").to_str().unwrap(),
+        "--period",
+        "2023-Q3",
+        "--form",
+        "II.06a",
+    ])
+}
+
 /// A file of one of the project's own hand-checked fixtures (tests/fixtures/DIR/NAME).
 pub fn own_fixture(dir: &str, name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
