@@ -45,6 +45,13 @@ pub struct Duty {
     pub signed: bool,
 }
 
+impl Duty {
+    /// The day this duty's reports of `period` are due.
+    pub fn deadline(&self, period: &Period) -> NaiveDate {
+        period.last_day + Duration::days(self.deadline_days)
+    }
+}
+
 /// One line of the plan: what one unit files for one period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanRow {
@@ -123,7 +130,7 @@ pub fn plan(duties: &Duties, units: &UnitTree, period: &Period) -> Vec<PlanRow> 
                 kind: unit.kind.clone(),
                 forms: duty.map(|d| d.forms.clone()).unwrap_or_default(),
                 systems: duty.map(|d| d.systems.clone()).unwrap_or_default(),
-                deadline: duty.map(|d| period.last_day + Duration::days(d.deadline_days)),
+                deadline: duty.map(|d| d.deadline(period)),
                 signed: duty.is_some_and(|d| d.signed),
                 aggregates: duty.filter(|d| !d.aggregates.is_empty()).map(|d| {
                     units

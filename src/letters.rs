@@ -143,7 +143,7 @@ pub fn guidance(duties: &Duties, regime: &Regime, period: &Period, t: &LetterTex
             kind_in_letter(&d.kind),
             forms.join(", "),
             names.join(" và "),
-            day(period.last_day + chrono::Duration::days(d.deadline_days)),
+            day(d.deadline(period)),
         ));
     }
     if !t.help.is_empty() {
@@ -252,7 +252,7 @@ pub fn chase(
             "{}) {} (thời hạn gửi báo cáo: ngày {}{signed}):",
             ITEMS.get(item).copied().unwrap_or("-"),
             kind_in_letter(&d.kind),
-            day(period.last_day + chrono::Duration::days(d.deadline_days)),
+            day(d.deadline(period)),
         ));
         item += 1;
         body.extend(lines);

@@ -114,10 +114,17 @@ pub fn ready(
 ) -> Message {
     let label = crate::letters::lower_first(&period.label_vi());
     let subject = format!("Bản nháp báo cáo {label} của {} đã sẵn sàng", unit.name);
-    let mut paragraphs = vec![format!(
-        "Hệ thống đã tổng hợp số liệu giải quyết thủ tục hành chính {label} ({}) của đơn vị và điền sẵn bản nháp các báo cáo trên các hệ thống thông tin báo cáo như sau:",
-        period.window_vi()
-    )];
+    let lead = if reports.is_empty() {
+        format!(
+            "Hệ thống đã tổng hợp số liệu {label} ({}) của đơn vị; đơn vị không có báo cáo nào phải điền trong kỳ.",
+            period.window_vi()
+        )
+    } else {
+        format!(
+            "Hệ thống đã tổng hợp số liệu giải quyết thủ tục hành chính {label} ({}) của đơn vị và điền sẵn bản nháp các báo cáo trên các hệ thống thông tin báo cáo như sau:",
+            period.window_vi()
+        )
+    };
     let list: Vec<String> = reports
         .iter()
         .map(|r| format!("{}, trên {}: {}", r.form, r.system, r.state))
@@ -145,13 +152,7 @@ pub fn ready(
         "Đề nghị đơn vị kiểm tra, chỉnh sửa nếu cần, phê duyệt, ký số (nếu có yêu cầu) và gửi báo cáo đúng thời hạn. Bản nháp đã được người sửa, duyệt hoặc gửi sẽ không bị ghi đè."
             .to_owned(),
     );
-    if reports.is_empty() {
-        paragraphs[0] = format!(
-            "Hệ thống đã tổng hợp số liệu {label} ({}) của đơn vị; đơn vị không có báo cáo nào phải điền trong kỳ.",
-            period.window_vi()
-        );
-    }
-    compose(subject, unit.official(), &paragraphs, &list, &closing, page)
+    compose(subject, unit.official(), &[lead], &list, &closing, page)
 }
 
 /// A reminder: `deadline` comes (`today` before it) or has passed (`today` after it), and these

@@ -22,7 +22,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::{Datelike, Duration};
+use chrono::Datelike;
 
 pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     (status, Html(templates::error(message))).into_response()
@@ -277,7 +277,7 @@ async fn grid_page(
         .duties
         .iter()
         .map(|d| {
-            let date = period.last_day + Duration::days(d.deadline_days);
+            let date = d.deadline(period);
             Deadline {
                 kind: crate::render::kind_label_vi(&d.kind).to_owned(),
                 forms: d.forms.join(", "),

@@ -92,9 +92,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
         .map(|d| {
             (
                 d.kind.as_str(),
-                (period.last_day + chrono::Duration::days(d.deadline_days))
-                    .format("%d/%m/%Y")
-                    .to_string(),
+                d.deadline(&period).format("%d/%m/%Y").to_string(),
             )
         })
         .collect();

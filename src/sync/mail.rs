@@ -203,7 +203,7 @@ impl Engine {
             .duties
             .duties
             .iter()
-            .map(|d| period.last_day + Duration::days(d.deadline_days))
+            .map(|d| d.deadline(period))
             .filter(|&deadline| deadline - before == today || deadline + Duration::days(1) == today)
             .collect();
         out.sort();
@@ -236,7 +236,7 @@ impl Engine {
             let Some(duty) = self.parts.duties.of_kind(&unit.kind) else {
                 continue;
             };
-            let deadline = period.last_day + Duration::days(duty.deadline_days);
+            let deadline = duty.deadline(period);
             let unsent: Vec<ReportLine> = facts
                 .reports
                 .iter()
