@@ -18,7 +18,7 @@ pub enum AnyStore {
 }
 
 pub enum AnyDossierImport {
-    Sqlite(SqliteDossierImport),
+    Sqlite(SqliteDossierImport, std::sync::Arc<std::path::PathBuf>),
     Postgres(PgDossierImport),
 }
 
@@ -26,7 +26,8 @@ pub enum AnyDossierImport {
 macro_rules! forward {
     ($self:expr, $s:ident => $call:expr) => {
         match $self {
-            AnyStore::Sqlite($s) => $call,
+            // A full disk is named with the file and its free space.
+            AnyStore::Sqlite($s) => ($call).map_err(|e: StoreError| e.on_file($s.file())),
             AnyStore::Postgres($s) => $call,
         }
     };
@@ -35,14 +36,14 @@ macro_rules! forward {
 impl DossierImport for AnyDossierImport {
     async fn add(&mut self, records: &[&Dossier]) -> Result<UpsertCounts, StoreError> {
         match self {
-            AnyDossierImport::Sqlite(i) => i.add(records).await,
+            AnyDossierImport::Sqlite(i, file) => i.add(records).await.map_err(|e| e.on_file(file)),
             AnyDossierImport::Postgres(i) => i.add(records).await,
         }
     }
 
     async fn commit(self) -> Result<(), StoreError> {
         match self {
-            AnyDossierImport::Sqlite(i) => i.commit().await,
+            AnyDossierImport::Sqlite(i, file) => i.commit().await.map_err(|e| e.on_file(&file)),
             AnyDossierImport::Postgres(i) => i.commit().await,
         }
     }
@@ -52,7 +53,10 @@ impl Store for AnyStore {
     type Import = AnyDossierImport;
 
     fn backend(&self) -> &'static str {
-        forward!(self, s => s.backend())
+        match self {
+            AnyStore::Sqlite(s) => s.backend(),
+            AnyStore::Postgres(s) => s.backend(),
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -61,7 +65,12 @@ impl Store for AnyStore {
 
     async fn begin_dossier_import(&self, source: &str) -> Result<AnyDossierImport, StoreError> {
         Ok(match self {
-            AnyStore::Sqlite(s) => AnyDossierImport::Sqlite(s.begin_dossier_import(source).await?),
+            AnyStore::Sqlite(s) => AnyDossierImport::Sqlite(
+                s.begin_dossier_import(source)
+                    .await
+                    .map_err(|e| e.on_file(s.file()))?,
+                std::sync::Arc::new(s.file().to_path_buf()),
+            ),
             AnyStore::Postgres(s) => {
                 AnyDossierImport::Postgres(s.begin_dossier_import(source).await?)
             }

@@ -59,6 +59,109 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Backup(String),
+    /// SQLite could not write its file: the disk is full, or the process may not write files
+    /// that large. Whatever the failed statement wrote was rolled back.
+    #[error(
+        "the store's file {path} could not grow ({cause}): {free} free on its disk{limit}; free \
+         space there and run again — the failed write was rolled back, nothing of it was kept"
+    )]
+    Full {
+        path: String,
+        cause: String,
+        free: String,
+        limit: String,
+    },
+}
+
+impl StoreError {
+    /// The error as the operator should read it when `file` is the SQLite store's: a full disk
+    /// (or a file-size limit) named with the path and the free space; anything else unchanged.
+    pub fn on_file(self, file: &std::path::Path) -> StoreError {
+        let cause = match &self {
+            StoreError::Query(sqlx::Error::Database(db))
+            | StoreError::Open {
+                source: sqlx::Error::Database(db),
+                ..
+            } => db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .and_then(|code| {
+                    // SQLITE_FULL (13), or an I/O error writing or growing a file (SQLITE_IOERR, 10,
+                    // and its extended codes): what a file-size limit (EFBIG) gives.
+                    matches!(code & 0xff, 10 | 13).then(|| db.message().to_owned())
+                }),
+            StoreError::Query(sqlx::Error::Io(e))
+            | StoreError::Open {
+                source: sqlx::Error::Io(e),
+                ..
+            } if matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EFBIG)) => {
+                Some(e.to_string())
+            }
+            _ => None,
+        };
+        let Some(cause) = cause else {
+            return self;
+        };
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        StoreError::Full {
+            path: file.display().to_string(),
+            cause,
+            free: free_space(dir).map_or_else(|| "unknown space".to_owned(), human_bytes),
+            limit: file_size_limit()
+                .map(|l| {
+                    format!(
+                        ", and this process may write files of at most {}",
+                        human_bytes(l)
+                    )
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Bytes an unprivileged process may still write on the file system holding `dir`.
+fn free_space(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `path` is a NUL-terminated string and `stat` is large enough for the answer.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    Some(u64::from(stat.f_bavail) * u64::from(stat.f_frsize))
+}
+
+/// The largest file this process may write (`ulimit -f`), when it is limited.
+fn file_size_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only fills `limit`.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) };
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// `1.5 GB`, `300 kB`: sizes as an operator reads them.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// Refuses a store whose newest applied migration is one this binary does not have (a newer
@@ -1102,7 +1205,12 @@ pub async fn restore(from: &std::path::Path, url: &str, now: Instant) -> Result<
 /// first use.
 pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(AnyStore::Sqlite(SqliteStore::open(url).await?))
+        Ok(AnyStore::Sqlite(SqliteStore::open(url).await.map_err(
+            |e| match SqliteStore::file_of(url) {
+                Ok(file) => e.on_file(&file),
+                Err(_) => e,
+            },
+        )?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(AnyStore::Postgres(PgStore::open(url).await?))
     } else {

@@ -22,6 +22,8 @@ use std::str::FromStr;
 pub struct SqliteStore {
     pool: SqlitePool,
     index: IndexCache,
+    /// The database file (its disk is named when it fills).
+    file: std::sync::Arc<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -44,6 +46,7 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(60))
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
+        let options_file = options.get_filename().to_path_buf();
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -64,6 +67,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             index: IndexCache::default(),
+            file: std::sync::Arc::new(options_file),
         };
         store.convert_legacy().await?;
         store.lay_out_again().await?;
@@ -281,6 +285,11 @@ impl SqliteStore {
     /// Closes the pool: the WAL is checkpointed and the file left whole.
     pub async fn close(self) {
         self.pool.close().await;
+    }
+
+    /// The database file.
+    pub fn file(&self) -> &std::path::Path {
+        &self.file
     }
 
     /// The file a `sqlite://` URL names.
