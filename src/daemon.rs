@@ -196,7 +196,7 @@ async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>)
         {
             Ok(true) => {
                 tracing::info!(job = %name, slot = %fire.slot, "fire claimed");
-                runs.spawn(run_fire(engine.clone(), fire));
+                runs.spawn(run_fire(engine.clone(), schedule.clone(), fire));
             }
             Ok(false) => {}
             Err(e) => tracing::error!(job = %name, error = %e, "cannot claim a fire"),
@@ -204,10 +204,58 @@ async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>)
     }
 }
 
-/// Runs one claimed fire and records how it ended.
-async fn run_fire(engine: Arc<Engine>, fire: Fire) {
+/// How long a scheduled run's closing writes wait for a store that stopped answering.
+const STORE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Runs one claimed fire and records how it ended. A fire the store failed under (stopped,
+/// restarted, cut off) runs again as soon as the store answers, unless a newer fire of the same
+/// job is due by then: that one runs instead (it does the same work, later).
+async fn run_fire(engine: Arc<Engine>, schedule: Schedule, fire: Fire) {
     let name = fire.job.name();
-    let outcome = match &fire.job {
+    let outcome = loop {
+        let (outcome, store_down) = fire_once(&engine, &fire).await;
+        if !store_down {
+            break outcome;
+        }
+        tracing::warn!(job = %name, slot = %fire.slot, %outcome, "the store stopped answering during a fire; it runs again when the store is back");
+        wait_for_store(&engine).await;
+        let now = engine.clock.now();
+        let listed = schedule.due(now, |_| matches!(fire.job, Job::Refresh(_)));
+        if listed
+            .iter()
+            .any(|f| f.job == fire.job && f.slot > fire.slot)
+        {
+            break format!("{outcome}; a newer fire of the job was due when the store returned");
+        }
+        tracing::info!(job = %name, slot = %fire.slot, "the store answers again; the fire runs again");
+    };
+    tracing::info!(job = %name, slot = %fire.slot, %outcome, "fire ended");
+    if let Err(e) = crate::store::patiently(STORE_PATIENCE, || {
+        engine
+            .store
+            .finish_fire(&name, fire.slot, &outcome, engine.clock.now())
+    })
+    .await
+    {
+        tracing::error!(job = %name, error = %e, "cannot record how a fire ended");
+    }
+}
+
+/// Returns once the store answers (asked every second).
+async fn wait_for_store(engine: &Engine) {
+    loop {
+        let ping = tokio::time::timeout(std::time::Duration::from_secs(5), engine.store.ping());
+        if let Ok(Ok(())) = ping.await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// One attempt at a fire: its outcome, and whether the store failed under it.
+async fn fire_once(engine: &Arc<Engine>, fire: &Fire) -> (String, bool) {
+    let failed = |e: &SyncError| (format!("failed: {e}"), e.store_unavailable());
+    match &fire.job {
         Job::Pull => {
             let kinds = [
                 RecordKind::Dossier,
@@ -228,12 +276,12 @@ async fn run_fire(engine: Arc<Engine>, fire: Fire) {
                         })
                         .collect();
                     if failed.is_empty() {
-                        "ok".to_owned()
+                        ("ok".to_owned(), false)
                     } else {
-                        format!("failed: {}", failed.join("; "))
+                        (format!("failed: {}", failed.join("; ")), false)
                     }
                 }
-                Err(e) => format!("failed: {e}"),
+                Err(e) => failed(&e),
             }
         }
         Job::Prefill(period) | Job::Refresh(period) => {
@@ -242,6 +290,7 @@ async fn run_fire(engine: Arc<Engine>, fire: Fire) {
                 deliver: false,
                 actor: "schedule".to_owned(),
                 cause: "schedule".to_owned(),
+                store_patience: STORE_PATIENCE,
                 ..RunOptions::default()
             };
             match engine
@@ -263,18 +312,19 @@ async fn run_fire(engine: Arc<Engine>, fire: Fire) {
                             }
                         }
                     }
-                    scheduler::DONE.to_owned()
+                    (scheduler::DONE.to_owned(), false)
                 }
-                Ok(report) => format!("gate_closed: {}", report.gate.join("; ")),
-                Err(SyncError::Busy(_)) => "busy".to_owned(),
-                Err(e) => format!("failed: {e}"),
+                Ok(report) => (format!("gate_closed: {}", report.gate.join("; ")), false),
+                Err(SyncError::Busy(_)) => ("busy".to_owned(), false),
+                Err(e) => failed(&e),
             }
         }
         Job::Mail => {
             let now = engine.clock.now();
             let today = now.to_local().date();
             let mut new = 0;
-            let mut failed = Vec::new();
+            let mut errors = Vec::new();
+            let mut store_down = false;
             for period in engine
                 .schedule()
                 .map(|s| s.mail_periods(now))
@@ -282,24 +332,20 @@ async fn run_fire(engine: Arc<Engine>, fire: Fire) {
             {
                 match engine.enqueue_reminders(&period, today).await {
                     Ok(n) => new += n,
-                    Err(e) => failed.push(format!("{}: {e}", period.id())),
+                    Err(e) => {
+                        store_down |= e.store_unavailable();
+                        errors.push(format!("{}: {e}", period.id()));
+                    }
                 }
             }
             match engine.deliver_mail("schedule").await {
-                Ok(pass) if failed.is_empty() => {
-                    format!("ok: {new} messages enqueued, {} sent", pass.sent)
-                }
-                Ok(_) => format!("failed: {}", failed.join("; ")),
-                Err(e) => format!("failed: {e}"),
+                Ok(pass) if errors.is_empty() => (
+                    format!("ok: {new} messages enqueued, {} sent", pass.sent),
+                    false,
+                ),
+                Ok(_) => (format!("failed: {}", errors.join("; ")), store_down),
+                Err(e) => failed(&e),
             }
         }
-    };
-    tracing::info!(job = %name, slot = %fire.slot, %outcome, "fire ended");
-    if let Err(e) = engine
-        .store
-        .finish_fire(&name, fire.slot, &outcome, engine.clock.now())
-        .await
-    {
-        tracing::error!(job = %name, error = %e, "cannot record how a fire ended");
     }
 }

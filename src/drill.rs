@@ -6,7 +6,11 @@
 //! itself SIGKILL the n-th time it reaches a point of that stage: no destructor, flush or commit
 //! runs, as when the server loses power or the kernel's OOM killer strikes. `sync --timings`
 //! prints how many points of each stage a whole run passed, from which a drill draws its moment.
-//! Without the variable a point is one relaxed atomic increment.
+//! `BAOCAO_DRILL_STALL=<stage>:<n>:<ms>` instead holds the thread that reaches the n-th point of
+//! that stage for `ms` milliseconds, after saying so on standard error ("drill: stalled at …"):
+//! a test then knows the pipeline is inside that stage and can take the store away under it (the
+//! thread is blocked; the daemon's other threads go on answering).
+//! Without the variables a point is one relaxed atomic increment.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,20 +64,43 @@ impl Stage {
 
 static PASSED: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 static KILL_AT: OnceLock<Option<(Stage, u64)>> = OnceLock::new();
+static STALL_AT: OnceLock<Option<(Stage, u64, u64)>> = OnceLock::new();
 
-/// The plan in `BAOCAO_DRILL_KILL`, if any; a value that does not parse is reported and ignored.
+/// `<stage>:<n>` and what follows it (`:<ms>` for a stall), from `variable`; a value that does not
+/// parse is reported and ignored.
+fn read_plan(variable: &str, with_ms: bool) -> Option<(Stage, u64, u64)> {
+    let text = std::env::var(variable).ok()?;
+    let mut parts = text.split(':');
+    let parsed = (|| {
+        let stage = parts.next()?;
+        let stage = Stage::ALL.into_iter().find(|s| s.as_str() == stage)?;
+        let n = parts.next()?.parse::<u64>().ok().filter(|n| *n > 0)?;
+        let ms = if with_ms {
+            parts.next()?.parse::<u64>().ok()?
+        } else {
+            0
+        };
+        parts.next().is_none().then_some((stage, n, ms))
+    })();
+    if parsed.is_none() {
+        let form = if with_ms {
+            "<stage>:<n>:<ms>"
+        } else {
+            "<stage>:<n>"
+        };
+        tracing::warn!(value = %text, "{variable} is not {form} (stages: pull, store, compute, deliver, receive, answer, mail); no drill");
+    }
+    parsed
+}
+
+/// The plan in `BAOCAO_DRILL_KILL`, if any.
 fn plan() -> Option<(Stage, u64)> {
-    *KILL_AT.get_or_init(|| {
-        let text = std::env::var("BAOCAO_DRILL_KILL").ok()?;
-        let parsed = text.split_once(':').and_then(|(stage, n)| {
-            let stage = Stage::ALL.into_iter().find(|s| s.as_str() == stage)?;
-            Some((stage, n.parse::<u64>().ok().filter(|n| *n > 0)?))
-        });
-        if parsed.is_none() {
-            tracing::warn!(value = %text, "BAOCAO_DRILL_KILL is not <pull|store|compute|deliver|receive|answer|mail>:<n>; no drill");
-        }
-        parsed
-    })
+    *KILL_AT.get_or_init(|| read_plan("BAOCAO_DRILL_KILL", false).map(|(s, n, _)| (s, n)))
+}
+
+/// The plan in `BAOCAO_DRILL_STALL`, if any.
+fn stall() -> Option<(Stage, u64, u64)> {
+    *STALL_AT.get_or_init(|| read_plan("BAOCAO_DRILL_STALL", true))
 }
 
 /// The pipeline passes a point of `stage`.
@@ -86,6 +113,12 @@ pub fn point(stage: Stage) {
         unsafe {
             libc::kill(libc::getpid(), libc::SIGKILL);
         }
+    }
+    if let Some((at, m, ms)) = stall()
+        && (at, m) == (stage, n)
+    {
+        eprintln!("drill: stalled at {} point {n} for {ms} ms", stage.as_str());
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 

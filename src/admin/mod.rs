@@ -518,7 +518,12 @@ pub fn router(state: Shared) -> Router {
 /// Ready: the store answers with its migrations applied, and the schedule runs.
 async fn readyz(State(state): State<Shared>) -> Response {
     use crate::store::Store;
-    let store = state.engine.store.ping().await.is_ok();
+    // A store that stopped answering is "not ready" at once, not after the pool's timeout.
+    let ping = state.engine.store.ping();
+    let store = matches!(
+        tokio::time::timeout(std::time::Duration::from_millis(1500), ping).await,
+        Ok(Ok(()))
+    );
     let scheduler = state.scheduler_running.load(Ordering::Relaxed);
     let status = if store && scheduler {
         StatusCode::OK

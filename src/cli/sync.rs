@@ -66,6 +66,7 @@ pub async fn run(a: SyncArgs, pull: bool) -> anyhow::Result<ExitCode> {
         actor: cli_actor(),
         cause: "cli".to_owned(),
         source: a.source.clone(),
+        ..RunOptions::default()
     };
     let progress = Bars::new();
     let result = engine.run(&scope, &options, &progress).await;

@@ -74,6 +74,30 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database could not be reached or went away mid-statement (stopped, restarted, the
+    /// network cut): the same work may succeed once it answers again. Nothing a failed statement
+    /// began was committed.
+    pub fn is_unavailable(&self) -> bool {
+        let e = match self {
+            StoreError::Query(e) | StoreError::Open { source: e, .. } => e,
+            _ => return false,
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL's connection exceptions (08…) and "operator intervention" (57P…: the
+            // server shutting down, or not yet accepting connections).
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+
     /// The error as the operator should read it when `file` is the SQLite store's: a full disk
     /// (or a file-size limit) named with the path and the free space; anything else unchanged.
     pub fn on_file(self, file: &std::path::Path) -> StoreError {
@@ -118,6 +142,25 @@ impl StoreError {
                     )
                 })
                 .unwrap_or_default(),
+        }
+    }
+}
+
+/// Runs `op` again while the store is unavailable, a second apart, for at most `patience`
+/// (zero: once). What the store answers otherwise, or last, is returned.
+pub async fn patiently<T, F, Fut>(patience: std::time::Duration, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match op().await {
+            Err(e) if e.is_unavailable() && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "the store does not answer; trying again in a second");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            result => return result,
         }
     }
 }

@@ -236,8 +236,13 @@ impl Delivery {
         let policy = self.policy;
         let worker = worker.to_owned();
         let after = std::sync::Mutex::new(None);
-        self.store
-            .outbox_apply(&OutboxFilter::id(id), |rows| {
+        // The write is done: its answer is recorded even if the store stops answering for a
+        // while, as long as the lease lasts (after it, the row is claimed again and the write
+        // replayed under the same Idempotency-Key).
+        let patience = std::time::Duration::from_secs(self.lease_seconds.max(0) as u64);
+        let filter = OutboxFilter::id(id);
+        crate::store::patiently(patience, || {
+            self.store.outbox_apply(&filter, |rows| {
                 let Some(current) = rows.into_iter().next() else {
                     return OutboxChanges::default();
                 };
@@ -254,7 +259,8 @@ impl Delivery {
                     Some(changes.rows.first().cloned().unwrap_or(current));
                 changes
             })
-            .await?;
+        })
+        .await?;
         let after = after.into_inner().expect("not poisoned");
         after.ok_or_else(|| SyncError::Internal(format!("outbox row {id} disappeared")))
     }

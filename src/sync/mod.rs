@@ -53,6 +53,13 @@ pub enum SyncError {
     Internal(String),
 }
 
+impl SyncError {
+    /// The store stopped answering: the same work may succeed once it is back.
+    pub fn store_unavailable(&self) -> bool {
+        matches!(self, SyncError::Store(e) if e.is_unavailable())
+    }
+}
+
 /// What "now" is: the system clock, shifted by a fixed offset for tests and replays (`--now`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Clock {
@@ -169,6 +176,9 @@ pub struct RunOptions {
     pub cause: String,
     /// Pull only this configured source (by name); every source by default.
     pub source: Option<String>,
+    /// How long the run's closing writes (its lease given back, its outcome recorded) wait for a
+    /// store that stopped answering (the daemon's runs); zero: they fail with it (the CLI's).
+    pub store_patience: std::time::Duration,
 }
 
 /// How a run ended, for its exit status.
@@ -456,7 +466,8 @@ impl Engine {
             r = self.run_steps(scope, opts, &filter, &reports, progress) => r,
             _ = renew => unreachable!("the renewal loop never ends"),
         };
-        self.store.release_lock(&lock, &self.owner).await?;
+        let patience = opts.store_patience;
+        crate::store::patiently(patience, || self.store.release_lock(&lock, &self.owner)).await?;
         let (outcome, summary) = match &result {
             Ok(report) => (
                 match (
@@ -472,9 +483,11 @@ impl Engine {
             ),
             Err(e) => ("failed", e.to_string()),
         };
-        self.store
-            .finish_run(run_id, outcome, &summary, self.clock.now())
-            .await?;
+        crate::store::patiently(patience, || {
+            self.store
+                .finish_run(run_id, outcome, &summary, self.clock.now())
+        })
+        .await?;
         let mut report = result?;
         if opts.deliver && (report.gate.is_empty() || report.accepted_stale) {
             let now = self.clock.now();

@@ -2,6 +2,7 @@
 //! fresh store on either backend.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod sources;
 pub mod stores;
 

@@ -143,6 +143,8 @@ pub struct Setup {
     pub faults: Option<String>,
     /// Lines added to each `[upstreams.*]` section (`timeout_ms`, `retry`).
     pub upstream_extra: String,
+    /// The duties file, instead of the built-in duties.
+    pub duties: Option<PathBuf>,
 }
 
 impl World {
@@ -175,6 +177,13 @@ impl World {
             key.display(),
             data.join("units.toml").display()
         );
+        if let Some(duties) = &setup.duties {
+            text = text.replacen(
+                "[pull]",
+                &format!("duties = \"{}\"\n[pull]", duties.display()),
+                1,
+            );
+        }
         for system in ["central", "provincial", "source"] {
             text.push_str(&format!(
                 "[upstreams.{system}]\nbase_url = \"{a}/{system}\"\ntoken_url = \"{a}/{system}/oauth/token\"\nclient_id = \"baocao-sync\"\n{}\n",
@@ -622,6 +631,7 @@ pub fn fault_series(
     let setup = |faults: Option<&str>| Setup {
         faults: faults.map(str::to_owned),
         upstream_extra: UPSTREAM_EXTRA.to_owned(),
+        ..Setup::default()
     };
     let clean_world = World::with(
         data,
