@@ -177,7 +177,7 @@ fn free_space(dir: &std::path::Path) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled `stat`.
     let stat = unsafe { stat.assume_init() };
-    Some(u64::from(stat.f_bavail) * u64::from(stat.f_frsize))
+    Some(stat.f_bavail * stat.f_frsize)
 }
 
 /// The largest file this process may write (`ulimit -f`), when it is limited.
