@@ -5,7 +5,12 @@
 //! succeeds runs it, as a task of its own. Delivery workers claim drafts continuously. On SIGTERM or
 //! Ctrl-C nothing new is claimed; runs and writes in flight get `shutdown_grace_seconds` to end;
 //! whatever this process still holds after that is handed back (leases, run locks) so another
-//! replica need not wait. A SIGKILL leaves leases that expire by themselves.
+//! replica need not wait. A SIGKILL leaves leases behind: a process started on this host, or any
+//! replica once the killed one's heartbeat is 45 s old (checked every tick), recovers them at once;
+//! otherwise they expire by themselves.
+//!
+//! A fire the store failed under (stopped, restarted, cut off) runs again as soon as the store
+//! answers, unless a newer fire of its job is due by then.
 
 use crate::domain::RecordKind;
 use crate::scheduler::{self, Fire, Job, Schedule};
@@ -68,6 +73,24 @@ pub async fn serve(
     if let Err(e) = engine.recover_dead_holders().await {
         tracing::error!(error = %e, "cannot recover what a gone process held");
     }
+    // The heartbeat: other replicas (on any host) recover what this process holds at once if it
+    // stops beating.
+    let heartbeat = {
+        let engine = engine.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(crate::sync::liveness::HEARTBEAT_SECONDS);
+            loop {
+                if let Err(e) = engine.beat().await {
+                    tracing::warn!(error = %e, "cannot write the heartbeat");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.requested() => break,
+                }
+            }
+        })
+    };
     running.store(true, std::sync::atomic::Ordering::Relaxed);
     let grace = std::time::Duration::from_secs(engine.settings.delivery.shutdown_grace_seconds);
     let workers = engine.delivery.serve(shutdown.clone());
@@ -105,6 +128,7 @@ pub async fn serve(
     if let Some(http) = http {
         let _ = tokio::time::timeout(grace, http).await;
     }
+    let _ = heartbeat.await;
     let released = engine.delivery.release_leases().await?;
     if released > 0 {
         tracing::info!(released, "drafts handed back for another worker");
@@ -116,6 +140,7 @@ pub async fn serve(
             .release_lock(&format!("run:{}", period.id()), &engine.owner)
             .await?;
     }
+    engine.store.forget_heartbeat(&engine.owner).await?;
     tracing::info!("daemon stopped");
     Ok(())
 }
@@ -183,6 +208,11 @@ async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>)
             return;
         }
     };
+    match engine.recover_stopped_peers().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(recovered = n, "recovered what stopped replicas held"),
+        Err(e) => tracing::error!(error = %e, "cannot recover what stopped replicas held"),
+    }
     if engine.mailer.is_some() {
         runs.spawn(mail_pass(engine.clone()));
     }

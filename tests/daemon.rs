@@ -179,8 +179,14 @@ impl Province {
     }
 
     fn daemon(&self, now: &str) -> Daemon {
+        self.daemon_with(now, &[])
+    }
+
+    /// A daemon with `env` set (a drill, another host name).
+    fn daemon_with(&self, now: &str, env: &[(&str, &str)]) -> Daemon {
         let log = std::fs::File::create(self.dir.path().join(format!("daemon-{now}.log"))).unwrap();
         let child = bin()
+            .envs(env.iter().copied())
             .env_remove("BAOCAO__PULL__HISTORY_FROM")
             .env_remove("BAOCAO__PULL__WINDOW_DAYS")
             .env("RUST_LOG", "info")
@@ -436,5 +442,69 @@ fn a_daemon_killed_while_it_delivers_ends_as_an_uninterrupted_run() {
         p.held(),
         clean,
         "same drafts, same versions, each written once"
+    );
+}
+
+#[test]
+fn a_replica_on_another_host_killed_mid_delivery_is_recovered_once_its_heartbeat_stops() {
+    // Leases of 15 minutes: without the heartbeat, what the killed replica held would wait that
+    // long (real minutes, as its clock and the next replica's run); the test waits one.
+    let faults = "slow_every = 3\nslow_ms = 600\n";
+    let p = Province::new("postgres", 6, faults, Some(120));
+    let config = std::fs::read_to_string(&p.config).unwrap();
+    std::fs::write(
+        &p.config,
+        config.replace("lease_seconds = 60", "lease_seconds = 900"),
+    )
+    .unwrap();
+    let expected = p.expected();
+    let t0 = "2026-06-01T08:00:00+07:00";
+    // A replica "on another host" (its name says so: this host cannot ask the kernel about it)
+    // kills itself right after its second write, before recording the answer.
+    let mut a = p.daemon_with(
+        t0,
+        &[
+            ("HOSTNAME", "elsewhere"),
+            ("BAOCAO_DRILL_KILL", "deliver:2"),
+        ],
+    );
+    a.0.wait().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(p.db.open());
+    let rows = rt.block_on(store.outbox(&OutboxFilter::default())).unwrap();
+    let held: Vec<_> = rows
+        .iter()
+        .filter(|r| r.state == OutboxState::Sending)
+        .filter_map(|r| r.lease.as_ref())
+        .collect();
+    assert!(
+        !held.is_empty() && held.iter().all(|l| l.owner.starts_with("elsewhere-")),
+        "the killed replica left drafts in flight: {held:?}"
+    );
+    assert!(p.writes() >= 2);
+
+    // The next replica starts two minutes later (by its clock), well within those leases.
+    let later = (chrono::DateTime::parse_from_rfc3339(t0).unwrap() + chrono::Duration::minutes(2))
+        .to_rfc3339();
+    let status = p.cli(&["status", "--period", "2026-Q1", "--now", &later], &[0, 2]);
+    assert!(
+        status.contains("held by elsewhere-") && status.contains("that process is gone"),
+        "{status}"
+    );
+    let b = p.daemon(&later);
+    p.wait_for(
+        "the drafts the stopped replica held",
+        settled(expected.len()),
+    );
+    assert_eq!(b.terminate(), 0);
+    let held = p.held();
+    assert_eq!(held.keys().cloned().collect::<Vec<_>>(), expected);
+    assert!(
+        held.values().all(|(_, v, w)| (*v, *w) == (1, 1)),
+        "each report written once, the interrupted writes replayed, not repeated"
+    );
+    assert!(
+        rt.block_on(store.heartbeats()).unwrap().is_empty(),
+        "the stopped replica's heartbeat is forgotten, the clean one's removed at its stop"
     );
 }

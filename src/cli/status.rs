@@ -46,6 +46,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
         .map(|r| (r.report.clone(), r))
         .collect();
     let now = engine.clock.now();
+    let alive = engine.liveness().await?;
     println!(
         "{} ({}), now {} ICT",
         period.id(),
@@ -133,7 +134,7 @@ pub async fn run(a: StatusArgs) -> anyhow::Result<ExitCode> {
                             baocao_sync::sync::liveness::lease_words(
                                 lease,
                                 engine.clock.now(),
-                                &engine.owner,
+                                &alive,
                             )
                         }
                         _ => r.detail.clone(),

@@ -311,6 +311,23 @@ impl Store for AnyStore {
         forward!(self, s => s.release_lock(name, owner).await)
     }
 
+    async fn beat(
+        &self,
+        owner: &str,
+        now: Instant,
+        forget_before: Instant,
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.beat(owner, now, forget_before).await)
+    }
+
+    async fn heartbeats(&self) -> Result<Vec<(String, Instant)>, StoreError> {
+        forward!(self, s => s.heartbeats().await)
+    }
+
+    async fn forget_heartbeat(&self, owner: &str) -> Result<(), StoreError> {
+        forward!(self, s => s.forget_heartbeat(owner).await)
+    }
+
     async fn locks(&self) -> Result<Vec<(String, String, Instant)>, StoreError> {
         forward!(self, s => s.locks().await)
     }

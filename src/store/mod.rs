@@ -1155,6 +1155,21 @@ pub trait Store: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Vec<(String, String, Instant)>, StoreError>> + Send;
 
+    /// `owner` (a process) is alive at `now`; heartbeats older than `forget_before` are dropped.
+    fn beat(
+        &self,
+        owner: &str,
+        now: Instant,
+        forget_before: Instant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every process's last heartbeat: (owner, when).
+    fn heartbeats(&self)
+    -> impl Future<Output = Result<Vec<(String, Instant)>, StoreError>> + Send;
+
+    /// `owner` stopped cleanly: its heartbeat is removed.
+    fn forget_heartbeat(&self, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Gives up a lease `owner` holds.
     fn release_lock(
         &self,

@@ -956,6 +956,48 @@ macro_rules! shared_methods {
             Ok(rows.into_iter().map(|(n, o, u)| (n, o, Instant(u))).collect())
         }
 
+        #[tracing::instrument(name = "store.beat", skip_all, fields(owner))]
+        async fn beat(
+            &self,
+            owner: &str,
+            now: Instant,
+            forget_before: Instant,
+        ) -> Result<(), StoreError> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO heartbeats (owner, beat_at) VALUES ($1, $2) \
+                 ON CONFLICT (owner) DO UPDATE SET beat_at = excluded.beat_at",
+            )
+            .bind(owner)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM heartbeats WHERE beat_at < $1")
+                .bind(forget_before.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(name = "store.heartbeats", skip_all)]
+        async fn heartbeats(&self) -> Result<Vec<(String, Instant)>, StoreError> {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT owner, beat_at FROM heartbeats ORDER BY owner")
+                    .fetch_all(&self.pool)
+                    .await?;
+            Ok(rows.into_iter().map(|(o, b)| (o, Instant(b))).collect())
+        }
+
+        #[tracing::instrument(name = "store.forget_heartbeat", skip_all, fields(owner))]
+        async fn forget_heartbeat(&self, owner: &str) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM heartbeats WHERE owner = $1")
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
         #[tracing::instrument(name = "store.release_lock", skip_all, fields(name, owner))]
         async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
             sqlx::query("DELETE FROM locks WHERE name = $1 AND owner = $2")

@@ -1,7 +1,70 @@
 //! Whether the process holding a lease is still alive. A process is named `HOST-PID-SALT`
-//! ([`super::process_name`]); on this host, a holder whose process id no longer exists (killed,
-//! crashed) is dead, and what it held is recovered at once instead of after its lease. A holder on
-//! another host (a PostgreSQL replica) cannot be asked: its leases run out as before.
+//! ([`super::process_name`]). A holder is known gone when it is a process of this host whose id no
+//! longer exists (killed, crashed), or when it is a daemon, on any host, whose heartbeat stopped:
+//! every daemon writes one every [`HEARTBEAT_SECONDS`] and is gone after [`STALE_AFTER_SECONDS`]
+//! without one. What a gone holder held is recovered at once instead of after its lease. A holder
+//! of another host with no heartbeat (a CLI run) cannot be judged: its leases run out as before.
+//! Heartbeats read each process's own clock: the hosts' clocks must agree within seconds (NTP).
+
+use crate::domain::Instant;
+use std::collections::HashMap;
+
+/// How often a daemon says it is alive.
+pub const HEARTBEAT_SECONDS: u64 = 10;
+/// A heartbeat this old means its process is gone (several beats missed, with room for the
+/// hosts' clocks to differ a little).
+pub const STALE_AFTER_SECONDS: i64 = 45;
+
+/// The process part of a lease owner (`PROCESS/system/n` → `PROCESS`).
+fn process_of(owner: &str) -> &str {
+    owner.split('/').next().unwrap_or(owner)
+}
+
+/// What is known, at one instant, of the processes that hold leases.
+#[derive(Debug, Clone)]
+pub struct Liveness {
+    me: String,
+    now: Instant,
+    beats: HashMap<String, Instant>,
+}
+
+impl Liveness {
+    /// `me` is this process's name; `beats` every process's last heartbeat.
+    pub fn new(me: &str, now: Instant, beats: Vec<(String, Instant)>) -> Liveness {
+        Liveness {
+            me: me.to_owned(),
+            now,
+            beats: beats.into_iter().collect(),
+        }
+    }
+
+    /// `owner` (a process, or a worker `PROCESS/…`) is known gone.
+    pub fn is_dead(&self, owner: &str) -> bool {
+        holder_is_dead(owner, &self.me) || self.heartbeat_stopped(owner)
+    }
+
+    /// `owner`'s process is another daemon whose heartbeat stopped.
+    fn heartbeat_stopped(&self, owner: &str) -> bool {
+        let process = process_of(owner);
+        process != self.me
+            && self
+                .beats
+                .get(process)
+                .is_some_and(|beat| self.now.0 - beat.0 > STALE_AFTER_SECONDS)
+    }
+
+    /// The daemons whose heartbeat stopped.
+    pub fn stopped(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .beats
+            .keys()
+            .filter(|p| self.heartbeat_stopped(p))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+}
 
 /// This machine's name, as process names carry it.
 pub fn host() -> String {
@@ -17,7 +80,7 @@ pub fn host() -> String {
 /// gone. `me` is this process's name (a holder with this process's id but another name was an
 /// earlier process whose id was reused).
 pub fn holder_is_dead(owner: &str, me: &str) -> bool {
-    let process = owner.split('/').next().unwrap_or(owner);
+    let process = process_of(owner);
     if process == me {
         return false;
     }
@@ -41,9 +104,9 @@ pub fn holder_is_dead(owner: &str, me: &str) -> bool {
 
 /// What a leased outbox row waits for, for `status`: whose lease, until when, and whether that
 /// holder is known gone (recovered by the next run at once) or its lease has run out.
-pub fn lease_words(lease: &crate::store::Lease, now: crate::domain::Instant, me: &str) -> String {
+pub fn lease_words(lease: &crate::store::Lease, now: Instant, alive: &Liveness) -> String {
     let until = lease.until.to_local().format("%d/%m %H:%M");
-    let why = if holder_is_dead(&lease.owner, me) {
+    let why = if alive.is_dead(&lease.owner) {
         "that process is gone: the next run or daemon start recovers it at once"
     } else if lease.until <= now {
         "its lease has run out: the next worker takes it"
@@ -54,26 +117,60 @@ pub fn lease_words(lease: &crate::store::Lease, now: crate::domain::Instant, me:
 }
 
 impl super::Engine {
-    /// Recovers at once what dead processes of this host held: their run leases are given up,
+    /// What is known now of the processes holding leases (their heartbeats read).
+    pub async fn liveness(&self) -> Result<Liveness, super::SyncError> {
+        use crate::store::Store;
+        let beats = self.store.heartbeats().await?;
+        Ok(Liveness::new(&self.owner, self.clock.now(), beats))
+    }
+
+    /// This process is alive (a daemon, every [`HEARTBEAT_SECONDS`]); heartbeats a day old are
+    /// dropped.
+    pub async fn beat(&self) -> Result<(), super::SyncError> {
+        use crate::store::Store;
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .beat(&self.owner, now, Instant(now.0 - 86_400))
+            .await?)
+    }
+
+    /// On the daemon's every tick: when another daemon's heartbeat stopped, what it held is
+    /// recovered now, and its heartbeat forgotten (nothing of it is left to recover).
+    pub async fn recover_stopped_peers(&self) -> Result<usize, super::SyncError> {
+        use crate::store::Store;
+        let stopped = self.liveness().await?.stopped();
+        if stopped.is_empty() {
+            return Ok(0);
+        }
+        tracing::warn!(processes = ?stopped, "daemons whose heartbeat stopped: recovering what they held");
+        let recovered = self.recover_dead_holders().await?;
+        for process in &stopped {
+            self.store.forget_heartbeat(process).await?;
+        }
+        Ok(recovered)
+    }
+
+    /// Recovers at once what dead processes held: their run leases are given up,
     /// their drafts return to `pending`, their messages in flight become `uncertain` (they may
     /// have gone). Returns how many things were recovered.
     #[tracing::instrument(name = "sync.recover", skip_all)]
     pub async fn recover_dead_holders(&self) -> Result<usize, super::SyncError> {
         use crate::store::{MailStore, Store};
         let now = self.clock.now();
-        let me = self.owner.clone();
+        let alive = std::sync::Arc::new(self.liveness().await?);
         let mut recovered = 0;
         for (name, owner, until) in self.store.locks().await? {
-            if until > now && holder_is_dead(&owner, &me) {
+            if until > now && alive.is_dead(&owner) {
                 tracing::warn!(lease = %name, %owner, "the process holding a lease is gone: lease given up");
                 self.store.release_lock(&name, &owner).await?;
                 recovered += 1;
             }
         }
         let drafts = {
-            let me = me.clone();
+            let alive = alive.clone();
             self.delivery
-                .release_leases_where(move |owner| holder_is_dead(owner, &me))
+                .release_leases_where(move |owner| alive.is_dead(owner))
                 .await?
         };
         if drafts > 0 {
@@ -84,7 +181,7 @@ impl super::Engine {
         }
         recovered += drafts;
         for owner in self.store.sending_owners().await? {
-            if holder_is_dead(&owner, &me) {
+            if alive.is_dead(&owner) {
                 let rows = self
                     .store
                     .expire_messages(now, Some(&owner), "recovery")
@@ -100,6 +197,30 @@ impl super::Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_daemon_whose_heartbeat_stopped_is_dead_on_any_host_and_one_without_a_heartbeat_is_not_judged()
+     {
+        let now = Instant(1_000_000);
+        let beat = |owner: &str, ago: i64| (owner.to_owned(), Instant(now.0 - ago));
+        let alive = Liveness::new(
+            "me-1-aaaa",
+            now,
+            vec![
+                beat("elsewhere-7-bbbb", STALE_AFTER_SECONDS + 1),
+                beat("elsewhere-8-cccc", STALE_AFTER_SECONDS),
+                beat("me-1-aaaa", 1000),
+            ],
+        );
+        assert!(alive.is_dead("elsewhere-7-bbbb/central/0"));
+        assert!(!alive.is_dead("elsewhere-8-cccc/provincial/2"));
+        assert!(
+            !alive.is_dead("elsewhere-9-dddd"),
+            "no heartbeat: a CLI run"
+        );
+        assert!(!alive.is_dead("me-1-aaaa/central/1"), "this process");
+        assert_eq!(alive.stopped(), vec!["elsewhere-7-bbbb".to_owned()]);
+    }
 
     #[test]
     fn a_gone_process_of_this_host_is_dead_and_others_are_not_judged() {
