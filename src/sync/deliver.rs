@@ -403,9 +403,10 @@ impl Delivery {
         let set_hint = format!(
             "baocao-sync creds set --system {system} --unit {unit} --username USER --password-stdin"
         );
-        let sealed = self
-            .store
-            .credential(system, unit)
+        // A store that stopped answering is waited for (as long as the lease lasts): it is no
+        // answer of the reporting system's and must not spend an attempt.
+        let patience = std::time::Duration::from_secs(self.lease_seconds.max(0) as u64);
+        let sealed = crate::store::patiently(patience, || self.store.credential(system, unit))
             .await
             .map_err(|e| Outcome::LoginUnavailable(format!("cannot read the login: {e}")))?
             .ok_or_else(|| Outcome::NoCredential(format!("no login for this unit: {set_hint}")))?;
