@@ -45,10 +45,11 @@ pub async fn serve(
     });
     let enabled = engine.settings.schedule.enabled;
     let alarm = Arc::new(tokio::sync::Notify::new());
-    let mut clock = tokio_cron_scheduler::JobScheduler::new()
-        .await
-        .map_err(|e| SyncError::Internal(format!("the scheduler does not start: {e}")))?;
-    if enabled {
+    let simulated = engine.clock.simulation().is_some();
+    let cron = if enabled && !simulated {
+        let clock = tokio_cron_scheduler::JobScheduler::new()
+            .await
+            .map_err(|e| SyncError::Internal(format!("the scheduler does not start: {e}")))?;
         let ring = alarm.clone();
         let job = tokio_cron_scheduler::Job::new_async_tz(
             "0 * * * * *",
@@ -67,7 +68,24 @@ pub async fn serve(
             .start()
             .await
             .map_err(|e| SyncError::Internal(format!("the scheduler does not start: {e}")))?;
-    }
+        Some(clock)
+    } else {
+        None
+    };
+    // Under a simulated clock the alarm is the clock's own: each minute of it (the cron scheduler
+    // reads the real clock).
+    let simulated_alarm = (enabled && simulated).then(|| {
+        let ring = alarm.clone();
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = engine.clock.now();
+                let minute = crate::domain::Instant((now.0.div_euclid(60) + 1) * 60);
+                engine.clock.sleep_until(minute).await;
+                ring.notify_one();
+            }
+        })
+    });
     // What a process of this host killed before this one held is recovered now, not after its
     // leases.
     if let Err(e) = engine.recover_dead_holders().await {
@@ -79,13 +97,13 @@ pub async fn serve(
         let engine = engine.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let every = std::time::Duration::from_secs(crate::sync::liveness::HEARTBEAT_SECONDS);
+            let every = engine.clock.heartbeat_every();
             loop {
                 if let Err(e) = engine.beat().await {
                     tracing::warn!(error = %e, "cannot write the heartbeat");
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
+                    _ = engine.clock.sleep(every) => {}
                     _ = shutdown.requested() => break,
                 }
             }
@@ -99,12 +117,13 @@ pub async fn serve(
         let mut shutdown = shutdown.clone();
         async move {
             let mut runs = JoinSet::new();
+            let mut asked = HashSet::new();
             if enabled {
-                tick(&engine, &schedule, &mut runs).await;
+                tick(&engine, &schedule, &mut runs, &mut asked).await;
             }
             loop {
                 tokio::select! {
-                    _ = alarm.notified() => tick(&engine, &schedule, &mut runs).await,
+                    _ = alarm.notified() => tick(&engine, &schedule, &mut runs, &mut asked).await,
                     Some(_) = runs.join_next(), if !runs.is_empty() => {}
                     _ = shutdown.requested() => break,
                 }
@@ -122,8 +141,11 @@ pub async fn serve(
         }
     }
     running.store(false, std::sync::atomic::Ordering::Relaxed);
-    if enabled {
-        let _ = clock.shutdown().await;
+    if let Some(mut cron) = cron {
+        let _ = cron.shutdown().await;
+    }
+    if let Some(alarm) = simulated_alarm {
+        alarm.abort();
     }
     if let Some(http) = http {
         let _ = tokio::time::timeout(grace, http).await;
@@ -194,8 +216,14 @@ async fn mail_pass(engine: Arc<Engine>) {
     }
 }
 
-/// Claims and starts every due fire.
-async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>) {
+/// Claims and starts every due fire. `asked` holds the fires this process already tried to claim
+/// (each is claimed once, ever: asking again every minute would only write in vain).
+async fn tick(
+    engine: &Arc<Engine>,
+    schedule: &Schedule,
+    runs: &mut JoinSet<()>,
+    asked: &mut HashSet<(String, crate::domain::Instant)>,
+) {
     let now = engine.clock.now();
     let done: HashSet<String> = match engine.store.fires("prefill:").await {
         Ok(fires) => fires
@@ -208,6 +236,9 @@ async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>)
             return;
         }
     };
+    let due = schedule.due(now, |p| done.contains(&Job::Prefill(p.clone()).name()));
+    // Before stopped peers' heartbeats are forgotten: what they claimed and never finished.
+    adopt_orphaned_fires(engine, schedule, runs, now, &due).await;
     match engine.recover_stopped_peers().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(recovered = n, "recovered what stopped replicas held"),
@@ -216,9 +247,12 @@ async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>)
     if engine.mailer.is_some() {
         runs.spawn(mail_pass(engine.clone()));
     }
-    let due = schedule.due(now, |p| done.contains(&Job::Prefill(p.clone()).name()));
+    asked.retain(|(_, slot)| slot.0 > now.0 - 86_400);
     for fire in due {
         let name = fire.job.name();
+        if !asked.insert((name.clone(), fire.slot)) {
+            continue;
+        }
         match engine
             .store
             .claim_fire(&name, fire.slot, &engine.owner, now)
@@ -229,7 +263,101 @@ async fn tick(engine: &Arc<Engine>, schedule: &Schedule, runs: &mut JoinSet<()>)
                 runs.spawn(run_fire(engine.clone(), schedule.clone(), fire));
             }
             Ok(false) => {}
-            Err(e) => tracing::error!(job = %name, error = %e, "cannot claim a fire"),
+            Err(e) => {
+                asked.remove(&(name.clone(), fire.slot));
+                tracing::error!(job = %name, error = %e, "cannot claim a fire")
+            }
+        }
+    }
+}
+
+/// Fires claimed by a process that is gone (killed, or its heartbeat stopped) and never finished:
+/// each runs again here, unless a newer fire of its job is due by now (that one does the same work,
+/// later), or its period is no longer worked on; then it is closed saying so.
+async fn adopt_orphaned_fires(
+    engine: &Arc<Engine>,
+    schedule: &Schedule,
+    runs: &mut JoinSet<()>,
+    now: crate::domain::Instant,
+    due: &[Fire],
+) {
+    let orphans = async {
+        let unfinished = engine.store.unfinished_fires().await?;
+        if unfinished.is_empty() {
+            return Ok(Vec::new());
+        }
+        let alive = engine.liveness().await?;
+        Ok::<_, SyncError>(
+            unfinished
+                .into_iter()
+                .filter(|f| alive.is_dead(&f.claimed_by))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let orphans = match orphans.await {
+        Ok(orphans) => orphans,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look for fires a gone process left unfinished");
+            return;
+        }
+    };
+    if orphans.is_empty() {
+        return;
+    }
+    let mut jobs = vec![Job::Pull, Job::Mail];
+    for p in schedule.active_periods(now) {
+        jobs.push(Job::Prefill(p.clone()));
+        jobs.push(Job::Refresh(p));
+    }
+    for orphan in orphans {
+        let newer = due
+            .iter()
+            .find(|d| d.job.name() == orphan.job && d.slot > orphan.slot);
+        let job = jobs.iter().find(|j| j.name() == orphan.job);
+        let taken = engine
+            .store
+            .take_over_fire(
+                &orphan.job,
+                orphan.slot,
+                &orphan.claimed_by,
+                &engine.owner,
+                now,
+            )
+            .await;
+        match taken {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::error!(job = %orphan.job, error = %e, "cannot take over a gone process's fire");
+                continue;
+            }
+        }
+        let closed = match (job, newer) {
+            (Some(job), None) => {
+                tracing::warn!(job = %orphan.job, slot = %orphan.slot, gone = %orphan.claimed_by, "a fire whose process is gone runs again");
+                let fire = Fire {
+                    job: job.clone(),
+                    slot: orphan.slot,
+                };
+                runs.spawn(run_fire(engine.clone(), schedule.clone(), fire));
+                continue;
+            }
+            (_, Some(newer)) => format!(
+                "superseded: {} was gone before it finished; the fire of {} does its work",
+                orphan.claimed_by, newer.slot
+            ),
+            (None, None) => format!(
+                "abandoned: {} was gone before it finished, and its period is no longer worked on",
+                orphan.claimed_by
+            ),
+        };
+        tracing::warn!(job = %orphan.job, slot = %orphan.slot, outcome = %closed, "a gone process's fire closed");
+        if let Err(e) = engine
+            .store
+            .finish_fire(&orphan.job, orphan.slot, &closed, now)
+            .await
+        {
+            tracing::error!(job = %orphan.job, error = %e, "cannot close a gone process's fire");
         }
     }
 }
@@ -255,7 +383,9 @@ async fn run_fire(engine: Arc<Engine>, schedule: Schedule, fire: Fire) {
             .iter()
             .any(|f| f.job == fire.job && f.slot > fire.slot)
         {
-            break format!("{outcome}; a newer fire of the job was due when the store returned");
+            break format!(
+                "superseded: a newer fire of the job was due when the store returned (this one {outcome})"
+            );
         }
         tracing::info!(job = %name, slot = %fire.slot, "the store answers again; the fire runs again");
     };

@@ -5,7 +5,7 @@ use anyhow::Context;
 use baocao_sync::auth::vault::{Vault, VaultError};
 use baocao_sync::domain::Instant;
 use baocao_sync::settings::{Overrides, Parts, Settings};
-use baocao_sync::sync::{Clock, Engine};
+use baocao_sync::sync::{Clock, Engine, Simulation};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -40,6 +40,11 @@ pub struct ConfigArgs {
     /// With `--now`: the clock stands still at it (crash drills compare runs at one instant).
     #[arg(long, hide = true, requires = "now")]
     pub freeze_clock: bool,
+    /// With `--now`: a simulated clock, `SPEED@ANCHOR_MS`: at the real instant ANCHOR_MS (Unix
+    /// milliseconds) it reads `--now` and runs SPEED times as fast (a quarter in minutes; give
+    /// the sandbox and every replica the same).
+    #[arg(long, hide = true, requires = "now", conflicts_with = "freeze_clock")]
+    pub simulate: Option<String>,
 }
 
 impl ConfigArgs {
@@ -60,10 +65,13 @@ impl ConfigArgs {
         Ok(match &self.now {
             Some(text) => {
                 let now = Instant::parse(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?;
-                if self.freeze_clock {
-                    Clock::frozen_at(now)
-                } else {
-                    Clock::starting_at(now)
+                match &self.simulate {
+                    Some(spec) => Clock::simulated(
+                        Simulation::parse(spec, now)
+                            .map_err(|e| anyhow::anyhow!("--simulate: {e}"))?,
+                    ),
+                    None if self.freeze_clock => Clock::frozen_at(now),
+                    None => Clock::starting_at(now),
                 }
             }
             None => Clock::system(),

@@ -22,6 +22,13 @@ pub struct SandboxArgs {
     /// written to DIR/ca.pem (give it to clients as `ca_file`).
     #[arg(long, value_name = "DIR")]
     tls_dir: Option<PathBuf>,
+    /// The clock of the daemons under test, simulated: `SPEED@ANCHOR_MS` from `--now` (as
+    /// the daemon's `--simulate`), so that token lifetimes and changes follow it.
+    #[arg(long, hide = true, requires = "now")]
+    simulate: Option<String>,
+    /// What the simulated clock reads at its anchor (RFC 3339).
+    #[arg(long, hide = true, requires = "simulate")]
+    now: Option<String>,
 }
 
 pub async fn run(a: SandboxArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +38,14 @@ pub async fn run(a: SandboxArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(seconds) = a.token_seconds {
         data.token_seconds = seconds;
+    }
+    if let (Some(spec), Some(now)) = (&a.simulate, &a.now) {
+        let epoch =
+            baocao_sync::domain::Instant::parse(now).map_err(|e| anyhow::anyhow!("--now: {e}"))?;
+        data.simulation = Some(
+            baocao_sync::sync::Simulation::parse(spec, epoch)
+                .map_err(|e| anyhow::anyhow!("--simulate: {e}"))?,
+        );
     }
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await

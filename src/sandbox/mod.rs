@@ -42,6 +42,9 @@ pub struct SandboxData {
     /// Unit names by code (`<data>/units.toml`), for protocols that name units.
     #[serde(skip)]
     pub unit_names: HashMap<String, String>,
+    /// The clock shared with the daemons under test, when simulated (`sandbox --simulate`).
+    #[serde(skip)]
+    pub simulation: Option<crate::sync::Simulation>,
 }
 
 /// The quirks real one-stop systems show (real-sources.md), each switchable, so that a client's
@@ -338,6 +341,8 @@ pub(crate) struct Clock {
     started: std::time::Instant,
     started_unix_ms: i64,
     added_ms: AtomicU64,
+    /// A simulated clock shared with the daemons under test (`sandbox --simulate`).
+    simulation: Option<crate::sync::Simulation>,
 }
 
 impl Default for Clock {
@@ -346,6 +351,7 @@ impl Default for Clock {
             started: std::time::Instant::now(),
             started_unix_ms: chrono::Utc::now().timestamp_millis(),
             added_ms: AtomicU64::new(0),
+            simulation: None,
         }
     }
 }
@@ -353,9 +359,11 @@ impl Default for Clock {
 impl Clock {
     /// Unix milliseconds on the sandbox's clock.
     pub fn now_ms(&self) -> i64 {
-        self.started_unix_ms
-            + self.started.elapsed().as_millis() as i64
-            + self.added_ms.load(Ordering::Relaxed) as i64
+        let added = self.added_ms.load(Ordering::Relaxed) as i64;
+        match &self.simulation {
+            Some(sim) => sim.at_ms(chrono::Utc::now().timestamp_millis()) + added,
+            None => self.started_unix_ms + self.started.elapsed().as_millis() as i64 + added,
+        }
     }
 
     fn advance(&self, seconds: u64) {
@@ -474,10 +482,15 @@ pub(crate) fn admit(
 pub fn router(data: SandboxData, source: SourceRecords) -> Router {
     use axum::routing::{get, post, put};
     let outage = data.faults.outage.iter().cloned().collect();
+    let clock = Clock {
+        simulation: data.simulation,
+        ..Clock::default()
+    };
     let state = Arc::new(State {
         data,
         source: Mutex::new(source),
         outage: Mutex::new(outage),
+        clock,
         ..State::default()
     });
     Router::new()

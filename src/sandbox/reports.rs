@@ -26,6 +26,8 @@ pub struct HeldReport {
     pub updated_by: String,
     /// Writes this report received (replayed idempotent requests not counted).
     pub writes: u64,
+    /// Of those, writes that brought the content it already held (a client writing in vain).
+    pub rewrites: u64,
     /// The person's last action on it (`approve`, `edit`), if any.
     pub person: Option<String>,
 }
@@ -45,12 +47,16 @@ impl HeldReport {
             content_hash: Value::Null,
             updated_by: String::new(),
             writes: 0,
+            rewrites: 0,
             person: None,
         }
     }
 
     /// A client's write of `body`: a new version.
     fn write(&mut self, user: &str, body: &Value) {
+        if self.version > 0 && self.content_hash == body["content_hash"] {
+            self.rewrites += 1;
+        }
         self.version += 1;
         self.rows = body["rows"].clone();
         self.text = body["text"].clone();

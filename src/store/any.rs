@@ -293,6 +293,21 @@ impl Store for AnyStore {
         forward!(self, s => s.finish_fire(job, slot, outcome, now).await)
     }
 
+    async fn unfinished_fires(&self) -> Result<Vec<Fire>, StoreError> {
+        forward!(self, s => s.unfinished_fires().await)
+    }
+
+    async fn take_over_fire(
+        &self,
+        job: &str,
+        slot: Instant,
+        from: &str,
+        to: &str,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        forward!(self, s => s.take_over_fire(job, slot, from, to, now).await)
+    }
+
     async fn fires(&self, prefix: &str) -> Result<Vec<Fire>, StoreError> {
         forward!(self, s => s.fires(prefix).await)
     }

@@ -1140,6 +1140,20 @@ pub trait Store: Send + Sync {
     /// Every fire of jobs whose name starts with `prefix`, oldest slot first.
     fn fires(&self, prefix: &str) -> impl Future<Output = Result<Vec<Fire>, StoreError>> + Send;
 
+    /// The fires claimed and not finished, oldest slot first.
+    fn unfinished_fires(&self) -> impl Future<Output = Result<Vec<Fire>, StoreError>> + Send;
+
+    /// Gives the unfinished fire `(job, slot)` held by `from` (a gone process) to `to`: `true`
+    /// for exactly one caller.
+    fn take_over_fire(
+        &self,
+        job: &str,
+        slot: Instant,
+        from: &str,
+        to: &str,
+        now: Instant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Takes (or renews) the lease `name` for `owner` until `until`, unless another owner holds it
     /// past `now`. `true` when taken.
     fn acquire_lock(

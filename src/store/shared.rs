@@ -925,6 +925,40 @@ macro_rules! shared_methods {
             Ok(rows.into_iter().map(Fire::from).collect())
         }
 
+        #[tracing::instrument(name = "store.unfinished_fires", skip_all)]
+        async fn unfinished_fires(&self) -> Result<Vec<Fire>, StoreError> {
+            let rows: Vec<shared::FireRow> = sqlx::query_as(
+                "SELECT job, slot, claimed_by, claimed_at, outcome, finished_at FROM fires \
+                 WHERE outcome IS NULL ORDER BY slot, job",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(Fire::from).collect())
+        }
+
+        #[tracing::instrument(name = "store.take_over_fire", skip_all, fields(job, slot = %slot, from, to))]
+        async fn take_over_fire(
+            &self,
+            job: &str,
+            slot: Instant,
+            from: &str,
+            to: &str,
+            now: Instant,
+        ) -> Result<bool, StoreError> {
+            let taken = sqlx::query(
+                "UPDATE fires SET claimed_by = $4, claimed_at = $5 \
+                 WHERE job = $1 AND slot = $2 AND claimed_by = $3 AND outcome IS NULL",
+            )
+            .bind(job)
+            .bind(slot.0)
+            .bind(from)
+            .bind(to)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+            Ok(taken.rows_affected() == 1)
+        }
+
         #[tracing::instrument(name = "store.acquire_lock", skip_all, fields(name, owner))]
         async fn acquire_lock(
             &self,

@@ -131,7 +131,7 @@ impl Delivery {
                             Ok(None) => {
                                 tokio::select! {
                                     _ = self.wake.notified() => {}
-                                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                                    _ = self.clock.sleep(std::time::Duration::from_secs(5)) => {}
                                     _ = shutdown.requested() => {}
                                 }
                             }
@@ -239,7 +239,9 @@ impl Delivery {
         // The write is done: its answer is recorded even if the store stops answering for a
         // while, as long as the lease lasts (after it, the row is claimed again and the write
         // replayed under the same Idempotency-Key).
-        let patience = std::time::Duration::from_secs(self.lease_seconds.max(0) as u64);
+        let patience = self.clock.real(std::time::Duration::from_secs(
+            self.lease_seconds.max(0) as u64
+        ));
         let filter = OutboxFilter::id(id);
         crate::store::patiently(patience, || {
             self.store.outbox_apply(&filter, |rows| {
@@ -405,7 +407,9 @@ impl Delivery {
         );
         // A store that stopped answering is waited for (as long as the lease lasts): it is no
         // answer of the reporting system's and must not spend an attempt.
-        let patience = std::time::Duration::from_secs(self.lease_seconds.max(0) as u64);
+        let patience = self.clock.real(std::time::Duration::from_secs(
+            self.lease_seconds.max(0) as u64
+        ));
         let sealed = crate::store::patiently(patience, || self.store.credential(system, unit))
             .await
             .map_err(|e| Outcome::LoginUnavailable(format!("cannot read the login: {e}")))?
@@ -490,10 +494,40 @@ fn record(
             entry
         })
         .into_iter()
+        .chain(found_written(current, claimed, outcome, &actor, now))
         .collect();
     OutboxChanges {
         rows: after.into_iter().collect(),
         attempts: vec![attempt],
         audit,
     }
+}
+
+/// The audit line of a write this store never recorded, found on the system: the draft already
+/// holds exactly our content at a version we do not know as ours (a process stopped between its
+/// write and recording the answer, or the store was restored from before it). The write happened;
+/// the audit says so (answer `found_written`), so that it holds every write.
+fn found_written(
+    current: &OutboxRow,
+    claimed: &OutboxRow,
+    outcome: &Outcome,
+    actor: &str,
+    now: Instant,
+) -> Option<AuditEntry> {
+    let Outcome::Answer(Decision::Unchanged { version }) = outcome else {
+        return None;
+    };
+    let version = *version as i64;
+    if current.our_version == Some(version) {
+        return None;
+    }
+    let mut entry = AuditEntry::about(&current.report, actor, "write", now);
+    entry.content_hash = claimed.content_hash.clone();
+    entry.base_version = current.our_version;
+    entry.new_version = Some(version);
+    entry.answer = Some("found_written".to_owned());
+    entry.reason = "the draft already held this content at a version this store had not recorded: \
+                    a write whose answer was never recorded"
+        .to_owned();
+    Some(entry)
 }

@@ -26,6 +26,8 @@ pub struct Liveness {
     me: String,
     now: Instant,
     beats: HashMap<String, Instant>,
+    /// Seconds without a heartbeat after which its daemon is gone.
+    stale_after: i64,
 }
 
 impl Liveness {
@@ -35,7 +37,14 @@ impl Liveness {
             me: me.to_owned(),
             now,
             beats: beats.into_iter().collect(),
+            stale_after: STALE_AFTER_SECONDS,
         }
+    }
+
+    /// A heartbeat `seconds` old means its daemon is gone (a simulated clock's beats are sparser).
+    pub fn stale_after(mut self, seconds: i64) -> Liveness {
+        self.stale_after = seconds;
+        self
     }
 
     /// `owner` (a process, or a worker `PROCESS/…`) is known gone.
@@ -50,7 +59,7 @@ impl Liveness {
             && self
                 .beats
                 .get(process)
-                .is_some_and(|beat| self.now.0 - beat.0 > STALE_AFTER_SECONDS)
+                .is_some_and(|beat| self.now.0 - beat.0 > self.stale_after)
     }
 
     /// The daemons whose heartbeat stopped.
@@ -121,7 +130,8 @@ impl super::Engine {
     pub async fn liveness(&self) -> Result<Liveness, super::SyncError> {
         use crate::store::Store;
         let beats = self.store.heartbeats().await?;
-        Ok(Liveness::new(&self.owner, self.clock.now(), beats))
+        Ok(Liveness::new(&self.owner, self.clock.now(), beats)
+            .stale_after(self.clock.stale_after()))
     }
 
     /// This process is alive (a daemon, every [`HEARTBEAT_SECONDS`]); heartbeats a day old are

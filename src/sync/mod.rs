@@ -60,13 +60,60 @@ impl SyncError {
     }
 }
 
-/// What "now" is: the system clock, shifted by a fixed offset for tests and replays (`--now`).
+/// What "now" is: the system clock, shifted by a fixed offset for tests and replays (`--now`),
+/// standing still (`--freeze-clock`), or simulated: running `speed` times as fast as real time
+/// from an instant (`--simulate`), for a quarter run in minutes. Every wait for the calendar (the
+/// alarm, heartbeats, leases, polls for retries that fall due) goes through the clock, so it
+/// shrinks with the simulation; waits for real resources (the store, an HTTP answer) do not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Clock {
     offset_seconds: i64,
     /// A clock that stands still (crash drills compare runs at one instant).
     frozen: Option<Instant>,
+    simulated: Option<Simulation>,
 }
+
+/// A simulated clock: at the real instant `anchor_ms` (Unix milliseconds) it reads `epoch`, and
+/// runs on `speed` times as fast. Processes given the same simulation (two replicas and the
+/// sandbox) read the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Simulation {
+    pub epoch: Instant,
+    pub anchor_ms: i64,
+    pub speed: u32,
+}
+
+impl Simulation {
+    /// `SPEED@ANCHOR_MS` (`3600@1764000000000`), from the instant `epoch`.
+    pub fn parse(spec: &str, epoch: Instant) -> Result<Simulation, String> {
+        let (speed, anchor) = spec
+            .split_once('@')
+            .ok_or_else(|| format!("`{spec}` is not SPEED@ANCHOR_MS"))?;
+        let speed: u32 = speed
+            .parse()
+            .ok()
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| format!("`{speed}` is not a speed (a whole number from 1)"))?;
+        let anchor_ms: i64 = anchor
+            .parse()
+            .map_err(|_| format!("`{anchor}` is not Unix milliseconds"))?;
+        Ok(Simulation {
+            epoch,
+            anchor_ms,
+            speed,
+        })
+    }
+
+    /// Unix milliseconds on the simulated clock at the real instant `real_ms`.
+    pub fn at_ms(&self, real_ms: i64) -> i64 {
+        self.epoch.0 * 1000 + (real_ms - self.anchor_ms) * i64::from(self.speed)
+    }
+}
+
+/// A heartbeat is written at least this often (in real time) whatever the simulation's speed.
+const MIN_REAL_HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(100);
+/// A lease lasts at least this long in real time whatever the simulation's speed.
+const MIN_REAL_LEASE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Clock {
     pub fn system() -> Clock {
@@ -77,23 +124,92 @@ impl Clock {
     pub fn starting_at(now: Instant) -> Clock {
         Clock {
             offset_seconds: now.0 - chrono::Utc::now().timestamp(),
-            frozen: None,
+            ..Clock::default()
         }
     }
 
     /// A clock that reads `now` whenever it is asked.
     pub fn frozen_at(now: Instant) -> Clock {
         Clock {
-            offset_seconds: 0,
             frozen: Some(now),
+            ..Clock::default()
+        }
+    }
+
+    /// A simulated clock.
+    pub fn simulated(simulation: Simulation) -> Clock {
+        Clock {
+            simulated: Some(simulation),
+            ..Clock::default()
         }
     }
 
     pub fn now(&self) -> Instant {
-        match self.frozen {
-            Some(now) => now,
-            None => Instant(chrono::Utc::now().timestamp() + self.offset_seconds),
+        match (self.frozen, self.simulated) {
+            (Some(now), _) => now,
+            (None, Some(sim)) => Instant(
+                sim.at_ms(chrono::Utc::now().timestamp_millis())
+                    .div_euclid(1000),
+            ),
+            (None, None) => Instant(chrono::Utc::now().timestamp() + self.offset_seconds),
         }
+    }
+
+    /// How many times as fast as real time the clock runs (1 unless simulated).
+    pub fn speed(&self) -> u32 {
+        self.simulated.map_or(1, |s| s.speed)
+    }
+
+    /// The simulation, if the clock is one.
+    pub fn simulation(&self) -> Option<Simulation> {
+        self.simulated
+    }
+
+    /// The real time `span` of this clock's time takes.
+    pub fn real(&self, span: std::time::Duration) -> std::time::Duration {
+        span / self.speed()
+    }
+
+    /// Waits `span` of this clock's time.
+    pub async fn sleep(&self, span: std::time::Duration) {
+        tokio::time::sleep(self.real(span)).await
+    }
+
+    /// Waits until this clock reads `at` (at once if it already does).
+    pub async fn sleep_until(&self, at: Instant) {
+        let ms = at.0 * 1000
+            - match self.simulated {
+                Some(sim) => sim.at_ms(chrono::Utc::now().timestamp_millis()),
+                None => self.now().0 * 1000,
+            };
+        if ms > 0 {
+            let span = std::time::Duration::from_millis(ms as u64);
+            self.sleep(span).await;
+        }
+    }
+
+    /// `seconds`, or more when the simulation would make them shorter than `floor` of real time.
+    fn at_least(&self, seconds: i64, floor: std::time::Duration) -> i64 {
+        let floor = floor.as_secs_f64() * f64::from(self.speed());
+        seconds.max(floor.ceil() as i64)
+    }
+
+    /// How often a daemon writes its heartbeat (10 s; longer under a fast simulation).
+    pub fn heartbeat_every(&self) -> std::time::Duration {
+        let seconds = self.at_least(liveness::HEARTBEAT_SECONDS as i64, MIN_REAL_HEARTBEAT);
+        std::time::Duration::from_secs(seconds as u64)
+    }
+
+    /// How old a heartbeat is when its daemon is gone: 4.5 beats (45 s unless simulated).
+    pub fn stale_after(&self) -> i64 {
+        self.heartbeat_every().as_secs() as i64 * liveness::STALE_AFTER_SECONDS
+            / liveness::HEARTBEAT_SECONDS as i64
+    }
+
+    /// A lease of `seconds`, lasting at least a couple of real seconds under a simulation (a
+    /// write takes the same real time at any speed).
+    pub fn lease(&self, seconds: i64) -> i64 {
+        self.at_least(seconds, MIN_REAL_LEASE)
     }
 }
 
@@ -252,6 +368,24 @@ pub struct Engine {
     pulling: tokio::sync::Mutex<()>,
     /// One mail pass of this process at a time.
     mailing: tokio::sync::Mutex<()>,
+    /// The periods this process runs now (the store's run lease is per process: two fires of
+    /// one period in the same daemon would both hold it).
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// A period this process runs, until dropped.
+struct RunningHere<'a> {
+    running: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    period: String,
+}
+
+impl Drop for RunningHere<'_> {
+    fn drop(&mut self) {
+        self.running
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.period);
+    }
 }
 
 /// A name for this process that no other replica has: `HOST-PID-SALT`.
@@ -283,7 +417,7 @@ impl Engine {
             vault.clone(),
             owner.clone(),
             clock,
-            settings.delivery.lease_seconds,
+            clock.lease(settings.delivery.lease_seconds),
             settings.delivery.workers_per_system,
             settings.delivery.policy(),
         );
@@ -298,6 +432,7 @@ impl Engine {
             mailer,
             pulling: tokio::sync::Mutex::new(()),
             mailing: tokio::sync::Mutex::new(()),
+            running: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -420,19 +555,37 @@ impl Engine {
                 .run_steps(scope, opts, &filter, &reports, progress)
                 .await;
         }
+        let busy = || {
+            SyncError::Busy(format!(
+                "another run of {} is in progress; try again when it ends",
+                scope.period.id()
+            ))
+        };
+        let _here = {
+            let period = scope.period.id();
+            if !self
+                .running
+                .lock()
+                .expect("not poisoned")
+                .insert(period.clone())
+            {
+                return Err(busy());
+            }
+            RunningHere {
+                running: &self.running,
+                period,
+            }
+        };
         let lock = format!("run:{}", scope.period.id());
-        const LEASE: i64 = 120;
+        let lease = self.clock.lease(120);
         self.recover_dead_holders().await?;
         let now = self.clock.now();
         if !self
             .store
-            .acquire_lock(&lock, &self.owner, Instant(now.0 + LEASE), now)
+            .acquire_lock(&lock, &self.owner, Instant(now.0 + lease), now)
             .await?
         {
-            return Err(SyncError::Busy(format!(
-                "another run of {} is in progress; try again when it ends",
-                scope.period.id()
-            )));
+            return Err(busy());
         }
         let run_id = self
             .store
@@ -451,11 +604,13 @@ impl Engine {
         // The lease is renewed while the run lasts; a run that dies lets it lapse in two minutes.
         let renew = async {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(LEASE as u64 / 3)).await;
+                self.clock
+                    .sleep(std::time::Duration::from_secs(lease as u64 / 3))
+                    .await;
                 let now = self.clock.now();
                 if let Err(e) = self
                     .store
-                    .acquire_lock(&lock, &self.owner, Instant(now.0 + LEASE), now)
+                    .acquire_lock(&lock, &self.owner, Instant(now.0 + lease), now)
                     .await
                 {
                     tracing::warn!(error = %e, "cannot renew the run's lease");

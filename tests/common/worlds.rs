@@ -145,6 +145,8 @@ pub struct Setup {
     pub upstream_extra: String,
     /// The duties file, instead of the built-in duties.
     pub duties: Option<PathBuf>,
+    /// Arguments added to the sandbox's command line (its simulated clock).
+    pub sandbox_extra: Vec<String>,
 }
 
 impl World {
@@ -155,11 +157,11 @@ impl World {
 
     pub fn with(data: &Path, work: &Path, url: String, setup: &Setup) -> World {
         std::fs::create_dir_all(work).unwrap();
-        let mut extra = Vec::new();
+        let mut extra = setup.sandbox_extra.clone();
         if let Some(plan) = &setup.faults {
             let file = work.join("faults.toml");
             std::fs::write(&file, plan).unwrap();
-            extra = vec!["--faults".to_owned(), file.display().to_string()];
+            extra.extend(["--faults".to_owned(), file.display().to_string()]);
         }
         let sandbox = Sandbox::start(data, &extra);
         let key = work.join("vault.key");

@@ -1,0 +1,173 @@
+//! `cargo bench --bench soak`: a whole quarter unattended (issue 20), from the quarter's first
+//! day (15/06/2023) to its last deadline (19/09/2023), on the simulated clock: two daemon
+//! replicas on one PostgreSQL database and the sandbox, an incremental pull every 15 minutes
+//! (about 9,200 fires), BENCH_CHANGES_PER_DAY (10,000) source changes a day, the pre-fill and the
+//! daily refreshes, people acting on drafts, one replica killed, the database stopped, both
+//! replicas stopped for a night (`tests/common/soak.rs` tells the story; `tests/soak.rs` runs its
+//! last days in CI). Checks the same end as the test, then prints the figures (fires, writes, RSS
+//! of each replica at day 2 and at the end, store size, outbox depth, connections, wall time) and
+//! plots the samples to `docs/benchmarks-soak.svg`.
+//!
+//! BENCH_SOAK_SPEED (7200: a day in 12 s), BENCH_DOSSIERS (20,000), BENCH_UNITS (30),
+//! BENCH_SOAK_SEED. Disk: a few hundred MB (the database and the replicas' logs).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/common/soak.rs"]
+mod soak;
+#[path = "../tests/common/worlds.rs"]
+mod worlds;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let story = soak::Story {
+        speed: env_or("BENCH_SOAK_SPEED", 7200),
+        dossiers: env_or("BENCH_DOSSIERS", 20_000),
+        units: env_or("BENCH_UNITS", 30),
+        changes_per_day: env_or("BENCH_CHANGES_PER_DAY", 10_000),
+        deadline_days: 5,
+        start: "2023-06-15T00:00:00+07:00",
+        end: "2023-09-19T20:00:00+07:00",
+        seed: env_or("BENCH_SOAK_SEED", 20),
+        sample_hours: 24,
+    };
+    println!("soak: {story:?}");
+    let ended = soak::run(&story, dir.path());
+    let faults = soak::faults(&ended, 15 * 60);
+    let count = |prefix: &str| {
+        ended
+            .fires
+            .iter()
+            .filter(|f| f.job.starts_with(prefix))
+            .count()
+    };
+    let writes: u64 = ended
+        .reports
+        .values()
+        .map(|r| r["writes"].as_u64().unwrap_or(0))
+        .sum();
+    let mb = |kb: Option<u64>| kb.map_or("-".to_owned(), |kb| format!("{:.0}", kb as f64 / 1024.0));
+    println!();
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| wall time | {:.0} s |", ended.wall.as_secs_f64());
+    println!(
+        "| fires | {} ({} pulls, {} pre-fill, {} refresh) |",
+        ended.fires.len(),
+        count("pull"),
+        count("prefill:"),
+        count("refresh:")
+    );
+    println!("| source changes posted | {} |", ended.changes_posted);
+    println!("| person actions | {} |", ended.person_actions);
+    println!(
+        "| drafts held / writes | {} / {writes} |",
+        ended.reports.len()
+    );
+    let day2 = ended
+        .samples
+        .iter()
+        .find(|s| s.at.0 >= ended.samples[0].at.0 + 86_400);
+    let last = ended.samples.last();
+    for (n, name) in ["A", "B"].iter().enumerate() {
+        println!(
+            "| RSS replica {name}: day 2 / end | {} / {} MB |",
+            mb(day2.and_then(|s| s.rss_kb[n])),
+            mb(last.and_then(|s| s.rss_kb[n]))
+        );
+    }
+    if let Some(last) = last {
+        println!(
+            "| store at the end | {:.1} MB, {} connections, outbox depth {} |",
+            last.store_bytes as f64 / 1e6,
+            last.connections,
+            last.outbox_depth
+        );
+    }
+    println!(
+        "| cores | {} |",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    plot(&ended.samples);
+    if !faults.is_empty() {
+        eprintln!(
+            "the quarter did not end as it should:\n{}",
+            faults.join("\n")
+        );
+        std::process::exit(1);
+    }
+}
+
+/// The samples against the day of the story: each replica's RSS (MB), the store (MB), the outbox
+/// depth and the open connections, as SVG.
+fn plot(samples: &[soak::Sample]) {
+    use plotters::prelude::*;
+    if samples.is_empty() {
+        return;
+    }
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks-soak.svg");
+    let day = |s: &soak::Sample| (s.at.0 - samples[0].at.0) as f64 / 86_400.0;
+    let mut series: Vec<(&str, Vec<(f64, f64)>)> = vec![
+        ("RSS replica A (MB)", Vec::new()),
+        ("RSS replica B (MB)", Vec::new()),
+        ("store (MB)", Vec::new()),
+        ("outbox depth", Vec::new()),
+        ("connections", Vec::new()),
+    ];
+    for s in samples {
+        let x = day(s);
+        for (line, kb) in series.iter_mut().zip(s.rss_kb) {
+            if let Some(kb) = kb {
+                line.1.push((x, kb as f64 / 1024.0));
+            }
+        }
+        series[2].1.push((x, s.store_bytes as f64 / 1e6));
+        series[3].1.push((x, s.outbox_depth as f64));
+        series[4].1.push((x, s.connections as f64));
+    }
+    let x_max = samples.last().map_or(1.0, day).max(1.0);
+    let y_max = series
+        .iter()
+        .flat_map(|(_, l)| l.iter().map(|p| p.1))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let root = SVGBackend::new(&file, (900, 520)).into_drawing_area();
+    root.fill(&WHITE).expect("draw");
+    let colours = [BLUE, RED, GREEN, MAGENTA, BLACK];
+    let mut chart = ChartBuilder::on(&root)
+        .caption("A quarter unattended: samples", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .expect("chart");
+    chart
+        .configure_mesh()
+        .x_desc("day of the story")
+        .draw()
+        .expect("draw");
+    for (i, (name, line)) in series.into_iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        chart
+            .draw_series(LineSeries::new(line, colour.stroke_width(2)))
+            .expect("draw")
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()
+        .expect("draw");
+    root.present().expect("write the plot");
+    println!("plot written to {}", file.display());
+}

@@ -1,0 +1,692 @@
+//! The unattended quarter (issue 20) as one story on a simulated clock: a sandbox, a PostgreSQL
+//! store reached through a proxy, and two daemon replicas, all reading the same clock (an epoch and
+//! a speed). The story script changes the source every simulated hour, people act on drafts,
+//! one replica is killed, the database stops, both replicas are stopped for a while; then the
+//! end is checked against a clean `sync` of the same final data (a separate world on SQLite).
+//! The short story runs in CI (`tests/soak.rs`); the benchmark command runs the whole quarter
+//! with sampling (`benches/soak.rs`).
+
+#![allow(dead_code)]
+
+use crate::common::proxy::Proxy;
+use crate::common::stores::TestDb;
+use crate::worlds::{self, Seeded, World};
+use baocao_sync::domain::Instant;
+use baocao_sync::sync::Simulation;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// What story to run.
+#[derive(Debug, Clone)]
+pub struct Story {
+    /// How many times as fast as real time the clock runs.
+    pub speed: u32,
+    /// The generated province.
+    pub dossiers: usize,
+    pub units: usize,
+    /// Source changes (dossiers whose channel is swapped) per simulated day.
+    pub changes_per_day: usize,
+    /// Every duty's deadline, in days after the cut-off (2023-09-14).
+    pub deadline_days: i64,
+    /// Where the story starts and ends (RFC 3339, ICT).
+    pub start: &'static str,
+    pub end: &'static str,
+    pub seed: u64,
+    /// Sample the replicas' memory, the store and the outbox every this many simulated hours.
+    pub sample_hours: i64,
+}
+
+/// One sample of the running system.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub at: Instant,
+    /// Resident memory of each replica (A, B) running then, in kB.
+    pub rss_kb: [Option<u64>; 2],
+    pub store_bytes: i64,
+    pub outbox_depth: i64,
+    pub connections: i64,
+}
+
+/// What the story left, for the checks and the benchmark's figures.
+pub struct Ended {
+    pub fires: Vec<baocao_sync::store::Fire>,
+    /// Periods of simulated time when no replica could claim a fire: both stopped, the store away.
+    pub outages: Vec<(Instant, Instant)>,
+    /// The reports each reporting system holds (the sandbox's inspection).
+    pub reports: BTreeMap<String, Value>,
+    /// What a clean `sync` of the final data writes, by report.
+    pub clean: BTreeMap<String, Value>,
+    /// Reports a person left as they were, with what the person left (status, version, content).
+    pub kept_by_person: BTreeMap<String, Value>,
+    /// Reports a person deleted (recreated or not since), with the writes they had received.
+    pub deleted: BTreeMap<String, u64>,
+    /// Writes by report, from the store's audit (answers created, updated, recreated).
+    pub audited_writes: BTreeMap<String, u64>,
+    pub samples: Vec<Sample>,
+    /// The replica killed during the pre-fill left it unfinished, and another ran it again.
+    pub orphaned: bool,
+    pub changes_posted: usize,
+    pub person_actions: usize,
+    pub wall: std::time::Duration,
+    pub logs: Vec<PathBuf>,
+}
+
+fn at(text: &str) -> Instant {
+    Instant::parse(text).unwrap()
+}
+
+fn key(r: &Value) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        r["system"].as_str().unwrap_or_default(),
+        r["form"].as_str().unwrap_or_default(),
+        r["period"].as_str().unwrap_or_default(),
+        r["unit"].as_str().unwrap_or_default()
+    )
+}
+
+/// The built-in duties with every deadline `days` after the cut-off.
+fn duties(dir: &Path, days: i64) -> PathBuf {
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/duties/quang-ngai-2023.toml"),
+    )
+    .unwrap();
+    let text: String = shipped
+        .lines()
+        .map(|l| {
+            if l.starts_with("deadline_days = ") {
+                format!("deadline_days = {days}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let file = dir.join("duties.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// A replica of the daemon on the simulated clock, its log appended to `log`.
+struct Replica {
+    child: Child,
+}
+
+impl Replica {
+    fn start(config: &Path, simulate: &str, start: &str, log: &Path) -> Replica {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_baocao-sync"))
+            .args(["daemon", "--simulate", simulate, "--now", start, "--config"])
+            .arg(config)
+            .env("BAOCAO__HTTP__LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Replica { child }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, and its exit (0: a clean stop).
+    fn stop(mut self) -> Option<i32> {
+        // SAFETY: a signal to our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What happens in the story, at an instant of the simulated clock.
+#[derive(Debug, Clone)]
+enum Event {
+    /// The source changes this many dossiers.
+    Changes(usize),
+    /// A person acts on a draft.
+    Person(&'static str),
+    KillOne,
+    RestartOne,
+    CutStore,
+    RestoreStore,
+    StopBoth,
+    StartBoth,
+    Sample,
+}
+
+/// The dossiers of the period whose channel can be swapped (the ones the changes pick from).
+fn swappable(data: &Path) -> Vec<Value> {
+    std::fs::read_to_string(data.join("dossiers.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|d| {
+            let received = d["NgayTiepNhan"].as_str().unwrap_or_default();
+            (received.starts_with("202307") || received.starts_with("202308"))
+                && matches!(d["KenhThucHien"].as_str(), Some("1" | "2"))
+        })
+        .collect()
+}
+
+/// Every record of the data set dated as updated at `cap` at the latest: during the story only
+/// its script changes the source (the generator dates updates weeks past the cut-off), so that
+/// the clean run and the last refresh read the same records.
+fn updated_by(data: &Path, cap: Instant) {
+    let cap = cap.to_local().format("%Y%m%d%H%M%S").to_string();
+    for file in ["dossiers.ndjson", "ratings.ndjson", "feedback.ndjson"] {
+        let path = data.join(file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut out = String::with_capacity(text.len());
+        for line in text.lines() {
+            let mut record: Value = serde_json::from_str(line).unwrap();
+            if record["CapNhatLuc"]
+                .as_str()
+                .is_some_and(|u| u > cap.as_str())
+            {
+                record["CapNhatLuc"] = cap.clone().into();
+            }
+            out.push_str(&format!("{record}\n"));
+        }
+        std::fs::write(&path, out).unwrap();
+    }
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn reports(address: &str) -> BTreeMap<String, Value> {
+    let list: Vec<Value> = http()
+        .get(format!("{address}/_sandbox/reports"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    list.into_iter().map(|r| (key(&r), r)).collect()
+}
+
+fn post_dossiers(address: &str, lines: &str) {
+    let answer = http()
+        .post(format!("{address}/_sandbox/records/dossiers"))
+        .body(lines.to_owned())
+        .send()
+        .unwrap();
+    assert!(answer.status().is_success(), "the sandbox took the changes");
+}
+
+/// The story's script: every event at its simulated instant, in order.
+fn script(story: &Story, rng: &mut Seeded) -> Vec<(Instant, Event)> {
+    let (start, end) = (at(story.start), at(story.end));
+    let cutoff_next = at("2023-09-15T07:00:00+07:00");
+    let last_refresh = Instant(cutoff_next.0 + (story.deadline_days - 1) * 86_400);
+    let mut out = Vec::new();
+    // Changes every hour until an hour before the last refresh.
+    let per_hour = story.changes_per_day.div_ceil(24);
+    let mut t = Instant((start.0 / 3600 + 1) * 3600);
+    while t.0 < last_refresh.0 - 3600 {
+        out.push((t, Event::Changes(per_hour)));
+        t = Instant(t.0 + 3600);
+    }
+    // People between the pre-fill and the last refresh: eight actions at random moments.
+    let window = (cutoff_next.0 + 3 * 3600, last_refresh.0 - 3600);
+    for verb in [
+        "edit", "approve", "release", "delete", "edit", "approve", "release", "send",
+    ] {
+        let t = window.0 + rng.pick((window.1 - window.0) as u64) as i64;
+        out.push((Instant(t), Event::Person(verb)));
+    }
+    // The replica running the pre-fill killed while it runs, back an hour later.
+    let kill = cutoff_next.0;
+    out.push((Instant(kill), Event::KillOne));
+    out.push((Instant(kill + 3600), Event::RestartOne));
+    // The database away for two simulated hours, in the afternoon after the pre-fill.
+    let cut = cutoff_next.0 + 5 * 3600 + rng.pick(4 * 3600) as i64;
+    out.push((Instant(cut), Event::CutStore));
+    out.push((Instant(cut + 2 * 3600), Event::RestoreStore));
+    // Both replicas stopped for two hours and a bit the night before the last refresh.
+    let night = last_refresh.0 - 6 * 3600;
+    out.push((Instant(night), Event::StopBoth));
+    out.push((Instant(night + 2 * 3600 + 600), Event::StartBoth));
+    let mut t = start;
+    while t < end {
+        out.push((t, Event::Sample));
+        t = Instant(t.0 + story.sample_hours * 3600);
+    }
+    out.sort_by_key(|(t, _)| t.0);
+    out
+}
+
+/// Runs the story and returns what it left; panics when the system under test fails it outright
+/// (a replica that does not stop cleanly).
+pub fn run(story: &Story, dir: &Path) -> Ended {
+    let wall = std::time::Instant::now();
+    let data = worlds::province(dir, story.dossiers, story.units);
+    updated_by(&data, Instant(at(story.start).0 - 3600));
+    let duties = duties(dir, story.deadline_days);
+    let anchor_ms = chrono::Utc::now().timestamp_millis() + 2_000;
+    let simulate = format!("{}@{anchor_ms}", story.speed);
+    let sim = Simulation::parse(&simulate, at(story.start)).unwrap();
+    let sim_now = || {
+        Instant(
+            sim.at_ms(chrono::Utc::now().timestamp_millis())
+                .div_euclid(1000),
+        )
+    };
+    let setup = worlds::Setup {
+        duties: Some(duties.clone()),
+        sandbox_extra: vec![
+            "--simulate".into(),
+            simulate.clone(),
+            "--now".into(),
+            story.start.into(),
+        ],
+        ..worlds::Setup::default()
+    };
+    let db = TestDb::new("postgres");
+    let proxy = Proxy::spawn("127.0.0.1:5432");
+    let (_, name) = db.url().rsplit_once('/').unwrap();
+    let through = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
+    let world = World::with(&data, &dir.join("soak"), through, &setup);
+    let logs = [dir.join("replica-a.log"), dir.join("replica-b.log")];
+    let start_replica = |n: usize| Replica::start(world.config(), &simulate, story.start, &logs[n]);
+
+    let mut rng = Seeded::new(story.seed);
+    let events = script(story, &mut rng);
+    let pool = swappable(&data);
+    assert!(!pool.is_empty(), "the province has dossiers to change");
+    let mut finals: BTreeMap<String, String> = BTreeMap::new();
+    let mut kept_by_person: BTreeMap<String, Value> = BTreeMap::new();
+    let mut deleted = BTreeMap::new();
+    let mut outages = Vec::new();
+    let mut samples = Vec::new();
+    let (mut changes_posted, mut person_actions) = (0, 0);
+    let mut replicas: Vec<Option<Replica>> = vec![Some(start_replica(0)), Some(start_replica(1))];
+    let mut down_since = None;
+    let (mut killed, mut killed_fire) = (0, None);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    for (when, event) in events {
+        while sim_now() < when {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        match event {
+            Event::Changes(n) => {
+                let stamp = sim_now().to_local().format("%Y%m%d%H%M%S").to_string();
+                let mut lines = String::new();
+                for _ in 0..n {
+                    let mut d = pool[rng.pick(pool.len() as u64) as usize - 1].clone();
+                    let key = d["MaHoSo"].as_str().unwrap().to_owned();
+                    if let Some(last) = finals.get(&key) {
+                        d = serde_json::from_str(last).unwrap();
+                    }
+                    let swapped = if d["KenhThucHien"] == "1" { "2" } else { "1" };
+                    d["KenhThucHien"] = swapped.into();
+                    d["CapNhatLuc"] = stamp.clone().into();
+                    finals.insert(key, d.to_string());
+                    lines.push_str(&format!("{d}\n"));
+                }
+                post_dossiers(world.address(), &lines);
+                changes_posted += n;
+            }
+            Event::Person(verb) => {
+                let held = reports(world.address());
+                let drafts: Vec<&Value> = held
+                    .values()
+                    .filter(|r| r["status"] == "draft" && r["version"].as_u64() > Some(0))
+                    .collect();
+                if drafts.is_empty() {
+                    continue;
+                }
+                let target = drafts[rng.pick(drafts.len() as u64) as usize - 1].clone();
+                let k = key(&target);
+                let steps: &[&str] = match verb {
+                    "release" => &["approve", "release"],
+                    "send" => &["approve", "sign", "send"],
+                    other => std::slice::from_ref(match other {
+                        "edit" => &"edit",
+                        "approve" => &"approve",
+                        _ => &"delete",
+                    }),
+                };
+                for step in steps {
+                    let answer = http()
+                        .post(format!("{}/_sandbox/reports/{k}/{step}", world.address()))
+                        .send()
+                        .unwrap();
+                    assert!(answer.status().is_success(), "{step} {k}");
+                }
+                person_actions += 1;
+                kept_by_person.remove(&k);
+                match verb {
+                    "release" => {}
+                    "delete" => {
+                        let before = target["writes"].as_u64().unwrap_or(0);
+                        *deleted.entry(k).or_default() += before;
+                    }
+                    _ => {
+                        let after = reports(world.address()).remove(&k).unwrap();
+                        kept_by_person.insert(k, after);
+                    }
+                }
+            }
+            Event::KillOne => {
+                // The replica running the pre-fill, while it runs (A if none is found in time).
+                let unfinished = || {
+                    runtime.block_on(async {
+                        let pg = sqlx::PgPool::connect(db.url()).await.unwrap();
+                        let holder: Option<(String, i64, String)> = sqlx::query_as(
+                            "SELECT job, slot, claimed_by FROM fires \
+                             WHERE job LIKE 'prefill:%' AND outcome IS NULL",
+                        )
+                        .fetch_optional(&pg)
+                        .await
+                        .unwrap();
+                        pg.close().await;
+                        holder
+                    })
+                };
+                let waited = std::time::Instant::now();
+                let mut holder = unfinished();
+                while holder.is_none() && waited.elapsed().as_secs() < 2 {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    holder = unfinished();
+                }
+                let pid =
+                    |owner: &str| owner.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+                let n = holder
+                    .as_ref()
+                    .and_then(|(_, _, owner)| pid(owner))
+                    .and_then(|pid| {
+                        (0..2).find(|&n| replicas[n].as_ref().is_some_and(|r| r.pid() == pid))
+                    })
+                    .unwrap_or(0);
+                if let Some(r) = replicas[n].take() {
+                    r.kill();
+                }
+                killed = n;
+                killed_fire = holder;
+            }
+            Event::RestartOne => replicas[killed] = Some(start_replica(killed)),
+            Event::CutStore => {
+                proxy.cut();
+                down_since = Some(sim_now());
+            }
+            Event::RestoreStore => {
+                proxy.restore();
+                outages.push((down_since.take().unwrap(), sim_now()));
+            }
+            Event::StopBoth => {
+                let from = sim_now();
+                for slot in &mut replicas {
+                    if let Some(r) = slot.take() {
+                        assert_eq!(r.stop(), Some(0), "a replica stops cleanly");
+                    }
+                }
+                down_since = Some(from);
+            }
+            Event::StartBoth => {
+                replicas = vec![Some(start_replica(0)), Some(start_replica(1))];
+                outages.push((down_since.take().unwrap(), sim_now()));
+            }
+            Event::Sample => {
+                let rss_kb = [0, 1].map(|n| replicas[n].as_ref().map(|r| rss_kb(r.pid())));
+                let (store_bytes, outbox_depth, connections) = runtime.block_on(async {
+                    let pg = sqlx::PgPool::connect(db.url()).await.unwrap();
+                    let size: i64 =
+                        sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                            .fetch_one(&pg)
+                            .await
+                            .unwrap();
+                    let depth: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')",
+                    )
+                    .fetch_one(&pg)
+                    .await
+                    .unwrap_or(0);
+                    let connections: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()",
+                    )
+                    .fetch_one(&pg)
+                    .await
+                    .unwrap();
+                    pg.close().await;
+                    (size, depth, connections - 1)
+                });
+                samples.push(Sample {
+                    at: sim_now(),
+                    rss_kb,
+                    store_bytes,
+                    outbox_depth,
+                    connections,
+                });
+            }
+        }
+    }
+    while sim_now() < at(story.end) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for slot in &mut replicas {
+        if let Some(r) = slot.take() {
+            assert_eq!(r.stop(), Some(0), "a replica stops cleanly at the end");
+        }
+    }
+
+    let (fires, audited_writes) = runtime.block_on(async {
+        use baocao_sync::store::Store;
+        let store = db.open().await;
+        let fires = store.fires("").await.unwrap();
+        let mut writes: BTreeMap<String, u64> = BTreeMap::new();
+        for entry in store
+            .audit(Some(worlds::PERIOD), None, 1_000_000)
+            .await
+            .unwrap()
+        {
+            let written = matches!(
+                entry.answer.as_deref(),
+                Some("created" | "updated" | "recreated" | "found_written")
+            );
+            if entry.action == "write" && written {
+                let k = format!(
+                    "{}/{}/{}/{}",
+                    entry.system.unwrap_or_default(),
+                    entry.form.unwrap_or_default(),
+                    entry.period.unwrap_or_default(),
+                    entry.unit.unwrap_or_default()
+                );
+                *writes.entry(k).or_default() += 1;
+            }
+        }
+        (fires, writes)
+    });
+    let held = reports(world.address());
+    let orphaned = killed_fire.is_some_and(|(job, slot, holder)| {
+        fires
+            .iter()
+            .any(|f| f.job == job && f.slot.0 == slot && f.claimed_by != holder)
+    });
+
+    // The clean run: the same province and the same final changes, one `sync` at the last
+    // refresh's instant, on SQLite.
+    let last_refresh =
+        Instant(at("2023-09-15T07:00:00+07:00").0 + (story.deadline_days - 1) * 86_400);
+    let clean_setup = worlds::Setup {
+        duties: Some(duties),
+        ..worlds::Setup::default()
+    };
+    let clean_db = format!("sqlite://{}", dir.join("clean.db").display());
+    let clean = World::with(&data, &dir.join("clean"), clean_db, &clean_setup);
+    let lines: String = finals.values().map(|l| format!("{l}\n")).collect();
+    if !lines.is_empty() {
+        post_dossiers(clean.address(), &lines);
+    }
+    let stamp = last_refresh
+        .to_local()
+        .format("%Y-%m-%dT%H:%M:%S+07:00")
+        .to_string();
+    clean.sync(&stamp, None);
+    let clean_reports = reports(clean.address());
+    drop(proxy);
+    Ended {
+        fires,
+        outages,
+        reports: held,
+        clean: clean_reports,
+        kept_by_person,
+        deleted,
+        audited_writes,
+        samples,
+        orphaned,
+        changes_posted,
+        person_actions,
+        wall: wall.elapsed(),
+        logs: logs.to_vec(),
+    }
+}
+
+/// What does not hold at the end of a story, in words (empty when everything holds).
+pub fn faults(ended: &Ended, pull_every: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    // Every fire finished, none failed.
+    for f in &ended.fires {
+        match f.outcome.as_deref() {
+            None => out.push(format!("fire {} {} never finished", f.job, f.slot)),
+            Some(o) if o.starts_with("failed") => {
+                out.push(format!("fire {} {} failed: {o}", f.job, f.slot))
+            }
+            Some(_) => {}
+        }
+    }
+    // Pulls: one every slot, except while no replica could claim one; the fire after such a
+    // gap is the latest slot due when it was claimed (the missed ones coalesced into it).
+    let pulls: Vec<&baocao_sync::store::Fire> =
+        ended.fires.iter().filter(|f| f.job == "pull").collect();
+    for pair in pulls.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if b.slot.0 - a.slot.0 == pull_every {
+            continue;
+        }
+        let explained = ended
+            .outages
+            .iter()
+            .any(|(from, to)| a.slot.0 < to.0 && b.slot.0 + pull_every > from.0);
+        if !explained {
+            out.push(format!(
+                "pulls {} and {} with no outage between them",
+                a.slot, b.slot
+            ));
+        }
+        if b.slot.0 != b.claimed_at.0.div_euclid(pull_every) * pull_every {
+            out.push(format!(
+                "after a gap the pull of {} ran, not the latest slot due at {}",
+                b.slot, b.claimed_at
+            ));
+        }
+    }
+    let done = |prefix: &str| {
+        ended
+            .fires
+            .iter()
+            .filter(|f| f.job.starts_with(prefix) && f.outcome.as_deref() == Some("done"))
+            .count()
+    };
+    if done("prefill:") != 1 {
+        let prefills: Vec<_> = ended
+            .fires
+            .iter()
+            .filter(|f| f.job.starts_with("prefill:"))
+            .collect();
+        out.push(format!(
+            "{} pre-fills done, not 1: {prefills:?}",
+            done("prefill:")
+        ));
+    }
+    // Reports: as the clean run computed them, unless a person keeps them.
+    for (k, expected) in &ended.clean {
+        let held = ended.reports.get(k);
+        if let Some(kept) = ended.kept_by_person.get(k) {
+            let same = held.is_some_and(|h| {
+                ["status", "version", "content_hash", "rows"]
+                    .iter()
+                    .all(|f| h[f] == kept[f])
+            });
+            if !same {
+                out.push(format!("{k}: a person left it {kept}, now {held:?}"));
+            }
+            continue;
+        }
+        match held {
+            None if ended.deleted.contains_key(k) => {}
+            None => out.push(format!("{k}: missing")),
+            Some(h) if h["content_hash"] != expected["content_hash"] => out.push(format!(
+                "{k}: holds {} where the clean run wrote {}",
+                h["content_hash"], expected["content_hash"]
+            )),
+            Some(_) => {}
+        }
+    }
+    for k in ended.reports.keys() {
+        if !ended.clean.contains_key(k) {
+            out.push(format!(
+                "{k}: written, but the clean run has no such report"
+            ));
+        }
+    }
+    // Writes: none in vain, each one in the audit.
+    let mut writes = HashMap::new();
+    for (k, r) in &ended.reports {
+        if r["rewrites"].as_u64() != Some(0) {
+            out.push(format!(
+                "{k}: {} writes of content it already held",
+                r["rewrites"]
+            ));
+        }
+        let w = r["writes"].as_u64().unwrap_or(0) + ended.deleted.get(k).copied().unwrap_or(0);
+        writes.insert(k.clone(), w);
+        let audited = ended.audited_writes.get(k).copied().unwrap_or(0);
+        if audited != w {
+            out.push(format!("{k}: {w} writes, {audited} in the audit"));
+        }
+    }
+    for k in ended.audited_writes.keys() {
+        if !writes.contains_key(k) && !ended.deleted.contains_key(k) {
+            out.push(format!(
+                "{k}: audited writes of a report the system does not hold"
+            ));
+        }
+    }
+    out
+}
