@@ -331,6 +331,7 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
     let mut finals: BTreeMap<String, String> = BTreeMap::new();
     let mut kept_by_person: BTreeMap<String, Value> = BTreeMap::new();
     let mut deleted = BTreeMap::new();
+    let mut edited = std::collections::BTreeSet::new();
     let mut outages = Vec::new();
     let mut samples = Vec::new();
     let (mut changes_posted, mut person_actions) = (0, 0);
@@ -392,12 +393,18 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
                 person_actions += 1;
                 kept_by_person.remove(&k);
                 match verb {
-                    "release" => {}
+                    // Released, it is a draft again: ours to update, unless a person's typing
+                    // is in it (then it stays theirs).
+                    "release" if !edited.contains(&k) => {}
                     "delete" => {
                         let before = target["writes"].as_u64().unwrap_or(0);
-                        *deleted.entry(k).or_default() += before;
+                        *deleted.entry(k.clone()).or_default() += before;
+                        edited.remove(&k);
                     }
                     _ => {
+                        if verb == "edit" {
+                            edited.insert(k.clone());
+                        }
                         let after = reports(world.address()).remove(&k).unwrap();
                         kept_by_person.insert(k, after);
                     }
