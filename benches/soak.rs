@@ -8,7 +8,7 @@
 //! of each replica at day 2 and at the end, store size, outbox depth, connections, wall time) and
 //! plots the samples to `docs/benchmarks-soak.svg`.
 //!
-//! BENCH_SOAK_SPEED (7200: a day in 12 s), BENCH_DOSSIERS (20,000), BENCH_UNITS (30),
+//! BENCH_SOAK_SPEED (7200: a day in 12 s), BENCH_DOSSIERS (10,000), BENCH_UNITS (20),
 //! BENCH_SOAK_SEED. Disk: a few hundred MB (the database and the replicas' logs).
 
 #[path = "../tests/common/mod.rs"]
@@ -29,8 +29,8 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let story = soak::Story {
         speed: env_or("BENCH_SOAK_SPEED", 7200),
-        dossiers: env_or("BENCH_DOSSIERS", 20_000),
-        units: env_or("BENCH_UNITS", 30),
+        dossiers: env_or("BENCH_DOSSIERS", 10_000),
+        units: env_or("BENCH_UNITS", 20),
         changes_per_day: env_or("BENCH_CHANGES_PER_DAY", 10_000),
         deadline_days: 5,
         start: "2023-06-15T00:00:00+07:00",
