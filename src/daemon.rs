@@ -238,7 +238,7 @@ async fn tick(
     };
     let due = schedule.due(now, |p| done.contains(&Job::Prefill(p.clone()).name()));
     // Before stopped peers' heartbeats are forgotten: what they claimed and never finished.
-    adopt_orphaned_fires(engine, schedule, runs, now, &due).await;
+    adopt_orphaned_fires(engine, schedule, runs, now, &due, &done).await;
     match engine.recover_stopped_peers().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(recovered = n, "recovered what stopped replicas held"),
@@ -273,13 +273,15 @@ async fn tick(
 
 /// Fires claimed by a process that is gone (killed, or its heartbeat stopped) and never finished:
 /// each runs again here, unless a newer fire of its job is due by now (that one does the same work,
-/// later), or its period is no longer worked on; then it is closed saying so.
+/// later), its period's pre-fill is done (`prefilled`: the jobs with a fire ended `done`), or its
+/// period is no longer worked on; then it is closed saying so.
 async fn adopt_orphaned_fires(
     engine: &Arc<Engine>,
     schedule: &Schedule,
     runs: &mut JoinSet<()>,
     now: crate::domain::Instant,
     due: &[Fire],
+    prefilled: &HashSet<String>,
 ) {
     let orphans = async {
         let unfinished = engine.store.unfinished_fires().await?;
@@ -333,6 +335,11 @@ async fn adopt_orphaned_fires(
             }
         }
         let closed = match (job, newer) {
+            (Some(Job::Prefill(p)), None) if prefilled.contains(&orphan.job) => format!(
+                "superseded: {} was gone before it finished; the pre-fill of {} is done",
+                orphan.claimed_by,
+                p.id()
+            ),
             (Some(job), None) => {
                 tracing::warn!(job = %orphan.job, slot = %orphan.slot, gone = %orphan.claimed_by, "a fire whose process is gone runs again");
                 let fire = Fire {
@@ -423,10 +430,15 @@ async fn fire_once(engine: &Arc<Engine>, fire: &Fire) -> (String, bool) {
                 RecordKind::Feedback,
             ];
             match engine
-                .pull(&kinds, &crate::sync::pull::PullPlan::default())
+                .pull_unless_pulling(&kinds, &crate::sync::pull::PullPlan::default())
                 .await
             {
-                Ok(results) => {
+                Ok(None) => (
+                    "busy: a pull is running in this process; the next slot's reads what arrives meanwhile"
+                        .to_owned(),
+                    false,
+                ),
+                Ok(Some(results)) => {
                     let failed: Vec<String> = results
                         .iter()
                         .filter_map(|(k, o)| {
@@ -445,6 +457,25 @@ async fn fire_once(engine: &Arc<Engine>, fire: &Fire) -> (String, bool) {
             }
         }
         Job::Prefill(period) | Job::Refresh(period) => {
+            if let Job::Prefill(_) = &fire.job {
+                // Claimed by a tick that read the fires before another pre-fill of the period
+                // ended `done`: the refreshes carry on from there.
+                let name = fire.job.name();
+                match engine.store.fires(&name).await {
+                    Ok(fires) => {
+                        if fires
+                            .iter()
+                            .any(|f| f.job == name && f.outcome.as_deref() == Some(scheduler::DONE))
+                        {
+                            return (
+                                format!("superseded: the pre-fill of {} is done", period.id()),
+                                false,
+                            );
+                        }
+                    }
+                    Err(e) => return failed(&SyncError::from(e)),
+                }
+            }
             let options = RunOptions {
                 pull: true,
                 deliver: false,

@@ -110,10 +110,15 @@ impl Simulation {
     }
 }
 
-/// A heartbeat is written at least this often (in real time) whatever the simulation's speed.
-const MIN_REAL_HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(100);
-/// A lease lasts at least this long in real time whatever the simulation's speed.
-const MIN_REAL_LEASE: std::time::Duration = std::time::Duration::from_secs(2);
+/// A heartbeat is written at most this often (in real time) whatever the simulation's speed, so
+/// that a daemon is judged gone only after 18 real seconds without one. A store's commit can take
+/// seconds on a loaded machine (seen: 4.4 s on PostgreSQL during the quarter's soak at 7200×), far
+/// longer than a fast simulation's 45 s last in real time; a live daemon judged gone has its fires
+/// run twice.
+const MIN_REAL_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(4);
+/// A lease lasts at least this long in real time whatever the simulation's speed (a renewal can
+/// wait on the store as long as a heartbeat can).
+const MIN_REAL_LEASE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Clock {
     pub fn system() -> Clock {
@@ -523,6 +528,28 @@ impl Engine {
         // One pull at a time in this process: the schedule's pull and a run's would fetch the
         // same windows twice and queue for the same write lock.
         let _one = self.pulling.lock().await;
+        self.pull_now(kinds, plan).await
+    }
+
+    /// Pulls `kinds` unless a pull is already running in this process (`None`): the schedule's
+    /// pull does not queue behind a long one (a first pull of years of history outlasts many
+    /// slots); what arrives meanwhile is read by the next slot's.
+    pub async fn pull_unless_pulling(
+        &self,
+        kinds: &[RecordKind],
+        plan: &pull::PullPlan,
+    ) -> Result<Option<Vec<(RecordKind, PullOutcome)>>, SyncError> {
+        let Ok(_one) = self.pulling.try_lock() else {
+            return Ok(None);
+        };
+        self.pull_now(kinds, plan).await.map(Some)
+    }
+
+    async fn pull_now(
+        &self,
+        kinds: &[RecordKind],
+        plan: &pull::PullPlan,
+    ) -> Result<Vec<(RecordKind, PullOutcome)>, SyncError> {
         let history_from = self
             .settings
             .pull

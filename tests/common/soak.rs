@@ -36,6 +36,11 @@ pub struct Story {
     pub seed: u64,
     /// Sample the replicas' memory, the store and the outbox every this many simulated hours.
     pub sample_hours: i64,
+    /// The story's database commits without waiting for its WAL to reach the disk
+    /// (`synchronous_commit = off`): a quarter's commits compressed into minutes wait seconds
+    /// on a small machine's disk otherwise, and a slot lasts 125 ms of real time at 7200×. What
+    /// is tested is unchanged: the database is cut off by a proxy, never crashed.
+    pub asynchronous_commit: bool,
 }
 
 /// One sample of the running system.
@@ -44,6 +49,8 @@ pub struct Sample {
     pub at: Instant,
     /// Resident memory of each replica (A, B) running then, in kB.
     pub rss_kb: [Option<u64>; 2],
+    /// The process of each replica sampled (a restarted replica is a new process).
+    pub pid: [Option<u32>; 2],
     pub store_bytes: i64,
     pub outbox_depth: i64,
     pub connections: i64,
@@ -111,14 +118,15 @@ fn duties(dir: &Path, days: i64) -> PathBuf {
 /// A replica of the daemon on the simulated clock, its log appended to `log`.
 struct Replica {
     child: Child,
+    log: PathBuf,
 }
 
 impl Replica {
-    fn start(config: &Path, simulate: &str, start: &str, log: &Path) -> Replica {
+    fn start(config: &Path, simulate: &str, start: &str, log_path: &Path) -> Replica {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log)
+            .open(log_path)
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_baocao-sync"))
             .args(["daemon", "--simulate", simulate, "--now", start, "--config"])
@@ -129,7 +137,10 @@ impl Replica {
             .stderr(log)
             .spawn()
             .unwrap();
-        Replica { child }
+        Replica {
+            child,
+            log: log_path.to_owned(),
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -143,11 +154,40 @@ impl Replica {
 
     /// SIGTERM, and its exit (0: a clean stop).
     fn stop(mut self) -> Option<i32> {
+        if let Some(gone) = self.child.try_wait().unwrap() {
+            self.died(gone);
+        }
         // SAFETY: a signal to our own child.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        self.child.wait().unwrap().code()
+        let status = self.child.wait().unwrap();
+        if status.code().is_none() {
+            self.died(status);
+        }
+        status.code()
+    }
+
+    /// Panics if the replica is no longer running: the story never lets one go on its own.
+    fn check_alive(&mut self) {
+        if let Some(gone) = self.child.try_wait().unwrap() {
+            self.died(gone);
+        }
+    }
+
+    fn died(&self, status: std::process::ExitStatus) -> ! {
+        use std::os::unix::process::ExitStatusExt;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        panic!(
+            "replica {} ended on its own or uncleanly: exit {:?}, signal {:?}, core dumped {}; the last lines of {}:\n{tail}",
+            self.child.id(),
+            status.code(),
+            status.signal(),
+            status.core_dumped(),
+            self.log.display()
+        );
     }
 }
 
@@ -317,6 +357,18 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
         ..worlds::Setup::default()
     };
     let db = TestDb::new("postgres");
+    if story.asynchronous_commit {
+        let (_, name) = db.url().rsplit_once('/').unwrap();
+        let statement = format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off");
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let pg = sqlx::PgPool::connect(db.url()).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&pg)
+                .await
+                .unwrap();
+            pg.close().await;
+        });
+    }
     let proxy = Proxy::spawn("127.0.0.1:5432");
     let (_, name) = db.url().rsplit_once('/').unwrap();
     let through = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
@@ -470,7 +522,11 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
                 outages.push((down_since.take().unwrap(), sim_now()));
             }
             Event::Sample => {
-                let rss_kb = [0, 1].map(|n| replicas[n].as_ref().map(|r| rss_kb(r.pid())));
+                for r in replicas.iter_mut().flatten() {
+                    r.check_alive();
+                }
+                let pid = [0, 1].map(|n| replicas[n].as_ref().map(|r| r.pid()));
+                let rss_kb = pid.map(|p| p.map(rss_kb));
                 let (store_bytes, outbox_depth, connections) = runtime.block_on(async {
                     let pg = sqlx::PgPool::connect(db.url()).await.unwrap();
                     let size: i64 =
@@ -496,6 +552,7 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
                 samples.push(Sample {
                     at: sim_now(),
                     rss_kb,
+                    pid,
                     store_bytes,
                     outbox_depth,
                     connections,
@@ -517,11 +574,7 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
         let store = db.open().await;
         let fires = store.fires("").await.unwrap();
         let mut writes: BTreeMap<String, u64> = BTreeMap::new();
-        for entry in store
-            .audit(Some(worlds::PERIOD), None, 1_000_000)
-            .await
-            .unwrap()
-        {
+        for entry in store.audit(None, None, 1_000_000).await.unwrap() {
             let written = matches!(
                 entry.answer.as_deref(),
                 Some("created" | "updated" | "recreated" | "found_written")
@@ -585,6 +638,26 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
 }
 
 /// What does not hold at the end of a story, in words (empty when everything holds).
+/// Pull slots no replica claimed while nothing was down: the pulls on each side of each gap.
+/// Ticks come every simulated minute, but a tick's reads take real time; when the store stalls
+/// for longer than a slot lasts in real time (125 ms at 7200×), a slot passes with no tick, and
+/// the next pull reads what it would have (`faults` checks that it is the latest slot due).
+pub fn unexplained_gaps(ended: &Ended, pull_every: i64) -> Vec<(Instant, Instant)> {
+    let pulls: Vec<&baocao_sync::store::Fire> =
+        ended.fires.iter().filter(|f| f.job == "pull").collect();
+    pulls
+        .windows(2)
+        .filter(|pair| pair[1].slot.0 - pair[0].slot.0 != pull_every)
+        .filter(|pair| {
+            !ended
+                .outages
+                .iter()
+                .any(|(from, to)| pair[0].slot.0 < to.0 && pair[1].slot.0 + pull_every > from.0)
+        })
+        .map(|pair| (pair[0].slot, pair[1].slot))
+        .collect()
+}
+
 pub fn faults(ended: &Ended, pull_every: i64) -> Vec<String> {
     let mut out = Vec::new();
     // Every fire finished, none failed.
@@ -597,24 +670,14 @@ pub fn faults(ended: &Ended, pull_every: i64) -> Vec<String> {
             Some(_) => {}
         }
     }
-    // Pulls: one every slot, except while no replica could claim one; the fire after such a
-    // gap is the latest slot due when it was claimed (the missed ones coalesced into it).
+    // Pulls: the fire after a gap is the latest slot due when it was claimed (the missed ones
+    // coalesced into it). Gaps themselves: `unexplained_gaps`.
     let pulls: Vec<&baocao_sync::store::Fire> =
         ended.fires.iter().filter(|f| f.job == "pull").collect();
     for pair in pulls.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         if b.slot.0 - a.slot.0 == pull_every {
             continue;
-        }
-        let explained = ended
-            .outages
-            .iter()
-            .any(|(from, to)| a.slot.0 < to.0 && b.slot.0 + pull_every > from.0);
-        if !explained {
-            out.push(format!(
-                "pulls {} and {} with no outage between them",
-                a.slot, b.slot
-            ));
         }
         if b.slot.0 != b.claimed_at.0.div_euclid(pull_every) * pull_every {
             out.push(format!(
@@ -630,16 +693,18 @@ pub fn faults(ended: &Ended, pull_every: i64) -> Vec<String> {
             .filter(|f| f.job.starts_with(prefix) && f.outcome.as_deref() == Some("done"))
             .count()
     };
-    if done("prefill:") != 1 {
-        let prefills: Vec<_> = ended
-            .fires
-            .iter()
-            .filter(|f| f.job.starts_with("prefill:"))
-            .collect();
-        out.push(format!(
-            "{} pre-fills done, not 1: {prefills:?}",
-            done("prefill:")
-        ));
+    // Each period's pre-fill ended `done` once (the whole quarter also holds the one before's).
+    let prefill_jobs: std::collections::BTreeSet<&str> = ended
+        .fires
+        .iter()
+        .filter(|f| f.job.starts_with("prefill:"))
+        .map(|f| f.job.as_str())
+        .collect();
+    for job in prefill_jobs {
+        if done(job) != 1 {
+            let prefills: Vec<_> = ended.fires.iter().filter(|f| f.job == job).collect();
+            out.push(format!("{job}: {} done, not 1: {prefills:?}", done(job)));
+        }
     }
     // Reports: as the clean run computed them, unless a person keeps them.
     for (k, expected) in &ended.clean {
@@ -665,8 +730,11 @@ pub fn faults(ended: &Ended, pull_every: i64) -> Vec<String> {
             Some(_) => {}
         }
     }
+    // The quarter before the story's (its last days fall in the story's first ones, when the
+    // whole quarter runs) is held to the writes' checks below, not to the clean run of this one.
+    let this_quarter = format!("/{}/", worlds::PERIOD);
     for k in ended.reports.keys() {
-        if !ended.clean.contains_key(k) {
+        if k.contains(&this_quarter) && !ended.clean.contains_key(k) {
             out.push(format!(
                 "{k}: written, but the clean run has no such report"
             ));
