@@ -71,7 +71,7 @@ fn main() {
         count("refresh:")
     );
     let gaps = soak::unexplained_gaps(&ended, 15 * 60);
-    let skipped: i64 = gaps.iter().map(|(a, b)| (b.0 - a.0) / 900 - 1).sum();
+    let skipped = soak::skipped_slots(&gaps, 15 * 60);
     let longest = gaps.iter().map(|(a, b)| b.0 - a.0).max().unwrap_or(0);
     println!(
         "| pull slots no tick reached, outside outages (the store stalled longer than a slot's {:.0} ms of real time; each coalesced into the next) | {skipped} in {} gaps, the longest {:.1} h ({:.1} s real) |",

@@ -238,7 +238,7 @@ async fn tick(
     };
     let due = schedule.due(now, |p| done.contains(&Job::Prefill(p.clone()).name()));
     // Before stopped peers' heartbeats are forgotten: what they claimed and never finished.
-    adopt_orphaned_fires(engine, schedule, runs, now, &due, &done).await;
+    adopt_orphaned_fires(engine, schedule, runs, now, &due).await;
     match engine.recover_stopped_peers().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(recovered = n, "recovered what stopped replicas held"),
@@ -273,15 +273,14 @@ async fn tick(
 
 /// Fires claimed by a process that is gone (killed, or its heartbeat stopped) and never finished:
 /// each runs again here, unless a newer fire of its job is due by now (that one does the same work,
-/// later), its period's pre-fill is done (`prefilled`: the jobs with a fire ended `done`), or its
-/// period is no longer worked on; then it is closed saying so.
+/// later), or its period is no longer worked on; then it is closed saying so. (A pre-fill whose
+/// period has been pre-filled since is closed when it runs: `fire_once`.)
 async fn adopt_orphaned_fires(
     engine: &Arc<Engine>,
     schedule: &Schedule,
     runs: &mut JoinSet<()>,
     now: crate::domain::Instant,
     due: &[Fire],
-    prefilled: &HashSet<String>,
 ) {
     let orphans = async {
         let unfinished = engine.store.unfinished_fires().await?;
@@ -335,11 +334,6 @@ async fn adopt_orphaned_fires(
             }
         }
         let closed = match (job, newer) {
-            (Some(Job::Prefill(p)), None) if prefilled.contains(&orphan.job) => format!(
-                "superseded: {} was gone before it finished; the pre-fill of {} is done",
-                orphan.claimed_by,
-                p.id()
-            ),
             (Some(job), None) => {
                 tracing::warn!(job = %orphan.job, slot = %orphan.slot, gone = %orphan.claimed_by, "a fire whose process is gone runs again");
                 let fire = Fire {
@@ -459,7 +453,8 @@ async fn fire_once(engine: &Arc<Engine>, fire: &Fire) -> (String, bool) {
         Job::Prefill(period) | Job::Refresh(period) => {
             if let Job::Prefill(_) = &fire.job {
                 // Claimed by a tick that read the fires before another pre-fill of the period
-                // ended `done`: the refreshes carry on from there.
+                // ended `done`, or taken over from a gone process since: the refreshes carry on
+                // from there.
                 let name = fire.job.name();
                 match engine.store.fires(&name).await {
                     Ok(fires) => {

@@ -36,7 +36,7 @@ fn from_the_cut_off_to_the_last_deadline_unattended() {
     // store is busy (each such gap coalesced into the next pull, which `faults` checks), but
     // hardly any does.
     let gaps = soak::unexplained_gaps(&ended, 15 * 60);
-    let skipped: i64 = gaps.iter().map(|(a, b)| (b.0 - a.0) / 900 - 1).sum();
+    let skipped = soak::skipped_slots(&gaps, 15 * 60);
     let slots =
         (Instant::parse(story.end).unwrap().0 - Instant::parse(story.start).unwrap().0) / 900;
     if skipped * 20 > slots {

@@ -112,7 +112,7 @@ impl Simulation {
 
 /// A heartbeat is written at most this often (in real time) whatever the simulation's speed, so
 /// that a daemon is judged gone only after 18 real seconds without one. A store's commit can take
-/// seconds on a loaded machine (seen: 4.4 s on PostgreSQL during the quarter's soak at 7200×), far
+/// seconds on a loaded machine (seen: 4–8 s on PostgreSQL during the quarter's soak at 7200×), far
 /// longer than a fast simulation's 45 s last in real time; a live daemon judged gone has its fires
 /// run twice.
 const MIN_REAL_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(4);

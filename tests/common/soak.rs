@@ -658,6 +658,11 @@ pub fn unexplained_gaps(ended: &Ended, pull_every: i64) -> Vec<(Instant, Instant
         .collect()
 }
 
+/// How many slots the gaps left out.
+pub fn skipped_slots(gaps: &[(Instant, Instant)], pull_every: i64) -> i64 {
+    gaps.iter().map(|(a, b)| (b.0 - a.0) / pull_every - 1).sum()
+}
+
 pub fn faults(ended: &Ended, pull_every: i64) -> Vec<String> {
     let mut out = Vec::new();
     // Every fire finished, none failed.
