@@ -405,6 +405,59 @@ fn two_daemons_on_one_postgresql_database_run_a_fire_once_and_write_each_report_
 }
 
 #[test]
+fn a_pre_fill_fire_leaves_the_period_to_an_earlier_one_still_running_in_a_live_process() {
+    // Another daemon (another host, beating) claimed the 07:00 pre-fill and has not finished it:
+    // its run may be over and its drafts-ready announcement waiting, the run lock free. The
+    // 08:00 fire must not pre-fill the period a second time.
+    let p = Province::new("sqlite", 4, "", None);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(p.db.open());
+    let at = |s: &str| Instant::parse(s).unwrap();
+    let (seven, now) = (
+        at("2026-03-15T07:00:00+07:00"),
+        "2026-03-15T08:10:00+07:00",
+    );
+    let other = "otherhost-4242-abcd";
+    assert!(
+        rt.block_on(store.claim_fire("prefill:2026-Q1", seven, other, seven))
+            .unwrap()
+    );
+    rt.block_on(store.beat(other, at(now), seven)).unwrap();
+    let d = p.daemon(now);
+    let started = std::time::Instant::now();
+    let eight = at("2026-03-15T08:00:00+07:00");
+    let outcome = loop {
+        let fires = rt.block_on(store.fires("prefill:")).unwrap();
+        if let Some(o) = fires
+            .iter()
+            .find(|f| f.slot == eight)
+            .and_then(|f| f.outcome.clone())
+        {
+            break o;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the 08:00 pre-fill ended: {fires:?}\n{}",
+            std::fs::read_to_string(p.dir.path().join(format!("daemon-{now}.log")))
+                .unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        outcome,
+        "busy: the pre-fill of 2026-Q1 is running in otherhost-4242-abcd (the fire of 2026-03-15T00:00:00Z)"
+    );
+    assert!(p.held().is_empty(), "nothing was pre-filled");
+    assert!(
+        rt.block_on(store.runs(Some("2026-Q1"), 10))
+            .unwrap()
+            .is_empty(),
+        "no run of the period"
+    );
+    assert_eq!(d.terminate(), 0);
+}
+
+#[test]
 fn a_daemon_killed_while_it_delivers_ends_as_an_uninterrupted_run() {
     // Slow answers (given after the write is done) keep writes in flight when the kill comes;
     // the deadlines are moved so that the period is still worked on at the chosen "now", when
