@@ -40,7 +40,7 @@ fn main() {
         start: "2023-06-15T00:00:00+07:00",
         end: "2023-09-19T20:00:00+07:00",
         seed: env_or("BENCH_SOAK_SEED", 20),
-        sample_hours: 24,
+        sample_hours: 3,
         asynchronous_commit: true,
     };
     println!("soak: {story:?}");
@@ -86,38 +86,54 @@ fn main() {
         "| drafts held / writes | {} / {writes} |",
         ended.reports.len()
     );
-    // Growth is measured over each replica's first process, from day 2 to its last sample (the
-    // story kills one at the pre-fill and stops both the night before the last refresh).
+    // Growth is measured over each replica's first process, from day 2 to its last day (the
+    // story kills one at the pre-fill and stops both the night before the last refresh). A
+    // sample is an instant: one taken while a pull runs (at 7200× pulls run most of the time)
+    // holds that pull's pages too, so each day is its samples' median, taken every few hours.
     let first = ended.samples.first().map_or(0, |s| s.at.0);
     for (n, name) in ["A", "B"].iter().enumerate() {
-        let day2 = ended
+        let Some(pid) = ended
             .samples
             .iter()
-            .find(|s| s.at.0 >= first + 86_400 && s.rss_kb[n].is_some());
-        let lived = day2.and_then(|d| {
-            ended
-                .samples
+            .find(|s| s.at.0 >= first + 86_400)
+            .and_then(|s| s.pid[n])
+        else {
+            continue;
+        };
+        let lived: Vec<&soak::Sample> = ended
+            .samples
+            .iter()
+            .filter(|s| s.pid[n] == Some(pid) && s.rss_kb[n].is_some())
+            .collect();
+        let Some(last) = lived.last().map(|s| s.at.0) else {
+            continue;
+        };
+        let median_kb = |from: i64, to: i64| {
+            let mut day: Vec<u64> = lived
                 .iter()
-                .rfind(|s| s.pid[n].is_some() && s.pid[n] == d.pid[n])
-        });
-        let end = ended.samples.iter().rev().find_map(|s| s.rss_kb[n]);
-        let (from, to) = (
-            day2.and_then(|s| s.rss_kb[n]),
-            lived.and_then(|s| s.rss_kb[n]),
-        );
-        let growth = match (from, to) {
+                .filter(|s| s.at.0 >= from && s.at.0 < to)
+                .filter_map(|s| s.rss_kb[n])
+                .collect();
+            day.sort_unstable();
+            day.get(day.len() / 2).copied()
+        };
+        let day2 = median_kb(first + 86_400, first + 2 * 86_400);
+        let end = median_kb(last - 86_400 + 1, last + 1);
+        let growth = match (day2, end) {
             (Some(a), Some(b)) if a > 0 => format!(
                 "{:+.1} % (target ≤ +10 %)",
                 (b as f64 - a as f64) * 100.0 / a as f64
             ),
             _ => "-".to_owned(),
         };
-        let lived_day = lived.map_or(0.0, |s| (s.at.0 - first) as f64 / 86_400.0);
+        let all: Vec<u64> = lived.iter().filter_map(|s| s.rss_kb[n]).collect();
         println!(
-            "| RSS replica {name}: day 2 / day {lived_day:.0} (its first process's last sample) / end | {} / {} / {} MB; growth {growth} |",
-            mb(from),
-            mb(to),
-            mb(end)
+            "| RSS replica {name}, median of day 2 / of its first process's last day (day {:.0}); every sample | {} / {} MB; growth {growth}; samples {}–{} MB |",
+            (last - first) as f64 / 86_400.0,
+            mb(day2),
+            mb(end),
+            mb(all.iter().min().copied()),
+            mb(all.iter().max().copied())
         );
     }
     let last = ended.samples.last();

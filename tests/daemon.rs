@@ -413,10 +413,7 @@ fn a_pre_fill_fire_leaves_the_period_to_an_earlier_one_still_running_in_a_live_p
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = rt.block_on(p.db.open());
     let at = |s: &str| Instant::parse(s).unwrap();
-    let (seven, now) = (
-        at("2026-03-15T07:00:00+07:00"),
-        "2026-03-15T08:10:00+07:00",
-    );
+    let (seven, now) = (at("2026-03-15T07:00:00+07:00"), "2026-03-15T08:10:00+07:00");
     let other = "otherhost-4242-abcd";
     assert!(
         rt.block_on(store.claim_fire("prefill:2026-Q1", seven, other, seven))
