@@ -406,8 +406,8 @@ async fn run_fire(engine: Arc<Engine>, schedule: Schedule, fire: Fire) {
 /// Hands the pages a fire freed back to the system. glibc keeps freed memory in its heaps for
 /// reuse, so a process's resident size is the high-water mark of whatever ran on it: after a
 /// province's pre-fill a daemon would hold that peak for the months until the next one. Trimming
-/// after each fire (a few milliseconds, every 15 minutes at most) keeps the resident size what
-/// the daemon uses between fires.
+/// after each fire (a pull every 15 minutes, the rarer pre-fills and refreshes) keeps the
+/// resident size near what the daemon uses between fires.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn give_back_free_memory() {
     // SAFETY: malloc_trim only returns free pages of the allocator's heaps to the system.
