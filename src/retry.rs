@@ -1,7 +1,8 @@
 //! Retry policy, shared by every client: decide first whether an answer is worth retrying, then
 //! wait. 429 and 503 honour `Retry-After`; other 5xx and timeouts back off exponentially with
 //! jitter up to a cap; other 4xx are final. Waiting is `tokio::time::sleep`, so tests run on a
-//! paused clock.
+//! paused clock; on a simulated daemon clock ([`RetryPolicy::on_clock`]) a wait takes its share of
+//! real time.
 //!
 //! Two ways to stop: after a number of attempts (the reporting systems' writes, each attempt of
 //! which the outbox counts again), or when a time budget runs out ([`RetryPolicy::within`]: source
@@ -23,6 +24,9 @@ pub struct RetryPolicy {
     /// Retries stop when the next wait would end past this instant (then `max_attempts` does not
     /// count).
     pub deadline: Option<tokio::time::Instant>,
+    /// How many times as fast as real time the clock the waits are on runs (1 unless the
+    /// daemon's clock is simulated): a wait of `d` takes `d / speed` of real time.
+    pub speed: u32,
 }
 
 impl Default for RetryPolicy {
@@ -32,6 +36,7 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(500),
             cap: Duration::from_secs(60),
             deadline: None,
+            speed: 1,
         }
     }
 }
@@ -54,7 +59,25 @@ impl RetryPolicy {
             base,
             cap,
             deadline: Some(tokio::time::Instant::now() + budget),
+            speed: 1,
         }
+    }
+
+    /// The same policy on a clock running `speed` times as fast as real time (a simulated
+    /// quarter): every wait, and what is left of the budget, take `1 / speed` of their real time.
+    pub fn on_clock(mut self, speed: u32) -> RetryPolicy {
+        let speed = speed.max(1);
+        let now = tokio::time::Instant::now();
+        self.deadline = self
+            .deadline
+            .map(|d| now + d.saturating_duration_since(now) * self.speed / speed);
+        self.speed = speed;
+        self
+    }
+
+    /// The real time a wait of this policy's clock takes.
+    fn real(&self, wait: Duration) -> Duration {
+        wait / self.speed.max(1)
     }
 
     /// The wait before attempt `n + 1` (n from 1): the server's word if any (capped, unless a
@@ -77,7 +100,7 @@ impl RetryPolicy {
     /// Whether another attempt may be made after `attempt`, waiting `wait`.
     fn may_retry(&self, attempt: u32, wait: Duration) -> bool {
         match self.deadline {
-            Some(deadline) => tokio::time::Instant::now() + wait <= deadline,
+            Some(deadline) => tokio::time::Instant::now() + self.real(wait) <= deadline,
             None => attempt < self.max_attempts,
         }
     }
@@ -102,7 +125,7 @@ impl RetryPolicy {
                         wait_ms = wait.as_millis() as u64,
                         "retrying after a transient failure"
                     );
-                    tokio::time::sleep(wait).await;
+                    tokio::time::sleep(self.real(wait)).await;
                     attempt += 1;
                 }
             }
@@ -139,7 +162,7 @@ impl RetryPolicy {
                 wait_ms = wait.as_millis() as u64,
                 "retrying after a transient failure"
             );
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep(self.real(wait)).await;
             attempt += 1;
         }
     }
@@ -213,6 +236,7 @@ mod tests {
             base: Duration::from_secs(1),
             cap: Duration::from_secs(3),
             deadline: None,
+            speed: 1,
         };
         let started = Instant::now();
         let result = policy
@@ -238,6 +262,32 @@ mod tests {
             Duration::from_secs(3),
             "even Retry-After is capped"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_a_clock_sixty_times_as_fast_a_wait_and_a_budget_take_a_sixtieth_of_real_time() {
+        // The server asks for 120 s each time: on a clock 60× as fast each wait is 2 s of real
+        // time, and a budget of 600 s of that clock (10 s real) holds five of them.
+        let policy = RetryPolicy::within(
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+            Duration::from_secs(600),
+        )
+        .on_clock(60);
+        let started = Instant::now();
+        let mut calls = 0u32;
+        let result = policy
+            .run_while(
+                || {
+                    calls += 1;
+                    let n = calls;
+                    async move { n }
+                },
+                |_| Some(Some(Duration::from_secs(120))),
+            )
+            .await;
+        assert_eq!(result, 6, "the first attempt and five retries");
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
     }
 
     #[tokio::test(start_paused = true)]

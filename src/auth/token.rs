@@ -101,6 +101,7 @@ impl TokenEndpoint {
             base: Duration::from_millis(self.retry.backoff_ms),
             cap: Duration::from_secs(self.retry.cap_seconds),
             deadline: None,
+            speed: 1,
         }
     }
 

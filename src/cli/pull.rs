@@ -82,7 +82,8 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let vault = super::config::vault(&settings)?;
     let store = baocao_sync::store::open(&settings.store.database_url).await?;
-    let now = a.config.clock()?.now();
+    let clock = a.config.clock()?;
+    let now = clock.now();
     let puller = Puller {
         store: &store,
         sources: &sources,
@@ -90,6 +91,7 @@ pub async fn run(a: PullArgs) -> anyhow::Result<ExitCode> {
         units: units.as_ref(),
         vault: vault.as_ref(),
         now,
+        speed: clock.speed(),
     };
     let period: Option<Period> = a.period.as_deref().map(str::parse).transpose()?;
     let plan = PullPlan {

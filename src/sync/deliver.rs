@@ -315,7 +315,7 @@ impl Delivery {
             incarnation: row.incarnation as u64,
             force: row.force.is_some(),
         };
-        let retry = endpoint.retry_policy();
+        let retry = endpoint.retry_policy().on_clock(self.clock.speed());
         let pushed: Result<Pushed, TokenError> = retry
             .run_while(
                 || {

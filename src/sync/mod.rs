@@ -562,6 +562,7 @@ impl Engine {
             units: Some(&self.parts.units),
             vault: self.vault.as_deref(),
             now: self.clock.now(),
+            speed: self.clock.speed(),
         }
         .pull(kinds, plan)
         .await

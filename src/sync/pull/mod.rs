@@ -74,6 +74,9 @@ pub struct Puller<'a> {
     pub units: Option<&'a UnitTree>,
     pub vault: Option<&'a Vault>,
     pub now: Instant,
+    /// How many times as fast as real time the clock runs (1 unless simulated): retry waits
+    /// take their share of real time.
+    pub speed: u32,
 }
 
 impl Puller<'_> {
@@ -137,7 +140,7 @@ impl Puller<'_> {
             }
         };
         let http = source.http_client();
-        let retry = source.retry.policy();
+        let retry = source.retry.policy().on_clock(self.speed);
         match source.protocol {
             Protocol::Baocao => {
                 let client = crate::sources::procedure::SourceClient::new(
