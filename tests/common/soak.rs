@@ -154,9 +154,7 @@ impl Replica {
 
     /// SIGTERM, and its exit (0: a clean stop).
     fn stop(mut self) -> Option<i32> {
-        if let Some(gone) = self.child.try_wait().unwrap() {
-            self.died(gone);
-        }
+        self.check_alive();
         // SAFETY: a signal to our own child.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
@@ -637,7 +635,6 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
     }
 }
 
-/// What does not hold at the end of a story, in words (empty when everything holds).
 /// Pull slots no replica claimed while nothing was down: the pulls on each side of each gap.
 /// Ticks come every simulated minute, but a tick's reads take real time; when the store stalls
 /// for longer than a slot lasts in real time (125 ms at 7200×), a slot passes with no tick, and
@@ -663,6 +660,7 @@ pub fn skipped_slots(gaps: &[(Instant, Instant)], pull_every: i64) -> i64 {
     gaps.iter().map(|(a, b)| (b.0 - a.0) / pull_every - 1).sum()
 }
 
+/// What does not hold at the end of a story, in words (empty when everything holds).
 pub fn faults(ended: &Ended, pull_every: i64) -> Vec<String> {
     let mut out = Vec::new();
     // Every fire finished, none failed.
