@@ -8,6 +8,7 @@ use baocao_sync::render::{self, Document, OutputFormat, Reports};
 use baocao_sync::sources::export::{FromWire, Input, InputFormat, RecordBatch, resolve_format};
 use baocao_sync::store;
 use baocao_sync::sync::records::Loaded;
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -218,8 +219,10 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         None => DocumentTexts::builtin(),
     };
     let mut narratives = narratives;
-    let mut findings = computed.findings.clone();
-    let (mut per_unit, mut aggregates) = (computed.per_unit.clone(), computed.aggregates.clone());
+    // Copied only to be narrowed to one unit: a store holding years lists 200,000 findings.
+    let mut findings = Cow::Borrowed(computed.findings.as_slice());
+    let mut per_unit = Cow::Borrowed(computed.per_unit.as_slice());
+    let mut aggregates = Cow::Borrowed(computed.aggregates.as_slice());
     if let Some(code) = &a.unit {
         let Some(id) = units.find(code) else {
             bail!("--unit {code} is not in {}", a.units.display());
@@ -235,15 +238,17 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
             .map(|u| units.get(u).code.as_str())
             .collect();
         narratives.retain(|n| n.unit == *code);
-        aggregates.retain(|r| r.unit == *code);
+        aggregates.to_mut().retain(|r| r.unit == *code);
         if def.layout == Layout::PerUnit {
-            per_unit.retain(|r| r.unit == *code);
+            per_unit.to_mut().retain(|r| r.unit == *code);
         }
         let mine = |u: &str| match def.layout {
             Layout::Aggregate => subtree.contains(u),
             _ => u == code,
         };
-        findings.retain(|f| f.unit.as_deref().is_some_and(mine));
+        findings
+            .to_mut()
+            .retain(|f| f.unit.as_deref().is_some_and(mine));
     }
     let reports = match def.layout {
         Layout::Aggregate => Reports::Aggregate(&aggregates, &per_unit),

@@ -10,6 +10,7 @@ use crate::domain::unit::UnitId;
 use crate::domain::{
     Channel, Day, Dossier, Finding, FindingCode, Period, ResultKind, StatusClass, UnitTree,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -121,13 +122,14 @@ pub enum Placement {
     /// Outside this period's report, by rule (excluded status, deleted, received after D, closed
     /// before T): not a problem.
     Outside,
-    /// Left out of the counts with an error finding.
-    Error(FindingCode, String),
+    /// Left out of the counts with an error finding. The message is written only where it
+    /// differs per dossier: a pass that keeps no findings (the previous period's) builds none.
+    Error(FindingCode, Cow<'static, str>),
     /// Counted in its unit's row for its field; columns 3..13 as 0/1.
     Counted {
         unit: UnitId,
         columns: [bool; 11],
-        warning: Option<(FindingCode, String)>,
+        warning: Option<(FindingCode, Cow<'static, str>)>,
     },
 }
 
@@ -242,14 +244,14 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
             "KenhThucHien `{}` không phải 1 (trực tiếp), 2 (trực tuyến) hoặc 3 (bưu chính); sửa kênh thực hiện trên hệ thống nguồn",
             d.channel
         );
-        return Placement::Error(FindingCode::UnknownChannel, msg);
+        return Placement::Error(FindingCode::UnknownChannel, msg.into());
     }
     let Some(unit) = units.find(&d.unit_code) else {
         let msg = format!(
             "MaDonViXuLy `{}` không có trong cây đơn vị; thêm đơn vị (hoặc bí danh) vào cấu hình",
             d.unit_code
         );
-        return Placement::Error(FindingCode::UnknownUnit, msg);
+        return Placement::Error(FindingCode::UnknownUnit, msg.into());
     };
 
     let resolved = !withdrawn;
@@ -285,8 +287,9 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
     let warning = (class == StatusClass::Withdrawn && finished.is_none()).then(|| {
         (
             FindingCode::WithdrawnWithoutFinishDate,
-            "status 7 (withdrawal requested) without NgayKetThucXuLy: counted as still pending"
-                .to_owned(),
+            Cow::Borrowed(
+                "status 7 (withdrawal requested) without NgayKetThucXuLy: counted as still pending",
+            ),
         )
     });
     Placement::Counted {
@@ -331,11 +334,10 @@ fn resolved_without_reception(
     })
 }
 
-fn error(code: FindingCode, message: &str) -> Placement {
-    Placement::Error(code, message.to_owned())
+fn error(code: FindingCode, message: &'static str) -> Placement {
+    Placement::Error(code, Cow::Borrowed(message))
 }
 
-/// Places every dossier: metric counts per (unit, field), and the findings, in input order.
 /// Adds to `tally` the dossiers of `receptions` the rules count in `period`, by the same
 /// placement, under one row of no field. Columns 4 and 5 and which units count anything are
 /// exact (what the column-4 check reads); the columns that read due and supplement dates are not.
@@ -354,19 +356,37 @@ pub fn tally_receptions(
     });
 }
 
+/// Places every dossier: metric counts per (unit, field), and the findings, in input order.
 pub fn tally(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> (Tally, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let tally = tally_with(dossiers, units, period, |d, code, message| {
+        findings.push(
+            Finding::new(code, d.key.to_string(), message.into_owned())
+                .with_unit(d.unit_code.to_string()),
+        );
+    });
+    (tally, findings)
+}
+
+/// The counts of [`tally`] without its findings: for a period whose findings no one reads (the
+/// previous one, for the column-4 check), so that no finding is written only to be dropped.
+pub fn tally_counts(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> Tally {
+    tally_with(dossiers, units, period, |_, _, _| {})
+}
+
+/// Places every dossier; hands each finding, in input order, to `found`.
+fn tally_with(
+    dossiers: &[Dossier],
+    units: &UnitTree,
+    period: &Period,
+    mut found: impl FnMut(&Dossier, FindingCode, Cow<'static, str>),
+) -> Tally {
     let window = Window::from(period);
     let mut tally = Tally::default();
-    let mut findings = Vec::new();
     for d in dossiers {
         match place(d, window, units) {
             Placement::Outside => {}
-            Placement::Error(code, message) => {
-                findings.push(
-                    Finding::new(code, d.key.to_string(), message)
-                        .with_unit(d.unit_code.to_string()),
-                );
-            }
+            Placement::Error(code, message) => found(d, code, message),
             Placement::Counted {
                 unit,
                 columns,
@@ -374,15 +394,12 @@ pub fn tally(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> (Tally,
             } => {
                 tally.add(unit, &d.field_code, &columns);
                 if let Some((code, message)) = warning {
-                    findings.push(
-                        Finding::new(code, d.key.to_string(), message)
-                            .with_unit(d.unit_code.to_string()),
-                    );
+                    found(d, code, message);
                 }
             }
         }
     }
-    (tally, findings)
+    tally
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ pub fn compute(
                         let ((tally, mut f), (before, seen)) = std::thread::scope(|s| {
                             let other = s.spawn(|| {
                                 let before = previous.as_ref().map(|p| {
-                                    let mut before = ii06a::tally(dossiers, units, p).0;
+                                    let mut before = ii06a::tally_counts(dossiers, units, p);
                                     if let Some(earlier) = inputs.earlier {
                                         ii06a::tally_receptions(&mut before, earlier, units, p);
                                     }
