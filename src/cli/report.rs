@@ -205,6 +205,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         earlier: loaded.earlier.as_ref(),
         checks: Some(&checks),
         aggregation: Default::default(),
+        dossier_findings_elsewhere: false,
     };
     let (narratives, computed) = if def.layout == Layout::Narrative {
         forms::narratives(regime, def, inputs, &units, &period)?

@@ -84,6 +84,9 @@ pub struct Inputs<'a> {
     pub checks: Option<&'a checks::ChecksConfig>,
     /// Who sums whom in aggregates.
     pub aggregation: aggregate::Aggregation<'a>,
+    /// The satisfaction summary reads `dossiers` for its coverage only, their findings being
+    /// another form's of the same computation (the narrative's): none are written twice.
+    pub dossier_findings_elsewhere: bool,
 }
 
 impl<'a> Inputs<'a> {
@@ -253,9 +256,14 @@ pub fn compute(
             };
             // Coverage compares with II.06a column 7 (dossiers resolved in the period), when given.
             let resolved = inputs.dossiers.map(|dossiers| {
-                let (tally, mut f) = ii06a::tally(dossiers, units, period);
-                tag(&mut f, RecordKind::Dossier);
-                findings.extend(f);
+                let tally = if inputs.dossier_findings_elsewhere {
+                    ii06a::tally_counts(dossiers, units, period)
+                } else {
+                    let (tally, mut f) = ii06a::tally(dossiers, units, period);
+                    tag(&mut f, RecordKind::Dossier);
+                    findings.extend(f);
+                    tally
+                };
                 resolved_by_unit(&tally, units)
             });
             let (per_unit, aggregates, mut f) = satisfaction::compute(
@@ -411,6 +419,8 @@ pub fn narratives(
                 ratings: r,
                 rating_months: months,
                 dossiers: inputs.dossiers,
+                // The II.06 above names them, when there are dossiers.
+                dossier_findings_elsewhere: true,
                 ..Default::default()
             },
             units,
@@ -429,6 +439,7 @@ pub fn narratives(
     let feedback_columns = narrative::FeedbackColumns::of(form("II.05a")?)?;
     let aggregators: std::collections::HashSet<crate::domain::unit::UnitId> =
         aggregation.aggregators(units).into_iter().collect();
+    let mut errors_of = narrative::errors_by_unit(&all.findings);
     let mut out = Vec::new();
     for id in units.subtree(units.root()) {
         let unit = units.get(id);
@@ -482,7 +493,7 @@ pub fn narratives(
             dossiers: dossier_facts,
             feedback: feedback_total,
             satisfaction: satisfaction_report,
-            errors: narrative::unit_errors(&all.findings, code),
+            errors: errors_of.remove(code).unwrap_or_default(),
             had_ratings,
             had_feedback,
             dossier_columns: &dossier_columns,

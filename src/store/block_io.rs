@@ -123,7 +123,16 @@ macro_rules! block_store {
                 generation: i64,
             ) -> Result<super::blocks::KeyIndex, StoreError> {
                 use futures_util::TryStreamExt;
-                let mut index = super::blocks::KeyIndex::empty(generation);
+                // At most a block's size of keys in each block: room made once.
+                let blocks: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM dossier_blocks WHERE source = $1")
+                        .bind(source)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                let mut index = super::blocks::KeyIndex::with_capacity(
+                    generation,
+                    usize::try_from(blocks).unwrap_or(0) * super::blocks::BLOCK_SIZE,
+                );
                 let mut rows = sqlx::query_as::<_, (i64, Option<i64>, Vec<u8>)>(
                     "SELECT block, bucket, facts FROM dossier_blocks WHERE source = $1 ORDER BY block",
                 )

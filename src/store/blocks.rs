@@ -561,6 +561,15 @@ impl KeyIndex {
         }
     }
 
+    /// An index of no keys yet at `generation`, with room for `keys`.
+    pub fn with_capacity(generation: i64, keys: usize) -> KeyIndex {
+        KeyIndex {
+            generation,
+            keys: HashedKeys::with_capacity(keys),
+            ..KeyIndex::default()
+        }
+    }
+
     /// Adds the keys of a stored block (of `bucket`).
     pub fn add_block(&mut self, block: i64, bucket: i64, bytes: &[u8]) -> Result<(), String> {
         let (keys, seqs) = keys_and_seqs(bytes)?;

@@ -9,7 +9,7 @@
 use super::SyncError;
 use super::outbox::Computed;
 use super::records::Loaded;
-use crate::domain::{Period, RecordKind, Severity, UnitTree};
+use crate::domain::{Period, RecordKind, UnitTree};
 use crate::duties::Duties;
 use crate::forms::aggregate::Aggregation;
 use crate::forms::narrative::Narrative;
@@ -133,6 +133,7 @@ pub fn narratives(
             earlier: loaded.earlier.as_ref(),
             checks: setup.checks,
             aggregation: Aggregation::ByKind(&rules),
+            dossier_findings_elsewhere: false,
         },
         setup.units,
         period,
@@ -172,13 +173,8 @@ pub fn compute(
     )
     .map_err(failed)?;
     crate::drill::point(crate::drill::Stage::Compute);
-    let left_out = |unit: &str| {
-        dossiers
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error && f.unit.as_deref() == Some(unit))
-            .count()
-    };
+    let errors_of = crate::forms::narrative::errors_by_unit(&dossiers.findings);
+    let left_out = |unit: &str| errors_of.get(unit).map_or(0, Vec::len);
     let narrative_of: HashMap<&str, &Narrative> =
         narratives.iter().map(|n| (n.unit.as_str(), n)).collect();
 
