@@ -284,14 +284,12 @@ pub fn place_as(d: &Dossier, w: Window, units: &UnitTree, reading: Reading) -> P
         pending_at_end && (paused_at_end || due.is_none_or(|h| h >= w.last)),
         pending_at_end && !paused_at_end && due.is_some_and(|h| h < w.last),
     ];
-    let warning = (class == StatusClass::Withdrawn && finished.is_none()).then(|| {
-        (
-            FindingCode::WithdrawnWithoutFinishDate,
-            Cow::Borrowed(
-                "status 7 (withdrawal requested) without NgayKetThucXuLy: counted as still pending",
-            ),
-        )
-    });
+    let warning = (class == StatusClass::Withdrawn && finished.is_none()).then_some((
+        FindingCode::WithdrawnWithoutFinishDate,
+        Cow::Borrowed(
+            "status 7 (withdrawal requested) without NgayKetThucXuLy: counted as still pending",
+        ),
+    ));
     Placement::Counted {
         unit,
         columns,
