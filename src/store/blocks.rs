@@ -553,14 +553,6 @@ pub struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// An index of no keys, at `generation`.
-    pub fn empty(generation: i64) -> KeyIndex {
-        KeyIndex {
-            generation,
-            ..KeyIndex::default()
-        }
-    }
-
     /// An index of no keys yet at `generation`, with room for `keys`.
     pub fn with_capacity(generation: i64, keys: usize) -> KeyIndex {
         KeyIndex {
@@ -1047,7 +1039,7 @@ mod tests {
     }
 
     fn index_of(blocks: &[(i64, i64, usize, Vec<u8>)]) -> KeyIndex {
-        let mut index = KeyIndex::empty(1);
+        let mut index = KeyIndex::with_capacity(1, 0);
         for (block, bucket, n, bytes) in blocks {
             if *n > 0 {
                 index.add_block(*block, *bucket, bytes).unwrap();
