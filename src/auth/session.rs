@@ -17,6 +17,21 @@ pub fn system_clock() -> Clock {
     Arc::new(std::time::Instant::now)
 }
 
+/// A clock running `speed` times as fast as real time from now (the daemon's simulated quarter,
+/// whose reporting systems count token lives on the same clock); the system clock at speed 1.
+pub fn scaled_clock(speed: u32) -> Clock {
+    scaled(system_clock(), speed)
+}
+
+/// `base`, running `speed` times as fast from the moment this is called.
+fn scaled(base: Clock, speed: u32) -> Clock {
+    if speed <= 1 {
+        return base;
+    }
+    let start = base();
+    Arc::new(move || start + (base() - start) * speed)
+}
+
 /// A token in use, and when to renew it.
 struct Current {
     access: SecretString,
@@ -141,8 +156,30 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::margin;
+    use super::{margin, scaled};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
+
+    #[test]
+    fn a_scaled_clock_runs_speed_times_as_fast() {
+        // A base clock that moves only when told to, by whole milliseconds.
+        let origin = std::time::Instant::now();
+        let moved = Arc::new(AtomicU64::new(0));
+        let hand = moved.clone();
+        let base: super::Clock =
+            Arc::new(move || origin + Duration::from_millis(hand.load(Ordering::SeqCst)));
+        let clock = scaled(base.clone(), 3600);
+        let unscaled = scaled(base, 1);
+        let start = clock();
+        moved.store(500, Ordering::SeqCst);
+        assert_eq!(
+            clock() - start,
+            Duration::from_secs(1800),
+            "0.5 s real is 30 min"
+        );
+        assert_eq!(unscaled() - origin, Duration::from_millis(500));
+    }
 
     #[test]
     fn tokens_are_renewed_a_tenth_of_their_life_early_at_most_a_minute() {

@@ -432,10 +432,11 @@ impl Delivery {
             System::Central => self.upstreams.central.clone(),
             _ => self.upstreams.provincial.clone(),
         };
-        let session = Arc::new(Session::new(
+        let session = Arc::new(Session::with_clock(
             self.http[&system].clone(),
             endpoint,
             credential,
+            crate::auth::session::scaled_clock(self.clock.speed()),
         ));
         sessions.insert(
             (system, unit.to_owned()),

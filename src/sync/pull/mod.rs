@@ -212,7 +212,9 @@ impl Puller<'_> {
 
     /// The source's authentication with its logins from the vault, or why there is none.
     async fn auth(&self, source: &SourceSettings) -> Result<SourceAuth, String> {
-        source_auth(self.store, self.vault, source).await
+        Ok(source_auth(self.store, self.vault, source)
+            .await?
+            .on_clock(self.speed))
     }
 
     async fn log_failure(
