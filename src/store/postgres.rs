@@ -47,6 +47,15 @@ impl PgStore {
         }
         let pool = PgPoolOptions::new()
             .max_connections(10)
+            // A connection's buffers grow to the largest message it carried (a block of
+            // dossiers, a batch of them written) and keep that size; handed back smaller, ten
+            // idle connections do not hold a daemon's memory at its busiest fire's level.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Connection::shrink_buffers(conn);
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(open_err)?;
