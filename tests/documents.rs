@@ -26,28 +26,42 @@ fn need(tool: &str) {
     );
 }
 
-/// Converts `file` to PDF beside it, with a user profile of its own.
+/// Converts `file` to PDF beside it, with a user profile of its own. LibreOffice freshly
+/// installed has been seen to abort on its first start (CI on a new machine: "Unspecified
+/// Application Error", signal 6, while writing its first profile); a second start with another
+/// fresh profile is given, so a file it cannot read still fails, twice.
 fn to_pdf(file: &Path) -> PathBuf {
     need("soffice");
     let dir = file.parent().unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.path().display()
-        ))
-        .args([
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-        ])
-        .arg(dir)
-        .arg(file)
-        .output()
-        .expect("soffice runs");
     let pdf = file.with_extension("pdf");
+    let convert = || {
+        let profile = tempfile::tempdir().unwrap();
+        Command::new("soffice")
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.path().display()
+            ))
+            .args([
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+            ])
+            .arg(dir)
+            .arg(file)
+            .output()
+            .expect("soffice runs")
+    };
+    let mut out = convert();
+    if !(out.status.success() && pdf.exists()) {
+        eprintln!(
+            "LibreOffice failed to convert {} once ({}); trying again with a fresh profile",
+            file.display(),
+            out.status
+        );
+        out = convert();
+    }
     assert!(
         out.status.success() && pdf.exists(),
         "LibreOffice could not convert {}: {}{}",
