@@ -49,7 +49,7 @@ pub struct Session {
 }
 
 /// A token is renewed this long before it expires: a tenth of its life, at most a minute.
-fn margin(lifetime: Duration) -> Duration {
+pub(super) fn margin(lifetime: Duration) -> Duration {
     (lifetime / 10).min(Duration::from_secs(60))
 }
 

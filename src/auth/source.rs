@@ -324,7 +324,7 @@ impl Held {
             access: token.access,
             refresh: token.refresh,
             renew_at: life.map(|l| {
-                let early = l - (l / 10).min(Duration::from_secs(60));
+                let early = l - super::session::margin(l);
                 tokio::time::Instant::now() + early / speed.max(1)
             }),
         }
