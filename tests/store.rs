@@ -439,6 +439,84 @@ async fn watermarks_only_move_forward_and_pulls_are_logged() {
     }
 }
 
+/// Keys waiting as rejects are kept between a process's imports (an import no longer reads them
+/// all for every window); a reject another process writes still gets cleared by a readable
+/// version, and writing rejects moves the source's generation (the status page lists them).
+#[tokio::test]
+async fn a_readable_version_clears_rejects_written_by_this_process_or_another() {
+    use baocao_sync::domain::{Dossier, FindingCode};
+    use baocao_sync::store::Reject;
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let (here, other) = (db.open().await, db.open().await);
+        let readable = |key: &str| {
+            baocao_sync::sources::export::parse_raw::<Dossier>(
+                [format!("{{\"MaHoSo\":\"{key}\",\"TrangThaiHoSo\":\"2\"}}")]
+                    .iter()
+                    .map(String::as_str),
+                false,
+            )
+            .records
+        };
+        let reject = |key: &str| Reject {
+            record_key: key.to_owned(),
+            reason: "NgayTiepNhan 20230231: no such day".to_owned(),
+            raw: format!("{{\"MaHoSo\":\"{key}\"}}"),
+            code: FindingCode::InvalidRecord,
+        };
+        let waiting = |store: &baocao_sync::store::AnyStore| {
+            let store = store.clone();
+            async move {
+                let mut keys: Vec<String> = store
+                    .rejects(RecordKind::Dossier, Some("nguon"))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|f| f.record)
+                    .collect();
+                keys.sort();
+                keys
+            }
+        };
+        // This process imports once (its index and the keys waiting are kept), then both
+        // processes write a reject each.
+        let a = readable("A");
+        here.upsert_dossiers("nguon", &a.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let before = here.dossier_generations().await.unwrap();
+        here.record_rejects(RecordKind::Dossier, "nguon", &[reject("B")])
+            .await
+            .unwrap();
+        let after = here.dossier_generations().await.unwrap();
+        assert!(
+            after[0].1 > before[0].1,
+            "{backend}: {before:?} then {after:?}"
+        );
+        other
+            .record_rejects(RecordKind::Dossier, "nguon", &[reject("C")])
+            .await
+            .unwrap();
+        assert_eq!(waiting(&here).await, ["B", "C"], "{backend}");
+        // Readable versions of both arrive here: both rejects are cleared.
+        let (b, c) = (readable("B"), readable("C"));
+        here.upsert_dossiers("nguon", &b.iter().chain(&c).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        assert!(waiting(&here).await.is_empty(), "{backend}");
+        // A reject written here after that, then its readable version, in this process only.
+        here.record_rejects(RecordKind::Dossier, "nguon", &[reject("D")])
+            .await
+            .unwrap();
+        assert_eq!(waiting(&other).await, ["D"], "{backend}");
+        let d = readable("D");
+        here.upsert_dossiers("nguon", &d.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        assert!(waiting(&other).await.is_empty(), "{backend}");
+    }
+}
+
 /// What the status page computed from the dossiers is current while each source's generation
 /// stands: every committed write of dossiers moves it (a sync that stored something makes the
 /// pages compute again rather than show what they computed before it for up to a minute).

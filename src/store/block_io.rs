@@ -4,9 +4,40 @@
 //! the rows an earlier version kept one dossier each, and the re-layout of blocks an earlier
 //! version wrote without buckets.
 
-/// The in-memory key indexes of a store, by source, each valid for one generation.
+/// What a store keeps in memory of each source between writes, valid for one generation (the
+/// index's): its key index, and the keys waiting as rejects once an import has read them.
 pub(super) type IndexCache =
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, super::blocks::KeyIndex>>>;
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Held>>>;
+
+#[derive(Debug)]
+pub(super) struct Held {
+    pub index: super::blocks::KeyIndex,
+    /// The source's dossier keys in `rejected_records` (`None`: not read yet).
+    pub rejected: Option<std::collections::HashSet<String>>,
+}
+
+/// Rejects of `source` committed at `generation` (the one before it being the last write): a
+/// cached entry of the generation before takes them in and moves on; any other is dropped.
+pub(super) fn note_rejects<'k>(
+    cache: &IndexCache,
+    source: &str,
+    generation: i64,
+    keys: impl IntoIterator<Item = &'k str>,
+) {
+    let mut cache = cache.lock().expect("index cache");
+    match cache.get_mut(source) {
+        Some(held) if held.index.generation == generation - 1 => {
+            held.index.generation = generation;
+            if let Some(rejected) = &mut held.rejected {
+                rejected.extend(keys.into_iter().map(str::to_owned));
+            }
+        }
+        Some(_) => {
+            cache.remove(source);
+        }
+        None => {}
+    }
+}
 
 /// Blocks an import holds decoded before it writes them out (16 × 4,096 dossiers, ~15 MB), not
 /// counting each bucket's last block, kept to fill on.
@@ -85,8 +116,12 @@ macro_rules! block_store {
                 .bind(source)
                 .fetch_one(&mut *tx)
                 .await?;
-                let index = Self::cached_index(&mut tx, cache, source, generation).await?;
-                let rejected = Self::rejected_keys(&mut tx, RecordKind::Dossier, source).await?;
+                let held = Self::cached(&mut tx, cache, source, generation).await?;
+                let index = held.index;
+                let rejected = match held.rejected {
+                    Some(rejected) => rejected,
+                    None => Self::rejected_keys(&mut tx, RecordKind::Dossier, source).await?,
+                };
                 let fields = Self::read_fields(&mut tx, source).await?;
                 Ok($import {
                     tx,
@@ -97,22 +132,25 @@ macro_rules! block_store {
                 })
             }
 
-            /// The source's key index at `generation`: the cached one (taken out of the cache)
-            /// while it is that generation's, else built from its blocks.
-            async fn cached_index(
+            /// What is held of the source at `generation`: the cached entry (taken out of the
+            /// cache) while it is that generation's, else its key index built from its blocks.
+            async fn cached(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 cache: &super::block_io::IndexCache,
                 source: &str,
                 generation: i64,
-            ) -> Result<super::blocks::KeyIndex, StoreError> {
+            ) -> Result<super::block_io::Held, StoreError> {
                 let cached = cache
                     .lock()
                     .expect("index cache")
                     .remove(source)
-                    .filter(|i| i.generation == generation);
+                    .filter(|h| h.index.generation == generation);
                 match cached {
-                    Some(index) => Ok(index),
-                    None => Self::build_index(tx, source, generation).await,
+                    Some(held) => Ok(held),
+                    None => Ok(super::block_io::Held {
+                        index: Self::build_index(tx, source, generation).await?,
+                        rejected: None,
+                    }),
                 }
             }
 
@@ -123,15 +161,16 @@ macro_rules! block_store {
                 generation: i64,
             ) -> Result<super::blocks::KeyIndex, StoreError> {
                 use futures_util::TryStreamExt;
-                // At most a block's size of keys in each block: room made once.
-                let blocks: i64 =
-                    sqlx::query_scalar("SELECT count(*) FROM dossier_blocks WHERE source = $1")
-                        .bind(source)
-                        .fetch_one(&mut **tx)
-                        .await?;
-                let mut index = super::blocks::KeyIndex::with_capacity(
+                // Room for every stored key made once.
+                let keys: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(sum(records), 0) AS BIGINT) FROM dossier_blocks WHERE source = $1",
+                )
+                .bind(source)
+                .fetch_one(&mut **tx)
+                .await?;
+                let mut index = super::blocks::KeyIndexBuilder::new(
                     generation,
-                    usize::try_from(blocks).unwrap_or(0) * super::blocks::BLOCK_SIZE,
+                    usize::try_from(keys).unwrap_or(0),
                 );
                 let mut rows = sqlx::query_as::<_, (i64, Option<i64>, Vec<u8>)>(
                     "SELECT block, bucket, facts FROM dossier_blocks WHERE source = $1 ORDER BY block",
@@ -146,7 +185,7 @@ macro_rules! block_store {
                         StoreError::Corrupt(format!("dossier block {source}/{block}: {e}"))
                     })?;
                 }
-                Ok(index)
+                Ok(index.finish())
             }
 
             /// The source's field firsts.
@@ -395,12 +434,12 @@ macro_rules! block_store {
                 let Some(generation) = generation else {
                     return Ok(Vec::new());
                 };
-                let index = Self::cached_index(&mut tx, &self.index, source, generation).await?;
-                let blocks = index.blocks_of(keys.iter().copied());
+                let held = Self::cached(&mut tx, &self.index, source, generation).await?;
+                let blocks = held.index.blocks_of(keys.iter().copied());
                 self.index
                     .lock()
                     .expect("index cache")
-                    .insert(source.to_owned(), index);
+                    .insert(source.to_owned(), held);
                 let wanted: std::collections::HashSet<&str> = keys.iter().copied().collect();
                 let mut strings = crate::sources::export::Interner::default();
                 let mut out = Vec::new();
@@ -608,10 +647,13 @@ macro_rules! block_store {
                 self.tx.commit().await?;
                 let mut index = self.merge.into_index();
                 index.generation = generation;
-                self.cache
-                    .lock()
-                    .expect("index cache")
-                    .insert(self.source, index);
+                self.cache.lock().expect("index cache").insert(
+                    self.source,
+                    super::block_io::Held {
+                        index,
+                        rejected: Some(self.rejected),
+                    },
+                );
                 Ok(())
             }
         }

@@ -539,12 +539,42 @@ impl FieldFirst {
 /// A source's [`FieldFirst`] by field code.
 pub type FieldFirsts = HashMap<String, FieldFirst>;
 
+/// A [`Slot`] in 8 bytes, as the key index holds it: the block above [`AT_BITS`], the place below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed(u64);
+
+/// Bits of a [`Packed`] slot for the place in the block (a block holds at most [`BLOCK_SIZE`]).
+const AT_BITS: u32 = 20;
+
+impl Slot {
+    fn pack(self) -> Result<Packed, String> {
+        match u64::try_from(self.block) {
+            Ok(block) if block < 1 << (64 - AT_BITS) && self.at < 1 << AT_BITS => {
+                Ok(Packed((block << AT_BITS) | u64::from(self.at)))
+            }
+            _ => Err(format!(
+                "block {} place {} is beyond what the key index can hold; this is a bug, please report it",
+                self.block, self.at
+            )),
+        }
+    }
+}
+
+impl From<Packed> for Slot {
+    fn from(p: Packed) -> Slot {
+        Slot {
+            block: (p.0 >> AT_BITS) as i64,
+            at: (p.0 & ((1 << AT_BITS) - 1)) as u32,
+        }
+    }
+}
+
 /// Which block holds each key of one source, each bucket's last block, what comes next.
 #[derive(Debug, Clone, Default)]
 pub struct KeyIndex {
     /// The source's generation the index was built at.
     pub generation: i64,
-    keys: HashedKeys<Slot>,
+    keys: HashedKeys<Packed>,
     /// Each bucket's last block and the dossiers in it.
     pub last: HashMap<i64, (i64, u32)>,
     /// The next block's number, and the next dossier's sequence.
@@ -552,13 +582,22 @@ pub struct KeyIndex {
     pub next_seq: Seq,
 }
 
-impl KeyIndex {
-    /// An index of no keys yet at `generation`, with room for `keys`.
-    pub fn with_capacity(generation: i64, keys: usize) -> KeyIndex {
-        KeyIndex {
-            generation,
-            keys: HashedKeys::with_capacity(keys),
-            ..KeyIndex::default()
+/// A [`KeyIndex`] being built from a source's stored blocks; it answers no lookup until
+/// [`KeyIndexBuilder::finish`].
+pub struct KeyIndexBuilder {
+    keys: crate::keys::BulkKeys<Packed>,
+    index: KeyIndex,
+}
+
+impl KeyIndexBuilder {
+    /// An index at `generation` of blocks holding `keys` keys in all (room is made once).
+    pub fn new(generation: i64, keys: usize) -> KeyIndexBuilder {
+        KeyIndexBuilder {
+            keys: HashedKeys::bulk(keys),
+            index: KeyIndex {
+                generation,
+                ..KeyIndex::default()
+            },
         }
     }
 
@@ -566,25 +605,30 @@ impl KeyIndex {
     pub fn add_block(&mut self, block: i64, bucket: i64, bytes: &[u8]) -> Result<(), String> {
         let (keys, seqs) = keys_and_seqs(bytes)?;
         for (at, key) in keys.iter().enumerate() {
-            self.keys.insert(
-                key,
-                Slot {
-                    block,
-                    at: at as u32,
-                },
-            );
+            let at = u32::try_from(at).map_err(|_| format!("block {block} holds too many keys"))?;
+            self.keys.push(key, Slot { block, at }.pack()?);
         }
-        let last = self.last.entry(bucket).or_insert((block, 0));
+        let index = &mut self.index;
+        let last = index.last.entry(bucket).or_insert((block, 0));
         if block >= last.0 {
             *last = (block, keys.len() as u32);
         }
-        self.next_block = self.next_block.max(block + 1);
+        index.next_block = index.next_block.max(block + 1);
         if let Some(max) = seqs.iter().flatten().max() {
-            self.next_seq = self.next_seq.max(max + 1);
+            index.next_seq = index.next_seq.max(max + 1);
         }
         Ok(())
     }
 
+    pub fn finish(self) -> KeyIndex {
+        KeyIndex {
+            keys: self.keys.finish(),
+            ..self.index
+        }
+    }
+}
+
+impl KeyIndex {
     /// The blocks that may hold any of `keys`.
     pub fn blocks_of<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Vec<i64> {
         let mut out: Vec<i64> = keys
@@ -598,7 +642,7 @@ impl KeyIndex {
 
     /// Where `key` may be (each slot to check against the block's key).
     fn candidates(&self, key: &str) -> impl Iterator<Item = Slot> + '_ {
-        self.keys.candidates(key)
+        self.keys.candidates(key).map(Slot::from)
     }
 
     pub fn len(&self) -> usize {
@@ -717,7 +761,7 @@ impl Merge {
                 let seq = self.index.next_seq;
                 self.index.next_seq += 1;
                 let placed = self.append(to, (*d).clone(), seq)?;
-                self.index.keys.insert(&d.key, placed);
+                self.index.keys.insert(&d.key, placed.pack()?);
                 self.note_new(d, seq);
                 counts.new += 1;
                 continue;
@@ -742,13 +786,15 @@ impl Merge {
                 block.dirty = true;
                 shrunk.insert(slot.block);
                 let placed = self.append(to, (*d).clone(), seq)?;
-                self.index.keys.replace(&d.key, slot, placed);
+                self.index
+                    .keys
+                    .replace(&d.key, slot.pack()?, placed.pack()?);
             }
             self.note_replaced(&before, d, seq);
             counts.updated += 1;
         }
         for block in shrunk {
-            self.compact(block);
+            self.compact(block)?;
         }
         Ok(counts)
     }
@@ -787,7 +833,7 @@ impl Merge {
 
     /// Removes the dossiers moved out of a block; those after them move up, and the index with
     /// them.
-    fn compact(&mut self, block: i64) {
+    fn compact(&mut self, block: i64) -> Result<(), String> {
         let t = self.blocks.get_mut(&block).expect("loaded");
         let mut kept = 0u32;
         let mut moves = Vec::new();
@@ -815,10 +861,13 @@ impl Merge {
             last.1 = kept;
         }
         for (key, from, to) in moves {
-            self.index
-                .keys
-                .replace(&key, Slot { block, at: from }, Slot { block, at: to });
+            self.index.keys.replace(
+                &key,
+                Slot { block, at: from }.pack()?,
+                Slot { block, at: to }.pack()?,
+            );
         }
+        Ok(())
     }
 
     fn note_new(&mut self, d: &Dossier, seq: Seq) {
@@ -1039,13 +1088,13 @@ mod tests {
     }
 
     fn index_of(blocks: &[(i64, i64, usize, Vec<u8>)]) -> KeyIndex {
-        let mut index = KeyIndex::with_capacity(1, 0);
+        let mut index = KeyIndexBuilder::new(1, 0);
         for (block, bucket, n, bytes) in blocks {
             if *n > 0 {
                 index.add_block(*block, *bucket, bytes).unwrap();
             }
         }
-        index
+        index.finish()
     }
 
     #[test]
@@ -1383,11 +1432,45 @@ mod tests {
         merge.add(&[&a]).unwrap();
         // Make B's hash lead to A's slot, as a collision would.
         let slot_of_a = merge.index.candidates("A").next().unwrap();
-        merge.index.keys.force_hash("B", slot_of_a);
+        merge.index.keys.force_hash("B", slot_of_a.pack().unwrap());
         let counts = merge.add(&[&b]).unwrap();
         assert_eq!(counts.new, 1, "B is not taken for A");
         assert_eq!(merge.index.keys.held_whole(), 1, "B is held whole");
         let again = merge.add(&[&b, &a]).unwrap();
         assert_eq!((again.new, again.unchanged), (0, 2));
+    }
+
+    #[test]
+    fn a_slot_packs_into_eight_bytes_and_back() {
+        for slot in [
+            Slot { block: 0, at: 0 },
+            Slot {
+                block: 123_456,
+                at: BLOCK_SIZE as u32 - 1,
+            },
+            Slot {
+                block: (1 << (64 - AT_BITS)) - 1,
+                at: (1 << AT_BITS) - 1,
+            },
+        ] {
+            assert_eq!(Slot::from(slot.pack().unwrap()), slot);
+        }
+        assert!(Slot { block: -1, at: 0 }.pack().is_err());
+        assert!(
+            Slot {
+                block: 1 << (64 - AT_BITS),
+                at: 0
+            }
+            .pack()
+            .is_err()
+        );
+        assert!(
+            Slot {
+                block: 0,
+                at: 1 << AT_BITS
+            }
+            .pack()
+            .is_err()
+        );
     }
 }

@@ -412,7 +412,31 @@ macro_rules! shared_methods {
                 .execute(&mut *tx)
                 .await?;
             }
+            if kind != RecordKind::Dossier {
+                tx.commit().await?;
+                return Ok(());
+            }
+            // Dossier rejects are part of what a source's generation stands for: the status
+            // page's tables list them, and an import keeps the keys waiting between writes.
+            sqlx::query(
+                "INSERT INTO dossier_sources (source, generation) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING",
+            )
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+            let generation: i64 = sqlx::query_scalar(
+                "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1 RETURNING generation",
+            )
+            .bind(source)
+            .fetch_one(&mut *tx)
+            .await?;
             tx.commit().await?;
+            super::block_io::note_rejects(
+                &self.index,
+                source,
+                generation,
+                rejects.iter().map(|r| r.record_key.as_str()),
+            );
             Ok(())
         }
 
