@@ -439,6 +439,36 @@ async fn watermarks_only_move_forward_and_pulls_are_logged() {
     }
 }
 
+/// An import of dossiers keeps the text of each record it cannot read (the reject), while the
+/// records it stores keep none of theirs (they live in blocks).
+#[test]
+fn an_import_keeps_the_text_of_a_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    let bad = r#"{"MaHoSo":"B-1","TrangThaiHoSo":"2","NgayTiepNhan":"20230231080000"}"#;
+    std::fs::write(
+        &input,
+        format!("{{\"MaHoSo\":\"A-1\",\"TrangThaiHoSo\":\"2\"}}\n{bad}\n"),
+    )
+    .unwrap();
+    let db = TestDb::new("sqlite");
+    let out = import(db.url(), input.to_str().unwrap());
+    assert!(out.ends_with("rejected 1"), "{out}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stored: Vec<(String, String)> = rt.block_on(async {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(db.url()).unwrap();
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query_as("SELECT record_key, raw FROM rejected_records")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(stored, [("B-1".to_owned(), bad.to_owned())]);
+}
+
 /// Keys waiting as rejects are kept between a process's imports (an import no longer reads them
 /// all for every window); a reject another process writes still gets cleared by a readable
 /// version, and writing rejects moves the source's generation (the status page lists them).

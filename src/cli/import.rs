@@ -1,6 +1,6 @@
 use anyhow::Context;
 use baocao_sync::domain::{Dossier, Feedback, Finding, Rating};
-use baocao_sync::sources::export::{Input, InputFormat, Item, read_each, resolve_format};
+use baocao_sync::sources::export::{Input, InputFormat, Item, KeepRaw, read_each, resolve_format};
 use baocao_sync::store::{
     self, AnyDossierImport, AnyStore, DossierImport, Reject, Store, StoreError, UpsertCounts,
 };
@@ -64,6 +64,9 @@ impl Writer<'_> {
 /// How each record kind is written to the store: by its `Pulled::store`, except that dossiers
 /// keep one transaction across batches.
 trait Importable: Pulled {
+    /// Which records' texts the store keeps (rejects always keep theirs).
+    const RAW: KeepRaw = KeepRaw::All;
+
     fn write(
         w: &mut Writer<'_>,
         batch: &[(Self, String)],
@@ -77,6 +80,9 @@ trait Importable: Pulled {
 }
 
 impl Importable for Dossier {
+    /// Dossiers are stored as blocks of records, not as their texts.
+    const RAW: KeepRaw = KeepRaw::Rejects;
+
     async fn write(
         w: &mut Writer<'_>,
         batch: &[(Self, String)],
@@ -126,14 +132,16 @@ async fn import<R: Importable>(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Finding>> {
         let mut unreadable = Vec::new();
         let mut batch = Vec::with_capacity(BATCH);
-        let mut keys: HashSet<Box<str>> = HashSet::with_capacity(BATCH);
+        // A batch's keys, hashed fast (the reader's thread hashes every key it reads).
+        let mut keys: HashSet<Box<str>, foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(BATCH, Default::default());
         let mut rejects = Vec::new();
         let mut stopped = None;
         let send = |b: Batch<R>| {
             tx.blocking_send(b)
                 .map_err(|_| anyhow::anyhow!("the store writer stopped"))
         };
-        read_each::<R>(&input, format, true, |item| {
+        read_each::<R>(&input, format, R::RAW, |item| {
             if stopped.is_some() {
                 return;
             }

@@ -143,12 +143,31 @@ pub enum Item<R> {
     },
 }
 
+/// Which records' own texts a read keeps beside them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeepRaw {
+    /// None (the report).
+    #[default]
+    None,
+    /// Only the texts of records that cannot be read (kept as rejects): an import of dossiers,
+    /// which stores the records themselves, not their texts.
+    Rejects,
+    /// Every record's (a store that keeps each record's text).
+    All,
+}
+
+impl KeepRaw {
+    fn any(self) -> bool {
+        self != KeepRaw::None
+    }
+}
+
 /// What readers share while reading one input.
 #[derive(Debug, Default)]
 pub(crate) struct ReadCtx {
     pub strings: Interner,
-    /// Keep each record's text (for the store); the report path does not need it.
-    pub keep_raw: bool,
+    /// Which records' texts to keep (for the store); the report path needs none.
+    pub keep_raw: KeepRaw,
 }
 
 /// Where a record stands in its file, for findings about records without a key.
@@ -176,12 +195,14 @@ pub(crate) fn to_item<R: FromWire>(
     ctx: &mut ReadCtx,
     text: Option<&str>,
 ) -> Item<R> {
-    let raw = ctx
-        .keep_raw
-        .then(|| text.map_or_else(|| wire.to_json(), str::to_owned));
+    let raw = |keep: bool| keep.then(|| text.map_or_else(|| wire.to_json(), str::to_owned));
+    let keep = ctx.keep_raw;
     match R::parse(wire, &mut ctx.strings) {
-        Ok(record) => Item::Record { record, raw },
-        Err(reason) => invalid(wire.key().map(str::to_owned), at, &reason, raw),
+        Ok(record) => Item::Record {
+            record,
+            raw: raw(keep == KeepRaw::All),
+        },
+        Err(reason) => invalid(wire.key().map(str::to_owned), at, &reason, raw(keep.any())),
     }
 }
 
@@ -199,12 +220,12 @@ pub(crate) fn invalid<R>(
     }
 }
 
-/// Reads every record of an export, in file order, handing each to `each`. With `keep_raw`, each
-/// item carries the record's fields as a JSON object.
+/// Reads every record of an export, in file order, handing each to `each`. Items carry the
+/// record's fields as a JSON object as `keep_raw` says.
 pub fn read_each<R: FromWire>(
     input: &Input,
     format: InputFormat,
-    keep_raw: bool,
+    keep_raw: KeepRaw,
     mut each: impl FnMut(Item<R>),
 ) -> Result<(), ReadError> {
     let reader = input.open()?;
@@ -234,7 +255,11 @@ pub fn parse_raw<'a, R: FromWire>(
     keep_raw: bool,
 ) -> RecordBatch<R> {
     let mut ctx = ReadCtx {
-        keep_raw,
+        keep_raw: if keep_raw {
+            KeepRaw::All
+        } else {
+            KeepRaw::None
+        },
         ..ReadCtx::default()
     };
     let mut batch = RecordBatch::default();
@@ -328,7 +353,7 @@ impl<R: FromWire> RecordBatch<R> {
         {
             batch.records.reserve((meta.len() / 128) as usize);
         }
-        read_each(input, format, false, |item| batch.push(item))?;
+        read_each(input, format, KeepRaw::None, |item| batch.push(item))?;
         batch.settle_duplicates();
         Ok(batch)
     }

@@ -38,7 +38,7 @@ fn read_in_blocks<R: FromWire>(
     let keep_raw = ctx.keep_raw;
     // Keeping raw records means an import: a store writer needs a core of its own.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = if keep_raw {
+    let workers = if keep_raw.any() {
         cores.saturating_sub(1)
     } else {
         cores
@@ -116,7 +116,7 @@ fn split_blocks(
 fn parse_blocks<R: FromWire>(
     blocks: &Mutex<Receiver<Block>>,
     out: &SyncSender<(usize, Vec<Item<R>>)>,
-    keep_raw: bool,
+    keep_raw: super::KeepRaw,
 ) {
     let mut ctx = ReadCtx {
         keep_raw,
@@ -207,7 +207,7 @@ fn parse_line<R: FromWire>(
         // The line is the record as received (a line that parsed as JSON is UTF-8); checking that
         // again costs a seventh of a report's time, so only when the record is to be kept.
         Ok(JsonRecord::Object(wire)) => {
-            let raw = if ctx.keep_raw {
+            let raw = if ctx.keep_raw.any() {
                 text.or_else(|| std::str::from_utf8(line).ok())
             } else {
                 None

@@ -211,7 +211,7 @@ impl Row {
         let at = Position::Row(r as usize + 1);
         match self.error.take() {
             Some(reason) => {
-                let raw = ctx.keep_raw.then(|| self.wire.to_json());
+                let raw = ctx.keep_raw.any().then(|| self.wire.to_json());
                 each(invalid(
                     self.wire.key().map(str::to_owned),
                     at,
