@@ -395,6 +395,27 @@ macro_rules! shared_methods {
         ) -> Result<(), StoreError> {
             let now = shared::now_text();
             let mut tx = self.pool.begin_with($begin).await?;
+            // Dossier rejects are part of what a source's generation stands for: the status
+            // page's tables list them, and an import keeps the keys waiting between writes. The
+            // generation's row is locked first, as an import locks it, so the two cannot wait
+            // on each other's rows.
+            let generation = if kind == RecordKind::Dossier && !rejects.is_empty() {
+                sqlx::query(
+                    "INSERT INTO dossier_sources (source, generation) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING",
+                )
+                .bind(source)
+                .execute(&mut *tx)
+                .await?;
+                let generation: i64 = sqlx::query_scalar(
+                    "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1 RETURNING generation",
+                )
+                .bind(source)
+                .fetch_one(&mut *tx)
+                .await?;
+                Some(generation)
+            } else {
+                None
+            };
             for r in rejects {
                 sqlx::query(
                     "INSERT INTO rejected_records (kind, source, record_key, reason, raw, rejected_at, code) \
@@ -412,31 +433,15 @@ macro_rules! shared_methods {
                 .execute(&mut *tx)
                 .await?;
             }
-            if kind != RecordKind::Dossier {
-                tx.commit().await?;
-                return Ok(());
-            }
-            // Dossier rejects are part of what a source's generation stands for: the status
-            // page's tables list them, and an import keeps the keys waiting between writes.
-            sqlx::query(
-                "INSERT INTO dossier_sources (source, generation) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING",
-            )
-            .bind(source)
-            .execute(&mut *tx)
-            .await?;
-            let generation: i64 = sqlx::query_scalar(
-                "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1 RETURNING generation",
-            )
-            .bind(source)
-            .fetch_one(&mut *tx)
-            .await?;
             tx.commit().await?;
-            super::block_io::note_rejects(
-                &self.index,
-                source,
-                generation,
-                rejects.iter().map(|r| r.record_key.as_str()),
-            );
+            if let Some(generation) = generation {
+                super::block_io::note_rejects(
+                    &self.index,
+                    source,
+                    generation,
+                    rejects.iter().map(|r| r.record_key.as_str()),
+                );
+            }
             Ok(())
         }
 
