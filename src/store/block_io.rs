@@ -96,6 +96,27 @@ macro_rules! block_store {
         }
 
         impl $store {
+            /// Moves the source's generation (its row made if missing) and gives the new one:
+            /// every committed write of a source's dossiers or of their rejects moves it. Taken
+            /// first in a transaction, it locks the row an import locks first.
+            async fn move_generation(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                source: &str,
+            ) -> Result<i64, StoreError> {
+                sqlx::query(
+                    "INSERT INTO dossier_sources (source, generation) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING",
+                )
+                .bind(source)
+                .execute(&mut **tx)
+                .await?;
+                Ok(sqlx::query_scalar(
+                    "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1 RETURNING generation",
+                )
+                .bind(source)
+                .fetch_one(&mut **tx)
+                .await?)
+            }
+
             /// Opens an import: the source's generation locked, its key index from the cache
             /// when no other process wrote since, else built from its blocks.
             async fn open_import(
@@ -638,12 +659,7 @@ macro_rules! block_store {
             async fn commit(mut self) -> Result<(), StoreError> {
                 self.flush().await?;
                 <$store>::settle_fields(&mut self.tx, &self.source, &mut self.merge).await?;
-                let generation: i64 = sqlx::query_scalar(
-                    "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1 RETURNING generation",
-                )
-                .bind(&self.source)
-                .fetch_one(&mut *self.tx)
-                .await?;
+                let generation = <$store>::move_generation(&mut self.tx, &self.source).await?;
                 self.tx.commit().await?;
                 let mut index = self.merge.into_index();
                 index.generation = generation;

@@ -629,6 +629,18 @@ impl KeyIndexBuilder {
 }
 
 impl KeyIndex {
+    /// Holds `slot` for `key` (a key not held yet).
+    fn insert(&mut self, key: &str, slot: Slot) -> Result<(), String> {
+        self.keys.insert(key, slot.pack()?);
+        Ok(())
+    }
+
+    /// Moves `key` from `old` to `new`.
+    fn replace(&mut self, key: &str, old: Slot, new: Slot) -> Result<(), String> {
+        self.keys.replace(key, old.pack()?, new.pack()?);
+        Ok(())
+    }
+
     /// The blocks that may hold any of `keys`.
     pub fn blocks_of<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Vec<i64> {
         let mut out: Vec<i64> = keys
@@ -761,7 +773,7 @@ impl Merge {
                 let seq = self.index.next_seq;
                 self.index.next_seq += 1;
                 let placed = self.append(to, (*d).clone(), seq)?;
-                self.index.keys.insert(&d.key, placed.pack()?);
+                self.index.insert(&d.key, placed)?;
                 self.note_new(d, seq);
                 counts.new += 1;
                 continue;
@@ -786,9 +798,7 @@ impl Merge {
                 block.dirty = true;
                 shrunk.insert(slot.block);
                 let placed = self.append(to, (*d).clone(), seq)?;
-                self.index
-                    .keys
-                    .replace(&d.key, slot.pack()?, placed.pack()?);
+                self.index.replace(&d.key, slot, placed)?;
             }
             self.note_replaced(&before, d, seq);
             counts.updated += 1;
@@ -861,11 +871,8 @@ impl Merge {
             last.1 = kept;
         }
         for (key, from, to) in moves {
-            self.index.keys.replace(
-                &key,
-                Slot { block, at: from }.pack()?,
-                Slot { block, at: to }.pack()?,
-            );
+            self.index
+                .replace(&key, Slot { block, at: from }, Slot { block, at: to })?;
         }
         Ok(())
     }

@@ -400,19 +400,7 @@ macro_rules! shared_methods {
             // generation's row is locked first, as an import locks it, so the two cannot wait
             // on each other's rows.
             let generation = if kind == RecordKind::Dossier && !rejects.is_empty() {
-                sqlx::query(
-                    "INSERT INTO dossier_sources (source, generation) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING",
-                )
-                .bind(source)
-                .execute(&mut *tx)
-                .await?;
-                let generation: i64 = sqlx::query_scalar(
-                    "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1 RETURNING generation",
-                )
-                .bind(source)
-                .fetch_one(&mut *tx)
-                .await?;
-                Some(generation)
+                Some(Self::move_generation(&mut tx, source).await?)
             } else {
                 None
             };
