@@ -76,14 +76,30 @@ impl Draft {
         serde_json::json!({"rows": self.rows, "text": self.text})
     }
 
-    /// `sha256:<hex>` over the canonical JSON of `{"rows", "text"}`.
+    /// `sha256:<hex>` over the canonical JSON of `{"rows", "text"}`. The draft's own
+    /// serialisation is that JSON (its fields, the rows' fields and the values' keys are in
+    /// sorted order, with serde_json's escaping), so it is streamed into the hash without
+    /// building a copy; a test holds it to [`write_canonical`].
     pub fn content_hash(&self) -> String {
-        let mut canonical = String::new();
-        write_canonical(&self.body_value(), &mut canonical);
-        let digest = Sha256::digest(canonical.as_bytes());
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut out = std::io::BufWriter::with_capacity(16 * 1024, Hashing(Sha256::new()));
+        serde_json::to_writer(&mut out, self).expect("a draft serialises");
+        let Ok(Hashing(hasher)) = out.into_inner() else {
+            unreachable!("hashing never fails to write")
+        };
         format!(
             "sha256:{}",
-            digest
+            hasher
+                .finalize()
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()
@@ -147,5 +163,46 @@ mod tests {
         let hash = draft.content_hash();
         assert!(hash.starts_with("sha256:") && hash.len() == 7 + 64);
         assert_eq!(hash, draft.clone().content_hash(), "stable");
+    }
+
+    /// The hash streamed from the draft's serialisation is the hash of the canonical JSON
+    /// (keys sorted at every level), whatever the text holds and however the columns sort.
+    #[test]
+    fn content_hash_is_sha256_of_the_canonical_json() {
+        let drafts = [
+            Draft {
+                rows: vec![
+                    DraftRow {
+                        key: "G09-HT".into(),
+                        label: "Hộ tịch \"A\"\n\tB\u{1}".into(),
+                        values: [
+                            ("3".to_owned(), 1),
+                            ("10".to_owned(), 2),
+                            ("2".to_owned(), 0),
+                        ]
+                        .into(),
+                    },
+                    DraftRow {
+                        key: "_total".into(),
+                        label: "Tổng số".into(),
+                        values: [("1".to_owned(), u64::MAX)].into(),
+                    },
+                ],
+                text: None,
+            },
+            Draft::narrative("# Báo cáo\n\nDòng \"trích\" \\ / </script> 😀\r\n".repeat(500)),
+        ];
+        for draft in drafts {
+            let mut canonical = String::new();
+            write_canonical(&draft.body_value(), &mut canonical);
+            let expected = format!(
+                "sha256:{}",
+                Sha256::digest(canonical.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            );
+            assert_eq!(draft.content_hash(), expected);
+        }
     }
 }

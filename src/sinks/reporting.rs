@@ -143,6 +143,16 @@ impl Pushed {
     }
 }
 
+/// A draft's write (upstreams.md §2), borrowed from the draft rather than copied into a JSON
+/// value: a narrative's text runs to hundreds of kilobytes.
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    rows: &'a [super::draft::DraftRow],
+    text: Option<&'a str>,
+    content_hash: &'a str,
+    source: &'a str,
+}
+
 #[derive(Debug, serde::Deserialize)]
 struct Remote {
     status: String,
@@ -337,9 +347,12 @@ impl ReportingClient {
         };
         let mut request = authorize(self.http.put(self.url(key, true)), token)
             .header("Idempotency-Key", idempotency_key)
-            .json(&serde_json::json!({
-                "rows": draft.rows, "text": draft.text, "content_hash": hash, "source": self.source,
-            }));
+            .json(&Body {
+                rows: &draft.rows,
+                text: draft.text.as_deref(),
+                content_hash: &hash,
+                source: &self.source,
+            });
         if let Base::Version(v) = base {
             request = request.header(header::IF_MATCH, v.to_string());
         }
