@@ -40,6 +40,18 @@ async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
             before[0] > 0 && before[1] > 0 && before[2] > 0,
             "{backend}: {before:?}"
         );
+        // The drafts, which v0.1.0 kept in the outbox's rows and this release in a table of
+        // their own: as many, of the same rows, as long.
+        let drafts_before = [
+            "SELECT COUNT(*) FROM outbox WHERE draft IS NOT NULL",
+            "SELECT CAST(SUM(id) AS BIGINT) FROM outbox WHERE draft IS NOT NULL",
+            "SELECT CAST(SUM(LENGTH(draft)) AS BIGINT) FROM outbox",
+        ];
+        let mut drafts = Vec::new();
+        for q in drafts_before {
+            drafts.push(scalar(db.url(), q).await);
+        }
+        assert!(drafts[0] > 0, "{backend}: the dump holds drafts");
         let applied = scalar(db.url(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
 
         // This binary opens it: the figures are the golden ones.
@@ -50,6 +62,14 @@ async fn a_v0_1_0_store_migrates_in_place_with_everything_it_held() {
             after.push(scalar(db.url(), q).await);
         }
         assert_eq!(before, after, "{backend}: outbox, audit and logins intact");
+        let drafts_after = [
+            "SELECT COUNT(*) FROM outbox_drafts",
+            "SELECT CAST(SUM(outbox_id) AS BIGINT) FROM outbox_drafts",
+            "SELECT CAST(SUM(LENGTH(draft)) AS BIGINT) FROM outbox_drafts",
+        ];
+        for (q, was) in drafts_after.into_iter().zip(&drafts) {
+            assert_eq!(scalar(db.url(), q).await, *was, "{backend}: {q}");
+        }
         let migrations = std::fs::read_dir(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("migrations")

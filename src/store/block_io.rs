@@ -356,6 +356,7 @@ macro_rules! block_store {
                 if !any {
                     return Ok(());
                 }
+                let _turn = self.turns.take().await;
                 let mut tx = self.pool.begin_with($begin).await?;
                 let sources: Vec<String> = sqlx::query_scalar(concat!(
                     "SELECT source FROM dossier_sources ORDER BY source",

@@ -259,6 +259,7 @@ macro_rules! mail_methods {
                 messages: &[super::mail::NewMessage],
                 now: crate::domain::Instant,
             ) -> Result<usize, StoreError> {
+                let _turn = self.turns.take().await;
                 let mut tx = self.pool.begin_with($begin).await?;
                 let mut new = 0;
                 for m in messages {
@@ -293,6 +294,7 @@ macro_rules! mail_methods {
                 lease_until: crate::domain::Instant,
                 limit: i64,
             ) -> Result<Vec<super::mail::MessageRow>, StoreError> {
+                let _turn = self.turns.take().await;
                 let mut tx = self.pool.begin_with($begin).await?;
                 // The due rows first, locked (PostgreSQL; SQLite's write lock is taken by the
                 // transaction), then each marked: one statement with the pick in a subquery let
@@ -335,6 +337,7 @@ macro_rules! mail_methods {
                 &self,
                 outcome: &super::mail::MessageOutcome,
             ) -> Result<bool, StoreError> {
+                let _turn = self.turns.take().await;
                 let mut tx = self.pool.begin_with($begin).await?;
                 let sent_at = (outcome.state == super::mail::MessageState::Sent).then_some(outcome.at.0);
                 let done = sqlx::query(
@@ -367,6 +370,7 @@ macro_rules! mail_methods {
                 dead: Option<&str>,
                 actor: &str,
             ) -> Result<Vec<super::mail::MessageRow>, StoreError> {
+                let _turn = self.turns.take().await;
                 let mut tx = self.pool.begin_with($begin).await?;
                 let rows: Vec<super::mail::MessageRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE mail_messages SET state = 'uncertain', changed_at = $1, \
@@ -428,6 +432,7 @@ macro_rules! mail_methods {
                 now: crate::domain::Instant,
                 audit: &AuditEntry,
             ) -> Result<Option<super::mail::MessageRow>, StoreError> {
+                let _turn = self.turns.take().await;
                 let mut tx = self.pool.begin_with($begin).await?;
                 let row: Option<super::mail::MessageRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE mail_messages SET state = 'pending', attempts = 0, next_attempt_at = NULL, \
@@ -453,6 +458,7 @@ macro_rules! mail_methods {
                 out: bool,
                 audit: &AuditEntry,
             ) -> Result<(), StoreError> {
+                let _turn = self.turns.take().await;
                 let mut tx = self.pool.begin_with($begin).await?;
                 if out {
                     sqlx::query(

@@ -19,6 +19,7 @@ mod postgres;
 mod shared;
 mod sqlite;
 mod tracking;
+mod turns;
 
 use crate::auth::vault::SealedCredential;
 use crate::domain::{Axis, Dossier, Finding, FindingCode, Instant, RecordKind};

@@ -24,6 +24,8 @@ use std::str::FromStr;
 pub struct PgStore {
     pool: PgPool,
     index: IndexCache,
+    /// None: PostgreSQL wakes its lock waiters itself.
+    turns: super::turns::WriteTurns,
 }
 
 impl PgStore {
@@ -70,6 +72,7 @@ impl PgStore {
         let store = PgStore {
             pool,
             index: IndexCache::default(),
+            turns: Default::default(),
         };
         store.convert_legacy().await?;
         store.lay_out_again().await?;

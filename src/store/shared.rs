@@ -12,8 +12,9 @@ use super::{
 };
 use crate::domain::{Instant, RecordKind};
 
-/// The columns of an outbox row, in the order of [`OutboxRecord`].
-pub(super) const OUTBOX_COLUMNS: &str = "id, system, form, period, unit, state, detail, draft, content_hash, generation, \
+/// The columns of an outbox row, in the order of [`OutboxRecord`]; the draft from its own table.
+pub(super) const OUTBOX_COLUMNS: &str = "id, system, form, period, unit, state, detail, \
+     (SELECT draft FROM outbox_drafts WHERE outbox_id = outbox.id) AS draft, content_hash, generation, \
      attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
      lease_owner, lease_until, sending_generation, armed_by, changed_at";
 
@@ -327,6 +328,7 @@ macro_rules! shared_methods {
             source: &str,
             records: &[IncomingRaw<'_>],
         ) -> Result<UpsertCounts, StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let mut counts = UpsertCounts::default();
             let table = shared::raw_table(kind)?;
@@ -394,6 +396,7 @@ macro_rules! shared_methods {
             rejects: &[Reject],
         ) -> Result<(), StoreError> {
             let now = shared::now_text();
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             // Dossier rejects are part of what a source's generation stands for: the status
             // page's tables list them, and an import keeps the keys waiting between writes. The
@@ -461,6 +464,7 @@ macro_rules! shared_methods {
 
         #[tracing::instrument(name = "store.put_credential", skip_all, fields(system = %credential.system, unit = %credential.unit))]
         async fn put_credential(&self, credential: &SealedCredential) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             Self::insert_credential(&mut *tx, credential).await?;
             tx.commit().await?;
@@ -499,6 +503,7 @@ macro_rules! shared_methods {
             &self,
             credentials: &[SealedCredential],
         ) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query("DELETE FROM credentials").execute(&mut *tx).await?;
             for c in credentials {
@@ -552,27 +557,34 @@ macro_rules! shared_methods {
         where
             F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,
         {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             if !$apply_lock.is_empty() {
                 sqlx::query($apply_lock).execute(&mut *tx).await?;
             }
             let rows = Self::select_outbox(&mut *tx, filter, true).await?;
+            // A draft is written only when its content changed: the hash is over the content.
+            let held: std::collections::HashMap<crate::store::ReportId, (Option<String>, bool)> = rows
+                .iter()
+                .map(|r| (r.report.clone(), (r.content_hash.clone(), r.draft.is_some())))
+                .collect();
             let changes = decide(rows);
             for row in &changes.rows {
-                sqlx::query(
-                    "INSERT INTO outbox (system, form, period, unit, state, detail, draft, content_hash, generation, \
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO outbox (system, form, period, unit, state, detail, content_hash, generation, \
                      attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
                      lease_owner, lease_until, sending_generation, armed_by, changed_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
                      ON CONFLICT (system, form, period, unit) DO UPDATE SET state = excluded.state, \
-                     detail = excluded.detail, draft = excluded.draft, content_hash = excluded.content_hash, \
+                     detail = excluded.detail, content_hash = excluded.content_hash, \
                      generation = excluded.generation, attempts = excluded.attempts, \
                      next_attempt_at = excluded.next_attempt_at, remote_version = excluded.remote_version, \
                      our_version = excluded.our_version, incarnation = excluded.incarnation, \
                      force_by = excluded.force_by, force_reason = excluded.force_reason, \
                      lease_owner = excluded.lease_owner, lease_until = excluded.lease_until, \
                      sending_generation = excluded.sending_generation, armed_by = excluded.armed_by, \
-                     changed_at = excluded.changed_at",
+                     changed_at = excluded.changed_at \
+                     RETURNING id",
                 )
                 .bind(&row.report.system)
                 .bind(&row.report.form)
@@ -580,7 +592,6 @@ macro_rules! shared_methods {
                 .bind(&row.report.unit)
                 .bind(row.state.as_str())
                 .bind(&row.detail)
-                .bind(shared::draft_text(row))
                 .bind(&row.content_hash)
                 .bind(row.generation)
                 .bind(row.attempts)
@@ -595,8 +606,32 @@ macro_rules! shared_methods {
                 .bind(row.sending_generation)
                 .bind(&row.armed_by)
                 .bind(row.changed_at.0)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
+                let same = held
+                    .get(&row.report)
+                    .is_some_and(|(hash, had)| *hash == row.content_hash && *had == row.draft.is_some());
+                if same {
+                    continue;
+                }
+                match shared::draft_text(row) {
+                    Some(text) => {
+                        sqlx::query(
+                            "INSERT INTO outbox_drafts (outbox_id, draft) VALUES ($1, $2) \
+                             ON CONFLICT (outbox_id) DO UPDATE SET draft = excluded.draft",
+                        )
+                        .bind(id)
+                        .bind(text)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM outbox_drafts WHERE outbox_id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
             }
             for a in &changes.attempts {
                 sqlx::query(
@@ -621,6 +656,7 @@ macro_rules! shared_methods {
 
         #[tracing::instrument(name = "store.outbox_claim", skip_all, fields(system = %claim.system, owner = %claim.owner, period = ?claim.filter.period))]
         async fn outbox_claim(&self, claim: &Claim) -> Result<Vec<OutboxRow>, StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let f = &claim.filter;
             let rows: Vec<shared::OutboxRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -665,6 +701,7 @@ macro_rules! shared_methods {
 
         #[tracing::instrument(name = "store.append_audit", skip_all, fields(entries = entries.len()))]
         async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             Self::insert_audit(&mut *tx, entries).await?;
             tx.commit().await?;
@@ -698,6 +735,7 @@ macro_rules! shared_methods {
             token_sha256: &str,
             expires_at: i64,
         ) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(
                 "INSERT INTO viewers (name, unit, password_hash, created_at, revoked_at)                  VALUES ($1, $2, NULL, $3, NULL)                  ON CONFLICT (name) DO UPDATE SET unit = excluded.unit, password_hash = NULL, revoked_at = NULL",
@@ -728,6 +766,7 @@ macro_rules! shared_methods {
             password_hash: &str,
             now: i64,
         ) -> Result<Option<Viewer>, StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let taken: Option<(String,)> = sqlx::query_as(
                 "UPDATE viewer_links SET used_at = $1                  WHERE token_sha256 = $2 AND used_at IS NULL AND expires_at > $1 RETURNING viewer",
@@ -769,6 +808,7 @@ macro_rules! shared_methods {
 
         #[tracing::instrument(name = "store.revoke_viewer", skip_all, fields(viewer = name))]
         async fn revoke_viewer(&self, name: &str, now: i64) -> Result<bool, StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let done = sqlx::query(
                 "UPDATE viewers SET revoked_at = $1, password_hash = NULL WHERE name = $2 AND revoked_at IS NULL",
@@ -842,6 +882,7 @@ macro_rules! shared_methods {
         where
             F: FnOnce(Option<SignInFailures>) -> SignInFailures + Send,
         {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             // The row exists before it is locked, so two first failures at once do not both
             // start from nothing (a zero row counts as none).

@@ -22,6 +22,7 @@ use std::str::FromStr;
 pub struct SqliteStore {
     pool: SqlitePool,
     index: IndexCache,
+    turns: super::turns::WriteTurns,
     /// The database file (its disk is named when it fills).
     file: std::sync::Arc<std::path::PathBuf>,
 }
@@ -67,6 +68,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             index: IndexCache::default(),
+            turns: super::turns::WriteTurns::one_at_a_time(),
             file: std::sync::Arc::new(options_file),
         };
         store.convert_legacy().await?;

@@ -117,6 +117,7 @@ macro_rules! tracking_methods {
             marks: &[super::OpenMark],
             seen_at: Instant,
         ) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let (open, closed): (Vec<&super::OpenMark>, Vec<&super::OpenMark>) =
                 marks.iter().partition(|m| m.open);
@@ -191,6 +192,7 @@ macro_rules! tracking_methods {
         }
 
         async fn mark_gone(&self, source: &str, keys: &[&str], at: Instant) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             for chunk in keys.chunks(500) {
                 let mut q: sqlx::QueryBuilder<$db> =
@@ -219,6 +221,7 @@ macro_rules! tracking_methods {
             findings: &[super::SourceFinding],
             at: Instant,
         ) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             for chunk in keys.chunks(500) {
                 let mut q: sqlx::QueryBuilder<$db> =
@@ -282,6 +285,7 @@ macro_rules! tracking_methods {
             source: &str,
             records: &[IncomingRaw<'_>],
         ) -> Result<UpsertCounts, StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let mut counts = UpsertCounts::default();
             for chunk in records.chunks(500) {
@@ -366,6 +370,7 @@ macro_rules! tracking_methods {
         }
 
         async fn remove_receiver_client(&self, source: &str, client: &str) -> Result<bool, StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query("DELETE FROM receiver_sessions WHERE source = $1 AND client = $2")
                 .bind(source)
@@ -389,6 +394,7 @@ macro_rules! tracking_methods {
             client: &str,
             expires_at: Instant,
         ) -> Result<(), StoreError> {
+            let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
             // Sessions that ended go as new ones come: the table stays as small as the clients.
             sqlx::query("DELETE FROM receiver_sessions WHERE expires_at < $1 AND source = $2 AND client = $3")
