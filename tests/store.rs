@@ -6,6 +6,7 @@
 mod common;
 
 use baocao_sync::domain::{Instant, RecordKind};
+use baocao_sync::sinks::Draft;
 use baocao_sync::store::{
     AuditEntry, Claim, OutboxChanges, OutboxFilter, OutboxRow, OutboxState, PullLog, ReportId,
     Store,
@@ -293,6 +294,75 @@ async fn every_row_is_claimed_by_one_worker_and_returns_when_its_lease_expires()
         };
         assert!(store.outbox_claim(&retry(4_999)).await.unwrap().is_empty());
         assert_eq!(store.outbox_claim(&retry(5_000)).await.unwrap().len(), 1);
+    }
+}
+
+/// Sets `row`'s state with `f` in one outbox transaction; the row as read back after.
+async fn change(store: &impl Store, id: i64, f: impl FnOnce(&mut OutboxRow) + Send) -> OutboxRow {
+    store
+        .outbox_apply(&OutboxFilter::id(id), |rows| {
+            let mut r = rows[0].clone();
+            f(&mut r);
+            OutboxChanges {
+                rows: vec![r],
+                ..OutboxChanges::default()
+            }
+        })
+        .await
+        .unwrap();
+    store.outbox(&OutboxFilter::id(id)).await.unwrap().remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_stays_through_state_changes_and_follows_its_content() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let first = pending("000.01.00.H55");
+        let text = |r: &OutboxRow| r.draft.as_ref().and_then(|d| d.text.clone());
+        store
+            .outbox_apply(&OutboxFilter::default(), {
+                let first = first.clone();
+                move |_| OutboxChanges {
+                    rows: vec![first],
+                    ..OutboxChanges::default()
+                }
+            })
+            .await
+            .unwrap();
+        // Claimed and answered: the state changes, the draft is the one written.
+        let claimed = store.outbox_claim(&claim("w0", 2_000)).await.unwrap();
+        assert_eq!(text(&claimed[0]).as_deref(), Some("draft of 000.01.00.H55"));
+        let id = claimed[0].id.unwrap();
+        let answered = change(&store, id, |r| {
+            r.state = OutboxState::Created;
+            r.lease = None;
+        })
+        .await;
+        assert_eq!(answered.state, OutboxState::Created, "{backend}");
+        assert_eq!(answered.draft, first.draft, "{backend}: kept");
+        // New content: the new draft is read back, under its own hash.
+        let second = Draft::narrative("draft of 000.01.00.H55, again".into());
+        let changed = change(&store, id, |r| {
+            r.content_hash = Some(second.content_hash());
+            r.draft = Some(second.clone());
+            r.state = OutboxState::Pending;
+        })
+        .await;
+        assert_eq!(changed.draft.as_ref(), Some(&second), "{backend}: replaced");
+        // Nothing to report: no draft, and none left behind.
+        let emptied = change(&store, id, |r| {
+            r.content_hash = None;
+            r.draft = None;
+            r.state = OutboxState::NothingToReport;
+        })
+        .await;
+        assert_eq!(emptied.draft, None, "{backend}");
+        assert_eq!(
+            common::stores::scalar(db.url(), "SELECT COUNT(*) FROM outbox_drafts").await,
+            0,
+            "{backend}"
+        );
     }
 }
 
