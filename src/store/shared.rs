@@ -95,6 +95,18 @@ impl OutboxRecord {
     }
 }
 
+/// `column = $n` where a filter names a value, and `$n IS NULL` (true: its value is bound as
+/// NULL) where it does not, in place of `($n IS NULL OR column = $n)`, in which SQLite's planner
+/// (and PostgreSQL's generic plan) sees no equality: a row read by its id, or a period's rows,
+/// then come by index instead of a scan of the whole outbox.
+pub(super) fn equals(column: &str, n: usize, named: bool) -> String {
+    if named {
+        format!("{column} = ${n}")
+    } else {
+        format!("${n} IS NULL")
+    }
+}
+
 pub(super) fn draft_text(row: &OutboxRow) -> Option<String> {
     row.draft
         .as_ref()
@@ -665,10 +677,13 @@ macro_rules! shared_methods {
                  WHERE id IN (SELECT id FROM outbox WHERE system = $4 \
                    AND (state IN ('pending', 'sending') OR (state = 'retrying' AND next_attempt_at <= $3)) \
                    AND (lease_until IS NULL OR lease_until <= $3) \
-                   AND ($6 IS NULL OR form = $6) AND ($7 IS NULL OR period = $7) \
-                   AND ($8 IS NULL OR unit = $8) AND ($9 IS NULL OR id = $9) \
+                   AND {} AND {} AND {} AND {} \
                    ORDER BY id LIMIT $5{}) \
                  RETURNING {}",
+                shared::equals("form", 6, f.form.is_some()),
+                shared::equals("period", 7, f.period.is_some()),
+                shared::equals("unit", 8, f.unit.is_some()),
+                shared::equals("id", 9, f.id.is_some()),
                 $claim_lock,
                 shared::OUTBOX_COLUMNS
             )))
@@ -1159,10 +1174,13 @@ macro_rules! shared_helpers {
             lock: bool,
         ) -> Result<Vec<OutboxRow>, StoreError> {
             let rows: Vec<shared::OutboxRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {} FROM outbox WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR system = $2) \
-                 AND ($3 IS NULL OR form = $3) AND ($4 IS NULL OR period = $4) AND ($5 IS NULL OR unit = $5) \
-                 ORDER BY id{}",
+                "SELECT {} FROM outbox WHERE {} AND {} AND {} AND {} AND {} ORDER BY id{}",
                 shared::OUTBOX_COLUMNS,
+                shared::equals("id", 1, filter.id.is_some()),
+                shared::equals("system", 2, filter.system.is_some()),
+                shared::equals("form", 3, filter.form.is_some()),
+                shared::equals("period", 4, filter.period.is_some()),
+                shared::equals("unit", 5, filter.unit.is_some()),
                 if lock { $row_lock } else { "" }
             )))
             .bind(filter.id)
