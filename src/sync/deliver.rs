@@ -88,27 +88,46 @@ impl Delivery {
     }
 
     /// Delivers every claimable row in `filter` (each system's rows by its own workers) until none
-    /// is left; rows waiting for a later retry stay for the daemon or the next run.
+    /// is left; rows waiting for a later retry stay for the daemon or the next run. Each worker is
+    /// a task of its own, so that on a multi-threaded runtime their JSON, hashing and HTTP spread
+    /// over the cores (polled together in one task, they all waited for one thread); progress is
+    /// told here, in the caller's task, as their rows come back.
     pub async fn drain(
-        &self,
+        self: &Arc<Self>,
         filter: &OutboxFilter,
         progress: &dyn Progress,
     ) -> Result<u64, SyncError> {
         let before = self.delivered();
-        let workers = self.worker_names(filter).into_iter().map(|(system, name)| {
-            let filter = filter.clone();
-            async move {
-                while let Some(row) = self.claim(system, &name, &filter).await? {
-                    let row = self.deliver(row, &name).await?;
-                    progress.delivered(&row);
+        let (done, mut delivered) = tokio::sync::mpsc::unbounded_channel();
+        let mut workers = tokio::task::JoinSet::new();
+        for (system, name) in self.worker_names(filter) {
+            let (me, filter, done) = (Arc::clone(self), filter.clone(), done.clone());
+            workers.spawn(async move {
+                while let Some(row) = me.claim(system, &name, &filter).await? {
+                    let row = me.deliver(row, &name).await?;
+                    // The receiver lives until every worker has ended.
+                    let _ = done.send(row);
                 }
                 Ok::<(), SyncError>(())
-            }
-        });
-        for result in futures_util::future::join_all(workers).await {
-            result?;
+            });
         }
-        Ok(self.delivered() - before)
+        drop(done);
+        while let Some(row) = delivered.recv().await {
+            progress.delivered(&row);
+        }
+        let mut first_error = None;
+        while let Some(ended) = workers.join_next().await {
+            let result = ended
+                .map_err(|e| SyncError::Internal(format!("a delivery worker ended: {e}")))
+                .and_then(|r| r);
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(self.delivered() - before),
+        }
     }
 
     /// The daemon's workers: claim and deliver until `shutdown`, waking when a run queues work

@@ -367,7 +367,8 @@ pub struct Engine {
     pub clock: Clock,
     /// This process, as owner of leases and fires.
     pub owner: String,
-    pub delivery: deliver::Delivery,
+    /// Shared with the workers `drain` spawns.
+    pub delivery: Arc<deliver::Delivery>,
     /// The SMTP server of `[mail]`, when one is named.
     pub mailer: Option<Arc<crate::sinks::mail::Mailer>>,
     pulling: tokio::sync::Mutex<()>,
@@ -416,7 +417,7 @@ impl Engine {
         let store = crate::store::open(&settings.store.database_url).await?;
         let owner = process_name();
         let vault = vault.map(Arc::new);
-        let delivery = deliver::Delivery::new(
+        let delivery = Arc::new(deliver::Delivery::new(
             store.clone(),
             parts.upstreams.clone(),
             vault.clone(),
@@ -425,7 +426,7 @@ impl Engine {
             clock.lease(settings.delivery.lease_seconds),
             settings.delivery.workers_per_system,
             settings.delivery.policy(),
-        );
+        ));
         Ok(Engine {
             store,
             settings,
