@@ -539,6 +539,56 @@ fn an_import_keeps_the_text_of_a_reject() {
     assert_eq!(stored, [("B-1".to_owned(), bad.to_owned())]);
 }
 
+/// A key index built ahead (`prepare_dossier_import`, while a pull fetches) serves this process's
+/// next import, and one that another process's write made stale is not used: the dossier that
+/// process stored is found, updated, not stored twice.
+#[tokio::test]
+async fn a_key_index_built_ahead_is_not_used_once_another_write_moved_the_source() {
+    use baocao_sync::domain::Dossier;
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let (here, other) = (db.open().await, db.open().await);
+        let version = |key: &str, updated: &str| {
+            baocao_sync::sources::export::parse_raw::<Dossier>(
+                [format!(
+                    "{{\"MaHoSo\":\"{key}\",\"TrangThaiHoSo\":\"2\",\"CapNhatLuc\":\"{updated}\"}}"
+                )]
+                .iter()
+                .map(String::as_str),
+                false,
+            )
+            .records
+        };
+        let upsert = |store: &baocao_sync::store::AnyStore, records: Vec<Dossier>| {
+            let store = store.clone();
+            async move {
+                store
+                    .upsert_dossiers("nguon", &records.iter().collect::<Vec<_>>())
+                    .await
+                    .unwrap()
+            }
+        };
+        // Nothing stored yet: nothing to build.
+        here.prepare_dossier_import("nguon").await.unwrap();
+        upsert(&here, version("A", "20230901080000")).await;
+        // Built ahead, then used by this process's own import.
+        here.prepare_dossier_import("nguon").await.unwrap();
+        let counts = upsert(&here, version("A", "20230902080000")).await;
+        assert_eq!((counts.new, counts.updated), (0, 1), "{backend}");
+        // Built ahead, then another process stores B: the index built here does not know B.
+        here.prepare_dossier_import("nguon").await.unwrap();
+        upsert(&other, version("B", "20230901080000")).await;
+        let counts = upsert(&here, version("B", "20230903080000")).await;
+        assert_eq!((counts.new, counts.updated), (0, 1), "{backend}: B found");
+        let stored = here
+            .dossiers_by_keys("nguon", &["A", "B"])
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(stored, 2, "{backend}: each key once");
+    }
+}
+
 /// Keys waiting as rejects are kept between a process's imports (an import no longer reads them
 /// all for every window); a reject another process writes still gets cleared by a readable
 /// version, and writing rejects moves the source's generation (the status page lists them).

@@ -77,6 +77,10 @@ impl Store for AnyStore {
         })
     }
 
+    async fn prepare_dossier_import(&self, source: &str) -> Result<(), StoreError> {
+        forward!(self, s => s.prepare_dossier_import(source).await)
+    }
+
     async fn upsert_raw(
         &self,
         kind: RecordKind,

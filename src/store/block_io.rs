@@ -153,6 +153,36 @@ macro_rules! block_store {
                 })
             }
 
+            /// Builds the source's key index ahead of an import, in a read transaction opened
+            /// with `begin` (a snapshot: the generation and the blocks read together), and keeps
+            /// it in the cache unless one is there. The import uses it only if the source's
+            /// generation has not moved since ([`Self::cached`]).
+            async fn warm_index(&self, source: &str, begin: &'static str) -> Result<(), StoreError> {
+                if self.index.lock().expect("index cache").contains_key(source) {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin_with(begin).await?;
+                let generation: Option<i64> =
+                    sqlx::query_scalar("SELECT generation FROM dossier_sources WHERE source = $1")
+                        .bind(source)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(generation) = generation else {
+                    return Ok(());
+                };
+                let index = Self::build_index(&mut tx, source, generation).await?;
+                tx.commit().await?;
+                self.index
+                    .lock()
+                    .expect("index cache")
+                    .entry(source.to_owned())
+                    .or_insert(super::block_io::Held {
+                        index,
+                        rejected: None,
+                    });
+                Ok(())
+            }
+
             /// What is held of the source at `generation`: the cached entry (taken out of the
             /// cache) while it is that generation's, else its key index built from its blocks.
             async fn cached(

@@ -731,6 +731,14 @@ pub trait Store: Send + Sync {
         source: &str,
     ) -> impl Future<Output = Result<Self::Import, StoreError>> + Send;
 
+    /// Builds what an import of `source` will need (the key index of its stored dossiers) ahead,
+    /// so that a pull can do it while its first window is fetched; the import uses it unless a
+    /// write moved the source since.
+    fn prepare_dossier_import(
+        &self,
+        source: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Stores dossiers keyed by (source, MaHoSo): a new key is inserted; an existing one is
     /// replaced when the incoming CapNhatLuc is later (an absent one is older than any), or equal
     /// with a different record; otherwise nothing changes. Keys must be unique within one call.

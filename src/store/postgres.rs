@@ -168,6 +168,14 @@ impl Store for PgStore {
         Self::open_import(tx, source, &self.index).await
     }
 
+    #[tracing::instrument(name = "store.prepare_dossier_import", skip_all, fields(source))]
+    async fn prepare_dossier_import(&self, source: &str) -> Result<(), StoreError> {
+        // One snapshot for the generation and the blocks (read committed would see a write
+        // that commits between the two).
+        self.warm_index(source, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+    }
+
     block_reads!();
 }
 

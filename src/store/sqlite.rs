@@ -157,6 +157,12 @@ impl Store for SqliteStore {
         Self::open_import(tx, source, &self.index).await
     }
 
+    #[tracing::instrument(name = "store.prepare_dossier_import", skip_all, fields(source))]
+    async fn prepare_dossier_import(&self, source: &str) -> Result<(), StoreError> {
+        // A deferred transaction reads one snapshot and takes no write lock.
+        self.warm_index(source, "BEGIN").await
+    }
+
     block_reads!();
 }
 

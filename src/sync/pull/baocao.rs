@@ -141,7 +141,25 @@ async fn pull_kind<S: Store, A: Authorizer, R: Pulled>(
         })
         .collect();
     let mut pages = futures_util::stream::iter(fetches).buffered(req.parallel.max(1));
-    while let Some(((from, to), fetched)) = pages.next().await {
+    // The store builds the source's key index while the first window is fetched, instead of
+    // at that window's import (over years of history, a read of every block).
+    let mut first = None;
+    if R::KIND == RecordKind::Dossier && !spans.is_empty() {
+        let (prepared, page) =
+            futures_util::join!(store.prepare_dossier_import(&req.source), pages.next());
+        if let Err(e) = prepared {
+            tracing::debug!(error = %e, "key index not built ahead: the import builds it");
+        }
+        first = page;
+    }
+    loop {
+        let next = match first.take() {
+            Some(page) => Some(page),
+            None => pages.next().await,
+        };
+        let Some(((from, to), fetched)) = next else {
+            break;
+        };
         let log = |ok: bool, detail: String, records: i64| PullLog {
             source: req.source.clone(),
             kind: req.kind,
