@@ -24,7 +24,7 @@ use std::str::FromStr;
 pub struct PgStore {
     pool: PgPool,
     index: IndexCache,
-    /// None: PostgreSQL wakes its lock waiters itself.
+    /// No turns: PostgreSQL wakes its lock waiters itself.
     turns: super::turns::WriteTurns,
 }
 
