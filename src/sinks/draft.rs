@@ -6,7 +6,6 @@ use crate::forms::aggregate::AggregateReport;
 use crate::forms::table::UnitReport;
 use crate::forms::{Row, Values};
 use serde::Serialize;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -71,15 +70,10 @@ impl Draft {
         }
     }
 
-    /// `{"rows": …, "text": …}` as sent.
-    pub fn body_value(&self) -> Value {
-        serde_json::json!({"rows": self.rows, "text": self.text})
-    }
-
     /// `sha256:<hex>` over the canonical JSON of `{"rows", "text"}`. The draft's own
     /// serialisation is that JSON (its fields, the rows' fields and the values' keys are in
     /// sorted order, with serde_json's escaping), so it is streamed into the hash without
-    /// building a copy; a test holds it to [`write_canonical`].
+    /// building a copy; a test holds it to the canonical JSON written apart.
     pub fn content_hash(&self) -> String {
         struct Hashing(Sha256);
         impl std::io::Write for Hashing {
@@ -107,41 +101,42 @@ impl Draft {
     }
 }
 
-/// JSON with object keys sorted (by their text) at every level and no insignificant white space,
-/// whatever order serde_json's map keeps.
-pub fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// JSON with object keys sorted (by their text) at every level and no insignificant white space,
+    /// whatever order serde_json's map keeps.
+    fn write_canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write_canonical(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
 
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {
@@ -194,7 +189,10 @@ mod tests {
         ];
         for draft in drafts {
             let mut canonical = String::new();
-            write_canonical(&draft.body_value(), &mut canonical);
+            write_canonical(
+                &serde_json::json!({"rows": draft.rows, "text": draft.text}),
+                &mut canonical,
+            );
             let expected = format!(
                 "sha256:{}",
                 Sha256::digest(canonical.as_bytes())

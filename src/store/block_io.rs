@@ -153,6 +153,19 @@ macro_rules! block_store {
                 })
             }
 
+            /// The source's generation as `tx` sees it (none before its first write).
+            async fn generation_of(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                source: &str,
+            ) -> Result<Option<i64>, StoreError> {
+                Ok(
+                    sqlx::query_scalar("SELECT generation FROM dossier_sources WHERE source = $1")
+                        .bind(source)
+                        .fetch_optional(&mut **tx)
+                        .await?,
+                )
+            }
+
             /// Builds the source's key index ahead of an import, in a read transaction opened
             /// with `begin` (a snapshot: the generation and the blocks read together), and keeps
             /// it in the cache unless one is there. The import uses it only if the source's
@@ -162,11 +175,7 @@ macro_rules! block_store {
                     return Ok(());
                 }
                 let mut tx = self.pool.begin_with(begin).await?;
-                let generation: Option<i64> =
-                    sqlx::query_scalar("SELECT generation FROM dossier_sources WHERE source = $1")
-                        .bind(source)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let generation = Self::generation_of(&mut tx, source).await?;
                 let Some(generation) = generation else {
                     return Ok(());
                 };
@@ -478,11 +487,7 @@ macro_rules! block_store {
                     return Ok(Vec::new());
                 }
                 let mut tx = self.pool.begin().await?;
-                let generation: Option<i64> =
-                    sqlx::query_scalar("SELECT generation FROM dossier_sources WHERE source = $1")
-                        .bind(source)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let generation = Self::generation_of(&mut tx, source).await?;
                 let Some(generation) = generation else {
                     return Ok(Vec::new());
                 };
