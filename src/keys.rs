@@ -70,10 +70,17 @@ impl<V> Default for Grouped<V> {
     }
 }
 
-impl<V: Copy> Grouped<V> {
-    /// Sorts `entries` by hash and finds where each group starts (about four keys a group).
+impl<V: Copy + Send> Grouped<V> {
+    /// Sorts `entries` by hash and finds where each group starts (about four keys a group). A
+    /// large index is sorted on every core: in a profile of the incremental day, the sort of a
+    /// source's ten million keys took about 0.2 s of one core while the import waited for it.
     fn new(mut entries: Vec<(u64, V)>) -> Self {
-        entries.sort_unstable_by_key(|e| e.0);
+        if entries.len() >= 1 << 16 {
+            use rayon::slice::ParallelSliceMut;
+            entries.par_sort_unstable_by_key(|e| e.0);
+        } else {
+            entries.sort_unstable_by_key(|e| e.0);
+        }
         let bits = (entries.len() / 4)
             .max(1)
             .next_power_of_two()
@@ -122,7 +129,7 @@ pub struct BulkKeys<V> {
     entries: Vec<(u64, V)>,
 }
 
-impl<V: Copy> BulkKeys<V> {
+impl<V: Copy + Send> BulkKeys<V> {
     /// Holds `value` for `key` (each key once; two keys with one hash are both kept).
     pub fn push(&mut self, key: &str, value: V) {
         self.entries.push((self.hasher.hash_one(key), value));
@@ -137,7 +144,7 @@ impl<V: Copy> BulkKeys<V> {
     }
 }
 
-impl<V: Copy> HashedKeys<V> {
+impl<V: Copy + Send> HashedKeys<V> {
     /// Keys laid in at once, with room for `n` of them made beforehand.
     pub fn bulk(n: usize) -> BulkKeys<V> {
         BulkKeys {

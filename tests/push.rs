@@ -346,7 +346,8 @@ fn a_push_killed_mid_delivery_is_finished_by_the_next_at_once_not_after_its_leas
     let (_sandbox, push) = setup(dir.path());
     let imported = ["--accept-stale", "the golden export was imported by hand"];
     // Killed right after its first draft was written, before the answer was recorded: that
-    // row stays `sending` under the dead process's lease (300 s).
+    // row, and any its worker claimed with it, stay `sending` under the dead process's lease
+    // (300 s).
     let killed = push_command(dir.path(), &imported)
         .env("BAOCAO_DRILL_KILL", "deliver:1")
         .output()

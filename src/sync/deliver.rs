@@ -21,6 +21,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Rows a foreground run's worker claims in one write transaction. Claiming one at a time makes
+/// two writes of every draft, and on SQLite writes take turns; a batch makes it one claim per
+/// four drafts (its effect on a delivery's time is not yet measured: docs/benchmarks.md). A crash
+/// leaves at most this many rows leased to the dead process, which liveness returns as it returns
+/// one. The daemon's workers claim one at a time: a batch held by a worker that stops for a
+/// shutdown would wait out its lease.
+const CLAIMED_TOGETHER: i64 = 4;
+
 /// A unit's session, with the `set_at` of the login it was opened from.
 type OpenSession = (String, Arc<Session>);
 
@@ -103,12 +111,34 @@ impl Delivery {
         for (system, name) in self.worker_names(filter) {
             let (me, filter, done) = (Arc::clone(self), filter.clone(), done.clone());
             workers.spawn(async move {
-                while let Some(row) = me.claim(system, &name, &filter).await? {
-                    let row = me.deliver(row, &name).await?;
-                    // The receiver lives until every worker has ended.
-                    let _ = done.send(row);
+                loop {
+                    let claimed = me.claim(system, &name, &filter, CLAIMED_TOGETHER).await?;
+                    if claimed.is_empty() {
+                        return Ok::<(), SyncError>(());
+                    }
+                    let mut claimed = claimed.into_iter().enumerate();
+                    while let Some((nth, row)) = claimed.next() {
+                        let left = row
+                            .lease
+                            .as_ref()
+                            .map_or(0, |l| l.until.0 - me.clock.now().0);
+                        if nth > 0 && left * 2 < me.lease_seconds {
+                            // Too little of its lease is left to push it safely: it goes back
+                            // with the rest of the batch, and the worker claims afresh.
+                            let rest = std::iter::once(row).chain(claimed.map(|(_, r)| r));
+                            me.give_back(&name, rest).await;
+                            break;
+                        }
+                        match me.deliver(row, &name).await {
+                            // The receiver lives until every worker has ended.
+                            Ok(row) => drop(done.send(row)),
+                            Err(e) => {
+                                me.give_back(&name, claimed.map(|(_, r)| r)).await;
+                                return Err(e);
+                            }
+                        }
+                    }
                 }
-                Ok::<(), SyncError>(())
             });
         }
         drop(done);
@@ -141,7 +171,11 @@ impl Delivery {
                 let mut shutdown = shutdown.clone();
                 async move {
                     while !shutdown.is_requested() {
-                        match self.claim(system, &name, &OutboxFilter::default()).await {
+                        match self
+                            .claim(system, &name, &OutboxFilter::default(), 1)
+                            .await
+                            .map(|rows| rows.into_iter().next())
+                        {
                             Ok(Some(row)) => {
                                 if let Err(e) = self.deliver(row, &name).await {
                                     tracing::error!(worker = %name, error = %e, "delivery failed");
@@ -181,10 +215,19 @@ impl Delivery {
         &self,
         held_by: impl Fn(&str) -> bool + Send + 'static,
     ) -> Result<usize, SyncError> {
+        self.release_where(&OutboxFilter::default(), held_by).await
+    }
+
+    /// Returns to `pending` the rows in `filter` whose lease holder `held_by` picks.
+    async fn release_where(
+        &self,
+        filter: &OutboxFilter,
+        held_by: impl Fn(&str) -> bool + Send + 'static,
+    ) -> Result<usize, SyncError> {
         let now = self.clock.now();
         Ok(self
             .store
-            .outbox_apply(&OutboxFilter::default(), move |rows| OutboxChanges {
+            .outbox_apply(filter, move |rows| OutboxChanges {
                 rows: rows
                     .into_iter()
                     .filter(|r| r.lease.as_ref().is_some_and(|l| held_by(&l.owner)))
@@ -219,14 +262,16 @@ impl Delivery {
         out
     }
 
+    /// Leases up to `limit` claimable rows of `system` in `filter` to `worker`, in one write.
     async fn claim(
         &self,
         system: System,
         worker: &str,
         filter: &OutboxFilter,
-    ) -> Result<Option<OutboxRow>, SyncError> {
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, SyncError> {
         let now = self.clock.now();
-        let rows = self
+        Ok(self
             .store
             .outbox_claim(&Claim {
                 owner: worker.to_owned(),
@@ -234,10 +279,25 @@ impl Delivery {
                 lease_until: Instant(now.0 + self.lease_seconds),
                 system: system.as_str().to_owned(),
                 filter: filter.clone(),
-                limit: 1,
+                limit,
             })
-            .await?;
-        Ok(rows.into_iter().next())
+            .await?)
+    }
+
+    /// Returns to `pending` rows `worker` claimed and did not attempt, if it still holds them, so
+    /// that they need not wait for their lease. A row that cannot be given back is logged; its
+    /// lease then runs out as it would after a crash.
+    async fn give_back(&self, worker: &str, rows: impl Iterator<Item = OutboxRow>) {
+        for row in rows {
+            let Some(id) = row.id else { continue };
+            let owner = worker.to_owned();
+            let given = self
+                .release_where(&OutboxFilter::id(id), move |o| o == owner)
+                .await;
+            if let Err(e) = given {
+                tracing::warn!(worker, outbox_id = id, error = %e, "a claimed draft was not given back; it waits for its lease");
+            }
+        }
     }
 
     /// One attempt at one claimed row, recorded; returns the row as it stands after.
