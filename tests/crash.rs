@@ -64,3 +64,47 @@ fn killed_runs_on_sqlite_end_as_a_clean_run() {
 fn killed_runs_on_postgres_end_as_a_clean_run() {
     drills_end_as_the_clean_run("postgres");
 }
+
+/// A killed run never records how it ended; the next run of the period, holding the period's
+/// lock, closes it as abandoned, so no run reads as running for ever.
+#[test]
+fn the_next_run_closes_a_killed_run_as_abandoned() {
+    use baocao_sync::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let data = worlds::province(dir.path(), 600, 6);
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let world = worlds::World::with(
+        &data,
+        &dir.path().join("world"),
+        url.clone(),
+        &worlds::Setup::default(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let runs = || {
+        runtime.block_on(async {
+            let store = baocao_sync::store::open(&url).await.unwrap();
+            store.runs(Some(worlds::PERIOD), 10).await.unwrap()
+        })
+    };
+
+    assert!(world.sync(worlds::FIRST_RUN, Some(("compute", 1))).killed);
+    let killed = runs();
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    assert_eq!(killed[0].outcome, None, "{killed:?}");
+
+    world.sync(worlds::NEXT_RUN, None);
+    let after = runs();
+    assert_eq!(after.len(), 2, "{after:?}");
+    let (next, first) = (&after[0], &after[1]);
+    assert_eq!(first.id, killed[0].id);
+    assert_eq!(first.outcome.as_deref(), Some("abandoned"), "{after:?}");
+    assert!(
+        first.summary.contains("before recording how the run ended"),
+        "{after:?}"
+    );
+    assert!(first.finished_at.is_some(), "{after:?}");
+    assert!(
+        next.outcome.is_some() && next.outcome != first.outcome,
+        "{after:?}"
+    );
+}

@@ -220,7 +220,8 @@ fn the_database_stops_for_30_s(stage: &str, resumed_by: &str) {
         use baocao_sync::store::Store;
         let store = db.open().await;
         // The run the outage interrupted records its outcome once its own store calls get
-        // through (each tried again every second); the run after it may end first.
+        // through (each tried again every second); the run after it may end first. One whose
+        // start the outage cut off unacknowledged is closed as abandoned by the run after it.
         let started = std::time::Instant::now();
         loop {
             let runs = store.runs(Some(worlds::PERIOD), 50).await.unwrap();
@@ -229,7 +230,8 @@ fn the_database_stops_for_30_s(stage: &str, resumed_by: &str) {
             }
             assert!(
                 started.elapsed().as_secs() < 60,
-                "every run's outcome is recorded: {runs:?}"
+                "every run's outcome is recorded: {runs:?}\n{}",
+                logged()
             );
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }

@@ -365,6 +365,15 @@ impl Store for AnyStore {
         forward!(self, s => s.finish_run(id, outcome, summary, now).await)
     }
 
+    async fn close_unfinished_runs(
+        &self,
+        period: &str,
+        summary: &str,
+        now: Instant,
+    ) -> Result<u64, StoreError> {
+        forward!(self, s => s.close_unfinished_runs(period, summary, now).await)
+    }
+
     async fn runs(&self, period: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
         forward!(self, s => s.runs(period, limit).await)
     }

@@ -1212,6 +1212,17 @@ pub trait Store: Send + Sync {
         now: Instant,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Closes the runs of `period` that never recorded how they ended, as `abandoned` with
+    /// `summary`; how many. Its caller holds the period's run lock, so none of them is still
+    /// running: its process was killed, or the store went away as it started (the start was
+    /// written but never acknowledged, and the run was tried again under a new id).
+    fn close_unfinished_runs(
+        &self,
+        period: &str,
+        summary: &str,
+        now: Instant,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// The latest `limit` runs (of one period, or all), newest first.
     fn runs(
         &self,

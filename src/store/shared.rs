@@ -1149,6 +1149,25 @@ macro_rules! shared_methods {
             Ok(())
         }
 
+        #[tracing::instrument(name = "store.close_unfinished_runs", skip_all, fields(period))]
+        async fn close_unfinished_runs(
+            &self,
+            period: &str,
+            summary: &str,
+            now: Instant,
+        ) -> Result<u64, StoreError> {
+            Ok(sqlx::query(
+                "UPDATE runs SET outcome = 'abandoned', summary = $2, finished_at = $3 \
+                 WHERE period = $1 AND outcome IS NULL",
+            )
+            .bind(period)
+            .bind(summary)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+        }
+
         #[tracing::instrument(name = "store.runs", skip_all, fields(period))]
         async fn runs(&self, period: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
             let rows: Vec<shared::RunRow> = sqlx::query_as(

@@ -616,6 +616,20 @@ impl Engine {
         {
             return Err(busy());
         }
+        // Holding the period's lock, no other run of it is live: one still without an outcome
+        // lost its process, or its start reached the store unacknowledged as the store went away
+        // (and its fire ran again). Left open it would read as running for ever.
+        let closed = self
+            .store
+            .close_unfinished_runs(
+                &scope.period.id(),
+                "its process ended, or lost the store, before recording how the run ended; a later run of the period did its work",
+                now,
+            )
+            .await?;
+        if closed > 0 {
+            tracing::warn!(period = %scope.period.id(), runs = closed, "runs left without an outcome closed as abandoned");
+        }
         let run_id = self
             .store
             .start_run(&RunRecord {
