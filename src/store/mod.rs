@@ -1215,7 +1215,9 @@ pub trait Store: Send + Sync {
     /// Closes the runs of `period` that never recorded how they ended, as `abandoned` with
     /// `summary`; how many. Its caller holds the period's run lock, so none of them is still
     /// running: its process was killed, or the store went away as it started (the start was
-    /// written but never acknowledged, and the run was tried again under a new id).
+    /// written but never acknowledged, and the run was tried again under a new id). A run that
+    /// was only slow (its lease lapsed while the store was away, or it gave the lock back just
+    /// before recording its end) still records its own outcome over this one when it ends.
     fn close_unfinished_runs(
         &self,
         period: &str,

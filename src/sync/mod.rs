@@ -618,7 +618,8 @@ impl Engine {
         }
         // Holding the period's lock, no other run of it is live: one still without an outcome
         // lost its process, or its start reached the store unacknowledged as the store went away
-        // (and its fire ran again). Left open it would read as running for ever.
+        // (and its fire ran again). Left open it would read as running for ever. (A run only slow
+        // to record its end writes its own outcome over this one when it does.)
         let closed = self
             .store
             .close_unfinished_runs(
