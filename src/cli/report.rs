@@ -1,11 +1,15 @@
 use anyhow::{Context, bail};
 use baocao_sync::configuration;
+use baocao_sync::domain::RecordKind;
 use baocao_sync::domain::{Dossier, Feedback, Period, Rating, Severity};
 use baocao_sync::forms::checks::ChecksConfig;
+use baocao_sync::forms::streamed::{Folded, Streamed};
 use baocao_sync::forms::{self, Inputs, Layout};
 use baocao_sync::render::texts::DocumentTexts;
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
-use baocao_sync::sources::export::{FromWire, Input, InputFormat, RecordBatch, resolve_format};
+use baocao_sync::sources::export::{
+    FromWire, Input, InputFormat, Item, KeepRaw, RecordBatch, read_each, resolve_format,
+};
 use baocao_sync::store;
 use baocao_sync::sync::records::Loaded;
 use std::borrow::Cow;
@@ -86,13 +90,64 @@ impl RecordArgs {
                 )
             })
         } else {
-            self.load_files()
+            self.load_files(true)
         }
     }
 
-    fn load_files(&self) -> anyhow::Result<Loaded> {
+    /// A dossier table's inputs folded from the dossier file as it is read, without holding
+    /// the dossiers ([`forms::streamed`]), with the ratings and feedback files as `load` reads
+    /// them. `None` where the records do not come from a dossier file (the store, standard
+    /// input) or the fold cannot be exact: then `load` reads them whole.
+    pub fn load_folded(
+        &self,
+        units: &baocao_sync::domain::UnitTree,
+        period: &Period,
+        previous: Option<&Period>,
+        procedures: Option<&baocao_sync::catalog::FieldCatalog>,
+    ) -> anyhow::Result<Option<(Loaded, Folded)>> {
+        let Some(arg) = self.input.as_deref().filter(|_| !self.from_store) else {
+            return Ok(None);
+        };
+        let input = Input::from_arg(arg);
+        let Input::File(path) = &input else {
+            return Ok(None);
+        };
+        let format = resolve_format(&input, self.input_format)?;
+        let size = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+        // Real-shaped lines are ~500 bytes: ten filter bits a key.
+        let mut fold = Streamed::new(units, period, previous, procedures, size / 512);
+        if format != InputFormat::Xlsx {
+            // Untouched room costs no memory; a record takes well over 128 bytes of any export.
+            fold.reserve(size / 128);
+        }
+        let mut loaded = self.load_files(false)?;
+        let mut unreadable = Vec::new();
+        read_each::<Dossier>(&input, format, KeepRaw::None, |item| {
+            loaded.records += 1;
+            match item {
+                Item::Record { record, .. } => fold.push_owned(record),
+                Item::Invalid { finding, .. } => unreadable.push(finding),
+            }
+        })?;
+        let Ok(folded) = fold.finish() else {
+            tracing::info!(
+                input = %path.display(),
+                "the fold cannot be exact (a field's first dossier whose key was not kept, or too many distinct texts): reading the dossiers whole"
+            );
+            return Ok(None);
+        };
+        loaded.findings.extend(
+            unreadable
+                .into_iter()
+                .chain(folded.duplicates.iter().cloned())
+                .map(|f| (RecordKind::Dossier, f)),
+        );
+        Ok(Some((loaded, folded)))
+    }
+
+    fn load_files(&self, dossiers: bool) -> anyhow::Result<Loaded> {
         let mut loaded = Loaded::default();
-        if let Some(arg) = &self.input {
+        if let Some(arg) = self.input.as_ref().filter(|_| dossiers) {
             let batch = read_file::<Dossier>(arg, self.input_format)?;
             loaded.dossiers = Some(loaded.take(batch));
         }
@@ -184,10 +239,29 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         Some(path) => configuration::checks(path)?,
         None => ChecksConfig::builtin(),
     };
-    let mut loaded = a
-        .records
-        .load(Some(baocao_sync::sync::records::reading_for(&period)))?;
-    let findings = loaded.findings_for(&forms::record_kinds(regime, def));
+    let kinds = forms::record_kinds(regime, def);
+    let table_of_dossiers =
+        matches!(def.layout, Layout::PerUnit | Layout::Aggregate) && kinds == [RecordKind::Dossier];
+    let previous = period.previous();
+    let folded = if table_of_dossiers {
+        a.records
+            .load_folded(&units, &period, previous.as_ref(), catalog.as_ref())?
+    } else {
+        None
+    };
+    let (mut loaded, folded) = match folded {
+        Some((loaded, folded)) => (loaded, Some(folded)),
+        None => (
+            a.records
+                .load(Some(baocao_sync::sync::records::reading_for(&period)))?,
+            None,
+        ),
+    };
+    let findings = loaded.findings_for(&kinds);
+    let (tallied, fields) = match folded {
+        Some(f) => (Some(f.tallied), Some(f.fields)),
+        None => (None, None),
+    };
     let question = a.records.question();
     let inputs = Inputs {
         dossiers: loaded.dossiers.as_deref(),
@@ -201,8 +275,9 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
         }),
         findings,
         catalog: catalog.as_ref(),
-        fields: loaded.fields.as_ref(),
+        fields: fields.as_ref().or(loaded.fields.as_ref()),
         earlier: loaded.earlier.as_ref(),
+        tallied,
         checks: Some(&checks),
         aggregation: Default::default(),
         dossier_findings_elsewhere: false,

@@ -10,6 +10,7 @@ pub mod instant;
 pub mod period;
 pub mod rating;
 pub mod unit;
+pub mod versions;
 
 pub use dossier::{Channel, Dossier, Reception, Receptions, ResultKind, Status, StatusClass};
 pub use finding::{Finding, FindingCode, Severity};

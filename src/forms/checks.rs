@@ -97,21 +97,33 @@ pub fn column4(
     if let Some(catalog) = catalog {
         let window = Window::from(period);
         for d in dossiers {
-            let Placement::Counted { columns, .. } = place(d, window, units) else {
-                continue;
-            };
-            if columns[online] && catalog.procedure_online(&d.procedure_code) == Some(false) {
-                let message = format!(
-                    "tiếp nhận trực tuyến (cột 4) nhưng danh mục ghi thủ tục {} không cung cấp trực tuyến; \
-                     kiểm tra KenhThucHien hoặc danh mục thủ tục",
-                    d.procedure_code
-                );
-                findings.push(
-                    Finding::new(FindingCode::ProcedureNotOnline, d.key.to_string(), message)
-                        .with_unit(d.unit_code.to_string()),
-                );
+            if let Placement::Counted { columns, .. } = place(d, window, units) {
+                findings.extend(procedure_not_online(d, &columns, catalog));
             }
         }
     }
     findings
+}
+
+/// The `procedure_not_online` warning for one counted dossier, given its columns: received online
+/// (column 4) for a procedure the catalogue says is not offered online.
+pub fn procedure_not_online(
+    d: &Dossier,
+    columns: &[bool; 11],
+    catalog: &FieldCatalog,
+) -> Option<Finding> {
+    if !columns[metric("received_online")]
+        || catalog.procedure_online(&d.procedure_code) != Some(false)
+    {
+        return None;
+    }
+    let message = format!(
+        "tiếp nhận trực tuyến (cột 4) nhưng danh mục ghi thủ tục {} không cung cấp trực tuyến; \
+         kiểm tra KenhThucHien hoặc danh mục thủ tục",
+        d.procedure_code
+    );
+    Some(
+        Finding::new(FindingCode::ProcedureNotOnline, d.key.to_string(), message)
+            .with_unit(d.unit_code.to_string()),
+    )
 }

@@ -116,6 +116,16 @@ impl FieldLabels for FirstSeenLabels {
     }
 }
 
+/// What a dossier table reads of the dossiers, found without holding them
+/// ([`super::streamed`]): the period's tally, the previous period's (for the column-4 check,
+/// when asked), and the rules' findings (the `procedure_not_online` ones included).
+#[derive(Debug, Default)]
+pub struct Tallied {
+    pub now: Tally,
+    pub before: Option<Tally>,
+    pub findings: Vec<Finding>,
+}
+
 /// What the rules make of one dossier for one period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Placement {
@@ -358,12 +368,14 @@ pub fn tally_receptions(
 pub fn tally(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> (Tally, Vec<Finding>) {
     let mut findings = Vec::new();
     let tally = tally_with(dossiers, units, period, |d, code, message| {
-        findings.push(
-            Finding::new(code, d.key.to_string(), message.into_owned())
-                .with_unit(d.unit_code.to_string()),
-        );
+        findings.push(rule_finding(d, code, message));
     });
     (tally, findings)
+}
+
+/// A rule's finding about one dossier, named by its key and unit.
+pub fn rule_finding(d: &Dossier, code: FindingCode, message: Cow<'static, str>) -> Finding {
+    Finding::new(code, d.key.to_string(), message.into_owned()).with_unit(d.unit_code.to_string())
 }
 
 /// The counts of [`tally`] without its findings: for a period whose findings no one reads (the

@@ -14,6 +14,7 @@ pub mod ii06a;
 pub mod narrative;
 pub mod reconcile;
 pub mod satisfaction;
+pub mod streamed;
 pub mod table;
 mod values;
 
@@ -80,6 +81,9 @@ pub struct Inputs<'a> {
     /// When `dossiers` are a period's read: the reception columns of the dossiers of the period
     /// before that closed before this one, for the column-4 check's previous period.
     pub earlier: Option<&'a crate::domain::Receptions>,
+    /// A dossier table's tallies and findings already folded from the dossiers
+    /// ([`streamed`]), in place of `dossiers`; `fields` then holds their history.
+    pub tallied: Option<ii06a::Tallied>,
     /// Column-4 checks of dossier forms, when given.
     pub checks: Option<&'a checks::ChecksConfig>,
     /// Who sums whom in aggregates.
@@ -166,33 +170,29 @@ pub fn compute(
             let (tally, rule_findings, plan, labels): (_, _, _, Box<dyn table::FieldLabels>) =
                 match base.record {
                     RecordKind::Dossier => {
-                        let dossiers = Inputs::need(def, inputs.dossiers, RecordKind::Dossier)?;
                         let plan = ColumnPlan::new(base, &ii06a::DOSSIER_METRICS)
                             .map_err(FormError::Definition)?;
-                        // The period, and on another core the previous one (for the column-4
-                        // share check) and the first-seen labels: each a pass over every dossier.
                         let previous = inputs.checks.and(period.previous());
-                        let ((tally, mut f), (before, seen)) = std::thread::scope(|s| {
-                            let other = s.spawn(|| {
-                                let before = previous.as_ref().map(|p| {
-                                    let mut before = ii06a::tally_counts(dossiers, units, p);
-                                    if let Some(earlier) = inputs.earlier {
-                                        ii06a::tally_receptions(&mut before, earlier, units, p);
-                                    }
-                                    (p.clone(), before)
-                                });
-                                let seen = match inputs.fields {
-                                    Some(history) => history.labels(),
-                                    None => ii06a::FirstSeenLabels::from_dossiers(dossiers),
-                                };
-                                (before, seen)
-                            });
-                            let now = ii06a::tally(dossiers, units, period);
-                            match other.join() {
-                                Ok(other) => (now, other),
-                                Err(panic) => std::panic::resume_unwind(panic),
+                        let (dossiers, (tally, mut f), (before, seen)) = match inputs.tallied {
+                            Some(t) => {
+                                let seen = inputs.fields.map(|h| h.labels()).unwrap_or_default();
+                                let before = previous.zip(t.before);
+                                (&[] as &[Dossier], (t.now, t.findings), (before, seen))
                             }
-                        });
+                            None => {
+                                let dossiers =
+                                    Inputs::need(def, inputs.dossiers, RecordKind::Dossier)?;
+                                let (now, other) = tally_dossiers(
+                                    dossiers,
+                                    inputs.fields,
+                                    inputs.earlier,
+                                    units,
+                                    period,
+                                    previous.as_ref(),
+                                );
+                                (dossiers, now, other)
+                            }
+                        };
                         tag(&mut f, RecordKind::Dossier);
                         if let Some(config) = inputs.checks {
                             f.extend(checks::column4(
@@ -283,6 +283,44 @@ pub fn compute(
     crate::domain::finding::sort_findings(&mut findings);
     out.findings = findings;
     Ok(out)
+}
+
+/// The period's tally and findings from the dossiers and, on another core, the previous period's
+/// tally (for the column-4 share check) and the first-seen labels: each a pass over every dossier.
+#[allow(clippy::type_complexity)]
+#[allow(clippy::too_many_arguments)]
+fn tally_dossiers(
+    dossiers: &[Dossier],
+    fields: Option<&ii06a::FieldHistory>,
+    earlier: Option<&crate::domain::Receptions>,
+    units: &UnitTree,
+    period: &Period,
+    previous: Option<&Period>,
+) -> (
+    (table::Tally, Vec<Finding>),
+    (Option<(Period, table::Tally)>, ii06a::FirstSeenLabels),
+) {
+    std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            let before = previous.map(|p| {
+                let mut before = ii06a::tally_counts(dossiers, units, p);
+                if let Some(earlier) = earlier {
+                    ii06a::tally_receptions(&mut before, earlier, units, p);
+                }
+                (p.clone(), before)
+            });
+            let seen = match fields {
+                Some(history) => history.labels(),
+                None => ii06a::FirstSeenLabels::from_dossiers(dossiers),
+            };
+            (before, seen)
+        });
+        let now = ii06a::tally(dossiers, units, period);
+        match other.join() {
+            Ok(other) => (now, other),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Marks what kind of record the findings of a rule are about.

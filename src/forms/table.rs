@@ -35,6 +35,11 @@ type FastHash = foldhash::fast::RandomState;
 
 impl Tally {
     pub fn add(&mut self, unit: UnitId, key: &Arc<str>, facts: &[bool]) {
+        self.add_times(unit, key, facts, 1);
+    }
+
+    /// Counts `times` records of the same unit, row and facts at once.
+    pub fn add_times(&mut self, unit: UnitId, key: &Arc<str>, facts: &[bool], times: u64) {
         let rows = self.cells.entry(unit).or_default();
         let cell = match rows.get_mut(&**key) {
             Some(cell) => cell,
@@ -43,7 +48,7 @@ impl Tally {
                 .or_insert_with(|| vec![0; facts.len()]),
         };
         for (c, &f) in cell.iter_mut().zip(facts) {
-            *c += u64::from(f);
+            *c += u64::from(f) * times;
         }
     }
 

@@ -131,6 +131,7 @@ pub fn narratives(
             catalog: setup.catalog,
             fields: loaded.fields.as_ref(),
             earlier: loaded.earlier.as_ref(),
+            tallied: None,
             checks: setup.checks,
             aggregation: Aggregation::ByKind(&rules),
             dossier_findings_elsewhere: false,

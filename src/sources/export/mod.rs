@@ -432,8 +432,9 @@ impl<R: FromWire> RecordBatch<R> {
         self.findings.extend(warnings.into_iter().map(|(_, f)| f));
     }
 
-    /// One key's records (`at`, in input order, at least two): which counts, as if they had been
-    /// read one by one, and the warning for each version read after the first.
+    /// One key's records (`at`, in input order, at least two): which counts
+    /// ([`crate::domain::versions::settle`]), and the warning for each version read after the
+    /// first.
     fn settle_key(
         &mut self,
         at: &[usize],
@@ -443,24 +444,17 @@ impl<R: FromWire> RecordBatch<R> {
         let Some((&first, later)) = at.split_first() else {
             return;
         };
-        let mut kept = first;
-        for &i in later {
-            let (new, old) = (
-                self.records[i].updated_at(),
-                self.records[kept].updated_at(),
-            );
-            let message = if new >= old {
-                kept = i;
-                duplicate_message::<R>(new, old)
-            } else {
-                duplicate_message::<R>(old, new)
-            };
-            let r = &self.records[kept];
+        let updated: Vec<_> = at.iter().map(|&i| self.records[i].updated_at()).collect();
+        let settled = crate::domain::versions::settle(&updated);
+        for w in &settled.warnings {
+            let r = &self.records[at[w.kept]];
+            let message = duplicate_message::<R>(w.kept_updated, w.ignored_updated);
             let finding = Finding::new(FindingCode::DuplicateRecord, r.key().to_owned(), message)
                 .with_unit(r.unit_code().to_owned());
-            warnings.push((i, finding));
+            warnings.push((at[w.at], finding));
         }
         // The version that counts takes the first one's place; the others are set aside.
+        let kept = at[settled.kept];
         if kept != first {
             self.records.swap(first, kept);
             if self.raws.len() == self.records.len() {
@@ -471,19 +465,10 @@ impl<R: FromWire> RecordBatch<R> {
     }
 }
 
+/// The `duplicate_record` warning's text for a record kind.
 fn duplicate_message<R: FromWire>(
     kept: Option<crate::domain::Instant>,
     dropped: Option<crate::domain::Instant>,
 ) -> String {
-    let at = |i: Option<crate::domain::Instant>| {
-        i.map(|i| i.to_compact_local())
-            .unwrap_or_else(|| "none".into())
-    };
-    format!(
-        "{} {} appears more than once; the version with CapNhatLuc {} counts, the one with {} is ignored",
-        R::NAME,
-        R::FIELDS[0],
-        at(kept),
-        at(dropped)
-    )
+    crate::domain::versions::duplicate_message(R::NAME, R::FIELDS[0], kept, dropped)
 }

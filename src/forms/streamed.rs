@@ -1,0 +1,502 @@
+//! A dossier table's inputs (II.06a, and II.06 over it) folded from dossiers handed on one at a
+//! time, keeping 32 bytes of each instead of the dossier: what `report` reads a large export
+//! with, so that ten million lines fit in a few hundred megabytes.
+//!
+//! Each dossier is placed when it arrives, for the period and for the previous one (the column-4
+//! check), and its findings are written then; what is kept of it is its key's 96-bit hash, its
+//! CapNhatLuc, the ids of its unit, field code and field name, and its two placements as bits,
+//! its place in the input being its index. A key's text is kept only where a finding may name
+//! it: for a key a Bloom filter of the hashes seen says may have been seen before (every repeated
+//! key is caught; a few others are kept for nothing) and for the first few dossiers of each field
+//! (the `unknown_field` warning names a field's first dossier). At the end, the records whose
+//! hash is among the kept keys are sorted by hash and every key read more than once is settled
+//! by the rule every reader uses ([`crate::domain::versions`]): the version that counts takes
+//! the first one's place, the findings of the versions set aside are dropped.
+//!
+//! The result is what [`super::compute`] would have found from the whole batch: the same
+//! tallies, findings and field history. Where it cannot say so — a field's first dossier is one
+//! whose key text was not kept, which takes a field changed between two versions of a key ahead
+//! of every other dossier of that field; or more than 65,536 distinct unit, field and name texts
+//! — [`Streamed::finish`] says [`Incomplete`] and the caller reads the batch whole. Two different
+//! keys with one 96-bit hash would be taken for one (about one chance in 10^15 for ten million
+//! keys).
+
+use super::checks::procedure_not_online;
+use super::ii06a::{FieldHistory, FieldStart, Placement, Tallied, Window, place};
+use super::table::Tally;
+use crate::catalog::FieldCatalog;
+use crate::domain::unit::UnitId;
+use crate::domain::versions::{duplicate_message, settle};
+use crate::domain::{Dossier, Finding, FindingCode, Moment, Period, UnitTree};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+/// How many dossiers of each field keep their key's text in case one is the field's first.
+const FIELD_FIRSTS: usize = 4;
+/// Bit of a placement: counted (the low eleven bits are its columns).
+const COUNTED: u16 = 1 << 15;
+/// Bit of `now`: a version set aside for another of its key.
+const SET_ASIDE: u16 = 1 << 14;
+/// Bit of `now`: one of two or more versions of its key.
+const REPEATED: u16 = 1 << 13;
+const COLUMNS: u16 = (1 << 11) - 1;
+
+/// What is kept of one dossier: 32 bytes. Its place is its index among the kept records.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    hash: u64,
+    updated: Moment,
+    hash_more: u32,
+    unit: u16,
+    field: u16,
+    name: u16,
+    now: u16,
+    before: u16,
+}
+
+/// The period's inputs folded so far.
+pub struct Streamed<'a> {
+    units: &'a UnitTree,
+    now: Window,
+    before: Option<Window>,
+    procedures: Option<&'a FieldCatalog>,
+    records: Vec<Placed>,
+    texts: Texts,
+    /// Findings of the rules, by the place of the dossier they are about, noted in brief until
+    /// the kept records are freed.
+    findings: Vec<(u32, Noted)>,
+    seen: Seen,
+    /// Key texts of the versions the filter may have seen before, by hash.
+    repeated: HashMap<(u64, u32), Box<str>, foldhash::fast::RandomState>,
+    /// By field id: the places and key texts of its first dossiers.
+    field_firsts: Vec<Vec<(u32, Box<str>)>>,
+    /// Set when the input holds more dossiers than places can be counted in, or more distinct
+    /// texts than ids.
+    overflow: bool,
+}
+
+/// A field's first dossier had no key text kept: read the batch whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incomplete;
+
+/// What the fold found: the tallies and rule findings, the fields' history, and the
+/// `duplicate_record` warnings (findings of the read, by the place of the version set aside).
+#[derive(Debug)]
+pub struct Folded {
+    pub tallied: Tallied,
+    pub fields: FieldHistory,
+    pub duplicates: Vec<Finding>,
+}
+
+impl<'a> Streamed<'a> {
+    /// A fold for `period` (and `previous`, the column-4 check's, when given); with
+    /// `procedures`, the `procedure_not_online` check. `expected` dossiers size its filter.
+    pub fn new(
+        units: &'a UnitTree,
+        period: &Period,
+        previous: Option<&Period>,
+        procedures: Option<&'a FieldCatalog>,
+        expected: usize,
+    ) -> Streamed<'a> {
+        Streamed {
+            units,
+            now: Window::from(period),
+            before: previous.map(Window::from),
+            procedures,
+            records: Vec::new(),
+            texts: Texts::default(),
+            findings: Vec::new(),
+            seen: Seen::new(expected),
+            repeated: HashMap::default(),
+            field_firsts: Vec::new(),
+            overflow: false,
+        }
+    }
+
+    /// Room for `n` more dossiers (untouched room costs no memory).
+    pub fn reserve(&mut self, n: usize) {
+        self.records.reserve(n);
+    }
+
+    /// Places one readable dossier, in input order.
+    pub fn push(&mut self, d: &Dossier) {
+        let Ok(seq) = u32::try_from(self.records.len()) else {
+            self.overflow = true;
+            return;
+        };
+        let (hash, hash_more) = key_hash(&d.key);
+        if self.seen.insert(hash, hash_more) {
+            self.repeated
+                .entry((hash, hash_more))
+                .or_insert_with(|| d.key.clone());
+        }
+        let ids = [&d.unit_code, &d.field_code, &d.field_name].map(|t| self.texts.id(t));
+        let [Some(unit), Some(field), Some(name)] = ids else {
+            self.overflow = true;
+            return;
+        };
+        if self.field_firsts.len() <= usize::from(field) {
+            self.field_firsts
+                .resize_with(usize::from(field) + 1, Vec::new);
+        }
+        let firsts = &mut self.field_firsts[usize::from(field)];
+        if firsts.len() < FIELD_FIRSTS {
+            firsts.push((seq, d.key.clone()));
+        }
+        let now = match place(d, self.now, self.units) {
+            Placement::Outside => 0,
+            Placement::Error(code, message) => {
+                self.findings
+                    .push((seq, Noted::rule(d, unit, code, message)));
+                0
+            }
+            Placement::Counted {
+                columns, warning, ..
+            } => {
+                if let Some((code, message)) = warning {
+                    self.findings
+                        .push((seq, Noted::rule(d, unit, code, message)));
+                }
+                if let Some(catalog) = self.procedures {
+                    self.findings.extend(
+                        procedure_not_online(d, &columns, catalog)
+                            .map(|f| (seq, Noted::Full(Box::new(f)))),
+                    );
+                }
+                COUNTED | bits(&columns)
+            }
+        };
+        let before = match self.before.map(|w| place(d, w, self.units)) {
+            Some(Placement::Counted { columns, .. }) => COUNTED | bits(&columns),
+            _ => 0,
+        };
+        self.records.push(Placed {
+            hash,
+            updated: d.updated_at,
+            hash_more,
+            unit,
+            field,
+            name,
+            now,
+            before,
+        });
+    }
+
+    /// Places one readable dossier and frees it, leaving the counts of its shared texts raised:
+    /// they are a reader's interned texts (alive as long as its interner, which holds them), and
+    /// lowering each count from this thread, while the reader's threads raise it for the next
+    /// dossiers, moved those counts' cache lines between cores five times a dossier.
+    pub fn push_owned(&mut self, d: Dossier) {
+        self.push(&d);
+        let Dossier {
+            key,
+            procedure_code,
+            field_code,
+            field_name,
+            unit_code,
+            channel,
+            ..
+        } = d;
+        drop(key);
+        std::mem::forget([procedure_code, field_code, field_name, unit_code, channel]);
+    }
+
+    /// Settles duplicates and tallies what counts.
+    pub fn finish(mut self) -> Result<Folded, Incomplete> {
+        if self.overflow {
+            return Err(Incomplete);
+        }
+        let mut set_aside: Vec<u32> = Vec::new();
+        // Where a kept version counts, when not in its own place (the first version's).
+        let mut moved: HashMap<u32, u32, foldhash::fast::RandomState> = HashMap::default();
+        let duplicates = self.settle(&mut set_aside, &mut moved)?;
+        // (unit, field, columns) → dossiers: a few thousand cells for millions.
+        type Cells = HashMap<(u16, u16, u16), u64, foldhash::fast::RandomState>;
+        let (mut now, mut before) = (Cells::default(), Cells::default());
+        // By field id: its first dossier and its first non-empty name (place, index / name).
+        let mut first: HashMap<u16, (u32, u32), foldhash::fast::RandomState> = HashMap::default();
+        let mut label: HashMap<u16, (u32, u16), foldhash::fast::RandomState> = HashMap::default();
+        for (i, r) in self.records.iter().enumerate() {
+            if r.now & SET_ASIDE != 0 {
+                continue;
+            }
+            if r.now & COUNTED != 0 {
+                *now.entry((r.unit, r.field, r.now & COLUMNS)).or_default() += 1;
+            }
+            if r.before & COUNTED != 0 {
+                *before
+                    .entry((r.unit, r.field, r.before & COLUMNS))
+                    .or_default() += 1;
+            }
+            let i = i as u32;
+            let at = moved.get(&i).copied().unwrap_or(i);
+            let f = first.entry(r.field).or_insert((at, i));
+            if at < f.0 {
+                *f = (at, i);
+            }
+            if !self.texts.get(r.name).is_empty() {
+                let l = label.entry(r.field).or_insert((at, r.name));
+                if at < l.0 {
+                    *l = (at, r.name);
+                }
+            }
+        }
+        let mut fields = FieldHistory::default();
+        for (&field, &(_, i)) in &first {
+            let r = &self.records[i as usize];
+            let key = if r.now & REPEATED != 0 {
+                self.repeated.get(&(r.hash, r.hash_more))
+            } else {
+                self.field_firsts[usize::from(field)]
+                    .iter()
+                    .find(|(seq, _)| *seq == i)
+                    .map(|(_, key)| key)
+            };
+            let Some(key) = key else {
+                return Err(Incomplete);
+            };
+            fields.fields.insert(
+                self.texts.get(field).to_string(),
+                FieldStart {
+                    first_key: key.to_string(),
+                    first_unit: self.texts.get(r.unit).to_string(),
+                    first_name: self.texts.get(r.name).to_string(),
+                    label: label
+                        .get(&field)
+                        .map_or_else(String::new, |&(_, name)| self.texts.get(name).to_string()),
+                },
+            );
+        }
+        // Freed before the findings are written out in full.
+        drop(std::mem::take(&mut self.records));
+        set_aside.sort_unstable();
+        let mut findings = std::mem::take(&mut self.findings);
+        findings.retain(|(seq, _)| set_aside.binary_search(seq).is_err());
+        let findings: Vec<Finding> = findings
+            .into_iter()
+            .map(|(_, noted)| noted.into_finding(&self.texts))
+            .collect();
+        let mut tree: HashMap<u16, Option<UnitId>, foldhash::fast::RandomState> =
+            HashMap::default();
+        let mut tally = |cells: Cells| {
+            let mut t = Tally::default();
+            for ((unit, field, columns), times) in cells {
+                let at = *tree
+                    .entry(unit)
+                    .or_insert_with(|| self.units.find(self.texts.get(unit)));
+                // Counted means placed in a unit of the tree.
+                let Some(at) = at else { continue };
+                let facts: [bool; 11] = std::array::from_fn(|c| columns & (1 << c) != 0);
+                t.add_times(at, self.texts.arc(field), &facts, times);
+            }
+            t
+        };
+        let now = tally(now);
+        let before = self.before.map(|_| tally(before));
+        Ok(Folded {
+            tallied: Tallied {
+                now,
+                before,
+                findings,
+            },
+            fields,
+            duplicates,
+        })
+    }
+
+    /// Settles every key read more than once. Only a key the filter said may have been seen can
+    /// be one, so only the records whose hash is among those kept are sorted, by hash and place.
+    /// The version that counts takes the first one's place (`moved`), the others are marked set
+    /// aside (their places in `set_aside`). Returns the `duplicate_record` warnings in the order
+    /// the versions set aside were read.
+    fn settle(
+        &mut self,
+        set_aside: &mut Vec<u32>,
+        moved: &mut HashMap<u32, u32, foldhash::fast::RandomState>,
+    ) -> Result<Vec<Finding>, Incomplete> {
+        let mut maybe: Vec<(u64, u32, u32)> = Vec::new();
+        for (i, r) in self.records.iter_mut().enumerate() {
+            if self.repeated.contains_key(&(r.hash, r.hash_more)) {
+                r.now |= REPEATED;
+                maybe.push((r.hash, r.hash_more, i as u32));
+            }
+        }
+        maybe.sort_unstable();
+        let mut warnings: Vec<(u32, Finding)> = Vec::new();
+        for group in maybe.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            if group.len() < 2 {
+                continue;
+            }
+            let key = &self.repeated[&(group[0].0, group[0].1)];
+            let updated: Vec<_> = group
+                .iter()
+                .map(|&(_, _, i)| self.records[i as usize].updated.get())
+                .collect();
+            let settled = settle(&updated);
+            for w in &settled.warnings {
+                let unit = self.texts.get(self.records[group[w.kept].2 as usize].unit);
+                let message = duplicate_message(
+                    crate::domain::RecordKind::Dossier.as_str(),
+                    "MaHoSo",
+                    w.kept_updated,
+                    w.ignored_updated,
+                );
+                let finding = Finding::new(FindingCode::DuplicateRecord, key.to_string(), message)
+                    .with_unit(unit.to_owned());
+                warnings.push((group[w.at].2, finding));
+            }
+            for (n, &(_, _, i)) in group.iter().enumerate() {
+                if n != settled.kept {
+                    self.records[i as usize].now |= SET_ASIDE;
+                    set_aside.push(i);
+                }
+            }
+            if settled.kept != 0 {
+                moved.insert(group[settled.kept].2, group[0].2);
+            }
+        }
+        warnings.sort_by_key(|(at, _)| *at);
+        Ok(warnings.into_iter().map(|(_, f)| f).collect())
+    }
+}
+
+/// A rule's finding as the fold notes it: a placement's (key, unit id, a message most often
+/// shared) in a fifth of a finding's bytes, or a finding in full.
+enum Noted {
+    Rule {
+        code: FindingCode,
+        unit: u16,
+        key: Box<str>,
+        message: Cow<'static, str>,
+    },
+    Full(Box<Finding>),
+}
+
+impl Noted {
+    fn rule(d: &Dossier, unit: u16, code: FindingCode, message: Cow<'static, str>) -> Noted {
+        Noted::Rule {
+            code,
+            unit,
+            key: d.key.clone(),
+            message,
+        }
+    }
+
+    /// The finding `ii06a::rule_finding` writes.
+    fn into_finding(self, texts: &Texts) -> Finding {
+        match self {
+            Noted::Rule {
+                code,
+                unit,
+                key,
+                message,
+            } => Finding::new(code, String::from(key), message.into_owned())
+                .with_unit(texts.get(unit).to_owned()),
+            Noted::Full(f) => *f,
+        }
+    }
+}
+
+fn bits(columns: &[bool; 11]) -> u16 {
+    columns
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (c, &on)| acc | (u16::from(on) << c))
+}
+
+/// A key's 96-bit hash: two independently seeded 64-bit hashes, the second cut to 32 bits.
+fn key_hash(key: &str) -> (u64, u32) {
+    const A: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x5eed_0001);
+    const B: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x5eed_0002);
+    (A.hash_one(key), B.hash_one(key) as u32)
+}
+
+/// Texts of units, fields and names, each once, by id. Readers intern them, so a text's pointer
+/// finds its id without hashing the text; the pointer's text is held so that it cannot be freed
+/// and its address reused.
+#[derive(Default)]
+struct Texts {
+    by_pointer: HashMap<usize, (Arc<str>, u16), foldhash::fast::RandomState>,
+    by_text: HashMap<Arc<str>, u16, foldhash::fast::RandomState>,
+    all: Vec<Arc<str>>,
+}
+
+impl Texts {
+    /// The text's id; `None` past 65,536 distinct texts.
+    fn id(&mut self, text: &Arc<str>) -> Option<u16> {
+        let pointer = Arc::as_ptr(text) as *const u8 as usize;
+        if let Some((_, id)) = self.by_pointer.get(&pointer) {
+            return Some(*id);
+        }
+        let id = match self.by_text.get(&**text) {
+            Some(&id) => id,
+            None => {
+                let id = u16::try_from(self.all.len()).ok()?;
+                self.all.push(text.clone());
+                self.by_text.insert(text.clone(), id);
+                id
+            }
+        };
+        self.by_pointer.insert(pointer, (text.clone(), id));
+        Some(id)
+    }
+
+    fn get(&self, id: u16) -> &str {
+        &self.all[usize::from(id)]
+    }
+
+    fn arc(&self, id: u16) -> &Arc<str> {
+        &self.all[usize::from(id)]
+    }
+}
+
+/// A Bloom filter of the key hashes seen, blocked (the seven probes of a key fall in one
+/// 64-byte block, so one cache miss a key), ten bits for each key expected: about one false
+/// "seen" in a hundred when as many come (more when more do, which only keeps more key texts).
+/// It never says "not seen" of a key it was given.
+struct Seen {
+    blocks: Vec<[u64; 8]>,
+    mask: u64,
+}
+
+impl Seen {
+    fn new(expected: usize) -> Seen {
+        let blocks = (expected.max(1 << 12) * 10 / 512 + 1).next_power_of_two();
+        Seen {
+            blocks: vec![[0; 8]; blocks],
+            mask: blocks as u64 - 1,
+        }
+    }
+
+    /// Adds a hash; whether it may have been added before.
+    fn insert(&mut self, hash: u64, more: u32) -> bool {
+        let block = &mut self.blocks[(hash & self.mask) as usize];
+        // The block came from the hash's low bits; the probes from the rest.
+        let mut probes = u64::from(more).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (hash >> 32);
+        let mut seen = true;
+        for _ in 0..7 {
+            let bit = (probes & 511) as usize;
+            probes >>= 9;
+            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+            seen &= block[word] & mask != 0;
+            block[word] |= mask;
+        }
+        seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_never_forgets_a_key() {
+        let mut seen = Seen::new(1000);
+        let keys: Vec<(u64, u32)> = (0..5000).map(|i| key_hash(&format!("K{i}"))).collect();
+        let fresh = keys.iter().filter(|(h, m)| seen.insert(*h, *m)).count();
+        assert!(fresh < 500, "mostly new the first time: {fresh} said seen");
+        assert!(keys.iter().all(|(h, m)| seen.insert(*h, *m)));
+    }
+}
