@@ -1,7 +1,6 @@
 use anyhow::{Context, bail};
 use baocao_sync::configuration;
-use baocao_sync::domain::RecordKind;
-use baocao_sync::domain::{Dossier, Feedback, Period, Rating, Severity};
+use baocao_sync::domain::{Dossier, Feedback, Period, Rating, RecordKind, Severity};
 use baocao_sync::forms::checks::ChecksConfig;
 use baocao_sync::forms::streamed::{Folded, Streamed};
 use baocao_sync::forms::{self, Inputs, Layout};

@@ -288,7 +288,6 @@ pub fn compute(
 /// The period's tally and findings from the dossiers and, on another core, the previous period's
 /// tally (for the column-4 share check) and the first-seen labels: each a pass over every dossier.
 #[allow(clippy::type_complexity)]
-#[allow(clippy::too_many_arguments)]
 fn tally_dossiers(
     dossiers: &[Dossier],
     fields: Option<&ii06a::FieldHistory>,

@@ -39,7 +39,7 @@ const FIELD_FIRSTS: usize = 4;
 const COUNTED: u16 = 1 << 15;
 /// Bit of `now`: a version set aside for another of its key.
 const SET_ASIDE: u16 = 1 << 14;
-/// Bit of `now`: one of two or more versions of its key.
+/// Bit of `now`: its key's text is kept in `repeated` (the filter said it may have been seen).
 const REPEATED: u16 = 1 << 13;
 const COLUMNS: u16 = (1 << 11) - 1;
 
@@ -55,6 +55,8 @@ struct Placed {
     now: u16,
     before: u16,
 }
+
+const _: () = assert!(std::mem::size_of::<Placed>() == 32);
 
 /// The period's inputs folded so far.
 pub struct Streamed<'a> {
@@ -77,7 +79,8 @@ pub struct Streamed<'a> {
     overflow: bool,
 }
 
-/// A field's first dossier had no key text kept: read the batch whole.
+/// The fold cannot give the whole read's result (a field's first dossier had no key text kept,
+/// or the input has more dossiers or distinct texts than ids): read the batch whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Incomplete;
 
