@@ -10,13 +10,6 @@ fn catalog_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/catalog")
 }
 
-fn write_ndjson(dir: &Path, records: &[Value]) -> String {
-    let path = dir.join("dossiers.ndjson");
-    let text: Vec<String> = records.iter().map(Value::to_string).collect();
-    std::fs::write(&path, text.join("\n")).unwrap();
-    path.display().to_string()
-}
-
 fn dossier(
     key: &str,
     field: (&str, &str),
@@ -29,11 +22,11 @@ fn dossier(
            "NgayTiepNhan": received, "NgayHenTra": "20231231000000", "CapNhatLuc": received})
 }
 
-fn report(input: &str, extra: &[&str]) -> Value {
+fn report(input: &Path, extra: &[&str]) -> Value {
     let units = fixture("units.toml");
     let mut args = vec![
         "--input",
-        input,
+        input.to_str().unwrap(),
         "--units",
         units.to_str().unwrap(),
         "--period",
@@ -43,16 +36,6 @@ fn report(input: &str, extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     report_json(&args)
-}
-
-fn findings(doc: &Value, code: &str) -> Vec<String> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code)
-        .map(|f| f["record"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
@@ -87,7 +70,7 @@ fn the_catalogue_gives_published_labels_and_flags_unknown_fields() {
             ("XX-1", "Lĩnh vực địa phương")
         ]
     );
-    assert_eq!(findings(&with, "unknown_field"), ["A3"]);
+    assert_eq!(finding_records(&with, "unknown_field"), ["A3"]);
 
     let without = report(&input, &[]);
     assert_eq!(
@@ -95,7 +78,7 @@ fn the_catalogue_gives_published_labels_and_flags_unknown_fields() {
         "first name seen, no catalogue"
     );
     assert!(
-        findings(&without, "unknown_field").is_empty(),
+        finding_records(&without, "unknown_field").is_empty(),
         "raised only when a catalogue is configured"
     );
 }
@@ -126,9 +109,12 @@ fn column_4_checks_warn_and_count_everything() {
     let input = write_ndjson(dir.path(), &records);
     let catalog = catalog_dir().display().to_string();
     let got = report(&input, &["--catalog", &catalog]);
-    assert_eq!(findings(&got, "online_share_shift"), ["000.10.00.H55"]);
     assert_eq!(
-        findings(&got, "procedure_not_online"),
+        finding_records(&got, "online_share_shift"),
+        ["000.10.00.H55"]
+    );
+    assert_eq!(
+        finding_records(&got, "procedure_not_online"),
         ["Q3-0", "Q3-1", "Q3-2"]
     );
     assert!(
@@ -157,7 +143,7 @@ fn column_4_checks_warn_and_count_everything() {
     )
     .unwrap();
     let quiet = report(&input, &["--checks", checks.to_str().unwrap()]);
-    assert!(findings(&quiet, "online_share_shift").is_empty());
+    assert!(finding_records(&quiet, "online_share_shift").is_empty());
 }
 
 #[test]

@@ -65,47 +65,35 @@ fn both_ways(input: &Path, units: &Path, form: &str, catalog: bool) -> (String, 
     )
 }
 
-fn records_of(doc: &Value, code: &str) -> Vec<String> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code)
-        .map(|f| f["record"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn a_real_shaped_history_reads_the_same_folded_and_whole() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = run(&[
-        "generate",
-        "--shape",
-        "real",
-        "--dossiers",
-        "12000",
-        "--quarters",
-        "4",
-        "--units",
-        "30",
-        "--seed",
-        "11",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    output_with(
+        bin().args([
+            "generate",
+            "--shape",
+            "real",
+            "--dossiers",
+            "12000",
+            "--quarters",
+            "4",
+            "--units",
+            "30",
+            "--seed",
+            "11",
+            "--out",
+            data.to_str().unwrap(),
+        ]),
+        &[0],
     );
     let (input, units) = (data.join("dossiers.ndjson"), data.join("units.toml"));
     for form in ["II.06a", "II.06"] {
         for catalog in [false, true] {
             let (_, doc) = both_ways(&input, &units, form, catalog);
             // The history carries what the fold treats apart; a run without them proves little.
-            assert!(!records_of(&doc, "duplicate_record").is_empty());
-            assert!(!records_of(&doc, "invalid_record").is_empty());
+            assert!(!finding_records(&doc, "duplicate_record").is_empty());
+            assert!(!finding_records(&doc, "invalid_record").is_empty());
         }
     }
 }
@@ -117,13 +105,6 @@ fn line(key: &str, field: (&str, &str), channel: &str, procedure: &str, updated:
            "CapNhatLuc": updated})
 }
 
-fn write_lines(dir: &Path, lines: &[Value]) -> PathBuf {
-    let path = dir.join("dossiers.ndjson");
-    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
-    std::fs::write(&path, text.join("\n") + "\n").unwrap();
-    path
-}
-
 #[test]
 fn duplicates_fields_and_procedures_read_the_same_folded_and_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -133,7 +114,7 @@ fn duplicates_fields_and_procedures_read_the_same_folded_and_whole() {
         ("G-NEW", "Lĩnh vực G"),
         ("H-NEW", "Lĩnh vực H"),
     );
-    let input = write_lines(
+    let input = write_ndjson(
         dir.path(),
         &[
             // A tie: the last one read counts. An older version after a newer one is ignored.
@@ -151,11 +132,11 @@ fn duplicates_fields_and_procedures_read_the_same_folded_and_whole() {
     );
     let (_, doc) = both_ways(&input, &units, "II.06a", true);
     // Hand-worked: one warning per version read after the first, named by the key.
-    assert_eq!(records_of(&doc, "duplicate_record"), ["A", "B", "C"]);
+    assert_eq!(finding_records(&doc, "duplicate_record"), ["A", "B", "C"]);
     // No field is in the catalogue: each named by its first dossier.
-    assert_eq!(records_of(&doc, "unknown_field"), ["A", "C", "D"]);
+    assert_eq!(finding_records(&doc, "unknown_field"), ["A", "C", "D"]);
     // 1.001614 is not offered online: A counts in person (the tie), C online.
-    assert_eq!(records_of(&doc, "procedure_not_online"), ["C"]);
+    assert_eq!(finding_records(&doc, "procedure_not_online"), ["C"]);
     both_ways(&input, &units, "II.06", true);
     both_ways(&input, &units, "II.06a", false);
 }
@@ -172,11 +153,11 @@ fn a_field_first_whose_key_was_not_kept_reads_the_file_whole() {
         .collect();
     lines.push(line("W", f, "1", "P-1", "20230701000000"));
     lines.extend((1..=5).map(|i| line(&format!("K{i}"), g, "1", "P-1", "20230801000000")));
-    let input = write_lines(dir.path(), &lines);
+    let input = write_ndjson(dir.path(), &lines);
     let (log, doc) = both_ways(&input, &units, "II.06a", true);
     assert!(
         log.contains("reading the dossiers whole"),
         "the fold said it could not be exact: {log}"
     );
-    assert_eq!(records_of(&doc, "unknown_field"), ["K1", "W"]);
+    assert_eq!(finding_records(&doc, "unknown_field"), ["K1", "W"]);
 }

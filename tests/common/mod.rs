@@ -142,6 +142,25 @@ pub fn reports_by_unit(doc: &Value) -> Vec<(String, Value)> {
     v
 }
 
+/// The records named by the findings of one code, in the document's order.
+pub fn finding_records(doc: &Value, code: &str) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .map(|f| f["record"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Writes `records` as `dossiers.ndjson` in `dir`, one per line; its path.
+pub fn write_ndjson(dir: &Path, records: &[Value]) -> PathBuf {
+    let path = dir.join("dossiers.ndjson");
+    let text: Vec<String> = records.iter().map(Value::to_string).collect();
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    path
+}
+
 /// (code, record) of the error findings, in document order.
 pub fn error_findings(doc: &Value) -> Vec<(String, String)> {
     doc["findings"]
