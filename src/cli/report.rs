@@ -7,7 +7,7 @@ use baocao_sync::forms::{self, Inputs, Layout};
 use baocao_sync::render::texts::DocumentTexts;
 use baocao_sync::render::{self, Document, OutputFormat, Reports};
 use baocao_sync::sources::export::{
-    FromWire, Input, InputFormat, Item, KeepRaw, RecordBatch, read_each, resolve_format,
+    FromWire, Input, InputFormat, Item, KeepRaw, RecordBatch, read_each_mapped, resolve_format,
 };
 use baocao_sync::store;
 use baocao_sync::sync::records::Loaded;
@@ -121,11 +121,18 @@ impl RecordArgs {
         }
         let mut loaded = self.load_files(false)?;
         let mut unreadable = Vec::new();
-        read_each::<Dossier>(&input, format, KeepRaw::None, |item| {
+        // Each dossier is placed where it is parsed (on every core, for NDJSON); the fold
+        // files what is kept of it in file order.
+        let placer = fold.placer();
+        let place = |item: Item<Dossier>| match item {
+            Item::Record { record, .. } => Ok(placer.prepare(record)),
+            Item::Invalid { finding, .. } => Err(finding),
+        };
+        read_each_mapped(&input, format, KeepRaw::None, &place, |placed| {
             loaded.records += 1;
-            match item {
-                Item::Record { record, .. } => fold.push_owned(record),
-                Item::Invalid { finding, .. } => unreadable.push(finding),
+            match placed {
+                Ok(placed) => fold.file(placed),
+                Err(finding) => unreadable.push(finding),
             }
         })?;
         let Ok(folded) = fold.finish() else {

@@ -2,8 +2,10 @@
 //! time, keeping 32 bytes of each instead of the dossier: what `report` reads a large export
 //! with, so that ten million lines fit in a few hundred megabytes.
 //!
-//! Each dossier is placed when it arrives, for the period and for the previous one (the column-4
-//! check), and its findings are written then; what is kept of it is its key's 96-bit hash, its
+//! Each dossier is placed when it is read, for the period and for the previous one (the column-4
+//! check), and its findings are written then, by a [`Placer`] on whichever thread parsed it (a
+//! reader parsing on every core places there); the fold then files the placed dossiers in input
+//! order ([`Streamed::file`]). What is kept of each is its key's 96-bit hash, its
 //! CapNhatLuc, the ids of its unit, field code and field name, and its two placements as bits,
 //! its place in the input being its index. A key's text is kept only where a finding may name
 //! it: for a key a Bloom filter of the hashes seen says may have been seen before (every repeated
@@ -28,11 +30,15 @@ use crate::catalog::FieldCatalog;
 use crate::domain::unit::UnitId;
 use crate::domain::versions::{duplicate_message, settle};
 use crate::domain::{Dossier, Finding, FindingCode, Moment, Period, UnitTree};
+use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+/// How many dossiers are handed on before the first of them is filed: time to fetch their filter
+/// blocks.
+const AHEAD: usize = 16;
 /// How many dossiers of each field keep their key's text in case one is the field's first.
 const FIELD_FIRSTS: usize = 4;
 /// Bit of a placement: counted (the low eleven bits are its columns).
@@ -58,18 +64,109 @@ struct Placed {
 
 const _: () = assert!(std::mem::size_of::<Placed>() == 32);
 
-/// The period's inputs folded so far.
-pub struct Streamed<'a> {
+/// What places a dossier: the part of the fold any thread can run ([`Placer::prepare`]), so that
+/// a reader parsing on several threads places there and hands on only what is kept.
+#[derive(Clone, Copy)]
+pub struct Placer<'a> {
     units: &'a UnitTree,
     now: Window,
     before: Option<Window>,
     procedures: Option<&'a FieldCatalog>,
+}
+
+/// A dossier placed, before it is filed in the fold: its key, its shared texts and what the
+/// rules found of it.
+///
+/// The key is copied in (a real MaHoSo, ~30 bytes, fits in place): the fold keeps few keys' texts,
+/// and freeing each dossier's own key on the folding thread, away from the thread that allocated
+/// it, took the allocator's locks against the parsing threads (at ten million lines the
+/// allocator's share of the time doubled).
+pub struct Prepared {
+    hash: u64,
+    hash_more: u32,
+    updated: Moment,
+    now: u16,
+    before: u16,
+    key: SmallVec<[u8; 32]>,
+    texts: [Arc<str>; 3],
+    notes: Vec<Note>,
+}
+
+/// A rule's finding as placing writes it, before the fold knows the unit's id.
+enum Note {
+    Rule(FindingCode, Cow<'static, str>),
+    Full(Box<Finding>),
+}
+
+impl Placer<'_> {
+    /// Places one readable dossier for the period and the previous one and writes its findings.
+    /// Its key and its unit, field and name texts are moved into what is returned; the rest is
+    /// freed here, on the thread that read it.
+    pub fn prepare(&self, d: Dossier) -> Prepared {
+        let (hash, hash_more) = key_hash(&d.key);
+        let mut notes = Vec::new();
+        let now = match place(&d, self.now, self.units) {
+            Placement::Outside => 0,
+            Placement::Error(code, message) => {
+                notes.push(Note::Rule(code, message));
+                0
+            }
+            Placement::Counted {
+                columns, warning, ..
+            } => {
+                if let Some((code, message)) = warning {
+                    notes.push(Note::Rule(code, message));
+                }
+                if let Some(catalog) = self.procedures {
+                    notes.extend(
+                        procedure_not_online(&d, &columns, catalog)
+                            .map(|f| Note::Full(Box::new(f))),
+                    );
+                }
+                COUNTED | bits(&columns)
+            }
+        };
+        let before = match self.before.map(|w| place(&d, w, self.units)) {
+            Some(Placement::Counted { columns, .. }) => COUNTED | bits(&columns),
+            _ => 0,
+        };
+        let Dossier {
+            key,
+            field_code,
+            field_name,
+            unit_code,
+            updated_at,
+            ..
+        } = d;
+        Prepared {
+            hash,
+            hash_more,
+            updated: updated_at,
+            now,
+            before,
+            key: SmallVec::from_slice(key.as_bytes()),
+            texts: [unit_code, field_code, field_name],
+            notes,
+        }
+    }
+}
+
+/// A key's text from its copied bytes (copied from a `str`: always UTF-8, nothing replaced).
+fn key_text(key: &[u8]) -> Box<str> {
+    String::from_utf8_lossy(key).into()
+}
+
+/// The period's inputs folded so far.
+pub struct Streamed<'a> {
+    placer: Placer<'a>,
     records: Vec<Placed>,
     texts: Texts,
     /// Findings of the rules, by the place of the dossier they are about, noted in brief until
     /// the kept records are freed.
     findings: Vec<(u32, Noted)>,
     seen: Seen,
+    /// Dossiers handed on whose filter block is being fetched (see [`Streamed::file`]).
+    ahead: VecDeque<Prepared>,
     /// Key texts of the versions the filter may have seen before, by hash.
     repeated: HashMap<(u64, u32), Box<str>, foldhash::fast::RandomState>,
     /// By field id: the places and key texts of its first dossiers.
@@ -104,14 +201,17 @@ impl<'a> Streamed<'a> {
         expected: usize,
     ) -> Streamed<'a> {
         Streamed {
-            units,
-            now: Window::from(period),
-            before: previous.map(Window::from),
-            procedures,
+            placer: Placer {
+                units,
+                now: Window::from(period),
+                before: previous.map(Window::from),
+                procedures,
+            },
             records: Vec::new(),
             texts: Texts::default(),
             findings: Vec::new(),
             seen: Seen::new(expected),
+            ahead: VecDeque::with_capacity(AHEAD + 1),
             repeated: HashMap::default(),
             field_firsts: Vec::new(),
             overflow: false,
@@ -123,61 +223,80 @@ impl<'a> Streamed<'a> {
         self.records.reserve(n);
     }
 
-    /// Places one readable dossier, in input order.
-    pub fn push(&mut self, d: &Dossier) {
+    /// What places dossiers for this fold, on any thread.
+    pub fn placer(&self) -> Placer<'a> {
+        self.placer
+    }
+
+    /// Files one dossier placed by [`Placer::prepare`], in input order: keeps its 32 bytes, its
+    /// key's text where a finding may name it, and its findings in brief.
+    ///
+    /// The dossier is filed [`AHEAD`] dossiers later: its filter block is fetched now, and each
+    /// block was a cache miss (a tenth of the whole report's time at ten million lines, where
+    /// the filter is 16 MB), now waited for while the dossiers before it are filed.
+    pub fn file(&mut self, p: Prepared) {
+        self.seen.prefetch(p.hash);
+        self.ahead.push_back(p);
+        if self.ahead.len() > AHEAD
+            && let Some(p) = self.ahead.pop_front()
+        {
+            self.file_now(p);
+        }
+    }
+
+    /// Files one dossier now. The counts of its shared texts are left raised: they are a
+    /// reader's interned texts (alive as long as its interner, which holds them), and lowering each count from
+    /// this thread, while the reader's threads raise it for the next dossiers, moved those
+    /// counts' cache lines between cores.
+    fn file_now(&mut self, p: Prepared) {
+        let ids = p.texts.each_ref().map(|t| self.texts.id(t));
+        let Prepared {
+            hash,
+            hash_more,
+            updated,
+            now,
+            before,
+            key,
+            texts,
+            notes,
+        } = p;
+        std::mem::forget(texts);
         let Ok(seq) = u32::try_from(self.records.len()) else {
             self.overflow = true;
             return;
         };
-        let (hash, hash_more) = key_hash(&d.key);
-        if self.seen.insert(hash, hash_more) {
-            self.repeated
-                .entry((hash, hash_more))
-                .or_insert_with(|| d.key.clone());
-        }
-        let ids = [&d.unit_code, &d.field_code, &d.field_name].map(|t| self.texts.id(t));
         let [Some(unit), Some(field), Some(name)] = ids else {
             self.overflow = true;
             return;
         };
+        if self.seen.insert(hash, hash_more) {
+            self.repeated
+                .entry((hash, hash_more))
+                .or_insert_with(|| key_text(&key));
+        }
         if self.field_firsts.len() <= usize::from(field) {
             self.field_firsts
                 .resize_with(usize::from(field) + 1, Vec::new);
         }
         let firsts = &mut self.field_firsts[usize::from(field)];
         if firsts.len() < FIELD_FIRSTS {
-            firsts.push((seq, d.key.clone()));
+            firsts.push((seq, key_text(&key)));
         }
-        let now = match place(d, self.now, self.units) {
-            Placement::Outside => 0,
-            Placement::Error(code, message) => {
-                self.findings
-                    .push((seq, Noted::rule(d, unit, code, message)));
-                0
-            }
-            Placement::Counted {
-                columns, warning, ..
-            } => {
-                if let Some((code, message)) = warning {
-                    self.findings
-                        .push((seq, Noted::rule(d, unit, code, message)));
-                }
-                if let Some(catalog) = self.procedures {
-                    self.findings.extend(
-                        procedure_not_online(d, &columns, catalog)
-                            .map(|f| (seq, Noted::Full(Box::new(f)))),
-                    );
-                }
-                COUNTED | bits(&columns)
-            }
-        };
-        let before = match self.before.map(|w| place(d, w, self.units)) {
-            Some(Placement::Counted { columns, .. }) => COUNTED | bits(&columns),
-            _ => 0,
-        };
+        for note in notes {
+            let noted = match note {
+                Note::Rule(code, message) => Noted::Rule {
+                    code,
+                    unit,
+                    key: key_text(&key),
+                    message,
+                },
+                Note::Full(f) => Noted::Full(f),
+            };
+            self.findings.push((seq, noted));
+        }
         self.records.push(Placed {
             hash,
-            updated: d.updated_at,
+            updated,
             hash_more,
             unit,
             field,
@@ -187,27 +306,11 @@ impl<'a> Streamed<'a> {
         });
     }
 
-    /// Places one readable dossier and frees it, leaving the counts of its shared texts raised:
-    /// they are a reader's interned texts (alive as long as its interner, which holds them), and
-    /// lowering each count from this thread, while the reader's threads raise it for the next
-    /// dossiers, moved those counts' cache lines between cores five times a dossier.
-    pub fn push_owned(&mut self, d: Dossier) {
-        self.push(&d);
-        let Dossier {
-            key,
-            procedure_code,
-            field_code,
-            field_name,
-            unit_code,
-            channel,
-            ..
-        } = d;
-        drop(key);
-        std::mem::forget([procedure_code, field_code, field_name, unit_code, channel]);
-    }
-
     /// Settles duplicates and tallies what counts.
     pub fn finish(mut self) -> Result<Folded, Incomplete> {
+        while let Some(p) = self.ahead.pop_front() {
+            self.file_now(p);
+        }
         if self.overflow {
             return Err(Incomplete);
         }
@@ -288,7 +391,7 @@ impl<'a> Streamed<'a> {
             for ((unit, field, columns), times) in cells {
                 let at = *tree
                     .entry(unit)
-                    .or_insert_with(|| self.units.find(self.texts.get(unit)));
+                    .or_insert_with(|| self.placer.units.find(self.texts.get(unit)));
                 // Counted means placed in a unit of the tree.
                 let Some(at) = at else { continue };
                 let facts: [bool; 11] = std::array::from_fn(|c| columns & (1 << c) != 0);
@@ -297,7 +400,7 @@ impl<'a> Streamed<'a> {
             t
         };
         let now = tally(now);
-        let before = self.before.map(|_| tally(before));
+        let before = self.placer.before.map(|_| tally(before));
         Ok(Folded {
             tallied: Tallied {
                 now,
@@ -378,15 +481,6 @@ enum Noted {
 }
 
 impl Noted {
-    fn rule(d: &Dossier, unit: u16, code: FindingCode, message: Cow<'static, str>) -> Noted {
-        Noted::Rule {
-            code,
-            unit,
-            key: d.key.clone(),
-            message,
-        }
-    }
-
     /// The finding `ii06a::rule_finding` writes.
     fn into_finding(self, texts: &Texts) -> Finding {
         match self {
@@ -471,6 +565,19 @@ impl Seen {
             blocks: vec![[0; 8]; blocks],
             mask: blocks as u64 - 1,
         }
+    }
+
+    /// Starts fetching the block of a hash about to be added.
+    fn prefetch(&self, hash: u64) {
+        let block = &self.blocks[(hash & self.mask) as usize];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint: it reads nothing into the program and cannot fault.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().cast::<i8>());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = block;
     }
 
     /// Adds a hash; whether it may have been added before.

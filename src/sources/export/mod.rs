@@ -226,25 +226,38 @@ pub fn read_each<R: FromWire>(
     input: &Input,
     format: InputFormat,
     keep_raw: KeepRaw,
-    mut each: impl FnMut(Item<R>),
+    each: impl FnMut(Item<R>),
+) -> Result<(), ReadError> {
+    read_each_mapped(input, format, keep_raw, &|item| item, each)
+}
+
+/// [`read_each`], handing on `map` of each item: where the reader parses on several threads
+/// (NDJSON), `map` runs there, so work done per record in it is done in parallel.
+pub fn read_each_mapped<R: FromWire, T: Send>(
+    input: &Input,
+    format: InputFormat,
+    keep_raw: KeepRaw,
+    map: &(dyn Fn(Item<R>) -> T + Sync),
+    mut each: impl FnMut(T),
 ) -> Result<(), ReadError> {
     let reader = input.open()?;
     let mut ctx = ReadCtx {
         keep_raw,
         ..ReadCtx::default()
     };
+    let mut each_item = |item| each(map(item));
     match format {
         InputFormat::Ndjson => {
-            ndjson::read(reader, &mut ctx, &mut each).map_err(|e| ReadError::io(input, e))
+            ndjson::read(reader, &mut ctx, map, &mut each).map_err(|e| ReadError::io(input, e))
         }
         InputFormat::Json => {
-            json::read(reader, &mut ctx, &mut each).map_err(|reason| ReadError::NotJsonArray {
+            json::read(reader, &mut ctx, &mut each_item).map_err(|reason| ReadError::NotJsonArray {
                 input: input.describe(),
                 reason,
             })
         }
-        InputFormat::Csv => csv::read(reader, &mut ctx, &mut each, || input.describe()),
-        InputFormat::Xlsx => xlsx::read(input, reader, &mut ctx, &mut each),
+        InputFormat::Csv => csv::read(reader, &mut ctx, &mut each_item, || input.describe()),
+        InputFormat::Xlsx => xlsx::read(input, reader, &mut ctx, &mut each_item),
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Parsing is the hot path of a million-dossier report, so blocks of whole lines are parsed on
 //! every core while one thread reads; results are handed on in file order, so "first seen" and
-//! "last one wins" mean what they say.
+//! "last one wins" mean what they say. A caller's map of each item runs on the parsing threads
+//! too (the report's fold places each dossier there and hands on only what it keeps).
 
 use super::wire::{FromWire, JsonRecord, json_record, json_record_str};
 use super::{Item, Position, ReadCtx, invalid, to_item};
@@ -21,19 +22,21 @@ struct Block {
     bytes: Vec<u8>,
 }
 
-pub(super) fn read<R: FromWire>(
+pub(super) fn read<R: FromWire, T: Send>(
     reader: impl Read + Send,
     ctx: &mut ReadCtx,
-    each: &mut dyn FnMut(Item<R>),
+    map: &(dyn Fn(Item<R>) -> T + Sync),
+    each: &mut dyn FnMut(T),
 ) -> std::io::Result<()> {
-    read_in_blocks(reader, BLOCK, ctx, each)
+    read_in_blocks(reader, BLOCK, ctx, map, each)
 }
 
-fn read_in_blocks<R: FromWire>(
+fn read_in_blocks<R: FromWire, T: Send>(
     reader: impl Read + Send,
     block_size: usize,
     ctx: &mut ReadCtx,
-    each: &mut dyn FnMut(Item<R>),
+    map: &(dyn Fn(Item<R>) -> T + Sync),
+    each: &mut dyn FnMut(T),
 ) -> std::io::Result<()> {
     let keep_raw = ctx.keep_raw;
     // Keeping raw records means an import: a store writer needs a core of its own.
@@ -46,16 +49,16 @@ fn read_in_blocks<R: FromWire>(
     .clamp(1, 8);
     std::thread::scope(|scope| {
         let (block_tx, block_rx) = sync_channel::<Block>(workers * 2);
-        let (item_tx, item_rx) = sync_channel::<(usize, Vec<Item<R>>)>(workers * 2);
+        let (item_tx, item_rx) = sync_channel::<(usize, Vec<T>)>(workers * 2);
         let block_rx = Arc::new(Mutex::new(block_rx));
         for _ in 0..workers {
             let (rx, tx) = (Arc::clone(&block_rx), item_tx.clone());
-            scope.spawn(move || parse_blocks::<R>(&rx, &tx, keep_raw));
+            scope.spawn(move || parse_blocks::<R, T>(&rx, &tx, keep_raw, map));
         }
         drop(item_tx);
         let splitter = scope.spawn(move || split_blocks(reader, block_size, block_tx));
         // Hand items on in block order, whatever order the workers finish in.
-        let mut pending: BTreeMap<usize, Vec<Item<R>>> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Vec<T>> = BTreeMap::new();
         let mut next = 0;
         for (index, items) in item_rx {
             pending.insert(index, items);
@@ -113,10 +116,11 @@ fn split_blocks(
     Ok(())
 }
 
-fn parse_blocks<R: FromWire>(
+fn parse_blocks<R: FromWire, T>(
     blocks: &Mutex<Receiver<Block>>,
-    out: &SyncSender<(usize, Vec<Item<R>>)>,
+    out: &SyncSender<(usize, Vec<T>)>,
     keep_raw: super::KeepRaw,
+    map: &(dyn Fn(Item<R>) -> T + Sync),
 ) {
     let mut ctx = ReadCtx {
         keep_raw,
@@ -140,7 +144,7 @@ fn parse_blocks<R: FromWire>(
                         Line::Text(line),
                         block.first_line + i,
                         &mut ctx,
-                        &mut |item| items.push(item),
+                        &mut |item| items.push(map(item)),
                     );
                 }
             }
@@ -150,7 +154,7 @@ fn parse_blocks<R: FromWire>(
                         Line::Bytes(line),
                         block.first_line + i,
                         &mut ctx,
-                        &mut |item| items.push(item),
+                        &mut |item| items.push(map(item)),
                     );
                 }
             }
@@ -259,11 +263,13 @@ mod tests {
         let mut ctx = ReadCtx::default();
         let mut seen = Vec::new();
         // Blocks far smaller than a line, and a few lines long: both cuts are exercised.
-        read_in_blocks(text.as_bytes(), 17, &mut ctx, &mut |item: Item<Dossier>| {
-            seen.push(match item {
-                Item::Record { record, .. } => record.key.to_string(),
-                Item::Invalid { finding, .. } => finding.record,
-            })
+        // The map runs on the parsing threads; what it returns is handed on in order.
+        let name = |item: Item<Dossier>| match item {
+            Item::Record { record, .. } => record.key.to_string(),
+            Item::Invalid { finding, .. } => finding.record,
+        };
+        read_in_blocks(text.as_bytes(), 17, &mut ctx, &name, &mut |key| {
+            seen.push(key)
         })
         .unwrap();
         let expected: Vec<String> = (1..=5000)
@@ -282,7 +288,8 @@ mod tests {
             text.as_bytes(),
             300,
             &mut ReadCtx::default(),
-            &mut |_: Item<Dossier>| again.push(()),
+            &|item: Item<Dossier>| item,
+            &mut |_| again.push(()),
         )
         .unwrap();
         assert_eq!(again.len(), expected.len());
