@@ -561,9 +561,11 @@ struct Seen {
 impl Seen {
     fn new(expected: usize) -> Seen {
         let blocks = (expected.max(1 << 12) * 10 / 512 + 1).next_power_of_two();
+        let mut blocks = vec![[0; 8]; blocks];
+        huge_pages(&mut blocks);
         Seen {
-            blocks: vec![[0; 8]; blocks],
-            mask: blocks as u64 - 1,
+            mask: blocks.len() as u64 - 1,
+            blocks,
         }
     }
 
@@ -595,6 +597,29 @@ impl Seen {
         }
         seen
     }
+}
+
+/// Asks Linux to back the filter with 2 MB pages where they fit in it. Each dossier reads one
+/// block at random: over 16 MB of 4 KB pages (ten million lines) nearly every read also missed
+/// the address translation cache, and the prefetch waited for the page walk (most of the
+/// filing thread's time). Only a hint: nothing changes where transparent huge pages are off.
+fn huge_pages(blocks: &mut [[u64; 8]]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = blocks.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(blocks);
+        let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if to > from {
+            // SAFETY: the range lies inside the filter's own allocation, which `blocks` borrows
+            // mutably; MADV_HUGEPAGE changes how its pages are backed, never what they hold.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = blocks;
 }
 
 #[cfg(test)]
