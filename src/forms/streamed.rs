@@ -634,4 +634,19 @@ mod tests {
         assert!(fresh < 500, "mostly new the first time: {fresh} said seen");
         assert!(keys.iter().all(|(h, m)| seen.insert(*h, *m)));
     }
+
+    /// A filter large enough to ask for 2 MB pages (4 MB) starts empty and keeps what it is given.
+    #[test]
+    fn a_filter_on_huge_pages_never_forgets_a_key() {
+        let mut seen = Seen::new(2_000_000);
+        assert!(std::mem::size_of_val(seen.blocks.as_slice()) >= 4 << 20);
+        let keys: Vec<(u64, u32)> = (0..20_000).map(|i| key_hash(&format!("K{i}"))).collect();
+        let fresh = keys.iter().filter(|(h, m)| !seen.insert(*h, *m)).count();
+        assert!(
+            fresh > 19_900,
+            "an empty filter said seen of {} keys",
+            20_000 - fresh
+        );
+        assert!(keys.iter().all(|(h, m)| seen.insert(*h, *m)));
+    }
 }
