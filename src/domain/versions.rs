@@ -2,7 +2,7 @@
 //! the latest CapNhatLuc (an absent one is older than any), the last one read on a tie. Every
 //! reader of an export settles duplicates by this one rule, whatever it keeps of the records.
 
-use super::Instant;
+use super::{Finding, FindingCode, Instant};
 
 /// One version set aside: where it was read, and the CapNhatLuc of the version kept at that
 /// point and of the one ignored, as its `duplicate_record` warning names them.
@@ -46,23 +46,22 @@ pub fn settle(updated: &[Option<Instant>]) -> Settled {
     Settled { kept, warnings }
 }
 
-/// The warning's text for one version set aside; `what` is the record kind's name and `key_field`
-/// its key's field (e.g. "hồ sơ", "MaHoSo").
-pub fn duplicate_message(
-    what: &str,
-    key_field: &str,
-    kept: Option<Instant>,
-    ignored: Option<Instant>,
-) -> String {
-    let at = |i: Option<Instant>| {
-        i.map(|i| i.to_compact_local())
-            .unwrap_or_else(|| "none".into())
-    };
-    format!(
-        "{what} {key_field} appears more than once; the version with CapNhatLuc {} counts, the one with {} is ignored",
-        at(kept),
-        at(ignored)
-    )
+impl SetAside {
+    /// Its `duplicate_record` warning, about `key` of `unit`; `what` is the record kind's name
+    /// and `key_field` its key's field (e.g. "hồ sơ", "MaHoSo").
+    pub fn finding(&self, what: &str, key_field: &str, key: &str, unit: &str) -> Finding {
+        let at = |i: Option<Instant>| {
+            i.map(|i| i.to_compact_local())
+                .unwrap_or_else(|| "none".into())
+        };
+        let message = format!(
+            "{what} {key_field} appears more than once; the version with CapNhatLuc {} counts, the one with {} is ignored",
+            at(self.kept_updated),
+            at(self.ignored_updated)
+        );
+        Finding::new(FindingCode::DuplicateRecord, key.to_owned(), message)
+            .with_unit(unit.to_owned())
+    }
 }
 
 #[cfg(test)]

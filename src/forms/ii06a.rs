@@ -368,14 +368,19 @@ pub fn tally_receptions(
 pub fn tally(dossiers: &[Dossier], units: &UnitTree, period: &Period) -> (Tally, Vec<Finding>) {
     let mut findings = Vec::new();
     let tally = tally_with(dossiers, units, period, |d, code, message| {
-        findings.push(rule_finding(d, code, message));
+        findings.push(rule_finding(&d.key, &d.unit_code, code, message));
     });
     (tally, findings)
 }
 
 /// A rule's finding about one dossier, named by its key and unit.
-pub fn rule_finding(d: &Dossier, code: FindingCode, message: Cow<'static, str>) -> Finding {
-    Finding::new(code, d.key.to_string(), message.into_owned()).with_unit(d.unit_code.to_string())
+pub fn rule_finding(
+    key: &str,
+    unit: &str,
+    code: FindingCode,
+    message: Cow<'static, str>,
+) -> Finding {
+    Finding::new(code, key.to_owned(), message.into_owned()).with_unit(unit.to_owned())
 }
 
 /// The counts of [`tally`] without its findings: for a period whose findings no one reads (the

@@ -24,11 +24,11 @@
 //! keys).
 
 use super::checks::procedure_not_online;
-use super::ii06a::{FieldHistory, FieldStart, Placement, Tallied, Window, place};
+use super::ii06a::{FieldHistory, FieldStart, Placement, Tallied, Window, place, rule_finding};
 use super::table::Tally;
 use crate::catalog::FieldCatalog;
 use crate::domain::unit::UnitId;
-use crate::domain::versions::{duplicate_message, settle};
+use crate::domain::versions::settle;
 use crate::domain::{Dossier, Finding, FindingCode, Moment, Period, UnitTree};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -443,14 +443,12 @@ impl<'a> Streamed<'a> {
             let settled = settle(&updated);
             for w in &settled.warnings {
                 let unit = self.texts.get(self.records[group[w.kept].2 as usize].unit);
-                let message = duplicate_message(
+                let finding = w.finding(
                     crate::domain::RecordKind::Dossier.as_str(),
                     "MaHoSo",
-                    w.kept_updated,
-                    w.ignored_updated,
+                    key,
+                    unit,
                 );
-                let finding = Finding::new(FindingCode::DuplicateRecord, key.to_string(), message)
-                    .with_unit(unit.to_owned());
                 warnings.push((group[w.at].2, finding));
             }
             for (n, &(_, _, i)) in group.iter().enumerate() {
@@ -489,8 +487,7 @@ impl Noted {
                 unit,
                 key,
                 message,
-            } => Finding::new(code, String::from(key), message.into_owned())
-                .with_unit(texts.get(unit).to_owned()),
+            } => rule_finding(&key, texts.get(unit), code, message),
             Noted::Full(f) => *f,
         }
     }

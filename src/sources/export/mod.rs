@@ -461,9 +461,7 @@ impl<R: FromWire> RecordBatch<R> {
         let settled = crate::domain::versions::settle(&updated);
         for w in &settled.warnings {
             let r = &self.records[at[w.kept]];
-            let message = duplicate_message::<R>(w.kept_updated, w.ignored_updated);
-            let finding = Finding::new(FindingCode::DuplicateRecord, r.key().to_owned(), message)
-                .with_unit(r.unit_code().to_owned());
+            let finding = w.finding(R::NAME, R::FIELDS[0], r.key(), r.unit_code());
             warnings.push((at[w.at], finding));
         }
         // The version that counts takes the first one's place; the others are set aside.
@@ -476,12 +474,4 @@ impl<R: FromWire> RecordBatch<R> {
         }
         set_aside.extend_from_slice(later);
     }
-}
-
-/// The `duplicate_record` warning's text for a record kind.
-fn duplicate_message<R: FromWire>(
-    kept: Option<crate::domain::Instant>,
-    dropped: Option<crate::domain::Instant>,
-) -> String {
-    crate::domain::versions::duplicate_message(R::NAME, R::FIELDS[0], kept, dropped)
 }
