@@ -291,6 +291,34 @@ mod tests {
     }
 
     #[test]
+    fn a_large_bulk_sorted_on_every_core_loses_no_entry() {
+        // Above the size sorted on every core: every key found, the entries in hash order with
+        // each (hash, value) kept, as a plain sort gives them (collisions included).
+        let names: Vec<String> = (0..150_000).map(|i| format!("000.00.{i}.H55")).collect();
+        let mut bulk = HashedKeys::bulk(names.len() + 3);
+        for (i, name) in names.iter().enumerate() {
+            bulk.push(name, i as u32);
+        }
+        let taken = bulk.hasher.hash_one(&names[42]);
+        for v in [1_000_000, 1_000_001, 1_000_002] {
+            bulk.entries.push((taken, v));
+        }
+        let mut expected = bulk.entries.clone();
+        expected.sort_unstable();
+        let keys = bulk.finish();
+        let mut got = keys.base.entries.clone();
+        assert!(got.windows(2).all(|w| w[0].0 <= w[1].0), "sorted by hash");
+        got.sort_unstable();
+        assert_eq!(got, expected, "the same entries, none lost or repeated");
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(keys.get(name, |v| v == i as u32), Some(i as u32), "{name}");
+        }
+        let mut under: Vec<u32> = keys.candidates(&names[42]).collect();
+        under.sort_unstable();
+        assert_eq!(under, vec![42, 1_000_000, 1_000_001, 1_000_002]);
+    }
+
+    #[test]
     fn an_empty_bulk_holds_nothing() {
         let mut keys = HashedKeys::<u32>::bulk(0).finish();
         assert!(keys.is_empty());

@@ -1251,6 +1251,84 @@ fn blocks_an_earlier_version_wrote_are_laid_out_in_buckets() {
     }
 }
 
+/// The length of a block's head (texts, keys, sequences), read off its bytes by the layout
+/// (blocks.rs): magic, count and text count, then the texts, the key lengths, the keys and a
+/// sequence of 8 bytes for each dossier.
+fn head_of(block: &[u8]) -> i64 {
+    let word = |at: usize| u32::from_le_bytes(block[at..at + 4].try_into().unwrap()) as usize;
+    let n = word(4);
+    let mut at = 12;
+    for _ in 0..word(8) {
+        at += 4 + word(at);
+    }
+    let keys: usize = (0..n).map(|i| word(at + 4 * i)).sum();
+    (at + 4 * n + keys + 8 * n) as i64
+}
+
+/// A store of the release before `head_bytes`: opening it measures every block's head, and a
+/// write's key index, read from the heads alone, finds every stored key.
+#[test]
+fn blocks_written_before_their_heads_were_measured_are_measured_when_the_store_opens() {
+    let input = fixture("dossiers.ndjson");
+    let input = input.to_str().unwrap();
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let first = import(db.url(), input);
+        assert!(first.starts_with("new "), "{first}");
+        let url = db.url().to_owned();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        macro_rules! with_conn {
+            ($body:expr) => {{
+                use sqlx::Connection;
+                if backend == "sqlite" {
+                    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap();
+                    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                        .await
+                        .unwrap();
+                    $body(&mut conn).await
+                } else {
+                    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                    $body(&mut conn).await
+                }
+            }};
+        }
+        rt.block_on(async {
+            with_conn!(|c| async move {
+                sqlx::query("UPDATE dossier_blocks SET head_bytes = NULL")
+                    .execute(c)
+                    .await
+                    .unwrap();
+            });
+        });
+        // Opened: every head measured, as the layout says.
+        rt.block_on(async { drop(db.open().await) });
+        let rows: Vec<(Option<i64>, Vec<u8>)> = rt.block_on(async {
+            with_conn!(|c| async move {
+                sqlx::query_as("SELECT head_bytes, facts FROM dossier_blocks")
+                    .fetch_all(c)
+                    .await
+                    .unwrap()
+            })
+        });
+        assert!(!rows.is_empty());
+        for (head, facts) in &rows {
+            assert_eq!(*head, Some(head_of(facts)), "{backend}");
+        }
+        // Every key found again by the index built from the heads: nothing new.
+        let count = |line: &str, what: &str| -> u64 {
+            let at = line.find(&format!("{what} ")).unwrap() + what.len() + 1;
+            line[at..].split(',').next().unwrap().parse().unwrap()
+        };
+        let again = import(db.url(), input);
+        assert_eq!(count(&again, "new"), 0, "{backend}: {again}");
+        assert_eq!(count(&again, "updated"), 0, "{backend}: {again}");
+        assert!(
+            count(&again, "unchanged") >= count(&first, "new"),
+            "{backend}: {again} after {first}"
+        );
+    }
+}
+
 /// What the store keeps for sources without CapNhatLuc, on both backends: watermarks per window
 /// axis, open dossiers and when each was read, what mappings noted, monthly aggregates, the
 /// receiver's clients and sessions, dossiers by key, the sources that hold records.

@@ -318,6 +318,12 @@ pub fn keys(bytes: &[u8]) -> Result<Vec<&str>, String> {
     Ok(head(bytes)?.keys)
 }
 
+/// How many of a block's bytes its head takes (its texts, keys and sequences): the prefix
+/// [`keys_and_seqs`] reads, all that the key index needs of a block stored whole.
+pub fn head_bytes(bytes: &[u8]) -> Result<usize, String> {
+    Ok(head(bytes)?.reader.at)
+}
+
 /// Decodes a block; repeated texts are shared through `strings`.
 pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Vec<Dossier>, String> {
     let mut out = Vec::new();
@@ -601,7 +607,7 @@ impl KeyIndexBuilder {
         }
     }
 
-    /// Adds the keys of a stored block (of `bucket`).
+    /// Adds the keys of a stored block (of `bucket`), the blocks in any order.
     pub fn add_block(&mut self, block: i64, bucket: i64, bytes: &[u8]) -> Result<(), String> {
         let (keys, seqs) = keys_and_seqs(bytes)?;
         for (at, key) in keys.iter().enumerate() {
@@ -1094,14 +1100,38 @@ mod tests {
         out
     }
 
+    /// The index as the store builds it: from each block's head alone, the blocks in any order
+    /// (here the last first).
     fn index_of(blocks: &[(i64, i64, usize, Vec<u8>)]) -> KeyIndex {
         let mut index = KeyIndexBuilder::new(1, 0);
-        for (block, bucket, n, bytes) in blocks {
+        for (block, bucket, n, bytes) in blocks.iter().rev() {
             if *n > 0 {
-                index.add_block(*block, *bucket, bytes).unwrap();
+                let head = &bytes[..head_bytes(bytes).unwrap()];
+                index.add_block(*block, *bucket, head).unwrap();
             }
         }
         index.finish()
+    }
+
+    #[test]
+    fn a_block_s_head_holds_its_keys_and_sequences_and_no_more() {
+        let d = vec![dossier("A-1", 10), dossier("Hồ sơ 2", 11)];
+        let bytes = encode(&d, &[4, 5]);
+        // Magic, count, one text each of unit, field, name, procedure, channel (those the two
+        // share once), the key lengths, the keys, the sequences.
+        let texts: usize = [&d[0].procedure_code, &d[0].field_code, &d[0].field_name]
+            .iter()
+            .chain([&d[0].unit_code, &d[0].channel].iter())
+            .map(|t| 4 + t.len())
+            .sum();
+        let keys = 4 + "A-1".len() + 4 + "Hồ sơ 2".len();
+        let head = head_bytes(&bytes).unwrap();
+        assert_eq!(head, 12 + texts + keys + 16);
+        assert_eq!(
+            keys_and_seqs(&bytes[..head]).unwrap(),
+            (vec!["A-1", "Hồ sơ 2"], Some(vec![4, 5]))
+        );
+        assert!(keys_and_seqs(&bytes[..head - 1]).is_err());
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl PgStore {
         };
         store.convert_legacy().await?;
         store.lay_out_again().await?;
+        store.measure_heads().await?;
         Ok(store)
     }
 

@@ -73,6 +73,7 @@ impl SqliteStore {
         };
         store.convert_legacy().await?;
         store.lay_out_again().await?;
+        store.measure_heads().await?;
         Ok(store)
     }
 
