@@ -235,7 +235,7 @@ macro_rules! block_store {
                 // The blocks' heads alone: PostgreSQL reads a prefix of an uncompressed value
                 // without the rest (the column's storage is EXTERNAL), so two thirds of the bytes
                 // stay on the server. A block not measured yet is read whole. In any order: an
-                // ORDER BY would sort the heads themselves (400 MB at ten million keys) on disk.
+                // ORDER BY would sort the heads themselves (430 MB at ten million keys) on disk.
                 let mut rows = sqlx::query_as::<_, (i64, Option<i64>, Vec<u8>)>(
                     "SELECT block, bucket, substr(facts, 1, CAST(COALESCE(head_bytes, length(facts)) AS INTEGER)) \
                      FROM dossier_blocks WHERE source = $1",

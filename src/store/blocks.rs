@@ -1117,11 +1117,10 @@ mod tests {
     fn a_block_s_head_holds_its_keys_and_sequences_and_no_more() {
         let d = vec![dossier("A-1", 10), dossier("Hồ sơ 2", 11)];
         let bytes = encode(&d, &[4, 5]);
-        // Magic, count, one text each of unit, field, name, procedure, channel (those the two
-        // share once), the key lengths, the keys, the sequences.
-        let texts: usize = [&d[0].procedure_code, &d[0].field_code, &d[0].field_name]
+        // Magic, count and text count; the five texts the two share, each once with its
+        // length; the key lengths, the keys, the sequences.
+        let texts: usize = ["1.0", "F", "Lĩnh vực", "U", "2"]
             .iter()
-            .chain([&d[0].unit_code, &d[0].channel].iter())
             .map(|t| 4 + t.len())
             .sum();
         let keys = 4 + "A-1".len() + 4 + "Hồ sơ 2".len();
