@@ -1135,17 +1135,29 @@ fn dossiers_an_earlier_version_stored_one_row_each_move_into_blocks() {
     }
 }
 
+/// A 32-bit word of a block.
+fn word(block: &[u8], at: usize) -> usize {
+    u32::from_le_bytes(block[at..at + 4].try_into().unwrap()) as usize
+}
+
+/// Where a block's keys end, read off its bytes by the layout (blocks.rs): magic, count and text
+/// count, then the texts each after its length, the key lengths, the keys.
+fn keys_end(block: &[u8]) -> usize {
+    let n = word(block, 4);
+    let mut at = 12;
+    for _ in 0..word(block, 8) {
+        at += 4 + word(block, at);
+    }
+    let keys: usize = (0..n).map(|i| word(block, at + 4 * i)).sum();
+    at + 4 * n + keys
+}
+
 /// A block as an earlier version wrote it ("BCD1"): today's layout without the sequences after
 /// the keys.
 fn block_before_buckets(dossiers: &[baocao_sync::domain::Dossier]) -> Vec<u8> {
     let seqs: Vec<i64> = (0..dossiers.len() as i64).collect();
     let now = baocao_sync::store::blocks::encode(dossiers, &seqs);
-    let word = |at: usize| u32::from_le_bytes(now[at..at + 4].try_into().unwrap()) as usize;
-    let mut at = 12;
-    for _ in 0..word(8) {
-        at += 4 + word(at);
-    }
-    at += dossiers.iter().map(|d| 4 + d.key.len()).sum::<usize>();
+    let at = keys_end(&now);
     let mut old = now[..at].to_vec();
     old.extend_from_slice(&now[at + 8 * dossiers.len()..]);
     old[..4].copy_from_slice(b"1DCB");
@@ -1251,18 +1263,10 @@ fn blocks_an_earlier_version_wrote_are_laid_out_in_buckets() {
     }
 }
 
-/// The length of a block's head (texts, keys, sequences), read off its bytes by the layout
-/// (blocks.rs): magic, count and text count, then the texts, the key lengths, the keys and a
+/// The length of a block's head (texts, keys, sequences) by the layout: its keys, then a
 /// sequence of 8 bytes for each dossier.
 fn head_of(block: &[u8]) -> i64 {
-    let word = |at: usize| u32::from_le_bytes(block[at..at + 4].try_into().unwrap()) as usize;
-    let n = word(4);
-    let mut at = 12;
-    for _ in 0..word(8) {
-        at += 4 + word(at);
-    }
-    let keys: usize = (0..n).map(|i| word(at + 4 * i)).sum();
-    (at + 4 * n + keys + 8 * n) as i64
+    (keys_end(block) + 8 * word(block, 4)) as i64
 }
 
 /// A store of the release before `head_bytes`: opening it measures every block's head, and a
