@@ -87,7 +87,10 @@ macro_rules! block_store {
         /// A bulk dossier import into blocks: one transaction across batches; see
         /// [`crate::store::DossierImport`].
         pub struct $import {
-            tx: sqlx::Transaction<'static, $db>,
+            /// The transaction, away while a block write runs behind (`writing`).
+            tx: Option<sqlx::Transaction<'static, $db>>,
+            /// The filled blocks of the last flush being written, giving the transaction back.
+            writing: Option<tokio::task::JoinHandle<Result<sqlx::Transaction<'static, $db>, StoreError>>>,
             source: String,
             /// Keys of this source waiting as rejects (a readable version clears its own).
             rejected: std::collections::HashSet<String>,
@@ -145,7 +148,8 @@ macro_rules! block_store {
                 };
                 let fields = Self::read_fields(&mut tx, source).await?;
                 Ok($import {
-                    tx,
+                    tx: Some(tx),
+                    writing: None,
                     source: source.to_owned(),
                     rejected,
                     merge: super::blocks::Merge::with_fields(index, fields),
@@ -324,13 +328,25 @@ macro_rules! block_store {
                 Ok(())
             }
 
-            /// Writes a merge's dirty blocks (an emptied one goes) and its changed field firsts.
+            /// Writes `which` of a merge's dirty blocks (an emptied one goes).
             async fn write_merge(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 source: &str,
                 merge: &mut super::blocks::Merge,
+                which: super::blocks::Write,
             ) -> Result<(), StoreError> {
-                for (block, bucket, records, facts) in merge.dirty() {
+                let blocks = merge.dirty(which);
+                merge.written(which);
+                Self::write_blocks(tx, source, blocks).await
+            }
+
+            /// Writes encoded blocks (id, bucket, dossiers, bytes; an emptied one goes).
+            async fn write_blocks(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                source: &str,
+                blocks: Vec<(i64, i64, usize, Vec<u8>)>,
+            ) -> Result<(), StoreError> {
+                for (block, bucket, records, facts) in blocks {
                     if records == 0 {
                         sqlx::query("DELETE FROM dossier_blocks WHERE source = $1 AND block = $2")
                             .bind(source)
@@ -355,7 +371,6 @@ macro_rules! block_store {
                     .execute(&mut **tx)
                     .await?;
                 }
-                merge.written();
                 Ok(())
             }
 
@@ -443,7 +458,7 @@ macro_rules! block_store {
                     let refs: Vec<&Dossier> = dossiers.iter().collect();
                     merge.add(&refs).map_err(StoreError::Corrupt)?;
                     drop(refs);
-                    Self::write_merge(&mut tx, &source, &mut merge).await?;
+                    Self::write_merge(&mut tx, &source, &mut merge, super::blocks::Write::All).await?;
                     Self::settle_fields(&mut tx, &source, &mut merge).await?;
                     sqlx::query(
                         "UPDATE dossier_sources SET generation = generation + 1 WHERE source = $1",
@@ -518,7 +533,7 @@ macro_rules! block_store {
                     .bind(source)
                     .execute(&mut **tx)
                     .await?;
-                    Self::write_merge(tx, source, &mut merge).await?;
+                    Self::write_merge(tx, source, &mut merge, super::blocks::Write::All).await?;
                     Self::settle_fields(tx, source, &mut merge).await?;
                 }
                 sqlx::query("DROP TABLE dossiers_legacy")
@@ -697,9 +712,37 @@ macro_rules! block_store {
         }
 
         impl $import {
-            /// Writes the blocks held so far.
-            async fn flush(&mut self) -> Result<(), StoreError> {
-                <$store>::write_merge(&mut self.tx, &self.source, &mut self.merge).await
+            /// The transaction, once the write running behind (if any) has given it back.
+            async fn tx(&mut self) -> Result<&mut sqlx::Transaction<'static, $db>, StoreError> {
+                if let Some(writing) = self.writing.take() {
+                    let tx = match writing.await {
+                        Ok(written) => written?,
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Err(e) => return Err(StoreError::Corrupt(format!("the block write stopped: {e}"))),
+                    };
+                    self.tx = Some(tx);
+                }
+                Ok(self.tx.as_mut().expect("the transaction is back once no write runs behind"))
+            }
+
+            /// Writes the filled blocks held so far behind the next batches' merging: encoded
+            /// here, then written by a task that holds the transaction until it is done (one
+            /// write at a time; whatever needs the transaction next waits for it). The store's
+            /// side of a write (PostgreSQL's server, SQLite's connection thread) so overlaps
+            /// the import's own.
+            async fn flush_behind(&mut self) -> Result<(), StoreError> {
+                let which = super::blocks::Write::Filled;
+                let blocks = self.merge.dirty(which);
+                self.merge.written(which);
+                self.tx().await?;
+                let mut tx = self.tx.take().expect("settled above");
+                let source = self.source.clone();
+                let write = async move {
+                    <$store>::write_blocks(&mut tx, &source, blocks).await?;
+                    Ok(tx)
+                };
+                self.writing = Some(tokio::spawn(tracing::Instrument::in_current_span(write)));
+                Ok(())
             }
         }
 
@@ -708,9 +751,14 @@ macro_rules! block_store {
             async fn add(&mut self, records: &[&Dossier]) -> Result<UpsertCounts, StoreError> {
                 let needed = self.merge.needed(records);
                 if self.merge.held() + needed.len() > super::block_io::HELD_BLOCKS {
-                    self.flush().await?;
+                    self.flush_behind().await?;
                 }
-                for ids in self.merge.needed(records).chunks(256) {
+                let needed = self.merge.needed(records);
+                if !needed.is_empty() {
+                    self.tx().await?;
+                }
+                for ids in needed.chunks(256) {
+                    let tx = self.tx.as_mut().expect("settled above");
                     let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
                         "SELECT block, bucket, facts FROM dossier_blocks WHERE source = ",
                     );
@@ -721,7 +769,7 @@ macro_rules! block_store {
                     }
                     q.push(")");
                     let rows: Vec<(i64, Option<i64>, Vec<u8>)> =
-                        q.build_query_as().fetch_all(&mut *self.tx).await?;
+                        q.build_query_as().fetch_all(&mut **tx).await?;
                     for (block, bucket, facts) in rows {
                         let bucket = bucket.unwrap_or(super::blocks::ALWAYS);
                         self.merge.load(block, bucket, &facts).map_err(|e| {
@@ -736,16 +784,22 @@ macro_rules! block_store {
                     .filter(|r| self.rejected.remove(&*r.key))
                     .map(|r| &*r.key)
                     .collect();
-                <$store>::clear_rejects(&mut self.tx, RecordKind::Dossier, &self.source, &cleared)
-                    .await?;
+                if !cleared.is_empty() {
+                    self.tx().await?;
+                    let tx = self.tx.as_mut().expect("settled above");
+                    <$store>::clear_rejects(tx, RecordKind::Dossier, &self.source, &cleared).await?;
+                }
                 Ok(counts)
             }
 
             async fn commit(mut self) -> Result<(), StoreError> {
-                self.flush().await?;
-                <$store>::settle_fields(&mut self.tx, &self.source, &mut self.merge).await?;
-                let generation = <$store>::move_generation(&mut self.tx, &self.source).await?;
-                self.tx.commit().await?;
+                self.tx().await?;
+                let mut tx = self.tx.take().expect("settled above");
+                <$store>::write_merge(&mut tx, &self.source, &mut self.merge, super::blocks::Write::All)
+                    .await?;
+                <$store>::settle_fields(&mut tx, &self.source, &mut self.merge).await?;
+                let generation = <$store>::move_generation(&mut tx, &self.source).await?;
+                tx.commit().await?;
                 let mut index = self.merge.into_index();
                 index.generation = generation;
                 self.cache.lock().expect("index cache").insert(

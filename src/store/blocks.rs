@@ -686,6 +686,17 @@ pub struct Merge {
     pub invalidated: HashSet<String>,
 }
 
+/// Which of a merge's dirty blocks a write stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Every one: the transaction's last write.
+    All,
+    /// Those the write forgets. Each bucket's open last block stays held and dirty: a long import
+    /// fills it on over several batches and writes it once, when it fills or at the end, rather
+    /// than again at every write (a block rewritten is a whole new value to the store).
+    Filled,
+}
+
 #[derive(Debug)]
 struct Touched {
     bucket: i64,
@@ -1002,11 +1013,13 @@ impl Merge {
         out
     }
 
-    /// The blocks to write: id, bucket, dossiers in it, encoded bytes (an emptied block: none).
-    pub fn dirty(&self) -> Vec<(i64, i64, usize, Vec<u8>)> {
+    /// The blocks to write (`which` of the dirty ones): id, bucket, dossiers in it, encoded bytes
+    /// (an emptied block: none).
+    pub fn dirty(&self, which: Write) -> Vec<(i64, i64, usize, Vec<u8>)> {
+        let open = self.kept_open(which);
         self.blocks
             .iter()
-            .filter(|(_, b)| b.dirty)
+            .filter(|(id, b)| b.dirty && !open.contains(id))
             .map(|(id, b)| {
                 (
                     *id,
@@ -1018,14 +1031,25 @@ impl Merge {
             .collect()
     }
 
-    /// Forgets the decoded blocks once written (a long import holds a few at a time), but for
-    /// each bucket's last block while it has room: the next batch fills it on.
-    pub fn written(&mut self) {
+    /// Forgets the decoded blocks once `which` of them were written (a long import holds a few at
+    /// a time), but for each bucket's last block while it has room: the next batch fills it on.
+    pub fn written(&mut self, which: Write) {
         let open: HashSet<i64> = self.open_blocks();
+        let unwritten = self.kept_open(which);
         self.blocks.retain(|id, b| {
-            b.dirty = false;
+            if !unwritten.contains(id) {
+                b.dirty = false;
+            }
             open.contains(id)
         });
+    }
+
+    /// The open blocks a write of `which` leaves unwritten.
+    fn kept_open(&self, which: Write) -> HashSet<i64> {
+        match which {
+            Write::All => HashSet::new(),
+            Write::Filled => self.open_blocks(),
+        }
     }
 
     /// Each bucket's last block while it has room.
@@ -1240,6 +1264,55 @@ mod tests {
     }
 
     #[test]
+    fn a_write_of_the_filled_blocks_keeps_each_bucket_s_open_block_until_the_last_write() {
+        let mut merge = Merge::new(KeyIndex::default());
+        let july = day_bucket(day("2023-07-15"));
+        let first: Vec<Dossier> = (0..BLOCK_SIZE + 2)
+            .map(|i| dossier(&format!("K{i}"), 5))
+            .collect();
+        merge.add(&first.iter().collect::<Vec<_>>()).unwrap();
+        let shape = |d: &[(i64, i64, usize, Vec<u8>)]| -> Vec<(i64, i64, usize)> {
+            d.iter().map(|(b, k, n, _)| (*b, *k, *n)).collect()
+        };
+        assert_eq!(
+            shape(&merge.dirty(Write::Filled)),
+            [(0, july, BLOCK_SIZE)],
+            "the open block 1 (2 dossiers, room left) is not written yet"
+        );
+        merge.written(Write::Filled);
+        assert_eq!(merge.held(), 0, "the filled block is forgotten");
+        let second: Vec<Dossier> = (0..3).map(|i| dossier(&format!("L{i}"), 5)).collect();
+        let refs: Vec<&Dossier> = second.iter().collect();
+        assert!(
+            merge.needed(&refs).is_empty(),
+            "the open block is still held: nothing to read back"
+        );
+        merge.add(&refs).unwrap();
+        assert!(merge.dirty(Write::Filled).is_empty());
+        let last = merge.dirty(Write::All);
+        assert_eq!(
+            shape(&last),
+            [(1, july, 5)],
+            "both batches' dossiers, written once"
+        );
+        let (held, _) = decode_with_seqs(&last[0].3, &mut Interner::default()).unwrap();
+        let keys: Vec<&str> = held.iter().map(|d| &*d.key).collect();
+        let expected = [
+            format!("K{BLOCK_SIZE}"),
+            format!("K{}", BLOCK_SIZE + 1),
+            "L0".into(),
+            "L1".into(),
+            "L2".into(),
+        ];
+        assert_eq!(
+            keys,
+            expected.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        merge.written(Write::All);
+        assert!(merge.dirty(Write::All).is_empty());
+    }
+
+    #[test]
     fn the_merge_follows_the_replacement_rule_and_fills_blocks_in_order() {
         let mut merge = Merge::new(KeyIndex::default());
         let first: Vec<Dossier> = (0..BLOCK_SIZE + 2)
@@ -1253,7 +1326,7 @@ mod tests {
             (BLOCK_SIZE as u64 + 2, 0, 0)
         );
         let july = day_bucket(day("2023-07-15"));
-        let dirty = merge.dirty();
+        let dirty = merge.dirty(Write::All);
         assert_eq!(
             dirty
                 .iter()
@@ -1285,7 +1358,7 @@ mod tests {
         }
         let counts = merge.add(&batch).unwrap();
         assert_eq!((counts.new, counts.updated, counts.unchanged), (1, 2, 2));
-        let dirty = merge.dirty();
+        let dirty = merge.dirty(Write::All);
         assert_eq!(
             dirty
                 .iter()
@@ -1319,7 +1392,7 @@ mod tests {
         let mut merge = Merge::new(KeyIndex::default());
         let first: Vec<Dossier> = (0..5).map(|i| dossier(&format!("K{i}"), 5)).collect();
         merge.add(&first.iter().collect::<Vec<_>>()).unwrap();
-        let stored = merge.dirty();
+        let stored = merge.dirty(Write::All);
         let july = day_bucket(day("2023-07-15"));
         let mut merge = Merge::new(merge.into_index());
         // K1 is reopened (open: every period's), K3 deleted (no period's).
@@ -1334,7 +1407,7 @@ mod tests {
         }
         let counts = merge.add(&batch).unwrap();
         assert_eq!(counts.updated, 2);
-        let dirty = merge.dirty();
+        let dirty = merge.dirty(Write::All);
         let by_bucket: HashMap<i64, (Vec<Dossier>, Vec<Seq>)> = dirty
             .iter()
             .map(|(_, k, _, bytes)| {
@@ -1435,7 +1508,7 @@ mod tests {
         let f2 = first(&merge, "F2").unwrap();
         assert_eq!((f2.first_key.as_str(), f2.label.as_str()), ("A", "Hai"));
         let all: Vec<(Vec<Dossier>, Vec<Seq>)> = merge
-            .dirty()
+            .dirty(Write::All)
             .iter()
             .map(|(_, _, _, bytes)| decode_with_seqs(bytes, &mut Interner::default()).unwrap())
             .collect();
