@@ -90,7 +90,9 @@ macro_rules! block_store {
             /// The transaction, away while a block write runs behind (`writing`).
             tx: Option<sqlx::Transaction<'static, $db>>,
             /// The filled blocks of the last flush being written, giving the transaction back.
-            writing: Option<tokio::task::JoinHandle<Result<sqlx::Transaction<'static, $db>, StoreError>>>,
+            writing: Option<
+                tokio::task::JoinHandle<Result<sqlx::Transaction<'static, $db>, StoreError>>,
+            >,
             source: String,
             /// Keys of this source waiting as rejects (a readable version clears its own).
             rejected: std::collections::HashSet<String>,
@@ -712,17 +714,16 @@ macro_rules! block_store {
         }
 
         impl $import {
-            /// The transaction, once the write running behind (if any) has given it back.
-            async fn tx(&mut self) -> Result<&mut sqlx::Transaction<'static, $db>, StoreError> {
+            /// Waits for the write running behind, if any, to give the transaction back (its
+            /// error, if it failed; its panic, if it panicked: the task is never aborted).
+            async fn settle(&mut self) -> Result<(), StoreError> {
                 if let Some(writing) = self.writing.take() {
-                    let tx = match writing.await {
-                        Ok(written) => written?,
-                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        Err(e) => return Err(StoreError::Corrupt(format!("the block write stopped: {e}"))),
-                    };
-                    self.tx = Some(tx);
+                    let written = writing
+                        .await
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                    self.tx = Some(written?);
                 }
-                Ok(self.tx.as_mut().expect("the transaction is back once no write runs behind"))
+                Ok(())
             }
 
             /// Writes the filled blocks held so far behind the next batches' merging: encoded
@@ -734,7 +735,7 @@ macro_rules! block_store {
                 let which = super::blocks::Write::Filled;
                 let blocks = self.merge.dirty(which);
                 self.merge.written(which);
-                self.tx().await?;
+                self.settle().await?;
                 let mut tx = self.tx.take().expect("settled above");
                 let source = self.source.clone();
                 let write = async move {
@@ -755,10 +756,9 @@ macro_rules! block_store {
                 }
                 let needed = self.merge.needed(records);
                 if !needed.is_empty() {
-                    self.tx().await?;
+                    self.settle().await?;
                 }
                 for ids in needed.chunks(256) {
-                    let tx = self.tx.as_mut().expect("settled above");
                     let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
                         "SELECT block, bucket, facts FROM dossier_blocks WHERE source = ",
                     );
@@ -768,6 +768,7 @@ macro_rules! block_store {
                         list.push_bind(*id);
                     }
                     q.push(")");
+                    let tx = self.tx.as_mut().expect("settled above");
                     let rows: Vec<(i64, Option<i64>, Vec<u8>)> =
                         q.build_query_as().fetch_all(&mut **tx).await?;
                     for (block, bucket, facts) in rows {
@@ -785,7 +786,7 @@ macro_rules! block_store {
                     .map(|r| &*r.key)
                     .collect();
                 if !cleared.is_empty() {
-                    self.tx().await?;
+                    self.settle().await?;
                     let tx = self.tx.as_mut().expect("settled above");
                     <$store>::clear_rejects(tx, RecordKind::Dossier, &self.source, &cleared).await?;
                 }
@@ -793,7 +794,7 @@ macro_rules! block_store {
             }
 
             async fn commit(mut self) -> Result<(), StoreError> {
-                self.tx().await?;
+                self.settle().await?;
                 let mut tx = self.tx.take().expect("settled above");
                 <$store>::write_merge(&mut tx, &self.source, &mut self.merge, super::blocks::Write::All)
                     .await?;
