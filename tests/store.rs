@@ -366,6 +366,138 @@ async fn a_draft_stays_through_state_changes_and_follows_its_content() {
     }
 }
 
+/// A recompute writes a province's rows in one transaction, many a statement: every row and
+/// draft lands as decided across the statements' bounds (500 rows each), a report named twice
+/// is written as last named, a draft whose content did not change is kept, and the audit keeps
+/// the order its entries were listed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recompute_of_many_reports_writes_each_row_and_draft_as_decided() {
+    const UNITS: usize = 1_203;
+    let unit = |i: usize| format!("{i:04}.00.00.H55");
+    let with_text = |i: usize, text: String| {
+        let mut row = pending(&unit(i));
+        row.draft = Some(Draft::narrative(text));
+        row.content_hash = row.draft.as_ref().map(|d| d.content_hash());
+        row
+    };
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let mut rows: Vec<OutboxRow> = (0..UNITS)
+            .map(|i| with_text(i, format!("v1 {i}")))
+            .collect();
+        // Unit 17 named again further on, in another statement's rows: the later one counts.
+        rows.push(with_text(17, "v1 17, named again".into()));
+        let audit: Vec<AuditEntry> = (0..UNITS)
+            .map(|i| AuditEntry {
+                at: Some(Instant(1_000)),
+                actor: "test".into(),
+                action: "recompute".into(),
+                reason: i.to_string(),
+                ..AuditEntry::default()
+            })
+            .collect();
+        let written = store
+            .outbox_apply(&OutboxFilter::default(), move |_| OutboxChanges {
+                rows,
+                audit,
+                ..OutboxChanges::default()
+            })
+            .await
+            .unwrap();
+        assert!(written >= UNITS, "{backend}");
+        // Every third unit gets new content, every seventh (not a third) has nothing to report;
+        // the rest come back unchanged, each with an attempt recorded.
+        let second = store
+            .outbox_apply(&OutboxFilter::default(), |held| {
+                assert_eq!(held.len(), UNITS, "{backend}: one row each");
+                let mut attempts = Vec::new();
+                let rows = held
+                    .into_iter()
+                    .map(|mut r| {
+                        let i: usize = r.report.unit[..4].parse().unwrap();
+                        if i % 3 == 0 {
+                            r.draft = Some(Draft::narrative(format!("v2 {i}")));
+                            r.content_hash = r.draft.as_ref().map(|d| d.content_hash());
+                        } else if i % 7 == 0 {
+                            r.draft = None;
+                            r.content_hash = None;
+                            r.state = OutboxState::NothingToReport;
+                        } else {
+                            attempts.push(baocao_sync::store::AttemptRecord {
+                                outbox_id: r.id.unwrap(),
+                                at: Instant(2_000),
+                                generation: r.generation,
+                                content_hash: r.content_hash.clone(),
+                                answer: "created".into(),
+                                remote_version: Some(1),
+                                detail: String::new(),
+                                worker: "w0".into(),
+                            });
+                        }
+                        r
+                    })
+                    .collect();
+                OutboxChanges {
+                    rows,
+                    attempts,
+                    ..OutboxChanges::default()
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(second, UNITS, "{backend}");
+        let after = store.outbox(&OutboxFilter::default()).await.unwrap();
+        assert_eq!(after.len(), UNITS, "{backend}");
+        let mut kept = 0;
+        for r in &after {
+            let i: usize = r.report.unit[..4].parse().unwrap();
+            let want = if i % 3 == 0 {
+                Some(format!("v2 {i}"))
+            } else if i % 7 == 0 {
+                None
+            } else if i == 17 {
+                Some("v1 17, named again".to_owned())
+            } else {
+                Some(format!("v1 {i}"))
+            };
+            let got = r.draft.as_ref().and_then(|d| d.text.clone());
+            assert_eq!(got, want, "{backend}: {}", r.report.unit);
+            assert_eq!(
+                r.content_hash,
+                r.draft.as_ref().map(|d| d.content_hash()),
+                "{backend}"
+            );
+            kept += usize::from(want.is_some());
+        }
+        let scalar = |q: &'static str| common::stores::scalar(db.url(), q);
+        assert_eq!(
+            scalar("SELECT COUNT(*) FROM outbox_drafts").await,
+            kept as i64
+        );
+        let answered = (0..UNITS).filter(|i| i % 3 != 0 && i % 7 != 0).count();
+        assert_eq!(
+            scalar("SELECT COUNT(*) FROM outbox_attempts").await,
+            answered as i64,
+            "{backend}"
+        );
+        assert_eq!(
+            scalar("SELECT COUNT(*) FROM audit WHERE action = 'recompute'").await,
+            UNITS as i64
+        );
+        assert_eq!(
+            scalar(
+                "SELECT COUNT(*) FROM audit a JOIN audit b ON a.id < b.id \
+                 WHERE a.action = 'recompute' AND b.action = 'recompute' \
+                 AND CAST(a.reason AS INTEGER) > CAST(b.reason AS INTEGER)"
+            )
+            .await,
+            0,
+            "{backend}: the audit in the order listed"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fires_are_claimed_once_and_run_leases_exclude_each_other() {
     for backend in BACKENDS {

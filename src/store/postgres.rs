@@ -159,7 +159,7 @@ impl Store for PgStore {
 
     // The advisory lock serialises `outbox_apply` across replicas, so two of them never insert
     // the same new row at once; claims skip rows another transaction holds.
-    shared::shared_methods!(Postgres, begin: "BEGIN", apply_lock: "SELECT pg_advisory_xact_lock(7251001)", row_lock: " FOR UPDATE", claim_lock: " FOR UPDATE SKIP LOCKED");
+    shared::shared_methods!(Postgres, begin: "BEGIN", apply_lock: "SELECT pg_advisory_xact_lock(7251001)", generic_plans: "SET LOCAL plan_cache_mode = force_generic_plan", row_lock: " FOR UPDATE", claim_lock: " FOR UPDATE SKIP LOCKED");
 
     tracking_methods!(Postgres, begin: "BEGIN");
 

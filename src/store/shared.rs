@@ -322,10 +322,12 @@ pub(super) fn now_text() -> String {
 /// Expands, inside `impl Store for <backend>`, the methods whose SQL both backends share.
 /// `$db` is the sqlx database; `begin` the statement that opens every writing transaction;
 /// `apply_lock` a statement run first in `outbox_apply` (PostgreSQL: an advisory lock that
-/// serialises inserts of new rows across replicas; SQLite: nothing to do); `row_lock` the suffix
+/// serialises inserts of new rows across replicas; SQLite: nothing to do); `generic_plans` a
+/// statement that keeps a recompute's bound drafts out of query plans (PostgreSQL: its planner
+/// copies parameters into a custom plan; SQLite: nothing to do); `row_lock` the suffix
 /// that locks selected rows; `claim_lock` the suffix that skips rows another worker is claiming.
 macro_rules! shared_methods {
-    ($db:ty, begin: $begin:literal, apply_lock: $apply_lock:literal, row_lock: $row_lock:literal, claim_lock: $claim_lock:literal) => {
+    ($db:ty, begin: $begin:literal, apply_lock: $apply_lock:literal, generic_plans: $generic_plans:literal, row_lock: $row_lock:literal, claim_lock: $claim_lock:literal) => {
         async fn ping(&self) -> Result<(), StoreError> {
             let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE id < 0")
                 .fetch_one(&self.pool)
@@ -571,7 +573,11 @@ macro_rules! shared_methods {
         {
             let _turn = self.turns.take().await;
             let mut tx = self.pool.begin_with($begin).await?;
-            if !$apply_lock.is_empty() {
+            // A change to the row a filter names by id (a delivery's answer, a lease given back)
+            // is serialised by that row's lock alone: the lock that serialises new rows would
+            // otherwise queue every worker's answer behind every other's.
+            let one_row = filter.id.is_some();
+            if !$apply_lock.is_empty() && !one_row {
                 sqlx::query($apply_lock).execute(&mut *tx).await?;
             }
             let rows = Self::select_outbox(&mut *tx, filter, true).await?;
@@ -581,13 +587,63 @@ macro_rules! shared_methods {
                 .map(|r| (r.report.clone(), (r.content_hash.clone(), r.draft.is_some())))
                 .collect();
             let changes = decide(rows);
-            for row in &changes.rows {
-                let id: i64 = sqlx::query_scalar(
+            if !$apply_lock.is_empty()
+                && one_row
+                && changes.rows.iter().any(|r| !held.contains_key(&r.report))
+            {
+                // Not expected of a change to one row; a new row still takes the lock.
+                sqlx::query($apply_lock).execute(&mut *tx).await?;
+            }
+            // Many rows a statement: a statement each cost a province's recompute more than its
+            // forms on PostgreSQL (two round trips for each of ~1,600 reports). A report named
+            // twice is written once, as last named (an upsert may not touch a row twice).
+            let mut last: std::collections::HashMap<&crate::store::ReportId, usize> =
+                std::collections::HashMap::new();
+            for (i, row) in changes.rows.iter().enumerate() {
+                last.insert(&row.report, i);
+            }
+            let rows: Vec<&OutboxRow> = changes
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(i, row)| last[&row.report] == *i)
+                .map(|(_, row)| row)
+                .collect();
+            if !$generic_plans.is_empty() && !one_row && !rows.is_empty() {
+                // A recompute binds a province's drafts (tens of megabytes): a custom plan would
+                // copy every one into the plan first (the reads above keep custom plans).
+                sqlx::query($generic_plans).execute(&mut *tx).await?;
+            }
+            for chunk in rows.chunks(500) {
+                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
                     "INSERT INTO outbox (system, form, period, unit, state, detail, content_hash, generation, \
                      attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
-                     lease_owner, lease_until, sending_generation, armed_by, changed_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-                     ON CONFLICT (system, form, period, unit) DO UPDATE SET state = excluded.state, \
+                     lease_owner, lease_until, sending_generation, armed_by, changed_at) ",
+                );
+                query.push_values(chunk, |mut b, row| {
+                    b.push_bind(&row.report.system)
+                        .push_bind(&row.report.form)
+                        .push_bind(&row.report.period)
+                        .push_bind(&row.report.unit)
+                        .push_bind(row.state.as_str())
+                        .push_bind(&row.detail)
+                        .push_bind(&row.content_hash)
+                        .push_bind(row.generation)
+                        .push_bind(row.attempts)
+                        .push_bind(row.next_attempt_at.map(|i| i.0))
+                        .push_bind(row.remote_version)
+                        .push_bind(row.our_version)
+                        .push_bind(row.incarnation)
+                        .push_bind(row.force.as_ref().map(|f| f.by.as_str()))
+                        .push_bind(row.force.as_ref().map(|f| f.reason.as_str()))
+                        .push_bind(row.lease.as_ref().map(|l| l.owner.as_str()))
+                        .push_bind(row.lease.as_ref().map(|l| l.until.0))
+                        .push_bind(row.sending_generation)
+                        .push_bind(&row.armed_by)
+                        .push_bind(row.changed_at.0);
+                });
+                query.push(
+                    " ON CONFLICT (system, form, period, unit) DO UPDATE SET state = excluded.state, \
                      detail = excluded.detail, content_hash = excluded.content_hash, \
                      generation = excluded.generation, attempts = excluded.attempts, \
                      next_attempt_at = excluded.next_attempt_at, remote_version = excluded.remote_version, \
@@ -596,70 +652,71 @@ macro_rules! shared_methods {
                      lease_owner = excluded.lease_owner, lease_until = excluded.lease_until, \
                      sending_generation = excluded.sending_generation, armed_by = excluded.armed_by, \
                      changed_at = excluded.changed_at \
-                     RETURNING id",
-                )
-                .bind(&row.report.system)
-                .bind(&row.report.form)
-                .bind(&row.report.period)
-                .bind(&row.report.unit)
-                .bind(row.state.as_str())
-                .bind(&row.detail)
-                .bind(&row.content_hash)
-                .bind(row.generation)
-                .bind(row.attempts)
-                .bind(row.next_attempt_at.map(|i| i.0))
-                .bind(row.remote_version)
-                .bind(row.our_version)
-                .bind(row.incarnation)
-                .bind(row.force.as_ref().map(|f| f.by.as_str()))
-                .bind(row.force.as_ref().map(|f| f.reason.as_str()))
-                .bind(row.lease.as_ref().map(|l| l.owner.as_str()))
-                .bind(row.lease.as_ref().map(|l| l.until.0))
-                .bind(row.sending_generation)
-                .bind(&row.armed_by)
-                .bind(row.changed_at.0)
-                .fetch_one(&mut *tx)
-                .await?;
-                let same = held
-                    .get(&row.report)
-                    .is_some_and(|(hash, had)| *hash == row.content_hash && *had == row.draft.is_some());
-                if same {
-                    continue;
+                     RETURNING id, system, form, period, unit",
+                );
+                // The order rows come back in is not promised: each names its report.
+                let ids: std::collections::HashMap<crate::store::ReportId, i64> = query
+                    .build_query_as::<(i64, String, String, String, String)>()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(id, system, form, period, unit)| {
+                        (crate::store::ReportId { system, form, period, unit }, id)
+                    })
+                    .collect();
+                // A draft is written only when its content changed: the hash is over the content.
+                let mut texts = Vec::new();
+                let mut dropped = Vec::new();
+                for row in chunk {
+                    let same = held.get(&row.report).is_some_and(|(hash, had)| {
+                        *hash == row.content_hash && *had == row.draft.is_some()
+                    });
+                    if same {
+                        continue;
+                    }
+                    let id = *ids.get(&row.report).ok_or_else(|| {
+                        StoreError::Corrupt(format!("the outbox wrote no row for {}", row.report))
+                    })?;
+                    match shared::draft_text(row) {
+                        Some(text) => texts.push((id, text)),
+                        None => dropped.push(id),
+                    }
                 }
-                match shared::draft_text(row) {
-                    Some(text) => {
-                        sqlx::query(
-                            "INSERT INTO outbox_drafts (outbox_id, draft) VALUES ($1, $2) \
-                             ON CONFLICT (outbox_id) DO UPDATE SET draft = excluded.draft",
-                        )
-                        .bind(id)
-                        .bind(text)
-                        .execute(&mut *tx)
-                        .await?;
+                if !texts.is_empty() {
+                    let mut query: sqlx::QueryBuilder<$db> =
+                        sqlx::QueryBuilder::new("INSERT INTO outbox_drafts (outbox_id, draft) ");
+                    query.push_values(&texts, |mut b, (id, text)| {
+                        b.push_bind(*id).push_bind(text);
+                    });
+                    query.push(" ON CONFLICT (outbox_id) DO UPDATE SET draft = excluded.draft");
+                    query.build().execute(&mut *tx).await?;
+                }
+                if !dropped.is_empty() {
+                    let mut query: sqlx::QueryBuilder<$db> =
+                        sqlx::QueryBuilder::new("DELETE FROM outbox_drafts WHERE outbox_id IN (");
+                    let mut list = query.separated(", ");
+                    for id in &dropped {
+                        list.push_bind(*id);
                     }
-                    None => {
-                        sqlx::query("DELETE FROM outbox_drafts WHERE outbox_id = $1")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    query.push(")");
+                    query.build().execute(&mut *tx).await?;
                 }
             }
-            for a in &changes.attempts {
-                sqlx::query(
-                    "INSERT INTO outbox_attempts (outbox_id, at, generation, content_hash, answer, remote_version, detail, worker) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(a.outbox_id)
-                .bind(a.at.0)
-                .bind(a.generation)
-                .bind(&a.content_hash)
-                .bind(&a.answer)
-                .bind(a.remote_version)
-                .bind(&a.detail)
-                .bind(&a.worker)
-                .execute(&mut *tx)
-                .await?;
+            for chunk in changes.attempts.chunks(500) {
+                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                    "INSERT INTO outbox_attempts (outbox_id, at, generation, content_hash, answer, remote_version, detail, worker) ",
+                );
+                query.push_values(chunk, |mut b, a| {
+                    b.push_bind(a.outbox_id)
+                        .push_bind(a.at.0)
+                        .push_bind(a.generation)
+                        .push_bind(&a.content_hash)
+                        .push_bind(&a.answer)
+                        .push_bind(a.remote_version)
+                        .push_bind(&a.detail)
+                        .push_bind(&a.worker);
+                });
+                query.build().execute(&mut *tx).await?;
             }
             Self::insert_audit(&mut *tx, &changes.audit).await?;
             tx.commit().await?;
@@ -1293,26 +1350,27 @@ macro_rules! shared_helpers {
         }
 
         async fn insert_audit(conn: &mut $conn, entries: &[AuditEntry]) -> Result<(), StoreError> {
-            for e in entries {
-                sqlx::query(
+            // Entries keep their order: ids rise as they are listed.
+            for chunk in entries.chunks(500) {
+                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
                     "INSERT INTO audit (at, actor, action, system, form, period, unit, content_hash, \
-                     base_version, new_version, answer, reason) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(e.at.map_or_else(|| chrono::Utc::now().timestamp(), |i| i.0))
-                .bind(&e.actor)
-                .bind(&e.action)
-                .bind(&e.system)
-                .bind(&e.form)
-                .bind(&e.period)
-                .bind(&e.unit)
-                .bind(&e.content_hash)
-                .bind(e.base_version)
-                .bind(e.new_version)
-                .bind(&e.answer)
-                .bind(&e.reason)
-                .execute(&mut *conn)
-                .await?;
+                     base_version, new_version, answer, reason) ",
+                );
+                query.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.at.map_or_else(|| chrono::Utc::now().timestamp(), |i| i.0))
+                        .push_bind(&e.actor)
+                        .push_bind(&e.action)
+                        .push_bind(&e.system)
+                        .push_bind(&e.form)
+                        .push_bind(&e.period)
+                        .push_bind(&e.unit)
+                        .push_bind(&e.content_hash)
+                        .push_bind(e.base_version)
+                        .push_bind(e.new_version)
+                        .push_bind(&e.answer)
+                        .push_bind(&e.reason);
+                });
+                query.build().execute(&mut *conn).await?;
             }
             Ok(())
         }

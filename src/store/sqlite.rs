@@ -146,7 +146,7 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    shared::shared_methods!(Sqlite, begin: "BEGIN IMMEDIATE", apply_lock: "", row_lock: "", claim_lock: "");
+    shared::shared_methods!(Sqlite, begin: "BEGIN IMMEDIATE", apply_lock: "", generic_plans: "", row_lock: "", claim_lock: "");
 
     tracking_methods!(Sqlite, begin: "BEGIN IMMEDIATE");
 
