@@ -350,6 +350,21 @@ async fn a_draft_stays_through_state_changes_and_follows_its_content() {
         })
         .await;
         assert_eq!(changed.draft.as_ref(), Some(&second), "{backend}: replaced");
+        // Read for its state alone: the same row, no draft read (its hash says there is one).
+        let light = store
+            .outbox_without_drafts(&OutboxFilter::id(id))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            light,
+            OutboxRow {
+                draft: None,
+                ..changed.clone()
+            },
+            "{backend}: the row but its draft"
+        );
+        assert_eq!(light.content_hash, Some(second.content_hash()), "{backend}");
         // Nothing to report: no draft, and none left behind.
         let emptied = change(&store, id, |r| {
             r.content_hash = None;

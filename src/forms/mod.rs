@@ -411,59 +411,77 @@ pub fn narratives(
         inputs.feedback.is_some(),
     );
     let aggregation = inputs.aggregation;
-    let dossiers = match inputs.dossiers {
-        Some(d) => compute(
-            regime,
-            form("II.06")?,
-            Inputs {
-                dossiers: Some(d),
+    let (ratings, rating_months, feedback_records, dossier_records) = (
+        inputs.ratings,
+        inputs.rating_months,
+        inputs.feedback,
+        inputs.dossiers,
+    );
+    // II.05 and the satisfaction summary on another core while II.06 is computed: each reads
+    // only its own records (the summary's coverage makes one more pass over the dossiers).
+    let (dossiers, others) = std::thread::scope(|s| {
+        let others = s.spawn(|| {
+            let feedback = match feedback_records {
+                Some(f) => Some(compute(
+                    regime,
+                    form("II.05")?,
+                    Inputs {
+                        feedback: Some(f),
+                        aggregation,
+                        ..Default::default()
+                    },
+                    units,
+                    period,
+                )?),
+                None => None,
+            };
+            let satisfaction = match (ratings, rating_months) {
+                (None, None) => None,
+                (r, months) => Some(compute(
+                    regime,
+                    form("HL")?,
+                    Inputs {
+                        ratings: r,
+                        rating_months: months,
+                        dossiers: dossier_records,
+                        // The II.06 beside names them, when there are dossiers.
+                        dossier_findings_elsewhere: true,
+                        ..Default::default()
+                    },
+                    units,
+                    period,
+                )?),
+            };
+            Ok::<_, FormError>((feedback, satisfaction))
+        });
+        let dossiers = match dossier_records {
+            Some(d) => compute(
+                regime,
+                form("II.06")?,
+                Inputs {
+                    dossiers: Some(d),
+                    findings: inputs.findings,
+                    catalog: inputs.catalog,
+                    fields: inputs.fields,
+                    earlier: inputs.earlier,
+                    checks: inputs.checks,
+                    aggregation,
+                    ..Default::default()
+                },
+                units,
+                period,
+            )?,
+            None => Computed {
                 findings: inputs.findings,
-                catalog: inputs.catalog,
-                fields: inputs.fields,
-                earlier: inputs.earlier,
-                checks: inputs.checks,
-                aggregation,
-                ..Default::default()
+                ..Computed::default()
             },
-            units,
-            period,
-        )?,
-        None => Computed {
-            findings: inputs.findings,
-            ..Computed::default()
-        },
-    };
-    let feedback = match inputs.feedback {
-        Some(f) => Some(compute(
-            regime,
-            form("II.05")?,
-            Inputs {
-                feedback: Some(f),
-                aggregation,
-                ..Default::default()
-            },
-            units,
-            period,
-        )?),
-        None => None,
-    };
-    let satisfaction = match (inputs.ratings, inputs.rating_months) {
-        (None, None) => None,
-        (r, months) => Some(compute(
-            regime,
-            form("HL")?,
-            Inputs {
-                ratings: r,
-                rating_months: months,
-                dossiers: inputs.dossiers,
-                // The II.06 above names them, when there are dossiers.
-                dossier_findings_elsewhere: true,
-                ..Default::default()
-            },
-            units,
-            period,
-        )?),
-    };
+        };
+        let others = others
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok::<_, FormError>((dossiers, others))
+    })?;
+    let (feedback, satisfaction) = others?;
     let mut all = dossiers;
     for extra in feedback.iter().chain(&satisfaction) {
         all.findings.extend(extra.findings.iter().cloned());
@@ -477,18 +495,28 @@ pub fn narratives(
     let aggregators: std::collections::HashSet<crate::domain::unit::UnitId> =
         aggregation.aggregators(units).into_iter().collect();
     let mut errors_of = narrative::errors_by_unit(&all.findings);
-    let mut out = Vec::new();
-    for id in units.subtree(units.root()) {
+    // Each unit with its aggregate and, for an aggregating unit, its field rows summed over the
+    // aggregate's sections (held here: the facts borrow them).
+    let picked: Vec<_> = units
+        .subtree(units.root())
+        .map(|id| {
+            let code = units.get(id).code.as_str();
+            let aggregating = aggregators.contains(&id);
+            let aggregate = all
+                .aggregates
+                .iter()
+                .find(|r| aggregating && r.unit == code);
+            let merged_rows: Vec<Row> = aggregate
+                .map(|r| merge_rows(r.sections.iter().flat_map(|s| &s.rows)))
+                .unwrap_or_default();
+            (id, aggregating, aggregate, merged_rows)
+        })
+        .collect();
+    let mut facts = Vec::new();
+    for (id, aggregating, aggregate, merged_rows) in &picked {
+        let (id, aggregating, aggregate) = (*id, *aggregating, *aggregate);
         let unit = units.get(id);
         let code = unit.code.as_str();
-        let aggregating = aggregators.contains(&id);
-        let aggregate = all
-            .aggregates
-            .iter()
-            .find(|r| aggregating && r.unit == code);
-        let merged_rows: Vec<Row> = aggregate
-            .map(|r| merge_rows(r.sections.iter().flat_map(|s| &s.rows)))
-            .unwrap_or_default();
         let dossier_facts = match aggregate {
             Some(r) => Some((&r.total, merged_rows.iter().collect())),
             None if aggregating => None,
@@ -522,7 +550,7 @@ pub fn narratives(
         if !has_anything {
             continue;
         }
-        out.push(narrative::draft(&narrative::Facts {
+        facts.push(narrative::Facts {
             unit: code,
             unit_name: &unit.name,
             title: &def.title,
@@ -535,9 +563,45 @@ pub fn narratives(
             had_feedback,
             dossier_columns: &dossier_columns,
             feedback_columns: &feedback_columns,
-        }));
+        });
     }
+    let out = draft_narratives(&facts);
+    drop(facts);
     Ok((out, all))
+}
+
+/// Each unit's narrative from its facts, in their order, on every core: with ten quarters held,
+/// a province's narratives list hundreds of thousands of records left out.
+fn draft_narratives(facts: &[narrative::Facts<'_>]) -> Vec<narrative::Narrative> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, facts.len().max(1));
+    // Interleaved, so each thread gets its share of the long ones.
+    let parts: Vec<Vec<narrative::Narrative>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    facts
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(narrative::draft)
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut parts: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
+    (0..facts.len())
+        .filter_map(|i| parts[i % threads].next())
+        .collect()
 }
 
 /// Rows of several sections summed by field.

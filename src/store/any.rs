@@ -175,6 +175,13 @@ impl Store for AnyStore {
         forward!(self, s => s.outbox(filter).await)
     }
 
+    async fn outbox_without_drafts(
+        &self,
+        filter: &OutboxFilter,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        forward!(self, s => s.outbox_without_drafts(filter).await)
+    }
+
     async fn outbox_apply<F>(&self, filter: &OutboxFilter, decide: F) -> Result<usize, StoreError>
     where
         F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,

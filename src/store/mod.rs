@@ -1015,6 +1015,13 @@ pub trait Store: Send + Sync {
         filter: &OutboxFilter,
     ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
 
+    /// The same rows with no draft read (`draft` is `None` whatever is stored; `content_hash`
+    /// says whether there is one): for what reports states, not contents.
+    fn outbox_without_drafts(
+        &self,
+        filter: &OutboxFilter,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
+
     /// In one transaction, with the rows in `filter` locked against every other writer: hands
     /// them to `decide` and writes what it returns (rows inserted or replaced by report, attempts
     /// and audit lines appended). Returns how many rows were written.

@@ -12,11 +12,26 @@ use super::{
 };
 use crate::domain::{Instant, RecordKind};
 
-/// The columns of an outbox row, in the order of [`OutboxRecord`]; the draft from its own table.
-pub(super) const OUTBOX_COLUMNS: &str = "id, system, form, period, unit, state, detail, \
-     (SELECT draft FROM outbox_drafts WHERE outbox_id = outbox.id) AS draft, content_hash, generation, \
-     attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
-     lease_owner, lease_until, sending_generation, armed_by, changed_at";
+/// The columns of an outbox row, in the order of [`OutboxRecord`], with `$draft` as its draft.
+macro_rules! outbox_columns {
+    ($draft:literal) => {
+        concat!(
+            "id, system, form, period, unit, state, detail, ",
+            $draft,
+            " AS draft, content_hash, generation, attempts, next_attempt_at, remote_version, \
+             our_version, incarnation, force_by, force_reason, lease_owner, lease_until, \
+             sending_generation, armed_by, changed_at"
+        )
+    };
+}
+
+/// The columns of an outbox row; the draft from its own table.
+pub(super) const OUTBOX_COLUMNS: &str =
+    outbox_columns!("(SELECT draft FROM outbox_drafts WHERE outbox_id = outbox.id)");
+
+/// The same without the draft (read as none): what a run reports needs no draft, and a
+/// province's II.01-ĐC drafts are tens of megabytes to read and parse.
+pub(super) const OUTBOX_COLUMNS_WITHOUT_DRAFTS: &str = outbox_columns!("CAST(NULL AS TEXT)");
 
 /// An outbox row as stored.
 #[derive(sqlx::FromRow)]
@@ -563,7 +578,13 @@ macro_rules! shared_methods {
         #[tracing::instrument(name = "store.outbox", skip_all, fields(period = ?filter.period, unit = ?filter.unit, form = ?filter.form))]
         async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
             let mut conn = self.pool.acquire().await?;
-            Self::select_outbox(&mut *conn, filter, false).await
+            Self::select_outbox(&mut *conn, filter, false, shared::OUTBOX_COLUMNS).await
+        }
+
+        #[tracing::instrument(name = "store.outbox_without_drafts", skip_all, fields(period = ?filter.period, unit = ?filter.unit, form = ?filter.form))]
+        async fn outbox_without_drafts(&self, filter: &OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
+            let mut conn = self.pool.acquire().await?;
+            Self::select_outbox(&mut *conn, filter, false, shared::OUTBOX_COLUMNS_WITHOUT_DRAFTS).await
         }
 
         #[tracing::instrument(name = "store.outbox_apply", skip_all, fields(period = ?filter.period, unit = ?filter.unit, form = ?filter.form))]
@@ -580,7 +601,7 @@ macro_rules! shared_methods {
             if !$apply_lock.is_empty() && !one_row {
                 sqlx::query($apply_lock).execute(&mut *tx).await?;
             }
-            let rows = Self::select_outbox(&mut *tx, filter, true).await?;
+            let rows = Self::select_outbox(&mut *tx, filter, true, shared::OUTBOX_COLUMNS).await?;
             // A draft is written only when its content changed: the hash is over the content.
             let held: std::collections::HashMap<crate::store::ReportId, (Option<String>, bool)> = rows
                 .iter()
@@ -1248,10 +1269,11 @@ macro_rules! shared_helpers {
             conn: &mut $conn,
             filter: &OutboxFilter,
             lock: bool,
+            columns: &str,
         ) -> Result<Vec<OutboxRow>, StoreError> {
             let rows: Vec<shared::OutboxRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {} FROM outbox WHERE {} AND {} AND {} AND {} AND {} ORDER BY id{}",
-                shared::OUTBOX_COLUMNS,
+                columns,
                 shared::equals("id", 1, filter.id.is_some()),
                 shared::equals("system", 2, filter.system.is_some()),
                 shared::equals("form", 3, filter.form.is_some()),

@@ -176,8 +176,7 @@ pub fn compute(
     crate::drill::point(crate::drill::Stage::Compute);
     let errors_of = crate::forms::narrative::errors_by_unit(&dossiers.findings);
     let left_out = |unit: &str| errors_of.get(unit).map_or(0, Vec::len);
-    let narrative_of: HashMap<&str, &Narrative> =
-        narratives.iter().map(|n| (n.unit.as_str(), n)).collect();
+    let mut rendered = render_narratives(&narratives)?;
 
     let mut by_report = HashMap::new();
     for id in setup.units.subtree(setup.units.root()) {
@@ -206,18 +205,11 @@ pub fn compute(
                         .iter()
                         .chain(&feedback.violations)
                         .find(|v| v.unit == unit.code);
-                    match (broken, narrative_of.get(unit.code.as_str())) {
+                    match (broken, rendered.remove(unit.code.as_str())) {
                         (Some(v), _) => Computed::Withheld(format!(
                             "the narrative quotes a report that was withheld: {v}"
                         )),
-                        (None, Some(n)) => {
-                            let mut text = Vec::new();
-                            crate::render::narrative::markdown(std::slice::from_ref(n), &mut text)
-                                .map_err(|e| SyncError::Internal(e.to_string()))?;
-                            Computed::Draft(Draft::narrative(
-                                String::from_utf8_lossy(&text).into_owned(),
-                            ))
-                        }
+                        (None, Some(text)) => Computed::Draft(Draft::narrative(text)),
                         (None, None) => Computed::NothingToReport(format!(
                             "no records of this unit count for {}",
                             period.id()
@@ -232,15 +224,73 @@ pub fn compute(
             by_report.insert((unit.code.clone(), def.code.clone()), computed);
         }
     }
-    let mut findings = std::collections::BTreeMap::new();
+    // A province's records and narratives are millions of allocations to free: off the way.
+    drop_behind((loaded, narratives));
+    let mut counted: HashMap<&str, usize> = HashMap::new();
     for f in dossiers.findings.iter().chain(&feedback.findings) {
         if let Some(unit) = &f.unit {
-            *findings.entry(unit.clone()).or_insert(0) += 1;
+            *counted.entry(unit).or_insert(0) += 1;
         }
     }
+    let findings = counted
+        .into_iter()
+        .map(|(unit, n)| (unit.to_owned(), n))
+        .collect();
+    drop_behind((dossiers, feedback));
     Ok(Contents {
         by_report,
         findings,
+    })
+}
+
+/// Drops `value` on a thread of its own, so that freeing it costs the caller nothing.
+fn drop_behind<T: Send + 'static>(value: T) {
+    if std::thread::Builder::new()
+        .name("drop".to_owned())
+        .spawn(move || drop(value))
+        .is_err()
+    {
+        // No thread to spare: the value was dropped here, with the closure.
+        tracing::debug!("dropped in place: no thread could be started");
+    }
+}
+
+/// Every unit's narrative as Markdown, by unit code: rendered on every core (with ten quarters
+/// held, each lists thousands of records left out: tens of megabytes for a province).
+fn render_narratives(narratives: &[Narrative]) -> Result<HashMap<&str, String>, SyncError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, narratives.len().max(1));
+    fn render(n: &Narrative) -> Result<(&str, String), SyncError> {
+        let mut text = Vec::new();
+        crate::render::narrative::markdown(std::slice::from_ref(n), &mut text)
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        let text = String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Ok((n.unit.as_str(), text))
+    }
+    // Interleaved, so each thread gets its share of the long ones.
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    narratives
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(render)
+                        .collect::<Result<Vec<_>, SyncError>>()
+                })
+            })
+            .collect();
+        let mut out = HashMap::with_capacity(narratives.len());
+        for part in parts {
+            let part = part
+                .join()
+                .map_err(|_| SyncError::Internal("rendering a narrative panicked".to_owned()))??;
+            out.extend(part);
+        }
+        Ok(out)
     })
 }
 

@@ -335,7 +335,8 @@ pub struct RunReport {
     pub gate: Vec<String>,
     /// The gate held and an operator went on anyway.
     pub accepted_stale: bool,
-    /// The scope's reports as they stand after the run (for a dry run: as they would).
+    /// The scope's reports as they stand after the run, read back without their drafts
+    /// (`content_hash` says whether there is one); for a dry run, as they would, drafts included.
     pub rows: Vec<OutboxRow>,
     /// Drafts delivered in the foreground.
     pub delivered: u64,
@@ -879,7 +880,7 @@ impl Engine {
         self.rows_of(filter, reports).await
     }
 
-    /// The rows of `reports` as stored.
+    /// The rows of `reports` as stored, without their drafts (a run reports states).
     pub async fn rows_of(
         &self,
         filter: &OutboxFilter,
@@ -888,7 +889,7 @@ impl Engine {
         let wanted: std::collections::HashSet<&ReportId> = reports.iter().collect();
         Ok(self
             .store
-            .outbox(filter)
+            .outbox_without_drafts(filter)
             .await?
             .into_iter()
             .filter(|r| wanted.contains(&r.report))
