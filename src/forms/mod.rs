@@ -565,30 +565,25 @@ pub fn narratives(
             feedback_columns: &feedback_columns,
         });
     }
-    let out = draft_narratives(&facts);
+    let out = map_on_every_core(&facts, narrative::draft);
     drop(facts);
     Ok((out, all))
 }
 
-/// Each unit's narrative from its facts, in their order, on every core: with ten quarters held,
-/// a province's narratives list hundreds of thousands of records left out.
-fn draft_narratives(facts: &[narrative::Facts<'_>]) -> Vec<narrative::Narrative> {
+/// `f` of each item, in the items' order, computed on every core; the items are dealt out
+/// interleaved, so each thread gets its share of the long ones (a province's narratives list
+/// hundreds of thousands of records left out, most of them in a few units).
+pub(crate) fn map_on_every_core<'a, T: Sync, R: Send>(
+    items: &'a [T],
+    f: impl Fn(&'a T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, facts.len().max(1));
-    // Interleaved, so each thread gets its share of the long ones.
-    let parts: Vec<Vec<narrative::Narrative>> = std::thread::scope(|s| {
+        .clamp(1, items.len().max(1));
+    let f = &f;
+    let parts: Vec<Vec<R>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    facts
-                        .iter()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(narrative::draft)
-                        .collect()
-                })
-            })
+            .map(|t| s.spawn(move || items.iter().skip(t).step_by(threads).map(f).collect()))
             .collect();
         handles
             .into_iter()
@@ -599,7 +594,7 @@ fn draft_narratives(facts: &[narrative::Facts<'_>]) -> Vec<narrative::Narrative>
             .collect()
     });
     let mut parts: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
-    (0..facts.len())
+    (0..items.len())
         .filter_map(|i| parts[i % threads].next())
         .collect()
 }
@@ -614,4 +609,19 @@ fn merge_rows<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<Row> {
             .or_insert_with(|| r.clone());
     }
     merged.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_on_every_core;
+
+    #[test]
+    fn work_on_every_core_comes_back_in_the_items_order() {
+        for n in [0usize, 1, 2, 3, 1_001] {
+            let items: Vec<String> = (0..n).map(|i| format!("unit {i}")).collect();
+            let out = map_on_every_core(&items, |s| s.as_str());
+            let expected: Vec<&str> = items.iter().map(String::as_str).collect();
+            assert_eq!(out, expected, "{n} items");
+        }
+    }
 }

@@ -255,12 +255,9 @@ fn drop_behind<T: Send + 'static>(value: T) {
     }
 }
 
-/// Every unit's narrative as Markdown, by unit code: rendered on every core (with ten quarters
-/// held, each lists thousands of records left out: tens of megabytes for a province).
+/// Every unit's narrative as Markdown, by unit code, rendered on every core (with ten quarters
+/// held, tens of megabytes for a province).
 fn render_narratives(narratives: &[Narrative]) -> Result<HashMap<&str, String>, SyncError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, narratives.len().max(1));
     fn render(n: &Narrative) -> Result<(&str, String), SyncError> {
         let mut text = Vec::new();
         crate::render::narrative::markdown(std::slice::from_ref(n), &mut text)
@@ -269,29 +266,9 @@ fn render_narratives(narratives: &[Narrative]) -> Result<HashMap<&str, String>, 
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((n.unit.as_str(), text))
     }
-    // Interleaved, so each thread gets its share of the long ones.
-    std::thread::scope(|s| {
-        let parts: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    narratives
-                        .iter()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(render)
-                        .collect::<Result<Vec<_>, SyncError>>()
-                })
-            })
-            .collect();
-        let mut out = HashMap::with_capacity(narratives.len());
-        for part in parts {
-            let part = part
-                .join()
-                .map_err(|_| SyncError::Internal("rendering a narrative panicked".to_owned()))??;
-            out.extend(part);
-        }
-        Ok(out)
-    })
+    forms::map_on_every_core(narratives, render)
+        .into_iter()
+        .collect()
 }
 
 /// A table's content for one unit: its report, withheld if it (or, for an aggregate, one of its
