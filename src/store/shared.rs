@@ -602,7 +602,7 @@ macro_rules! shared_methods {
                 sqlx::query($apply_lock).execute(&mut *tx).await?;
             }
             let rows = Self::select_outbox(&mut *tx, filter, true, shared::OUTBOX_COLUMNS).await?;
-            // A draft is written only when its content changed: the hash is over the content.
+            // What each row held before: its draft is written again only if that changed.
             let held: std::collections::HashMap<crate::store::ReportId, (Option<String>, bool)> = rows
                 .iter()
                 .map(|r| (r.report.clone(), (r.content_hash.clone(), r.draft.is_some())))

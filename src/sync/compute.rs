@@ -224,8 +224,6 @@ pub fn compute(
             by_report.insert((unit.code.clone(), def.code.clone()), computed);
         }
     }
-    // A province's records and narratives are millions of allocations to free: off the way.
-    drop_behind((loaded, narratives));
     let mut counted: HashMap<&str, usize> = HashMap::new();
     for f in dossiers.findings.iter().chain(&feedback.findings) {
         if let Some(unit) = &f.unit {
@@ -236,7 +234,9 @@ pub fn compute(
         .into_iter()
         .map(|(unit, n)| (unit.to_owned(), n))
         .collect();
-    drop_behind((dossiers, feedback));
+    // A province's records, tables and narratives are millions of allocations to free: off the
+    // way.
+    drop_behind((loaded, narratives, dossiers, feedback));
     Ok(Contents {
         by_report,
         findings,
