@@ -445,9 +445,18 @@ mod tests {
             Ok(true),
             "the next windows were fetched while storing"
         );
-        // No more than the room was fetched ahead.
-        let started = *seen.borrow();
-        assert_eq!(started, 3, "two windows ahead, the room, and no more");
+        // A store that would need a third window ahead waits: the room is two, and two wait.
+        let waited = tokio::time::timeout(
+            Duration::from_secs(60),
+            pages.beside(async { seen.wait_for(|n| *n >= 4).await.map(|_| ()).is_ok() }),
+        )
+        .await;
+        assert!(waited.is_err(), "no window was fetched beyond the room");
+        assert_eq!(
+            *seen.borrow(),
+            3,
+            "two windows ahead, the room, and no more"
+        );
         let mut rest = Vec::new();
         while let Some(i) = pages.next().await {
             rest.push(i);
