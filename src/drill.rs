@@ -118,7 +118,13 @@ pub fn point(stage: Stage) {
         && (at, m) == (stage, n)
     {
         eprintln!("drill: stalled at {} point {n} for {ms} ms", stage.as_str());
-        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let stall = || std::thread::sleep(std::time::Duration::from_millis(ms));
+        // On a runtime's worker, the stalled stage alone waits: the worker's other tasks (the
+        // admin HTTP's, say) move to another thread instead of waiting behind it.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(stall),
+            _ => stall(),
+        }
     }
 }
 
