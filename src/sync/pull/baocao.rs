@@ -140,21 +140,26 @@ async fn pull_kind<S: Store, A: Authorizer, R: Pulled>(
             })
         })
         .collect();
-    let mut pages = super::Ahead::new(
-        futures_util::stream::iter(fetches).buffered(req.parallel.max(1)),
-        req.parallel,
-    );
-    // The store builds the source's key index while the first windows are fetched, instead of
-    // at the first window's import (over years of history, a read of every block).
+    let mut pages = futures_util::stream::iter(fetches).buffered(req.parallel.max(1));
+    // The store builds the source's key index while the first window is fetched, instead of
+    // at that window's import (over years of history, a read of every block).
+    let mut first = None;
     if R::KIND == RecordKind::Dossier && !spans.is_empty() {
-        if let Err(e) = pages
-            .beside(store.prepare_dossier_import(&req.source))
-            .await
-        {
+        let (prepared, page) =
+            futures_util::join!(store.prepare_dossier_import(&req.source), pages.next());
+        if let Err(e) = prepared {
             tracing::debug!(error = %e, "key index not built ahead: the import builds it");
         }
+        first = page;
     }
-    while let Some(((from, to), fetched)) = pages.next().await {
+    loop {
+        let next = match first.take() {
+            Some(page) => Some(page),
+            None => pages.next().await,
+        };
+        let Some(((from, to), fetched)) = next else {
+            break;
+        };
         let log = |ok: bool, detail: String, records: i64| PullLog {
             source: req.source.clone(),
             kind: req.kind,
@@ -177,23 +182,18 @@ async fn pull_kind<S: Store, A: Authorizer, R: Pulled>(
             }
         };
         crate::drill::point(crate::drill::Stage::Pull);
+        let n = texts.len() as i64;
+        let before = outcome.counts;
         let storing = std::time::Instant::now();
-        pages
-            .beside(async {
-                let n = texts.len() as i64;
-                let before = outcome.counts;
-                store_window::<S, R>(store, req, &texts, &mut outcome).await?;
-                crate::drill::point(crate::drill::Stage::Store);
-                crate::telemetry::events::records_pulled(
-                    req.kind,
-                    (outcome.counts.new - before.new) + (outcome.counts.updated - before.updated),
-                );
-                store.record_pull(&log(true, String::new(), n)).await?;
-                // Only now, with every record of the window stored, does the watermark move.
-                store.advance_watermark(&req.source, req.kind, to).await?;
-                Ok::<(), SyncError>(())
-            })
-            .await?;
+        store_window::<S, R>(store, req, &texts, &mut outcome).await?;
+        crate::drill::point(crate::drill::Stage::Store);
+        crate::telemetry::events::records_pulled(
+            req.kind,
+            (outcome.counts.new - before.new) + (outcome.counts.updated - before.updated),
+        );
+        store.record_pull(&log(true, String::new(), n)).await?;
+        // Only now, with every record of the window stored, does the watermark move.
+        store.advance_watermark(&req.source, req.kind, to).await?;
         outcome.store_seconds += storing.elapsed().as_secs_f64();
         outcome.stored += 1;
     }

@@ -42,68 +42,13 @@ pub struct PullOutcome {
     pub stored: usize,
     /// Why the pull stopped before its end, if it did.
     pub failure: Option<String>,
-    /// Wall time spent storing the windows; the next windows' fetches go on meanwhile, on the
-    /// same task ([`Ahead`]), so their parsing counts here too.
+    /// Time spent storing the windows (the fetches of the next ones go on meanwhile).
     pub store_seconds: f64,
     /// Open dossiers read again by key, and those the source no longer returned.
     pub looked_up: usize,
     pub gone: usize,
     /// Values no table maps, noted on stored records.
     pub notes: usize,
-}
-
-/// Windows fetched ahead while earlier ones are stored. A stream of fetches (a bounded number
-/// in flight, yielded in window order) only makes progress while it is polled; `beside` polls it
-/// while the store works, so the next windows arrive meanwhile instead of after. At most `room`
-/// fetched windows wait in memory, and they are handed on in order: a failed fetch still stops
-/// the pull at its window.
-pub(crate) struct Ahead<St: futures_util::Stream + Unpin> {
-    pages: St,
-    ready: std::collections::VecDeque<St::Item>,
-    room: usize,
-    ended: bool,
-}
-
-impl<St: futures_util::Stream + Unpin> Ahead<St> {
-    pub(crate) fn new(pages: St, room: usize) -> Self {
-        Self {
-            pages,
-            ready: std::collections::VecDeque::new(),
-            room: room.max(1),
-            ended: false,
-        }
-    }
-
-    /// The next window in order: one fetched ahead, else the next to arrive.
-    pub(crate) async fn next(&mut self) -> Option<St::Item> {
-        use futures_util::StreamExt;
-        if let Some(page) = self.ready.pop_front() {
-            return Some(page);
-        }
-        if self.ended {
-            return None;
-        }
-        let page = self.pages.next().await;
-        self.ended = page.is_none();
-        page
-    }
-
-    /// `work`'s output, with the windows that arrived while it ran kept for [`Ahead::next`].
-    pub(crate) async fn beside<T>(&mut self, work: impl std::future::Future<Output = T>) -> T {
-        use futures_util::StreamExt;
-        let mut work = std::pin::pin!(work);
-        loop {
-            let fetch = !self.ended && self.ready.len() < self.room;
-            tokio::select! {
-                biased;
-                out = &mut work => return out,
-                page = self.pages.next(), if fetch => match page {
-                    Some(page) => self.ready.push_back(page),
-                    None => self.ended = true,
-                },
-            }
-        }
-    }
 }
 
 /// What a pull is asked to do beyond the incremental.
@@ -405,62 +350,5 @@ impl SourceRun<'_> {
             })
             .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Ahead;
-    use futures_util::StreamExt;
-    use std::time::Duration;
-
-    /// Five windows whose fetches count themselves as they start, one in flight at a time.
-    fn windows(
-        started: tokio::sync::watch::Sender<usize>,
-    ) -> impl futures_util::Stream<Item = usize> + Unpin {
-        futures_util::stream::iter((0..5).map(move |i| {
-            let started = started.clone();
-            Box::pin(async move {
-                started.send_modify(|n| *n += 1);
-                i
-            })
-        }))
-        .buffered(1)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn windows_arrive_while_the_store_works_and_come_back_in_order() {
-        let (started, mut seen) = tokio::sync::watch::channel(0);
-        let mut pages = Ahead::new(windows(started), 2);
-        assert_eq!(pages.next().await, Some(0));
-        // A store that finishes only once two more windows have been fetched: without fetching
-        // beside it, it would wait until the (paused) clock ran the timeout out.
-        let stored = tokio::time::timeout(
-            Duration::from_secs(60),
-            pages.beside(async { seen.wait_for(|n| *n >= 3).await.map(|_| ()).is_ok() }),
-        )
-        .await;
-        assert_eq!(
-            stored,
-            Ok(true),
-            "the next windows were fetched while storing"
-        );
-        // A store that would need a third window ahead waits: the room is two, and two wait.
-        let waited = tokio::time::timeout(
-            Duration::from_secs(60),
-            pages.beside(async { seen.wait_for(|n| *n >= 4).await.map(|_| ()).is_ok() }),
-        )
-        .await;
-        assert!(waited.is_err(), "no window was fetched beyond the room");
-        assert_eq!(
-            *seen.borrow(),
-            3,
-            "two windows ahead, the room, and no more"
-        );
-        let mut rest = Vec::new();
-        while let Some(i) = pages.next().await {
-            rest.push(i);
-        }
-        assert_eq!(rest, [1, 2, 3, 4]);
     }
 }

@@ -165,10 +165,7 @@ async fn pull_axis(
             })
         })
         .collect();
-    let mut fetched = super::Ahead::new(
-        futures_util::stream::iter(fetches).buffered(plan.parallel),
-        plan.parallel,
-    );
+    let mut fetched = futures_util::stream::iter(fetches).buffered(plan.parallel);
     while let Some(((a, b), got)) = fetched.next().await {
         let (natives, lookups) = match got {
             Ok(got) => got,
@@ -182,33 +179,28 @@ async fn pull_axis(
         };
         crate::drill::point(crate::drill::Stage::Pull);
         let storing = std::time::Instant::now();
-        fetched
-            .beside(async {
-                let n = natives.len() as i64;
-                let stored = ingest::dossiers(
-                    run.store,
-                    &run.mapping,
-                    &run.units,
-                    &lookups,
-                    &natives,
-                    run.now,
-                    true,
-                )
-                .await?;
-                crate::drill::point(crate::drill::Stage::Store);
-                crate::telemetry::events::records_pulled(
-                    crate::domain::RecordKind::Dossier,
-                    stored.counts.new + stored.counts.updated,
-                );
-                outcome.counts.add(stored.counts);
-                outcome.notes += stored.notes;
-                outcome.rejected.extend(stored.rejected);
-                run.log(axis, (a, b), Ok(n)).await?;
-                run.store
-                    .advance_axis_watermark(source, crate::domain::RecordKind::Dossier, axis, b)
-                    .await?;
-                Ok::<(), SyncError>(())
-            })
+        let n = natives.len() as i64;
+        let stored = ingest::dossiers(
+            run.store,
+            &run.mapping,
+            &run.units,
+            &lookups,
+            &natives,
+            run.now,
+            true,
+        )
+        .await?;
+        crate::drill::point(crate::drill::Stage::Store);
+        crate::telemetry::events::records_pulled(
+            crate::domain::RecordKind::Dossier,
+            stored.counts.new + stored.counts.updated,
+        );
+        outcome.counts.add(stored.counts);
+        outcome.notes += stored.notes;
+        outcome.rejected.extend(stored.rejected);
+        run.log(axis, (a, b), Ok(n)).await?;
+        run.store
+            .advance_axis_watermark(source, crate::domain::RecordKind::Dossier, axis, b)
             .await?;
         outcome.store_seconds += storing.elapsed().as_secs_f64();
         outcome.stored += 1;
