@@ -307,8 +307,10 @@ fn script(story: &Story, rng: &mut Seeded) -> Vec<(Instant, Event)> {
         let t = window.0 + rng.pick((window.1 - window.0) as u64) as i64;
         out.push((Instant(t), Event::Person(verb)));
     }
-    // The replica running the pre-fill killed while it runs, back an hour later.
-    let kill = cutoff_next.0;
+    // The replica running the pre-fill killed while it runs, back an hour later. The kill
+    // watches from ten minutes before the pre-fill's instant and strikes as soon as a replica
+    // holds it: watching from that instant, a pre-fill of small data could end unseen first.
+    let kill = cutoff_next.0 - 600;
     out.push((Instant(kill), Event::KillOne));
     out.push((Instant(kill + 3600), Event::RestartOne));
     // The database away for two simulated hours, in the afternoon after the pre-fill.
