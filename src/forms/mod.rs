@@ -565,38 +565,14 @@ pub fn narratives(
             feedback_columns: &feedback_columns,
         });
     }
-    let out = map_on_every_core(&facts, narrative::draft);
+    // On every core, in the units' order (a province's narratives list hundreds of thousands of
+    // records left out, most of them in a few units).
+    let out = {
+        use rayon::prelude::*;
+        facts.par_iter().map(narrative::draft).collect()
+    };
     drop(facts);
     Ok((out, all))
-}
-
-/// `f` of each item, in the items' order, computed on every core; the items are dealt out
-/// interleaved, so each thread gets its share of the long ones (a province's narratives list
-/// hundreds of thousands of records left out, most of them in a few units).
-pub(crate) fn map_on_every_core<'a, T: Sync, R: Send>(
-    items: &'a [T],
-    f: impl Fn(&'a T) -> R + Sync,
-) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, items.len().max(1));
-    let f = &f;
-    let parts: Vec<Vec<R>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| s.spawn(move || items.iter().skip(t).step_by(threads).map(f).collect()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    let mut parts: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
-    (0..items.len())
-        .filter_map(|i| parts[i % threads].next())
-        .collect()
 }
 
 /// Rows of several sections summed by field.
@@ -609,19 +585,4 @@ fn merge_rows<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<Row> {
             .or_insert_with(|| r.clone());
     }
     merged.into_values().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::map_on_every_core;
-
-    #[test]
-    fn work_on_every_core_comes_back_in_the_items_order() {
-        for n in [0usize, 1, 2, 3, 1_001] {
-            let items: Vec<String> = (0..n).map(|i| format!("unit {i}")).collect();
-            let out = map_on_every_core(&items, |s| s.as_str());
-            let expected: Vec<&str> = items.iter().map(String::as_str).collect();
-            assert_eq!(out, expected, "{n} items");
-        }
-    }
 }

@@ -266,9 +266,8 @@ fn render_narratives(narratives: &[Narrative]) -> Result<HashMap<&str, String>, 
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((n.unit.as_str(), text))
     }
-    forms::map_on_every_core(narratives, render)
-        .into_iter()
-        .collect()
+    use rayon::prelude::*;
+    narratives.par_iter().map(render).collect()
 }
 
 /// A table's content for one unit: its report, withheld if it (or, for an aggregate, one of its
