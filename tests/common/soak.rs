@@ -307,9 +307,8 @@ fn script(story: &Story, rng: &mut Seeded) -> Vec<(Instant, Event)> {
         let t = window.0 + rng.pick((window.1 - window.0) as u64) as i64;
         out.push((Instant(t), Event::Person(verb)));
     }
-    // The replica running the pre-fill killed while it runs, back an hour later. The kill
-    // watches from ten minutes before the pre-fill's instant and strikes as soon as a replica
-    // holds it: watching from that instant, a pre-fill of small data could end unseen first.
+    // The replica running the pre-fill killed while it runs, back an hour later: killed as its
+    // claim commits (`kill_at_claim`), reaped from ten minutes before the pre-fill's instant.
     let kill = cutoff_next.0 - 600;
     out.push((Instant(kill), Event::KillOne));
     out.push((Instant(kill + 3600), Event::RestartOne));
@@ -328,6 +327,81 @@ fn script(story: &Story, rng: &mut Seeded) -> Vec<(Instant, Event)> {
     }
     out.sort_by_key(|(t, _)| t.0);
     out
+}
+
+/// The process of a fire's owner (`host-pid-salt`).
+fn pid_of(owner: &str) -> Option<u32> {
+    owner.rsplit('-').nth(1).and_then(|p| p.parse().ok())
+}
+
+/// Kills the replica among `pids` that claims the fire `(job, slot)` as soon as its claim commits,
+/// and hands the claim (job, slot, owner) on. A trigger of the test's own notifies a listener:
+/// a small province's pre-fill lasts a few tens of milliseconds, less than a poll of the fires
+/// table, or the story's thread busy with an earlier event, could be sure to catch. The store's
+/// migrations have run (`World::with` imported the logins).
+fn kill_at_claim(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    (job, slot): (String, i64),
+    pids: Vec<u32>,
+) -> std::sync::mpsc::Receiver<(String, i64, String)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut listener = runtime.block_on(async {
+        let pg = sqlx::PgPool::connect(url).await.unwrap();
+        for statement in [
+            "CREATE FUNCTION soak_claimed() RETURNS trigger AS $$ BEGIN \
+             PERFORM pg_notify('soak_claimed', NEW.slot || ' ' || NEW.claimed_by || ' ' || NEW.job); \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER soak_claimed AFTER INSERT ON fires FOR EACH ROW \
+             EXECUTE FUNCTION soak_claimed()",
+        ] {
+            sqlx::query(statement).execute(&pg).await.unwrap();
+        }
+        pg.close().await;
+        let mut listener = sqlx::postgres::PgListener::connect(url).await.unwrap();
+        listener.listen("soak_claimed").await.unwrap();
+        listener
+    });
+    runtime.spawn(async move {
+        while let Ok(notice) = listener.recv().await {
+            let mut parts = notice.payload().splitn(3, ' ');
+            let (Some(claimed_slot), Some(owner), Some(claimed_job)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if claimed_job != job || claimed_slot.parse() != Ok(slot) {
+                continue;
+            }
+            if let Some(pid) = pid_of(owner).filter(|p| pids.contains(p)) {
+                // SAFETY: a signal to a child of this process, not yet reaped.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
+            }
+            let _ = tx.send((job, slot, owner.to_owned()));
+            return;
+        }
+    });
+    rx
+}
+
+/// The replica `kill_at_claim` killed, taken out of `replicas` and reaped, with the claim, if its
+/// claim comes within `wait`.
+fn reap(
+    replicas: &mut [Option<Replica>],
+    claims: &std::sync::mpsc::Receiver<(String, i64, String)>,
+    wait: std::time::Duration,
+) -> Option<(usize, (String, i64, String))> {
+    let claim = claims.recv_timeout(wait).ok()?;
+    let pid = pid_of(&claim.2);
+    let n = (0..replicas.len())
+        .find(|&n| replicas[n].as_ref().is_some_and(|r| Some(r.pid()) == pid))
+        .unwrap_or(0);
+    if let Some(r) = replicas[n].take() {
+        r.kill();
+    }
+    Some((n, claim))
 }
 
 /// Runs the story and returns what it left; panics when the system under test fails it outright
@@ -373,6 +447,7 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
     let (_, name) = db.url().rsplit_once('/').unwrap();
     let through = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
     let world = World::with(&data, &dir.join("soak"), through, &setup);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
     let logs = [dir.join("replica-a.log"), dir.join("replica-b.log")];
     let start_replica = |n: usize| Replica::start(world.config(), &simulate, story.start, &logs[n]);
 
@@ -388,9 +463,14 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
     let mut samples = Vec::new();
     let (mut changes_posted, mut person_actions) = (0, 0);
     let mut replicas: Vec<Option<Replica>> = vec![Some(start_replica(0)), Some(start_replica(1))];
+    let prefill = (
+        format!("prefill:{}", worlds::PERIOD),
+        at("2023-09-15T07:00:00+07:00").0,
+    );
+    let pids = replicas.iter().flatten().map(Replica::pid).collect();
+    let claims = kill_at_claim(&runtime, db.url(), prefill, pids);
     let mut down_since = None;
     let (mut killed, mut killed_fire) = (0, None);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
 
     for (when, event) in events {
         while sim_now() < when {
@@ -463,41 +543,21 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
                 }
             }
             Event::KillOne => {
-                // The replica running the pre-fill, while it runs (A if none is found in time).
-                let unfinished = || {
-                    runtime.block_on(async {
-                        let pg = sqlx::PgPool::connect(db.url()).await.unwrap();
-                        let holder: Option<(String, i64, String)> = sqlx::query_as(
-                            "SELECT job, slot, claimed_by FROM fires \
-                             WHERE job LIKE 'prefill:%' AND outcome IS NULL",
-                        )
-                        .fetch_optional(&pg)
-                        .await
-                        .unwrap();
-                        pg.close().await;
-                        holder
-                    })
-                };
-                let waited = std::time::Instant::now();
-                let mut holder = unfinished();
-                while holder.is_none() && waited.elapsed().as_secs() < 2 {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                    holder = unfinished();
+                // The replica whose claim of the pre-fill committed, killed then by the listener,
+                // is reaped here, unless a sample reaped it first (replica A, killed now, if no
+                // claim comes in time).
+                if killed_fire.is_none() {
+                    let wait = std::time::Duration::from_secs(20);
+                    match reap(&mut replicas, &claims, wait) {
+                        Some((n, claim)) => (killed, killed_fire) = (n, Some(claim)),
+                        None => {
+                            if let Some(r) = replicas[0].take() {
+                                r.kill();
+                            }
+                            killed = 0;
+                        }
+                    }
                 }
-                let pid =
-                    |owner: &str| owner.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
-                let n = holder
-                    .as_ref()
-                    .and_then(|(_, _, owner)| pid(owner))
-                    .and_then(|pid| {
-                        (0..2).find(|&n| replicas[n].as_ref().is_some_and(|r| r.pid() == pid))
-                    })
-                    .unwrap_or(0);
-                if let Some(r) = replicas[n].take() {
-                    r.kill();
-                }
-                killed = n;
-                killed_fire = holder;
             }
             Event::RestartOne => replicas[killed] = Some(start_replica(killed)),
             Event::CutStore => {
@@ -522,6 +582,11 @@ pub fn run(story: &Story, dir: &Path) -> Ended {
                 outages.push((down_since.take().unwrap(), sim_now()));
             }
             Event::Sample => {
+                if killed_fire.is_none()
+                    && let Some((n, claim)) = reap(&mut replicas, &claims, Default::default())
+                {
+                    (killed, killed_fire) = (n, Some(claim));
+                }
                 for r in replicas.iter_mut().flatten() {
                     r.check_alive();
                 }
