@@ -381,6 +381,63 @@ async fn a_draft_stays_through_state_changes_and_follows_its_content() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_rows_alone_reads_no_draft_and_keeps_each() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = db.open().await;
+        let first = pending("000.01.00.H55");
+        let draft = first.draft.clone();
+        store
+            .outbox_apply(&OutboxFilter::default(), move |_| OutboxChanges {
+                rows: vec![first],
+                ..OutboxChanges::default()
+            })
+            .await
+            .unwrap();
+        let id = store.outbox(&OutboxFilter::default()).await.unwrap()[0]
+            .id
+            .unwrap();
+        // A delivery's answer: the state changes, the draft is neither read nor lost.
+        let mut seen = None;
+        store
+            .outbox_apply_rows(&OutboxFilter::id(id), |rows| {
+                seen = Some(rows[0].draft.clone());
+                let mut r = rows[0].clone();
+                r.state = OutboxState::Created;
+                r.our_version = Some(1);
+                OutboxChanges {
+                    rows: vec![r],
+                    ..OutboxChanges::default()
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, Some(None), "{backend}: no draft was read");
+        let after = store.outbox(&OutboxFilter::id(id)).await.unwrap().remove(0);
+        assert_eq!(after.state, OutboxState::Created, "{backend}");
+        assert_eq!(after.our_version, Some(1), "{backend}");
+        assert_eq!(after.draft, draft, "{backend}: the draft is kept");
+        // New content through it is refused, and nothing of the change is written.
+        let refused = store
+            .outbox_apply_rows(&OutboxFilter::id(id), |rows| {
+                let mut r = rows[0].clone();
+                r.content_hash = Some("sha256:other".into());
+                r.state = OutboxState::Pending;
+                OutboxChanges {
+                    rows: vec![r],
+                    ..OutboxChanges::default()
+                }
+            })
+            .await;
+        assert!(refused.is_err(), "{backend}: {refused:?}");
+        let kept = store.outbox(&OutboxFilter::id(id)).await.unwrap().remove(0);
+        assert_eq!(kept.state, OutboxState::Created, "{backend}");
+        assert_eq!(kept.content_hash, after.content_hash, "{backend}");
+        assert_eq!(kept.draft, draft, "{backend}");
+    }
+}
+
 /// A recompute writes a province's rows in one transaction, many a statement: every row and
 /// draft lands as decided across the statements' bounds (500 rows each), a report named twice
 /// is written as last named, a draft whose content did not change is kept, and the audit keeps

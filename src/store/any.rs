@@ -189,6 +189,17 @@ impl Store for AnyStore {
         forward!(self, s => s.outbox_apply(filter, decide).await)
     }
 
+    async fn outbox_apply_rows<F>(
+        &self,
+        filter: &OutboxFilter,
+        decide: F,
+    ) -> Result<usize, StoreError>
+    where
+        F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,
+    {
+        forward!(self, s => s.outbox_apply_rows(filter, decide).await)
+    }
+
     async fn outbox_claim(&self, claim: &Claim) -> Result<Vec<OutboxRow>, StoreError> {
         forward!(self, s => s.outbox_claim(claim).await)
     }

@@ -72,6 +72,9 @@ pub enum StoreError {
         free: String,
         limit: String,
     },
+    /// A call asked what its method does not do (a bug of the caller); nothing was written.
+    #[error("{0}; this is a bug, please report it (nothing was written)")]
+    Misuse(String),
 }
 
 impl StoreError {
@@ -1026,6 +1029,19 @@ pub trait Store: Send + Sync {
     /// them to `decide` and writes what it returns (rows inserted or replaced by report, attempts
     /// and audit lines appended). Returns how many rows were written.
     fn outbox_apply<F>(
+        &self,
+        filter: &OutboxFilter,
+        decide: F,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send
+    where
+        F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send;
+
+    /// [`Store::outbox_apply`] over the rows alone: `decide` sees them with no draft read
+    /// (`draft` is `None`), and their drafts stay as stored. For a change that never touches
+    /// content (a delivery's answer, a lease given back): a narrative's draft is hundreds of
+    /// kilobytes to read and parse. A row `decide` returns with new content, or a new row, is a
+    /// bug: nothing is written and the error says so.
+    fn outbox_apply_rows<F>(
         &self,
         filter: &OutboxFilter,
         decide: F,

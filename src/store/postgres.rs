@@ -80,7 +80,7 @@ impl PgStore {
         Ok(store)
     }
 
-    shared::shared_helpers!(Postgres, PgConnection, row_lock: " FOR UPDATE");
+    shared::shared_helpers!(Postgres, PgConnection, begin: "BEGIN", apply_lock: "SELECT pg_advisory_xact_lock(7251001)", generic_plans: "SET LOCAL plan_cache_mode = force_generic_plan", row_lock: " FOR UPDATE");
 
     /// Moves the dossiers an earlier version kept one row each into blocks, once (replicas
     /// starting together: the first takes the lock, the others find the table gone).

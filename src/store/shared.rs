@@ -592,156 +592,15 @@ macro_rules! shared_methods {
         where
             F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,
         {
-            let _turn = self.turns.take().await;
-            let mut tx = self.pool.begin_with($begin).await?;
-            // A change to the row a filter names by id (a delivery's answer, a lease given back)
-            // is serialised by that row's lock alone: the lock that serialises new rows would
-            // otherwise queue every worker's answer behind every other's.
-            let one_row = filter.id.is_some();
-            if !$apply_lock.is_empty() && !one_row {
-                sqlx::query($apply_lock).execute(&mut *tx).await?;
-            }
-            let rows = Self::select_outbox(&mut *tx, filter, true, shared::OUTBOX_COLUMNS).await?;
-            // What each row held before: its draft is written again only if that changed.
-            let held: std::collections::HashMap<crate::store::ReportId, (Option<String>, bool)> = rows
-                .iter()
-                .map(|r| (r.report.clone(), (r.content_hash.clone(), r.draft.is_some())))
-                .collect();
-            let changes = decide(rows);
-            if !$apply_lock.is_empty()
-                && one_row
-                && changes.rows.iter().any(|r| !held.contains_key(&r.report))
-            {
-                // Not expected of a change to one row; a new row still takes the lock.
-                sqlx::query($apply_lock).execute(&mut *tx).await?;
-            }
-            // Many rows a statement: a statement each cost a province's recompute more than its
-            // forms on PostgreSQL (two round trips for each of ~1,600 reports). A report named
-            // twice is written once, as last named (an upsert may not touch a row twice).
-            let mut last: std::collections::HashMap<&crate::store::ReportId, usize> =
-                std::collections::HashMap::new();
-            for (i, row) in changes.rows.iter().enumerate() {
-                last.insert(&row.report, i);
-            }
-            let rows: Vec<&OutboxRow> = changes
-                .rows
-                .iter()
-                .enumerate()
-                .filter(|(i, row)| last[&row.report] == *i)
-                .map(|(_, row)| row)
-                .collect();
-            if !$generic_plans.is_empty() && !one_row && !rows.is_empty() {
-                // A recompute binds a province's drafts (tens of megabytes): a custom plan would
-                // copy every one into the plan first (the reads above keep custom plans).
-                sqlx::query($generic_plans).execute(&mut *tx).await?;
-            }
-            for chunk in rows.chunks(500) {
-                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                    "INSERT INTO outbox (system, form, period, unit, state, detail, content_hash, generation, \
-                     attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
-                     lease_owner, lease_until, sending_generation, armed_by, changed_at) ",
-                );
-                query.push_values(chunk, |mut b, row| {
-                    b.push_bind(&row.report.system)
-                        .push_bind(&row.report.form)
-                        .push_bind(&row.report.period)
-                        .push_bind(&row.report.unit)
-                        .push_bind(row.state.as_str())
-                        .push_bind(&row.detail)
-                        .push_bind(&row.content_hash)
-                        .push_bind(row.generation)
-                        .push_bind(row.attempts)
-                        .push_bind(row.next_attempt_at.map(|i| i.0))
-                        .push_bind(row.remote_version)
-                        .push_bind(row.our_version)
-                        .push_bind(row.incarnation)
-                        .push_bind(row.force.as_ref().map(|f| f.by.as_str()))
-                        .push_bind(row.force.as_ref().map(|f| f.reason.as_str()))
-                        .push_bind(row.lease.as_ref().map(|l| l.owner.as_str()))
-                        .push_bind(row.lease.as_ref().map(|l| l.until.0))
-                        .push_bind(row.sending_generation)
-                        .push_bind(&row.armed_by)
-                        .push_bind(row.changed_at.0);
-                });
-                query.push(
-                    " ON CONFLICT (system, form, period, unit) DO UPDATE SET state = excluded.state, \
-                     detail = excluded.detail, content_hash = excluded.content_hash, \
-                     generation = excluded.generation, attempts = excluded.attempts, \
-                     next_attempt_at = excluded.next_attempt_at, remote_version = excluded.remote_version, \
-                     our_version = excluded.our_version, incarnation = excluded.incarnation, \
-                     force_by = excluded.force_by, force_reason = excluded.force_reason, \
-                     lease_owner = excluded.lease_owner, lease_until = excluded.lease_until, \
-                     sending_generation = excluded.sending_generation, armed_by = excluded.armed_by, \
-                     changed_at = excluded.changed_at \
-                     RETURNING id, system, form, period, unit",
-                );
-                // The order rows come back in is not promised: each names its report.
-                let ids: std::collections::HashMap<crate::store::ReportId, i64> = query
-                    .build_query_as::<(i64, String, String, String, String)>()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|(id, system, form, period, unit)| {
-                        (crate::store::ReportId { system, form, period, unit }, id)
-                    })
-                    .collect();
-                // A draft is written only when its content changed: the hash is over the content.
-                let mut texts = Vec::new();
-                let mut dropped = Vec::new();
-                for row in chunk {
-                    let same = held.get(&row.report).is_some_and(|(hash, had)| {
-                        *hash == row.content_hash && *had == row.draft.is_some()
-                    });
-                    if same {
-                        continue;
-                    }
-                    let id = *ids.get(&row.report).ok_or_else(|| {
-                        StoreError::Corrupt(format!("the outbox wrote no row for {}", row.report))
-                    })?;
-                    match shared::draft_text(row) {
-                        Some(text) => texts.push((id, text)),
-                        None => dropped.push(id),
-                    }
-                }
-                if !texts.is_empty() {
-                    let mut query: sqlx::QueryBuilder<$db> =
-                        sqlx::QueryBuilder::new("INSERT INTO outbox_drafts (outbox_id, draft) ");
-                    query.push_values(&texts, |mut b, (id, text)| {
-                        b.push_bind(*id).push_bind(text);
-                    });
-                    query.push(" ON CONFLICT (outbox_id) DO UPDATE SET draft = excluded.draft");
-                    query.build().execute(&mut *tx).await?;
-                }
-                if !dropped.is_empty() {
-                    let mut query: sqlx::QueryBuilder<$db> =
-                        sqlx::QueryBuilder::new("DELETE FROM outbox_drafts WHERE outbox_id IN (");
-                    let mut list = query.separated(", ");
-                    for id in &dropped {
-                        list.push_bind(*id);
-                    }
-                    query.push(")");
-                    query.build().execute(&mut *tx).await?;
-                }
-            }
-            for chunk in changes.attempts.chunks(500) {
-                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                    "INSERT INTO outbox_attempts (outbox_id, at, generation, content_hash, answer, remote_version, detail, worker) ",
-                );
-                query.push_values(chunk, |mut b, a| {
-                    b.push_bind(a.outbox_id)
-                        .push_bind(a.at.0)
-                        .push_bind(a.generation)
-                        .push_bind(&a.content_hash)
-                        .push_bind(&a.answer)
-                        .push_bind(a.remote_version)
-                        .push_bind(&a.detail)
-                        .push_bind(&a.worker);
-                });
-                query.build().execute(&mut *tx).await?;
-            }
-            Self::insert_audit(&mut *tx, &changes.audit).await?;
-            tx.commit().await?;
-            Ok(changes.rows.len())
+            self.apply_outbox(filter, true, decide).await
+        }
+
+        #[tracing::instrument(name = "store.outbox_apply_rows", skip_all, fields(id = ?filter.id, period = ?filter.period, unit = ?filter.unit, form = ?filter.form))]
+        async fn outbox_apply_rows<F>(&self, filter: &OutboxFilter, decide: F) -> Result<usize, StoreError>
+        where
+            F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,
+        {
+            self.apply_outbox(filter, false, decide).await
         }
 
         #[tracing::instrument(name = "store.outbox_claim", skip_all, fields(system = %claim.system, owner = %claim.owner, period = ?claim.filter.period))]
@@ -1264,7 +1123,189 @@ macro_rules! shared_methods {
 /// Inherent helpers both backends share (called by the shared methods), expanded into
 /// `impl <backend>`.
 macro_rules! shared_helpers {
-    ($db:ty, $conn:ty, row_lock: $row_lock:literal) => {
+    ($db:ty, $conn:ty, begin: $begin:literal, apply_lock: $apply_lock:literal, generic_plans: $generic_plans:literal, row_lock: $row_lock:literal) => {
+        /// `outbox_apply` (`with_drafts`) or `outbox_apply_rows`.
+        async fn apply_outbox<F>(
+            &self,
+            filter: &OutboxFilter,
+            with_drafts: bool,
+            decide: F,
+        ) -> Result<usize, StoreError>
+        where
+            F: FnOnce(Vec<OutboxRow>) -> OutboxChanges + Send,
+        {
+            let _turn = self.turns.take().await;
+            let mut tx = self.pool.begin_with($begin).await?;
+            // A change to the row a filter names by id (a delivery's answer, a lease given back)
+            // is serialised by that row's lock alone: the lock that serialises new rows would
+            // otherwise queue every worker's answer behind every other's.
+            let one_row = filter.id.is_some();
+            if !$apply_lock.is_empty() && !one_row {
+                sqlx::query($apply_lock).execute(&mut *tx).await?;
+            }
+            let columns = if with_drafts {
+                shared::OUTBOX_COLUMNS
+            } else {
+                shared::OUTBOX_COLUMNS_WITHOUT_DRAFTS
+            };
+            let rows = Self::select_outbox(&mut *tx, filter, true, columns).await?;
+            // What each row held before: its draft is written again only if that changed.
+            let held: std::collections::HashMap<crate::store::ReportId, (Option<String>, bool)> = rows
+                .iter()
+                .map(|r| (r.report.clone(), (r.content_hash.clone(), r.draft.is_some())))
+                .collect();
+            let changes = decide(rows);
+            if !with_drafts {
+                // Rows read without their drafts keep them: a change of content here would
+                // lose the draft it names.
+                if let Some(row) = changes.rows.iter().find(|r| {
+                    held.get(&r.report).is_none_or(|(hash, _)| *hash != r.content_hash)
+                }) {
+                    return Err(StoreError::Misuse(format!(
+                        "a change of the outbox's rows alone named new content for {}",
+                        row.report
+                    )));
+                }
+            }
+            if !$apply_lock.is_empty()
+                && one_row
+                && changes.rows.iter().any(|r| !held.contains_key(&r.report))
+            {
+                // Not expected of a change to one row; a new row still takes the lock.
+                sqlx::query($apply_lock).execute(&mut *tx).await?;
+            }
+            // Many rows a statement: a statement each cost a province's recompute more than its
+            // forms on PostgreSQL (two round trips for each of ~1,600 reports). A report named
+            // twice is written once, as last named (an upsert may not touch a row twice).
+            let mut last: std::collections::HashMap<&crate::store::ReportId, usize> =
+                std::collections::HashMap::new();
+            for (i, row) in changes.rows.iter().enumerate() {
+                last.insert(&row.report, i);
+            }
+            let rows: Vec<&OutboxRow> = changes
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(i, row)| last[&row.report] == *i)
+                .map(|(_, row)| row)
+                .collect();
+            if !$generic_plans.is_empty() && !one_row && !rows.is_empty() {
+                // A recompute binds a province's drafts (tens of megabytes): a custom plan would
+                // copy every one into the plan first (the reads above keep custom plans).
+                sqlx::query($generic_plans).execute(&mut *tx).await?;
+            }
+            for chunk in rows.chunks(500) {
+                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                    "INSERT INTO outbox (system, form, period, unit, state, detail, content_hash, generation, \
+                     attempts, next_attempt_at, remote_version, our_version, incarnation, force_by, force_reason, \
+                     lease_owner, lease_until, sending_generation, armed_by, changed_at) ",
+                );
+                query.push_values(chunk, |mut b, row| {
+                    b.push_bind(&row.report.system)
+                        .push_bind(&row.report.form)
+                        .push_bind(&row.report.period)
+                        .push_bind(&row.report.unit)
+                        .push_bind(row.state.as_str())
+                        .push_bind(&row.detail)
+                        .push_bind(&row.content_hash)
+                        .push_bind(row.generation)
+                        .push_bind(row.attempts)
+                        .push_bind(row.next_attempt_at.map(|i| i.0))
+                        .push_bind(row.remote_version)
+                        .push_bind(row.our_version)
+                        .push_bind(row.incarnation)
+                        .push_bind(row.force.as_ref().map(|f| f.by.as_str()))
+                        .push_bind(row.force.as_ref().map(|f| f.reason.as_str()))
+                        .push_bind(row.lease.as_ref().map(|l| l.owner.as_str()))
+                        .push_bind(row.lease.as_ref().map(|l| l.until.0))
+                        .push_bind(row.sending_generation)
+                        .push_bind(&row.armed_by)
+                        .push_bind(row.changed_at.0);
+                });
+                query.push(
+                    " ON CONFLICT (system, form, period, unit) DO UPDATE SET state = excluded.state, \
+                     detail = excluded.detail, content_hash = excluded.content_hash, \
+                     generation = excluded.generation, attempts = excluded.attempts, \
+                     next_attempt_at = excluded.next_attempt_at, remote_version = excluded.remote_version, \
+                     our_version = excluded.our_version, incarnation = excluded.incarnation, \
+                     force_by = excluded.force_by, force_reason = excluded.force_reason, \
+                     lease_owner = excluded.lease_owner, lease_until = excluded.lease_until, \
+                     sending_generation = excluded.sending_generation, armed_by = excluded.armed_by, \
+                     changed_at = excluded.changed_at \
+                     RETURNING id, system, form, period, unit",
+                );
+                // The order rows come back in is not promised: each names its report.
+                let ids: std::collections::HashMap<crate::store::ReportId, i64> = query
+                    .build_query_as::<(i64, String, String, String, String)>()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(id, system, form, period, unit)| {
+                        (crate::store::ReportId { system, form, period, unit }, id)
+                    })
+                    .collect();
+                if !with_drafts {
+                    continue;
+                }
+                // A draft is written only when its content changed: the hash is over the content.
+                let mut texts = Vec::new();
+                let mut dropped = Vec::new();
+                for row in chunk {
+                    let same = held.get(&row.report).is_some_and(|(hash, had)| {
+                        *hash == row.content_hash && *had == row.draft.is_some()
+                    });
+                    if same {
+                        continue;
+                    }
+                    let id = *ids.get(&row.report).ok_or_else(|| {
+                        StoreError::Corrupt(format!("the outbox wrote no row for {}", row.report))
+                    })?;
+                    match shared::draft_text(row) {
+                        Some(text) => texts.push((id, text)),
+                        None => dropped.push(id),
+                    }
+                }
+                if !texts.is_empty() {
+                    let mut query: sqlx::QueryBuilder<$db> =
+                        sqlx::QueryBuilder::new("INSERT INTO outbox_drafts (outbox_id, draft) ");
+                    query.push_values(&texts, |mut b, (id, text)| {
+                        b.push_bind(*id).push_bind(text);
+                    });
+                    query.push(" ON CONFLICT (outbox_id) DO UPDATE SET draft = excluded.draft");
+                    query.build().execute(&mut *tx).await?;
+                }
+                if !dropped.is_empty() {
+                    let mut query: sqlx::QueryBuilder<$db> =
+                        sqlx::QueryBuilder::new("DELETE FROM outbox_drafts WHERE outbox_id IN (");
+                    let mut list = query.separated(", ");
+                    for id in &dropped {
+                        list.push_bind(*id);
+                    }
+                    query.push(")");
+                    query.build().execute(&mut *tx).await?;
+                }
+            }
+            for chunk in changes.attempts.chunks(500) {
+                let mut query: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                    "INSERT INTO outbox_attempts (outbox_id, at, generation, content_hash, answer, remote_version, detail, worker) ",
+                );
+                query.push_values(chunk, |mut b, a| {
+                    b.push_bind(a.outbox_id)
+                        .push_bind(a.at.0)
+                        .push_bind(a.generation)
+                        .push_bind(&a.content_hash)
+                        .push_bind(&a.answer)
+                        .push_bind(a.remote_version)
+                        .push_bind(&a.detail)
+                        .push_bind(&a.worker);
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            Self::insert_audit(&mut *tx, &changes.audit).await?;
+            tx.commit().await?;
+            Ok(changes.rows.len())
+        }
+
         async fn select_outbox(
             conn: &mut $conn,
             filter: &OutboxFilter,

@@ -134,7 +134,7 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    shared::shared_helpers!(Sqlite, SqliteConnection, row_lock: "");
+    shared::shared_helpers!(Sqlite, SqliteConnection, begin: "BEGIN IMMEDIATE", apply_lock: "", generic_plans: "", row_lock: "");
 }
 
 block_store!(Sqlite, SqliteStore, SqliteDossierImport, lock: "", begin: "BEGIN IMMEDIATE");

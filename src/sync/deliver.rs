@@ -228,7 +228,7 @@ impl Delivery {
         let now = self.clock.now();
         Ok(self
             .store
-            .outbox_apply(filter, move |rows| OutboxChanges {
+            .outbox_apply_rows(filter, move |rows| OutboxChanges {
                 rows: rows
                     .into_iter()
                     .filter(|r| r.lease.as_ref().is_some_and(|l| held_by(&l.owner)))
@@ -324,7 +324,7 @@ impl Delivery {
         ));
         let filter = OutboxFilter::id(id);
         crate::store::patiently(patience, || {
-            self.store.outbox_apply(&filter, |rows| {
+            self.store.outbox_apply_rows(&filter, |rows| {
                 let Some(current) = rows.into_iter().next() else {
                     return OutboxChanges::default();
                 };
