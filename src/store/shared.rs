@@ -1124,7 +1124,8 @@ macro_rules! shared_methods {
 /// `impl <backend>`.
 macro_rules! shared_helpers {
     ($db:ty, $conn:ty, begin: $begin:literal, apply_lock: $apply_lock:literal, generic_plans: $generic_plans:literal, row_lock: $row_lock:literal) => {
-        /// `outbox_apply` (`with_drafts`) or `outbox_apply_rows`.
+        /// The transaction of `outbox_apply` (`with_drafts`) and of `outbox_apply_rows` (without:
+        /// its rows keep their content, so the drafts' writes below find nothing changed).
         async fn apply_outbox<F>(
             &self,
             filter: &OutboxFilter,
@@ -1244,9 +1245,6 @@ macro_rules! shared_helpers {
                         (crate::store::ReportId { system, form, period, unit }, id)
                     })
                     .collect();
-                if !with_drafts {
-                    continue;
-                }
                 // A draft is written only when its content changed: the hash is over the content.
                 let mut texts = Vec::new();
                 let mut dropped = Vec::new();
